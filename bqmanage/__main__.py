@@ -1,0 +1,3 @@
+from bqmanage.cli import run
+
+run()

@@ -1,0 +1,109 @@
+"""The library API: one function per CLI command. The CLI is a thin shell over these."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from bqmanage.loader import load_definitions
+from bqmanage.model import Definitions, Table
+from bqmanage.settings import Settings
+
+if TYPE_CHECKING:
+    from bqmanage.apply import ApplyResult, LedgerEntry
+    from bqmanage.engines import Engine
+    from bqmanage.plan import Plan, Step
+
+
+def validate(settings: Settings) -> Definitions:
+    """Load and validate the definitions; raises DefinitionError listing every problem."""
+    return load_definitions(settings.schemas_dir)
+
+
+def render_ddl(settings: Settings, fmt: str = "sql") -> str:
+    """The CREATE DDL of every definition, or ``bq``-compatible JSON schemas."""
+    from bqmanage import render
+    from bqmanage.diff import desired_datasets
+
+    desired = validate(settings)
+    if fmt == "json-schema":
+        import json
+
+        return json.dumps({f"{t.dataset}.{t.name}": render.schema_json(t.columns) for t in desired.tables}, indent=2)
+    parts = [render.create_schema_sql(d, settings.project) + ";" for d in desired_datasets(desired)]
+    parts += [render.create_table_sql(t, settings.project) + ";" for t in desired.tables]
+    return "\n\n".join(parts) + "\n"
+
+
+@dataclass
+class PlanResult:
+    plan: Plan
+    desired: Definitions
+    ledger: list[LedgerEntry] = field(default_factory=list)
+    resumed: list[str] = field(default_factory=list)
+
+
+def make_plan(settings: Settings, engine: Engine, backfill: bool = True) -> PlanResult:
+    """Load, introspect, diff and plan: what ``apply`` would do, without doing it."""
+    from bqmanage.apply import latest_entry
+    from bqmanage.diff import compare, desired_datasets
+    from bqmanage.introspect import read_actual
+    from bqmanage.plan import build_plan
+
+    desired = validate(settings)
+    actual = read_actual(engine, desired)
+    changes = compare(desired, actual, engine.capabilities.unobservable)
+    ledger = [e for d in desired_datasets(desired) if (e := latest_entry(engine, d.name)) is not None]
+    resume: dict[tuple[str, str], tuple[str, ...]] = {}
+    for entry in ledger:
+        if entry.outcome != "succeeded":
+            for table, columns in entry.backfill:
+                resume[(entry.dataset, table)] = tuple(columns)
+    columns = {(t.dataset, t.name): t.columns for t in desired.tables}
+    plan = build_plan(changes, engine.capabilities, settings.project, resume, columns, backfill)
+    resumed = [f"{d}.{t}" for d, t in resume]
+    return PlanResult(plan=plan, desired=desired, ledger=ledger, resumed=resumed)
+
+
+@dataclass
+class ApplyOutcome:
+    planned: PlanResult
+    result: ApplyResult | None
+
+
+def apply(settings: Settings, engine: Engine, dry_run: bool = False, backfill: bool = True,
+          on_step: Callable[[int, int, Step], None] | None = None) -> ApplyOutcome:
+    """Bring the warehouse to the definitions. Refused changes stop everything before any statement."""
+    from bqmanage.apply import apply_plan
+    from bqmanage.errors import RefusedChangeError
+    from bqmanage.report import refusals_text
+
+    planned = make_plan(settings, engine, backfill)
+    if planned.plan.has_refused:
+        raise RefusedChangeError(refusals_text(planned.plan))
+    if dry_run:
+        return ApplyOutcome(planned=planned, result=None)
+    return ApplyOutcome(planned=planned, result=apply_plan(engine, planned.plan, planned.desired.digest, on_step))
+
+
+def inspect(settings: Settings, engine: Engine, all_datasets: bool = False) -> list[Table]:
+    """The live tables of the datasets the definitions name (or every dataset), as the model."""
+    from bqmanage.diff import desired_datasets
+    from bqmanage.introspect import table_from_api
+
+    if all_datasets:
+        names = engine.list_datasets()
+    else:
+        names = [d.name for d in desired_datasets(validate(settings))]
+    tables = []
+    for dataset in names:
+        if engine.get_dataset(dataset) is None:
+            continue
+        for name in engine.list_tables(dataset):
+            if name.startswith("_bqmanage") and not all_datasets:
+                continue  # bqmanage's own ledger
+            resource = engine.get_table(dataset, name)
+            if resource is not None:
+                tables.append(table_from_api(resource))
+    return tables

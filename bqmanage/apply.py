@@ -1,0 +1,170 @@
+"""Apply stage: run a plan's steps through an engine, stop at the first failure, keep a ledger.
+
+Every step is idempotent (IF NOT EXISTS, diff-derived), so a re-run after a failure resumes.
+Each apply that changes something records itself in ``<dataset>._bqmanage_migrations``;
+an entry that never reached ``succeeded`` hands its unfinished backfill to the next plan.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from bqmanage import __version__
+from bqmanage.changes import CreateTable
+from bqmanage.errors import ApplyError, BqmanageError
+from bqmanage.model import Column, Table
+from bqmanage.names import quote
+from bqmanage.plan import Plan, Step
+from bqmanage.render import create_table_sql
+
+if TYPE_CHECKING:
+    from bqmanage.engines import Engine
+
+LEDGER = "_bqmanage_migrations"
+_LEDGER_COLUMNS = (
+    Column(name="run_id", type="STRING", mode="REQUIRED"),
+    Column(name="applied_at", type="TIMESTAMP", mode="REQUIRED"),
+    Column(name="principal", type="STRING"),
+    Column(name="definitions_digest", type="STRING"),
+    Column(name="bqmanage_version", type="STRING"),
+    Column(name="outcome", type="STRING", mode="REQUIRED"),
+    Column(name="applied_steps", type="INT64"),
+    Column(name="total_steps", type="INT64"),
+    Column(name="statements", type="STRING", description="JSON array of the statements of the run"),
+    Column(name="backfill", type="STRING", description="JSON array of [table, [columns]] to backfill"),
+    Column(name="error", type="STRING"),
+)
+
+
+def ledger_table(dataset: str) -> Table:
+    return Table(dataset=dataset, name=LEDGER, columns=_LEDGER_COLUMNS,
+                 description="bqmanage apply history: one row per run start and end.")
+
+
+@dataclass
+class LedgerEntry:
+    dataset: str
+    applied_at: Any
+    principal: str | None
+    definitions_digest: str | None
+    outcome: str
+    applied_steps: int | None
+    total_steps: int | None
+    backfill: list[tuple[str, list[str]]]
+
+
+def latest_entry(engine: Engine, dataset: str) -> LedgerEntry | None:
+    """The newest ledger row of a dataset, or None when it has no ledger."""
+    if engine.get_dataset(dataset) is None or LEDGER not in engine.list_tables(dataset):
+        return None
+    rows = engine.query(
+        f"SELECT applied_at, principal, definitions_digest, outcome, applied_steps, total_steps, backfill "
+        f"FROM {quote(dataset)}.{quote(LEDGER)} ORDER BY applied_at DESC, outcome = 'running' LIMIT 1",
+        label="plan")
+    if not rows:
+        return None
+    row = rows[0]
+    return LedgerEntry(dataset=dataset, applied_at=row["applied_at"], principal=row["principal"],
+                       definitions_digest=row["definitions_digest"], outcome=row["outcome"],
+                       applied_steps=row["applied_steps"], total_steps=row["total_steps"],
+                       backfill=[(t, list(c)) for t, c in json.loads(row["backfill"] or "[]")])
+
+
+@dataclass
+class ApplyResult:
+    executed: list[Step] = field(default_factory=list)
+    datasets: list[str] = field(default_factory=list)
+
+
+class _Pacer:
+    """Stay under BigQuery's per-table metadata update rate instead of tripping it."""
+
+    def __init__(self, per_10s: int | None, sleep: Callable[[float], None] = time.sleep) -> None:
+        self.per_10s = per_10s
+        self.sleep = sleep
+        self.history: dict[str, deque[float]] = {}
+
+    def wait(self, step: Step) -> None:
+        if not self.per_10s or not step.is_metadata or not step.table:
+            return
+        recent = self.history.setdefault(f"{step.dataset}.{step.table}", deque())
+        now = time.monotonic()
+        while recent and now - recent[0] >= 10:
+            recent.popleft()
+        if len(recent) >= self.per_10s:
+            self.sleep(10 - (now - recent[0]) + 0.05)
+            recent.popleft()
+        recent.append(time.monotonic())
+
+
+def apply_plan(engine: Engine, plan: Plan, digest: str,
+               on_step: Callable[[int, int, Step], None] | None = None) -> ApplyResult:
+    """Run every step in order; on failure raise ApplyError naming what ran and what did not."""
+    result = ApplyResult()
+    if not plan.steps:
+        return result
+    run_id = uuid.uuid4().hex
+    principal = engine.principal()
+    pacer = _Pacer(engine.capabilities.metadata_updates_per_10s)
+    statements = [s.text() for s in plan.steps]
+    started: set[str] = set()
+    total = len(plan.steps)
+    for index, step in enumerate(plan.steps):
+        try:
+            if step.kind != "create_dataset" and step.dataset not in started:
+                _ledger_start(engine, step.dataset, run_id, principal, digest, statements, plan, total)
+                started.add(step.dataset)
+            if on_step:
+                on_step(index, total, step)
+            pacer.wait(step)
+            engine.execute(step)
+        except BqmanageError as exc:
+            for dataset in started:
+                _ledger_write(engine, dataset, run_id, principal, digest, "failed", index, total, statements, plan, str(exc), quiet=True)
+            ran = "\n".join(f"  done     {s.kind} {s.dataset}.{s.table or ''}" for s in result.executed)
+            left = "\n".join(f"  not run  {s.kind} {s.dataset}.{s.table or ''}" for s in plan.steps[index:])
+            raise ApplyError(f"{step.dataset}.{step.table or ''}: step {index + 1} of {total} ({step.kind}) failed: {exc}\n"
+                             f"{ran}\n{left}\nRe-run `bqmanage apply` to resume: every step is idempotent.".replace("\n\n", "\n"),
+                             applied=index, total=total) from None
+        result.executed.append(step)
+    for dataset in sorted(started):
+        _ledger_write(engine, dataset, run_id, principal, digest, "succeeded", total, total, statements, plan, None)
+    result.datasets = sorted(started)
+    return result
+
+
+def _ledger_start(engine: Engine, dataset: str, run_id: str, principal: str, digest: str,
+                  statements: list[str], plan: Plan, total: int) -> None:
+    if LEDGER not in engine.list_tables(dataset):
+        table = ledger_table(dataset)
+        engine.execute(Step("create_table", dataset, LEDGER, "create the migration ledger",
+                            sql=create_table_sql(table), changes=(CreateTable(dataset=dataset, table=LEDGER, desired=table),)))
+    _ledger_write(engine, dataset, run_id, principal, digest, "running", 0, total, statements, plan, None)
+
+
+def _ledger_write(engine: Engine, dataset: str, run_id: str, principal: str, digest: str, outcome: str,
+                  applied: int, total: int, statements: list[str], plan: Plan, error: str | None,
+                  quiet: bool = False) -> None:
+    # INSERT only, never UPDATE: inserts never conflict with concurrent DML.
+    backfill = [[t, list(c)] for d, t, c in plan.backfill if d == dataset]
+    params = {
+        "run_id": run_id, "applied_at": dt.datetime.now(dt.timezone.utc), "principal": principal,
+        "digest": digest, "version": __version__, "outcome": outcome, "applied": applied, "total": total,
+        "statements": json.dumps([s for s, st in zip(statements, plan.steps) if st.dataset == dataset]),
+        "backfill": json.dumps(backfill), "error": error,
+    }
+    sql = (f"INSERT INTO {quote(dataset)}.{quote(LEDGER)} (run_id, applied_at, principal, definitions_digest, "
+           "bqmanage_version, outcome, applied_steps, total_steps, statements, backfill, error) VALUES "
+           "(@run_id, @applied_at, @principal, @digest, @version, @outcome, @applied, @total, @statements, @backfill, @error)")
+    try:
+        engine.query(sql, params, label="apply")
+    except BqmanageError:
+        if not quiet:
+            raise

@@ -1,0 +1,200 @@
+"""The bqmanage command line: parse flags, call one api function, print through report.
+
+Heavy libraries (pydantic, duckdb, the BigQuery client) are imported inside the commands
+that need them, so ``bqmanage --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import typer
+
+if TYPE_CHECKING:
+    from bqmanage.settings import Settings
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+app = typer.Typer(
+    name="bqmanage",
+    help=(
+        "Keep a multi-tenant BigQuery warehouse exactly as its YAML definitions say.\n\n"
+        "Definitions live in schemas/<dataset>/<table>.yaml. The default target is the embedded "
+        "`local` engine (a DuckDB file in .bqmanage/); `--target bigquery` talks to BigQuery.\n\n"
+        "Exit codes: 0 ok, 1 findings, 2 bad input or refused change, 3 warehouse failure.\n\n"
+        "Example: bqmanage apply --dry-run"
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+)
+
+
+def funnel(func: F) -> F:
+    """The one error funnel: expected failures print one message and exit with their code."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from bqmanage.errors import BqmanageError
+
+        try:
+            return func(*args, **kwargs)
+        except BqmanageError as exc:
+            typer.echo(f"error: {exc}" if "\n" not in str(exc) else str(exc), err=True)
+            raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            typer.echo("interrupted; re-run to resume (every step is idempotent)", err=True)
+            raise typer.Exit(130) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    target: str = typer.Option(None, "--target", envvar="BQMANAGE_TARGET", help="Target: local (default), bigquery, or one named in bqmanage.yaml."),
+    project: str = typer.Option(None, "--project", envvar="BQMANAGE_PROJECT", help="Google Cloud project (else GOOGLE_CLOUD_PROJECT)."),
+    location: str = typer.Option(None, "--location", envvar="BQMANAGE_LOCATION", help="BigQuery location for jobs, e.g. US or EU."),
+    schemas: str = typer.Option(None, "--schemas", envvar="BQMANAGE_SCHEMAS", help="Definitions directory [default: ./schemas]."),
+    config: str = typer.Option(None, "--config", envvar="BQMANAGE_CONFIG", help="Config file [default: ./bqmanage.yaml if present]."),
+) -> None:
+    ctx.obj = {"target": target, "project": project, "location": location, "schemas": schemas, "config": config}
+
+
+def _settings(ctx: typer.Context) -> Settings:
+    from bqmanage.settings import resolve_settings
+
+    return resolve_settings(**ctx.obj)
+
+
+@app.command()
+@funnel
+def validate(ctx: typer.Context) -> None:
+    """Load and validate the definitions; no warehouse access.
+
+    Every problem is reported as file:line: key.path: message. Exit 2 on any problem.
+
+    Example: bqmanage validate --schemas ./schemas
+    """
+    from bqmanage import api
+
+    desired = api.validate(_settings(ctx))
+    typer.echo(f"OK: {len(desired.tables)} table(s) in {len({t.dataset for t in desired.tables})} dataset(s) are valid.")
+
+
+@app.command()
+@funnel
+def render(
+    ctx: typer.Context,
+    fmt: str = typer.Option("sql", "--format", help="sql (CREATE DDL) or json-schema (for bq mk --schema)."),
+) -> None:
+    """Print the CREATE SCHEMA / CREATE TABLE DDL for every definition.
+
+    Example: bqmanage render --format json-schema
+    """
+    from bqmanage import api
+    from bqmanage.errors import UsageError
+
+    if fmt not in ("sql", "json-schema"):
+        raise UsageError(f"--format: expected sql or json-schema, got {fmt!r}")
+    typer.echo(api.render_ddl(_settings(ctx), fmt), nl=False)
+
+
+@app.command()
+@funnel
+def plan(
+    ctx: typer.Context,
+    no_backfill: bool = typer.Option(False, "--no-backfill", help="Plan without the backfill UPDATE of existing rows."),
+) -> None:
+    """Print what apply would do: each step with a one-line reason and its exact SQL.
+
+    Shows the latest ledger entry of every dataset. Exit 0 when nothing is pending, 1 when
+    steps are pending, 2 when a change is refused.
+
+    Example: bqmanage --target bigquery --project my-proj plan
+    """
+    from bqmanage import api, report
+    from bqmanage.engines import open_engine
+
+    settings = _settings(ctx)
+    engine = open_engine(settings, "plan")
+    try:
+        planned = api.make_plan(settings, engine, backfill=not no_backfill)
+    finally:
+        engine.close()
+    typer.echo(report.plan_text(planned, settings.target))
+    if planned.plan.has_refused:
+        raise typer.Exit(2)
+    raise typer.Exit(1 if planned.plan.steps else 0)
+
+
+@app.command()
+@funnel
+def apply(
+    ctx: typer.Context,
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print exactly what would run; change nothing."),
+    no_backfill: bool = typer.Option(False, "--no-backfill", help="Skip the UPDATE that gives existing rows the new columns' defaults."),
+) -> None:
+    """Create missing datasets and tables, add columns, set defaults and backfill existing rows.
+
+    A second run does nothing and says so. Changes BigQuery cannot make in place (REQUIRED
+    columns, type narrowing, partitioning, drops) are refused with exit 2 before anything runs.
+
+    Example: bqmanage apply --dry-run
+    """
+    from bqmanage import api, report
+    from bqmanage.engines import open_engine
+
+    settings = _settings(ctx)
+    engine = open_engine(settings, "apply")
+
+    def progress(index: int, total: int, step: Any) -> None:
+        typer.echo(f"[{index + 1}/{total}] {step.kind}: {step.reason}", err=True)
+
+    try:
+        outcome = api.apply(settings, engine, dry_run=dry_run, backfill=not no_backfill, on_step=progress)
+    finally:
+        engine.close()
+    steps = outcome.planned.plan.steps
+    if dry_run:
+        typer.echo(report.plan_text(outcome.planned, settings.target))
+        return
+    if not steps:
+        typer.echo(f"Nothing to do: target {settings.target} already matches the definitions.")
+        return
+    typer.echo(f"Applied {len(steps)} step(s) to target {settings.target}; recorded in the ledger of {', '.join(outcome.result.datasets if outcome.result else [])}.")
+
+
+@app.command()
+@funnel
+def inspect(
+    ctx: typer.Context,
+    all_datasets: bool = typer.Option(False, "--all", help="Every live dataset, not only the defined ones."),
+) -> None:
+    """Show the live tables and their columns as the engine reports them.
+
+    Example: bqmanage inspect
+    """
+    from bqmanage import api, report
+    from bqmanage.engines import open_engine
+
+    settings = _settings(ctx)
+    engine = open_engine(settings, "inspect")
+    try:
+        tables = api.inspect(settings, engine, all_datasets)
+    finally:
+        engine.close()
+    typer.echo(report.tables_text(tables), nl=False)
+
+
+def run() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    sys.exit(run())

@@ -1,0 +1,53 @@
+"""The engine interface. Only modules in this package import a database client.
+
+An engine reads the live catalog as REST-shaped resources (``introspect`` normalises them into
+the model), executes rendered steps, and runs BigQuery SQL with query parameters.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from bqmanage.plan import Capabilities, Step
+    from bqmanage.settings import Settings
+
+
+class Engine(Protocol):
+    name: str
+    capabilities: Capabilities
+
+    def list_datasets(self) -> list[str]:
+        """Names of the live datasets."""
+
+    def get_dataset(self, dataset: str) -> dict[str, Any] | None:
+        """The REST Dataset resource (description, labels, location), or None when absent."""
+
+    def list_tables(self, dataset: str) -> list[str]:
+        """Names of the tables of one dataset."""
+
+    def get_table(self, dataset: str, table: str) -> dict[str, Any] | None:
+        """The REST Table resource (schema, partitioning, clustering, options), or None."""
+
+    def execute(self, step: Step) -> None:
+        """Run one rendered step: its SQL, or its API call."""
+
+    def query(self, sql: str, params: dict[str, Any] | None = None, label: str = "query") -> list[dict[str, Any]]:
+        """Run GoogleSQL with named query parameters; return the rows."""
+
+    def principal(self) -> str:
+        """Who the credentials are, for the ledger."""
+
+    def close(self) -> None:
+        """Release connections."""
+
+
+def open_engine(settings: Settings, command: str = "bqmanage") -> Engine:
+    """The engine the settings' target names; imports its client only now (fast --help)."""
+    if settings.engine == "local":
+        from bqmanage.engines.local import LocalEngine
+
+        return LocalEngine(settings.local_path)
+    from bqmanage.engines.bigquery import BigQueryEngine
+
+    return BigQueryEngine(settings, command)

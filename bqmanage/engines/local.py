@@ -1,0 +1,360 @@
+"""The ``local`` engine: an embedded DuckDB file that models exactly the operations bqmanage issues.
+
+Introspection reads DuckDB's own catalog (the physical truth: columns, nullability, defaults,
+comments). What DuckDB cannot hold (BigQuery type spelling, partitioning, clustering, labels,
+options) lives in a small side schema ``_bqmanage``, and is only believed while it agrees with
+the physical column. BigQuery DML is transpiled to DuckDB with sqlglot.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import sqlglot
+
+from bqmanage.changes import (
+    AddColumn, AddField, ColumnChange, CreateDataset, CreateTable, DropDefault, RelaxColumn, SetClustering,
+    SetColumnDescription, SetDatasetOptions, SetDefault, SetTableOptions, WidenType,
+)
+from bqmanage.errors import WarehouseError
+from bqmanage.model import Column, Table
+from bqmanage.plan import Capabilities, Step
+from bqmanage.render import schema_json
+
+META = "_bqmanage"
+_SCALAR = {
+    "INT64": "BIGINT", "FLOAT64": "DOUBLE", "BOOL": "BOOLEAN", "STRING": "VARCHAR", "BYTES": "BLOB",
+    "DATE": "DATE", "DATETIME": "TIMESTAMP", "TIME": "TIME", "TIMESTAMP": "TIMESTAMP WITH TIME ZONE",
+    "GEOGRAPHY": "VARCHAR", "JSON": "JSON", "INTERVAL": "INTERVAL",
+}
+_REVERSE = {
+    "BIGINT": "INT64", "INTEGER": "INT64", "SMALLINT": "INT64", "TINYINT": "INT64", "HUGEINT": "INT64",
+    "DOUBLE": "FLOAT64", "FLOAT": "FLOAT64", "BOOLEAN": "BOOL", "VARCHAR": "STRING", "BLOB": "BYTES",
+    "DATE": "DATE", "TIMESTAMP": "DATETIME", "TIME": "TIME", "TIMESTAMP WITH TIME ZONE": "TIMESTAMP",
+    "JSON": "JSON", "INTERVAL": "INTERVAL",
+}
+
+
+def qi(name: str) -> str:
+    """DuckDB identifier quoting."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def duck_type(column: Column, with_array: bool = True) -> str:
+    """The DuckDB type that physically holds a BigQuery column."""
+    if column.type == "STRUCT":
+        inner = ", ".join(f"{qi(f.name)} {duck_type(f)}" for f in column.fields)
+        base = f"STRUCT({inner})"
+    elif column.type in ("NUMERIC", "BIGNUMERIC"):
+        precision, scale = (column.precision, column.scale or 0) if column.precision else ((38, 9) if column.type == "NUMERIC" else (None, None))
+        base = f"DECIMAL({precision},{scale})" if precision and precision <= 38 else "DOUBLE"
+    elif column.type == "RANGE":
+        element = _SCALAR[column.range_element or "DATE"]
+        base = f'STRUCT("start" {element}, "end" {element})'
+    else:
+        base = _SCALAR[column.type]
+    return f"{base}[]" if with_array and column.mode == "REPEATED" else base
+
+
+def _bq_default_to_duck(expr: str) -> str:
+    return sqlglot.transpile(f"SELECT {expr}", read="bigquery", write="duckdb")[0][len("SELECT "):]
+
+
+class LocalEngine:
+    name = "local"
+    # DuckDB adds one column per ALTER; it can observe everything bqmanage stores.
+    capabilities = Capabilities(multi_action_alter=False)
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        try:
+            self.con = duckdb.connect(str(path))
+        except duckdb.Error as exc:
+            raise WarehouseError(f"{path}: cannot open the local warehouse: {exc}") from None
+        self._lock = threading.Lock()
+        self._ensure_meta()
+        self.statements: list[str] = []  # every statement received, for tests and --verbose
+
+    def _ensure_meta(self) -> None:
+        self.con.execute(f"CREATE SCHEMA IF NOT EXISTS {META}")
+        self.con.execute(f"CREATE TABLE IF NOT EXISTS {META}.datasets (dataset VARCHAR PRIMARY KEY, meta JSON)")
+        self.con.execute(f"CREATE TABLE IF NOT EXISTS {META}.tables (dataset VARCHAR, tbl VARCHAR, meta JSON, modified TIMESTAMPTZ, PRIMARY KEY (dataset, tbl))")
+        self.con.execute(f"CREATE TABLE IF NOT EXISTS {META}.columns (dataset VARCHAR, tbl VARCHAR, path VARCHAR, meta JSON, PRIMARY KEY (dataset, tbl, path))")
+
+    # ---- catalog ----
+
+    def list_datasets(self) -> list[str]:
+        rows = self.con.execute(
+            "SELECT schema_name FROM duckdb_schemas() WHERE database_name = current_database() "
+            "AND NOT internal AND schema_name NOT IN ('main', ?) ORDER BY 1", [META]).fetchall()
+        return [r[0] for r in rows]
+
+    def get_dataset(self, dataset: str) -> dict[str, Any] | None:
+        if dataset not in self.list_datasets():
+            return None
+        row = self.con.execute(f"SELECT meta FROM {META}.datasets WHERE dataset = ?", [dataset]).fetchone()
+        meta = json.loads(row[0]) if row else {}
+        return {"datasetReference": {"datasetId": dataset}, **meta}
+
+    def list_tables(self, dataset: str) -> list[str]:
+        rows = self.con.execute("SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = ? ORDER BY 1", [dataset]).fetchall()
+        return [r[0] for r in rows]
+
+    def get_table(self, dataset: str, table: str) -> dict[str, Any] | None:
+        row = self.con.execute("SELECT comment, estimated_size FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = ? AND table_name = ?", [dataset, table]).fetchone()
+        if row is None:
+            return None
+        meta_row = self.con.execute(f"SELECT meta, modified FROM {META}.tables WHERE dataset = ? AND tbl = ?", [dataset, table]).fetchone()
+        meta = json.loads(meta_row[0]) if meta_row else {}
+        side = {r[0]: json.loads(r[1]) for r in self.con.execute(f"SELECT path, meta FROM {META}.columns WHERE dataset = ? AND tbl = ?", [dataset, table]).fetchall()}
+        physical = self.con.execute(
+            "SELECT column_name, is_nullable, column_default, comment FROM duckdb_columns() "
+            "WHERE database_name = current_database() AND schema_name = ? AND table_name = ? ORDER BY column_index", [dataset, table]).fetchall()
+        rel = self.con.sql(f"SELECT * FROM {qi(dataset)}.{qi(table)} LIMIT 0")
+        types = dict(zip(rel.columns, rel.types))
+        fields = []
+        for name, nullable, default, comment in physical:
+            field = _field(name, types[name], side, name.lower())
+            if not nullable and field["mode"] == "NULLABLE":
+                field["mode"] = "REQUIRED"
+            if nullable and field["mode"] == "REQUIRED":
+                field["mode"] = "NULLABLE"
+            if default is not None:
+                field["defaultValueExpression"] = side.get(name.lower(), {}).get("defaultValueExpression") or default
+            if comment:
+                field["description"] = comment
+            fields.append(field)
+        count = self.con.execute(f"SELECT count(*) FROM {qi(dataset)}.{qi(table)}").fetchone()
+        resource = {"tableReference": {"datasetId": dataset, "tableId": table}, "schema": {"fields": fields},
+                    "numRows": str(count[0] if count else 0), **meta}
+        if meta_row and meta_row[1] is not None:
+            resource["lastModifiedTime"] = str(int(meta_row[1].timestamp() * 1000))
+        if row[0]:
+            resource["description"] = row[0]
+        return resource
+
+    # ---- execution ----
+
+    def execute(self, step: Step) -> None:
+        self.statements.append(step.sql or json.dumps(step.api))
+        with self._lock:
+            try:
+                self._execute(step)
+            except duckdb.Error as exc:
+                raise WarehouseError(f"{step.dataset}.{step.table or ''}: {step.kind} failed: {exc}") from None
+
+    def _execute(self, step: Step) -> None:
+        for change in step.changes or ():
+            if isinstance(change, CreateDataset):
+                self.con.execute(f"CREATE SCHEMA IF NOT EXISTS {qi(change.dataset)}")
+                meta = {k: v for k, v in (("description", change.desired.description), ("labels", change.desired.labels or None),
+                                          ("location", change.desired.location)) if v}
+                self._upsert(f"{META}.datasets", [change.dataset, json.dumps(meta)])
+            elif isinstance(change, SetDatasetOptions):
+                row = self.con.execute(f"SELECT meta FROM {META}.datasets WHERE dataset = ?", [change.dataset]).fetchone()
+                meta = json.loads(row[0]) if row else {}
+                for name, desired, _ in change.options:
+                    meta.pop(name, None) if not desired else meta.__setitem__(name, desired)
+                self._upsert(f"{META}.datasets", [change.dataset, json.dumps(meta)])
+            elif isinstance(change, CreateTable):
+                self._create_table(change.desired)
+            elif isinstance(change, AddColumn):
+                self._add_column(change.dataset, change.table or "", change.column)
+            elif isinstance(change, AddField):
+                self._add_field(change.dataset, change.table or "", change.path, change.column)
+            elif isinstance(change, (SetTableOptions, SetClustering)):
+                self._set_table_meta(change)
+            elif isinstance(change, ColumnChange):
+                self._alter_column(change)
+            else:
+                raise WarehouseError(f"local engine cannot run {change.kind}")
+        if not step.changes and step.sql:
+            self._run_sql(step.sql)
+            if step.table:
+                self._touch(step.dataset, step.table)
+
+    def _alter_column(self, change: ColumnChange) -> None:
+        """DuckDB's own spelling of the ALTER COLUMN actions bqmanage renders for BigQuery."""
+        table, column = change.table or "", change.column
+        alter = f"ALTER TABLE {qi(change.dataset)}.{qi(table)} ALTER COLUMN {qi(column.name)}"
+        if isinstance(change, SetDefault):
+            self.con.execute(f"{alter} SET DEFAULT {_bq_default_to_duck(column.default or 'NULL')}")
+            self._set_column_meta(change.dataset, table, column.key, {"defaultValueExpression": column.default})
+        elif isinstance(change, DropDefault):
+            self.con.execute(f"{alter} DROP DEFAULT")
+        elif isinstance(change, RelaxColumn):
+            self.con.execute(f"{alter} DROP NOT NULL")
+        elif isinstance(change, WidenType):
+            self.con.execute(f"{alter} SET DATA TYPE {duck_type(column)}")
+            api = schema_json([column])[0]
+            for key in ("fields", "description", "defaultValueExpression"):
+                api.pop(key, None)
+            self._set_column_meta(change.dataset, table, column.key, api)
+        elif isinstance(change, SetColumnDescription):
+            text = _duck_str(column.description) if column.description else "NULL"
+            self.con.execute(f"COMMENT ON COLUMN {qi(change.dataset)}.{qi(table)}.{qi(column.name)} IS {text}")
+        else:
+            raise WarehouseError(f"local engine cannot run {change.kind}")
+        self._touch(change.dataset, table)
+
+    def _run_sql(self, sql: str) -> None:
+        for statement in sqlglot.transpile(sql, read="bigquery", write="duckdb"):
+            self.con.execute(statement)
+
+    def _upsert(self, table: str, values: list[Any]) -> None:
+        marks = ", ".join("?" for _ in values)
+        self.con.execute(f"INSERT OR REPLACE INTO {table} VALUES ({marks})", values)
+
+    def _touch(self, dataset: str, table: str | None) -> None:
+        if table:
+            self.con.execute(f"UPDATE {META}.tables SET modified = now() WHERE dataset = ? AND tbl = ?", [dataset, table])
+
+    def _create_table(self, table: Table) -> None:
+        cols = []
+        for column in table.columns:
+            parts = [qi(column.name), duck_type(column)]
+            if column.default is not None:
+                parts.append(f"DEFAULT {_bq_default_to_duck(column.default)}")
+            if column.mode == "REQUIRED":
+                parts.append("NOT NULL")
+            cols.append(" ".join(parts))
+        ref = f"{qi(table.dataset)}.{qi(table.name)}"
+        self.con.execute(f"CREATE TABLE IF NOT EXISTS {ref} ({', '.join(cols)})")
+        if table.description:
+            self.con.execute(f"COMMENT ON TABLE {ref} IS {_duck_str(table.description)}")
+        meta: dict[str, Any] = {}
+        if table.partitioning is not None:
+            p = table.partitioning
+            if p.range is not None:
+                meta["rangePartitioning"] = {"field": p.column, "range": {"start": str(p.range.start), "end": str(p.range.end), "interval": str(p.range.interval)}}
+            else:
+                meta["timePartitioning"] = {"type": p.granularity, **({"field": p.column} if p.column else {})}
+                if table.partition_expiration_days is not None:
+                    meta["timePartitioning"]["expirationMs"] = str(int(table.partition_expiration_days * 86400000))
+        if table.clustering:
+            meta["clustering"] = {"fields": list(table.clustering)}
+        for key, value in (("labels", table.labels or None), ("friendlyName", table.friendly_name),
+                           ("requirePartitionFilter", table.require_partition_filter)):
+            if value is not None:
+                meta[key] = value
+        self._upsert(f"{META}.tables", [table.dataset, table.name, json.dumps(meta), dt.datetime.now(dt.timezone.utc)])
+        for column in table.columns:
+            self._column_meta(table.dataset, table.name, column, column.key)
+
+    def _column_meta(self, dataset: str, table: str, column: Column, path: str) -> None:
+        api = schema_json([column])[0]
+        api.pop("fields", None)
+        api.pop("description", None) if "." not in path else None  # top-level descriptions are physical comments
+        self._upsert(f"{META}.columns", [dataset, table, path, json.dumps(api)])
+        if column.description and "." not in path:
+            self.con.execute(f"COMMENT ON COLUMN {qi(dataset)}.{qi(table)}.{qi(column.name)} IS {_duck_str(column.description)}")
+        for field in column.fields:
+            self._column_meta(dataset, table, field, f"{path}.{field.key}")
+
+    def _set_column_meta(self, dataset: str, table: str, path: str, update: dict[str, Any]) -> None:
+        row = self.con.execute(f"SELECT meta FROM {META}.columns WHERE dataset = ? AND tbl = ? AND path = ?", [dataset, table, path]).fetchone()
+        meta = json.loads(row[0]) if row else {}
+        meta.update(update)
+        self._upsert(f"{META}.columns", [dataset, table, path, json.dumps(meta)])
+
+    def _add_column(self, dataset: str, table: str, column: Column) -> None:
+        self.con.execute(f"ALTER TABLE {qi(dataset)}.{qi(table)} ADD COLUMN IF NOT EXISTS {qi(column.name)} {duck_type(column)}")
+        self._column_meta(dataset, table, column.model_copy(update={"default": None}), column.key)
+        self._touch(dataset, table)
+
+    def _add_field(self, dataset: str, table: str, path: str, field: Column) -> None:
+        parts = path.split(".")
+        target = ".".join(qi(p) for p in parts)
+        self.con.execute(f"ALTER TABLE {qi(dataset)}.{qi(table)} ADD COLUMN IF NOT EXISTS {target} {duck_type(field)}")
+        self._column_meta(dataset, table, field, path.lower())
+        self._touch(dataset, table)
+
+    def _set_table_meta(self, change: SetTableOptions | SetClustering) -> None:
+        table = change.table or ""
+        row = self.con.execute(f"SELECT meta FROM {META}.tables WHERE dataset = ? AND tbl = ?", [change.dataset, table]).fetchone()
+        meta = json.loads(row[0]) if row else {}
+        ref = f"{qi(change.dataset)}.{qi(table)}"
+        if isinstance(change, SetClustering):
+            meta.pop("clustering", None)
+            if change.desired_fields:
+                meta["clustering"] = {"fields": list(change.desired_fields)}
+        else:
+            for name, desired, _ in change.options:
+                if name == "description":
+                    self.con.execute(f"COMMENT ON TABLE {ref} IS {_duck_str(str(desired)) if desired else 'NULL'}")
+                elif name == "partition_expiration_days":
+                    tp = meta.setdefault("timePartitioning", {"type": "DAY"})
+                    tp.pop("expirationMs", None) if desired is None else tp.__setitem__("expirationMs", str(int(float(desired) * 86400000)))  # type: ignore[arg-type]
+                else:
+                    key = {"friendly_name": "friendlyName", "require_partition_filter": "requirePartitionFilter"}.get(name, name)
+                    meta.pop(key, None) if desired in (None, {}) else meta.__setitem__(key, desired)
+        self._upsert(f"{META}.tables", [change.dataset, table, json.dumps(meta), dt.datetime.now(dt.timezone.utc)])
+
+    def query(self, sql: str, params: dict[str, Any] | None = None, label: str = "query") -> list[dict[str, Any]]:
+        self.statements.append(sql)
+        with self._lock:
+            try:
+                out: list[dict[str, Any]] = []
+                for statement in sqlglot.transpile(sql, read="bigquery", write="duckdb"):
+                    used = {k: v for k, v in (params or {}).items() if f"${k}" in statement}
+                    result = self.con.execute(statement, used) if used else self.con.execute(statement)
+                    if result.description:
+                        names = [d[0] for d in result.description]
+                        out = [dict(zip(names, r)) for r in result.fetchall()]
+                return out
+            except duckdb.Error as exc:
+                raise WarehouseError(f"local: query failed: {exc}") from None
+
+    def principal(self) -> str:
+        import getpass
+
+        return f"local:{getpass.getuser()}"
+
+    def close(self) -> None:
+        self.con.close()
+
+
+def _duck_str(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _field(name: str, physical: Any, side: dict[str, dict[str, Any]], path: str) -> dict[str, Any]:
+    """A REST TableFieldSchema for one physical column or field; the side spelling wins when consistent."""
+    mode = "NULLABLE"
+    if physical.id == "list":
+        physical, mode = physical.children[0][1], "REPEATED"
+    meta = side.get(path)
+    if physical.id == "struct":
+        fields = [_field(n, t, side, f"{path}.{n.lower()}") for n, t in physical.children]
+        out = {"name": name, "type": "RECORD", "mode": mode, "fields": fields}
+        if meta and meta.get("mode") == "REQUIRED" and mode == "NULLABLE" and "." in path:
+            out["mode"] = "REQUIRED"  # DuckDB cannot mark struct fields NOT NULL
+        if meta and meta.get("description") and "." in path:
+            out["description"] = meta["description"]
+        return out
+    text = str(physical)
+    if meta is not None:
+        candidate = _column_from_meta(name, meta, mode)
+        if candidate is not None and duck_type(candidate, with_array=False) == text:
+            out = {k: v for k, v in meta.items() if k not in ("defaultValueExpression", "fields")}
+            out.update({"name": name, "mode": mode if mode == "REPEATED" or meta.get("mode") != "REQUIRED" or "." not in path else "REQUIRED"})
+            return out
+    if text.startswith("DECIMAL("):
+        precision, scale = (int(x) for x in text[8:-1].split(","))
+        return {"name": name, "type": "NUMERIC", "mode": mode, "precision": str(precision), "scale": str(scale)}
+    return {"name": name, "type": _REVERSE.get(text, "STRING"), "mode": mode}
+
+
+def _column_from_meta(name: str, meta: dict[str, Any], mode: str) -> Column | None:
+    from bqmanage.introspect import column_from_api
+
+    try:
+        return column_from_api({**meta, "name": name, "mode": "NULLABLE"})
+    except (KeyError, ValueError):
+        return None

@@ -1,0 +1,76 @@
+"""The error tree. Every expected failure is a BqmanageError carrying its exit code.
+
+The CLI has one funnel that prints ``str(error)`` and exits with ``error.exit_code``;
+anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+EXIT_OK = 0
+EXIT_FINDINGS = 1
+EXIT_BAD_INPUT = 2
+EXIT_WAREHOUSE = 3
+
+
+class BqmanageError(Exception):
+    """Base of every expected failure."""
+
+    exit_code: int = EXIT_BAD_INPUT
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One definition problem, located at ``path:line: key_path``."""
+
+    path: str
+    line: int | None
+    key_path: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line else self.path
+        key = f" {self.key_path}:" if self.key_path else ""
+        return f"{where}:{key} {self.message}"
+
+
+class DefinitionError(BqmanageError):
+    """The definitions under schemas/ are invalid; carries every problem found."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        noun = "problem" if len(problems) == 1 else "problems"
+        lines = [str(p) for p in problems]
+        lines.append(f"{len(problems)} {noun} in the definitions.")
+        super().__init__("\n".join(lines))
+
+
+class ConfigError(BqmanageError):
+    """Bad settings, flags or config file."""
+
+
+class UsageError(BqmanageError):
+    """A bad argument value (identifier, date, tenant id...)."""
+
+
+class RefusedChangeError(BqmanageError):
+    """The plan contains changes BigQuery cannot make in place; nothing was run."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+
+
+class WarehouseError(BqmanageError):
+    """The warehouse failed after retries (auth, API, network)."""
+
+    exit_code = EXIT_WAREHOUSE
+
+
+class ApplyError(WarehouseError):
+    """A step of an apply failed; earlier steps ran, later ones did not."""
+
+    def __init__(self, message: str, applied: int, total: int) -> None:
+        self.applied = applied
+        self.total = total
+        super().__init__(message)

@@ -1,0 +1,96 @@
+"""BigQuery identifier rules and quoting, in one place.
+
+Every identifier is validated against BigQuery's rules before it is quoted and formatted into
+SQL; values never are (they go in query parameters). Rules: bigquery-facts.md §7.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_COLUMN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_DATASET = re.compile(r"[A-Za-z0-9_]+\Z")
+_PROJECT = re.compile(r"([a-z][a-z0-9.-]*:)?[a-z][a-z0-9-]{4,28}[a-z0-9]\Z")
+_LABEL_KEY = re.compile(r"[a-z][a-z0-9_-]{0,62}\Z")
+_LABEL_VALUE = re.compile(r"[a-z0-9_-]{0,63}\Z")
+# https://docs.cloud.google.com/bigquery/docs/schemas#column_names
+RESERVED_COLUMN_PREFIXES = (
+    "_TABLE_",
+    "_FILE_",
+    "_PARTITION",
+    "_ROW_TIMESTAMP",
+    "__ROOT__",
+    "_COLIDENTIFIER",
+    "_CHANGE_SEQUENCE_NUMBER",
+    "_CHANGE_TYPE",
+    "_CHANGE_TIMESTAMP",
+)
+_TABLE_CATEGORIES = ("L", "M", "N", "Pc", "Pd", "Zs")
+
+
+def column_name_problem(name: str) -> str | None:
+    """Why ``name`` is not a valid BigQuery column name, or None."""
+    if not name:
+        return "column name is empty"
+    if len(name) > 300:
+        return f"column name {name[:20]!r}... is longer than 300 characters"
+    if not _COLUMN.match(name):
+        return (
+            f"invalid column name {name!r}: use letters, digits and underscores, "
+            "starting with a letter or underscore"
+        )
+    upper = name.upper()
+    for prefix in RESERVED_COLUMN_PREFIXES:
+        if upper.startswith(prefix):
+            return f"column name {name!r} uses the reserved prefix {prefix!r}"
+    return None
+
+
+def dataset_name_problem(name: str) -> str | None:
+    """Why ``name`` is not a valid dataset name, or None."""
+    if not name or len(name) > 1024 or not _DATASET.match(name):
+        return f"invalid dataset name {name!r}: use 1-1024 letters, digits and underscores"
+    return None
+
+
+def table_name_problem(name: str) -> str | None:
+    """Why ``name`` is not a valid table name, or None."""
+    if not name or len(name.encode()) > 1024:
+        return f"invalid table name {name!r}: use 1-1024 bytes"
+    for char in name:
+        if not unicodedata.category(char).startswith(_TABLE_CATEGORIES):
+            return f"invalid table name {name!r}: character {char!r} is not allowed"
+    return None
+
+
+def project_problem(project: str) -> str | None:
+    """Why ``project`` is not a valid project id, or None."""
+    if not _PROJECT.match(project):
+        return (
+            f"invalid project id {project!r}: 6-30 lowercase letters, digits and hyphens, "
+            "starting with a letter"
+        )
+    return None
+
+
+def label_problem(key: str, value: str) -> str | None:
+    """Why a label pair is invalid, or None (labels-intro#requirements)."""
+    if not _LABEL_KEY.match(key):
+        return f"invalid label key {key!r}: lowercase letters, digits, '_' or '-', starting with a letter"
+    if not _LABEL_VALUE.match(value):
+        return f"invalid label value {value!r} for {key!r}: lowercase letters, digits, '_' or '-'"
+    return None
+
+
+def quote(identifier: str) -> str:
+    """Backtick-quote one validated identifier part."""
+    return "`" + identifier.replace("\\", "\\\\").replace("`", "\\`") + "`"
+
+
+def string_literal(value: str) -> str:
+    """A GoogleSQL double-quoted string literal with escapes."""
+    escaped = (
+        value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
+    )
+    return f'"{escaped}"'

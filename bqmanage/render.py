@@ -1,0 +1,181 @@
+"""Render stage: changes -> GoogleSQL text and API payloads. Pure; a ``_sql`` function never executes.
+
+What ``plan`` and ``apply --dry-run`` print is exactly what ``apply`` sends.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from bqmanage.changes import Change, SetDatasetOptions, SetTableOptions
+from bqmanage.model import Column, Dataset, Partitioning, Table, TableRef
+from bqmanage.names import quote, string_literal
+from bqmanage.types import LEGACY
+
+
+def dataset_sql(name: str, project: str | None = None) -> str:
+    return ".".join(quote(p) for p in ([project] if project else []) + [name])
+
+
+def options_sql(options: list[tuple[str, Any]]) -> str:
+    """``OPTIONS (k = v, ...)`` for the options whose value is set; empty when none is."""
+    parts = [f"{k} = {literal_sql(v)}" for k, v in options if v is not None]
+    return f"OPTIONS ({', '.join(parts)})" if parts else ""
+
+
+def literal_sql(value: Any) -> str:
+    """A constant option value: string, number, bool, or labels as an array of pairs."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, dict):
+        pairs = ", ".join(f"({string_literal(k)}, {string_literal(v)})" for k, v in sorted(value.items()))
+        return f"[{pairs}]"
+    return string_literal(str(value))
+
+
+def create_schema_sql(dataset: Dataset, project: str | None = None) -> str:
+    options = options_sql([("description", dataset.description), ("location", dataset.location),
+                           ("labels", dataset.labels or None)])
+    return f"CREATE SCHEMA IF NOT EXISTS {dataset_sql(dataset.name, project)}" + (f"\n{options}" if options else "")
+
+
+def column_sql(column: Column) -> str:
+    """A column definition: ``name type [DEFAULT expr] [NOT NULL] [OPTIONS(...)]`` (DDL grammar order)."""
+    parts = [quote(column.name), column.type_sql()]
+    if column.default is not None:
+        parts.append(f"DEFAULT {column.default}")
+    if column.mode == "REQUIRED":
+        parts.append("NOT NULL")
+    if column.description:
+        parts.append(options_sql([("description", column.description)]))
+    return " ".join(parts)
+
+
+def partition_sql(partitioning: Partitioning, table: Table) -> str:
+    if partitioning.range is not None:
+        r = partitioning.range
+        return f"PARTITION BY RANGE_BUCKET({quote(partitioning.column or '')}, GENERATE_ARRAY({r.start}, {r.end}, {r.interval}))"
+    if partitioning.column is None:
+        return "PARTITION BY _PARTITIONDATE"
+    column = table.column(partitioning.column)
+    name = quote(partitioning.column)
+    if column is not None and column.type == "DATE":
+        return f"PARTITION BY {name}" if partitioning.granularity == "DAY" else f"PARTITION BY DATE_TRUNC({name}, {partitioning.granularity})"
+    func = "TIMESTAMP_TRUNC" if column is not None and column.type == "TIMESTAMP" else "DATETIME_TRUNC"
+    if partitioning.granularity == "DAY" and func == "TIMESTAMP_TRUNC":
+        return f"PARTITION BY DATE({name})"
+    return f"PARTITION BY {func}({name}, {partitioning.granularity})"
+
+
+def table_options(table: Table) -> list[tuple[str, Any]]:
+    return [
+        ("description", table.description),
+        ("friendly_name", table.friendly_name),
+        ("labels", table.labels or None),
+        ("partition_expiration_days", table.partition_expiration_days),
+        ("require_partition_filter", table.require_partition_filter),
+    ]
+
+
+def create_table_sql(table: Table, project: str | None = None) -> str:
+    lines = [f"CREATE TABLE IF NOT EXISTS {table.ref.sql(project)} ("]
+    lines += [f"  {column_sql(c)}," for c in table.columns]
+    lines[-1] = lines[-1].rstrip(",")
+    lines.append(")")
+    if table.partitioning is not None:
+        lines.append(partition_sql(table.partitioning, table))
+    if table.clustering:
+        lines.append("CLUSTER BY " + ", ".join(quote(c) for c in table.clustering))
+    options = options_sql(table_options(table))
+    if options:
+        lines.append(options)
+    return "\n".join(lines)
+
+
+def add_columns_sql(ref: TableRef, columns: list[Column], project: str | None = None) -> str:
+    """One multi-action ALTER; never a DEFAULT (rejected on existing tables, set afterwards)."""
+    actions = ",\n  ".join(f"ADD COLUMN IF NOT EXISTS {_column_no_default(c)}" for c in columns)
+    return f"ALTER TABLE {ref.sql(project)}\n  {actions}"
+
+
+def _column_no_default(column: Column) -> str:
+    return column_sql(column.model_copy(update={"default": None}))
+
+
+def set_default_sql(ref: TableRef, column: Column, project: str | None = None) -> str:
+    return f"ALTER TABLE {ref.sql(project)} ALTER COLUMN {quote(column.name)} SET DEFAULT {column.default}"
+
+
+def drop_default_sql(ref: TableRef, column: Column, project: str | None = None) -> str:
+    return f"ALTER TABLE {ref.sql(project)} ALTER COLUMN {quote(column.name)} DROP DEFAULT"
+
+
+def relax_column_sql(ref: TableRef, column: Column, project: str | None = None) -> str:
+    return f"ALTER TABLE {ref.sql(project)} ALTER COLUMN {quote(column.name)} DROP NOT NULL"
+
+
+def widen_type_sql(ref: TableRef, column: Column, project: str | None = None) -> str:
+    return f"ALTER TABLE {ref.sql(project)} ALTER COLUMN {quote(column.name)} SET DATA TYPE {column.element_type_sql()}"
+
+
+def set_column_description_sql(ref: TableRef, column: Column, project: str | None = None) -> str:
+    return (f"ALTER TABLE {ref.sql(project)} ALTER COLUMN {quote(column.name)} "
+            f"SET OPTIONS (description = {literal_sql(column.description)})")
+
+
+def set_table_options_sql(change: SetTableOptions, project: str | None = None) -> str:
+    # NULL clears an option; `labels` replaces the whole map.
+    parts = ", ".join(f"{name} = {literal_sql(_option_value(desired))}" for name, desired, _ in change.options)
+    return f"ALTER TABLE {TableRef(dataset=change.dataset, table=change.table or '').sql(project)} SET OPTIONS ({parts})"
+
+
+def set_dataset_options_sql(change: SetDatasetOptions, project: str | None = None) -> str:
+    parts = ", ".join(f"{name} = {literal_sql(_option_value(desired))}" for name, desired, _ in change.options)
+    return f"ALTER SCHEMA {dataset_sql(change.dataset, project)} SET OPTIONS ({parts})"
+
+
+def _option_value(value: object) -> object:
+    """An empty label map is written as NULL, which clears the option."""
+    return None if value == {} else value
+
+
+def backfill_sql(ref: TableRef, columns: list[Column], project: str | None = None) -> str:
+    """One UPDATE per table: existing rows get the default where the new column is NULL."""
+    sets = ",\n  ".join(f"{quote(c.name)} = IFNULL({quote(c.name)}, {c.default})" for c in columns)
+    where = " OR ".join(f"{quote(c.name)} IS NULL" for c in columns)
+    return f"UPDATE {ref.sql(project)}\nSET\n  {sets}\nWHERE {where}"
+
+
+def schema_json(columns: tuple[Column, ...] | list[Column]) -> list[dict[str, Any]]:
+    """The REST TableFieldSchema list, as ``bq show --schema`` prints it (legacy type names)."""
+    out: list[dict[str, Any]] = []
+    for column in columns:
+        field: dict[str, Any] = {"name": column.name, "type": LEGACY.get(column.type, column.type), "mode": column.mode}
+        if column.description:
+            field["description"] = column.description
+        if column.max_length is not None:
+            field["maxLength"] = str(column.max_length)
+        if column.precision is not None:
+            field["precision"] = str(column.precision)
+            field["scale"] = str(column.scale or 0)
+        if column.range_element:
+            field["rangeElementType"] = {"type": column.range_element}
+        if column.default is not None:
+            field["defaultValueExpression"] = column.default
+        if column.fields:
+            field["fields"] = schema_json(column.fields)
+        out.append(field)
+    return out
+
+
+def json_schema_text(table: Table) -> str:
+    return json.dumps(schema_json(table.columns), indent=2)
+
+
+def describe_changes(changes: list[Change]) -> str:
+    return "; ".join(c.describe() for c in changes)

@@ -1,0 +1,68 @@
+"""Report stage: text and JSON for plans, applies and inspections. Formatting only, no logic."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from bqmanage.model import Table
+
+if TYPE_CHECKING:
+    from bqmanage.api import PlanResult
+    from bqmanage.plan import Plan
+
+
+def refusals_text(plan: Plan) -> str:
+    lines = [f"Refused: {len(plan.refused)} change(s) BigQuery cannot make in place; nothing was run."]
+    for change in plan.refused:
+        refusal = change.refusal()
+        assert refusal is not None
+        lines.append(f"  {refusal.code} {change.target}: {refusal.reason}")
+        lines.append(f"        manual path: {refusal.suggestion}")
+    return "\n".join(lines)
+
+
+def plan_text(planned: PlanResult, target: str) -> str:
+    """What ``bqmanage plan`` prints: the ledger's latest entry, each step's reason and exact SQL."""
+    plan = planned.plan
+    lines: list[str] = []
+    for entry in planned.ledger:
+        when = entry.applied_at.isoformat(timespec="seconds") if hasattr(entry.applied_at, "isoformat") else entry.applied_at
+        lines.append(f"Last apply on {entry.dataset}: {when} by {entry.principal or 'unknown'}, "
+                     f"{entry.outcome} ({entry.applied_steps}/{entry.total_steps} steps), definitions {entry.definitions_digest}")
+    if not planned.ledger:
+        lines.append("No earlier apply recorded (no _bqmanage_migrations ledger yet).")
+    for name in planned.resumed:
+        lines.append(f"Resuming the unfinished backfill of {name} from an interrupted apply.")
+    if plan.has_refused:
+        lines.append(refusals_text(plan))
+    if not plan.steps:
+        if not plan.has_refused:
+            lines.append(f"No changes: target {target} matches the definitions.")
+        return "\n".join(lines)
+    lines.append(f"{len(plan.steps)} step(s) to bring target {target} to the definitions:")
+    for i, step in enumerate(plan.steps, 1):
+        lines.append("")
+        lines.append(f"-- [{i}] {step.kind}: {step.reason}")
+        lines.append(step.text())
+    return "\n".join(lines)
+
+
+def tables_text(tables: list[Table]) -> str:
+    """A readable listing of live tables and their columns (``bqmanage inspect``)."""
+    if not tables:
+        return "No tables."
+    out: list[str] = []
+    for table in tables:
+        extras = []
+        if table.partitioning:
+            extras.append(f"partitioned by {table.partitioning.column or '_PARTITIONTIME'}")
+        if table.clustering:
+            extras.append(f"clustered by {', '.join(table.clustering)}")
+        out.append(f"{table.dataset}.{table.name}" + (f"  ({'; '.join(extras)})" if extras else ""))
+        width = max(len(c.name) for c in table.columns) if table.columns else 0
+        for column in table.columns:
+            flags = "NOT NULL" if column.mode == "REQUIRED" else ""
+            default = f"DEFAULT {column.default}" if column.default else ""
+            out.append(f"  {column.name.ljust(width)}  {column.type_sql():<16} {flags:<8} {default}".rstrip())
+        out.append("")
+    return "\n".join(out).rstrip() + "\n"

@@ -1,0 +1,182 @@
+"""BigQuery data types: parsing inline type strings, canonical names and parameter rules.
+
+Both sides of a comparison are normalised here, so that ``INTEGER`` (REST, legacy) and
+``INT64`` (GoogleSQL) or ``NUMERIC(10,2)`` and ``NUMERIC(10, 2)`` compare equal.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+CANONICAL = (
+    "INT64",
+    "FLOAT64",
+    "NUMERIC",
+    "BIGNUMERIC",
+    "BOOL",
+    "STRING",
+    "BYTES",
+    "DATE",
+    "DATETIME",
+    "TIME",
+    "TIMESTAMP",
+    "GEOGRAPHY",
+    "JSON",
+    "INTERVAL",
+    "STRUCT",
+    "RANGE",
+)
+ALIASES = {
+    "INTEGER": "INT64",
+    "INT": "INT64",
+    "SMALLINT": "INT64",
+    "BIGINT": "INT64",
+    "TINYINT": "INT64",
+    "BYTEINT": "INT64",
+    "FLOAT": "FLOAT64",
+    "BOOLEAN": "BOOL",
+    "RECORD": "STRUCT",
+    "DECIMAL": "NUMERIC",
+    "BIGDECIMAL": "BIGNUMERIC",
+}
+# The REST API and `bq show --schema` spell these with legacy names.
+LEGACY = {"INT64": "INTEGER", "FLOAT64": "FLOAT", "BOOL": "BOOLEAN", "STRUCT": "RECORD"}
+RANGE_ELEMENTS = ("DATE", "DATETIME", "TIMESTAMP")
+PARTITION_TYPES = ("DATE", "DATETIME", "TIMESTAMP", "INT64")
+
+
+class TypeSyntaxError(ValueError):
+    """An inline type string does not parse."""
+
+
+def canonical_name(name: str) -> str | None:
+    """The canonical GoogleSQL name of a type name, or None when unknown."""
+    upper = name.strip().upper()
+    upper = ALIASES.get(upper, upper)
+    return upper if upper in CANONICAL else None
+
+
+@dataclass(frozen=True)
+class TypeSpec:
+    """A parsed inline type: ``ARRAY<STRUCT<a NUMERIC(10, 2)>>`` and friends."""
+
+    base: str
+    params: tuple[int, ...] = ()
+    element: TypeSpec | None = None  # ARRAY<element>
+    fields: tuple[tuple[str, TypeSpec], ...] = field(default=())  # STRUCT<name type, ...>
+    range_element: str | None = None  # RANGE<DATE>
+
+
+_TOKEN = re.compile(r"\s*(?:(?P<word>[A-Za-z_][A-Za-z0-9_]*)|(?P<num>\d+)|(?P<sym>[<>(),]))")
+
+
+def _tokenize(text: str) -> list[str]:
+    tokens: list[str] = []
+    pos = 0
+    text = text.rstrip()
+    while pos < len(text):
+        match = _TOKEN.match(text, pos)
+        if not match or match.end() == pos:
+            raise TypeSyntaxError(f"unexpected {text[pos:].strip()[:10]!r} in type {text!r}")
+        tokens.append(match.group("word") or match.group("num") or match.group("sym"))
+        pos = match.end()
+    return tokens
+
+
+class _Parser:
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.tokens = _tokenize(text)
+        self.pos = 0
+
+    def peek(self) -> str | None:
+        return self.tokens[self.pos] if self.pos < len(self.tokens) else None
+
+    def take(self, expected: str | None = None) -> str:
+        token = self.peek()
+        if token is None or (expected is not None and token != expected):
+            want = f"{expected!r}" if expected else "more"
+            raise TypeSyntaxError(f"expected {want} in type {self.text!r}")
+        self.pos += 1
+        return token
+
+    def parse(self) -> TypeSpec:
+        spec = self.type()
+        if self.peek() is not None:
+            raise TypeSyntaxError(f"unexpected {self.peek()!r} in type {self.text!r}")
+        return spec
+
+    def type(self) -> TypeSpec:
+        word = self.take()
+        upper = word.upper()
+        if upper == "ARRAY":
+            self.take("<")
+            element = self.type()
+            self.take(">")
+            return TypeSpec("ARRAY", element=element)
+        if upper in ("STRUCT", "RECORD"):
+            self.take("<")
+            fields: list[tuple[str, TypeSpec]] = []
+            while True:
+                name = self.take()
+                fields.append((name, self.type()))
+                if self.peek() == ",":
+                    self.take(",")
+                    continue
+                self.take(">")
+                return TypeSpec("STRUCT", fields=tuple(fields))
+        if upper == "RANGE":
+            self.take("<")
+            element_name = canonical_name(self.take()) or "?"
+            self.take(">")
+            return TypeSpec("RANGE", range_element=element_name)
+        base = canonical_name(word)
+        if base is None:
+            raise TypeSyntaxError(f"unknown type {word!r}")
+        params: list[int] = []
+        if self.peek() == "(":
+            self.take("(")
+            while True:
+                token = self.take()
+                if not token.isdigit():
+                    raise TypeSyntaxError(f"type parameter {token!r} is not a number")
+                params.append(int(token))
+                if self.peek() == ",":
+                    self.take(",")
+                    continue
+                self.take(")")
+                break
+        return TypeSpec(base, params=tuple(params))
+
+
+def parse_type(text: str) -> TypeSpec:
+    """Parse an inline GoogleSQL type string; raises TypeSyntaxError."""
+    return _Parser(text).parse()
+
+
+def param_problem(
+    base: str, precision: int | None, scale: int | None, max_length: int | None
+) -> str | None:
+    """Why the parameters do not fit the type, or None (data-types#parameterized_data_types)."""
+    if max_length is not None:
+        if base not in ("STRING", "BYTES"):
+            return f"{base} takes no length parameter"
+        if max_length < 1:
+            return f"{base}({max_length}): length must be at least 1"
+    if precision is None and scale is None:
+        return None
+    if base not in ("NUMERIC", "BIGNUMERIC"):
+        return f"{base} takes no precision or scale"
+    if precision is None:
+        return f"{base}: scale given without precision"
+    s = scale or 0
+    if base == "NUMERIC":
+        max_scale, span = 9, 29
+    else:
+        max_scale, span = 38, 38
+    if not 0 <= s <= max_scale:
+        return f"{base}({precision}, {s}): scale must be between 0 and {max_scale}"
+    if not max(1, s) <= precision <= s + span:
+        return f"{base}({precision}, {s}): precision must be between {max(1, s)} and {s + span}"
+    return None
