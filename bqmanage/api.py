@@ -44,14 +44,14 @@ class PlanResult:
     resumed: list[str] = field(default_factory=list)
 
 
-def make_plan(settings: Settings, engine: Engine, backfill: bool = True) -> PlanResult:
+def make_plan(settings: Settings, engine: Engine, backfill: bool = True, desired: Definitions | None = None) -> PlanResult:
     """Load, introspect, diff and plan: what ``apply`` would do, without doing it."""
     from bqmanage.apply import latest_entry
     from bqmanage.diff import compare, desired_datasets
     from bqmanage.introspect import read_actual
     from bqmanage.plan import build_plan
 
-    desired = validate(settings)
+    desired = desired or validate(settings)
     actual = read_actual(engine, desired)
     changes = compare(desired, actual, engine.capabilities.unobservable)
     ledger = [e for d in desired_datasets(desired) if (e := latest_entry(engine, d.name)) is not None]
@@ -73,13 +73,13 @@ class ApplyOutcome:
 
 
 def apply(settings: Settings, engine: Engine, dry_run: bool = False, backfill: bool = True,
-          on_step: Callable[[int, int, Step], None] | None = None) -> ApplyOutcome:
+          on_step: Callable[[int, int, Step], None] | None = None, desired: Definitions | None = None) -> ApplyOutcome:
     """Bring the warehouse to the definitions. Refused changes stop everything before any statement."""
     from bqmanage.apply import apply_plan
     from bqmanage.errors import RefusedChangeError
     from bqmanage.report import refusals_text
 
-    planned = make_plan(settings, engine, backfill)
+    planned = make_plan(settings, engine, backfill, desired)
     if planned.plan.has_refused:
         raise RefusedChangeError(refusals_text(planned.plan))
     if dry_run:

@@ -121,9 +121,10 @@ def plan(
     from bqmanage.engines import open_engine
 
     settings = _settings(ctx)
+    desired = api.validate(settings)  # bad definitions fail before any warehouse call
     engine = open_engine(settings, "plan")
     try:
-        planned = api.make_plan(settings, engine, backfill=not no_backfill)
+        planned = api.make_plan(settings, engine, backfill=not no_backfill, desired=desired)
     finally:
         engine.close()
     typer.echo(report.plan_text(planned, settings.target))
@@ -150,13 +151,14 @@ def apply(
     from bqmanage.engines import open_engine
 
     settings = _settings(ctx)
+    desired = api.validate(settings)  # bad definitions fail before any warehouse call
     engine = open_engine(settings, "apply")
 
     def progress(index: int, total: int, step: Any) -> None:
         typer.echo(f"[{index + 1}/{total}] {step.kind}: {step.reason}", err=True)
 
     try:
-        outcome = api.apply(settings, engine, dry_run=dry_run, backfill=not no_backfill, on_step=progress)
+        outcome = api.apply(settings, engine, dry_run=dry_run, backfill=not no_backfill, on_step=progress, desired=desired)
     finally:
         engine.close()
     steps = outcome.planned.plan.steps

@@ -74,6 +74,7 @@ def _to_python(node: yaml.Node, key_path: KeyPath, lines: LineMap, problems: lis
             key = _CONSTRUCTOR.construct_object(key_node, deep=True)
             child = (*key_path, str(key))
             if key in out:
+                lines.lines[child] = key_node.start_mark.line + 1
                 problems.append(lines.problem(child, f"duplicate key {key!r}"))
             out[key] = _to_python(value_node, child, lines, problems)
             lines.lines[child] = key_node.start_mark.line + 1

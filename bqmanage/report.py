@@ -44,6 +44,10 @@ def plan_text(planned: PlanResult, target: str) -> str:
         lines.append("")
         lines.append(f"-- [{i}] {step.kind}: {step.reason}")
         lines.append(step.text())
+    datasets = sorted({s.dataset for s in plan.steps})
+    lines.append("")
+    lines.append(f"-- bookkeeping: each run is recorded in {', '.join(f'{d}._bqmanage_migrations' for d in datasets)} "
+                 "(CREATE TABLE IF NOT EXISTS on first use, then one INSERT at the start and one at the end).")
     return "\n".join(lines)
 
 

@@ -116,6 +116,8 @@ class _Parser:
             self.take(">")
             return TypeSpec("ARRAY", element=element)
         if upper in ("STRUCT", "RECORD"):
+            if self.peek() != "<":
+                return TypeSpec("STRUCT")  # fields given separately, as in `bq show --schema`
             self.take("<")
             fields: list[tuple[str, TypeSpec]] = []
             while True:

@@ -1,0 +1,94 @@
+"""Issue 2: bad definitions give exit 2, one message per problem with file:line, and no warehouse call."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import run_cli, write
+
+GOOD_COLUMNS = """\
+  - {name: id, type: STRING, mode: REQUIRED}
+  - {name: day, type: DATE}
+"""
+
+# (name, yaml text of schemas/ds/t.yaml, expected line, expected message fragment)
+BAD = [
+    ("yaml_syntax", "table: t\ncolumns: [\n  {name: id, type: STRING\n", 4, "invalid YAML"),
+    ("unknown_type", "columns:\n  - {name: id, type: STRING}\n  - {name: n, type: INT46}\n", 3, "columns[1].type: unknown type 'INT46'"),
+    ("unknown_key", "columns:\n  - {name: id, tpye: STRING, type: STRING}\n", 2, "columns[0].tpye: unknown key 'tpye'; did you mean 'type'?"),
+    ("missing_type", "columns:\n  - {name: id}\n", 2, "required key 'type' is missing"),
+    ("bad_column_name", "columns:\n  - {name: id, type: STRING}\n  - {name: 2fast, type: INT64}\n", 3, "columns[1].name: invalid column name '2fast'"),
+    ("reserved_prefix", "columns:\n  - {name: _PARTITIONTIME, type: TIMESTAMP}\n", 2, "reserved prefix '_PARTITION'"),
+    ("duplicate_case_insensitive", "columns:\n  - {name: Tenant, type: STRING}\n  - {name: tenant, type: STRING}\n", 3, "duplicate column 'tenant'"),
+    ("numeric_scale", "columns:\n  - {name: x, type: 'NUMERIC(10, 12)'}\n", 2, "scale must be between 0 and 9"),
+    ("numeric_precision", "columns:\n  - {name: x, type: 'NUMERIC(40, 2)'}\n", 2, "precision must be between 2 and 31"),
+    ("string_length", "columns:\n  - {name: x, type: 'STRING(0)'}\n", 2, "length must be at least 1"),
+    ("too_many_clustering", "clustering: [a, b, c, d, e]\ncolumns:\n" + "".join(f"  - {{name: {c}, type: STRING}}\n" for c in "abcde"), 1, "at most 4 clustering columns"),
+    ("clustering_unknown", "clustering: [nope]\ncolumns:\n  - {name: id, type: STRING}\n", 1, "clustering[0]: clustering column 'nope'"),
+    ("partition_type", "partitioning: {column: id}\ncolumns:\n  - {name: id, type: STRING}\n", 1, "partition column 'id' is STRING"),
+    ("partition_missing", "partitioning: {column: day}\ncolumns:\n  - {name: id, type: STRING}\n", 1, "partition column 'day' is not a column"),
+    ("default_function", "columns:\n  - {name: ts, type: TIMESTAMP, default: 'NOW()'}\n", 2, "default 'NOW()' is not allowed"),
+    ("default_type", "columns:\n  - {name: n, type: INT64, default: 'zero'}\n", 2, "default 'zero' is not a number for INT64"),
+    ("default_function_type", "columns:\n  - {name: d, type: DATE, default: 'CURRENT_TIMESTAMP()'}\n", 2, "returns TIMESTAMP, not DATE"),
+    ("null_default_required", "columns:\n  - {name: n, type: INT64, mode: REQUIRED, default: null}\n", 2, "REQUIRED column cannot have a NULL default"),
+    ("bad_mode", "columns:\n  - {name: n, type: INT64, mode: OPTIONAL}\n", 2, "columns[0].mode"),
+    ("array_required", "columns:\n  - {name: tags, type: 'ARRAY<STRING>', mode: REQUIRED}\n", 2, "cannot be REQUIRED"),
+    ("struct_without_fields", "columns:\n  - {name: meta, type: RECORD}\n", 2, "needs fields"),
+    ("table_name_mismatch", "table: other\ncolumns:\n  - {name: id, type: STRING}\n", 1, "must match its file name"),
+    ("label", "labels: {Owner: x}\ncolumns:\n  - {name: id, type: STRING}\n", 1, "invalid label key 'Owner'"),
+    ("duplicate_yaml_key", "columns:\n  - {name: id, type: STRING}\ncolumns:\n  - {name: x, type: STRING}\n", 3, "duplicate key 'columns'"),
+    ("require_filter_unpartitioned", "require_partition_filter: true\ncolumns:\n  - {name: id, type: STRING}\n", 1, "needs a partitioned table"),
+    ("nested_default", "columns:\n  - name: meta\n    type: RECORD\n    fields:\n      - {name: a, type: INT64, default: 1}\n", 5, "top-level columns only"),
+]
+
+
+@pytest.mark.parametrize("name,text,line,fragment", BAD, ids=[b[0] for b in BAD])
+def test_bad_definition(name: str, text: str, line: int, fragment: str, workdir: Path) -> None:
+    write(Path("schemas/ds/t.yaml"), text)
+    result = run_cli("validate")
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert "Traceback" not in result.stderr
+    problems = [ln for ln in result.stderr.splitlines() if ln.startswith("schemas/")]
+    mine = [p for p in problems if p.startswith("schemas/ds/t.yaml:")]
+    assert len(mine) == 1, result.stderr  # one message per problem
+    assert mine[0].startswith(f"schemas/ds/t.yaml:{line}:"), mine[0]
+    assert fragment in mine[0]
+
+
+def test_every_problem_is_reported_not_just_the_first(workdir: Path) -> None:
+    write(Path("schemas/ds/t.yaml"), "clustering: [a, b, c, d, e]\ncolumns:\n  - {name: a, type: INT46}\n"
+          "  - {name: b, type: 'NUMERIC(99)'}\n  - {name: A, type: STRING}\n")
+    result = run_cli("validate")
+    assert result.exit_code == 2
+    lines = [ln for ln in result.stderr.splitlines() if ln.startswith("schemas/ds/t.yaml")]
+    assert len(lines) >= 4
+    assert re.search(r"^\d+ problems in the definitions\.$", result.stderr, re.M)
+
+
+@pytest.mark.parametrize("command", ["apply", "plan"])
+def test_bad_definitions_make_no_warehouse_call(command: str, workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write(Path("schemas/ds/t.yaml"), "columns:\n  - {name: n, type: INT46}\n")
+    # Nothing listens on port 9: any warehouse call would fail with exit 3, not 2.
+    monkeypatch.setenv("BIGQUERY_EMULATOR_HOST", "http://127.0.0.1:9")
+    remote = run_cli("--target", "bigquery", "--project", "some-project", command)
+    assert remote.exit_code == 2, remote.stderr
+    local = run_cli(command)
+    assert local.exit_code == 2
+    assert not Path(".bqmanage").exists()  # the local warehouse was never opened
+
+
+def test_production_definitions_are_valid(workdir: Path) -> None:
+    result = run_cli("validate")
+    assert result.exit_code == 0, result.stderr
+    assert "2 table(s) in 1 dataset(s)" in result.stdout
+
+
+def test_missing_schemas_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = run_cli("--schemas", "nowhere", "validate")
+    assert result.exit_code == 2
+    assert result.stderr.startswith("nowhere: schemas directory not found")
