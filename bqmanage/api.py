@@ -84,7 +84,7 @@ def apply(settings: Settings, engine: Engine, dry_run: bool = False, backfill: b
         raise RefusedChangeError(refusals_text(planned.plan))
     if dry_run:
         return ApplyOutcome(planned=planned, result=None)
-    return ApplyOutcome(planned=planned, result=apply_plan(engine, planned.plan, planned.desired.digest, on_step))
+    return ApplyOutcome(planned=planned, result=apply_plan(engine, planned.plan, planned.desired.digest, on_step, settings.project))
 
 
 def inspect(settings: Settings, engine: Engine, all_datasets: bool = False) -> list[Table]:

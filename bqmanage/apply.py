@@ -105,7 +105,7 @@ class _Pacer:
 
 
 def apply_plan(engine: Engine, plan: Plan, digest: str,
-               on_step: Callable[[int, int, Step], None] | None = None) -> ApplyResult:
+               on_step: Callable[[int, int, Step], None] | None = None, project: str | None = None) -> ApplyResult:
     """Run every step in order; on failure raise ApplyError naming what ran and what did not."""
     result = ApplyResult()
     if not plan.steps:
@@ -119,7 +119,7 @@ def apply_plan(engine: Engine, plan: Plan, digest: str,
     for index, step in enumerate(plan.steps):
         try:
             if step.kind != "create_dataset" and step.dataset not in started:
-                _ledger_start(engine, step.dataset, run_id, principal, digest, statements, plan, total)
+                _ledger_start(engine, step.dataset, run_id, principal, digest, statements, plan, total, project)
                 started.add(step.dataset)
             if on_step:
                 on_step(index, total, step)
@@ -141,11 +141,11 @@ def apply_plan(engine: Engine, plan: Plan, digest: str,
 
 
 def _ledger_start(engine: Engine, dataset: str, run_id: str, principal: str, digest: str,
-                  statements: list[str], plan: Plan, total: int) -> None:
+                  statements: list[str], plan: Plan, total: int, project: str | None) -> None:
     if LEDGER not in engine.list_tables(dataset):
         table = ledger_table(dataset)
         engine.execute(Step("create_table", dataset, LEDGER, "create the migration ledger",
-                            sql=create_table_sql(table), changes=(CreateTable(dataset=dataset, table=LEDGER, desired=table),)))
+                            sql=create_table_sql(table, project), changes=(CreateTable(dataset=dataset, table=LEDGER, desired=table),)))
     _ledger_write(engine, dataset, run_id, principal, digest, "running", 0, total, statements, plan, None)
 
 

@@ -12,7 +12,7 @@ from typing import ClassVar
 from bqmanage.model import Column, Dataset, Table
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True)
 class Refusal:
     code: str
     reason: str

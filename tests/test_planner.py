@@ -1,0 +1,135 @@
+"""Issue 3: table-driven diff and planner cases, (desired, actual) -> changes or refusals. Pure."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from bqmanage.diff import compare_table
+from bqmanage.model import Column, Partitioning, Table
+from bqmanage.plan import Capabilities, build_plan
+
+
+def col(name: str, type_: str = "INT64", mode: str = "NULLABLE", **kw: Any) -> Column:
+    return Column(name=name, type=type_, mode=mode, **kw)  # type: ignore[arg-type]
+
+
+def struct(name: str, *fields: Column, mode: str = "NULLABLE") -> Column:
+    return Column(name=name, type="STRUCT", mode=mode, fields=fields)  # type: ignore[arg-type]
+
+
+def table(*columns: Column, **kw: Any) -> Table:
+    return Table(dataset="ds", name="t", columns=columns, **kw)
+
+
+BASE = (col("id", "STRING", "REQUIRED"), col("n"))
+DAY = Partitioning(column="day")
+
+# (id, desired, actual, expected change kinds, expected refusal codes)
+CASES: list[tuple[str, Table, Table, list[str], list[str]]] = [
+    ("identical", table(*BASE), table(*BASE), [], []),
+    ("column order is not drift", table(col("n"), col("id", "STRING", "REQUIRED")), table(*BASE), [], []),
+    ("names are case-insensitive", table(col("ID", "STRING", "REQUIRED"), col("N")), table(*BASE), [], []),
+    ("add nullable column", table(*BASE, col("x")), table(*BASE), ["add_column"], []),
+    ("add repeated column", table(*BASE, col("tags", "STRING", "REPEATED")), table(*BASE), ["add_column"], []),
+    ("add column with default", table(*BASE, col("c", default="0")), table(*BASE), ["add_column"], []),
+    ("add struct column", table(*BASE, struct("meta", col("a"))), table(*BASE), ["add_column"], []),
+    ("add required column refused", table(*BASE, col("r", mode="REQUIRED")), table(*BASE), ["add_column"], ["BQM101"]),
+    ("set default", table(col("id", "STRING", "REQUIRED"), col("n", default="3")), table(*BASE), ["set_default"], []),
+    ("change default", table(col("id", "STRING", "REQUIRED"), col("n", default="3")),
+     table(col("id", "STRING", "REQUIRED"), col("n", default="2")), ["set_default"], []),
+    ("drop default", table(*BASE), table(col("id", "STRING", "REQUIRED"), col("n", default="2")), ["drop_default"], []),
+    ("relax required to nullable", table(col("id", "STRING"), col("n")), table(*BASE), ["relax_column"], []),
+    ("tighten nullable to required refused", table(col("id", "STRING", "REQUIRED"), col("n", mode="REQUIRED")), table(*BASE),
+     ["change_mode"], ["BQM103"]),
+    ("repeated to nullable refused", table(col("id", "STRING", "REQUIRED"), col("n")),
+     table(col("id", "STRING", "REQUIRED"), col("n", mode="REPEATED")), ["change_mode"], ["BQM103"]),
+    ("widen int64 to numeric", table(col("id", "STRING", "REQUIRED"), col("n", "NUMERIC")), table(*BASE), ["widen_type"], []),
+    ("widen int64 to float64", table(col("id", "STRING", "REQUIRED"), col("n", "FLOAT64")), table(*BASE), ["widen_type"], []),
+    ("widen numeric to bignumeric", table(col("id", "STRING", "REQUIRED"), col("n", "BIGNUMERIC")),
+     table(col("id", "STRING", "REQUIRED"), col("n", "NUMERIC")), ["widen_type"], []),
+    ("widen numeric(10,2) to numeric(12,4)", table(col("id", "STRING", "REQUIRED"), col("n", "NUMERIC", precision=12, scale=4)),
+     table(col("id", "STRING", "REQUIRED"), col("n", "NUMERIC", precision=10, scale=2)), ["widen_type"], []),
+    ("widen string(5) to string(7)", table(col("id", "STRING", "REQUIRED", max_length=7), col("n")),
+     table(col("id", "STRING", "REQUIRED", max_length=5), col("n")), ["widen_type"], []),
+    ("narrow numeric to int64 refused", table(*BASE), table(col("id", "STRING", "REQUIRED"), col("n", "NUMERIC")),
+     ["change_type"], ["BQM102"]),
+    ("narrow numeric scale refused", table(col("id", "STRING", "REQUIRED"), col("n", "NUMERIC", precision=10, scale=1)),
+     table(col("id", "STRING", "REQUIRED"), col("n", "NUMERIC", precision=10, scale=2)), ["change_type"], ["BQM102"]),
+    ("string to int64 refused", table(col("id", "INT64", "REQUIRED"), col("n")), table(*BASE), ["change_type"], ["BQM102"]),
+    ("string(10) to string(5) refused", table(col("id", "STRING", "REQUIRED", max_length=5), col("n")),
+     table(col("id", "STRING", "REQUIRED", max_length=10), col("n")), ["change_type"], ["BQM102"]),
+    ("drop column refused", table(col("id", "STRING", "REQUIRED")), table(*BASE), ["drop_column"], ["BQM105"]),
+    ("rename is a drop plus an add: refused", table(col("id", "STRING", "REQUIRED"), col("count")), table(*BASE),
+     ["add_column", "drop_column"], ["BQM105"]),
+    ("add partitioning refused", table(*BASE, col("day", "DATE"), partitioning=DAY), table(*BASE, col("day", "DATE")),
+     ["change_partitioning"], ["BQM104"]),
+    ("change partition granularity refused", table(*BASE, col("day", "DATE"), partitioning=Partitioning(column="day", granularity="MONTH")),
+     table(*BASE, col("day", "DATE"), partitioning=DAY), ["change_partitioning"], ["BQM104"]),
+    ("remove partitioning refused", table(*BASE, col("day", "DATE")), table(*BASE, col("day", "DATE"), partitioning=DAY),
+     ["change_partitioning"], ["BQM104"]),
+    ("set clustering via API", table(*BASE, clustering=("id",)), table(*BASE), ["set_clustering"], []),
+    ("remove clustering via API", table(*BASE), table(*BASE, clustering=("id",)), ["set_clustering"], []),
+    ("table description", table(*BASE, description="x"), table(*BASE), ["set_table_options"], []),
+    ("labels", table(*BASE, labels={"team": "a"}), table(*BASE, labels={"team": "b"}), ["set_table_options"], []),
+    ("require partition filter", table(*BASE, col("day", "DATE"), partitioning=DAY, require_partition_filter=True),
+     table(*BASE, col("day", "DATE"), partitioning=DAY), ["set_table_options"], []),
+    ("partition expiration", table(*BASE, col("day", "DATE"), partitioning=DAY, partition_expiration_days=30.0),
+     table(*BASE, col("day", "DATE"), partitioning=DAY), ["set_table_options"], []),
+    ("column description", table(col("id", "STRING", "REQUIRED", description="the id"), col("n")), table(*BASE),
+     ["set_column_description"], []),
+    ("nested struct field added", table(*BASE, struct("meta", col("a"), col("b", "STRING"))), table(*BASE, struct("meta", col("a"))),
+     ["add_field"], []),
+    ("deeply nested field added", table(*BASE, struct("m", struct("inner", col("a"), col("z")))),
+     table(*BASE, struct("m", struct("inner", col("a")))), ["add_field"], []),
+    ("nested required field refused", table(*BASE, struct("meta", col("a"), col("b", mode="REQUIRED"))),
+     table(*BASE, struct("meta", col("a"))), ["add_field"], ["BQM101"]),
+    ("nested field dropped refused", table(*BASE, struct("meta", col("a"))), table(*BASE, struct("meta", col("a"), col("b"))),
+     ["drop_column"], ["BQM105"]),
+    ("nested field type change refused", table(*BASE, struct("meta", col("a", "STRING"))), table(*BASE, struct("meta", col("a"))),
+     ["change_type"], ["BQM102"]),
+]
+
+
+@pytest.mark.parametrize("case_id,desired,actual,kinds,codes", CASES, ids=[c[0] for c in CASES])
+def test_planner_case(case_id: str, desired: Table, actual: Table, kinds: list[str], codes: list[str]) -> None:
+    changes = compare_table(desired, actual)
+    assert sorted(c.kind for c in changes) == sorted(kinds)
+    plan = build_plan(changes, Capabilities())
+    refused = [c.refusal() for c in plan.refused]
+    assert sorted(r.code for r in refused if r) == sorted(codes)
+    for refusal in refused:
+        assert refusal and refusal.reason and refusal.suggestion
+    if codes:
+        assert plan.has_refused
+    else:
+        assert len(plan.steps) >= (1 if kinds else 0)
+
+
+def test_there_are_at_least_25_cases() -> None:
+    assert len(CASES) >= 25
+
+
+def test_nested_additions_are_an_api_patch_not_ddl() -> None:
+    changes = compare_table(table(*BASE, struct("meta", col("a"), col("b"))), table(*BASE, struct("meta", col("a"))))
+    (step,) = build_plan(changes).steps
+    assert step.sql is None and step.api == {"method": "tables.patch", "fields": ["meta.b"]}
+
+
+def test_clustering_is_an_api_call() -> None:
+    (step,) = build_plan(compare_table(table(*BASE, clustering=("id", "n")), table(*BASE))).steps
+    assert step.sql is None and step.api == {"method": "tables.patch", "clustering": ["id", "n"]}
+
+
+def test_one_alter_per_table_or_one_per_column_by_capability() -> None:
+    desired = table(*BASE, col("a"), col("b"), col("c"))
+    multi = build_plan(compare_table(desired, table(*BASE)), Capabilities(multi_action_alter=True))
+    single = build_plan(compare_table(desired, table(*BASE)), Capabilities(multi_action_alter=False))
+    assert [s.kind for s in multi.steps] == ["add_columns"]
+    assert [s.kind for s in single.steps] == ["add_columns"] * 3
+
+
+def test_unobservable_properties_are_not_compared() -> None:
+    desired = table(col("id", "STRING", "REQUIRED", description="x"), col("n", default="1"), clustering=("id",))
+    assert compare_table(desired, table(*BASE), frozenset({"default", "description", "clustering"})) == []
