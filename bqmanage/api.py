@@ -12,6 +12,7 @@ from bqmanage.settings import Settings
 
 if TYPE_CHECKING:
     from bqmanage.apply import ApplyResult, LedgerEntry
+    from bqmanage.findings import Finding
     from bqmanage.engines import Engine
     from bqmanage.plan import Plan, Step
 
@@ -107,3 +108,28 @@ def inspect(settings: Settings, engine: Engine, all_datasets: bool = False) -> l
             if resource is not None:
                 tables.append(table_from_api(resource))
     return tables
+
+
+@dataclass
+class CheckResult:
+    findings: list[Finding]
+    desired: Definitions
+
+    @property
+    def clean(self) -> bool:
+        return not self.findings
+
+
+def check(settings: Settings, engine: Engine, desired: Definitions | None = None,
+          on_progress: Callable[[int, int], None] | None = None) -> CheckResult:
+    """Drift of the live warehouse against the definitions, plus the legacy-name audit. Read-only."""
+    from bqmanage.audit import audit_warehouse
+    from bqmanage.diff import compare
+    from bqmanage.findings import findings_from_changes
+    from bqmanage.introspect import read_actual_bulk
+
+    desired = desired or validate(settings)
+    actual = read_actual_bulk(engine, desired, on_progress)
+    changes = compare(desired, actual, engine.capabilities.unobservable)
+    findings = findings_from_changes(changes, desired) + audit_warehouse(engine, desired, settings.legacy)
+    return CheckResult(findings=findings, desired=desired)

@@ -193,6 +193,60 @@ def inspect(
     typer.echo(report.tables_text(tables), nl=False)
 
 
+@app.command()
+@funnel
+def check(
+    ctx: typer.Context,
+    fmt: str = typer.Option("text", "--format", help="text, json (one object: clean + findings) or sarif (GitHub code scanning)."),
+    output: str = typer.Option(None, "--output", "-o", help="Write the report to this file instead of stdout."),
+) -> None:
+    """Report drift of the live warehouse against the definitions, and legacy names.
+
+    Read-only: it runs no DDL or DML. On BigQuery it reads INFORMATION_SCHEMA in batches and
+    confirms every suspected drift with tables.get. Exit 0 clean, 1 findings, 2 bad input,
+    3 warehouse failure.
+
+    Example: bqmanage --target bigquery --project my-proj check --format sarif -o drift.sarif
+    """
+    import json
+    import sys
+
+    from bqmanage import api, report
+    from bqmanage.engines import open_engine
+    from bqmanage.errors import UsageError
+
+    if fmt not in ("text", "json", "sarif"):
+        raise UsageError(f"--format: expected text, json or sarif, got {fmt!r}")
+    settings = _settings(ctx)
+    desired = api.validate(settings)
+    engine = open_engine(settings, "check")
+    try:
+        if fmt == "text" and sys.stderr.isatty():
+            from rich.progress import Progress
+
+            with Progress(transient=True) as bar:
+                task = bar.add_task("reading the catalog", total=None)
+                result = api.check(settings, engine, desired, lambda done, total: bar.update(task, completed=done, total=total))
+        else:
+            result = api.check(settings, engine, desired)
+    finally:
+        engine.close()
+    if fmt == "json":
+        text = json.dumps(report.findings_json(result.findings), indent=2, default=str) + "\n"
+    elif fmt == "sarif":
+        from bqmanage.sarif import to_sarif
+
+        text = json.dumps(to_sarif(result.findings, result.desired), indent=2, default=str) + "\n"
+    else:
+        text = report.findings_text(result.findings, settings.target)
+    if output:
+        with open(output, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    else:
+        typer.echo(text, nl=False)
+    raise typer.Exit(0 if result.clean else 1)
+
+
 def run() -> None:
     """Console-script entry point."""
     app()

@@ -25,6 +25,8 @@ class Capabilities:
     unobservable: frozenset[str] = frozenset()
     # Metadata updates allowed per table per 10 s; apply paces itself to stay under it.
     metadata_updates_per_10s: int | None = None
+    # INFORMATION_SCHEMA views ("COLUMN_FIELD_PATHS") or columns ("COLUMNS.column_default") it lacks.
+    info_schema_missing: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)

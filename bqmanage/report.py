@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from bqmanage.findings import Finding
 from bqmanage.model import Table
 
 if TYPE_CHECKING:
@@ -70,3 +71,26 @@ def tables_text(tables: list[Table]) -> str:
             out.append(f"  {column.name.ljust(width)}  {column.type_sql():<16} {flags:<8} {default}".rstrip())
         out.append("")
     return "\n".join(out).rstrip() + "\n"
+
+
+def findings_text(findings: list[Finding], target: str) -> str:
+    """A readable table of findings, grouped by dataset and table."""
+    if not findings:
+        return f"Clean: target {target} matches the definitions; no legacy names found.\n"
+    groups: dict[str, list[Finding]] = {}
+    for finding in findings:
+        groups.setdefault(f"{finding.dataset}.{finding.table}" if finding.table else str(finding.dataset), []).append(finding)
+    width = max(len(f.kind) for f in findings)
+    out = []
+    for name in sorted(groups):
+        out.append(name)
+        for f in groups[name]:
+            out.append(f"  {f.severity:<8} {f.kind:<{width}}  {f.message}")
+        out.append("")
+    errors = sum(1 for f in findings if f.severity == "error")
+    out.append(f"{len(findings)} finding(s) on target {target}: {errors} error(s), {len(findings) - errors} warning(s).")
+    return "\n".join(out) + "\n"
+
+
+def findings_json(findings: list[Finding]) -> dict[str, object]:
+    return {"clean": not findings, "findings": [f.to_json() for f in findings]}

@@ -29,6 +29,8 @@ class TargetConfig(BaseModel):
     impersonate_service_account: str | None = None
     labels: dict[str, str] = Field(default_factory=dict)
     local_path: str | None = None
+    # Read INFORMATION_SCHEMA with one region-qualified query per view instead of per-dataset batches.
+    region_qualified_information_schema: bool = False
 
 
 class LegacyConfig(BaseModel):
@@ -62,6 +64,7 @@ class Settings(BaseModel):
     impersonate_service_account: str | None = None
     labels: dict[str, str] = Field(default_factory=dict)
     legacy: LegacyConfig = Field(default_factory=LegacyConfig)
+    region_qualified_information_schema: bool = False
 
 
 def _read_config(path: Path | None) -> ConfigFile:
@@ -117,4 +120,5 @@ def resolve_settings(
         impersonate_service_account=tcfg.impersonate_service_account,
         labels=tcfg.labels,
         legacy=cfg.legacy,
+        region_qualified_information_schema=tcfg.region_qualified_information_schema,
     )

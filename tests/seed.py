@@ -46,7 +46,8 @@ def old_deploy_table(schemas: Path = Path("schemas")) -> Table:
 
 def create_old_table(engine: Engine, schemas: Path = Path("schemas")) -> Table:
     old = old_deploy_table(schemas)
-    dataset = Dataset(name="tenants")
+    # The dataset itself is as defined; the incident is about the table.
+    dataset = load_definitions(schemas).datasets[0]
     engine.execute(Step("create_dataset", "tenants", None, "old deploy", sql=create_schema_sql(dataset),
                         changes=(CreateDataset(dataset="tenants", table=None, desired=dataset),)))
     engine.execute(Step("create_table", "tenants", old.name, "old deploy", sql=create_table_sql(old),

@@ -34,6 +34,7 @@ BIGQUERY = Capabilities(multi_action_alter=True, metadata_updates_per_10s=5)
 # and CREATE SCHEMA options, and its catalog does not follow ALTER (read physical columns instead).
 BQEMULATOR = Capabilities(
     multi_action_alter=False,
+    info_schema_missing=frozenset({"COLUMN_FIELD_PATHS", "COLUMNS.column_default", "TABLES.ddl"}),
     unobservable=frozenset({"default", "description", "clustering", "labels", "require_partition_filter",
                             "type_params", "dataset_options", "friendly_name"}),
 )
@@ -95,6 +96,9 @@ class BigQueryEngine:
         self.rpc_retry = bigquery.DEFAULT_RETRY.with_deadline(min(self.deadline, 30))
         self.statements: list[str] = []
         self.sleep = time.sleep
+        # Datasets per UNION ALL query (bench/infoschema_batch.py measures the trade-off).
+        self.info_schema_batch = int(os.environ.get("BQMANAGE_INFO_SCHEMA_BATCH", "50"))
+        self.region_qualified = settings.region_qualified_information_schema
 
     # ---- catalog ----
 
@@ -140,6 +144,25 @@ class BigQueryEngine:
                 api = known
             fields.append(api)
         return fields
+
+    def read_catalog(self, datasets: list[str], on_progress: Any = None) -> dict[str, dict[str, Any]]:
+        """Every table of ``datasets`` from INFORMATION_SCHEMA: one job per view per batch of datasets."""
+        from bqmanage import infoschema
+
+        missing = self.capabilities.info_schema_missing
+        views = [v for v in infoschema.VIEWS if v not in missing]
+        groups = [datasets] if self.region_qualified else infoschema.batches(datasets, self.info_schema_batch)
+        out: dict[str, dict[str, Any]] = {}
+        for i, group in enumerate(g for g in groups if g):
+            rows: dict[str, list[dict[str, Any]]] = {}
+            for view in views:
+                region = (self.location or "US") if self.region_qualified else None
+                sql = infoschema.view_sql(view, group, self.project, missing, region)
+                rows[view] = self.query(sql, {"datasets": group} if region else None, label="check")
+            out.update(infoschema.to_resources(self.project, rows))
+            if on_progress:
+                on_progress(i + 1, len(groups))
+        return out
 
     # ---- execution ----
 

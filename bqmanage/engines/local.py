@@ -78,19 +78,33 @@ class LocalEngine:
         except duckdb.Error as exc:
             raise WarehouseError(f"{path}: cannot open the local warehouse: {exc}") from None
         self._lock = threading.Lock()
-        self._ensure_meta()
-        self.statements: list[str] = []  # every statement received, for tests and --verbose
+        self.statements: list[str] = []  # what bqmanage sent (GoogleSQL), as on the bigquery engine
+        self.received: list[str] = []  # every statement DuckDB itself received, for tests
+        # The side schema is created on the first write only, so that reads stay reads.
+        self._has_meta = bool(self._x("SELECT 1 FROM duckdb_schemas() WHERE schema_name = ?", [META]).fetchall())
+
+    def _x(self, sql: str, params: Any = None) -> duckdb.DuckDBPyConnection:
+        """Every statement goes through here, so that tests can see all that the engine ran."""
+        self.received.append(sql)
+        return self.con.execute(sql, params) if params is not None else self.con.execute(sql)
+
+    def _meta(self, sql: str, params: list[Any]) -> list[Any]:
+        """Rows of a side-table query; none before the side schema exists."""
+        return self._x(sql, params).fetchall() if self._has_meta else []
 
     def _ensure_meta(self) -> None:
-        self.con.execute(f"CREATE SCHEMA IF NOT EXISTS {META}")
-        self.con.execute(f"CREATE TABLE IF NOT EXISTS {META}.datasets (dataset VARCHAR PRIMARY KEY, meta JSON)")
-        self.con.execute(f"CREATE TABLE IF NOT EXISTS {META}.tables (dataset VARCHAR, tbl VARCHAR, meta JSON, modified TIMESTAMPTZ, PRIMARY KEY (dataset, tbl))")
-        self.con.execute(f"CREATE TABLE IF NOT EXISTS {META}.columns (dataset VARCHAR, tbl VARCHAR, path VARCHAR, meta JSON, PRIMARY KEY (dataset, tbl, path))")
+        if self._has_meta:
+            return
+        self._has_meta = True
+        self._x(f"CREATE SCHEMA IF NOT EXISTS {META}")
+        self._x(f"CREATE TABLE IF NOT EXISTS {META}.datasets (dataset VARCHAR PRIMARY KEY, meta JSON)")
+        self._x(f"CREATE TABLE IF NOT EXISTS {META}.tables (dataset VARCHAR, tbl VARCHAR, meta JSON, modified TIMESTAMPTZ, PRIMARY KEY (dataset, tbl))")
+        self._x(f"CREATE TABLE IF NOT EXISTS {META}.columns (dataset VARCHAR, tbl VARCHAR, path VARCHAR, meta JSON, PRIMARY KEY (dataset, tbl, path))")
 
     # ---- catalog ----
 
     def list_datasets(self) -> list[str]:
-        rows = self.con.execute(
+        rows = self._x(
             "SELECT schema_name FROM duckdb_schemas() WHERE database_name = current_database() "
             "AND NOT internal AND schema_name NOT IN ('main', ?) ORDER BY 1", [META]).fetchall()
         return [r[0] for r in rows]
@@ -98,24 +112,26 @@ class LocalEngine:
     def get_dataset(self, dataset: str) -> dict[str, Any] | None:
         if dataset not in self.list_datasets():
             return None
-        row = self.con.execute(f"SELECT meta FROM {META}.datasets WHERE dataset = ?", [dataset]).fetchone()
-        meta = json.loads(row[0]) if row else {}
+        rows = self._meta(f"SELECT meta FROM {META}.datasets WHERE dataset = ?", [dataset])
+        meta = json.loads(rows[0][0]) if rows else {}
         return {"datasetReference": {"datasetId": dataset}, **meta}
 
     def list_tables(self, dataset: str) -> list[str]:
-        rows = self.con.execute("SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = ? ORDER BY 1", [dataset]).fetchall()
+        rows = self._x("SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = ? ORDER BY 1", [dataset]).fetchall()
         return [r[0] for r in rows]
 
     def get_table(self, dataset: str, table: str) -> dict[str, Any] | None:
-        row = self.con.execute("SELECT comment, estimated_size FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = ? AND table_name = ?", [dataset, table]).fetchone()
+        row = self._x("SELECT comment, estimated_size FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = ? AND table_name = ?", [dataset, table]).fetchone()
         if row is None:
             return None
-        meta_row = self.con.execute(f"SELECT meta, modified FROM {META}.tables WHERE dataset = ? AND tbl = ?", [dataset, table]).fetchone()
+        meta_rows = self._meta(f"SELECT meta, modified FROM {META}.tables WHERE dataset = ? AND tbl = ?", [dataset, table])
+        meta_row = meta_rows[0] if meta_rows else None
         meta = json.loads(meta_row[0]) if meta_row else {}
-        side = {r[0]: json.loads(r[1]) for r in self.con.execute(f"SELECT path, meta FROM {META}.columns WHERE dataset = ? AND tbl = ?", [dataset, table]).fetchall()}
-        physical = self.con.execute(
+        side = {r[0]: json.loads(r[1]) for r in self._meta(f"SELECT path, meta FROM {META}.columns WHERE dataset = ? AND tbl = ?", [dataset, table])}
+        physical = self._x(
             "SELECT column_name, is_nullable, column_default, comment FROM duckdb_columns() "
             "WHERE database_name = current_database() AND schema_name = ? AND table_name = ? ORDER BY column_index", [dataset, table]).fetchall()
+        self.received.append(f"SELECT * FROM {qi(dataset)}.{qi(table)} LIMIT 0")
         rel = self.con.sql(f"SELECT * FROM {qi(dataset)}.{qi(table)} LIMIT 0")
         types = dict(zip(rel.columns, rel.types))
         fields = []
@@ -130,7 +146,7 @@ class LocalEngine:
             if comment:
                 field["description"] = comment
             fields.append(field)
-        count = self.con.execute(f"SELECT count(*) FROM {qi(dataset)}.{qi(table)}").fetchone()
+        count = self._x(f"SELECT count(*) FROM {qi(dataset)}.{qi(table)}").fetchone()
         resource = {"tableReference": {"datasetId": dataset, "tableId": table}, "schema": {"fields": fields},
                     "numRows": str(count[0] if count else 0), **meta}
         if meta_row and meta_row[1] is not None:
@@ -139,12 +155,24 @@ class LocalEngine:
             resource["description"] = row[0]
         return resource
 
+    def read_catalog(self, datasets: list[str], on_progress: Any = None) -> dict[str, dict[str, Any]]:
+        # DuckDB's catalog is local and exact: no lag, no batching to do.
+        out: dict[str, dict[str, Any]] = {}
+        for i, dataset in enumerate(datasets):
+            for table in self.list_tables(dataset):
+                if (resource := self.get_table(dataset, table)) is not None:
+                    out[f"{dataset}.{table}"] = resource
+            if on_progress:
+                on_progress(i + 1, len(datasets))
+        return out
+
     # ---- execution ----
 
     def execute(self, step: Step) -> None:
-        self.statements.append(step.sql or json.dumps(step.api))
+        self.statements.append(step.sql or json.dumps(step.api))  # what bqmanage sent, in GoogleSQL
         with self._lock:
             try:
+                self._ensure_meta()
                 self._execute(step)
             except duckdb.Error as exc:
                 raise WarehouseError(f"{step.dataset}.{step.table or ''}: {step.kind} failed: {exc}") from None
@@ -152,12 +180,12 @@ class LocalEngine:
     def _execute(self, step: Step) -> None:
         for change in step.changes or ():
             if isinstance(change, CreateDataset):
-                self.con.execute(f"CREATE SCHEMA IF NOT EXISTS {qi(change.dataset)}")
+                self._x(f"CREATE SCHEMA IF NOT EXISTS {qi(change.dataset)}")
                 meta = {k: v for k, v in (("description", change.desired.description), ("labels", change.desired.labels or None),
                                           ("location", change.desired.location)) if v}
                 self._upsert(f"{META}.datasets", [change.dataset, json.dumps(meta)])
             elif isinstance(change, SetDatasetOptions):
-                row = self.con.execute(f"SELECT meta FROM {META}.datasets WHERE dataset = ?", [change.dataset]).fetchone()
+                row = self._x(f"SELECT meta FROM {META}.datasets WHERE dataset = ?", [change.dataset]).fetchone()
                 meta = json.loads(row[0]) if row else {}
                 for name, desired, _ in change.options:
                     meta.pop(name, None) if not desired else meta.__setitem__(name, desired)
@@ -184,36 +212,36 @@ class LocalEngine:
         table, column = change.table or "", change.column
         alter = f"ALTER TABLE {qi(change.dataset)}.{qi(table)} ALTER COLUMN {qi(column.name)}"
         if isinstance(change, SetDefault):
-            self.con.execute(f"{alter} SET DEFAULT {_bq_default_to_duck(column.default or 'NULL')}")
+            self._x(f"{alter} SET DEFAULT {_bq_default_to_duck(column.default or 'NULL')}")
             self._set_column_meta(change.dataset, table, column.key, {"defaultValueExpression": column.default})
         elif isinstance(change, DropDefault):
-            self.con.execute(f"{alter} DROP DEFAULT")
+            self._x(f"{alter} DROP DEFAULT")
         elif isinstance(change, RelaxColumn):
-            self.con.execute(f"{alter} DROP NOT NULL")
+            self._x(f"{alter} DROP NOT NULL")
         elif isinstance(change, WidenType):
-            self.con.execute(f"{alter} SET DATA TYPE {duck_type(column)}")
+            self._x(f"{alter} SET DATA TYPE {duck_type(column)}")
             api = schema_json([column])[0]
             for key in ("fields", "description", "defaultValueExpression"):
                 api.pop(key, None)
             self._set_column_meta(change.dataset, table, column.key, api)
         elif isinstance(change, SetColumnDescription):
             text = _duck_str(column.description) if column.description else "NULL"
-            self.con.execute(f"COMMENT ON COLUMN {qi(change.dataset)}.{qi(table)}.{qi(column.name)} IS {text}")
+            self._x(f"COMMENT ON COLUMN {qi(change.dataset)}.{qi(table)}.{qi(column.name)} IS {text}")
         else:
             raise WarehouseError(f"local engine cannot run {change.kind}")
         self._touch(change.dataset, table)
 
     def _run_sql(self, sql: str) -> None:
         for statement in sqlglot.transpile(sql, read="bigquery", write="duckdb"):
-            self.con.execute(statement)
+            self._x(statement)
 
     def _upsert(self, table: str, values: list[Any]) -> None:
         marks = ", ".join("?" for _ in values)
-        self.con.execute(f"INSERT OR REPLACE INTO {table} VALUES ({marks})", values)
+        self._x(f"INSERT OR REPLACE INTO {table} VALUES ({marks})", values)
 
     def _touch(self, dataset: str, table: str | None) -> None:
         if table:
-            self.con.execute(f"UPDATE {META}.tables SET modified = now() WHERE dataset = ? AND tbl = ?", [dataset, table])
+            self._x(f"UPDATE {META}.tables SET modified = now() WHERE dataset = ? AND tbl = ?", [dataset, table])
 
     def _create_table(self, table: Table) -> None:
         cols = []
@@ -225,9 +253,9 @@ class LocalEngine:
                 parts.append("NOT NULL")
             cols.append(" ".join(parts))
         ref = f"{qi(table.dataset)}.{qi(table.name)}"
-        self.con.execute(f"CREATE TABLE IF NOT EXISTS {ref} ({', '.join(cols)})")
+        self._x(f"CREATE TABLE IF NOT EXISTS {ref} ({', '.join(cols)})")
         if table.description:
-            self.con.execute(f"COMMENT ON TABLE {ref} IS {_duck_str(table.description)}")
+            self._x(f"COMMENT ON TABLE {ref} IS {_duck_str(table.description)}")
         meta: dict[str, Any] = {}
         if table.partitioning is not None:
             p = table.partitioning
@@ -253,31 +281,31 @@ class LocalEngine:
         api.pop("description", None) if "." not in path else None  # top-level descriptions are physical comments
         self._upsert(f"{META}.columns", [dataset, table, path, json.dumps(api)])
         if column.description and "." not in path:
-            self.con.execute(f"COMMENT ON COLUMN {qi(dataset)}.{qi(table)}.{qi(column.name)} IS {_duck_str(column.description)}")
+            self._x(f"COMMENT ON COLUMN {qi(dataset)}.{qi(table)}.{qi(column.name)} IS {_duck_str(column.description)}")
         for field in column.fields:
             self._column_meta(dataset, table, field, f"{path}.{field.key}")
 
     def _set_column_meta(self, dataset: str, table: str, path: str, update: dict[str, Any]) -> None:
-        row = self.con.execute(f"SELECT meta FROM {META}.columns WHERE dataset = ? AND tbl = ? AND path = ?", [dataset, table, path]).fetchone()
+        row = self._x(f"SELECT meta FROM {META}.columns WHERE dataset = ? AND tbl = ? AND path = ?", [dataset, table, path]).fetchone()
         meta = json.loads(row[0]) if row else {}
         meta.update(update)
         self._upsert(f"{META}.columns", [dataset, table, path, json.dumps(meta)])
 
     def _add_column(self, dataset: str, table: str, column: Column) -> None:
-        self.con.execute(f"ALTER TABLE {qi(dataset)}.{qi(table)} ADD COLUMN IF NOT EXISTS {qi(column.name)} {duck_type(column)}")
+        self._x(f"ALTER TABLE {qi(dataset)}.{qi(table)} ADD COLUMN IF NOT EXISTS {qi(column.name)} {duck_type(column)}")
         self._column_meta(dataset, table, column.model_copy(update={"default": None}), column.key)
         self._touch(dataset, table)
 
     def _add_field(self, dataset: str, table: str, path: str, field: Column) -> None:
         parts = path.split(".")
         target = ".".join(qi(p) for p in parts)
-        self.con.execute(f"ALTER TABLE {qi(dataset)}.{qi(table)} ADD COLUMN IF NOT EXISTS {target} {duck_type(field)}")
+        self._x(f"ALTER TABLE {qi(dataset)}.{qi(table)} ADD COLUMN IF NOT EXISTS {target} {duck_type(field)}")
         self._column_meta(dataset, table, field, path.lower())
         self._touch(dataset, table)
 
     def _set_table_meta(self, change: SetTableOptions | SetClustering) -> None:
         table = change.table or ""
-        row = self.con.execute(f"SELECT meta FROM {META}.tables WHERE dataset = ? AND tbl = ?", [change.dataset, table]).fetchone()
+        row = self._x(f"SELECT meta FROM {META}.tables WHERE dataset = ? AND tbl = ?", [change.dataset, table]).fetchone()
         meta = json.loads(row[0]) if row else {}
         ref = f"{qi(change.dataset)}.{qi(table)}"
         if isinstance(change, SetClustering):
@@ -287,7 +315,7 @@ class LocalEngine:
         else:
             for name, desired, _ in change.options:
                 if name == "description":
-                    self.con.execute(f"COMMENT ON TABLE {ref} IS {_duck_str(str(desired)) if desired else 'NULL'}")
+                    self._x(f"COMMENT ON TABLE {ref} IS {_duck_str(str(desired)) if desired else 'NULL'}")
                 elif name == "partition_expiration_days":
                     tp = meta.setdefault("timePartitioning", {"type": "DAY"})
                     tp.pop("expirationMs", None) if desired is None else tp.__setitem__("expirationMs", str(int(float(desired) * 86400000)))  # type: ignore[arg-type]
@@ -303,7 +331,7 @@ class LocalEngine:
                 out: list[dict[str, Any]] = []
                 for statement in sqlglot.transpile(sql, read="bigquery", write="duckdb"):
                     used = {k: v for k, v in (params or {}).items() if f"${k}" in statement}
-                    result = self.con.execute(statement, used) if used else self.con.execute(statement)
+                    result = self._x(statement, used) if used else self._x(statement)
                     if result.description:
                         names = [d[0] for d in result.description]
                         out = [dict(zip(names, r)) for r in result.fetchall()]

@@ -1,0 +1,74 @@
+"""The legacy-name audit, warehouse side: datasets and tables still named the old way.
+
+Matches a table's own ``legacy_names`` (customers.customer_usage_quotas), the config's dataset
+map (customers -> tenants) and its prefix map (customer_ -> tenant_). Each finding names the
+current replacement and carries the row count and last-modified time, so that a person can
+decide whether the legacy object is still in use.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, Any
+
+from bqmanage.findings import SEVERITY, Finding
+from bqmanage.model import Definitions
+
+if TYPE_CHECKING:
+    from bqmanage.engines import Engine
+    from bqmanage.settings import LegacyConfig
+
+
+def _renamed(name: str, prefixes: dict[str, str]) -> str | None:
+    for old, new in prefixes.items():
+        if name.startswith(old):
+            return new + name[len(old):]
+    return None
+
+
+def audit_warehouse(engine: Engine, desired: Definitions, legacy: LegacyConfig) -> list[Finding]:
+    """legacy_dataset and legacy_table findings for every live object with a legacy name."""
+    by_legacy = {name: t for t in desired.tables for name in t.legacy_names}
+    defined = {t.name: t for t in desired.tables}
+    defined_datasets = {t.dataset for t in desired.tables}
+    findings: list[Finding] = []
+    for dataset in engine.list_datasets():
+        if dataset in defined_datasets:
+            new_dataset: str | None = None
+        else:
+            new_dataset = legacy.datasets.get(dataset) or _renamed(dataset, legacy.prefixes)
+        if new_dataset is not None:
+            findings.append(Finding("legacy_dataset", SEVERITY["legacy_dataset"],
+                                    f"{dataset}: legacy dataset; its replacement is {new_dataset}. Move readers and writers, then retire it",
+                                    dataset=dataset, expected=new_dataset, actual=dataset, replacement=new_dataset))
+        for table in engine.list_tables(dataset):
+            if table.startswith("_bqmanage"):
+                continue
+            full = f"{dataset}.{table}"
+            target = by_legacy.get(full)
+            replacement = f"{target.dataset}.{target.name}" if target else None
+            if replacement is None and (renamed := _renamed(table, legacy.prefixes)) is not None:
+                match = defined.get(renamed)
+                replacement = f"{match.dataset}.{match.name}" if match else f"{new_dataset or dataset}.{renamed}"
+                target = match
+            if replacement is None:
+                continue
+            rows, modified = _stats(engine.get_table(dataset, table))
+            seen = f"{rows} rows" if rows is not None else "row count unknown"
+            seen += f", last modified {modified}" if modified else ""
+            findings.append(Finding(
+                "legacy_table", SEVERITY["legacy_table"],
+                f"{full}: legacy table ({seen}); its replacement is {replacement}",
+                dataset=dataset, table=table, expected=replacement, actual=full, replacement=replacement,
+                row_count=rows, last_modified=modified,
+                definition=target.source if target else None, definition_line=target.line if target else None))
+    return findings
+
+
+def _stats(resource: dict[str, Any] | None) -> tuple[int | None, str | None]:
+    if resource is None:
+        return None, None
+    rows = resource.get("numRows")
+    modified = resource.get("lastModifiedTime")
+    when = dt.datetime.fromtimestamp(int(modified) / 1000, dt.timezone.utc).isoformat(timespec="seconds") if modified else None
+    return (int(rows) if rows not in (None, "") else None), when
