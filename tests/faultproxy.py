@@ -47,6 +47,8 @@ class FaultProxy:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 proxy.counts[kind(self.command, self.path)] += 1
+                if b"LIMIT 0" in body:
+                    proxy.counts["probe"] += 1  # bqemulator-only physical-schema query (engines/bigquery.py)
                 fault = proxy._take(self.command, self.path, body)
                 if fault is not None:
                     status, reason, message = fault.error
