@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from typing import TYPE_CHECKING
 
 from bqmanage.loader import load_definitions
@@ -133,3 +134,56 @@ def check(settings: Settings, engine: Engine, desired: Definitions | None = None
     changes = compare(desired, actual, engine.capabilities.unobservable)
     findings = findings_from_changes(changes, desired) + audit_warehouse(engine, desired, settings.legacy)
     return CheckResult(findings=findings, desired=desired)
+
+
+@dataclass
+class ResetReport:
+    table: str
+    run_date: str
+    strategy: str
+    active_tenants: int
+    new_rows: int
+    already_current: int
+    without_history: list[str]
+    dry_run: bool
+    bytes_estimate: int | None = None
+
+    def to_json(self) -> dict[str, object]:
+        return dict(self.__dict__)
+
+
+def reset(settings: Settings, engine: Engine, table_name: str | None = None, run_date: date | None = None,
+          dry_run: bool = False, desired: Definitions | None = None) -> ResetReport:
+    """Run the daily quota reset for ``run_date`` (default: today in the table's time zone).
+
+    One set-based MERGE (never a loop per tenant) and one duplicate-removing DELETE, both with
+    ``@run_date`` as a query parameter. Reports who got a new row, who was already current and
+    which active tenants had no earlier row.
+    """
+    import datetime as dt
+    import zoneinfo
+
+    from bqmanage.reset import find_quota_table, render_reset
+
+    desired = desired or validate(settings)
+    table = find_quota_table(desired, table_name)
+    assert table.quota is not None
+    sql = render_reset(desired, table, settings.project)
+    day = run_date or dt.datetime.now(zoneinfo.ZoneInfo(table.quota.time_zone)).date()
+    params = {"run_date": day}
+    before = engine.query(sql.status, params, label="reset")
+    current_before = {r["tenant"] for r in before if r["is_current"]}
+    report = ResetReport(
+        table=f"{table.dataset}.{table.name}", run_date=day.isoformat(), strategy=table.quota.strategy,
+        active_tenants=len(before), new_rows=0, already_current=len(current_before),
+        without_history=sorted(r["tenant"] for r in before if not r["has_history"] and not r["is_current"]),
+        dry_run=dry_run)
+    if dry_run:
+        report.bytes_estimate = engine.estimate_bytes(sql.merge, params)
+        report.new_rows = len(before) - len(current_before)
+        return report
+    engine.query(sql.merge, params, label="reset")
+    engine.query(sql.dedup, params, label="reset")
+    after = engine.query(sql.status, params, label="reset")
+    report.new_rows = sum(1 for r in after if r["is_current"] and r["tenant"] not in current_before)
+    return report

@@ -247,6 +247,67 @@ def check(
     raise typer.Exit(0 if result.clean else 1)
 
 
+@app.command()
+@funnel
+def reset(
+    ctx: typer.Context,
+    table: str = typer.Option(None, "--table", help="dataset.table of the quota table [default: the only one with a quota section]."),
+    date: str = typer.Option(None, "--date", help="Run date YYYY-MM-DD [default: today in the table's time zone]."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Report what would happen (and, on BigQuery, the bytes it would scan); change nothing."),
+    print_sql: bool = typer.Option(False, "--print-sql", help="Print the statements, which take @run_date, for a BigQuery scheduled query; run nothing."),
+    fmt: str = typer.Option("text", "--format", help="text or json."),
+) -> None:
+    """Run the daily quota reset, derived from the definitions.
+
+    One set-based MERGE for all tenants, with @run_date as a query parameter, then a DELETE of
+    any duplicate a concurrent run inserted. Rollover keeps history: past rows never change,
+    and a second run on the same date changes nothing.
+
+    Example: bqmanage reset --date 2026-11-21 --dry-run
+    """
+    import datetime as dt
+    import json
+
+    from bqmanage import api
+    from bqmanage.errors import UsageError
+
+    if fmt not in ("text", "json"):
+        raise UsageError(f"--format: expected text or json, got {fmt!r}")
+    run_date = None
+    if date is not None:
+        try:
+            run_date = dt.date.fromisoformat(date)
+        except ValueError:
+            raise UsageError(f"--date: {date!r} is not a date (YYYY-MM-DD)") from None
+    settings = _settings(ctx)
+    desired = api.validate(settings)
+    if print_sql:
+        from bqmanage.reset import find_quota_table, render_reset
+
+        typer.echo(render_reset(desired, find_quota_table(desired, table), settings.project).script(), nl=False)
+        return
+    from bqmanage.reset import find_quota_table
+
+    find_quota_table(desired, table)  # a bad --table fails before any warehouse call
+    from bqmanage.engines import open_engine
+
+    engine = open_engine(settings, "reset")
+    try:
+        report = api.reset(settings, engine, table, run_date, dry_run, desired)
+    finally:
+        engine.close()
+    if fmt == "json":
+        typer.echo(json.dumps(report.to_json(), indent=2))
+        return
+    verb = "would get" if dry_run else "got"
+    typer.echo(f"{'Dry run: ' if dry_run else ''}reset {report.table} for {report.run_date} ({report.strategy}): "
+               f"{report.active_tenants} active tenant(s); {report.new_rows} {verb} a new row, {report.already_current} already current.")
+    if report.without_history:
+        typer.echo(f"No earlier row, so registry defaults: {', '.join(report.without_history)}")
+    if report.bytes_estimate is not None:
+        typer.echo(f"BigQuery estimates the MERGE scans {report.bytes_estimate:,} bytes.")
+
+
 def run() -> None:
     """Console-script entry point."""
     app()

@@ -107,6 +107,8 @@ class QuotaSpec(Frozen):
     time_zone: str = "UTC"
     lookback_days: int = 35
     registry: str | None = None
+    status_column: str = "status"
+    active_status: str = "active"
 
 
 class TableRef(Frozen):

@@ -53,6 +53,8 @@ class QuotaSpecYaml(_Spec):
     time_zone: str = "UTC"
     lookback_days: int = 35
     registry: str | None = None
+    status_column: str = "status"
+    active_status: str = "active"
 
 
 class TableSpec(_Spec):
@@ -203,6 +205,18 @@ def _quota(spec: TableSpec, by_key: dict[str, Column], lines: LineMap, problems:
         problems.append(lines.problem(("quota", "date_column"), f"date column {date_col.name!r} must be DATE"))
     if spec.quota.lookback_days < 1:
         problems.append(lines.problem(("quota", "lookback_days"), "lookback_days must be at least 1"))
+    keys = {spec.quota.tenant_column.lower(), spec.quota.date_column.lower()}
+    for i, column in enumerate(spec.columns):
+        if column.name.lower() not in keys and column.reset is None:
+            problems.append(lines.problem(("columns", i, "reset"), f"column {column.name!r} of a quota table needs a reset policy (daily, monthly, carry, now or generated)"))
+        if column.reset == "generated" and column.type.upper() != "STRING":
+            problems.append(lines.problem(("columns", i, "reset"), "a generated row id must be a STRING column"))
+    try:
+        import zoneinfo
+
+        zoneinfo.ZoneInfo(spec.quota.time_zone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        problems.append(lines.problem(("quota", "time_zone"), f"unknown time zone {spec.quota.time_zone!r}"))
     return QuotaSpec(**spec.quota.model_dump())
 
 

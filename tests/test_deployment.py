@@ -20,3 +20,21 @@ def test_github_workflow_runs_check_with_wif_and_uploads_sarif() -> None:
     assert "check --format sarif --output bqmanage.sarif" in run
     auth = next(s for s in steps if s.get("uses", "").startswith("google-github-actions/auth@"))
     assert "workload_identity_provider" in auth["with"] and "credentials_json" not in auth["with"]
+
+
+def test_checked_in_reset_sql_is_current(workdir: Path) -> None:
+    from tests.helpers import run_cli
+
+    assert run_cli("reset", "--print-sql").stdout == (ROOT / "deployment" / "reset" / "quota_reset.sql").read_text()
+
+
+def test_reset_schedules_are_off_the_hour() -> None:
+    cron = yaml.safe_load((ROOT / "deployment" / "reset" / "cronjob.yaml").read_text())
+    assert cron["kind"] == "CronJob" and cron["spec"]["schedule"].split()[0] not in ("0", "00")
+    assert "bqmanage --target bigquery reset" in cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["args"][0]
+    line = next(ln for ln in (ROOT / "deployment" / "reset" / "crontab").read_text().splitlines() if "bqmanage" in ln)
+    assert line.split()[0] == "17" and "reset" in line
+    import json
+
+    config = json.loads((ROOT / "deployment" / "reset" / "scheduled_query.json").read_text())
+    assert config["dataSourceId"] == "scheduled_query" and config["schedule"].endswith(":17")

@@ -38,6 +38,9 @@ class Engine(Protocol):
     def query(self, sql: str, params: dict[str, Any] | None = None, label: str = "query") -> list[dict[str, Any]]:
         """Run GoogleSQL with named query parameters; return the rows."""
 
+    def estimate_bytes(self, sql: str, params: dict[str, Any] | None = None) -> int | None:
+        """Bytes a query would process (a free dry run), or None when the engine cannot tell."""
+
     def principal(self) -> str:
         """Who the credentials are, for the ledger."""
 

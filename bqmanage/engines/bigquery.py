@@ -207,7 +207,7 @@ class BigQueryEngine:
 
         return self._with_retry(attempt)
 
-    def dry_run_bytes(self, sql: str, params: dict[str, Any] | None = None) -> int:
+    def estimate_bytes(self, sql: str, params: dict[str, Any] | None = None) -> int | None:
         job = self._call(lambda: self.client.query(sql, job_config=self._config(params, dry_run=True), retry=self.rpc_retry, job_retry=None))
         return int(job.total_bytes_processed or 0)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -326,18 +327,34 @@ class LocalEngine:
 
     def query(self, sql: str, params: dict[str, Any] | None = None, label: str = "query") -> list[dict[str, Any]]:
         self.statements.append(sql)
-        with self._lock:
+        statements = sqlglot.transpile(sql, read="bigquery", write="duckdb")
+        delay = 0.01
+        for attempt in range(8):
             try:
-                out: list[dict[str, Any]] = []
-                for statement in sqlglot.transpile(sql, read="bigquery", write="duckdb"):
-                    used = {k: v for k, v in (params or {}).items() if f"${k}" in statement}
-                    result = self._x(statement, used) if used else self._x(statement)
-                    if result.description:
-                        names = [d[0] for d in result.description]
-                        out = [dict(zip(names, r)) for r in result.fetchall()]
-                return out
+                with self._lock:
+                    return self._query(statements, params)
+            except duckdb.TransactionException:
+                # DuckDB's "Conflict on update" is BigQuery's concurrent-update error: retry.
+                if attempt == 7:
+                    raise WarehouseError("local: query failed after retries: concurrent update conflict") from None
+                time.sleep(delay)
+                delay *= 2
             except duckdb.Error as exc:
                 raise WarehouseError(f"local: query failed: {exc}") from None
+        return []
+
+    def _query(self, statements: list[str], params: dict[str, Any] | None) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        for statement in statements:
+            used = {k: v for k, v in (params or {}).items() if f"${k}" in statement}
+            result = self._x(statement, used) if used else self._x(statement)
+            if result.description:
+                names = [d[0] for d in result.description]
+                out = [dict(zip(names, r)) for r in result.fetchall()]
+        return out
+
+    def estimate_bytes(self, sql: str, params: dict[str, Any] | None = None) -> int | None:
+        return None  # DuckDB has no notion of billed bytes
 
     def principal(self) -> str:
         import getpass
