@@ -13,8 +13,8 @@ from bqmanage.settings import Settings
 
 if TYPE_CHECKING:
     from bqmanage.apply import ApplyResult, LedgerEntry
-    from bqmanage.findings import Finding
     from bqmanage.engines import Engine
+    from bqmanage.findings import Finding
     from bqmanage.plan import Plan, Step
 
 
@@ -62,8 +62,8 @@ def make_plan(settings: Settings, engine: Engine, backfill: bool = True, desired
         if entry.outcome != "succeeded":
             for table, columns in entry.backfill:
                 resume[(entry.dataset, table)] = tuple(columns)
-    columns = {(t.dataset, t.name): t.columns for t in desired.tables}
-    plan = build_plan(changes, engine.capabilities, settings.project, resume, columns, backfill)
+    desired_columns = {(t.dataset, t.name): t.columns for t in desired.tables}
+    plan = build_plan(changes, engine.capabilities, settings.project, resume, desired_columns, backfill)
     resumed = [f"{d}.{t}" for d, t in resume]
     return PlanResult(plan=plan, desired=desired, ledger=ledger, resumed=resumed)
 

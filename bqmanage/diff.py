@@ -9,9 +9,23 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from bqmanage.changes import (
-    AddColumn, AddField, Change, ChangeMode, ChangePartitioning, ChangeType, CreateDataset,
-    CreateTable, DropColumn, DropDefault, RelaxColumn, SetClustering, SetColumnDescription,
-    SetDatasetOptions, SetDefault, SetTableOptions, WidenType,
+    AddColumn,
+    AddField,
+    Change,
+    ChangeMode,
+    ChangePartitioning,
+    ChangeType,
+    CreateDataset,
+    CreateTable,
+    DropColumn,
+    DropDefault,
+    RelaxColumn,
+    SetClustering,
+    SetColumnDescription,
+    SetDatasetOptions,
+    SetDefault,
+    SetTableOptions,
+    WidenType,
 )
 from bqmanage.model import Column, Dataset, Definitions, Partitioning, Table, Warehouse
 

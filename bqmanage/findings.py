@@ -7,9 +7,23 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from bqmanage.changes import (
-    AddColumn, AddField, Change, ChangeMode, ChangePartitioning, ChangeType, CreateDataset, CreateTable,
-    DropColumn, DropDefault, RelaxColumn, SetClustering, SetColumnDescription, SetDatasetOptions, SetDefault,
-    SetTableOptions, WidenType,
+    AddColumn,
+    AddField,
+    Change,
+    ChangeMode,
+    ChangePartitioning,
+    ChangeType,
+    CreateDataset,
+    CreateTable,
+    DropColumn,
+    DropDefault,
+    RelaxColumn,
+    SetClustering,
+    SetColumnDescription,
+    SetDatasetOptions,
+    SetDefault,
+    SetTableOptions,
+    WidenType,
 )
 from bqmanage.model import Definitions
 

@@ -11,7 +11,15 @@ from typing import TYPE_CHECKING, Any
 
 from bqmanage.defaults import normalize_default
 from bqmanage.diff import compare, desired_datasets
-from bqmanage.model import Column, Dataset, Definitions, Partitioning, RangePartitioning, Table, Warehouse
+from bqmanage.model import (
+    Column,
+    Dataset,
+    Definitions,
+    Partitioning,
+    RangePartitioning,
+    Table,
+    Warehouse,
+)
 from bqmanage.types import canonical_name
 
 if TYPE_CHECKING:
@@ -108,8 +116,8 @@ def read_actual_bulk(engine: Engine, desired: Definitions, on_progress: Any = No
     suspects = {f"{c.dataset}.{c.table}" for c in compare(desired, bulk, engine.capabilities.unobservable)
                 if c.table and c.dataset in datasets}
     for key in sorted(suspects):
-        dataset, table = key.split(".", 1)
-        resource = engine.get_table(dataset, table)
+        dataset_name, table_name = key.split(".", 1)
+        resource = engine.get_table(dataset_name, table_name)
         if resource is None:
             tables.pop(key, None)
         else:

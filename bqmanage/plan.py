@@ -10,8 +10,19 @@ from typing import Any
 
 from bqmanage import render
 from bqmanage.changes import (
-    AddColumn, AddField, Change, CreateDataset, CreateTable, DropDefault, RelaxColumn, SetClustering,
-    SetColumnDescription, SetDatasetOptions, SetDefault, SetTableOptions, WidenType,
+    AddColumn,
+    AddField,
+    Change,
+    CreateDataset,
+    CreateTable,
+    DropDefault,
+    RelaxColumn,
+    SetClustering,
+    SetColumnDescription,
+    SetDatasetOptions,
+    SetDefault,
+    SetTableOptions,
+    WidenType,
 )
 from bqmanage.model import Column, TableRef
 

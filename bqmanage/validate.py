@@ -10,9 +10,27 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from bqmanage.defaults import DefaultProblem, default_sql
 from bqmanage.errors import Problem
 from bqmanage.loader import KeyPath, LineMap
-from bqmanage.model import Column, Dataset, Partitioning, QuotaSpec, RangePartitioning, Table
-from bqmanage.names import column_name_problem, dataset_name_problem, label_problem, table_name_problem
-from bqmanage.types import PARTITION_TYPES, TypeSpec, TypeSyntaxError, param_problem, parse_type
+from bqmanage.model import (
+    Column,
+    Dataset,
+    Partitioning,
+    QuotaSpec,
+    RangePartitioning,
+    Table,
+)
+from bqmanage.names import (
+    column_name_problem,
+    dataset_name_problem,
+    label_problem,
+    table_name_problem,
+)
+from bqmanage.types import (
+    PARTITION_TYPES,
+    TypeSpec,
+    TypeSyntaxError,
+    param_problem,
+    parse_type,
+)
 
 
 class _Spec(BaseModel):
@@ -34,27 +52,10 @@ class ColumnSpec(_Spec):
     policyTags: Any = None
 
 
-class RangeSpec(_Spec):
-    start: int
-    end: int
-    interval: int
-
-
 class PartitioningSpec(_Spec):
     column: str | None = None
     granularity: Literal["HOUR", "DAY", "MONTH", "YEAR"] = "DAY"
-    range: RangeSpec | None = None
-
-
-class QuotaSpecYaml(_Spec):
-    tenant_column: str
-    date_column: str
-    strategy: Literal["rollover", "in_place"] = "rollover"
-    time_zone: str = "UTC"
-    lookback_days: int = 35
-    registry: str | None = None
-    status_column: str = "status"
-    active_status: str = "active"
+    range: RangePartitioning | None = None
 
 
 class TableSpec(_Spec):
@@ -67,7 +68,7 @@ class TableSpec(_Spec):
     clustering: list[str] = []
     partition_expiration_days: float | None = None
     require_partition_filter: bool | None = None
-    quota: QuotaSpecYaml | None = None
+    quota: QuotaSpec | None = None  # the model's own strict class
     columns: list[ColumnSpec]
 
 
@@ -176,7 +177,7 @@ def _partitioning(spec: TableSpec, by_key: dict[str, Column], lines: LineMap, pr
     part = spec.partitioning
     if part is None:
         return None
-    rng = RangePartitioning(**part.range.model_dump()) if part.range else None
+    rng = part.range
     if part.column is not None:
         col = by_key.get(part.column.lower())
         allowed = ("INT64",) if rng else ("DATE", "DATETIME", "TIMESTAMP")
@@ -217,7 +218,7 @@ def _quota(spec: TableSpec, by_key: dict[str, Column], lines: LineMap, problems:
         zoneinfo.ZoneInfo(spec.quota.time_zone)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         problems.append(lines.problem(("quota", "time_zone"), f"unknown time zone {spec.quota.time_zone!r}"))
-    return QuotaSpec(**spec.quota.model_dump())
+    return spec.quota
 
 
 def _columns(specs: list[ColumnSpec], at: KeyPath, lines: LineMap, problems: list[Problem], top_level: bool) -> list[Column]:

@@ -14,7 +14,7 @@ from typing import Any
 from bqmanage.changes import CreateDataset, CreateTable
 from bqmanage.engines import Engine
 from bqmanage.loader import load_definitions
-from bqmanage.model import Dataset, Table
+from bqmanage.model import Table
 from bqmanage.plan import Step
 from bqmanage.render import create_schema_sql, create_table_sql
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
-
 from pathlib import Path
+
+import pytest
 
 from bqmanage.introspect import table_from_api
 from bqmanage.loader import load_definitions

@@ -22,12 +22,6 @@ def test_github_workflow_runs_check_with_wif_and_uploads_sarif() -> None:
     assert "workload_identity_provider" in auth["with"] and "credentials_json" not in auth["with"]
 
 
-def test_checked_in_reset_sql_is_current(workdir: Path) -> None:
-    from tests.helpers import run_cli
-
-    assert run_cli("reset", "--print-sql").stdout == (ROOT / "deployment" / "reset" / "quota_reset.sql").read_text()
-
-
 def test_reset_schedules_are_off_the_hour() -> None:
     cron = yaml.safe_load((ROOT / "deployment" / "reset" / "cronjob.yaml").read_text())
     assert cron["kind"] == "CronJob" and cron["spec"]["schedule"].split()[0] not in ("0", "00")

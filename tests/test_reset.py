@@ -181,7 +181,8 @@ def test_four_concurrent_resets_leave_one_row_per_tenant_and_date(strategy: str,
 def test_golden_reset_sql_and_it_parses(workdir: Path) -> None:
     result = run_cli("reset", "--print-sql")
     assert result.exit_code == 0
-    assert result.stdout == (GOLDEN / "reset_tenant_usage_quotas.sql").read_text()
+    # The golden file is the checked-in scheduled-query SQL itself.
+    assert result.stdout == (GOLDEN.parent.parent / "deployment" / "reset" / "quota_reset.sql").read_text()
     statements = [s for s in sqlglot.parse(result.stdout, read="bigquery") if s]
     assert [type(s).__name__ for s in statements] == ["Merge", "Delete"]
     # Partition pruning: the date column is filtered by the parameter only, never a subquery.

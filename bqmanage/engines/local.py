@@ -19,8 +19,26 @@ import duckdb
 import sqlglot
 
 from bqmanage.changes import (
-    AddColumn, AddField, ColumnChange, CreateDataset, CreateTable, DropDefault, RelaxColumn, SetClustering,
-    SetColumnDescription, SetDatasetOptions, SetDefault, SetTableOptions, WidenType,
+    AddColumn,
+    AddField,
+    ColumnChange,
+    CreateDataset,
+    CreateTable,
+    DropDefault,
+    RelaxColumn,
+    SetClustering,
+    SetColumnDescription,
+    SetDatasetOptions,
+    SetDefault,
+    SetTableOptions,
+    WidenType,
+)
+from bqmanage.engines.duck_types import (
+    bq_default_to_duck,
+    duck_str,
+    duck_type,
+    field_from_duck,
+    qi,
 )
 from bqmanage.errors import WarehouseError
 from bqmanage.model import Column, Table
@@ -28,44 +46,6 @@ from bqmanage.plan import Capabilities, Step
 from bqmanage.render import schema_json
 
 META = "_bqmanage"
-_SCALAR = {
-    "INT64": "BIGINT", "FLOAT64": "DOUBLE", "BOOL": "BOOLEAN", "STRING": "VARCHAR", "BYTES": "BLOB",
-    "DATE": "DATE", "DATETIME": "TIMESTAMP", "TIME": "TIME", "TIMESTAMP": "TIMESTAMP WITH TIME ZONE",
-    "GEOGRAPHY": "VARCHAR", "JSON": "JSON", "INTERVAL": "INTERVAL",
-}
-_REVERSE = {
-    "BIGINT": "INT64", "INTEGER": "INT64", "SMALLINT": "INT64", "TINYINT": "INT64", "HUGEINT": "INT64",
-    "DOUBLE": "FLOAT64", "FLOAT": "FLOAT64", "BOOLEAN": "BOOL", "VARCHAR": "STRING", "BLOB": "BYTES",
-    "DATE": "DATE", "TIMESTAMP": "DATETIME", "TIME": "TIME", "TIMESTAMP WITH TIME ZONE": "TIMESTAMP",
-    "JSON": "JSON", "INTERVAL": "INTERVAL",
-}
-
-
-def qi(name: str) -> str:
-    """DuckDB identifier quoting."""
-    return '"' + name.replace('"', '""') + '"'
-
-
-def duck_type(column: Column, with_array: bool = True) -> str:
-    """The DuckDB type that physically holds a BigQuery column."""
-    if column.type == "STRUCT":
-        inner = ", ".join(f"{qi(f.name)} {duck_type(f)}" for f in column.fields)
-        base = f"STRUCT({inner})"
-    elif column.type in ("NUMERIC", "BIGNUMERIC"):
-        precision, scale = (column.precision, column.scale or 0) if column.precision else ((38, 9) if column.type == "NUMERIC" else (None, None))
-        base = f"DECIMAL({precision},{scale})" if precision and precision <= 38 else "DOUBLE"
-    elif column.type == "RANGE":
-        element = _SCALAR[column.range_element or "DATE"]
-        base = f'STRUCT("start" {element}, "end" {element})'
-    else:
-        base = _SCALAR[column.type]
-    return f"{base}[]" if with_array and column.mode == "REPEATED" else base
-
-
-def _bq_default_to_duck(expr: str) -> str:
-    return sqlglot.transpile(f"SELECT {expr}", read="bigquery", write="duckdb")[0][len("SELECT "):]
-
-
 class LocalEngine:
     name = "local"
     # DuckDB adds one column per ALTER; it can observe everything bqmanage stores.
@@ -137,7 +117,7 @@ class LocalEngine:
         types = dict(zip(rel.columns, rel.types))
         fields = []
         for name, nullable, default, comment in physical:
-            field = _field(name, types[name], side, name.lower())
+            field = field_from_duck(name, types[name], side, name.lower())
             if not nullable and field["mode"] == "NULLABLE":
                 field["mode"] = "REQUIRED"
             if nullable and field["mode"] == "REQUIRED":
@@ -213,7 +193,7 @@ class LocalEngine:
         table, column = change.table or "", change.column
         alter = f"ALTER TABLE {qi(change.dataset)}.{qi(table)} ALTER COLUMN {qi(column.name)}"
         if isinstance(change, SetDefault):
-            self._x(f"{alter} SET DEFAULT {_bq_default_to_duck(column.default or 'NULL')}")
+            self._x(f"{alter} SET DEFAULT {bq_default_to_duck(column.default or 'NULL')}")
             self._set_column_meta(change.dataset, table, column.key, {"defaultValueExpression": column.default})
         elif isinstance(change, DropDefault):
             self._x(f"{alter} DROP DEFAULT")
@@ -226,7 +206,7 @@ class LocalEngine:
                 api.pop(key, None)
             self._set_column_meta(change.dataset, table, column.key, api)
         elif isinstance(change, SetColumnDescription):
-            text = _duck_str(column.description) if column.description else "NULL"
+            text = duck_str(column.description) if column.description else "NULL"
             self._x(f"COMMENT ON COLUMN {qi(change.dataset)}.{qi(table)}.{qi(column.name)} IS {text}")
         else:
             raise WarehouseError(f"local engine cannot run {change.kind}")
@@ -249,14 +229,14 @@ class LocalEngine:
         for column in table.columns:
             parts = [qi(column.name), duck_type(column)]
             if column.default is not None:
-                parts.append(f"DEFAULT {_bq_default_to_duck(column.default)}")
+                parts.append(f"DEFAULT {bq_default_to_duck(column.default)}")
             if column.mode == "REQUIRED":
                 parts.append("NOT NULL")
             cols.append(" ".join(parts))
         ref = f"{qi(table.dataset)}.{qi(table.name)}"
         self._x(f"CREATE TABLE IF NOT EXISTS {ref} ({', '.join(cols)})")
         if table.description:
-            self._x(f"COMMENT ON TABLE {ref} IS {_duck_str(table.description)}")
+            self._x(f"COMMENT ON TABLE {ref} IS {duck_str(table.description)}")
         meta: dict[str, Any] = {}
         if table.partitioning is not None:
             p = table.partitioning
@@ -282,7 +262,7 @@ class LocalEngine:
         api.pop("description", None) if "." not in path else None  # top-level descriptions are physical comments
         self._upsert(f"{META}.columns", [dataset, table, path, json.dumps(api)])
         if column.description and "." not in path:
-            self._x(f"COMMENT ON COLUMN {qi(dataset)}.{qi(table)}.{qi(column.name)} IS {_duck_str(column.description)}")
+            self._x(f"COMMENT ON COLUMN {qi(dataset)}.{qi(table)}.{qi(column.name)} IS {duck_str(column.description)}")
         for field in column.fields:
             self._column_meta(dataset, table, field, f"{path}.{field.key}")
 
@@ -316,7 +296,7 @@ class LocalEngine:
         else:
             for name, desired, _ in change.options:
                 if name == "description":
-                    self._x(f"COMMENT ON TABLE {ref} IS {_duck_str(str(desired)) if desired else 'NULL'}")
+                    self._x(f"COMMENT ON TABLE {ref} IS {duck_str(str(desired)) if desired else 'NULL'}")
                 elif name == "partition_expiration_days":
                     tp = meta.setdefault("timePartitioning", {"type": "DAY"})
                     tp.pop("expirationMs", None) if desired is None else tp.__setitem__("expirationMs", str(int(float(desired) * 86400000)))  # type: ignore[arg-type]
@@ -365,41 +345,3 @@ class LocalEngine:
         self.con.close()
 
 
-def _duck_str(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
-def _field(name: str, physical: Any, side: dict[str, dict[str, Any]], path: str) -> dict[str, Any]:
-    """A REST TableFieldSchema for one physical column or field; the side spelling wins when consistent."""
-    mode = "NULLABLE"
-    if physical.id == "list":
-        physical, mode = physical.children[0][1], "REPEATED"
-    meta = side.get(path)
-    if physical.id == "struct":
-        fields = [_field(n, t, side, f"{path}.{n.lower()}") for n, t in physical.children]
-        out = {"name": name, "type": "RECORD", "mode": mode, "fields": fields}
-        if meta and meta.get("mode") == "REQUIRED" and mode == "NULLABLE" and "." in path:
-            out["mode"] = "REQUIRED"  # DuckDB cannot mark struct fields NOT NULL
-        if meta and meta.get("description") and "." in path:
-            out["description"] = meta["description"]
-        return out
-    text = str(physical)
-    if meta is not None:
-        candidate = _column_from_meta(name, meta, mode)
-        if candidate is not None and duck_type(candidate, with_array=False) == text:
-            out = {k: v for k, v in meta.items() if k not in ("defaultValueExpression", "fields")}
-            out.update({"name": name, "mode": mode if mode == "REPEATED" or meta.get("mode") != "REQUIRED" or "." not in path else "REQUIRED"})
-            return out
-    if text.startswith("DECIMAL("):
-        precision, scale = (int(x) for x in text[8:-1].split(","))
-        return {"name": name, "type": "NUMERIC", "mode": mode, "precision": str(precision), "scale": str(scale)}
-    return {"name": name, "type": _REVERSE.get(text, "STRING"), "mode": mode}
-
-
-def _column_from_meta(name: str, meta: dict[str, Any], mode: str) -> Column | None:
-    from bqmanage.introspect import column_from_api
-
-    try:
-        return column_from_api({**meta, "name": name, "mode": "NULLABLE"})
-    except (KeyError, ValueError):
-        return None

@@ -1,0 +1,90 @@
+"""How BigQuery types live in DuckDB, and how the local engine reads them back.
+
+The physical DuckDB type is the truth; the BigQuery spelling kept in the side table is believed
+only while it maps to that physical type.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlglot
+
+from bqmanage.model import Column
+
+_SCALAR = {
+    "INT64": "BIGINT", "FLOAT64": "DOUBLE", "BOOL": "BOOLEAN", "STRING": "VARCHAR", "BYTES": "BLOB",
+    "DATE": "DATE", "DATETIME": "TIMESTAMP", "TIME": "TIME", "TIMESTAMP": "TIMESTAMP WITH TIME ZONE",
+    "GEOGRAPHY": "VARCHAR", "JSON": "JSON", "INTERVAL": "INTERVAL",
+}
+_REVERSE = {
+    "BIGINT": "INT64", "INTEGER": "INT64", "SMALLINT": "INT64", "TINYINT": "INT64", "HUGEINT": "INT64",
+    "DOUBLE": "FLOAT64", "FLOAT": "FLOAT64", "BOOLEAN": "BOOL", "VARCHAR": "STRING", "BLOB": "BYTES",
+    "DATE": "DATE", "TIMESTAMP": "DATETIME", "TIME": "TIME", "TIMESTAMP WITH TIME ZONE": "TIMESTAMP",
+    "JSON": "JSON", "INTERVAL": "INTERVAL",
+}
+
+
+def qi(name: str) -> str:
+    """DuckDB identifier quoting."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def duck_type(column: Column, with_array: bool = True) -> str:
+    """The DuckDB type that physically holds a BigQuery column."""
+    if column.type == "STRUCT":
+        inner = ", ".join(f"{qi(f.name)} {duck_type(f)}" for f in column.fields)
+        base = f"STRUCT({inner})"
+    elif column.type in ("NUMERIC", "BIGNUMERIC"):
+        precision, scale = (column.precision, column.scale or 0) if column.precision else ((38, 9) if column.type == "NUMERIC" else (None, None))
+        base = f"DECIMAL({precision},{scale})" if precision and precision <= 38 else "DOUBLE"
+    elif column.type == "RANGE":
+        element = _SCALAR[column.range_element or "DATE"]
+        base = f'STRUCT("start" {element}, "end" {element})'
+    else:
+        base = _SCALAR[column.type]
+    return f"{base}[]" if with_array and column.mode == "REPEATED" else base
+
+
+def bq_default_to_duck(expr: str) -> str:
+    return sqlglot.transpile(f"SELECT {expr}", read="bigquery", write="duckdb")[0][len("SELECT "):]
+
+
+def duck_str(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def field_from_duck(name: str, physical: Any, side: dict[str, dict[str, Any]], path: str) -> dict[str, Any]:
+    """A REST TableFieldSchema for one physical column or field; the side spelling wins when consistent."""
+    mode = "NULLABLE"
+    if physical.id == "list":
+        physical, mode = physical.children[0][1], "REPEATED"
+    meta = side.get(path)
+    if physical.id == "struct":
+        fields = [field_from_duck(n, t, side, f"{path}.{n.lower()}") for n, t in physical.children]
+        out = {"name": name, "type": "RECORD", "mode": mode, "fields": fields}
+        if meta and meta.get("mode") == "REQUIRED" and mode == "NULLABLE" and "." in path:
+            out["mode"] = "REQUIRED"  # DuckDB cannot mark struct fields NOT NULL
+        if meta and meta.get("description") and "." in path:
+            out["description"] = meta["description"]
+        return out
+    text = str(physical)
+    if meta is not None:
+        candidate = _column_from_meta(name, meta, mode)
+        if candidate is not None and duck_type(candidate, with_array=False) == text:
+            out = {k: v for k, v in meta.items() if k not in ("defaultValueExpression", "fields")}
+            out.update({"name": name, "mode": mode if mode == "REPEATED" or meta.get("mode") != "REQUIRED" or "." not in path else "REQUIRED"})
+            return out
+    if text.startswith("DECIMAL("):
+        precision, scale = (int(x) for x in text[8:-1].split(","))
+        return {"name": name, "type": "NUMERIC", "mode": mode, "precision": str(precision), "scale": str(scale)}
+    return {"name": name, "type": _REVERSE.get(text, "STRING"), "mode": mode}
+
+
+def _column_from_meta(name: str, meta: dict[str, Any], mode: str) -> Column | None:
+    from bqmanage.introspect import column_from_api
+
+    try:
+        return column_from_api({**meta, "name": name, "mode": "NULLABLE"})
+    except (KeyError, ValueError):
+        return None
