@@ -92,3 +92,26 @@ def test_missing_schemas_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     result = run_cli("--schemas", "nowhere", "validate")
     assert result.exit_code == 2
     assert result.stderr.startswith("nowhere: schemas directory not found")
+
+
+def test_missing_credentials_is_one_clear_message(workdir: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for var in ("BIGQUERY_EMULATOR_HOST", "GOOGLE_APPLICATION_CREDENTIALS", "CLOUDSDK_CONFIG"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # no gcloud application-default credentials
+    # Keep google-auth's metadata-server probe on loopback, where nothing answers.
+    monkeypatch.setenv("GCE_METADATA_HOST", "127.0.0.1:9")
+    monkeypatch.setenv("GCE_METADATA_IP", "127.0.0.1:9")
+    result = run_cli("--target", "bigquery", "--project", "my-project-1", "check")
+    assert result.exit_code == 3
+    assert result.stderr.startswith("error: bigquery: no Google credentials found")
+    assert "Traceback" not in result.stderr
+
+
+def test_bad_project_and_target_are_exit_2(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GOOGLE_CLOUD_PROJECT", raising=False)
+    bad_project = run_cli("--target", "bigquery", "--project", "Bad_Project!", "plan")
+    assert bad_project.exit_code == 2 and "--project: invalid project id 'Bad_Project!'" in bad_project.stderr
+    bad_target = run_cli("--target", "prod", "plan")
+    assert bad_target.exit_code == 2 and "--target: unknown target 'prod'" in bad_target.stderr
+    no_project = run_cli("--target", "bigquery", "plan")
+    assert no_project.exit_code == 2 and "the bigquery target needs a project" in no_project.stderr
