@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bqmanage.errors import UsageError
-from bqmanage.model import Column, Definitions, QuotaSpec, Table, TableRef
+from bqmanage.model import Column, Definitions, QuotaSpec, Table
 from bqmanage.names import quote, string_literal
 
 _NOW = {"TIMESTAMP": "CURRENT_TIMESTAMP()", "DATETIME": "CURRENT_DATETIME()", "DATE": "CURRENT_DATE()", "TIME": "CURRENT_TIME()"}
@@ -67,7 +67,7 @@ def render_reset(desired: Definitions, table: Table, project: str | None = None)
     window = f"q.{date} >= DATE_SUB(@run_date, INTERVAL {quota.lookback_days} DAY) AND q.{date} < @run_date"
     columns = [c for c in table.columns]
     names = ", ".join(quote(c.name) for c in columns)
-    values = ", ".join(f"source.{quote(c.name)}" for c in columns)
+    source_columns = ", ".join(f"source.{quote(c.name)}" for c in columns)
     if quota.strategy == "rollover":
         select = ",\n    ".join(f"{_rollover_value(c, quota, registry)} AS {quote(c.name)}" for c in columns)
         merge = (
@@ -76,7 +76,7 @@ def render_reset(desired: Definitions, table: Table, project: str | None = None)
             f"      FROM {ref} AS q\n      WHERE {window}\n    ) WHERE _bqm_rank = 1\n  ) AS l ON l.{tenant} = r.{tenant}\n"
             f"  WHERE {active}\n) AS source\n"
             f"ON target.{tenant} = source.{tenant} AND target.{date} = @run_date\n"
-            f"WHEN NOT MATCHED THEN INSERT ({names}) VALUES ({values})")
+            f"WHEN NOT MATCHED THEN INSERT ({names}) VALUES ({source_columns})")
         same_row = f"k.{date} = @run_date AND d.{date} = @run_date"
         scope = f"d.{date} = @run_date"
     else:
@@ -87,7 +87,7 @@ def render_reset(desired: Definitions, table: Table, project: str | None = None)
             f"MERGE {ref} AS target\nUSING (\n  SELECT\n    {select}\n  FROM {reg_ref} AS r\n  WHERE {active}\n) AS source\n"
             f"ON target.{tenant} = source.{tenant}\n"
             f"WHEN MATCHED AND target.{date} < @run_date THEN UPDATE SET\n  {sets}\n"
-            f"WHEN NOT MATCHED THEN INSERT ({names}) VALUES ({values})")
+            f"WHEN NOT MATCHED THEN INSERT ({names}) VALUES ({source_columns})")
         same_row = "TRUE"
         scope = "TRUE"
     order = _dedup_order(table)
@@ -178,6 +178,3 @@ def _dedup_order(table: Table) -> list[str]:
         raise UsageError(f"{table.source}: a quota table needs a `now` or `generated` column to break ties between concurrent runs")
     return order
 
-
-def render_ref(table: Table) -> TableRef:
-    return table.ref

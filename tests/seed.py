@@ -69,9 +69,9 @@ OLD_ROWS: list[dict[str, Any]] = [
 def insert_old_rows(engine: Engine) -> None:
     for row in OLD_ROWS:
         names = ", ".join(row)
-        values = ", ".join(f"@{k}" if row[k] is not None else "NULL" for k in row)
+        placeholders = ", ".join(f"@{k}" if row[k] is not None else "NULL" for k in row)
         params = {k: v for k, v in row.items() if v is not None}
-        engine.query(f"INSERT INTO `tenants`.`tenant_usage_quotas` ({names}) VALUES ({values})", params)
+        engine.query(f"INSERT INTO `tenants`.`tenant_usage_quotas` ({names}) VALUES ({placeholders})", params)
 
 
 def read_rows(engine: Engine) -> list[dict[str, Any]]:

@@ -55,12 +55,12 @@ def create(engine: Engine, table: Table) -> None:
                         changes=(CreateTable(dataset=table.dataset, table=table.name, desired=table),)))
 
 
-def _drifted_orders(desired: Table, fixable_only: bool) -> Table:
+def _drifted_orders(desired: Table, fixable_only: bool, relax: bool = True) -> Table:
     cols = {c.name: c for c in desired.columns}
     columns = [
         cols["id"], cols["day"],
         cols["amount"].model_copy(update={"type": "INT64"}),           # type_mismatch (a widening)
-        cols["code"].model_copy(update={"mode": "REQUIRED"}),          # mode_mismatch (a relaxing)
+        cols["code"].model_copy(update={"mode": "REQUIRED"}) if relax else cols["code"],  # mode_mismatch (a relaxing)
         cols["status"].model_copy(update={"default": None, "description": None}),  # default + description
     ]                                                                  # note: missing_column
     if not fixable_only:
@@ -71,7 +71,7 @@ def _drifted_orders(desired: Table, fixable_only: bool) -> Table:
     })
 
 
-def _shop(engine: Engine, fixable_only: bool) -> None:
+def _shop(engine: Engine, fixable_only: bool, relax: bool = True) -> None:
     shutil.rmtree("schemas/tenants")  # a small warehouse of its own
     write(Path("schemas/shop/orders.yaml"), SHOP)
     write(Path("schemas/shop/refunds.yaml"), "columns:\n  - {name: id, type: STRING}\n")     # missing_table
@@ -79,7 +79,7 @@ def _shop(engine: Engine, fixable_only: bool) -> None:
     desired = load_definitions(Path("schemas"))
     orders = desired.table("shop", "orders")
     assert orders is not None
-    create(engine, _drifted_orders(orders, fixable_only))
+    create(engine, _drifted_orders(orders, fixable_only, relax))
     if not fixable_only:
         create(engine, Table(dataset="customers", name="customer_orders", columns=(Column(name="id", type="STRING"),)))
     run_cli("apply", "--dry-run")  # harmless; keeps the fixture honest about validity
@@ -121,17 +121,15 @@ def test_every_finding_kind_is_reported_exactly(project: str | None) -> None:
 
 
 def test_after_apply_check_is_clean(project: str | None) -> None:
-    _shop(engine_for(project), fixable_only=True)
+    # bqemulator keeps REQUIRED in its catalog after ALTER COLUMN DROP NOT NULL, and a query's
+    # result schema cannot tell REQUIRED from NULLABLE, so it cannot express a relaxed mode:
+    # that one kind is left out of its warehouse (evaluation §3, catalog stale after ALTER).
+    _shop(engine_for(project), fixable_only=True, relax=project is None)
     code, kinds, _ = _kinds(project)
-    assert code == 1 and kinds
+    assert code == 1 and kinds["type_mismatch"] == 1 and kinds["missing_column"] == 1
     applied = run_cli(*target_args(project), "apply")
     assert applied.exit_code == 0, applied.stderr
     code, kinds, report = _kinds(project)
-    if project is not None:
-        # bqemulator's catalog keeps REQUIRED after ALTER COLUMN DROP NOT NULL, and a query's
-        # result schema cannot tell REQUIRED from NULLABLE: the relaxed mode is not observable there.
-        assert kinds == Counter({"mode_mismatch": 1})
-        pytest.skip("bqemulator cannot show a relaxed mode (evaluation §3: catalog stale after ALTER)")
     assert (code, report) == (0, {"clean": True, "findings": []})
 
 
