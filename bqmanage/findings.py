@@ -82,7 +82,6 @@ def findings_from_changes(changes: list[Change], desired: Definitions) -> list[F
         if column is not None and getattr(column, "line", None):
             where["definition_line"] = column.line
         col_name = getattr(change, "path", "") or (column.name if column is not None else None)
-        actual_col = getattr(change, "actual", None)
         kind, expected, actual, what = _classify(change)
         if kind == "option_mismatch":
             for name, want, have in change.options:  # type: ignore[attr-defined]
@@ -91,8 +90,6 @@ def findings_from_changes(changes: list[Change], desired: Definitions) -> list[F
                                    f"{change.target}: {name} is {have!r}, expected {want!r}; " + _apply_would(change, f"sets it ({'ALTER SCHEMA' if change.table is None else 'ALTER TABLE'} SET OPTIONS)"),
                                    column=name if option_kind == "option_mismatch" else None, expected=want, actual=have, **where))
             continue
-        if kind in ("mode_mismatch", "type_mismatch", "default_mismatch", "description_mismatch", "extra_column") and actual_col is not None:
-            actual = actual if actual is not None else None
         message = f"{change.target}{'.' + col_name if col_name and kind not in ('missing_dataset', 'missing_table') else ''}: {_text(kind, expected, actual)}; {_apply_would(change, what)}"
         out.append(Finding(kind, SEVERITY[kind], message, column=col_name if kind not in ("missing_dataset", "missing_table") else None,
                            expected=expected, actual=actual, **where))

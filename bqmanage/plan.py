@@ -71,10 +71,6 @@ class Plan:
     def has_refused(self) -> bool:
         return bool(self.refused)
 
-    @property
-    def is_empty(self) -> bool:
-        return not self.steps and not self.refused
-
 
 _ORDER = (CreateDataset, SetDatasetOptions, CreateTable, AddColumn, AddField, RelaxColumn, WidenType,
           SetDefault, DropDefault, SetColumnDescription, SetTableOptions, SetClustering)

@@ -5,10 +5,9 @@ What ``plan`` and ``apply --dry-run`` print is exactly what ``apply`` sends.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from bqmanage.changes import Change, SetDatasetOptions, SetTableOptions
+from bqmanage.changes import SetDatasetOptions, SetTableOptions
 from bqmanage.model import Column, Dataset, Partitioning, Table, TableRef
 from bqmanage.names import quote, string_literal
 from bqmanage.types import LEGACY
@@ -172,10 +171,3 @@ def schema_json(columns: tuple[Column, ...] | list[Column]) -> list[dict[str, An
         out.append(field)
     return out
 
-
-def json_schema_text(table: Table) -> str:
-    return json.dumps(schema_json(table.columns), indent=2)
-
-
-def describe_changes(changes: list[Change]) -> str:
-    return "; ".join(c.describe() for c in changes)

@@ -42,8 +42,8 @@ ALIASES = {
 }
 # The REST API and `bq show --schema` spell these with legacy names.
 LEGACY = {"INT64": "INTEGER", "FLOAT64": "FLOAT", "BOOL": "BOOLEAN", "STRUCT": "RECORD"}
-RANGE_ELEMENTS = ("DATE", "DATETIME", "TIMESTAMP")
-PARTITION_TYPES = ("DATE", "DATETIME", "TIMESTAMP", "INT64")
+# The types a RANGE holds, and the types of a time-unit partition column.
+TIME_UNIT_TYPES = ("DATE", "DATETIME", "TIMESTAMP")
 
 
 class TypeSyntaxError(ValueError):

@@ -25,7 +25,7 @@ from bqmanage.names import (
     table_name_problem,
 )
 from bqmanage.types import (
-    PARTITION_TYPES,
+    TIME_UNIT_TYPES,
     TypeSpec,
     TypeSyntaxError,
     param_problem,
@@ -180,10 +180,10 @@ def _partitioning(spec: TableSpec, by_key: dict[str, Column], lines: LineMap, pr
     rng = part.range
     if part.column is not None:
         col = by_key.get(part.column.lower())
-        allowed = ("INT64",) if rng else ("DATE", "DATETIME", "TIMESTAMP")
+        allowed = ("INT64",) if rng else TIME_UNIT_TYPES
         if col is None:
             problems.append(lines.problem(("partitioning", "column"), f"partition column {part.column!r} is not a column of the table"))
-        elif col.mode == "REPEATED" or col.type not in allowed or col.type not in PARTITION_TYPES:
+        elif col.mode == "REPEATED" or col.type not in allowed:
             problems.append(lines.problem(("partitioning", "column"), f"partition column {part.column!r} is {col.type_sql()}; it must be {' or '.join(allowed)}"))
         elif col.type == "DATE" and part.granularity == "HOUR":
             problems.append(lines.problem(("partitioning", "granularity"), "a DATE column cannot be partitioned by HOUR"))
@@ -263,7 +263,7 @@ def _column(spec: ColumnSpec, here: KeyPath, lines: LineMap, problems: list[Prob
             problems.append(lines.problem((*here, "fields"), "a STRUCT/RECORD column needs fields"))
     elif spec.fields:
         problems.append(lines.problem((*here, "fields"), f"fields are only allowed on STRUCT/RECORD, not {parsed.base}"))
-    if parsed.base == "RANGE" and parsed.range_element not in ("DATE", "DATETIME", "TIMESTAMP"):
+    if parsed.base == "RANGE" and parsed.range_element not in TIME_UNIT_TYPES:
         problems.append(lines.problem((*here, "type"), "RANGE takes DATE, DATETIME or TIMESTAMP"))
     precision, scale, max_length = _params(parsed, spec, here, lines, problems)
     column_mode = mode or "NULLABLE"

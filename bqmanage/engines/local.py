@@ -102,7 +102,7 @@ class LocalEngine:
         return [r[0] for r in rows]
 
     def get_table(self, dataset: str, table: str) -> dict[str, Any] | None:
-        row = self._x("SELECT comment, estimated_size FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = ? AND table_name = ?", [dataset, table]).fetchone()
+        row = self._x("SELECT comment FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = ? AND table_name = ?", [dataset, table]).fetchone()
         if row is None:
             return None
         meta_rows = self._meta(f"SELECT meta, modified FROM {META}.tables WHERE dataset = ? AND tbl = ?", [dataset, table])
