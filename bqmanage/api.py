@@ -49,14 +49,15 @@ class PlanResult:
 def make_plan(settings: Settings, engine: Engine, backfill: bool = True, desired: Definitions | None = None) -> PlanResult:
     """Load, introspect, diff and plan: what ``apply`` would do, without doing it."""
     from bqmanage.apply import latest_entry
-    from bqmanage.diff import compare, desired_datasets
+    from bqmanage.diff import compare
     from bqmanage.introspect import read_actual
     from bqmanage.plan import build_plan
 
     desired = desired or validate(settings)
     actual = read_actual(engine, desired)
     changes = compare(desired, actual, engine.capabilities.unobservable)
-    ledger = [e for d in desired_datasets(desired) if (e := latest_entry(engine, d.name)) is not None]
+    # Only live datasets can hold a ledger; introspection already knows which those are.
+    ledger = [e for name in sorted(actual.datasets) if (e := latest_entry(engine, name)) is not None]
     resume: dict[tuple[str, str], tuple[str, ...]] = {}
     for entry in ledger:
         if entry.outcome != "succeeded":

@@ -61,8 +61,8 @@ class LedgerEntry:
 
 
 def latest_entry(engine: Engine, dataset: str) -> LedgerEntry | None:
-    """The newest ledger row of a dataset, or None when it has no ledger."""
-    if engine.get_dataset(dataset) is None or LEDGER not in engine.list_tables(dataset):
+    """The newest ledger row of an existing dataset, or None when it has no ledger."""
+    if LEDGER not in engine.list_tables(dataset):
         return None
     rows = engine.query(
         f"SELECT applied_at, principal, definitions_digest, outcome, applied_steps, total_steps, backfill "

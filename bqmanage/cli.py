@@ -117,15 +117,12 @@ def plan(
     Example: bqmanage --target bigquery --project my-proj plan
     """
     from bqmanage import api, report
-    from bqmanage.engines import open_engine
+    from bqmanage.engines import engine_session
 
     settings = _settings(ctx)
     desired = api.validate(settings)  # bad definitions fail before any warehouse call
-    engine = open_engine(settings, "plan")
-    try:
+    with engine_session(settings, "plan") as engine:
         planned = api.make_plan(settings, engine, backfill=not no_backfill, desired=desired)
-    finally:
-        engine.close()
     typer.echo(report.plan_text(planned, settings.target))
     if planned.plan.has_refused:
         raise typer.Exit(2)
@@ -147,19 +144,16 @@ def apply(
     Example: bqmanage apply --dry-run
     """
     from bqmanage import api, report
-    from bqmanage.engines import open_engine
+    from bqmanage.engines import engine_session
 
     settings = _settings(ctx)
     desired = api.validate(settings)  # bad definitions fail before any warehouse call
-    engine = open_engine(settings, "apply")
 
     def progress(index: int, total: int, step: Any) -> None:
         typer.echo(f"[{index + 1}/{total}] {step.kind}: {step.reason}", err=True)
 
-    try:
+    with engine_session(settings, "apply") as engine:
         outcome = api.apply(settings, engine, dry_run=dry_run, backfill=not no_backfill, on_step=progress, desired=desired)
-    finally:
-        engine.close()
     steps = outcome.planned.plan.steps
     if dry_run:
         typer.echo(report.plan_text(outcome.planned, settings.target))
@@ -181,14 +175,11 @@ def inspect(
     Example: bqmanage inspect
     """
     from bqmanage import api, report
-    from bqmanage.engines import open_engine
+    from bqmanage.engines import engine_session
 
     settings = _settings(ctx)
-    engine = open_engine(settings, "inspect")
-    try:
+    with engine_session(settings, "inspect") as engine:
         tables = api.inspect(settings, engine, all_datasets)
-    finally:
-        engine.close()
     typer.echo(report.tables_text(tables), nl=False)
 
 
@@ -211,15 +202,14 @@ def check(
     import sys
 
     from bqmanage import api, report
-    from bqmanage.engines import open_engine
+    from bqmanage.engines import engine_session
     from bqmanage.errors import UsageError
 
     if fmt not in ("text", "json", "sarif"):
         raise UsageError(f"--format: expected text, json or sarif, got {fmt!r}")
     settings = _settings(ctx)
     desired = api.validate(settings)
-    engine = open_engine(settings, "check")
-    try:
+    with engine_session(settings, "check") as engine:
         if fmt == "text" and sys.stderr.isatty():
             from rich.progress import Progress
 
@@ -228,8 +218,6 @@ def check(
                 result = api.check(settings, engine, desired, lambda done, total: bar.update(task, completed=done, total=total))
         else:
             result = api.check(settings, engine, desired)
-    finally:
-        engine.close()
     if fmt == "json":
         text = json.dumps(report.findings_json(result.findings), indent=2, default=str) + "\n"
     elif fmt == "sarif":
@@ -288,13 +276,10 @@ def reset(
     from bqmanage.reset import find_quota_table
 
     find_quota_table(desired, table)  # a bad --table fails before any warehouse call
-    from bqmanage.engines import open_engine
+    from bqmanage.engines import engine_session
 
-    engine = open_engine(settings, "reset")
-    try:
+    with engine_session(settings, "reset") as engine:
         report = api.reset(settings, engine, table, run_date, dry_run, desired)
-    finally:
-        engine.close()
     if fmt == "json":
         typer.echo(json.dumps(report.to_json(), indent=2))
         return

@@ -6,6 +6,8 @@ the model), executes rendered steps, and runs BigQuery SQL with query parameters
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -46,6 +48,16 @@ class Engine(Protocol):
 
     def close(self) -> None:
         """Release connections."""
+
+
+@contextmanager
+def engine_session(settings: Settings, command: str = "bqmanage") -> Iterator[Engine]:
+    """An open engine for the length of one command, closed however the command ends."""
+    engine = open_engine(settings, command)
+    try:
+        yield engine
+    finally:
+        engine.close()
 
 
 def open_engine(settings: Settings, command: str = "bqmanage") -> Engine:
