@@ -150,9 +150,13 @@ def _rollover_value(column: Column, quota: QuotaSpec, registry: Table) -> str:
     if column.reset == "carry":
         return f"IF(l.{quote(quota.tenant_column)} IS NULL, {fresh}, l.{name})"
     if column.reset == "monthly":
-        same_month = f"DATE_TRUNC(l.{quote(quota.date_column)}, MONTH) = DATE_TRUNC(@run_date, MONTH)"
-        return f"IF(l.{quote(quota.tenant_column)} IS NOT NULL AND {same_month}, l.{name}, {fresh})"
+        return f"IF(l.{quote(quota.tenant_column)} IS NOT NULL AND {_same_month('l', quota)}, l.{name}, {fresh})"
     return fresh
+
+
+def _same_month(alias: str, quota: QuotaSpec) -> str:
+    """The row ``alias`` is in the run date's month: monthly counters carry, else they reset."""
+    return f"DATE_TRUNC({alias}.{quote(quota.date_column)}, MONTH) = DATE_TRUNC(@run_date, MONTH)"
 
 
 def _in_place_value(column: Column, quota: QuotaSpec) -> str:
@@ -166,8 +170,7 @@ def _in_place_value(column: Column, quota: QuotaSpec) -> str:
     if column.reset == "carry":
         return f"target.{name}"
     if column.reset == "monthly":
-        same_month = f"DATE_TRUNC(target.{quote(quota.date_column)}, MONTH) = DATE_TRUNC(@run_date, MONTH)"
-        return f"IF({same_month}, target.{name}, {_reset_value(column)})"
+        return f"IF({_same_month('target', quota)}, target.{name}, {_reset_value(column)})"
     return _reset_value(column)
 
 
