@@ -1,5 +1,6 @@
 """Shared fixtures: the real engines. The local DuckDB engine, and bqemulator driven through the
-official BigQuery client (started once per session as a subprocess, offline)."""
+official BigQuery client (started once per session as a subprocess from its own environment,
+offline; see tests/emulator.py)."""
 
 from __future__ import annotations
 
@@ -28,10 +29,8 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture(scope="session")
 def emulator_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A bqemulator 1.4.0 server on a free loopback port, for the whole session."""
-    from tests.emulator import executable, running_emulator
+    from tests.emulator import running_emulator
 
-    if executable() is None:
-        pytest.skip("bqemulator is not installed (pip install -e '.[test]')")
     with running_emulator(tmp_path_factory.mktemp("emulator-home")) as url:
         yield url
 

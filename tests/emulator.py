@@ -1,8 +1,20 @@
-"""Start bqemulator 1.4.0 offline as a subprocess on a free loopback port (tests and bench/)."""
+"""bqemulator 1.4.0, from an environment of its own, started offline on a free loopback port.
+
+The emulator pins duckdb 1.5.5 (its spatial extension wheel stops there), sqlglot < 30.12 and an
+older google-cloud-bigquery. Installed beside bqmanage, those pins would decide which DuckDB the
+product runs on (and a DuckDB 2 warehouse file cannot be read by 1.5). So the emulator lives in a
+virtual environment of its own, made from ``tests/emulator-requirements.txt`` and kept in the user
+cache keyed by that file's hash (``~/.cache/bqmanage-tests/emulator-<hash>``, or
+``$BQMANAGE_EMULATOR_VENV``), so that fresh clones and CI runs reuse it; it runs as a subprocess
+and the tests talk to it over REST with the product's own client.
+
+``python -m tests.emulator`` creates the environment (``./dev test`` does this first).
+"""
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import shutil
 import socket
@@ -14,6 +26,45 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+REQUIREMENTS = Path(__file__).resolve().parent / "emulator-requirements.txt"
+_STAMP = "bqmanage-requirements.sha256"
+
+
+def venv_dir() -> Path:
+    if explicit := os.environ.get("BQMANAGE_EMULATOR_VENV"):
+        return Path(explicit)
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return cache / "bqmanage-tests" / f"emulator-{_wanted()[:12]}"
+
+
+def _python(venv: Path) -> Path:
+    return venv / "bin" / "python"
+
+
+def _wanted() -> str:
+    return hashlib.sha256(REQUIREMENTS.read_bytes()).hexdigest()
+
+
+def is_ready() -> bool:
+    stamp = venv_dir() / _STAMP
+    return _python(venv_dir()).exists() and stamp.exists() and stamp.read_text().strip() == _wanted()
+
+
+def ensure_env(quiet: bool = True) -> Path:
+    """Create (or re-create, when the pins changed) the emulator's environment; return its python."""
+    venv = venv_dir()
+    if is_ready():
+        return _python(venv)
+    if venv.exists():
+        shutil.rmtree(venv)  # a half-made environment from an interrupted run
+    venv.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    pip = [str(_python(venv)), "-m", "pip", "install", "--disable-pip-version-check", *(["--quiet"] if quiet else [])]
+    subprocess.run([*pip, "--upgrade", "pip"], check=True)
+    subprocess.run([*pip, "-r", str(REQUIREMENTS)], check=True)
+    (venv / _STAMP).write_text(_wanted() + "\n")  # written last: a half-made venv is re-made
+    return _python(venv)
+
 
 def _free_port() -> int:
     with socket.socket() as sock:
@@ -21,35 +72,33 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _spatial_home(base: Path) -> Path:
-    """bqemulator runs INSTALL spatial at start; offline, it must find the wheel's extension in $HOME."""
-    import duckdb
-    import duckdb_extension_spatial
-
-    version = duckdb.__version__
-    source = next(Path(duckdb_extension_spatial.__file__).parent.glob(f"extensions/v{version}/spatial.duckdb_extension"))
-    platform = duckdb.execute("PRAGMA platform").fetchone()[0]  # type: ignore[index]
-    target = base / ".duckdb" / "extensions" / f"v{version}" / platform
-    target.mkdir(parents=True, exist_ok=True)
-    shutil.copy(source, target / source.name)
-    return base
-
-
-def executable() -> str | None:
-    return shutil.which("bqemulator", path=str(Path(sys.executable).parent)) or shutil.which("bqemulator")
+# Run inside the emulator's environment: bqemulator runs INSTALL spatial at start; offline, it
+# must find the wheel's extension under $HOME/.duckdb (evaluation §1, option 1).
+_SPATIAL = """
+import shutil, sys
+from pathlib import Path
+import duckdb, duckdb_extension_spatial
+version = duckdb.__version__
+source = next(Path(duckdb_extension_spatial.__file__).parent.glob(f"extensions/v{version}/spatial.duckdb_extension"))
+platform = duckdb.execute("PRAGMA platform").fetchone()[0]
+target = Path(sys.argv[1]) / ".duckdb" / "extensions" / f"v{version}" / platform
+target.mkdir(parents=True, exist_ok=True)
+shutil.copy(source, target / source.name)
+"""
 
 
 @contextlib.contextmanager
 def running_emulator(home: Path | None = None) -> Iterator[str]:
     """Yield the REST URL of a fresh ephemeral bqemulator; stop it afterwards."""
-    exe = executable()
-    if exe is None:
-        raise RuntimeError("bqemulator is not installed (pip install -e '.[test]')")
-    home = _spatial_home(home or Path(tempfile.mkdtemp(prefix="bqemu-")))
+    python = ensure_env()
+    home = home or Path(tempfile.mkdtemp(prefix="bqemu-"))
+    subprocess.run([str(python), "-c", _SPATIAL, str(home)], check=True)
     port, grpc = _free_port(), _free_port()
     env = {**os.environ, "HOME": str(home), "BQEMU_ENABLE_FORMAT_EXTENSIONS": "false"}
+    env.pop("PYTHONPATH", None)  # the emulator must not import the product's packages
+    exe = python.parent / "bqemulator"
     with open(home / "emulator.log", "w") as log:
-        proc = subprocess.Popen([exe, "start", "--rest-port", str(port), "--grpc-port", str(grpc),
+        proc = subprocess.Popen([str(exe), "start", "--rest-port", str(port), "--grpc-port", str(grpc),
                                  "--project", "test-project", "--log-level", "error"],
                                 env=env, stdout=log, stderr=subprocess.STDOUT)
         url = f"http://127.0.0.1:{port}"
@@ -70,3 +119,7 @@ def running_emulator(home: Path | None = None) -> Iterator[str]:
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+
+if __name__ == "__main__":
+    print(f"bqemulator environment: {ensure_env(quiet='-v' not in sys.argv).parent.parent}")
