@@ -63,8 +63,7 @@ def make_plan(settings: Settings, engine: Engine, backfill: bool = True, desired
         if entry.outcome != "succeeded":
             for table, columns in entry.backfill:
                 resume[(entry.dataset, table)] = tuple(columns)
-    desired_columns = {(t.dataset, t.name): t.columns for t in desired.tables}
-    plan = build_plan(changes, engine.capabilities, settings.project, resume, desired_columns, backfill)
+    plan = build_plan(changes, engine.capabilities, settings.project, resume, desired, backfill)
     resumed = [f"{d}.{t}" for d, t in resume]
     return PlanResult(plan=plan, desired=desired, ledger=ledger, resumed=resumed)
 

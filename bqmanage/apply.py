@@ -60,14 +60,23 @@ class LedgerEntry:
     backfill: list[tuple[str, list[str]]]
 
 
+def latest_entry_sql(dataset: str) -> str:
+    return (f"SELECT applied_at, principal, definitions_digest, outcome, applied_steps, total_steps, backfill "
+            f"FROM {quote(dataset)}.{quote(LEDGER)} ORDER BY applied_at DESC, outcome = 'running' LIMIT 1")
+
+
+def ledger_insert_sql(dataset: str) -> str:
+    """One ledger row; every value is a query parameter."""
+    return (f"INSERT INTO {quote(dataset)}.{quote(LEDGER)} (run_id, applied_at, principal, definitions_digest, "
+            "bqmanage_version, outcome, applied_steps, total_steps, statements, backfill, error) VALUES "
+            "(@run_id, @applied_at, @principal, @digest, @version, @outcome, @applied, @total, @statements, @backfill, @error)")
+
+
 def latest_entry(engine: Engine, dataset: str) -> LedgerEntry | None:
     """The newest ledger row of an existing dataset, or None when it has no ledger."""
     if LEDGER not in engine.list_tables(dataset):
         return None
-    rows = engine.query(
-        f"SELECT applied_at, principal, definitions_digest, outcome, applied_steps, total_steps, backfill "
-        f"FROM {quote(dataset)}.{quote(LEDGER)} ORDER BY applied_at DESC, outcome = 'running' LIMIT 1",
-        label="plan")
+    rows = engine.query(latest_entry_sql(dataset), label="plan")
     if not rows:
         return None
     row = rows[0]
@@ -160,11 +169,8 @@ def _ledger_write(engine: Engine, dataset: str, run_id: str, principal: str, dig
         "statements": json.dumps([s for s, st in zip(statements, plan.steps) if st.dataset == dataset]),
         "backfill": json.dumps(backfill), "error": error,
     }
-    sql = (f"INSERT INTO {quote(dataset)}.{quote(LEDGER)} (run_id, applied_at, principal, definitions_digest, "
-           "bqmanage_version, outcome, applied_steps, total_steps, statements, backfill, error) VALUES "
-           "(@run_id, @applied_at, @principal, @digest, @version, @outcome, @applied, @total, @statements, @backfill, @error)")
     try:
-        engine.query(sql, params, label="apply")
+        engine.query(ledger_insert_sql(dataset), params, label="apply")
     except BqmanageError:
         if not quiet:
             raise

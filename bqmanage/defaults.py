@@ -9,8 +9,9 @@ the local side table) is normalised with ``normalize_default`` so that ``0`` and
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Context, Decimal, InvalidOperation
 
 from bqmanage.names import string_literal
 
@@ -74,11 +75,26 @@ def default_sql(
     raise DefaultProblem(f"a default on a {type_} column must be one of the allowed functions")
 
 
+_INT64 = (-(2**63), 2**63 - 1)
+
+
 def _number_default(value: object, type_: str, precision: int | None, scale: int | None) -> str:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if isinstance(value, str) and type_ in ("NUMERIC", "BIGNUMERIC"):
+        # A quoted decimal keeps every digit; YAML would read an unquoted one as a float.
+        try:
+            value = Decimal(value.strip())
+        except InvalidOperation:
+            raise DefaultProblem(f"default {value!r} is not a number for {type_}") from None
+        if not value.is_finite():
+            raise DefaultProblem(f"default {value} is not a finite number for {type_}")
+    if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
         raise DefaultProblem(f"default {value!r} is not a number for {type_}")
     if type_ == "INT64" and not isinstance(value, int):
         raise DefaultProblem(f"default {value!r} is not an INT64")
+    if type_ == "INT64" and not _INT64[0] <= value <= _INT64[1]:  # type: ignore[operator]
+        raise DefaultProblem(f"default {value} is outside INT64 ({_INT64[0]} to {_INT64[1]})")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise DefaultProblem(f"default {value} is not a finite number for {type_}")
     number = Decimal(str(value))
     if precision is not None:
         digits = len(str(abs(int(number)))) if int(number) else 0
@@ -88,8 +104,28 @@ def _number_default(value: object, type_: str, precision: int | None, scale: int
 
 
 def _canonical_number(number: Decimal) -> str:
-    text = format(number.normalize(), "f")
+    # Wide enough for BIGNUMERIC's 76 digits: the default context would round to 28.
+    text = format(number.normalize(Context(prec=100)), "f")
     return "0" if text in ("-0", "0") else text
+
+
+def default_expression(type_: str, default: str) -> str:
+    """A canonical default as BigQuery must read it, wherever a default appears (CREATE, SET
+    DEFAULT, the backfill, the reset, tables.patch). A bare number is an INT64 or FLOAT64 literal
+    to GoogleSQL: 12345678901234567890 is an invalid integer literal, and a FLOAT64 of 1e30 must
+    not become a 31-digit integer. So NUMERIC and BIGNUMERIC get typed literals and FLOAT64 the
+    shortest float spelling
+    (https://cloud.google.com/bigquery/docs/reference/standard-sql/lexical#numeric_literals)."""
+    if type_ in ("NUMERIC", "BIGNUMERIC", "FLOAT64"):
+        try:
+            number = Decimal(default)
+        except InvalidOperation:
+            return default  # a function, e.g. RAND()
+        if type_ == "FLOAT64":
+            text = repr(float(number))
+            return text if any(c in text for c in ".en") else f"{text}.0"
+        return f"{type_} {string_literal(_canonical_number(number))}"
+    return default
 
 
 def normalize_default(text: str | None) -> str | None:
@@ -112,6 +148,11 @@ def normalize_default(text: str | None) -> str | None:
     except InvalidOperation:
         pass
     typed = _TYPED.match(text)
+    if typed and typed.group(1).upper() in ("NUMERIC", "BIGNUMERIC"):
+        try:
+            return _canonical_number(Decimal(_unquote(typed.group(2))))
+        except InvalidOperation:
+            pass
     if typed:
         return f"{typed.group(1).upper()} {string_literal(_unquote(typed.group(2)))}"
     if text[:1] in ("b", "B") and text[1:2] in ("'", '"'):

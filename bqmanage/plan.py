@@ -24,7 +24,7 @@ from bqmanage.changes import (
     SetTableOptions,
     WidenType,
 )
-from bqmanage.model import Column, TableRef
+from bqmanage.model import Column, Definitions, Partitioning, TableRef
 
 
 @dataclass(frozen=True)
@@ -78,12 +78,12 @@ _ORDER = (CreateDataset, SetDatasetOptions, CreateTable, AddColumn, AddField, Re
 
 def build_plan(changes: list[Change], caps: Capabilities = Capabilities(), project: str | None = None,
                resume_backfill: dict[tuple[str, str], tuple[str, ...]] | None = None,
-               desired_columns: dict[tuple[str, str], tuple[Column, ...]] | None = None,
+               desired: Definitions | None = None,
                backfill: bool = True) -> Plan:
     """Turn changes into ordered, rendered steps; refused changes stop the whole plan.
 
     :param resume_backfill: columns whose backfill an interrupted earlier apply left undone.
-    :param desired_columns: the desired columns per table, to render resumed backfills.
+    :param desired: the definitions, to render resumed backfills and partition filters.
     """
     refused = tuple(c for c in changes if not c.is_safe)
     safe = sorted((c for c in changes if c.is_safe), key=lambda c: _ORDER.index(type(c)))
@@ -93,13 +93,15 @@ def build_plan(changes: list[Change], caps: Capabilities = Capabilities(), proje
             continue  # grouped per table below
         steps.append(_step(change, project))
     _group_adds(safe, steps, caps, project)
-    backfills = _backfills(safe, resume_backfill or {}, desired_columns or {})
+    desired_columns = {(t.dataset, t.name): t.columns for t in desired.tables} if desired else {}
+    backfills = _backfills(safe, resume_backfill or {}, desired_columns)
     if backfill:
         for (dataset, table), columns in backfills.items():
             ref = TableRef(dataset=dataset, table=table)
             names = ", ".join(c.name for c in columns)
             steps.append(Step("backfill", dataset, table, f"existing rows of {ref} get the default of {names} (they read NULL)",
-                              sql=render.backfill_sql(ref, list(columns), project), is_metadata=False))
+                              sql=render.backfill_sql(ref, list(columns), project, _filter_of(desired, ref)),
+                              is_metadata=False))
     steps.sort(key=_step_order)
     record = tuple((d, t, tuple(c.name for c in cols)) for (d, t), cols in backfills.items())
     return Plan(steps=tuple(steps), refused=refused, changes=tuple(changes), backfill=record)
@@ -168,6 +170,14 @@ def _step(change: Change, project: str | None) -> Step:
         # Clustering changes only through the API (tables.update/patch), not DDL.
         return Step("set_clustering", api={"method": "tables.patch", "clustering": list(change.desired_fields)}, **base)
     raise TypeError(f"unsupported change {type(change).__name__}")
+
+
+def _filter_of(desired: Definitions | None, ref: TableRef) -> Partitioning | None:
+    """The partitioning a DML statement must filter on: BigQuery refuses any query over a table
+    with require_partition_filter whose WHERE has no predicate on the partitioning column
+    (https://cloud.google.com/bigquery/docs/managing-partitioned-tables#require-filter)."""
+    table = desired.table(ref.dataset, ref.table) if desired else None
+    return table.partitioning if table is not None and table.require_partition_filter else None
 
 
 def _backfills(safe: list[Change], resume: dict[tuple[str, str], tuple[str, ...]],

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from bqmanage.changes import SetDatasetOptions, SetTableOptions
+from bqmanage.defaults import default_expression
 from bqmanage.model import Column, Dataset, Partitioning, Table, TableRef
 from bqmanage.names import quote, string_literal
 from bqmanage.types import LEGACY
@@ -47,7 +48,7 @@ def column_sql(column: Column) -> str:
     """A column definition: ``name type [DEFAULT expr] [NOT NULL] [OPTIONS(...)]`` (DDL grammar order)."""
     parts = [quote(column.name), column.type_sql()]
     if column.default is not None:
-        parts.append(f"DEFAULT {column.default}")
+        parts.append(f"DEFAULT {default_expression(column.type, column.default)}")
     if column.mode == "REQUIRED":
         parts.append("NOT NULL")
     if column.description:
@@ -60,7 +61,11 @@ def partition_sql(partitioning: Partitioning, table: Table) -> str:
         r = partitioning.range
         return f"PARTITION BY RANGE_BUCKET({quote(partitioning.column or '')}, GENERATE_ARRAY({r.start}, {r.end}, {r.interval}))"
     if partitioning.column is None:
-        return "PARTITION BY _PARTITIONDATE"
+        # Ingestion time: _PARTITIONDATE is the daily form only; other granularities truncate
+        # _PARTITIONTIME (https://cloud.google.com/bigquery/docs/reference/standard-sql/data-definition-language#partition_expression).
+        if partitioning.granularity == "DAY":
+            return "PARTITION BY _PARTITIONDATE"
+        return f"PARTITION BY TIMESTAMP_TRUNC(_PARTITIONTIME, {partitioning.granularity})"
     column = table.column(partitioning.column)
     name = quote(partitioning.column)
     if column is not None and column.type == "DATE":
@@ -107,7 +112,7 @@ def _column_no_default(column: Column) -> str:
 
 
 def set_default_sql(ref: TableRef, column: Column, project: str | None = None) -> str:
-    return f"ALTER TABLE {ref.sql(project)} ALTER COLUMN {quote(column.name)} SET DEFAULT {column.default}"
+    return f"ALTER TABLE {ref.sql(project)} ALTER COLUMN {quote(column.name)} SET DEFAULT {default_expression(column.type, column.default or 'NULL')}"
 
 
 def drop_default_sql(ref: TableRef, column: Column, project: str | None = None) -> str:
@@ -143,11 +148,27 @@ def _option_value(value: object) -> object:
     return None if value == {} else value
 
 
-def backfill_sql(ref: TableRef, columns: list[Column], project: str | None = None) -> str:
-    """One UPDATE per table: existing rows get the default where the new column is NULL."""
-    sets = ",\n  ".join(f"{quote(c.name)} = IFNULL({quote(c.name)}, {c.default})" for c in columns)
+def backfill_sql(ref: TableRef, columns: list[Column], project: str | None = None,
+                 partitioning: Partitioning | None = None) -> str:
+    """One UPDATE per table: existing rows get the default where the new column is NULL.
+
+    With ``partitioning`` (a table with require_partition_filter), the WHERE also holds a
+    predicate on the partitioning column alone that excludes no row, NULL partitions included.
+    """
+    sets = ",\n  ".join(f"{quote(c.name)} = IFNULL({quote(c.name)}, {default_expression(c.type, c.default or 'NULL')})" for c in columns)
     where = " OR ".join(f"{quote(c.name)} IS NULL" for c in columns)
+    if partitioning is not None:
+        where = f"({where})\n  AND {every_partition_sql(partitioning)}"
     return f"UPDATE {ref.sql(project)}\nSET\n  {sets}\nWHERE {where}"
+
+
+def every_partition_sql(partitioning: Partitioning, alias: str | None = None) -> str:
+    """A filter on the partitioning column alone that keeps every row: what a table with
+    require_partition_filter needs in a statement meant for all its rows. Ingestion-time tables
+    filter on the _PARTITIONTIME pseudo-column (NULL while rows sit in the streaming buffer)."""
+    column = quote(partitioning.column) if partitioning.column else "_PARTITIONTIME"
+    ref = f"{alias}.{column}" if alias else column
+    return f"({ref} IS NOT NULL OR {ref} IS NULL)"
 
 
 def schema_json(columns: tuple[Column, ...] | list[Column]) -> list[dict[str, Any]]:
@@ -165,7 +186,7 @@ def schema_json(columns: tuple[Column, ...] | list[Column]) -> list[dict[str, An
         if column.range_element:
             field["rangeElementType"] = {"type": column.range_element}
         if column.default is not None:
-            field["defaultValueExpression"] = column.default
+            field["defaultValueExpression"] = default_expression(column.type, column.default)
         if column.fields:
             field["fields"] = schema_json(column.fields)
         out.append(field)

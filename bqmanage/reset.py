@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bqmanage.defaults import default_expression
 from bqmanage.errors import UsageError
 from bqmanage.model import Column, Definitions, QuotaSpec, Table
 from bqmanage.names import quote, string_literal
@@ -118,7 +119,7 @@ def _registry(desired: Definitions, table: Table, quota: QuotaSpec) -> Table:
 
 
 def _reset_value(column: Column) -> str:
-    return column.default if column.default is not None else f"CAST(NULL AS {column.type_sql()})"
+    return default_expression(column.type, column.default) if column.default is not None else f"CAST(NULL AS {column.type_sql()})"
 
 
 def _registry_value(column: Column, registry: Table) -> str:

@@ -6,6 +6,7 @@ only while it maps to that physical type.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import sqlglot
@@ -46,7 +47,13 @@ def duck_type(column: Column, with_array: bool = True) -> str:
     return f"{base}[]" if with_array and column.mode == "REPEATED" else base
 
 
+_GEOGPOINT = re.compile(r"\s*ST_GEOGPOINT\s*\(\s*(-?[\d.]+)\s*,\s*(-?[\d.]+)\s*\)\s*\Z", re.I)
+
+
 def bq_default_to_duck(expr: str) -> str:
+    # GEOGRAPHY is text (WKT) on the local engine, which has no spatial functions loaded.
+    if point := _GEOGPOINT.match(expr):
+        return f"'POINT({point.group(1)} {point.group(2)})'"
     return sqlglot.transpile(f"SELECT {expr}", read="bigquery", write="duckdb")[0][len("SELECT "):]
 
 
@@ -60,6 +67,13 @@ def field_from_duck(name: str, physical: Any, side: dict[str, dict[str, Any]], p
     if physical.id == "list":
         physical, mode = physical.children[0][1], "REPEATED"
     meta = side.get(path)
+    # The side spelling first: a RANGE is physically a STRUCT of its two ends.
+    if meta is not None and meta.get("type") not in ("RECORD", "STRUCT"):
+        candidate = _column_from_meta(name, meta, mode)
+        if candidate is not None and duck_type(candidate, with_array=False) == str(physical):
+            out = {k: v for k, v in meta.items() if k not in ("defaultValueExpression", "fields")}
+            out.update({"name": name, "mode": mode if mode == "REPEATED" or meta.get("mode") != "REQUIRED" or "." not in path else "REQUIRED"})
+            return out
     if physical.id == "struct":
         fields = [field_from_duck(n, t, side, f"{path}.{n.lower()}") for n, t in physical.children]
         out = {"name": name, "type": "RECORD", "mode": mode, "fields": fields}
@@ -69,12 +83,6 @@ def field_from_duck(name: str, physical: Any, side: dict[str, dict[str, Any]], p
             out["description"] = meta["description"]
         return out
     text = str(physical)
-    if meta is not None:
-        candidate = _column_from_meta(name, meta, mode)
-        if candidate is not None and duck_type(candidate, with_array=False) == text:
-            out = {k: v for k, v in meta.items() if k not in ("defaultValueExpression", "fields")}
-            out.update({"name": name, "mode": mode if mode == "REPEATED" or meta.get("mode") != "REQUIRED" or "." not in path else "REQUIRED"})
-            return out
     if text.startswith("DECIMAL("):
         precision, scale = (int(x) for x in text[8:-1].split(","))
         return {"name": name, "type": "NUMERIC", "mode": mode, "precision": str(precision), "scale": str(scale)}

@@ -17,6 +17,7 @@ from typing import Any
 
 import duckdb
 import sqlglot
+from sqlglot import exp
 
 from bqmanage.changes import (
     AddColumn,
@@ -46,6 +47,25 @@ from bqmanage.plan import Capabilities, Step
 from bqmanage.render import schema_json
 
 META = "_bqmanage"
+# DuckDB has no ingestion time: on the local engine every row is as if still in BigQuery's
+# streaming buffer, where these pseudo-columns read NULL.
+_PSEUDO_COLUMNS = ("_PARTITIONTIME", "_PARTITIONDATE")
+
+
+def to_duckdb(sql: str) -> list[str]:
+    """BigQuery SQL as DuckDB statements, through sqlglot."""
+    def adapt(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Column) and not node.table and node.name.upper() in _PSEUDO_COLUMNS:
+            return exp.Null()
+        # NUMERIC '…' and BIGNUMERIC '…' literals: as a plain number DuckDB keeps every digit it
+        # can (HUGEINT, exact DECIMAL), where a cast to its default DECIMAL(18,3) would overflow.
+        if (isinstance(node, exp.Cast) and isinstance(node.this, exp.Literal) and node.this.is_string
+                and node.to.this in (exp.DataType.Type.DECIMAL, exp.DataType.Type.BIGDECIMAL) and not node.to.expressions):
+            return exp.Literal.number(node.this.this)
+        return node
+
+    return [tree.transform(adapt).sql("duckdb") for tree in sqlglot.parse(sql, read="bigquery") if tree]
+
 class LocalEngine:
     name = "local"
     # DuckDB adds one column per ALTER; it can observe everything bqmanage stores.
@@ -213,7 +233,7 @@ class LocalEngine:
         self._touch(change.dataset, table)
 
     def _run_sql(self, sql: str) -> None:
-        for statement in sqlglot.transpile(sql, read="bigquery", write="duckdb"):
+        for statement in to_duckdb(sql):
             self._x(statement)
 
     def _upsert(self, table: str, values: list[Any]) -> None:
@@ -307,7 +327,7 @@ class LocalEngine:
 
     def query(self, sql: str, params: dict[str, Any] | None = None, label: str = "query") -> list[dict[str, Any]]:
         self.statements.append(sql)
-        statements = sqlglot.transpile(sql, read="bigquery", write="duckdb")
+        statements = to_duckdb(sql)
         delay = 0.01
         for attempt in range(8):
             try:

@@ -18,7 +18,7 @@ USING (
     FALSE AS `quota_warning_sent`,
     CAST(NULL AS TIMESTAMP) AS `quota_exceeded_at`,
     0 AS `total_api_calls_today`,
-    IF(l.`tenant_id` IS NULL, 0, l.`total_storage_used_gb`) AS `total_storage_used_gb`,
+    IF(l.`tenant_id` IS NULL, NUMERIC "0", l.`total_storage_used_gb`) AS `total_storage_used_gb`,
     CURRENT_TIMESTAMP() AS `last_updated`,
     IF(l.`tenant_id` IS NULL, CAST(NULL AS TIMESTAMP), l.`last_pipeline_started_at`) AS `last_pipeline_started_at`,
     IF(l.`tenant_id` IS NULL, CAST(NULL AS TIMESTAMP), l.`last_pipeline_completed_at`) AS `last_pipeline_completed_at`,

@@ -32,7 +32,7 @@ CREATE TABLE IF NOT EXISTS `tenants`.`tenant_usage_quotas` (
   `quota_warning_sent` BOOL DEFAULT FALSE OPTIONS (description = "The 80% warning was sent."),
   `quota_exceeded_at` TIMESTAMP,
   `total_api_calls_today` INT64 DEFAULT 0,
-  `total_storage_used_gb` NUMERIC(10, 2) DEFAULT 0,
+  `total_storage_used_gb` NUMERIC(10, 2) DEFAULT NUMERIC "0",
   `last_updated` TIMESTAMP DEFAULT CURRENT_TIMESTAMP() NOT NULL,
   `last_pipeline_started_at` TIMESTAMP,
   `last_pipeline_completed_at` TIMESTAMP,

@@ -21,7 +21,7 @@ ALTER TABLE `tenants`.`tenant_usage_quotas` ALTER COLUMN `quota_warning_sent` SE
 
 ALTER TABLE `tenants`.`tenant_usage_quotas` ALTER COLUMN `total_api_calls_today` SET DEFAULT 0;
 
-ALTER TABLE `tenants`.`tenant_usage_quotas` ALTER COLUMN `total_storage_used_gb` SET DEFAULT 0;
+ALTER TABLE `tenants`.`tenant_usage_quotas` ALTER COLUMN `total_storage_used_gb` SET DEFAULT NUMERIC "0";
 
 UPDATE `tenants`.`tenant_usage_quotas`
 SET
@@ -30,5 +30,5 @@ SET
   `quota_exceeded` = IFNULL(`quota_exceeded`, FALSE),
   `quota_warning_sent` = IFNULL(`quota_warning_sent`, FALSE),
   `total_api_calls_today` = IFNULL(`total_api_calls_today`, 0),
-  `total_storage_used_gb` = IFNULL(`total_storage_used_gb`, 0)
+  `total_storage_used_gb` = IFNULL(`total_storage_used_gb`, NUMERIC "0")
 WHERE `pipelines_cancelled_today` IS NULL OR `max_concurrent_reached` IS NULL OR `quota_exceeded` IS NULL OR `quota_warning_sent` IS NULL OR `total_api_calls_today` IS NULL OR `total_storage_used_gb` IS NULL;

@@ -1,0 +1,147 @@
+"""Issue 9: every kind of statement bqmanage sends, parsed and analyzed by Google's GoogleSQL front
+end (ZetaSQL) against a catalog built from the definitions. A statement it rejects fails the test
+with Google's message. See tests/googlesql.py for how the analyzer is loaded and cached.
+
+The analyzer knows GoogleSQL's grammar and types, not BigQuery's service rules (no DEFAULT on
+ADD COLUMN for an existing table, partition filters, metadata rates): those are planner tests.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from bqmanage import infoschema
+from bqmanage.apply import LEDGER, latest_entry_sql, ledger_insert_sql, ledger_table
+from bqmanage.diff import compare, compare_table, desired_datasets
+from bqmanage.loader import load_definitions
+from bqmanage.model import Definitions, Table, Warehouse
+from bqmanage.plan import Capabilities, Step, build_plan
+from bqmanage.render import create_schema_sql, create_table_sql
+from bqmanage.reset import render_reset
+from tests import seed
+from tests.googlesql import OracleError, oracle, statements
+from tests.test_planner import CASES
+
+pytestmark = pytest.mark.googlesql
+
+ROOT = Path(__file__).resolve().parent.parent
+EVERYTHING = Path(__file__).parent / "fixtures" / "everything"
+RUN_DATE = {"run_date": dt.date(2026, 11, 21)}
+
+
+def _analyze_steps(steps: tuple[Step, ...], before: list[Table], after: list[Table]) -> int:
+    """Analyze every SQL step: ADD COLUMN against the table before it runs, everything else
+    against the table as defined (SET DEFAULT and the backfill name the new columns)."""
+    analyzed = 0
+    for step in steps:
+        if step.sql is None:
+            continue  # an API call (tables.patch), not SQL
+        oracle().analyze(step.sql, before if step.kind == "add_columns" else after)
+        analyzed += 1
+    return analyzed
+
+
+# ---- the oracle can fail ----
+
+def test_the_oracle_rejects_what_bigquery_rejects() -> None:
+    quotas = seed.desired_quotas(ROOT / "schemas")
+    with pytest.raises(OracleError, match="Did you mean max_concurrent_reached"):
+        oracle().analyze("UPDATE tenants.tenant_usage_quotas SET max_concurent_reached = 1 WHERE TRUE", [quotas])
+    with pytest.raises(OracleError, match="cannot be assigned to quota_exceeded, which has type BOOL"):
+        oracle().analyze("UPDATE tenants.tenant_usage_quotas SET quota_exceeded = 0 WHERE TRUE", [quotas])
+    with pytest.raises(OracleError, match="Syntax error"):
+        oracle().parse("ALTER TABLE t ADD COLUMN")
+
+
+def test_a_broken_rendered_statement_fails_the_tier() -> None:
+    """The seed migration's real backfill, with one column name broken as a typo would."""
+    desired = load_definitions(ROOT / "schemas")
+    plan = build_plan(compare(desired, Warehouse(tables={"tenants.tenant_usage_quotas": seed.old_deploy_table(ROOT / "schemas")})))
+    backfill = next(s for s in plan.steps if s.kind == "backfill")
+    assert backfill.sql is not None
+    oracle().analyze(backfill.sql, desired)
+    broken = backfill.sql.replace("`max_concurrent_reached`", "`max_concurent_reached`", 1)
+    with pytest.raises(OracleError, match="max_concurent_reached"):
+        oracle().analyze(broken, desired)
+
+
+# ---- every statement kind ----
+
+@pytest.mark.parametrize("case_id,desired,actual,kinds,codes", [c for c in CASES if not c[4]],
+                         ids=[c[0] for c in CASES if not c[4]])
+def test_planner_case_statements(case_id: str, desired: Table, actual: Table, kinds: list[str], codes: list[str]) -> None:
+    plan = build_plan(compare_table(desired, actual), Capabilities(multi_action_alter=True))
+    _analyze_steps(plan.steps, [actual], [desired])
+
+
+def test_golden_render_of_the_shipped_definitions() -> None:
+    desired = load_definitions(ROOT / "schemas")
+    script = (Path(__file__).parent / "golden" / "render_tenants.sql").read_text()
+    for sql in statements(script):
+        oracle().analyze(sql, desired)
+
+
+def test_golden_seed_migration() -> None:
+    desired = load_definitions(ROOT / "schemas")
+    old = seed.old_deploy_table(ROOT / "schemas")
+    profiles = desired.table("tenants", "tenant_profiles")
+    assert profiles is not None
+    for sql in statements((Path(__file__).parent / "golden" / "seed_migration.sql").read_text()):
+        oracle().analyze(sql, [old, profiles] if "ADD COLUMN" in sql else desired)
+
+
+def test_render_of_every_type_partitioning_and_option() -> None:
+    desired = load_definitions(EVERYTHING)
+    for dataset in desired_datasets(desired):
+        oracle().analyze(create_schema_sql(dataset, "my-project"))
+    for table in desired.tables:
+        oracle().analyze(create_table_sql(table, "my-project"))
+        oracle().analyze(create_table_sql(table))
+
+
+def test_migration_to_every_type_from_a_bare_table() -> None:
+    """Every column of the fixture added to tables that have only their first column: ADD COLUMN,
+    SET DEFAULT, the backfill, options and descriptions, on every partitioning kind."""
+    desired = load_definitions(EVERYTHING)
+    actual = {f"{t.dataset}.{t.name}": t.model_copy(update={"columns": t.columns[:1], "description": None, "labels": {}})
+              for t in desired.tables}
+    plan = build_plan(compare(desired, Warehouse(datasets={d.name: d for d in desired_datasets(desired)}, tables=actual)),
+                      desired=desired)
+    assert {s.kind for s in plan.steps} >= {"add_columns", "set_default", "backfill", "set_table_options"}
+    assert _analyze_steps(plan.steps, list(actual.values()), list(desired.tables)) >= 5
+
+
+@pytest.mark.parametrize("strategy", ["rollover", "in_place"])
+def test_reset_statements(strategy: str) -> None:
+    desired = load_definitions(ROOT / "schemas")
+    quotas = desired.table("tenants", "tenant_usage_quotas")
+    assert quotas is not None and quotas.quota is not None
+    table = quotas.model_copy(update={"quota": quotas.quota.model_copy(update={"strategy": strategy})})
+    definitions = Definitions(datasets=desired.datasets, digest=desired.digest,
+                              tables=tuple(table if t.name == table.name else t for t in desired.tables))
+    sql = render_reset(definitions, table, None)
+    for statement in (sql.merge, sql.dedup, sql.status):
+        oracle().analyze(statement, definitions, RUN_DATE)
+    checked_in = (ROOT / "deployment" / "reset" / "quota_reset.sql").read_text()
+    for statement in statements(checked_in):
+        oracle().analyze(statement, desired, RUN_DATE)
+
+
+def test_ledger_statements() -> None:
+    ledger = ledger_table("tenants")
+    oracle().analyze(create_table_sql(ledger))
+    params = {"run_id": "r", "applied_at": dt.datetime(2026, 11, 21, tzinfo=dt.timezone.utc), "principal": "p",
+              "digest": "d", "version": "v", "outcome": "running", "applied": 0, "total": 1,
+              "statements": "[]", "backfill": "[]", "error": "e"}
+    oracle().analyze(ledger_insert_sql("tenants"), [ledger], params)
+    oracle().analyze(latest_entry_sql("tenants"), [ledger])
+    assert LEDGER in latest_entry_sql("tenants")
+
+
+@pytest.mark.parametrize("view", sorted(infoschema.VIEWS))
+def test_information_schema_readers_parse(view: str) -> None:
+    oracle().parse(infoschema.view_sql(view, ["tenants", "tenant_acme"], "my-project"))
+    oracle().parse(infoschema.view_sql(view, ["tenants"], "my-project", region="EU"))
