@@ -63,7 +63,7 @@ def make_plan(settings: Settings, engine: Engine, backfill: bool = True, desired
         if entry.outcome != "succeeded":
             for table, columns in entry.backfill:
                 resume[(entry.dataset, table)] = tuple(columns)
-    plan = build_plan(changes, engine.capabilities, settings.project, resume, desired, backfill)
+    plan = build_plan(changes, settings.project, resume, desired, backfill)
     resumed = [f"{d}.{t}" for d, t in resume]
     return PlanResult(plan=plan, desired=desired, ledger=ledger, resumed=resumed)
 

@@ -123,7 +123,8 @@ def plan(
     desired = api.validate(settings)  # bad definitions fail before any warehouse call
     with engine_session(settings, "plan") as engine:
         planned = api.make_plan(settings, engine, backfill=not no_backfill, desired=desired)
-    typer.echo(report.plan_text(planned, settings.target))
+        runs_as = engine.capabilities.runs_as
+    typer.echo(report.plan_text(planned, settings.target, runs_as))
     if planned.plan.has_refused:
         raise typer.Exit(2)
     raise typer.Exit(1 if planned.plan.steps else 0)
@@ -154,9 +155,10 @@ def apply(
 
     with engine_session(settings, "apply") as engine:
         outcome = api.apply(settings, engine, dry_run=dry_run, backfill=not no_backfill, on_step=progress, desired=desired)
+        runs_as = engine.capabilities.runs_as
     steps = outcome.planned.plan.steps
     if dry_run:
-        typer.echo(report.plan_text(outcome.planned, settings.target))
+        typer.echo(report.plan_text(outcome.planned, settings.target, runs_as))
         return
     if not steps:
         typer.echo(f"Nothing to do: target {settings.target} already matches the definitions.")

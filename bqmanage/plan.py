@@ -31,7 +31,11 @@ from bqmanage.model import Column, Definitions, Partitioning, TableRef
 class Capabilities:
     """What an engine can do and see. The planner and diff read these; nothing branches on names."""
 
-    multi_action_alter: bool = True  # several ADD COLUMN actions in one ALTER TABLE
+    # Several ADD COLUMN actions in one ALTER TABLE. The plan always has BigQuery's one ALTER per
+    # table; an engine without this runs its actions one at a time (the plan says so).
+    multi_action_alter: bool = True
+    # How the engine runs the plan's BigQuery statements, when not verbatim; plan prints it.
+    runs_as: str | None = None
     # Properties the engine cannot read back (diff skips them; see diff.OBSERVABLE).
     unobservable: frozenset[str] = frozenset()
     # Metadata updates allowed per table per 10 s; apply paces itself to stay under it.
@@ -76,7 +80,7 @@ _ORDER = (CreateDataset, SetDatasetOptions, CreateTable, AddColumn, AddField, Re
           SetDefault, DropDefault, SetColumnDescription, SetTableOptions, SetClustering)
 
 
-def build_plan(changes: list[Change], caps: Capabilities = Capabilities(), project: str | None = None,
+def build_plan(changes: list[Change], project: str | None = None,
                resume_backfill: dict[tuple[str, str], tuple[str, ...]] | None = None,
                desired: Definitions | None = None,
                backfill: bool = True) -> Plan:
@@ -92,7 +96,7 @@ def build_plan(changes: list[Change], caps: Capabilities = Capabilities(), proje
         if isinstance(change, (AddColumn, AddField)):
             continue  # grouped per table below
         steps.append(_step(change, project))
-    _group_adds(safe, steps, caps, project)
+    _group_adds(safe, steps, project)
     desired_columns = {(t.dataset, t.name): t.columns for t in desired.tables} if desired else {}
     backfills = _backfills(safe, resume_backfill or {}, desired_columns)
     if backfill:
@@ -118,7 +122,7 @@ def _step_order(step: Step) -> tuple[int, str, int]:
     return (group, f"{step.dataset}.{step.table or ''}", _KIND_ORDER.index(step.kind))
 
 
-def _group_adds(safe: list[Change], steps: list[Step], caps: Capabilities, project: str | None) -> None:
+def _group_adds(safe: list[Change], steps: list[Step], project: str | None) -> None:
     tables: dict[tuple[str, str], list[Change]] = {}
     for change in safe:
         if isinstance(change, (AddColumn, AddField)):
@@ -127,12 +131,11 @@ def _group_adds(safe: list[Change], steps: list[Step], caps: Capabilities, proje
         ref = TableRef(dataset=dataset, table=table)
         adds = [c for c in group if isinstance(c, AddColumn)]
         if adds:
-            # One multi-action ALTER per table: one metadata update instead of one per column.
-            batches = [adds] if caps.multi_action_alter else [[a] for a in adds]
-            for batch in batches:
-                names = ", ".join(a.column.name for a in batch)
-                steps.append(Step("add_columns", dataset, table, f"add {names} (NULLABLE, no DEFAULT: BigQuery rejects it on existing tables)",
-                                  sql=render.add_columns_sql(ref, [a.column for a in batch], project), changes=tuple(batch)))
+            # One multi-action ALTER per table: one metadata update instead of one per column. The
+            # plan is BigQuery's on every target; an engine that cannot run it whole splits it.
+            names = ", ".join(a.column.name for a in adds)
+            steps.append(Step("add_columns", dataset, table, f"add {names} (NULLABLE, no DEFAULT: BigQuery rejects it on existing tables)",
+                              sql=render.add_columns_sql(ref, [a.column for a in adds], project), changes=tuple(adds)))
             # The default of a new column is set after the ADD, then existing rows are backfilled.
             for add in adds:
                 if add.column.default is not None:

@@ -1,6 +1,9 @@
 """Render stage: changes -> GoogleSQL text and API payloads. Pure; a ``_sql`` function never executes.
 
-What ``plan`` and ``apply --dry-run`` print is exactly what ``apply`` sends.
+What ``plan`` and ``apply --dry-run`` print is the BigQuery SQL, on every target; on BigQuery it is
+exactly what ``apply`` sends. An engine that cannot run a step verbatim (the local DuckDB engine,
+bqemulator's single-action ALTER) runs it its own way from the step's typed changes, and ``plan``
+says so.
 """
 
 from __future__ import annotations

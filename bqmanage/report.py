@@ -22,7 +22,7 @@ def refusals_text(plan: Plan) -> str:
     return "\n".join(lines)
 
 
-def plan_text(planned: PlanResult, target: str) -> str:
+def plan_text(planned: PlanResult, target: str, runs_as: str | None = None) -> str:
     """What ``bqmanage plan`` prints: the ledger's latest entry, each step's reason and exact SQL."""
     plan = planned.plan
     lines: list[str] = []
@@ -46,6 +46,9 @@ def plan_text(planned: PlanResult, target: str) -> str:
         lines.append(f"-- [{i}] {step.kind}: {step.reason}")
         lines.append(step.text())
     datasets = sorted({s.dataset for s in plan.steps})
+    if runs_as:
+        lines.append("")
+        lines.append(f"-- These are the BigQuery statements; on target {target}, {runs_as}.")
     lines.append("")
     lines.append(f"-- bookkeeping: each run is recorded in {', '.join(f'{d}._bqmanage_migrations' for d in datasets)} "
                  "(CREATE TABLE IF NOT EXISTS on first use, then one INSERT at the start and one at the end).")

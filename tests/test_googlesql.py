@@ -18,7 +18,7 @@ from bqmanage.apply import LEDGER, latest_entry_sql, ledger_insert_sql, ledger_t
 from bqmanage.diff import compare, compare_table, desired_datasets
 from bqmanage.loader import load_definitions
 from bqmanage.model import Definitions, Table, Warehouse
-from bqmanage.plan import Capabilities, Step, build_plan
+from bqmanage.plan import Step, build_plan
 from bqmanage.render import create_schema_sql, create_table_sql
 from bqmanage.reset import render_reset
 from tests import seed
@@ -73,7 +73,7 @@ def test_a_broken_rendered_statement_fails_the_tier() -> None:
 @pytest.mark.parametrize("case_id,desired,actual,kinds,codes", [c for c in CASES if not c[4]],
                          ids=[c[0] for c in CASES if not c[4]])
 def test_planner_case_statements(case_id: str, desired: Table, actual: Table, kinds: list[str], codes: list[str]) -> None:
-    plan = build_plan(compare_table(desired, actual), Capabilities(multi_action_alter=True))
+    plan = build_plan(compare_table(desired, actual))
     _analyze_steps(plan.steps, [actual], [desired])
 
 

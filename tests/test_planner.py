@@ -8,7 +8,7 @@ import pytest
 
 from bqmanage.diff import compare_table
 from bqmanage.model import Column, Partitioning, Table
-from bqmanage.plan import Capabilities, build_plan
+from bqmanage.plan import build_plan
 
 
 def col(name: str, type_: str = "INT64", mode: str = "NULLABLE", **kw: Any) -> Column:
@@ -96,7 +96,7 @@ CASES: list[tuple[str, Table, Table, list[str], list[str]]] = [
 def test_planner_case(case_id: str, desired: Table, actual: Table, kinds: list[str], codes: list[str]) -> None:
     changes = compare_table(desired, actual)
     assert sorted(c.kind for c in changes) == sorted(kinds)
-    plan = build_plan(changes, Capabilities())
+    plan = build_plan(changes)
     refused = [c.refusal() for c in plan.refused]
     assert sorted(r.code for r in refused if r) == sorted(codes)
     for refusal in refused:
@@ -122,12 +122,10 @@ def test_clustering_is_an_api_call() -> None:
     assert step.sql is None and step.api == {"method": "tables.patch", "clustering": ["id", "n"]}
 
 
-def test_one_alter_per_table_or_one_per_column_by_capability() -> None:
-    desired = table(*BASE, col("a"), col("b"), col("c"))
-    multi = build_plan(compare_table(desired, table(*BASE)), Capabilities(multi_action_alter=True))
-    single = build_plan(compare_table(desired, table(*BASE)), Capabilities(multi_action_alter=False))
-    assert [s.kind for s in multi.steps] == ["add_columns"]
-    assert [s.kind for s in single.steps] == ["add_columns"] * 3
+def test_one_alter_per_table_whatever_the_engine() -> None:
+    """The plan is BigQuery's on every target: one multi-action ALTER per table."""
+    (step,) = build_plan(compare_table(table(*BASE, col("a"), col("b"), col("c")), table(*BASE))).steps
+    assert step.kind == "add_columns" and len(step.changes) == 3 and (step.sql or "").count("ADD COLUMN IF NOT EXISTS") == 3
 
 
 def test_unobservable_properties_are_not_compared() -> None:

@@ -9,7 +9,6 @@ import sqlglot
 
 from bqmanage import api
 from bqmanage.diff import compare
-from bqmanage.engines.bigquery import BIGQUERY
 from bqmanage.loader import load_definitions
 from bqmanage.model import Dataset, Warehouse
 from bqmanage.plan import build_plan
@@ -76,7 +75,7 @@ def _seed_plan():  # type: ignore[no-untyped-def]
     actual = Warehouse(datasets={"tenants": Dataset(name="tenants", description=desired.datasets[0].description,
                                                      labels=desired.datasets[0].labels)},
                        tables={"tenants.tenant_usage_quotas": old, "tenants.tenant_profiles": profiles})
-    return build_plan(compare(desired, actual), BIGQUERY)
+    return build_plan(compare(desired, actual))
 
 
 def test_seed_migration_golden_sql() -> None:
@@ -109,10 +108,27 @@ def test_plan_lists_reasons_sql_and_the_ledger(workdir: Path) -> None:
     first = run_cli("plan")
     assert first.exit_code == 1  # pending steps
     assert "No earlier apply recorded" in first.stdout
-    assert "add_columns: add pipelines_cancelled_today (NULLABLE, no DEFAULT" in first.stdout
+    assert "add_columns: add pipelines_cancelled_today, max_concurrent_reached, quota_exceeded" in first.stdout
     assert "ALTER TABLE `tenants`.`tenant_usage_quotas` ALTER COLUMN `concurrent_limit` SET DEFAULT 3;" in first.stdout
     run_cli("apply")
     second = run_cli("plan")
     assert second.exit_code == 0
     assert "Last apply on tenants:" in second.stdout and "succeeded" in second.stdout
     assert "No changes" in second.stdout
+
+
+def test_plan_prints_the_golden_bigquery_statements_on_every_target(project: str | None) -> None:
+    """One plan, whatever the target: local and bqemulator print the golden BigQuery statements
+    (bqemulator cannot report the existing concurrent_limit default, so it lacks that one step)."""
+    engine = engine_for(project)
+    seed.create_old_table(engine)
+    result = run_cli(*target_args(project), "plan")
+    assert result.exit_code == 1, result.stderr
+    text = result.stdout.replace(f"`{project}`.", "") if project else result.stdout
+    blocks = [block.split("\n", 1)[1].strip() for block in text.split("\n-- [")[1:]]
+    printed = [b for b in blocks if b.startswith(("ALTER TABLE `tenants`.`tenant_usage_quotas`", "UPDATE"))]
+    golden = [s.strip() + ";" for s in (GOLDEN / "seed_migration.sql").read_text().strip().rstrip(";").split(";\n\n")]
+    if project:
+        golden = [s for s in golden if "`concurrent_limit` SET DEFAULT" not in s]
+    assert [p.split("\n\n-- ")[0].strip() for p in printed] == golden
+    assert "These are the BigQuery statements" in result.stdout

@@ -18,10 +18,11 @@ from google.api_core import exceptions as gexc
 from google.auth.credentials import AnonymousCredentials, Credentials
 from google.cloud import bigquery
 
-from bqmanage.changes import AddField
+from bqmanage.changes import AddColumn, AddField
 from bqmanage.errors import ConfigError, WarehouseError
 from bqmanage.plan import Capabilities, Step
-from bqmanage.render import schema_json
+from bqmanage.model import TableRef
+from bqmanage.render import add_columns_sql, schema_json
 
 if TYPE_CHECKING:
     from bqmanage.settings import Settings
@@ -34,6 +35,7 @@ BIGQUERY = Capabilities(multi_action_alter=True, metadata_updates_per_10s=5)
 # and CREATE SCHEMA options, and its catalog does not follow ALTER (read physical columns instead).
 BQEMULATOR = Capabilities(
     multi_action_alter=False,
+    runs_as="bqemulator gets each ADD COLUMN of a multi-action ALTER as an ALTER of its own",
     info_schema_missing=frozenset({"COLUMN_FIELD_PATHS", "COLUMNS.column_default", "TABLES.ddl"}),
     unobservable=frozenset({"default", "description", "clustering", "labels", "require_partition_filter",
                             "type_params", "dataset_options", "friendly_name"}),
@@ -168,7 +170,12 @@ class BigQueryEngine:
 
     def execute(self, step: Step) -> None:
         self.statements.append(step.sql or f"-- API {step.api}")
-        if step.sql is not None:
+        if step.kind == "add_columns" and not self.capabilities.multi_action_alter:
+            ref = TableRef(dataset=step.dataset, table=step.table or "")
+            for change in step.changes:
+                if isinstance(change, AddColumn):
+                    self._run(add_columns_sql(ref, [change.column], self.project), None)
+        elif step.sql is not None:
             self._run(step.sql, None)
         elif step.api is not None:
             self._patch(step)

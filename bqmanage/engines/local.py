@@ -69,7 +69,10 @@ def to_duckdb(sql: str) -> list[str]:
 class LocalEngine:
     name = "local"
     # DuckDB adds one column per ALTER; it can observe everything bqmanage stores.
-    capabilities = Capabilities(multi_action_alter=False)
+    capabilities = Capabilities(
+        multi_action_alter=False,
+        runs_as="each step runs as DuckDB statements of its own (one ALTER per added column, COMMENT ON for "
+                "descriptions, a side table for BigQuery-only options; DML is transpiled by sqlglot)")
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
