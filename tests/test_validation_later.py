@@ -27,6 +27,10 @@ def _struct(n_fields: int) -> str:
     return "STRUCT<" + ", ".join(f"f{i} INT64" for i in range(n_fields)) + ">"
 
 
+def _nested(levels: int) -> str:
+    return "STRUCT<a " * (levels - 1) + "STRUCT<x INT64" + ">" * levels
+
+
 # A quota table and its registry that validate; the bad cases below change one thing each.
 REGISTRY = """\
 columns:
@@ -71,6 +75,7 @@ BAD = [
     ("struct_string_zero", _col("name: s, type: 'ARRAY<STRUCT<s STRING(0)>>'"), f"{T}:2: columns[0].type:", "field 's': STRING(0): length must be at least 1"),
     ("struct_int_params", _col("name: s, type: 'STRUCT<i INT64(5)>'"), f"{T}:2: columns[0].type:", "field 'i': INT64 takes no parameters"),
     ("struct_nested_field", _col("name: s, type: 'STRUCT<o STRUCT<x BYTES(0)>>'"), f"{T}:2: columns[0].type:", "field 'o.x': BYTES(0)"),
+    ("struct_too_deep", _col(f"name: s, type: '{_nested(16)}'"), f"{T}:2: columns[0].type:", "field 'a.a.a.a.a.a.a.a.a.a.a.a.a.a.a': more than 15 levels"),
     ("record_fields_duplicate", {T: "columns:\n  - name: r\n    type: RECORD\n    fields:\n      - {name: a, type: INT64}\n      - {name: A, type: STRING}\n"},
      f"{T}:6: columns[0].fields[1].name:", "duplicate column 'A'"),
     # Names bqmanage keeps for itself, and names only case tells apart.
@@ -123,7 +128,12 @@ def assert_one_problem(where: str, fragment: str) -> None:
 
 
 # Cases not fixed yet: they must fail (strict), so that fixing one shows here.
-PENDING: set[str] = {b[0] for b in BAD} - {"record_fields_duplicate"}
+PENDING: set[str] = {b[0] for b in BAD} - {
+    "record_fields_duplicate", "struct_duplicate_field", "struct_numeric_params", "struct_string_zero",
+    "struct_int_params", "struct_nested_field", "struct_too_deep", "too_many_columns", "string_length_max",
+    "bytes_length_key_max", "max_length_not_a_number", "precision_not_a_number", "scale_not_a_number",
+    "precision_key_on_string", "params_twice",
+}
 
 
 @pytest.mark.parametrize("name,files,where,fragment", [
@@ -147,6 +157,7 @@ GOOD = [
     ("timestamp_offsets", {T: "columns:\n  - {name: a, type: TIMESTAMP, default: '2026-01-05 10:00:00-8'}\n"
                               "  - {name: b, type: TIMESTAMP, default: '2026-01-05 10:00:00+05:30'}\n"
                               "  - {name: c, type: TIMESTAMP, default: 2026-01-05T10:00:00Z}\n"}),
+    ("struct_15_levels", _col(f"name: s, type: '{_nested(15)}'")),
     ("ten_thousand_columns", {T: f"columns:\n  - {{name: id, type: STRING}}\n  - {{name: s, type: '{_struct(9998)}'}}\n"}),
     ("string_length_int64_max", _col("name: s, type: STRING, maxLength: '9223372036854775807'")),
     ("bq_show_schema_params", _col("name: n, type: NUMERIC, precision: '10', scale: '2'")),
