@@ -132,7 +132,9 @@ PENDING: set[str] = {b[0] for b in BAD} - {
     "record_fields_duplicate", "struct_duplicate_field", "struct_numeric_params", "struct_string_zero",
     "struct_int_params", "struct_nested_field", "struct_too_deep", "too_many_columns", "string_length_max",
     "bytes_length_key_max", "max_length_not_a_number", "precision_not_a_number", "scale_not_a_number",
-    "precision_key_on_string", "params_twice",
+    "precision_key_on_string", "params_twice", "date_not_a_date", "date_no_such_day", "date_year_zero",
+    "date_given_a_datetime", "datetime_with_zone", "time_hour_24", "time_unquoted", "timestamp_zone",
+    "timestamp_7_digits", "timestamp_offset",
 }
 
 
