@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import PurePosixPath
 from typing import Any
 
 from bqmanage.errors import Problem
-from bqmanage.loader import LineMap
+from bqmanage.loader import KeyPath, LineMap
+from bqmanage.locations import canonical_location, location_problem
 from bqmanage.model import Column, Dataset, Partitioning, QuotaSpec, Table
-from bqmanage.names import dataset_name_problem, label_problem, table_name_problem
+from bqmanage.names import (
+    dataset_name_problem,
+    label_problem,
+    reserved_name_problem,
+    table_name_problem,
+)
 from bqmanage.specs import DatasetSpec, PartitioningSpec, TableSpec, structure
 from bqmanage.types import TIME_UNIT_TYPES
 from bqmanage.validate_columns import column_count_problem, columns_from_specs
@@ -23,14 +30,24 @@ def validate_dataset(data: Any, lines: LineMap, dir_name: str) -> tuple[Dataset 
     if spec is None:
         return None, problems
     name = spec.dataset or dir_name
-    if (why := dataset_name_problem(name)) is not None:
-        problems.append(lines.problem(("dataset",), why))
+    if (why := dataset_name_problem(name) or reserved_name_problem(name, "dataset")) is not None:
+        problems.append(_dataset_problem(lines, ("dataset",), why))
     if spec.dataset and spec.dataset != dir_name:
         problems.append(lines.problem(("dataset",), f"dataset {spec.dataset!r} must match its directory {dir_name!r}"))
+    if spec.location is not None and (why := location_problem(spec.location)) is not None:
+        problems.append(lines.problem(("location",), why))
     problems += _label_problems(spec.labels, lines)
     if problems:
         return None, sorted(problems, key=_line)
-    return Dataset(name=name, description=spec.description, location=spec.location, labels=spec.labels, source=lines.path, line=1), []
+    location = canonical_location(spec.location) if spec.location is not None else None
+    return Dataset(name=name, description=spec.description, location=location, labels=spec.labels, source=lines.path, line=1), []
+
+
+def _dataset_problem(lines: LineMap, key: KeyPath, message: str) -> Problem:
+    """A dataset with no _dataset.yaml is its directory: say so, rather than name a file that is not there."""
+    if lines.lines:
+        return lines.problem(key, message)
+    return Problem(PurePosixPath(lines.path).parent.as_posix(), None, "", message)
 
 
 def _line(problem: Problem) -> int:
@@ -49,7 +66,7 @@ def validate_table(data: Any, lines: LineMap, dataset: str, stem: str) -> tuple[
     if spec is None:
         return None, sorted(problems, key=_line)
     name = spec.table or stem
-    if (why := table_name_problem(name)) is not None:
+    if (why := table_name_problem(name) or reserved_name_problem(name, "table")) is not None:
         problems.append(lines.problem(("table",), why))
     elif name != stem:
         problems.append(lines.problem(("table",), f"table {name!r} must match its file name {stem!r}.yaml"))
