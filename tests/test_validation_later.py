@@ -127,21 +127,7 @@ def assert_one_problem(where: str, fragment: str) -> None:
     assert not Path(".bqmanage").exists()
 
 
-# Cases not fixed yet: they must fail (strict), so that fixing one shows here.
-PENDING: set[str] = {b[0] for b in BAD} - {
-    "record_fields_duplicate", "struct_duplicate_field", "struct_numeric_params", "struct_string_zero",
-    "struct_int_params", "struct_nested_field", "struct_too_deep", "too_many_columns", "string_length_max",
-    "bytes_length_key_max", "max_length_not_a_number", "precision_not_a_number", "scale_not_a_number",
-    "precision_key_on_string", "params_twice", "date_not_a_date", "date_no_such_day", "date_year_zero",
-    "date_given_a_datetime", "datetime_with_zone", "time_hour_24", "time_unquoted", "timestamp_zone",
-    "timestamp_7_digits", "timestamp_offset", "ledger_table", "reserved_prefix_any_case", "reserved_dataset",
-    "unknown_location",
-}
-
-
-@pytest.mark.parametrize("name,files,where,fragment", [
-    pytest.param(*b, marks=pytest.mark.xfail(strict=True, reason="not fixed yet")) if b[0] in PENDING else b for b in BAD
-], ids=[b[0] for b in BAD])
+@pytest.mark.parametrize("name,files,where,fragment", BAD, ids=[b[0] for b in BAD])
 def test_fails_at_validate_not_later(name: str, files: dict[str, str], where: str, fragment: str, workdir: Path) -> None:
     for path, text in files.items():
         write(Path(path), text)
@@ -181,7 +167,6 @@ def test_valid_definitions_stay_valid(name: str, files: dict[str, str], workdir:
     assert result.exit_code == 0, result.stderr
 
 
-@pytest.mark.xfail(strict=True, reason="not fixed yet")
 def test_a_dataset_file_alone_is_an_intended_empty_dataset(workdir: Path) -> None:
     write(Path("schemas/staging/_dataset.yaml"), "description: Filled by a loader, not by bqmanage.\n")
     result = run_cli("validate")
@@ -189,7 +174,8 @@ def test_a_dataset_file_alone_is_an_intended_empty_dataset(workdir: Path) -> Non
     assert "2 table(s) in 2 dataset(s)" in result.stdout
     applied = run_cli("apply")
     assert applied.exit_code == 0, applied.stderr
-    assert "create dataset staging" in applied.stdout
+    assert "create_dataset: create dataset staging" in applied.stderr  # progress goes to stderr
+    assert "Nothing to do" in run_cli("apply").stdout
 
 
 def test_every_problem_in_every_file_at_once(workdir: Path) -> None:
@@ -218,3 +204,28 @@ def test_every_problem_in_every_file_at_once(workdir: Path) -> None:
         assert "is not a column" not in result.stderr
         assert result.stderr.rstrip().endswith("8 problems in the definitions.")
     assert not Path(".bqmanage").exists()
+
+
+def test_a_bad_file_hides_no_cross_file_problem(workdir: Path) -> None:
+    files = _quota(registry=REGISTRY.replace("  - {name: daily_limit, type: INT64, mode: REQUIRED}\n", ""))
+    files["schemas/ds/other.yaml"] = "columns:\n  - {name: x, type: INT46}\n"
+    files["schemas/EMPTY/README.md"] = "notes\n"
+    for path, text in files.items():
+        write(Path(path), text)
+    result = run_cli("validate")
+    assert result.exit_code == 2 and "Traceback" not in result.stderr
+    problems = [ln.split(" ", 2)[:2] for ln in result.stderr.splitlines() if ln.startswith("schemas")]
+    assert problems == [
+        ["schemas/EMPTY:", "no"],
+        ["schemas/ds/other.yaml:2:", "columns[0].type:"],
+        [f"{Q}:8:", "columns[2].reset:"],
+    ], result.stderr
+
+
+def test_an_invalid_registry_is_not_called_undefined(workdir: Path) -> None:
+    for path, text in _quota(registry=REGISTRY.replace("type: INT64, mode: REQUIRED", "type: INT64, mode: REQUIRED, tpye: x")).items():
+        write(Path(path), text)
+    result = run_cli("validate")
+    assert result.exit_code == 2
+    problems = [ln for ln in result.stderr.splitlines() if ln.startswith("schemas")]
+    assert len(problems) == 1 and problems[0].startswith(f"{REG}:4: columns[2].tpye: unknown key"), result.stderr
