@@ -27,7 +27,8 @@ def load_checked(schemas_dir: Path) -> Definitions:
         desired = load_definitions(schemas_dir)
     except DefinitionError as exc:
         # The files that did validate still get their cross-file checks.
-        valid = [t for dataset_dir, files in layout for t in _valid_tables(dataset_dir, files)]
+        bad = {p.path for p in exc.problems}
+        valid = [t for dataset_dir, files in layout for t in _valid_tables(dataset_dir, [f for f in files if display(f) not in bad])]
         raise DefinitionError(problems + exc.problems + _registry_problems(valid, layout)) from None
     problems += _registry_problems(list(desired.tables), layout)
     if problems:

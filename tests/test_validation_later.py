@@ -113,10 +113,14 @@ BAD = [
 ]
 
 
+# Nothing listens on port 9: a warehouse call on the bigquery target would exit 3, not 2.
+NO_WAREHOUSE = ("--target", "bigquery", "--project", "some-project")
+
+
 def assert_one_problem(where: str, fragment: str) -> None:
-    """validate and apply both exit 2 with exactly this one problem, and apply writes nothing."""
-    for command in ("validate", "apply"):
-        result = run_cli(command)
+    """validate, apply and a remote plan all exit 2 with exactly this one problem; nothing is written."""
+    for command in (["validate"], ["apply"], [*NO_WAREHOUSE, "plan"]):
+        result = run_cli(*command)
         assert result.exit_code == 2, (command, result.stdout, result.stderr)
         assert "Traceback" not in result.stderr
         problems = [ln for ln in result.stderr.splitlines() if ln.startswith("schemas")]
@@ -128,7 +132,9 @@ def assert_one_problem(where: str, fragment: str) -> None:
 
 
 @pytest.mark.parametrize("name,files,where,fragment", BAD, ids=[b[0] for b in BAD])
-def test_fails_at_validate_not_later(name: str, files: dict[str, str], where: str, fragment: str, workdir: Path) -> None:
+def test_fails_at_validate_not_later(name: str, files: dict[str, str], where: str, fragment: str, workdir: Path,
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BIGQUERY_EMULATOR_HOST", "http://127.0.0.1:9")
     for path, text in files.items():
         write(Path(path), text)
     assert_one_problem(where, fragment)
