@@ -92,9 +92,9 @@ def structure(spec: type[S], data: Any, at: KeyPath, lines: LineMap, problems: l
         if key not in seen:  # a union (int | str) fails once per member; say it once
             seen.add(key)
             problems.append(problem)
-    bad = {err["loc"][0] for err in errors if err["loc"]}
     if not partial:
         return None
+    bad = {err["loc"][0] for err in errors if err["loc"]}
     try:
         return spec.model_validate({k: v for k, v in data.items() if k not in bad})
     except ValidationError:

@@ -17,7 +17,8 @@ _POLICIES = "daily, monthly, carry, now or generated"
 _NOW_TYPES = ("DATE", "DATETIME", "TIME", "TIMESTAMP")
 # Types whose current value differs between two runs, so that the earliest copy can be told apart.
 _TIE_BREAK_TYPES = ("DATETIME", "TIME", "TIMESTAMP")
-# Implicit coercions of a registry value into a quota column (conversion_rules#coercion).
+# Implicit coercions of a registry value into a quota column:
+# https://docs.cloud.google.com/bigquery/docs/reference/standard-sql/conversion_rules#coercion
 _COERCIONS = {("INT64", "NUMERIC"), ("INT64", "BIGNUMERIC"), ("INT64", "FLOAT64"),
               ("NUMERIC", "BIGNUMERIC"), ("NUMERIC", "FLOAT64"), ("BIGNUMERIC", "FLOAT64")}
 
