@@ -80,9 +80,11 @@ def validate(ctx: typer.Context) -> None:
     Example: bqmanage validate --schemas ./schemas
     """
     from bqmanage import api
+    from bqmanage.diff import desired_datasets
 
     desired = api.validate(_settings(ctx))
-    typer.echo(f"OK: {len(desired.tables)} table(s) in {len({t.dataset for t in desired.tables})} dataset(s) are valid.")
+    # Count the datasets apply would create, including an empty one that has only a _dataset.yaml.
+    typer.echo(f"OK: {len(desired.tables)} table(s) in {len(desired_datasets(desired))} dataset(s) are valid.")
 
 
 @app.command()

@@ -14,6 +14,7 @@ import re
 from decimal import Context, Decimal, InvalidOperation
 
 from bqmanage.names import string_literal
+from bqmanage.temporal import FORMATS, literal_problem
 
 FUNCTIONS = {
     "CURRENT_DATE": "DATE",
@@ -70,7 +71,10 @@ def default_sql(
     if type_ in _TEMPORAL:
         text = value.isoformat(sep=" ") if isinstance(value, dt.datetime) else value.isoformat() if isinstance(value, (dt.date, dt.time)) else value
         if not isinstance(text, str):
-            raise DefaultProblem(f"default {value!r} is not a {type_}")
+            # YAML 1.1 reads an unquoted 10:00:00 as the number 36000.
+            raise DefaultProblem(f"default {value!r} is not a {type_} literal; quote it ({FORMATS[type_]})")
+        if (why := literal_problem(type_, text)) is not None:
+            raise DefaultProblem(why)
         return f"{type_} {string_literal(text)}"
     raise DefaultProblem(f"a default on a {type_} column must be one of the allowed functions")
 

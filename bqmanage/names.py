@@ -27,6 +27,10 @@ RESERVED_COLUMN_PREFIXES = (
     "_CHANGE_TIMESTAMP",
 )
 _TABLE_CATEGORIES = ("L", "M", "N", "Pc", "Pd", "Zs")
+# bqmanage's own names: the ledger table _bqmanage_migrations in every dataset it manages
+# (apply.LEDGER) and the local engine's side schema _bqmanage. DuckDB folds case, so every
+# spelling of the prefix would collide there.
+RESERVED_PREFIX = "_bqmanage"
 
 
 def column_name_problem(name: str) -> str | None:
@@ -61,6 +65,14 @@ def table_name_problem(name: str) -> str | None:
     for char in name:
         if not unicodedata.category(char).startswith(_TABLE_CATEGORIES):
             return f"invalid table name {name!r}: character {char!r} is not allowed"
+    return None
+
+
+def reserved_name_problem(name: str, kind: str) -> str | None:
+    """Why a dataset or table (``kind``) may not be called ``name`` under bqmanage, or None."""
+    if name.lower().startswith(RESERVED_PREFIX):
+        return (f"{kind} name {name!r}: the prefix {RESERVED_PREFIX!r} is reserved for bqmanage's ledger "
+                f"({RESERVED_PREFIX}_migrations) and the local engine's {RESERVED_PREFIX} schema, in any case")
     return None
 
 

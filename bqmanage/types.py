@@ -44,6 +44,9 @@ ALIASES = {
 LEGACY = {"INT64": "INTEGER", "FLOAT64": "FLOAT", "BOOL": "BOOLEAN", "STRUCT": "RECORD"}
 # The types a RANGE holds, and the types of a time-unit partition column.
 TIME_UNIT_TYPES = ("DATE", "DATETIME", "TIMESTAMP")
+# STRING(L) and BYTES(L): "L is a positive INT64 value"
+# (https://docs.cloud.google.com/bigquery/docs/reference/standard-sql/data-types#parameterized_string_type).
+MAX_LENGTH = 2**63 - 1
 
 
 class TypeSyntaxError(ValueError):
@@ -166,6 +169,8 @@ def param_problem(
             return f"{base} takes no length parameter"
         if max_length < 1:
             return f"{base}({max_length}): length must be at least 1"
+        if max_length > MAX_LENGTH:
+            return f"{base}({max_length}): length must be at most {MAX_LENGTH} (a positive INT64)"
     if precision is None and scale is None:
         return None
     if base not in ("NUMERIC", "BIGNUMERIC"):
