@@ -154,23 +154,20 @@ class ResetReport:
 
 
 def reset(settings: Settings, engine: Engine, table_name: str | None = None, run_date: date | None = None,
-          dry_run: bool = False, desired: Definitions | None = None) -> ResetReport:
+          dry_run: bool = False, desired: Definitions | None = None, allow_future_date: bool = False) -> ResetReport:
     """Run the daily quota reset for ``run_date`` (default: today in the table's time zone).
 
     One set-based MERGE (never a loop per tenant) and one duplicate-removing DELETE, both with
     ``@run_date`` as a query parameter. Reports who got a new row, who was already current and
     which active tenants had no earlier row.
     """
-    import datetime as dt
-    import zoneinfo
-
-    from bqmanage.reset import find_quota_table, render_reset
+    from bqmanage.reset import find_quota_table, render_reset, resolve_run_date
 
     desired = desired or validate(settings)
     table = find_quota_table(desired, table_name)
     assert table.quota is not None
     sql = render_reset(desired, table, settings.project)
-    day = run_date or dt.datetime.now(zoneinfo.ZoneInfo(table.quota.time_zone)).date()
+    day = resolve_run_date(table.quota, run_date, allow_future_date)
     params = {"run_date": day}
     before = engine.query(sql.status, params, label="reset")
     current_before = {r["tenant"] for r in before if r["is_current"]}

@@ -240,6 +240,7 @@ def reset(
     ctx: typer.Context,
     table: str = typer.Option(None, "--table", help="dataset.table of the quota table [default: the only one with a quota section]."),
     date: str = typer.Option(None, "--date", help="Run date YYYY-MM-DD [default: today in the table's time zone]."),
+    allow_future_date: bool = typer.Option(False, "--allow-future-date", help="Accept a --date more than one day after today."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Report what would happen (and, on BigQuery, the bytes it would scan); change nothing."),
     print_sql: bool = typer.Option(False, "--print-sql", help="Print the statements, which take @run_date, for a BigQuery scheduled query; run nothing."),
     fmt: str = typer.Option("text", "--format", help="text or json."),
@@ -249,6 +250,9 @@ def reset(
     One set-based MERGE for all tenants, with @run_date as a query parameter, then a DELETE of
     any duplicate a concurrent run inserted. Rollover keeps history: past rows never change,
     and a second run on the same date changes nothing.
+
+    Exit 2, having changed nothing, for a --date more than one day after today (unless
+    --allow-future-date).
 
     Example: bqmanage reset --date 2026-11-21 --dry-run
     """
@@ -273,13 +277,15 @@ def reset(
 
         typer.echo(render_reset(desired, find_quota_table(desired, table), settings.project).script(), nl=False)
         return
-    from bqmanage.reset import find_quota_table
+    from bqmanage.reset import find_quota_table, resolve_run_date
 
-    find_quota_table(desired, table)  # a bad --table fails before any warehouse call
+    quota_table = find_quota_table(desired, table)  # a bad --table fails before any warehouse call
+    assert quota_table.quota is not None
+    resolve_run_date(quota_table.quota, run_date, allow_future_date)  # so does a far-future --date
     from bqmanage.engines import engine_session
 
     with engine_session(settings, "reset") as engine:
-        report = api.reset(settings, engine, table, run_date, dry_run, desired)
+        report = api.reset(settings, engine, table, run_date, dry_run, desired, allow_future_date)
     if fmt == "json":
         typer.echo(json.dumps(report.to_json(), indent=2))
         return

@@ -11,6 +11,8 @@ rows share a deterministic id, and the earliest one is kept.
 
 from __future__ import annotations
 
+import datetime as dt
+import zoneinfo
 from dataclasses import dataclass
 
 from bqmanage.errors import UsageError
@@ -53,6 +55,25 @@ def find_quota_table(desired: Definitions, name: str | None) -> Table:
     if table.quota is None:
         raise UsageError(f"--table: {name} has no quota section (tenant_column, date_column), so it has no date column to reset by")
     return table
+
+
+def resolve_run_date(quota: QuotaSpec, run_date: dt.date | None, allow_future: bool, today: dt.date | None = None) -> dt.date:
+    """The run date, default today in the table's time zone; refuses one far in the future.
+
+    A run date more than a day ahead is almost always a typo (2062 for 2026), and it is not
+    harmless: in_place moves every tenant's row there, after which every reset finds the row
+    "newer" than its run date and does nothing. A day ahead stays allowed (a scheduler in
+    another zone), and past dates too (re-running a missed day is a normal repair).
+    """
+    today = today or dt.datetime.now(zoneinfo.ZoneInfo(quota.time_zone)).date()
+    day = run_date or today
+    if day > today + dt.timedelta(days=1) and not allow_future:
+        effect = ("an in_place reset would move every tenant's row to that date, and every later reset would then do nothing"
+                  if quota.strategy == "in_place" else "a rollover reset would write every active tenant a row dated then")
+        raise UsageError(
+            f"--date: {day.isoformat()} is more than one day after today ({today.isoformat()} in {quota.time_zone}): "
+            f"{effect}. Pass --allow-future-date if that is really meant.")
+    return day
 
 
 def render_reset(desired: Definitions, table: Table, project: str | None = None) -> ResetSql:
