@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bqmanage.loader import load_definitions
 from bqmanage.model import Definitions, Table
@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from bqmanage.engines import Engine
     from bqmanage.findings import Finding
     from bqmanage.plan import Plan, Step
+    from bqmanage.reset import ResetSql
 
 
 def validate(settings: Settings) -> Definitions:
@@ -168,8 +169,8 @@ def reset(settings: Settings, engine: Engine, table_name: str | None = None, run
     assert table.quota is not None
     sql = render_reset(desired, table, settings.project)
     day = resolve_run_date(table.quota, run_date, allow_future_date)
-    params = {"run_date": day}
-    before = engine.query(sql.status, params, label="reset")
+    params: dict[str, object] = {"run_date": day}
+    before = _reset_status(engine, sql, params, settings.target)
     current_before = {r["tenant"] for r in before if r["is_current"]}
     report = ResetReport(
         table=f"{table.dataset}.{table.name}", run_date=day.isoformat(), strategy=table.quota.strategy,
@@ -185,3 +186,18 @@ def reset(settings: Settings, engine: Engine, table_name: str | None = None, run
     after = engine.query(sql.status, params, label="reset")
     report.new_rows = sum(1 for r in after if r["is_current"] and r["tenant"] not in current_before)
     return report
+
+
+def _reset_status(engine: Engine, sql: ResetSql, params: dict[str, object], target: str) -> list[dict[str, Any]]:
+    """The first read of a reset; when it fails because apply never ran, say so plainly."""
+    from bqmanage.errors import NotAppliedError, WarehouseError
+    from bqmanage.reset import not_applied_message
+
+    try:
+        return engine.query(sql.status, params, label="reset")
+    except WarehouseError:
+        # Only on failure: the normal run pays no tables.get round trips for this.
+        missing = [t for t in (sql.table, sql.registry) if engine.get_table(t.dataset, t.name) is None]
+        if missing:
+            raise NotAppliedError(not_applied_message(missing, target)) from None
+        raise

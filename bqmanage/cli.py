@@ -252,7 +252,7 @@ def reset(
     and a second run on the same date changes nothing.
 
     Exit 2, having changed nothing, for a --date more than one day after today (unless
-    --allow-future-date).
+    --allow-future-date) and when apply has not created the tables.
 
     Example: bqmanage reset --date 2026-11-21 --dry-run
     """

@@ -126,6 +126,13 @@ def render_reset(desired: Definitions, table: Table, project: str | None = None)
     return ResetSql(table=table, quota=quota, registry=registry, merge=merge, dedup=dedup, status=status)
 
 
+def not_applied_message(missing: list[Table], target: str) -> str:
+    """What a reset says when the warehouse has not been prepared by ``apply``."""
+    names = " and ".join(f"`{t.dataset}.{t.name}`" for t in missing)
+    verb = "does not exist" if len(missing) == 1 else "do not exist"
+    return f"{names} {verb} on target {target}; run `bqmanage apply` first"
+
+
 def _registry(desired: Definitions, table: Table, quota: QuotaSpec) -> Table:
     name = quota.registry or f"{table.dataset}.tenant_profiles"
     dataset, _, table_name = name.partition(".")

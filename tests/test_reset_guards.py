@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import engine_for, run_cli, target_args
-from tests.test_reset import Q, _in_place, build, snapshot
+from tests.test_reset import SAME_MONTH, Q, _in_place, build, snapshot
+
+P = "`tenants`.`tenant_profiles`"
 
 
 @pytest.fixture(params=["local", "emulator"])
@@ -48,3 +50,26 @@ def test_tomorrow_past_dates_and_the_explicit_flag_are_allowed(workdir: Path) ->
     assert result.exit_code == 0, result.stderr
     dates = {r["usage_date"] for r in engine_for(None).query(f"SELECT usage_date FROM {Q} WHERE tenant_id = 't1'")}
     assert dates == {dt.date(2062, 11, 21)}
+
+
+# ---- reset before apply ----
+
+
+@pytest.mark.parametrize("missing", ["both", "registry"])
+def test_reset_before_apply_says_run_apply(missing: str, project: str | None) -> None:
+    target = "bigquery" if project else "local"
+    if missing == "registry":
+        build(project, days=1)
+        engine_for(project).query(f"DROP TABLE {P}")
+        before = snapshot(engine_for(project))
+    result = run_cli(*target_args(project), "reset", "--date", SAME_MONTH.isoformat())
+    assert result.exit_code == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    if missing == "both":
+        assert (f"`tenants.tenant_usage_quotas` and `tenants.tenant_profiles` do not exist on target {target}; "
+                "run `bqmanage apply` first") in result.stderr
+        assert engine_for(project).list_datasets() == []  # nothing was created
+    else:
+        assert f"`tenants.tenant_profiles` does not exist on target {target}; run `bqmanage apply` first" in result.stderr
+        assert snapshot(engine_for(project)) == before
+    assert "Catalog Error" not in result.stderr and "Binder Error" not in result.stderr
