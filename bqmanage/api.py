@@ -141,13 +141,15 @@ def check(settings: Settings, engine: Engine, desired: Definitions | None = None
 @dataclass
 class ResetReport:
     table: str
+    registry: str
     run_date: str
     strategy: str
     active_tenants: int
-    new_rows: int
+    new_rows: int  # active tenants that had no row for the run date and now have one
     already_current: int
-    without_history: list[str]
     dry_run: bool
+    without_history: list[str] = field(default_factory=list)  # registry defaults
+    registry_duplicates: list[str] = field(default_factory=list)  # active tenants listed more than once
     bytes_estimate: int | None = None
 
     def to_json(self) -> dict[str, object]:
@@ -158,25 +160,27 @@ def reset(settings: Settings, engine: Engine, table_name: str | None = None, run
           dry_run: bool = False, desired: Definitions | None = None, allow_future_date: bool = False) -> ResetReport:
     """Run the daily quota reset for ``run_date`` (default: today in the table's time zone).
 
-    One set-based MERGE (never a loop per tenant) and one duplicate-removing DELETE, both with
-    ``@run_date`` as a query parameter. Reports who got a new row, who was already current and
-    which active tenants had no earlier row.
+    One set-based MERGE (never a loop per tenant) over the de-duplicated registry, then one MERGE
+    that collapses any duplicate rows, both with ``@run_date`` as a query parameter. Reports who
+    got a new row, who was already current, which active tenants had no earlier row, and which
+    tenants the registry lists more than once.
     """
     from bqmanage.reset import find_quota_table, render_reset, resolve_run_date
 
     desired = desired or validate(settings)
     table = find_quota_table(desired, table_name)
-    assert table.quota is not None
     sql = render_reset(desired, table, settings.project)
-    day = resolve_run_date(table.quota, run_date, allow_future_date)
+    day = resolve_run_date(sql.quota, run_date, allow_future_date)
     params: dict[str, object] = {"run_date": day}
     before = _reset_status(engine, sql, params, settings.target)
-    current_before = {r["tenant"] for r in before if r["is_current"]}
+    current_before = {r["tenant"] for r in before if r["current_rows"]}
+    absent = [r["tenant"] for r in before if not r["has_history"] and not r["current_rows"]]
     report = ResetReport(
-        table=f"{table.dataset}.{table.name}", run_date=day.isoformat(), strategy=table.quota.strategy,
-        active_tenants=len(before), new_rows=0, already_current=len(current_before),
-        without_history=sorted(r["tenant"] for r in before if not r["has_history"] and not r["is_current"]),
-        dry_run=dry_run)
+        table=f"{table.dataset}.{table.name}", registry=f"{sql.registry.dataset}.{sql.registry.name}",
+        run_date=day.isoformat(), strategy=sql.quota.strategy, active_tenants=len(before), new_rows=0,
+        already_current=len(current_before), dry_run=dry_run,
+        without_history=sorted(absent),
+        registry_duplicates=[r["tenant"] for r in before if r["copies"] > 1])
     if dry_run:
         report.bytes_estimate = engine.estimate_bytes(sql.merge, params)
         report.new_rows = len(before) - len(current_before)
@@ -184,7 +188,7 @@ def reset(settings: Settings, engine: Engine, table_name: str | None = None, run
     engine.query(sql.merge, params, label="reset")
     engine.query(sql.dedup, params, label="reset")
     after = engine.query(sql.status, params, label="reset")
-    report.new_rows = sum(1 for r in after if r["is_current"] and r["tenant"] not in current_before)
+    report.new_rows = sum(1 for r in after if r["current_rows"] and r["tenant"] not in current_before)
     return report
 
 

@@ -247,12 +247,13 @@ def reset(
 ) -> None:
     """Run the daily quota reset, derived from the definitions.
 
-    One set-based MERGE for all tenants, with @run_date as a query parameter, then a DELETE of
-    any duplicate a concurrent run inserted. Rollover keeps history: past rows never change,
-    and a second run on the same date changes nothing.
+    One set-based MERGE for all tenants, with @run_date as a query parameter, then a MERGE that
+    collapses any duplicate a concurrent run inserted. Rollover keeps history: past rows never
+    change, and a second run on the same date changes nothing.
 
     Exit 2, having changed nothing, for a --date more than one day after today (unless
-    --allow-future-date) and when apply has not created the tables.
+    --allow-future-date) and when apply has not created the tables. A registry that lists a
+    tenant twice is still reset once per tenant, then exits 2 naming the duplicates.
 
     Example: bqmanage reset --date 2026-11-21 --dry-run
     """
@@ -260,6 +261,7 @@ def reset(
     import json
 
     from bqmanage import api
+    from bqmanage import report as text
     from bqmanage.errors import UsageError
 
     if fmt not in ("text", "json"):
@@ -272,30 +274,22 @@ def reset(
             raise UsageError(f"--date: {date!r} is not a date (YYYY-MM-DD)") from None
     settings = _settings(ctx)
     desired = api.validate(settings)
-    if print_sql:
-        from bqmanage.reset import find_quota_table, render_reset
-
-        typer.echo(render_reset(desired, find_quota_table(desired, table), settings.project).script(), nl=False)
-        return
-    from bqmanage.reset import find_quota_table, resolve_run_date
+    from bqmanage.reset import find_quota_table, render_reset, resolve_run_date
 
     quota_table = find_quota_table(desired, table)  # a bad --table fails before any warehouse call
+    if print_sql:
+        typer.echo(render_reset(desired, quota_table, settings.project).script(), nl=False)
+        return
     assert quota_table.quota is not None
     resolve_run_date(quota_table.quota, run_date, allow_future_date)  # so does a far-future --date
     from bqmanage.engines import engine_session
 
     with engine_session(settings, "reset") as engine:
         report = api.reset(settings, engine, table, run_date, dry_run, desired, allow_future_date)
-    if fmt == "json":
-        typer.echo(json.dumps(report.to_json(), indent=2))
-        return
-    verb = "would get" if dry_run else "got"
-    typer.echo(f"{'Dry run: ' if dry_run else ''}reset {report.table} for {report.run_date} ({report.strategy}): "
-               f"{report.active_tenants} active tenant(s); {report.new_rows} {verb} a new row, {report.already_current} already current.")
-    if report.without_history:
-        typer.echo(f"No earlier row, so registry defaults: {', '.join(report.without_history)}")
-    if report.bytes_estimate is not None:
-        typer.echo(f"BigQuery estimates the MERGE scans {report.bytes_estimate:,} bytes.")
+    typer.echo(json.dumps(report.to_json(), indent=2) if fmt == "json" else text.reset_text(report), nl=fmt == "json")
+    if report.registry_duplicates:
+        typer.echo(f"error: {text.registry_duplicates_text(report)}", err=True)
+        raise typer.Exit(2)
 
 
 def run() -> None:

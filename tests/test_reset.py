@@ -185,7 +185,8 @@ def test_golden_reset_sql_and_it_parses(workdir: Path) -> None:
     # The golden file is the checked-in scheduled-query SQL itself.
     assert result.stdout == (GOLDEN.parent.parent / "deployment" / "reset" / "quota_reset.sql").read_text()
     statements = [s for s in sqlglot.parse(result.stdout, read="bigquery") if s]
-    assert [type(s).__name__ for s in statements] == ["Merge", "Delete"]
+    # The reset MERGE, then the MERGE that collapses duplicate rows.
+    assert [type(s).__name__ for s in statements] == ["Merge", "Merge"]
     # Partition pruning: the date column is filtered by the parameter only, never a subquery.
     assert "q.`usage_date` >= DATE_SUB(@run_date, INTERVAL 35 DAY) AND q.`usage_date` < @run_date" in result.stdout
     assert "target.`usage_date` = @run_date" in result.stdout

@@ -4,12 +4,14 @@ warehouse and long reports. Each on the local engine and, where it applies, on b
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 import pytest
 
+from bqmanage import api
 from tests.helpers import engine_for, run_cli, target_args
-from tests.test_reset import SAME_MONTH, Q, _in_place, build, snapshot
+from tests.test_reset import SAME_MONTH, Q, _in_place, _settings, build, rows_on, snapshot
 
 P = "`tenants`.`tenant_profiles`"
 
@@ -17,6 +19,43 @@ P = "`tenants`.`tenant_profiles`"
 @pytest.fixture(params=["local", "emulator"])
 def project(request: pytest.FixtureRequest, workdir: Path) -> str | None:
     return None if request.param == "local" else str(request.getfixturevalue("emulator"))
+
+
+# ---- duplicates in the registry ----
+
+
+def test_registry_duplicates_reset_each_tenant_once_then_exit_2(project: str | None) -> None:
+    engine = build(project, days=2)
+    # t1 listed twice with the same limits, t2 twice with different ones.
+    engine.query(f"INSERT INTO {P} (tenant_id, status, daily_limit, monthly_limit, concurrent_limit) "
+                 "VALUES ('t1', 'active', 100, 3000, 4), ('t2', 'active', 999, 9999, 9)")
+    result = run_cli(*target_args(project), "reset", "--date", SAME_MONTH.isoformat(), "--format", "json")
+    assert result.exit_code == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "tenants.tenant_profiles lists 2 active tenant(s) more than once: t1, t2" in result.stderr
+    assert "the reset ran once for each" in result.stderr
+    report = json.loads(result.stdout)
+    assert report["registry_duplicates"] == ["t1", "t2"]
+    rows = rows_on(engine_for(project), SAME_MONTH)  # asserts one row per tenant and date
+    assert sorted(rows) == ["t1", "t2", "t3"]
+    assert report["new_rows"] == len(rows) == 3  # the report counts the rows actually inserted
+    # A second run inserts nothing and still says the registry is wrong.
+    again = run_cli(*target_args(project), "reset", "--date", SAME_MONTH.isoformat())
+    assert again.exit_code == 2 and "0 got a new row, 3 already current" in again.stdout
+    assert len(rows_on(engine_for(project), SAME_MONTH)) == 3
+
+
+def test_identical_copies_on_the_run_date_collapse_to_one(project: str | None) -> None:
+    """Fully identical rows (no column tells them apart, as the registry bug used to write)."""
+    engine = build(project, days=2)
+    copy = ("'t1-20261121', 't1', DATE '2026-11-21', 5, 4, 1, 0, 9, 0, 2, 42, 902, 3, FALSE, FALSE, NULL, 10, 1.25, "
+            "TIMESTAMP '2026-11-21 01:00:00+00', NULL, NULL, TIMESTAMP '2026-11-21 01:00:00+00'")
+    engine.query(f"INSERT INTO {Q} VALUES ({copy}), ({copy}), ({copy})")
+    report = api.reset(_settings(project), engine_for(project), run_date=SAME_MONTH)
+    rows = rows_on(engine_for(project), SAME_MONTH)
+    assert sorted(rows) == ["t1", "t2", "t3"]
+    assert rows["t1"]["pipelines_run_today"] == 5  # the copy kept is the existing row, not a fresh one
+    assert report.new_rows == 2 and report.already_current == 1
 
 
 # ---- far-future run dates ----
