@@ -149,6 +149,7 @@ class ResetReport:
     already_current: int
     dry_run: bool
     without_history: list[str] = field(default_factory=list)  # registry defaults
+    carried_from_older: list[str] = field(default_factory=list)  # latest row older than the lookback
     registry_duplicates: list[str] = field(default_factory=list)  # active tenants listed more than once
     bytes_estimate: int | None = None
 
@@ -161,9 +162,10 @@ def reset(settings: Settings, engine: Engine, table_name: str | None = None, run
     """Run the daily quota reset for ``run_date`` (default: today in the table's time zone).
 
     One set-based MERGE (never a loop per tenant) over the de-duplicated registry, then one MERGE
-    that collapses any duplicate rows, both with ``@run_date`` as a query parameter. Reports who
-    got a new row, who was already current, which active tenants had no earlier row, and which
-    tenants the registry lists more than once.
+    that collapses any duplicate rows, all with query parameters. Tenants with no row in the
+    lookback window cost one narrow extra lookup for their latest older row, and only then.
+    Reports who got a new row, who was already current, whose values came from the registry or
+    from an older row, and which tenants the registry lists more than once.
     """
     from bqmanage.reset import find_quota_table, render_reset, resolve_run_date
 
@@ -175,17 +177,24 @@ def reset(settings: Settings, engine: Engine, table_name: str | None = None, run
     before = _reset_status(engine, sql, params, settings.target)
     current_before = {r["tenant"] for r in before if r["current_rows"]}
     absent = [r["tenant"] for r in before if not r["has_history"] and not r["current_rows"]]
+    older: dict[str, date] = {}
+    if sql.older is not None and absent:
+        rows = engine.query(sql.older, {"run_date": day, "carry_tenants": absent}, label="reset")
+        older = {r["tenant"]: r["last_date"] for r in rows}
+    merge_params = dict(params)
+    if sql.older is not None:
+        merge_params.update(carry_tenants=sorted(older), carry_from=min(older.values(), default=sql.window_start(day)))
     report = ResetReport(
         table=f"{table.dataset}.{table.name}", registry=f"{sql.registry.dataset}.{sql.registry.name}",
         run_date=day.isoformat(), strategy=sql.quota.strategy, active_tenants=len(before), new_rows=0,
         already_current=len(current_before), dry_run=dry_run,
-        without_history=sorted(absent),
+        without_history=sorted(t for t in absent if t not in older), carried_from_older=sorted(older),
         registry_duplicates=[r["tenant"] for r in before if r["copies"] > 1])
     if dry_run:
-        report.bytes_estimate = engine.estimate_bytes(sql.merge, params)
+        report.bytes_estimate = engine.estimate_bytes(sql.merge, merge_params)
         report.new_rows = len(before) - len(current_before)
         return report
-    engine.query(sql.merge, params, label="reset")
+    engine.query(sql.merge, merge_params, label="reset")
     engine.query(sql.dedup, params, label="reset")
     after = engine.query(sql.status, params, label="reset")
     report.new_rows = sum(1 for r in after if r["current_rows"] and r["tenant"] not in current_before)

@@ -242,14 +242,15 @@ def reset(
     date: str = typer.Option(None, "--date", help="Run date YYYY-MM-DD [default: today in the table's time zone]."),
     allow_future_date: bool = typer.Option(False, "--allow-future-date", help="Accept a --date more than one day after today."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Report what would happen (and, on BigQuery, the bytes it would scan); change nothing."),
-    print_sql: bool = typer.Option(False, "--print-sql", help="Print the statements, which take @run_date, for a BigQuery scheduled query; run nothing."),
+    print_sql: bool = typer.Option(False, "--print-sql", help="Print the script, which takes @run_date, for a BigQuery scheduled query; run nothing."),
     fmt: str = typer.Option("text", "--format", help="text or json."),
 ) -> None:
     """Run the daily quota reset, derived from the definitions.
 
     One set-based MERGE for all tenants, with @run_date as a query parameter, then a MERGE that
     collapses any duplicate a concurrent run inserted. Rollover keeps history: past rows never
-    change, and a second run on the same date changes nothing.
+    change, and a second run on the same date changes nothing. A tenant with no row in the
+    lookback window carries from its latest older row.
 
     Exit 2, having changed nothing, for a --date more than one day after today (unless
     --allow-future-date) and when apply has not created the tables. A registry that lists a

@@ -103,6 +103,8 @@ def reset_text(report: ResetReport) -> str:
               f"{report.active_tenants} active tenant(s); {report.new_rows} {verb} a new row, {report.already_current} already current.")]
     if report.without_history:
         lines.append(f"No earlier row, so registry defaults: {', '.join(report.without_history)}")
+    if report.carried_from_older:
+        lines.append(f"Latest row older than the lookback window, carried from it: {', '.join(report.carried_from_older)}")
     if report.bytes_estimate is not None:
         lines.append(f"BigQuery estimates the MERGE scans {report.bytes_estimate:,} bytes.")
     return "\n".join(lines) + "\n"

@@ -1,11 +1,16 @@
 """The daily quota reset, rendered from the definitions. Pure: SQL text only.
 
 Rollover (default) gives every active tenant exactly one row for ``@run_date``, copied from its
-latest earlier row within the lookback window (partition-pruned by constant filters), with daily
-counters reset, monthly counters reset when the month changes, and registry defaults for a
-tenant with no earlier row. Past rows are never modified. ``in_place`` keeps one row per tenant
-and moves it to the run date. Both are single set-based MERGEs over a de-duplicated registry,
-idempotent per date.
+latest earlier row, with daily counters reset, monthly counters reset when the month changes, and
+registry defaults for a tenant with no earlier row at all. Past rows are never modified.
+``in_place`` keeps one row per tenant and moves it to the run date. Both are single set-based
+MERGEs over a de-duplicated registry, idempotent per date.
+
+Where the latest earlier row comes from: the lookback window, filtered by constants and
+parameters only so that BigQuery prunes partitions; and, for the few tenants with no row in the
+window (reactivated ones), a second branch bounded by ``@carry_from``, the date of the oldest such
+tenant's latest row, which a narrow two-column lookup (``older``) finds first. With no such tenant
+the branch's range is empty and reads nothing.
 
 Duplicates: BigQuery has no unique keys, so two concurrent runs can both insert. A second MERGE
 rewrites each (tenant, date) group that has more than one row as exactly one row (deleting every
@@ -23,6 +28,10 @@ from bqmanage.model import Column, Definitions, QuotaSpec, Table
 from bqmanage.names import quote, string_literal
 
 _NOW = {"TIMESTAMP": "CURRENT_TIMESTAMP()", "DATETIME": "CURRENT_DATETIME()", "DATE": "CURRENT_DATE()", "TIME": "CURRENT_TIME()"}
+# The scheduled query supplies only @run_date, so its script computes the carry inputs itself,
+# as script variables (BigQuery scripting: DECLARE/SET); the CLI passes them as query parameters.
+_PARAMS = ("@carry_tenants", "@carry_from")
+_VARIABLES = ("bqm_carry_tenants", "bqm_carry_from")
 
 
 @dataclass(frozen=True)
@@ -30,13 +39,20 @@ class ResetSql:
     table: Table
     quota: QuotaSpec
     registry: Table
-    merge: str  # takes @run_date
+    merge: str  # takes @run_date, and for rollover @carry_tenants (ARRAY<STRING>) and @carry_from (DATE)
     dedup: str  # takes @run_date
     status: str  # per active tenant: registry copies, rows on the run date, a row in the lookback
+    older: str | None  # rollover: each of @carry_tenants' latest row date before the window
+    script_prelude: str  # the scheduled query's DECLAREs computing what the CLI passes as parameters
+    script_merge: str
 
     def script(self) -> str:
-        """The scheduled-query text: both statements, taking only ``@run_date``."""
-        return f"{self.merge};\n\n{self.dedup};\n"
+        """The scheduled-query text: a script taking only ``@run_date``."""
+        return f"{self.script_prelude}{self.script_merge};\n\n{self.dedup};\n"
+
+    def window_start(self, run_date: dt.date) -> dt.date:
+        """The first day of the lookback window: ``@carry_from`` when no tenant needs an older row."""
+        return run_date - dt.timedelta(days=self.quota.lookback_days)
 
 
 def quota_tables(desired: Definitions) -> list[Table]:
@@ -112,13 +128,23 @@ def render_reset(desired: Definitions, table: Table, project: str | None = None)
     registry = _registry(desired, table, quota)
     sql = _Sql(table, quota, registry, table.ref.sql(project), registry.ref.sql(project),
                quote(quota.tenant_column), quote(quota.date_column))
-    merge = _rollover_merge_sql(sql) if quota.strategy == "rollover" else _in_place_merge_sql(sql)
-    return ResetSql(table=table, quota=quota, registry=registry, merge=merge, dedup=_dedup_sql(sql), status=_status_sql(sql))
+    if quota.strategy == "rollover":
+        merge, script_merge = _rollover_merge_sql(sql, *_PARAMS), _rollover_merge_sql(sql, *_VARIABLES)
+        older: str | None = _older_sql(sql, _PARAMS[0])
+        prelude = _carry_prelude_sql(sql)
+    else:
+        merge = script_merge = _in_place_merge_sql(sql)
+        older, prelude = None, ""
+    return ResetSql(table=table, quota=quota, registry=registry, merge=merge, dedup=_dedup_sql(sql), status=_status_sql(sql),
+                    older=older, script_prelude=prelude, script_merge=script_merge)
 
 
-def _rollover_merge_sql(sql: _Sql) -> str:
-    """Every active tenant without a row for the run date gets one, from its latest earlier row
-    in the lookback window (a constant range on the date column, so BigQuery prunes partitions).
+def _rollover_merge_sql(sql: _Sql, carry_tenants: str, carry_from: str) -> str:
+    """Every active tenant without a row for the run date gets one, from its latest earlier row.
+
+    The latest row comes from two scans, each with its own constant range on the date column so
+    that BigQuery prunes partitions: the lookback window, and the stretch before it back to
+    ``carry_from`` for ``carry_tenants`` only (an empty range when there are none).
     https://cloud.google.com/bigquery/docs/querying-partitioned-tables#best_practices_for_partition_pruning
     """
     t, d = sql.tenant, sql.date
@@ -126,8 +152,11 @@ def _rollover_merge_sql(sql: _Sql) -> str:
     return (
         f"MERGE {sql.ref} AS target\nUSING (\n  SELECT\n    {select}\n  FROM {_registry_source_sql(sql)} AS r\n  LEFT JOIN (\n"
         f"    SELECT * FROM (\n      SELECT q.*, ROW_NUMBER() OVER (PARTITION BY q.{t} ORDER BY q.{d} DESC) AS _bqm_rank\n"
-        f"      FROM {sql.ref} AS q\n      WHERE q.{d} >= {sql.window_start} AND q.{d} < @run_date\n"
-        f"    ) WHERE _bqm_rank = 1\n  ) AS l ON l.{t} = r.{t}\n) AS source\n"
+        f"      FROM (\n        SELECT * FROM {sql.ref} AS q\n"
+        f"        WHERE q.{d} >= {sql.window_start} AND q.{d} < @run_date\n"
+        f"        UNION ALL\n        SELECT * FROM {sql.ref} AS q\n"
+        f"        WHERE q.{d} >= {carry_from} AND q.{d} < {sql.window_start} AND q.{t} IN UNNEST({carry_tenants})\n"
+        f"      ) AS q\n    ) WHERE _bqm_rank = 1\n  ) AS l ON l.{t} = r.{t}\n) AS source\n"
         f"ON target.{t} = source.{t} AND target.{d} = @run_date\n{sql.insert}")
 
 
@@ -140,6 +169,31 @@ def _in_place_merge_sql(sql: _Sql) -> str:
         f"MERGE {sql.ref} AS target\nUSING (\n  SELECT\n    {select}\n  FROM {_registry_source_sql(sql)} AS r\n) AS source\n"
         f"ON target.{sql.tenant} = source.{sql.tenant}\n"
         f"WHEN MATCHED AND target.{sql.date} < @run_date THEN UPDATE SET\n  {sets}\n{sql.insert}")
+
+
+def _older_sql(sql: _Sql, carry_tenants: str) -> str:
+    """The date of each given tenant's latest row before the window: two narrow columns only."""
+    t, d = sql.tenant, sql.date
+    return (f"SELECT q.{t} AS tenant, MAX(q.{d}) AS last_date\nFROM {sql.ref} AS q\n"
+            f"WHERE q.{d} < {sql.window_start} AND q.{t} IN UNNEST({carry_tenants})\nGROUP BY q.{t}")
+
+
+def _carry_prelude_sql(sql: _Sql) -> str:
+    """The scheduled query's own carry inputs: the active tenants with no row in the window nor on
+    the run date, then how far back the oldest of their latest rows is; only when there is such a
+    tenant is anything before the window read. https://cloud.google.com/bigquery/docs/reference/standard-sql/procedural-language
+    """
+    t, d = sql.tenant, sql.date
+    tenants, since = _VARIABLES
+    tenant_type = sql.table.column(sql.quota.tenant_column).type_sql()  # type: ignore[union-attr]
+    older = _older_sql(sql, tenants).replace("\n", "\n    ")
+    return (
+        f"DECLARE {tenants} ARRAY<{tenant_type}> DEFAULT ARRAY(\n"
+        f"  SELECT DISTINCT r.{t} FROM {sql.reg_ref} AS r\n  WHERE {sql.active} AND NOT EXISTS (\n"
+        f"    SELECT 1 FROM {sql.ref} AS q\n    WHERE q.{t} = r.{t} AND q.{d} >= {sql.window_start} AND q.{d} <= @run_date));\n"
+        f"DECLARE {since} DATE DEFAULT {sql.window_start};\n"
+        f"IF ARRAY_LENGTH({tenants}) > 0 THEN\n"
+        f"  SET {since} = (SELECT IFNULL(MIN(last_date), {since}) FROM (\n    {older}));\nEND IF;\n\n")
 
 
 def _status_sql(sql: _Sql) -> str:

@@ -185,8 +185,9 @@ def test_golden_reset_sql_and_it_parses(workdir: Path) -> None:
     # The golden file is the checked-in scheduled-query SQL itself.
     assert result.stdout == (GOLDEN.parent.parent / "deployment" / "reset" / "quota_reset.sql").read_text()
     statements = [s for s in sqlglot.parse(result.stdout, read="bigquery") if s]
-    # The reset MERGE, then the MERGE that collapses duplicate rows.
-    assert [type(s).__name__ for s in statements] == ["Merge", "Merge"]
+    # The script's DECLAREs find the tenants to carry from beyond the lookback (sqlglot reads
+    # IF ... END IF as commands); then the reset MERGE and the MERGE that collapses duplicates.
+    assert [type(s).__name__ for s in statements] == ["Declare", "Declare", "Command", "Command", "Merge", "Merge"]
     # Partition pruning: the date column is filtered by the parameter only, never a subquery.
     assert "q.`usage_date` >= DATE_SUB(@run_date, INTERVAL 35 DAY) AND q.`usage_date` < @run_date" in result.stdout
     assert "target.`usage_date` = @run_date" in result.stdout

@@ -6,10 +6,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from bqmanage import api
+from bqmanage.engines import Engine
 from tests.helpers import engine_for, run_cli, target_args
 from tests.test_reset import SAME_MONTH, Q, _in_place, _settings, build, rows_on, snapshot
 
@@ -89,6 +91,63 @@ def test_tomorrow_past_dates_and_the_explicit_flag_are_allowed(workdir: Path) ->
     assert result.exit_code == 0, result.stderr
     dates = {r["usage_date"] for r in engine_for(None).query(f"SELECT usage_date FROM {Q} WHERE tenant_id = 't1'")}
     assert dates == {dt.date(2062, 11, 21)}
+
+
+# ---- a tenant reactivated after more than lookback_days ----
+
+
+def _suspend_then_resume(engine: Engine) -> None:
+    """t4's rows end 60 days before the run date (its suspension); now it is active again."""
+    suspended_at, older = SAME_MONTH - dt.timedelta(days=60), SAME_MONTH - dt.timedelta(days=90)
+    engine.query(f"DELETE FROM {Q} WHERE tenant_id = 't4'")
+    for day, limit, storage in ((suspended_at, 777, "12.5"), (older, 555, "3.5")):
+        engine.query(f"INSERT INTO {Q} (usage_id, tenant_id, usage_date, pipelines_run_today, pipelines_succeeded_today, "
+                     "pipelines_failed_today, pipelines_run_month, concurrent_pipelines_running, daily_limit, monthly_limit, "
+                     "concurrent_limit, total_storage_used_gb, last_updated, created_at) VALUES "
+                     f"('t4-{day:%Y%m%d}', 't4', @day, 7, 7, 0, 70, 1, {limit}, {limit * 30}, 8, NUMERIC '{storage}', "
+                     "CURRENT_TIMESTAMP(), CURRENT_TIMESTAMP())", {"day": day})
+    engine.query(f"UPDATE {P} SET status = 'active' WHERE tenant_id = 't4'")
+
+
+def _assert_carried(row: dict[str, Any]) -> None:
+    assert (row["daily_limit"], row["monthly_limit"], row["concurrent_limit"]) == (777, 777 * 30, 8)
+    assert float(row["total_storage_used_gb"]) == 12.5 and row["concurrent_pipelines_running"] == 1
+    assert row["pipelines_run_today"] == 0 and row["pipelines_run_month"] == 0  # a new day, a new month
+
+
+def test_reactivated_tenant_carries_its_latest_row_however_old(project: str | None) -> None:
+    _suspend_then_resume(build(project, days=2))
+    engine = engine_for(project)
+    report = api.reset(_settings(project), engine, run_date=SAME_MONTH)
+    assert report.without_history == ["t3"]  # t3 never had a row: registry defaults
+    assert report.carried_from_older == ["t4"]
+    _assert_carried(rows_on(engine_for(project), SAME_MONTH)["t4"])
+    # The older lookup ran once, for the absent tenants only, as its own bounded query; the MERGE's
+    # main scan still filters the date column by constants and parameters only.
+    lookups = [s for s in engine.statements if "MAX(q.`usage_date`) AS last_date" in s]
+    assert len(lookups) == 1
+    assert "q.`usage_date` >= DATE_SUB(@run_date, INTERVAL 35 DAY) AND q.`usage_date` < @run_date" in engine.statements[-3]
+
+    again = engine_for(project)
+    api.reset(_settings(project), again, run_date=SAME_MONTH)  # everyone is current: no older lookup
+    assert not [s for s in again.statements if "AS last_date" in s]
+
+
+def test_the_scheduled_query_script_does_the_same(emulator: str, workdir: Path) -> None:
+    """The --print-sql script computes the carry inputs itself (DECLARE/IF); bqemulator runs scripts."""
+    _suspend_then_resume(build(emulator, days=2))
+    # bqemulator binds no query parameter inside a multi-statement script (measured: "Values were
+    # not provided for ... run_date"), so @run_date goes in as the literal the scheduler would bind.
+    script = (run_cli("reset", "--print-sql").stdout.replace("`tenants`.", f"`{emulator}`.`tenants`.")
+              .replace("@run_date", f"DATE '{SAME_MONTH.isoformat()}'"))
+    engine_for(emulator).query(script)
+    rows = rows_on(engine_for(emulator), SAME_MONTH)
+    assert sorted(rows) == ["t1", "t2", "t3", "t4"]
+    _assert_carried(rows["t4"])
+    assert rows["t3"]["daily_limit"] == 102  # no row ever: the registry's defaults
+    settled = snapshot(engine_for(emulator))
+    engine_for(emulator).query(script)
+    assert snapshot(engine_for(emulator)) == settled
 
 
 # ---- reset before apply ----

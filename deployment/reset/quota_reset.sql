@@ -1,3 +1,17 @@
+DECLARE bqm_carry_tenants ARRAY<STRING> DEFAULT ARRAY(
+  SELECT DISTINCT r.`tenant_id` FROM `tenants`.`tenant_profiles` AS r
+  WHERE r.`status` = "active" AND NOT EXISTS (
+    SELECT 1 FROM `tenants`.`tenant_usage_quotas` AS q
+    WHERE q.`tenant_id` = r.`tenant_id` AND q.`usage_date` >= DATE_SUB(@run_date, INTERVAL 35 DAY) AND q.`usage_date` <= @run_date));
+DECLARE bqm_carry_from DATE DEFAULT DATE_SUB(@run_date, INTERVAL 35 DAY);
+IF ARRAY_LENGTH(bqm_carry_tenants) > 0 THEN
+  SET bqm_carry_from = (SELECT IFNULL(MIN(last_date), bqm_carry_from) FROM (
+    SELECT q.`tenant_id` AS tenant, MAX(q.`usage_date`) AS last_date
+    FROM `tenants`.`tenant_usage_quotas` AS q
+    WHERE q.`usage_date` < DATE_SUB(@run_date, INTERVAL 35 DAY) AND q.`tenant_id` IN UNNEST(bqm_carry_tenants)
+    GROUP BY q.`tenant_id`));
+END IF;
+
 MERGE `tenants`.`tenant_usage_quotas` AS target
 USING (
   SELECT
@@ -33,8 +47,13 @@ USING (
   LEFT JOIN (
     SELECT * FROM (
       SELECT q.*, ROW_NUMBER() OVER (PARTITION BY q.`tenant_id` ORDER BY q.`usage_date` DESC) AS _bqm_rank
-      FROM `tenants`.`tenant_usage_quotas` AS q
-      WHERE q.`usage_date` >= DATE_SUB(@run_date, INTERVAL 35 DAY) AND q.`usage_date` < @run_date
+      FROM (
+        SELECT * FROM `tenants`.`tenant_usage_quotas` AS q
+        WHERE q.`usage_date` >= DATE_SUB(@run_date, INTERVAL 35 DAY) AND q.`usage_date` < @run_date
+        UNION ALL
+        SELECT * FROM `tenants`.`tenant_usage_quotas` AS q
+        WHERE q.`usage_date` >= bqm_carry_from AND q.`usage_date` < DATE_SUB(@run_date, INTERVAL 35 DAY) AND q.`tenant_id` IN UNNEST(bqm_carry_tenants)
+      ) AS q
     ) WHERE _bqm_rank = 1
   ) AS l ON l.`tenant_id` = r.`tenant_id`
 ) AS source
