@@ -171,3 +171,20 @@ def test_reset_before_apply_says_run_apply(missing: str, project: str | None) ->
         assert f"`tenants.tenant_profiles` does not exist on target {target}; run `bqmanage apply` first" in result.stderr
         assert snapshot(engine_for(project)) == before
     assert "Catalog Error" not in result.stderr and "Binder Error" not in result.stderr
+
+
+# ---- long lists ----
+
+
+def test_long_tenant_lists_are_cut_in_text_and_whole_in_json(workdir: Path) -> None:
+    assert run_cli("apply").exit_code == 0
+    engine = engine_for(None)
+    engine.query(f"INSERT INTO {P} (tenant_id, status, daily_limit, concurrent_limit) "
+                 "SELECT CONCAT('t', LPAD(CAST(i AS STRING), 4, '0')), 'active', 100, 3 FROM UNNEST(GENERATE_ARRAY(0, 1799)) AS i")
+    text = run_cli("reset", "--date", SAME_MONTH.isoformat(), "--dry-run")
+    assert text.exit_code == 0, text.stderr
+    line = next(ln for ln in text.stdout.splitlines() if ln.startswith("No earlier row"))
+    assert line == ("No earlier row, so registry defaults: " + ", ".join(f"t{i:04d}" for i in range(20))
+                    + " and 1,780 more (--format json lists them all)")
+    report = json.loads(run_cli("reset", "--date", SAME_MONTH.isoformat(), "--dry-run", "--format", "json").stdout)
+    assert len(report["without_history"]) == 1800
