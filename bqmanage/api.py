@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bqmanage.model import Definitions, Table
 from bqmanage.settings import Settings
@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from bqmanage.engines import Engine
     from bqmanage.findings import Finding
     from bqmanage.plan import Plan, Step
+    from bqmanage.reset import ResetSql
 
 
 def validate(settings: Settings) -> Definitions:
@@ -140,13 +141,16 @@ def check(settings: Settings, engine: Engine, desired: Definitions | None = None
 @dataclass
 class ResetReport:
     table: str
+    registry: str
     run_date: str
     strategy: str
     active_tenants: int
-    new_rows: int
+    new_rows: int  # active tenants that had no row for the run date and now have one
     already_current: int
-    without_history: list[str]
     dry_run: bool
+    without_history: list[str] = field(default_factory=list)  # registry defaults
+    carried_from_older: list[str] = field(default_factory=list)  # latest row older than the lookback
+    registry_duplicates: list[str] = field(default_factory=list)  # active tenants listed more than once
     bytes_estimate: int | None = None
 
     def to_json(self) -> dict[str, object]:
@@ -154,37 +158,59 @@ class ResetReport:
 
 
 def reset(settings: Settings, engine: Engine, table_name: str | None = None, run_date: date | None = None,
-          dry_run: bool = False, desired: Definitions | None = None) -> ResetReport:
+          dry_run: bool = False, desired: Definitions | None = None, allow_future_date: bool = False) -> ResetReport:
     """Run the daily quota reset for ``run_date`` (default: today in the table's time zone).
 
-    One set-based MERGE (never a loop per tenant) and one duplicate-removing DELETE, both with
-    ``@run_date`` as a query parameter. Reports who got a new row, who was already current and
-    which active tenants had no earlier row.
+    One set-based MERGE (never a loop per tenant) over the de-duplicated registry, then one MERGE
+    that collapses any duplicate rows, all with query parameters. Tenants with no row in the
+    lookback window cost one narrow extra lookup for their latest older row, and only then.
+    Reports who got a new row, who was already current, whose values came from the registry or
+    from an older row, and which tenants the registry lists more than once.
     """
-    import datetime as dt
-    import zoneinfo
-
-    from bqmanage.reset import find_quota_table, render_reset
+    from bqmanage.reset import find_quota_table, render_reset, resolve_run_date
 
     desired = desired or validate(settings)
     table = find_quota_table(desired, table_name)
-    assert table.quota is not None
     sql = render_reset(desired, table, settings.project)
-    day = run_date or dt.datetime.now(zoneinfo.ZoneInfo(table.quota.time_zone)).date()
-    params = {"run_date": day}
-    before = engine.query(sql.status, params, label="reset")
-    current_before = {r["tenant"] for r in before if r["is_current"]}
+    day = resolve_run_date(sql.quota, run_date, allow_future_date)
+    params: dict[str, object] = {"run_date": day}
+    before = _reset_status(engine, sql, params, settings.target)
+    current_before = {r["tenant"] for r in before if r["current_rows"]}
+    absent = [r["tenant"] for r in before if not r["has_history"] and not r["current_rows"]]
+    older: dict[str, date] = {}
+    if sql.older is not None and absent:
+        rows = engine.query(sql.older, {"run_date": day, "carry_tenants": absent}, label="reset")
+        older = {r["tenant"]: r["last_date"] for r in rows}
+    merge_params = dict(params)
+    if sql.older is not None:
+        merge_params.update(carry_tenants=sorted(older), carry_from=min(older.values(), default=sql.window_start(day)))
     report = ResetReport(
-        table=f"{table.dataset}.{table.name}", run_date=day.isoformat(), strategy=table.quota.strategy,
-        active_tenants=len(before), new_rows=0, already_current=len(current_before),
-        without_history=sorted(r["tenant"] for r in before if not r["has_history"] and not r["is_current"]),
-        dry_run=dry_run)
+        table=f"{table.dataset}.{table.name}", registry=f"{sql.registry.dataset}.{sql.registry.name}",
+        run_date=day.isoformat(), strategy=sql.quota.strategy, active_tenants=len(before), new_rows=0,
+        already_current=len(current_before), dry_run=dry_run,
+        without_history=sorted(t for t in absent if t not in older), carried_from_older=sorted(older),
+        registry_duplicates=[r["tenant"] for r in before if r["copies"] > 1])
     if dry_run:
-        report.bytes_estimate = engine.estimate_bytes(sql.merge, params)
+        report.bytes_estimate = engine.estimate_bytes(sql.merge, merge_params)
         report.new_rows = len(before) - len(current_before)
         return report
-    engine.query(sql.merge, params, label="reset")
+    engine.query(sql.merge, merge_params, label="reset")
     engine.query(sql.dedup, params, label="reset")
     after = engine.query(sql.status, params, label="reset")
-    report.new_rows = sum(1 for r in after if r["is_current"] and r["tenant"] not in current_before)
+    report.new_rows = sum(1 for r in after if r["current_rows"] and r["tenant"] not in current_before)
     return report
+
+
+def _reset_status(engine: Engine, sql: ResetSql, params: dict[str, object], target: str) -> list[dict[str, Any]]:
+    """The first read of a reset; when it fails because apply never ran, say so plainly."""
+    from bqmanage.errors import NotAppliedError, WarehouseError
+    from bqmanage.reset import not_applied_message
+
+    try:
+        return engine.query(sql.status, params, label="reset")
+    except WarehouseError:
+        # Only on failure: the normal run pays no tables.get round trips for this.
+        missing = [t for t in (sql.table, sql.registry) if engine.get_table(t.dataset, t.name) is None]
+        if missing:
+            raise NotAppliedError(not_applied_message(missing, target)) from None
+        raise

@@ -244,15 +244,21 @@ def reset(
     ctx: typer.Context,
     table: str = typer.Option(None, "--table", help="dataset.table of the quota table [default: the only one with a quota section]."),
     date: str = typer.Option(None, "--date", help="Run date YYYY-MM-DD [default: today in the table's time zone]."),
+    allow_future_date: bool = typer.Option(False, "--allow-future-date", help="Accept a --date more than one day after today."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Report what would happen (and, on BigQuery, the bytes it would scan); change nothing."),
-    print_sql: bool = typer.Option(False, "--print-sql", help="Print the statements, which take @run_date, for a BigQuery scheduled query; run nothing."),
+    print_sql: bool = typer.Option(False, "--print-sql", help="Print the script, which takes @run_date, for a BigQuery scheduled query; run nothing."),
     fmt: str = typer.Option("text", "--format", help="text or json."),
 ) -> None:
     """Run the daily quota reset, derived from the definitions.
 
-    One set-based MERGE for all tenants, with @run_date as a query parameter, then a DELETE of
-    any duplicate a concurrent run inserted. Rollover keeps history: past rows never change,
-    and a second run on the same date changes nothing.
+    One set-based MERGE for all tenants, with @run_date as a query parameter, then a MERGE that
+    collapses any duplicate a concurrent run inserted. Rollover keeps history: past rows never
+    change, and a second run on the same date changes nothing. A tenant with no row in the
+    lookback window carries from its latest older row.
+
+    Exit 2, having changed nothing, for a --date more than one day after today (unless
+    --allow-future-date) and when apply has not created the tables. A registry that lists a
+    tenant twice is still reset once per tenant, then exits 2 naming the duplicates.
 
     Example: bqmanage reset --date 2026-11-21 --dry-run
     """
@@ -260,6 +266,7 @@ def reset(
     import json
 
     from bqmanage import api
+    from bqmanage import report as text
     from bqmanage.errors import UsageError
 
     if fmt not in ("text", "json"):
@@ -272,28 +279,22 @@ def reset(
             raise UsageError(f"--date: {date!r} is not a date (YYYY-MM-DD)") from None
     settings = _settings(ctx)
     desired = api.validate(settings)
+    from bqmanage.reset import find_quota_table, render_reset, resolve_run_date
+
+    quota_table = find_quota_table(desired, table)  # a bad --table fails before any warehouse call
     if print_sql:
-        from bqmanage.reset import find_quota_table, render_reset
-
-        typer.echo(render_reset(desired, find_quota_table(desired, table), settings.project).script(), nl=False)
+        typer.echo(render_reset(desired, quota_table, settings.project).script(), nl=False)
         return
-    from bqmanage.reset import find_quota_table
-
-    find_quota_table(desired, table)  # a bad --table fails before any warehouse call
+    assert quota_table.quota is not None
+    resolve_run_date(quota_table.quota, run_date, allow_future_date)  # so does a far-future --date
     from bqmanage.engines import engine_session
 
     with engine_session(settings, "reset") as engine:
-        report = api.reset(settings, engine, table, run_date, dry_run, desired)
-    if fmt == "json":
-        typer.echo(json.dumps(report.to_json(), indent=2))
-        return
-    verb = "would get" if dry_run else "got"
-    typer.echo(f"{'Dry run: ' if dry_run else ''}reset {report.table} for {report.run_date} ({report.strategy}): "
-               f"{report.active_tenants} active tenant(s); {report.new_rows} {verb} a new row, {report.already_current} already current.")
-    if report.without_history:
-        typer.echo(f"No earlier row, so registry defaults: {', '.join(report.without_history)}")
-    if report.bytes_estimate is not None:
-        typer.echo(f"BigQuery estimates the MERGE scans {report.bytes_estimate:,} bytes.")
+        report = api.reset(settings, engine, table, run_date, dry_run, desired, allow_future_date)
+    typer.echo(json.dumps(report.to_json(), indent=2) if fmt == "json" else text.reset_text(report), nl=fmt == "json")
+    if report.registry_duplicates:
+        typer.echo(f"error: {text.registry_duplicates_text(report)}", err=True)
+        raise typer.Exit(2)
 
 
 def run() -> None:

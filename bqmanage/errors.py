@@ -54,6 +54,10 @@ class UsageError(BqmanageError):
     """A bad argument value (identifier, date, tenant id...)."""
 
 
+class NotAppliedError(BqmanageError):
+    """The warehouse lacks a table the command needs; ``apply`` creates it. Nothing was run."""
+
+
 class RefusedChangeError(BqmanageError):
     """The plan contains changes BigQuery cannot make in place; nothing was run."""
 

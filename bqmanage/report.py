@@ -8,7 +8,7 @@ from bqmanage.findings import Finding
 from bqmanage.model import Table
 
 if TYPE_CHECKING:
-    from bqmanage.api import PlanResult
+    from bqmanage.api import PlanResult, ResetReport
     from bqmanage.plan import Plan
 
 
@@ -97,3 +97,32 @@ def findings_text(findings: list[Finding], target: str) -> str:
 
 def findings_json(findings: list[Finding]) -> dict[str, object]:
     return {"clean": not findings, "findings": [f.to_json() for f in findings]}
+
+
+def name_list(names: list[str], limit: int = 20) -> str:
+    """At most ``limit`` names for a line of text; 1,800 tenant ids help nobody (json has them all)."""
+    shown = ", ".join(names[:limit])
+    rest = len(names) - limit
+    return shown if rest <= 0 else f"{shown} and {rest:,} more (--format json lists them all)"
+
+
+def reset_text(report: ResetReport) -> str:
+    """What ``bqmanage reset`` prints on stdout."""
+    verb = "would get" if report.dry_run else "got"
+    lines = [(f"{'Dry run: ' if report.dry_run else ''}reset {report.table} for {report.run_date} ({report.strategy}): "
+              f"{report.active_tenants} active tenant(s); {report.new_rows} {verb} a new row, {report.already_current} already current.")]
+    if report.without_history:
+        lines.append(f"No earlier row, so registry defaults: {name_list(report.without_history)}")
+    if report.carried_from_older:
+        lines.append(f"Latest row older than the lookback window, carried from it: {name_list(report.carried_from_older)}")
+    if report.bytes_estimate is not None:
+        lines.append(f"BigQuery estimates the MERGE scans {report.bytes_estimate:,} bytes.")
+    return "\n".join(lines) + "\n"
+
+
+def registry_duplicates_text(report: ResetReport) -> str:
+    """Why a reset that did its work still exits 2: the registry lists tenants more than once."""
+    done = "would run" if report.dry_run else "ran"
+    return (f"{report.registry} lists {len(report.registry_duplicates)} active tenant(s) more than once: "
+            f"{name_list(report.registry_duplicates)}; the reset {done} once for each, with the lowest of "
+            "their copies' defaults. Remove the extra rows from the registry.")

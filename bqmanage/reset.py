@@ -1,16 +1,26 @@
 """The daily quota reset, rendered from the definitions. Pure: SQL text only.
 
 Rollover (default) gives every active tenant exactly one row for ``@run_date``, copied from its
-latest earlier row within the lookback window (partition-pruned by constant filters), with daily
-counters reset, monthly counters reset when the month changes, and registry defaults for a
-tenant with no earlier row. Past rows are never modified. ``in_place`` keeps one row per tenant
-and moves it to the run date. Both are single set-based MERGEs, idempotent per date; a second
-statement removes the duplicates two concurrent runs can insert (BigQuery has no unique keys):
-rows share a deterministic id, and the earliest one is kept.
+latest earlier row, with daily counters reset, monthly counters reset when the month changes, and
+registry defaults for a tenant with no earlier row at all. Past rows are never modified.
+``in_place`` keeps one row per tenant and moves it to the run date. Both are single set-based
+MERGEs over a de-duplicated registry, idempotent per date.
+
+Where the latest earlier row comes from: the lookback window, filtered by constants and
+parameters only so that BigQuery prunes partitions; and, for the few tenants with no row in the
+window (reactivated ones), a second branch bounded by ``@carry_from``, the date of the oldest such
+tenant's latest row, which a narrow two-column lookup (``older``) finds first. With no such tenant
+the branch's range is empty and reads nothing.
+
+Duplicates: BigQuery has no unique keys, so two concurrent runs can both insert. A second MERGE
+rewrites each (tenant, date) group that has more than one row as exactly one row (deleting every
+copy and inserting the kept one back), which works even for copies identical in every column.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import zoneinfo
 from dataclasses import dataclass
 
 from bqmanage.defaults import default_expression
@@ -19,6 +29,10 @@ from bqmanage.model import Column, Definitions, QuotaSpec, Table
 from bqmanage.names import quote, string_literal
 
 _NOW = {"TIMESTAMP": "CURRENT_TIMESTAMP()", "DATETIME": "CURRENT_DATETIME()", "DATE": "CURRENT_DATE()", "TIME": "CURRENT_TIME()"}
+# The scheduled query supplies only @run_date, so its script computes the carry inputs itself,
+# as script variables (BigQuery scripting: DECLARE/SET); the CLI passes them as query parameters.
+_PARAMS = ("@carry_tenants", "@carry_from")
+_VARIABLES = ("bqm_carry_tenants", "bqm_carry_from")
 
 
 @dataclass(frozen=True)
@@ -26,13 +40,20 @@ class ResetSql:
     table: Table
     quota: QuotaSpec
     registry: Table
-    merge: str
-    dedup: str
-    status: str  # the per-tenant preview: active tenants, who is current, who has history
+    merge: str  # takes @run_date, and for rollover @carry_tenants (ARRAY<STRING>) and @carry_from (DATE)
+    dedup: str  # takes @run_date
+    status: str  # per active tenant: registry copies, rows on the run date, a row in the lookback
+    older: str | None  # rollover: each of @carry_tenants' latest row date before the window
+    script_prelude: str  # the scheduled query's DECLAREs computing what the CLI passes as parameters
+    script_merge: str
 
     def script(self) -> str:
-        """The scheduled-query text: both statements, taking only ``@run_date``."""
-        return f"{self.merge};\n\n{self.dedup};\n"
+        """The scheduled-query text: a script taking only ``@run_date``."""
+        return f"{self.script_prelude}{self.script_merge};\n\n{self.dedup};\n"
+
+    def window_start(self, run_date: dt.date) -> dt.date:
+        """The first day of the lookback window: ``@carry_from`` when no tenant needs an older row."""
+        return run_date - dt.timedelta(days=self.quota.lookback_days)
 
 
 def quota_tables(desired: Definitions) -> list[Table]:
@@ -56,54 +77,184 @@ def find_quota_table(desired: Definitions, name: str | None) -> Table:
     return table
 
 
+def resolve_run_date(quota: QuotaSpec, run_date: dt.date | None, allow_future: bool, today: dt.date | None = None) -> dt.date:
+    """The run date, default today in the table's time zone; refuses one far in the future.
+
+    A run date more than a day ahead is almost always a typo (2062 for 2026), and it is not
+    harmless: in_place moves every tenant's row there, after which every reset finds the row
+    "newer" than its run date and does nothing. A day ahead stays allowed (a scheduler in
+    another zone), and past dates too (re-running a missed day is a normal repair).
+    """
+    today = today or dt.datetime.now(zoneinfo.ZoneInfo(quota.time_zone)).date()
+    day = run_date or today
+    if day > today + dt.timedelta(days=1) and not allow_future:
+        effect = ("an in_place reset would move every tenant's row to that date, and every later reset would then do nothing"
+                  if quota.strategy == "in_place" else "a rollover reset would write every active tenant a row dated then")
+        raise UsageError(
+            f"--date: {day.isoformat()} is more than one day after today ({today.isoformat()} in {quota.time_zone}): "
+            f"{effect}. Pass --allow-future-date if that is really meant.")
+    return day
+
+
+@dataclass(frozen=True)
+class _Sql:
+    """The quoted pieces every statement of one quota table is built from."""
+
+    table: Table
+    quota: QuotaSpec
+    registry: Table
+    ref: str  # the quota table
+    reg_ref: str  # the registry
+    tenant: str
+    date: str
+
+    @property
+    def window_start(self) -> str:
+        return f"DATE_SUB(@run_date, INTERVAL {self.quota.lookback_days} DAY)"
+
+    @property
+    def active(self) -> str:
+        return f"r.{quote(self.quota.status_column)} = {string_literal(self.quota.active_status)}"
+
+    @property
+    def insert(self) -> str:
+        names = ", ".join(quote(c.name) for c in self.table.columns)
+        return f"WHEN NOT MATCHED THEN INSERT ({names}) VALUES ({', '.join(f'source.{quote(c.name)}' for c in self.table.columns)})"
+
+
 def render_reset(desired: Definitions, table: Table, project: str | None = None) -> ResetSql:
     quota = table.quota
     if quota is None:
         raise UsageError(f"{table.dataset}.{table.name}: no quota section")
     registry = _registry(desired, table, quota)
-    ref = table.ref.sql(project)
-    reg_ref = registry.ref.sql(project)
-    tenant, date = quote(quota.tenant_column), quote(quota.date_column)
-    active = f"r.{quote(quota.status_column)} = {string_literal(quota.active_status)}"
-    window = f"q.{date} >= DATE_SUB(@run_date, INTERVAL {quota.lookback_days} DAY) AND q.{date} < @run_date"
-    columns = [c for c in table.columns]
-    names = ", ".join(quote(c.name) for c in columns)
-    source_columns = ", ".join(f"source.{quote(c.name)}" for c in columns)
+    sql = _Sql(table, quota, registry, table.ref.sql(project), registry.ref.sql(project),
+               quote(quota.tenant_column), quote(quota.date_column))
     if quota.strategy == "rollover":
-        select = ",\n    ".join(f"{_rollover_value(c, quota, registry)} AS {quote(c.name)}" for c in columns)
-        merge = (
-            f"MERGE {ref} AS target\nUSING (\n  SELECT\n    {select}\n  FROM {reg_ref} AS r\n  LEFT JOIN (\n"
-            f"    SELECT * FROM (\n      SELECT q.*, ROW_NUMBER() OVER (PARTITION BY q.{tenant} ORDER BY q.{date} DESC) AS _bqm_rank\n"
-            f"      FROM {ref} AS q\n      WHERE {window}\n    ) WHERE _bqm_rank = 1\n  ) AS l ON l.{tenant} = r.{tenant}\n"
-            f"  WHERE {active}\n) AS source\n"
-            f"ON target.{tenant} = source.{tenant} AND target.{date} = @run_date\n"
-            f"WHEN NOT MATCHED THEN INSERT ({names}) VALUES ({source_columns})")
-        same_row = f"k.{date} = @run_date AND d.{date} = @run_date"
-        scope = f"d.{date} = @run_date"
+        merge, script_merge = _rollover_merge_sql(sql, *_PARAMS), _rollover_merge_sql(sql, *_VARIABLES)
+        older: str | None = _older_sql(sql, _PARAMS[0])
+        prelude = _carry_prelude_sql(sql)
     else:
-        select = ",\n    ".join(f"{_fresh_value(c, quota, registry)} AS {quote(c.name)}" for c in columns)
-        sets = ",\n  ".join(f"{quote(c.name)} = {_in_place_value(c, quota)}" for c in columns
-                            if c.name.lower() != quota.tenant_column.lower())
-        merge = (
-            f"MERGE {ref} AS target\nUSING (\n  SELECT\n    {select}\n  FROM {reg_ref} AS r\n  WHERE {active}\n) AS source\n"
-            f"ON target.{tenant} = source.{tenant}\n"
-            f"WHEN MATCHED AND target.{date} < @run_date THEN UPDATE SET\n  {sets}\n"
-            f"WHEN NOT MATCHED THEN INSERT ({names}) VALUES ({source_columns})")
-        same_row = "TRUE"
-        scope = "TRUE"
-    order = _dedup_order(table)
-    keep_earlier = " OR ".join(
-        "(" + " AND ".join([f"k.{quote(o)} = d.{quote(o)}" for o in order[:i]] + [f"k.{quote(col)} < d.{quote(col)}"]) + ")"
-        for i, col in enumerate(order))
-    dedup = (f"DELETE FROM {ref} AS d\nWHERE {scope} AND EXISTS (\n  SELECT 1 FROM {ref} AS k\n"
-             f"  WHERE k.{tenant} = d.{tenant} AND {same_row}\n    AND ({keep_earlier})\n)")
-    status = (
-        f"SELECT r.{tenant} AS tenant,\n  COUNTIF(q.{date} = @run_date) > 0 AS is_current,\n"
-        f"  COUNTIF(q.{date} < @run_date) > 0 AS has_history\nFROM {reg_ref} AS r\n"
-        f"LEFT JOIN {ref} AS q ON q.{tenant} = r.{tenant}"
-        + (f" AND q.{date} >= DATE_SUB(@run_date, INTERVAL {quota.lookback_days} DAY) AND q.{date} <= @run_date" if quota.strategy == "rollover" else "")
-        + f"\nWHERE {active}\nGROUP BY r.{tenant}\nORDER BY tenant")
-    return ResetSql(table=table, quota=quota, registry=registry, merge=merge, dedup=dedup, status=status)
+        merge = script_merge = _in_place_merge_sql(sql)
+        older, prelude = None, ""
+    return ResetSql(table=table, quota=quota, registry=registry, merge=merge, dedup=_dedup_sql(sql), status=_status_sql(sql),
+                    older=older, script_prelude=prelude, script_merge=script_merge)
+
+
+def _rollover_merge_sql(sql: _Sql, carry_tenants: str, carry_from: str) -> str:
+    """Every active tenant without a row for the run date gets one, from its latest earlier row.
+
+    The latest row comes from two scans, each with its own constant range on the date column so
+    that BigQuery prunes partitions: the lookback window, and the stretch before it back to
+    ``carry_from`` for ``carry_tenants`` only (an empty range when there are none).
+    https://cloud.google.com/bigquery/docs/querying-partitioned-tables#best_practices_for_partition_pruning
+    """
+    t, d = sql.tenant, sql.date
+    select = ",\n    ".join(f"{_rollover_value(c, sql.quota, sql.registry)} AS {quote(c.name)}" for c in sql.table.columns)
+    return (
+        f"MERGE {sql.ref} AS target\nUSING (\n  SELECT\n    {select}\n  FROM {_registry_source_sql(sql)} AS r\n  LEFT JOIN (\n"
+        f"    SELECT * FROM (\n      SELECT q.*, ROW_NUMBER() OVER (PARTITION BY q.{t} ORDER BY q.{d} DESC) AS _bqm_rank\n"
+        f"      FROM (\n        SELECT * FROM {sql.ref} AS q\n"
+        f"        WHERE q.{d} >= {sql.window_start} AND q.{d} < @run_date\n"
+        f"        UNION ALL\n        SELECT * FROM {sql.ref} AS q\n"
+        f"        WHERE q.{d} >= {carry_from} AND q.{d} < {sql.window_start} AND q.{t} IN UNNEST({carry_tenants})\n"
+        f"      ) AS q\n    ) WHERE _bqm_rank = 1\n  ) AS l ON l.{t} = r.{t}\n) AS source\n"
+        f"ON target.{t} = source.{t} AND target.{d} = @run_date\n{sql.insert}")
+
+
+def _in_place_merge_sql(sql: _Sql) -> str:
+    """Each active tenant's one row, reset and moved to the run date (inserted when missing)."""
+    select = ",\n    ".join(f"{_fresh_value(c, sql.quota, sql.registry)} AS {quote(c.name)}" for c in sql.table.columns)
+    sets = ",\n  ".join(f"{quote(c.name)} = {_in_place_value(c, sql.quota)}" for c in sql.table.columns
+                        if c.name.lower() != sql.quota.tenant_column.lower())
+    return (
+        f"MERGE {sql.ref} AS target\nUSING (\n  SELECT\n    {select}\n  FROM {_registry_source_sql(sql)} AS r\n) AS source\n"
+        f"ON target.{sql.tenant} = source.{sql.tenant}\n"
+        f"WHEN MATCHED AND target.{sql.date} < @run_date THEN UPDATE SET\n  {sets}\n{sql.insert}")
+
+
+def _older_sql(sql: _Sql, carry_tenants: str) -> str:
+    """The date of each given tenant's latest row before the window: two narrow columns only."""
+    t, d = sql.tenant, sql.date
+    return (f"SELECT q.{t} AS tenant, MAX(q.{d}) AS last_date\nFROM {sql.ref} AS q\n"
+            f"WHERE q.{d} < {sql.window_start} AND q.{t} IN UNNEST({carry_tenants})\nGROUP BY q.{t}")
+
+
+def _carry_prelude_sql(sql: _Sql) -> str:
+    """The scheduled query's own carry inputs: the active tenants with no row in the window nor on
+    the run date, then how far back the oldest of their latest rows is; only when there is such a
+    tenant is anything before the window read. https://cloud.google.com/bigquery/docs/reference/standard-sql/procedural-language
+    """
+    t, d = sql.tenant, sql.date
+    tenants, since = _VARIABLES
+    tenant_type = sql.table.column(sql.quota.tenant_column).type_sql()  # type: ignore[union-attr]
+    older = _older_sql(sql, tenants).replace("\n", "\n    ")
+    return (
+        f"DECLARE {tenants} ARRAY<{tenant_type}> DEFAULT ARRAY(\n"
+        f"  SELECT DISTINCT r.{t} FROM {sql.reg_ref} AS r\n  WHERE {sql.active} AND NOT EXISTS (\n"
+        f"    SELECT 1 FROM {sql.ref} AS q\n    WHERE q.{t} = r.{t} AND q.{d} >= {sql.window_start} AND q.{d} <= @run_date));\n"
+        f"DECLARE {since} DATE DEFAULT {sql.window_start};\n"
+        f"IF ARRAY_LENGTH({tenants}) > 0 THEN\n"
+        f"  SET {since} = (SELECT IFNULL(MIN(last_date), {since}) FROM (\n    {older}));\nEND IF;\n\n")
+
+
+def _status_sql(sql: _Sql) -> str:
+    """Per active tenant: its registry copies, its rows on the run date, whether it has an earlier
+    row (in the window, for rollover). One read before the MERGE and one after."""
+    t, d = sql.tenant, sql.date
+    scope = f"\n  WHERE q.{d} >= {sql.window_start} AND q.{d} <= @run_date" if sql.quota.strategy == "rollover" else ""
+    return (
+        f"WITH reg AS (\n  SELECT r.{t} AS tenant, COUNT(*) AS copies\n  FROM {sql.reg_ref} AS r\n"
+        f"  WHERE {sql.active}\n  GROUP BY r.{t}\n), cur AS (\n"
+        f"  SELECT q.{t} AS tenant, COUNTIF(q.{d} = @run_date) AS current_rows,\n"
+        f"    COUNTIF(q.{d} < @run_date) > 0 AS has_history\n  FROM {sql.ref} AS q{scope}\n  GROUP BY q.{t}\n)\n"
+        "SELECT reg.tenant, reg.copies, COALESCE(cur.current_rows, 0) AS current_rows,\n"
+        "  COALESCE(cur.has_history, FALSE) AS has_history\nFROM reg LEFT JOIN cur ON cur.tenant = reg.tenant\nORDER BY reg.tenant")
+
+
+def not_applied_message(missing: list[Table], target: str) -> str:
+    """What a reset says when the warehouse has not been prepared by ``apply``."""
+    names = " and ".join(f"`{t.dataset}.{t.name}`" for t in missing)
+    verb = "does not exist" if len(missing) == 1 else "do not exist"
+    return f"{names} {verb} on target {target}; run `bqmanage apply` first"
+
+
+def _registry_source_sql(sql: _Sql) -> str:
+    """Active tenants, one row each even when the registry lists a tenant twice.
+
+    Without this a duplicated tenant got two rows identical in every column (same id, same
+    timestamps), which no DELETE can tell apart. Of the copies, the one with the lowest defaults
+    is used (NULLS LAST on both engines), so a duplicate never raises a limit; the run still
+    reports the duplicates as bad input.
+    """
+    used = [c.name for c in sql.table.columns if c.reset == "carry" and sql.registry.column(c.name) is not None]
+    order = ", ".join(f"r.{quote(name)} ASC NULLS LAST" for name in used) or f"r.{sql.tenant}"
+    return (f"(\n    SELECT * FROM (\n      SELECT r.*, ROW_NUMBER() OVER (PARTITION BY r.{sql.tenant} ORDER BY {order}) AS _bqm_copy\n"
+            f"      FROM {sql.reg_ref} AS r\n      WHERE {sql.active}\n    ) WHERE _bqm_copy = 1\n  )")
+
+
+def _dedup_sql(sql: _Sql) -> str:
+    """One MERGE that leaves one row per (tenant, run date), or per tenant for in_place.
+
+    BigQuery has no row id, so a DELETE cannot keep one of two identical rows. Instead every
+    group with more than one row is matched by a keyed copy of its kept row (all its rows
+    deleted) and the same row is inserted back through an unkeyed copy that matches nothing.
+    Groups with one row are not in the source, so without duplicates the MERGE changes nothing.
+    https://cloud.google.com/bigquery/docs/reference/standard-sql/dml-syntax#merge_statement
+    """
+    t, d = sql.tenant, sql.date
+    rollover = sql.quota.strategy == "rollover"
+    names = ", ".join(quote(c.name) for c in sql.table.columns)
+    order = ", ".join(f"d.{quote(name)}" for name in _dedup_order(sql.table))
+    tenant_type = sql.table.column(sql.quota.tenant_column).type_sql()  # type: ignore[union-attr]
+    return (
+        f"MERGE {sql.ref} AS target\nUSING (\n  WITH keep AS (\n    SELECT {names} FROM (\n"
+        f"      SELECT d.*, ROW_NUMBER() OVER (PARTITION BY d.{t} ORDER BY {order}) AS _bqm_rank,\n"
+        f"        COUNT(*) OVER (PARTITION BY d.{t}) AS _bqm_copies\n      FROM {sql.ref} AS d\n"
+        f"      WHERE {f'd.{d} = @run_date' if rollover else 'TRUE'}\n    ) WHERE _bqm_copies > 1 AND _bqm_rank = 1\n  )\n"
+        f"  SELECT {t} AS _bqm_key, {names} FROM keep\n  UNION ALL\n"
+        f"  SELECT CAST(NULL AS {tenant_type}), {names} FROM keep\n) AS source\n"
+        f"ON target.{t} = source._bqm_key{f' AND target.{d} = @run_date' if rollover else ''}\n"
+        f"WHEN MATCHED THEN DELETE\n{sql.insert}")
 
 
 def _registry(desired: Definitions, table: Table, quota: QuotaSpec) -> Table:
