@@ -128,10 +128,10 @@ class Oracle:
 
     # ---- the two calls ----
 
-    def parse(self, sql: str) -> None:
-        """Syntax only: raises OracleError with Google's message."""
-        self._call("ZetaSqlLocalService_Parse", self._ls.ParseRequest(sql_statement=sql, options=self.language),
-                   self._ls.ParseResponse, sql)
+    def parse(self, sql: str, script: bool = False) -> None:
+        """Syntax only (a multi-statement script with ``script``): raises OracleError."""
+        request = self._ls.ParseRequest(sql_statement=sql, options=self.language, allow_script=script)
+        self._call("ZetaSqlLocalService_Parse", request, self._ls.ParseResponse, sql)
 
     def analyze(self, sql: str, definitions: Definitions | Iterable[Table] = (), params: dict[str, Any] | None = None) -> None:
         """Resolve names and types against the definitions' tables; raises OracleError."""
