@@ -2,7 +2,8 @@
 
 Pure (no I/O). Dataset-qualified views are batched with UNION ALL; a target may instead ask for
 one region-qualified query per view. Views or columns an engine lacks are declared as data.
-Sources: bigquery-facts.md §3 (COLUMNS, COLUMN_FIELD_PATHS, TABLES, TABLE_OPTIONS).
+Sources: https://cloud.google.com/bigquery/docs/information-schema-columns, ...-column-field-paths,
+...-tables and ...-table-options.
 """
 
 from __future__ import annotations

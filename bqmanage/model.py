@@ -99,7 +99,7 @@ class Partitioning(Frozen):
 
 
 class QuotaSpec(Frozen):
-    """How the daily reset treats a quota table (design.md §6)."""
+    """How the daily reset treats a quota table (README: "The daily quota reset")."""
 
     tenant_column: str
     date_column: str

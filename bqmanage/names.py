@@ -1,7 +1,10 @@
 """BigQuery identifier rules and quoting, in one place.
 
 Every identifier is validated against BigQuery's rules before it is quoted and formatted into
-SQL; values never are (they go in query parameters). Rules: bigquery-facts.md §7.
+SQL; values never are (they go in query parameters). Rules:
+https://cloud.google.com/bigquery/docs/datasets#dataset-naming,
+https://cloud.google.com/bigquery/docs/tables#table_naming and
+https://cloud.google.com/bigquery/docs/schemas#column_names.
 """
 
 from __future__ import annotations

@@ -27,6 +27,7 @@ from bqmanage.defaults import default_expression
 from bqmanage.errors import UsageError
 from bqmanage.model import Column, Definitions, QuotaSpec, Table
 from bqmanage.names import quote, string_literal
+from bqmanage.render import every_partition_sql
 
 _NOW = {"TIMESTAMP": "CURRENT_TIMESTAMP()", "DATETIME": "CURRENT_DATETIME()", "DATE": "CURRENT_DATE()", "TIME": "CURRENT_TIME()"}
 # The scheduled query supplies only @run_date, so its script computes the carry inputs itself,
@@ -116,6 +117,19 @@ class _Sql:
     def active(self) -> str:
         return f"r.{quote(self.quota.status_column)} = {string_literal(self.quota.active_status)}"
 
+    def every_partition(self, alias: str) -> str:
+        """`` AND <a filter keeping every row>`` on a scan of the quota table, when BigQuery needs one
+        that the statement's own date filters do not give: the table requires a partition filter
+        and the scan is not bounded on a partitioning date column (in_place scans every row).
+        https://cloud.google.com/bigquery/docs/managing-partitioned-tables#require-filter"""
+        partitioning = self.table.partitioning
+        if not self.table.require_partition_filter or partitioning is None:
+            return ""
+        dated = (partitioning.column or "").lower() == self.quota.date_column.lower()
+        if dated and self.quota.strategy == "rollover":
+            return ""
+        return f" AND {every_partition_sql(partitioning, alias)}"
+
     @property
     def insert(self) -> str:
         names = ", ".join(quote(c.name) for c in self.table.columns)
@@ -154,11 +168,11 @@ def _rollover_merge_sql(sql: _Sql, carry_tenants: str, carry_from: str) -> str:
         f"MERGE {sql.ref} AS target\nUSING (\n  SELECT\n    {select}\n  FROM {_registry_source_sql(sql)} AS r\n  LEFT JOIN (\n"
         f"    SELECT * FROM (\n      SELECT q.*, ROW_NUMBER() OVER (PARTITION BY q.{t} ORDER BY q.{d} DESC) AS _bqm_rank\n"
         f"      FROM (\n        SELECT * FROM {sql.ref} AS q\n"
-        f"        WHERE q.{d} >= {sql.window_start} AND q.{d} < @run_date\n"
+        f"        WHERE q.{d} >= {sql.window_start} AND q.{d} < @run_date{sql.every_partition('q')}\n"
         f"        UNION ALL\n        SELECT * FROM {sql.ref} AS q\n"
-        f"        WHERE q.{d} >= {carry_from} AND q.{d} < {sql.window_start} AND q.{t} IN UNNEST({carry_tenants})\n"
+        f"        WHERE q.{d} >= {carry_from} AND q.{d} < {sql.window_start} AND q.{t} IN UNNEST({carry_tenants}){sql.every_partition('q')}\n"
         f"      ) AS q\n    ) WHERE _bqm_rank = 1\n  ) AS l ON l.{t} = r.{t}\n) AS source\n"
-        f"ON target.{t} = source.{t} AND target.{d} = @run_date\n{sql.insert}")
+        f"ON target.{t} = source.{t} AND target.{d} = @run_date{sql.every_partition('target')}\n{sql.insert}")
 
 
 def _in_place_merge_sql(sql: _Sql) -> str:
@@ -168,7 +182,7 @@ def _in_place_merge_sql(sql: _Sql) -> str:
                         if c.name.lower() != sql.quota.tenant_column.lower())
     return (
         f"MERGE {sql.ref} AS target\nUSING (\n  SELECT\n    {select}\n  FROM {_registry_source_sql(sql)} AS r\n) AS source\n"
-        f"ON target.{sql.tenant} = source.{sql.tenant}\n"
+        f"ON target.{sql.tenant} = source.{sql.tenant}{sql.every_partition('target')}\n"
         f"WHEN MATCHED AND target.{sql.date} < @run_date THEN UPDATE SET\n  {sets}\n{sql.insert}")
 
 
@@ -176,7 +190,7 @@ def _older_sql(sql: _Sql, carry_tenants: str) -> str:
     """The date of each given tenant's latest row before the window: two narrow columns only."""
     t, d = sql.tenant, sql.date
     return (f"SELECT q.{t} AS tenant, MAX(q.{d}) AS last_date\nFROM {sql.ref} AS q\n"
-            f"WHERE q.{d} < {sql.window_start} AND q.{t} IN UNNEST({carry_tenants})\nGROUP BY q.{t}")
+            f"WHERE q.{d} < {sql.window_start} AND q.{t} IN UNNEST({carry_tenants}){sql.every_partition('q')}\nGROUP BY q.{t}")
 
 
 def _carry_prelude_sql(sql: _Sql) -> str:
@@ -191,7 +205,7 @@ def _carry_prelude_sql(sql: _Sql) -> str:
     return (
         f"DECLARE {tenants} ARRAY<{tenant_type}> DEFAULT ARRAY(\n"
         f"  SELECT DISTINCT r.{t} FROM {sql.reg_ref} AS r\n  WHERE {sql.active} AND NOT EXISTS (\n"
-        f"    SELECT 1 FROM {sql.ref} AS q\n    WHERE q.{t} = r.{t} AND q.{d} >= {sql.window_start} AND q.{d} <= @run_date));\n"
+        f"    SELECT 1 FROM {sql.ref} AS q\n    WHERE q.{t} = r.{t} AND q.{d} >= {sql.window_start} AND q.{d} <= @run_date{sql.every_partition('q')}));\n"
         f"DECLARE {since} DATE DEFAULT {sql.window_start};\n"
         f"IF ARRAY_LENGTH({tenants}) > 0 THEN\n"
         f"  SET {since} = (SELECT IFNULL(MIN(last_date), {since}) FROM (\n    {older}));\nEND IF;\n\n")
@@ -201,7 +215,8 @@ def _status_sql(sql: _Sql) -> str:
     """Per active tenant: its registry copies, its rows on the run date, whether it has an earlier
     row (in the window, for rollover). One read before the MERGE and one after."""
     t, d = sql.tenant, sql.date
-    scope = f"\n  WHERE q.{d} >= {sql.window_start} AND q.{d} <= @run_date" if sql.quota.strategy == "rollover" else ""
+    window = f"q.{d} >= {sql.window_start} AND q.{d} <= @run_date" if sql.quota.strategy == "rollover" else "TRUE"
+    scope = f"\n  WHERE {window}{sql.every_partition('q')}" if window != "TRUE" or sql.every_partition('q') else ""
     return (
         f"WITH reg AS (\n  SELECT r.{t} AS tenant, COUNT(*) AS copies\n  FROM {sql.reg_ref} AS r\n"
         f"  WHERE {sql.active}\n  GROUP BY r.{t}\n), cur AS (\n"
@@ -250,10 +265,10 @@ def _dedup_sql(sql: _Sql) -> str:
         f"MERGE {sql.ref} AS target\nUSING (\n  WITH keep AS (\n    SELECT {names} FROM (\n"
         f"      SELECT d.*, ROW_NUMBER() OVER (PARTITION BY d.{t} ORDER BY {order}) AS _bqm_rank,\n"
         f"        COUNT(*) OVER (PARTITION BY d.{t}) AS _bqm_copies\n      FROM {sql.ref} AS d\n"
-        f"      WHERE {f'd.{d} = @run_date' if rollover else 'TRUE'}\n    ) WHERE _bqm_copies > 1 AND _bqm_rank = 1\n  )\n"
+        f"      WHERE {f'd.{d} = @run_date' if rollover else 'TRUE'}{sql.every_partition('d')}\n    ) WHERE _bqm_copies > 1 AND _bqm_rank = 1\n  )\n"
         f"  SELECT {t} AS _bqm_key, {names} FROM keep\n  UNION ALL\n"
         f"  SELECT CAST(NULL AS {tenant_type}), {names} FROM keep\n) AS source\n"
-        f"ON target.{t} = source._bqm_key{f' AND target.{d} = @run_date' if rollover else ''}\n"
+        f"ON target.{t} = source._bqm_key{f' AND target.{d} = @run_date' if rollover else ''}{sql.every_partition('target')}\n"
         f"WHEN MATCHED THEN DELETE\n{sql.insert}")
 
 

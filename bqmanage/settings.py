@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from bqmanage.errors import ConfigError
-from bqmanage.names import project_problem
+from bqmanage.names import label_problem, project_problem
 
 CONFIG_FILE = "bqmanage.yaml"
 
@@ -29,6 +29,16 @@ class TargetConfig(BaseModel):
     impersonate_service_account: str | None = None
     labels: dict[str, str] = Field(default_factory=dict)
     local_path: str | None = None
+
+    @field_validator("labels")
+    @classmethod
+    def _labels_follow_bigquery(cls, labels: dict[str, str]) -> dict[str, str]:
+        # Job labels follow the same rules as table labels; BigQuery refuses the job otherwise
+        # (https://cloud.google.com/bigquery/docs/labels-intro#requirements).
+        for key, value in labels.items():
+            if (why := label_problem(str(key), str(value))) is not None:
+                raise ValueError(why)
+        return labels
     # Read INFORMATION_SCHEMA with one region-qualified query per view instead of per-dataset batches.
     region_qualified_information_schema: bool = False
 

@@ -123,6 +123,11 @@ def _partitioning(spec: TableSpec, by_key: dict[str, Column], broken: set[str], 
         problems.append(lines.problem(("partitioning",), "range partitioning needs a column"))
     if rng is not None and (rng.interval <= 0 or rng.end <= rng.start):
         problems.append(lines.problem(("partitioning", "range"), "range needs start < end and a positive interval"))
+    if rng is not None and spec.partition_expiration_days is not None:
+        # partition_expiration_days applies to time-unit and ingestion-time partitions only
+        # (https://cloud.google.com/bigquery/docs/managing-partitioned-tables#partition-expiration).
+        problems.append(lines.problem(("partition_expiration_days",),
+                                      "partition_expiration_days is not supported on integer-range partitioned tables"))
     return Partitioning(column=part.column, granularity=part.granularity, range=rng)
 
 

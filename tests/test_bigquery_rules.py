@@ -9,9 +9,10 @@ import pytest
 
 from bqmanage.diff import compare
 from bqmanage.loader import load_definitions
-from bqmanage.model import Column, Partitioning, Table, Warehouse
+from bqmanage.model import Column, Definitions, Partitioning, Table, Warehouse
 from bqmanage.plan import build_plan
 from bqmanage.render import create_table_sql, partition_sql
+from bqmanage.reset import render_reset
 
 EVERYTHING = Path(__file__).parent / "fixtures" / "everything"
 
@@ -80,3 +81,39 @@ def test_numeric_defaults_are_typed_literals(type_: str, default: str, rendered:
     bare integer literal must fit INT64, and NUMERIC/BIGNUMERIC literals are typed strings."""
     table = Table(dataset="ds", name="t", columns=(Column(name="c", type=type_, default=default),))
     assert f"`c` {type_} DEFAULT {rendered}" in create_table_sql(table)
+
+
+def _quota_definitions(strategy: str, partition_column: str = "usage_date") -> tuple[Definitions, Table]:
+    desired = load_definitions(Path(__file__).resolve().parent.parent / "schemas")
+    quotas = desired.table("tenants", "tenant_usage_quotas")
+    assert quotas is not None and quotas.quota is not None
+    table = quotas.model_copy(update={
+        "require_partition_filter": True, "partitioning": Partitioning(column=partition_column),
+        "quota": quotas.quota.model_copy(update={"strategy": strategy})})
+    tables = tuple(table if t.name == table.name else t for t in desired.tables)
+    return Definitions(datasets=desired.datasets, tables=tables, digest=desired.digest), table
+
+
+@pytest.mark.parametrize("strategy", ["in_place", "rollover"])
+def test_reset_filters_on_the_partition_column_when_the_table_requires_it(strategy: str) -> None:
+    """https://cloud.google.com/bigquery/docs/managing-partitioned-tables#require-filter: every scan
+    of the quota table needs a predicate on its partitioning column. Rollover's scans are bounded
+    on the date column already; in_place's MERGE, dedup and status scan every row, so they get one
+    that keeps every row."""
+    desired, table = _quota_definitions(strategy)
+    sql = render_reset(desired, table)
+    predicate = "`usage_date` IS NOT NULL OR"
+    for name, statement in (("merge", sql.merge), ("dedup", sql.dedup), ("status", sql.status)):
+        scans = statement.count("`tenants`.`tenant_usage_quotas` AS")
+        if strategy == "in_place":
+            assert statement.count(predicate) == scans, name
+        else:
+            assert predicate not in statement and "@run_date" in statement, name
+
+
+def test_reset_with_another_partition_column_filters_every_scan() -> None:
+    desired, table = _quota_definitions("rollover", partition_column="last_updated")
+    sql = render_reset(desired, table)
+    for statement in (sql.merge, sql.dedup, sql.status, sql.older or "", sql.script()):
+        scans = statement.count("`tenants`.`tenant_usage_quotas` AS")
+        assert statement.count("`last_updated` IS NOT NULL OR") == scans >= 1

@@ -119,7 +119,9 @@ def test_reset_statements(strategy: str) -> None:
     desired = load_definitions(ROOT / "schemas")
     quotas = desired.table("tenants", "tenant_usage_quotas")
     assert quotas is not None and quotas.quota is not None
-    table = quotas.model_copy(update={"quota": quotas.quota.model_copy(update={"strategy": strategy})})
+    # With require_partition_filter, so that the partition predicates are analyzed too.
+    table = quotas.model_copy(update={"quota": quotas.quota.model_copy(update={"strategy": strategy}),
+                                      "require_partition_filter": True})
     definitions = Definitions(datasets=desired.datasets, digest=desired.digest,
                               tables=tuple(table if t.name == table.name else t for t in desired.tables))
     sql = render_reset(definitions, table, None)

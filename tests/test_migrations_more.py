@@ -61,5 +61,5 @@ def test_apply_paces_metadata_updates_per_table() -> None:
 
 @pytest.mark.parametrize("prop", ["defaults", "column descriptions", "clustering", "labels", "type parameters"])
 def test_what_bqemulator_cannot_show(prop: str) -> None:
-    pytest.skip(f"bqemulator 1.4.0 drops {prop} (shared/reference/bqemulator-evaluation.md §3); "
+    pytest.skip(f"bqemulator 1.4.0 drops {prop} (measured against 1.4.0; README "Tests"); "
                 "bqmanage declares them unobservable there, and the local engine tests cover them")

@@ -1,6 +1,7 @@
 """Issue 2: golden DDL for the tenants dataset, valid GoogleSQL per sqlglot's BigQuery dialect.
 
-The golden files were reviewed by hand against the DDL reference (bigquery-facts.md §2): column
+The golden files were reviewed by hand against the DDL reference
+(https://cloud.google.com/bigquery/docs/reference/standard-sql/data-definition-language#create_table_statement): column
 grammar order `name type [DEFAULT expr] [NOT NULL] [OPTIONS(...)]`, PARTITION BY the DATE column,
 CLUSTER BY, table OPTIONS. Regenerate with `bqmanage render > tests/golden/render_tenants.sql`
 only after reviewing the difference.

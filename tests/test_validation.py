@@ -37,6 +37,11 @@ BAD = [
     ("bad_mode", "columns:\n  - {name: n, type: INT64, mode: OPTIONAL}\n", 2, "columns[0].mode"),
     ("array_required", "columns:\n  - {name: tags, type: 'ARRAY<STRING>', mode: REQUIRED}\n", 2, "cannot be REQUIRED"),
     ("struct_without_fields", "columns:\n  - {name: meta, type: RECORD}\n", 2, "needs fields"),
+    ("range_partition_expiration",  # managing-partitioned-tables#partition-expiration: time partitions only
+     "partitioning: {column: b, range: {start: 0, end: 10, interval: 1}}\npartition_expiration_days: 7\ncolumns:\n  - {name: b, type: INT64}\n",
+     2, "partition_expiration_days is not supported on integer-range"),
+    ("int64_default_range", "columns:\n  - {name: n, type: INT64, default: 9223372036854775808}\n", 2, "is outside INT64"),
+    ("numeric_default_not_a_number", "columns:\n  - {name: n, type: NUMERIC, default: 'many'}\n", 2, "not a number for NUMERIC"),
     ("table_name_mismatch", "table: other\ncolumns:\n  - {name: id, type: STRING}\n", 1, "must match its file name"),
     ("label", "labels: {Owner: x}\ncolumns:\n  - {name: id, type: STRING}\n", 1, "invalid label key 'Owner'"),
     ("duplicate_yaml_key", "columns:\n  - {name: id, type: STRING}\ncolumns:\n  - {name: x, type: STRING}\n", 3, "duplicate key 'columns'"),
