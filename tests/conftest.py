@@ -26,6 +26,21 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
+@pytest.fixture(params=["local", pytest.param("emulator", marks=pytest.mark.emulator)])
+def project(request: pytest.FixtureRequest, workdir: Path) -> str | None:
+    """Each engine in turn: None for the local engine, else a fresh bqemulator project for the
+    bigquery engine. The emulator case carries the `emulator` marker."""
+    return None if request.param == "local" else str(request.getfixturevalue("emulator"))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test that reaches bqemulator is marked `emulator`, so that `-m "not emulator"` is a
+    tier that never starts it and `-m emulator` runs exactly the emulator tier."""
+    for item in items:
+        if {"emulator", "emulator_url"} & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.emulator)
+
+
 @pytest.fixture(scope="session")
 def emulator_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A bqemulator 1.4.0 server on a free loopback port, for the whole session."""

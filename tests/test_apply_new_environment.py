@@ -4,19 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 
 from bqmanage.introspect import table_from_api
 from bqmanage.loader import load_definitions
 from tests.helpers import engine_for, run_cli, target_args
-
-
-@pytest.fixture(params=["local", "emulator"])
-def project(request: pytest.FixtureRequest, workdir: Path) -> str | None:
-    """None for the local engine, else a fresh emulator project for the bigquery engine."""
-    if request.param == "local":
-        return None
-    return str(request.getfixturevalue("emulator"))
 
 
 def test_apply_creates_every_table_as_defined(project: str | None) -> None:
@@ -41,9 +32,7 @@ def test_apply_creates_every_table_as_defined(project: str | None) -> None:
             assert actual.description == table.description
 
 
-@pytest.mark.parametrize("engine_kind", ["local", "emulator"])
-def test_second_apply_issues_zero_statements(engine_kind: str, workdir: Path, request: pytest.FixtureRequest) -> None:
-    project = None if engine_kind == "local" else str(request.getfixturevalue("emulator"))
+def test_second_apply_issues_zero_statements(project: str | None) -> None:
     from bqmanage import api
     from bqmanage.settings import resolve_settings
 

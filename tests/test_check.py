@@ -40,11 +40,6 @@ columns:
 """
 
 
-@pytest.fixture(params=["local", "emulator"])
-def project(request: pytest.FixtureRequest, workdir: Path) -> str | None:
-    return None if request.param == "local" else str(request.getfixturevalue("emulator"))
-
-
 def create(engine: Engine, table: Table) -> None:
     """Create a live table exactly as the model says, through the engine's own create path."""
     if engine.get_dataset(table.dataset) is None:

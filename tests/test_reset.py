@@ -25,11 +25,6 @@ TENANTS = {"t1": "active", "t2": "active", "t3": "active", "t4": "suspended", "t
 WITH_HISTORY = ("t1", "t2", "t4", "t5")
 
 
-@pytest.fixture(params=["local", "emulator"])
-def project(request: pytest.FixtureRequest, workdir: Path) -> str | None:
-    return None if request.param == "local" else str(request.getfixturevalue("emulator"))
-
-
 def _settings(project: str | None):  # type: ignore[no-untyped-def]
     return resolve_settings(target="bigquery" if project else "local", project=project)
 

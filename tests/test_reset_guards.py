@@ -18,11 +18,6 @@ from tests.test_reset import SAME_MONTH, Q, _in_place, _settings, build, rows_on
 P = "`tenants`.`tenant_profiles`"
 
 
-@pytest.fixture(params=["local", "emulator"])
-def project(request: pytest.FixtureRequest, workdir: Path) -> str | None:
-    return None if request.param == "local" else str(request.getfixturevalue("emulator"))
-
-
 # ---- duplicates in the registry ----
 
 

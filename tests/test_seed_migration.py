@@ -19,11 +19,6 @@ from tests.helpers import engine_for, run_cli, target_args
 GOLDEN = Path(__file__).parent / "golden"
 
 
-@pytest.fixture(params=["local", "emulator"])
-def project(request: pytest.FixtureRequest, workdir: Path) -> str | None:
-    return None if request.param == "local" else str(request.getfixturevalue("emulator"))
-
-
 def _settings(project: str | None):  # type: ignore[no-untyped-def]
     return resolve_settings(target="bigquery" if project else "local", project=project)
 
