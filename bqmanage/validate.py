@@ -9,7 +9,6 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from bqmanage.defaults import DefaultProblem, default_sql
 from bqmanage.errors import Problem
-from bqmanage.loader import KeyPath, LineMap
 from bqmanage.model import (
     Column,
     Dataset,
@@ -31,6 +30,7 @@ from bqmanage.types import (
     param_problem,
     parse_type,
 )
+from bqmanage.yaml_source import KeyPath, LineMap
 
 
 class _Spec(BaseModel):
