@@ -1,8 +1,8 @@
 """Issue 8: hostile input gives one located message and exit 2, never a traceback, and writes nothing.
 
-Definitions under schemas/ are read by a bounded reader (bqmanage/yaml_source.py): alias bombs,
-deep nesting, huge files, odd tags and keys, broken links, directories and FIFOs where a file
-should be, and bytes that are not UTF-8.
+Definitions under schemas/ and the bqmanage.yaml config are read by the same bounded reader
+(bqmanage/yaml_source.py): alias bombs, deep nesting, huge files, odd tags and keys, broken
+links, directories and FIFOs where a file should be, and bytes that are not UTF-8.
 """
 
 from __future__ import annotations
@@ -264,3 +264,36 @@ def test_unreadable_definition_file(unchanged: Path) -> None:
     result = _validate_as_nobody() if os.geteuid() == 0 else run_cli("validate")
     _rejected(result, f"{TABLE}: ", "cannot read: Permission denied")
     assert _snapshot(unchanged) == before
+
+
+# --- the config file -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("content,where,fragment", [
+    (b"targets:\n  prod: {engine: bigquery, project: caf\xe9}\n", "bqmanage.yaml:2:", "not UTF-8 text (byte 0xe9)"),
+    (b"- schemas\n- other\n", "bqmanage.yaml:1:", "expected a mapping of settings"),
+    (b"just text\n", "bqmanage.yaml:1:", "expected a mapping of settings"),
+    (_bomb().encode(), "bqmanage.yaml:", "expands to more than 250,000 YAML nodes"),
+    (b"schemas: " + b"[" * 5000 + b"\n", "bqmanage.yaml:1:", "nesting is deeper than 100 levels"),
+    (b"targets: {prod: !vault x}\n", "bqmanage.yaml:1:", "unsupported tag '!vault'"),
+    (b"targets:\n  prod:\n    engine: bigquery\n    projekt: x\n", "bqmanage.yaml:4:", "targets.prod.projekt: Extra inputs"),
+    (b"schemas: [\n", "bqmanage.yaml:2:", "invalid YAML"),
+], ids=["not_utf8", "list", "scalar", "bomb", "deep", "custom_tag", "unknown_key", "syntax"])
+def test_bad_config_file(content: bytes, where: str, fragment: str, unchanged: Path) -> None:
+    Path("bqmanage.yaml").write_bytes(content)
+    _validate_rejects(f"error: {where}", fragment)
+
+
+def test_config_is_a_directory(unchanged: Path) -> None:
+    Path("conf").mkdir()
+    _validate_rejects("error: conf: ", "is a directory, not a config file", "--config", "conf")
+
+
+def test_default_config_is_a_dangling_symlink(unchanged: Path) -> None:
+    Path("bqmanage.yaml").symlink_to("moved.yaml")
+    _validate_rejects("error: bqmanage.yaml: ", "dangling symlink to moved.yaml")
+
+
+def test_empty_config_is_fine(unchanged: Path) -> None:
+    Path("bqmanage.yaml").write_text("# nothing configured yet\n")
+    assert run_cli("validate").exit_code == 0
