@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
+from bqmanage.loader import load_definitions
 from bqmanage.model import Definitions, Table
 from bqmanage.settings import Settings
 
@@ -20,9 +21,7 @@ if TYPE_CHECKING:
 
 def validate(settings: Settings) -> Definitions:
     """Load and validate the definitions; raises DefinitionError listing every problem."""
-    from bqmanage.validate_tree import load_checked
-
-    return load_checked(settings.schemas_dir)
+    return load_definitions(settings.schemas_dir)
 
 
 def render_ddl(settings: Settings, fmt: str = "sql") -> str:

@@ -1,131 +1,111 @@
 """Load stage: schemas/<dataset>/*.yaml -> Definitions (the desired state).
 
-YAML is composed node by node so that every value keeps its line; validation problems are then
-reported as ``file:line: key.path: message``, every one of them, never just the first.
+Each file is read once (bqmanage/yaml_source.py: bounded, UTF-8, every value with its line) and
+validated; problems are reported as ``file:line: key.path: message``, every one of them, never
+just the first. Whatever is on disk (broken links, directories or FIFOs named like definitions),
+the outcome is Definitions or a DefinitionError, never another exception.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
-import yaml
-from yaml.constructor import SafeConstructor
-
 from bqmanage.errors import DefinitionError, Problem
-from bqmanage.model import Definitions, digest_of
+from bqmanage.model import Dataset, Definitions, digest_of
+from bqmanage.validate import validate_dataset, validate_table
+from bqmanage.validate_tree import DatasetDir, TableFile, cross_file_problems
+from bqmanage.validate_tree import display_of as _display
+from bqmanage.yaml_source import LineMap, SourceError, os_reason, parse_yaml, read_text
 
-KeyPath = tuple[str | int, ...]
 DATASET_FILE = "_dataset.yaml"
-
-
-class LineMap:
-    """Where each key path of one file sits: path -> 1-based line."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self.lines: dict[KeyPath, int] = {}
-
-    def line(self, key_path: KeyPath) -> int | None:
-        # Fall back to the nearest parent that has a line (e.g. for a missing key).
-        for end in range(len(key_path), -1, -1):
-            if key_path[:end] in self.lines:
-                return self.lines[key_path[:end]]
-        return None
-
-    def problem(self, key_path: KeyPath, message: str) -> Problem:
-        return Problem(self.path, self.line(key_path), format_key_path(key_path), message)
-
-
-def format_key_path(key_path: KeyPath) -> str:
-    out = ""
-    for part in key_path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
-def read_yaml(path: Path, display: str) -> tuple[Any, LineMap, list[Problem]]:
-    """Parse one YAML file into plain data plus its line map and any syntax problems."""
-    lines = LineMap(display)
-    try:
-        text = path.read_text(encoding="utf-8")
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        line = mark.line + 1 if mark else None
-        return None, lines, [Problem(display, line, "", f"invalid YAML: {exc.problem}")]
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        return None, lines, [Problem(display, None, "", f"cannot read: {exc}")]
-    if node is None:
-        return None, lines, [Problem(display, 1, "", "the file is empty")]
-    problems: list[Problem] = []
-    data = _to_python(node, (), lines, problems)
-    return data, lines, problems
-
-
-_CONSTRUCTOR = SafeConstructor()
-
-
-def _to_python(node: yaml.Node, key_path: KeyPath, lines: LineMap, problems: list[Problem]) -> Any:
-    lines.lines[key_path] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        out: dict[Any, Any] = {}
-        for key_node, value_node in node.value:
-            key = _CONSTRUCTOR.construct_object(key_node, deep=True)
-            child = (*key_path, str(key))
-            if key in out:
-                lines.lines[child] = key_node.start_mark.line + 1
-                problems.append(lines.problem(child, f"duplicate key {key!r}"))
-            out[key] = _to_python(value_node, child, lines, problems)
-            lines.lines[child] = key_node.start_mark.line + 1
-        return out
-    if isinstance(node, yaml.SequenceNode):
-        return [_to_python(item, (*key_path, i), lines, problems) for i, item in enumerate(node.value)]
-    return _CONSTRUCTOR.construct_object(node, deep=True)
+YAML_SUFFIXES = (".yaml", ".yml")
 
 
 def load_definitions(schemas_dir: Path) -> Definitions:
     """Read and validate every definition under ``schemas_dir``; raise DefinitionError on any problem."""
-    from bqmanage.validate import validate_dataset, validate_table
-
     if not schemas_dir.is_dir():
         raise DefinitionError([Problem(str(schemas_dir), None, "", "schemas directory not found")])
     problems: list[Problem] = []
     texts: list[tuple[str, str]] = []
-    datasets, tables = [], []
-    dataset_dirs = sorted(p for p in schemas_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
-    for dataset_dir in dataset_dirs:
-        files = sorted(dataset_dir.glob("*.yaml")) + sorted(dataset_dir.glob("*.yml"))
+    datasets: list[Dataset] = []
+    layout: list[DatasetDir] = []
+    for dataset_dir in _dataset_dirs(schemas_dir, problems):
         dataset_data: Any = {}
         dataset_lines = LineMap(_display(dataset_dir / DATASET_FILE))
-        for file in files:
+        directory = DatasetDir(dataset_dir.name, _display(dataset_dir), has_dataset_file=False)
+        layout.append(directory)
+        for file in _definition_files(dataset_dir, problems):
             display = _display(file)
-            texts.append((file.relative_to(schemas_dir).as_posix(), file.read_text(encoding="utf-8", errors="replace")))
-            data, lines, syntax = read_yaml(file, display)
+            table_file = TableFile(display, file.stem)
+            if file.name == DATASET_FILE:
+                directory.has_dataset_file = True
+            else:
+                directory.files.append(table_file)
+            try:
+                text = read_text(file, display)
+            except SourceError as exc:
+                problems.append(exc.problem)
+                continue
+            texts.append((file.relative_to(schemas_dir).as_posix(), _universal_newlines(text)))
+            data, lines, syntax = parse_yaml(text, display)
             problems.extend(syntax)
             if syntax:
                 continue
             if file.name == DATASET_FILE:
                 dataset_data, dataset_lines = data, lines
                 continue
-            table, table_problems = validate_table(data, lines, dataset_dir.name, file.stem)
+            table_file.lines = lines
+            table_file.table, table_problems = validate_table(data, lines, dataset_dir.name, file.stem)
             problems.extend(table_problems)
-            if table is not None:
-                tables.append(table)
         dataset, dataset_problems = validate_dataset(dataset_data, dataset_lines, dataset_dir.name)
         problems.extend(dataset_problems)
         if dataset is not None:
             datasets.append(dataset)
+    # The cross-file checks also run on the files that are valid when others are not.
+    layout_problems, registry_problems = cross_file_problems(layout, DATASET_FILE)
+    problems = layout_problems + problems + registry_problems
     if problems:
         raise DefinitionError(problems)
-    if not tables:
+    tables = [f.table for d in layout for f in d.files if f.table is not None]
+    if not tables and not datasets:
         raise DefinitionError([Problem(str(schemas_dir), None, "", "no table definitions found (expected schemas/<dataset>/<table>.yaml)")])
     return Definitions(datasets=tuple(datasets), tables=tuple(tables), digest=digest_of(texts))
 
 
-def _display(path: Path) -> str:
-    """A path as the user typed it, relative to the working directory when possible."""
+def _dataset_dirs(schemas_dir: Path, problems: list[Problem]) -> list[Path]:
+    """The dataset directories; a broken link or a YAML file where a dataset should be is a problem."""
+    dirs = []
+    for entry in _entries(schemas_dir, problems):
+        if entry.name.endswith(YAML_SUFFIXES):
+            what = "is a directory named like a YAML file" if entry.is_dir() else "is not in a dataset directory"
+            problems.append(Problem(_display(entry), None, "", f"{what}; a table definition goes in schemas/<dataset>/<table>.yaml"))
+        elif entry.is_dir():
+            dirs.append(entry)
+        elif entry.is_symlink():
+            try:
+                os.stat(entry)  # fine when it links to a file; a loop or a dangling link was meant as a dataset
+            except OSError as exc:
+                problems.append(Problem(_display(entry), None, "", f"cannot read: {os_reason(exc, entry)}"))
+    return dirs
+
+
+def _definition_files(dataset_dir: Path, problems: list[Problem]) -> list[Path]:
+    # Whatever the entry is (a link, a directory, a FIFO), read_text reports it: it is named as a definition.
+    entries = _entries(dataset_dir, problems)
+    return [entry for suffix in YAML_SUFFIXES for entry in entries if entry.suffix == suffix]
+
+
+def _entries(directory: Path, problems: list[Problem]) -> list[Path]:
+    """The non-hidden entries of a directory, sorted; an unlistable directory is a problem."""
     try:
-        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
-    except ValueError:
-        return path.as_posix()
+        return sorted(p for p in directory.iterdir() if not p.name.startswith("."))
+    except OSError as exc:
+        problems.append(Problem(_display(directory), None, "", f"cannot list: {os_reason(exc, directory)}"))
+        return []
+
+
+def _universal_newlines(text: str) -> str:
+    # The digest was taken over text-mode reads, which translate CRLF and CR; keep it stable.
+    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text

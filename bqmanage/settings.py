@@ -10,11 +10,11 @@ import os
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from bqmanage.errors import ConfigError
 from bqmanage.names import label_problem, project_problem
+from bqmanage.yaml_source import SourceError, parse_yaml, read_text
 
 CONFIG_FILE = "bqmanage.yaml"
 
@@ -78,23 +78,28 @@ class Settings(BaseModel):
 
 
 def _read_config(path: Path | None) -> ConfigFile:
+    """The config file, read by the same bounded reader as the definitions; the first problem is the error."""
     explicit = path is not None
     path = path or Path(CONFIG_FILE)
-    if not path.exists():
+    # lexists: a dangling or looping bqmanage.yaml link is a broken config, not an absent one.
+    if not os.path.lexists(path):
         if explicit:
             raise ConfigError(f"{path}: config file not found")
         return ConfigFile()
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        return ConfigFile.model_validate(data)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark else ""
-        raise ConfigError(f"{path}{line}: invalid YAML: {getattr(exc, 'problem', exc)}") from None
+        text = read_text(path, str(path), kind="config file")
+    except SourceError as exc:
+        raise ConfigError(str(exc.problem)) from None
+    data, lines, problems = parse_yaml(text, str(path), allow_empty=True)
+    if problems:
+        raise ConfigError(str(problems[0]))
+    if data is not None and not isinstance(data, dict):
+        raise ConfigError(str(lines.problem((), "expected a mapping of settings at the top of the file")))
+    try:
+        return ConfigFile.model_validate(data or {})
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(f"{path}: {where}: {first['msg']}") from None
+        raise ConfigError(str(lines.problem(tuple(first["loc"]), first["msg"]))) from None
 
 
 def resolve_settings(

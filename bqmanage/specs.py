@@ -14,7 +14,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from bqmanage.errors import Problem
-from bqmanage.loader import KeyPath, LineMap
+from bqmanage.yaml_source import KeyPath, LineMap
 from bqmanage.model import RangePartitioning
 
 S = TypeVar("S", bound=BaseModel)

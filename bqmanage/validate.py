@@ -6,7 +6,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from bqmanage.errors import Problem
-from bqmanage.loader import KeyPath, LineMap
+from bqmanage.yaml_source import KeyPath, LineMap
 from bqmanage.locations import canonical_location, location_problem
 from bqmanage.model import Column, Dataset, Partitioning, QuotaSpec, Table
 from bqmanage.names import (

@@ -13,7 +13,7 @@ from typing import Any, cast
 
 from bqmanage.defaults import DefaultProblem, default_sql
 from bqmanage.errors import Problem
-from bqmanage.loader import KeyPath, LineMap, format_key_path
+from bqmanage.yaml_source import KeyPath, LineMap, format_key_path
 from bqmanage.model import Column, Mode
 from bqmanage.names import column_name_problem
 from bqmanage.specs import ColumnSpec, structure

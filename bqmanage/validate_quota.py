@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from bqmanage.errors import Problem
-from bqmanage.loader import LineMap
+from bqmanage.yaml_source import LineMap
 from bqmanage.model import Column, QuotaSpec, Table
 from bqmanage.names import dataset_name_problem, table_name_problem
 
