@@ -79,7 +79,7 @@ def structure(spec: type[S], data: Any, at: KeyPath, lines: LineMap, problems: l
         if not at:
             problems.append(lines.problem(at, "expected a mapping of keys at the top of the file"))
         else:
-            problems.append(lines.problem(at, f"expected a mapping of keys (got {data!r})"))
+            problems.append(lines.problem(at, f"expected a mapping of keys (got {shown(data)})"))
         return None
     try:
         return spec.model_validate(data)
@@ -112,7 +112,7 @@ def _problem(spec: type[BaseModel], err: Any, at: KeyPath, lines: LineMap) -> Pr
     if err["type"] == "missing":
         return lines.problem((*at, *loc[:-1]), f"required key {loc[-1]!r} is missing")
     message = err["msg"][:1].lower() + err["msg"][1:]
-    return lines.problem((*at, *loc), f"{message} (got {err.get('input')!r})")
+    return lines.problem((*at, *loc), f"{message} (got {shown(err.get('input'))})")
 
 
 def _union_tag(part: str | int) -> bool:
@@ -138,3 +138,9 @@ def _model_at(spec: type[BaseModel], loc: KeyPath) -> type[BaseModel] | None:
 def _types_in(annotation: Any) -> list[Any]:
     args = typing.get_args(annotation)
     return [annotation] if not args else [t for a in args for t in _types_in(a)]
+
+
+def shown(value: object, limit: int = 80) -> str:
+    """A value as a message quotes it: repr, cut short, since a YAML value can be megabytes."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"

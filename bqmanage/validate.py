@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -81,6 +82,9 @@ def validate_table(data: Any, lines: LineMap, dataset: str, stem: str) -> tuple[
     by_key = {c.key: c for c in columns}
     partitioning = _partitioning(spec, by_key, broken, lines, problems)
     _clustering(spec, by_key, broken, lines, problems)
+    expiration = spec.partition_expiration_days
+    if expiration is not None and not (math.isfinite(expiration) and expiration > 0):
+        problems.append(lines.problem(("partition_expiration_days",), f"partition_expiration_days must be a positive number of days, got {expiration}"))
     if spec.partitioning is None and (spec.require_partition_filter or spec.partition_expiration_days is not None):
         key = "require_partition_filter" if spec.require_partition_filter else "partition_expiration_days"
         problems.append(lines.problem((key,), f"{key} needs a partitioned table"))

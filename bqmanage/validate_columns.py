@@ -16,7 +16,7 @@ from bqmanage.errors import Problem
 from bqmanage.yaml_source import KeyPath, LineMap, format_key_path
 from bqmanage.model import Column, Mode
 from bqmanage.names import column_name_problem
-from bqmanage.specs import ColumnSpec, structure
+from bqmanage.specs import ColumnSpec, shown, structure
 from bqmanage.types import (
     TIME_UNIT_TYPES,
     TypeSpec,
@@ -200,7 +200,7 @@ def _param_keys(spec: ColumnSpec | None, where: Where, out: _Out) -> dict[str, i
         if value is None:
             continue
         if isinstance(value, bool) or not isinstance(value, (int, str)) or not _WHOLE_NUMBER.match(str(value)):
-            out.add(where, key, f"{key} must be a whole number (got {value!r})")
+            out.add(where, key, f"{key} must be a whole number (got {shown(value)})")
         else:
             values[key] = int(value)
     return values

@@ -40,6 +40,10 @@ BAD = [
     ("range_partition_expiration",  # managing-partitioned-tables#partition-expiration: time partitions only
      "partitioning: {column: b, range: {start: 0, end: 10, interval: 1}}\npartition_expiration_days: 7\ncolumns:\n  - {name: b, type: INT64}\n",
      2, "partition_expiration_days is not supported on integer-range"),
+    ("expiration_nan", "partitioning: {column: day}\npartition_expiration_days: .nan\ncolumns:\n  - {name: day, type: DATE}\n", 2,
+     "partition_expiration_days must be a positive number of days"),
+    ("float_default_nan", "columns:\n  - {name: x, type: FLOAT64, default: .nan}\n", 2, "not a finite number"),
+    ("numeric_default_inf", "columns:\n  - {name: x, type: NUMERIC, default: .inf}\n", 2, "not a finite number"),
     ("int64_default_range", "columns:\n  - {name: n, type: INT64, default: 9223372036854775808}\n", 2, "is outside INT64"),
     ("numeric_default_not_a_number", "columns:\n  - {name: n, type: NUMERIC, default: 'many'}\n", 2, "not a number for NUMERIC"),
     ("table_name_mismatch", "table: other\ncolumns:\n  - {name: id, type: STRING}\n", 1, "must match its file name"),
