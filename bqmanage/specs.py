@@ -87,7 +87,7 @@ def structure(spec: type[S], data: Any, at: KeyPath, lines: LineMap, problems: l
         errors = exc.errors()
     seen: set[tuple[str, int | None, str]] = set()
     for err in errors:
-        problem = _problem(spec, err, at, lines)
+        problem = _problem(spec, err, at, lines, data)
         key = (problem.path, problem.line, problem.key_path)
         if key not in seen:  # a union (int | str) fails once per member; say it once
             seen.add(key)
@@ -101,8 +101,8 @@ def structure(spec: type[S], data: Any, at: KeyPath, lines: LineMap, problems: l
         return None  # a required key is missing or bad
 
 
-def _problem(spec: type[BaseModel], err: Any, at: KeyPath, lines: LineMap) -> Problem:
-    loc: KeyPath = tuple(p for p in err["loc"] if not _union_tag(p))
+def _problem(spec: type[BaseModel], err: Any, at: KeyPath, lines: LineMap, data: Any) -> Problem:
+    loc = _file_path(err["loc"], data)
     if err["type"] == "extra_forbidden":
         key = str(loc[-1])
         model = _model_at(spec, loc[:-1])
@@ -115,9 +115,23 @@ def _problem(spec: type[BaseModel], err: Any, at: KeyPath, lines: LineMap) -> Pr
     return lines.problem((*at, *loc), f"{message} (got {shown(err.get('input'))})")
 
 
+def _file_path(loc: tuple[str | int, ...], data: Any) -> KeyPath:
+    """The part of pydantic's error location that is a path in the file. Pydantic also names the
+    member of a union that failed (``str``, ``literal['A']``); those are not keys of the file, and
+    a key of the file can look like one (``str``, ``[``), so the data decides where it can."""
+    path: list[str | int] = []
+    node = data
+    for part in loc:
+        if isinstance(node, dict) and part in node or isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            node = node[part]
+            path.append(part)
+        elif isinstance(node, dict) and not _union_tag(part):
+            node = None  # a required key that is missing: the path ends here
+            path.append(part)
+    return tuple(path)
+
+
 def _union_tag(part: str | int) -> bool:
-    """Pydantic names the member of a union that failed (``str``, ``literal['A']``) in the location;
-    it is not a key of the file. (A prefix test would also drop real keys: ``strategy``, ``interval``.)"""
     return isinstance(part, str) and (part in ("str", "int", "float", "bool", "none") or "[" in part)
 
 
