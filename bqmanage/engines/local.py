@@ -16,8 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import sqlglot
-from sqlglot import exp
 
 from bqmanage.changes import (
     AddColumn,
@@ -40,6 +38,8 @@ from bqmanage.engines.duck_types import (
     duck_type,
     field_from_duck,
     qi,
+    same_expression,
+    to_duckdb,
 )
 from bqmanage.errors import WarehouseError
 from bqmanage.model import Column, Table
@@ -47,24 +47,7 @@ from bqmanage.plan import Capabilities, Step
 from bqmanage.render import schema_json
 
 META = "_bqmanage"
-# DuckDB has no ingestion time: on the local engine every row is as if still in BigQuery's
-# streaming buffer, where these pseudo-columns read NULL.
-_PSEUDO_COLUMNS = ("_PARTITIONTIME", "_PARTITIONDATE")
 
-
-def to_duckdb(sql: str) -> list[str]:
-    """BigQuery SQL as DuckDB statements, through sqlglot."""
-    def adapt(node: exp.Expression) -> exp.Expression:
-        if isinstance(node, exp.Column) and not node.table and node.name.upper() in _PSEUDO_COLUMNS:
-            return exp.Null()
-        # NUMERIC '…' and BIGNUMERIC '…' literals: as a plain number DuckDB keeps every digit it
-        # can (HUGEINT, exact DECIMAL), where a cast to its default DECIMAL(18,3) would overflow.
-        if (isinstance(node, exp.Cast) and isinstance(node.this, exp.Literal) and node.this.is_string
-                and node.to.this in (exp.DataType.Type.DECIMAL, exp.DataType.Type.BIGDECIMAL) and not node.to.expressions):
-            return exp.Literal.number(node.this.this)
-        return node
-
-    return [tree.transform(adapt).sql("duckdb") for tree in sqlglot.parse(sql, read="bigquery") if tree]
 
 class LocalEngine:
     name = "local"
@@ -146,7 +129,7 @@ class LocalEngine:
             if nullable and field["mode"] == "REQUIRED":
                 field["mode"] = "NULLABLE"
             if default is not None:
-                field["defaultValueExpression"] = side.get(name.lower(), {}).get("defaultValueExpression") or default
+                field["defaultValueExpression"] = self._believed_default(side.get(name.lower(), {}).get("defaultValueExpression"), default)
             if comment:
                 field["description"] = comment
             fields.append(field)
@@ -158,6 +141,22 @@ class LocalEngine:
         if row[0]:
             resource["description"] = row[0]
         return resource
+
+    def _believed_default(self, defined: str | None, physical: str) -> str:
+        """The BigQuery spelling from the side table while DuckDB's stored default means the same,
+        else DuckDB's own: a default stored altered (or changed behind bqmanage's back) is drift."""
+        if defined is None:
+            return physical
+        converted = bq_default_to_duck(defined)
+        if same_expression(physical, converted):
+            return defined
+        if defined.rstrip().endswith(")"):
+            return physical  # a function (CURRENT_TIMESTAMP()...): two evaluations need not agree
+        try:
+            row = self._x(f"SELECT ({physical}) IS NOT DISTINCT FROM ({converted})").fetchone()
+        except duckdb.Error:
+            return physical
+        return defined if row and row[0] else physical
 
     def read_catalog(self, datasets: list[str], on_progress: Any = None) -> dict[str, dict[str, Any]]:
         # DuckDB's catalog is local and exact: no lag, no batching to do.
