@@ -123,7 +123,7 @@ def plan(
 
     settings = _settings(ctx)
     desired = api.validate(settings)  # bad definitions fail before any warehouse call
-    with engine_session(settings, "plan") as engine:
+    with engine_session(settings, "plan", read_only=True) as engine:
         planned = api.make_plan(settings, engine, backfill=not no_backfill, desired=desired)
         runs_as = engine.capabilities.runs_as
     typer.echo(report.plan_text(planned, settings.target, runs_as))
@@ -155,7 +155,7 @@ def apply(
     def progress(index: int, total: int, step: Any) -> None:
         typer.echo(f"[{index + 1}/{total}] {step.kind}: {step.reason}", err=True)
 
-    with engine_session(settings, "apply") as engine:
+    with engine_session(settings, "apply", read_only=dry_run) as engine:
         outcome = api.apply(settings, engine, dry_run=dry_run, backfill=not no_backfill, on_step=progress, desired=desired)
         runs_as = engine.capabilities.runs_as
     steps = outcome.planned.plan.steps
@@ -182,8 +182,9 @@ def inspect(
     from bqmanage.engines import engine_session
 
     settings = _settings(ctx)
-    with engine_session(settings, "inspect") as engine:
-        tables = api.inspect(settings, engine, all_datasets)
+    desired = None if all_datasets else api.validate(settings)  # bad definitions fail before the warehouse is opened
+    with engine_session(settings, "inspect", read_only=True) as engine:
+        tables = api.inspect(settings, engine, all_datasets, desired)
     typer.echo(report.tables_text(tables), nl=False)
 
 
@@ -213,7 +214,7 @@ def check(
         raise UsageError(f"--format: expected text, json or sarif, got {fmt!r}")
     settings = _settings(ctx)
     desired = api.validate(settings)
-    with engine_session(settings, "check") as engine:
+    with engine_session(settings, "check", read_only=True) as engine:
         if fmt == "text" and sys.stderr.isatty():
             from rich.progress import Progress
 

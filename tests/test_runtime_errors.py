@@ -11,6 +11,18 @@ from bqmanage import api
 from bqmanage.settings import resolve_settings
 from tests.helpers import engine_for, run_cli, write
 
+# ---- inspect with invalid definitions ----
+
+
+def test_inspect_with_invalid_definitions_creates_nothing(workdir: Path) -> None:
+    path = Path("schemas/tenants/tenant_profiles.yaml")
+    path.write_text(path.read_text().replace("type: INT64", "type: INT46", 1))
+    result = run_cli("inspect")
+    assert result.exit_code == 2
+    assert "schemas/tenants/tenant_profiles.yaml:" in result.stderr and "unknown type 'INT46'" in result.stderr
+    assert not Path(".bqmanage").exists()
+
+
 # ---- defaults stored exactly as defined ----
 
 TRICKY = """\

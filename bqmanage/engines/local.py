@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +34,7 @@ from bqmanage.changes import (
     SetTableOptions,
     WidenType,
 )
+from bqmanage.engines.duck_file import connect
 from bqmanage.engines.duck_types import (
     bq_default_to_duck,
     duck_str,
@@ -49,6 +52,10 @@ from bqmanage.render import schema_json
 META = "_bqmanage"
 
 
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
 class LocalEngine:
     name = "local"
     # DuckDB adds one column per ALTER; it can observe everything bqmanage stores.
@@ -57,13 +64,10 @@ class LocalEngine:
         runs_as="each step runs as DuckDB statements of its own (one ALTER per added column, COMMENT ON for "
                 "descriptions, a side table for BigQuery-only options; DML is transpiled by sqlglot)")
 
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    def __init__(self, path: Path, read_only: bool = False, lock_timeout: float = 60.0,
+                 on_wait: Callable[[str], None] = _stderr) -> None:
         self.path = path
-        try:
-            self.con = duckdb.connect(str(path))
-        except duckdb.Error as exc:
-            raise WarehouseError(f"{path}: cannot open the local warehouse: {exc}") from None
+        self.con = connect(path, read_only, lock_timeout, on_wait)
         self._lock = threading.Lock()
         self.statements: list[str] = []  # what bqmanage sent (GoogleSQL), as on the bigquery engine
         self.received: list[str] = []  # every statement DuckDB itself received, for tests
