@@ -298,8 +298,17 @@ def reset(
         raise typer.Exit(2)
 
 
+def _terminate(signum: int, frame: object) -> None:
+    # Kubernetes, systemd and CI runners stop a job with SIGTERM: stop as cleanly as on Ctrl-C
+    # (apply records the failure in its ledger, the CLI says how to resume, exit 130).
+    raise KeyboardInterrupt
+
+
 def run() -> None:
     """Console-script entry point."""
+    import signal
+
+    signal.signal(signal.SIGTERM, _terminate)
     app()
 
 

@@ -5,11 +5,62 @@ outlive their deadline, bad credential files, and exact BYTES/STRING defaults.""
 from __future__ import annotations
 
 import json
+import re
+import signal
+import time
 from pathlib import Path
 
+import pytest
+
 from bqmanage import api
+from bqmanage.apply import LEDGER
 from bqmanage.settings import resolve_settings
+from tests import seed
 from tests.helpers import engine_for, run_cli, write
+from tests.runtime import run, start
+
+# ---- Ctrl-C and SIGTERM in the middle of a DuckDB statement ----
+
+
+def _big_old_table(copies: int) -> None:
+    """The seed's old table with 3 * ``copies`` rows, so that the backfill UPDATE takes a while."""
+    engine = engine_for(None)
+    seed.create_old_table(engine)
+    seed.insert_old_rows(engine)
+    engine.con.execute(  # type: ignore[attr-defined]  # bulk fill straight in DuckDB: test setup only
+        "INSERT INTO tenants.tenant_usage_quotas SELECT q.* REPLACE (q.usage_id || '-' || r.i AS usage_id) "
+        f"FROM tenants.tenant_usage_quotas q, range({copies}) r(i)")
+    engine.close()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_signal_during_the_backfill_exits_130_and_a_rerun_resumes(sig: signal.Signals, workdir: Path) -> None:
+    _big_old_table(300_000)  # 900,003 rows
+    proc = start("apply", cwd=workdir)
+    assert proc.stderr is not None
+    seen = []
+    for line in proc.stderr:
+        seen.append(line)
+        if "backfill:" in line:  # printed right before the UPDATE is transpiled and sent
+            break
+    time.sleep(0.3)  # into the UPDATE, which takes about 0.8 s on 900k rows here (more under load)
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=120)
+    err = "".join(seen) + err
+    assert proc.returncode == 130, err
+    assert "interrupted; re-run to resume" in err
+    assert "Traceback" not in err and "Query interrupted" not in err and "Applied" not in out
+    engine = engine_for(None)
+    outcomes = [r["outcome"] for r in engine.query(f"SELECT outcome FROM `tenants`.`{LEDGER}` ORDER BY applied_at")]
+    assert outcomes[-1] == "failed", outcomes  # the interrupted run says so in the ledger
+    assert engine.query("SELECT count(*) AS n FROM `tenants`.`tenant_usage_quotas` WHERE quota_exceeded IS NULL")[0]["n"] > 0
+    engine.close()
+    resumed = run("apply", cwd=workdir)
+    assert resumed.returncode == 0, resumed.stderr
+    engine = engine_for(None)
+    assert engine.query("SELECT count(*) AS n FROM `tenants`.`tenant_usage_quotas` WHERE quota_exceeded IS NULL")[0]["n"] == 0
+    assert api.make_plan(resolve_settings(), engine).plan.steps == ()
+
 
 # ---- inspect with invalid definitions ----
 

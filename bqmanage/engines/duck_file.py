@@ -1,4 +1,4 @@
-"""The local engine's DuckDB file: opening it beside other bqmanage processes.
+"""The local engine's DuckDB file: opening it beside other bqmanage processes, and interrupts.
 
 DuckDB lets one process write a database file, or many processes read it, never both: a second
 process's connect fails at once with a lock error. bqmanage commands are short, so every command
@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -62,3 +63,30 @@ def connect(path: Path, read_only: bool, lock_timeout: float,
 def _first_line(exc: BaseException) -> str:
     # DuckDB appends a C++ stack trace to internal errors; the user needs the first line.
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def is_interrupt(exc: BaseException) -> bool:
+    """Whether DuckDB stopped a statement because of a signal.
+
+    Ctrl-C (or SIGTERM, which the CLI turns into the same interrupt) reaches DuckDB as a pending
+    Python signal. DuckDB 1.x then raises RuntimeError("Query interrupted") from the signal
+    handler's KeyboardInterrupt; DuckDB's own interrupt, and newer releases, raise
+    duckdb.InterruptException.
+    """
+    if isinstance(exc, duckdb.InterruptException):
+        return True
+    if isinstance(exc, RuntimeError):
+        return isinstance(exc.__cause__ or exc.__context__, KeyboardInterrupt) or "interrupted" in str(exc).lower()
+    return False
+
+
+@contextmanager
+def interrupts_as_keyboard() -> Iterator[None]:
+    """Re-raise DuckDB's interrupt as the KeyboardInterrupt it started as, so that apply records
+    the stop and the CLI says "interrupted" instead of printing a C++ error."""
+    try:
+        yield
+    except (duckdb.InterruptException, RuntimeError) as exc:
+        if is_interrupt(exc):
+            raise KeyboardInterrupt from None
+        raise

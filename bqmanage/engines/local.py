@@ -34,7 +34,7 @@ from bqmanage.changes import (
     SetTableOptions,
     WidenType,
 )
-from bqmanage.engines.duck_file import connect
+from bqmanage.engines.duck_file import connect, interrupts_as_keyboard
 from bqmanage.engines.duck_types import (
     bq_default_to_duck,
     duck_str,
@@ -77,7 +77,8 @@ class LocalEngine:
     def _x(self, sql: str, params: Any = None) -> duckdb.DuckDBPyConnection:
         """Every statement goes through here, so that tests can see all that the engine ran."""
         self.received.append(sql)
-        return self.con.execute(sql, params) if params is not None else self.con.execute(sql)
+        with interrupts_as_keyboard():
+            return self.con.execute(sql, params) if params is not None else self.con.execute(sql)
 
     def _meta(self, sql: str, params: list[Any]) -> list[Any]:
         """Rows of a side-table query; none before the side schema exists."""
@@ -123,7 +124,8 @@ class LocalEngine:
             "SELECT column_name, is_nullable, column_default, comment FROM duckdb_columns() "
             "WHERE database_name = current_database() AND schema_name = ? AND table_name = ? ORDER BY column_index", [dataset, table]).fetchall()
         self.received.append(f"SELECT * FROM {qi(dataset)}.{qi(table)} LIMIT 0")
-        rel = self.con.sql(f"SELECT * FROM {qi(dataset)}.{qi(table)} LIMIT 0")
+        with interrupts_as_keyboard():
+            rel = self.con.sql(f"SELECT * FROM {qi(dataset)}.{qi(table)} LIMIT 0")
         types = dict(zip(rel.columns, rel.types))
         fields = []
         for name, nullable, default, comment in physical:
@@ -178,11 +180,26 @@ class LocalEngine:
     def execute(self, step: Step) -> None:
         self.statements.append(step.sql or json.dumps(step.api))  # what bqmanage sent, in GoogleSQL
         with self._lock:
+            had_meta = self._has_meta
+            # One transaction per step: a step stopped half-way (an error, Ctrl-C) leaves nothing
+            # of itself, e.g. no table without its side-table partitioning, so a re-run resumes.
+            self._x("BEGIN TRANSACTION")
             try:
                 self._ensure_meta()
                 self._execute(step)
-            except duckdb.Error as exc:
-                raise WarehouseError(f"{step.dataset}.{step.table or ''}: {step.kind} failed: {exc}") from None
+                self._x("COMMIT")
+            except BaseException as exc:
+                self._has_meta = had_meta
+                self._rollback()
+                if isinstance(exc, duckdb.Error):
+                    raise WarehouseError(f"{step.dataset}.{step.table or ''}: {step.kind} failed: {exc}") from None
+                raise
+
+    def _rollback(self) -> None:
+        try:
+            self.con.execute("ROLLBACK")
+        except duckdb.Error:
+            pass  # DuckDB already ended the transaction
 
     def _execute(self, step: Step) -> None:
         for change in step.changes or ():
