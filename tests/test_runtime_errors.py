@@ -16,8 +16,9 @@ from bqmanage import api
 from bqmanage.apply import LEDGER
 from bqmanage.settings import resolve_settings
 from tests import seed
-from tests.helpers import engine_for, run_cli, write
-from tests.runtime import run, start
+from tests.faultproxy import Fault, FaultProxy, SlowJobs
+from tests.helpers import engine_for, run_cli, target_args, write
+from tests.runtime import broken_endpoint, run, start
 
 # ---- Ctrl-C and SIGTERM in the middle of a DuckDB statement ----
 
@@ -60,6 +61,121 @@ def test_signal_during_the_backfill_exits_130_and_a_rerun_resumes(sig: signal.Si
     engine = engine_for(None)
     assert engine.query("SELECT count(*) AS n FROM `tenants`.`tenant_usage_quotas` WHERE quota_exceeded IS NULL")[0]["n"] == 0
     assert api.make_plan(resolve_settings(), engine).plan.steps == ()
+
+
+# ---- network failures on the bigquery target ----
+
+
+@pytest.mark.parametrize("command", ["check", "plan", "apply", "inspect"])
+def test_unreachable_endpoint_is_exit_3_naming_endpoint_project_and_operation(command: str, workdir: Path,
+                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BIGQUERY_EMULATOR_HOST", "http://127.0.0.1:9")
+    monkeypatch.setenv("BQMANAGE_RETRY_DEADLINE", "2")
+    started = time.monotonic()
+    result = run_cli("--target", "bigquery", "--project", "my-project", command)
+    assert result.exit_code == 3, result.stderr
+    assert re.match(r"error: bigquery project my-project at http://127\.0\.0\.1:9: \w+\.\w+ failed", result.stderr), result.stderr
+    assert "cannot reach" in result.stderr and "Connection refused" in result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert time.monotonic() - started < 20
+
+
+@pytest.mark.parametrize("mode", ["drop", "hang"])
+def test_dropped_or_hanging_connections_are_exit_3_within_the_deadline(mode: str, workdir: Path) -> None:
+    with broken_endpoint(mode) as url:
+        started = time.monotonic()
+        result = run("--target", "bigquery", "--project", "my-project", "check", cwd=workdir,
+                     BIGQUERY_EMULATOR_HOST=url, BQMANAGE_RETRY_DEADLINE="2", timeout=60)
+    assert result.returncode == 3, result.stderr
+    assert result.stderr.startswith(f"error: bigquery project my-project at {url}: datasets.list failed")
+    assert "Traceback" not in result.stderr
+    assert time.monotonic() - started < 30
+
+
+# ---- a query job that outlives its deadline ----
+
+
+@pytest.mark.parametrize("cancel", ["cancelled", "refused"])
+def test_job_past_its_timeout_is_cancelled_recorded_and_exit_3(cancel: str, emulator_url: str, workdir: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    proxy = FaultProxy(emulator_url)
+    try:
+        project = f"slow-job-{cancel}"
+        if cancel == "refused":
+            proxy.faults.append(Fault("POST", re.compile(r"/jobs/[^/]+/cancel"), 5, (403, "accessDenied", "Access Denied: bigquery.jobs.update")))
+        monkeypatch.setenv("BIGQUERY_EMULATOR_HOST", proxy.url)
+        monkeypatch.setenv("BQMANAGE_RETRY_DEADLINE", "15")
+        monkeypatch.setenv("BQMANAGE_JOB_TIMEOUT", "2")
+        seed.create_old_table(engine_for(project))
+        seed.insert_old_rows(engine_for(project))
+        proxy.slow = SlowJobs(body=re.compile(r'"query": ?"UPDATE'), seconds=3600)  # the backfill runs "for an hour"
+        result = run_cli(*target_args(project), "apply")
+        assert result.exit_code == 3, result.stderr
+        assert "Traceback" not in result.stderr
+        match = re.search(r"job (\S+) did not finish within 2 s \(BQMANAGE_JOB_TIMEOUT\)", result.stderr)
+        assert match, result.stderr
+        assert f"bigquery project {project} at {proxy.url}: jobs.getQueryResults failed" in result.stderr
+        if cancel == "cancelled":
+            assert "; cancelled it" in result.stderr
+        else:  # the job may still run: the message names it, and how to stop it
+            assert "it may still be running (403 " in result.stderr and "Access Denied: bigquery.jobs.update" in result.stderr
+            assert f"stop it with `bq cancel {match.group(1)}`" in result.stderr
+        assert proxy.slowed >= 1
+        engine = engine_for(project)
+        rows = engine.query(f"SELECT outcome, error FROM `tenants`.`{LEDGER}` ORDER BY applied_at")
+        assert rows[-1]["outcome"] == "failed" and match.group(1) in rows[-1]["error"]
+        proxy.slow = None
+        resumed = run_cli(*target_args(project), "apply")
+        assert resumed.exit_code == 0, resumed.stderr
+        assert all(r["quota_exceeded"] is False for r in seed.read_rows(engine_for(project)))
+    finally:
+        proxy.close()
+
+
+def test_ctrl_c_while_waiting_for_a_job_cancels_it(emulator_url: str, workdir: Path) -> None:
+    proxy = FaultProxy(emulator_url)
+    try:
+        project = "interrupted-job"
+        env = {"BIGQUERY_EMULATOR_HOST": proxy.url, "BQMANAGE_RETRY_DEADLINE": "15"}
+        assert run("--target", "bigquery", "--project", project, "apply", cwd=workdir, **env).returncode == 0
+        write(Path("schemas/tenants/tenant_profiles.yaml"), Path("schemas/tenants/tenant_profiles.yaml").read_text()
+              + "  - {name: region, type: STRING, default: eu}\n")
+        proxy.slow = SlowJobs(body=re.compile(r'"query": ?"UPDATE'), seconds=3600)
+        proc = start("--target", "bigquery", "--project", project, "apply", cwd=workdir, **env)
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            if "backfill:" in line:
+                break
+        while proxy.slowed == 0:  # the job runs; bqmanage waits for it
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 130, err
+        assert "interrupted; re-run to resume" in err and "Traceback" not in err
+        assert proxy.counts["cancel.insert"] == 1  # jobs.cancel: not left running behind the stopped command
+    finally:
+        proxy.close()
+
+
+# ---- GOOGLE_APPLICATION_CREDENTIALS that points nowhere useful ----
+
+
+@pytest.mark.parametrize("content, cause", [(None, "does not exist"), ("not json {", "is not JSON"),
+                                            ("", "is a directory")], ids=["missing", "not_json", "directory"])
+def test_bad_credentials_file_is_exit_2_naming_the_variable_the_path_and_the_cause(
+        content: str | None, cause: str, workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("BIGQUERY_EMULATOR_HOST", raising=False)
+    path = workdir / "keys" / "sa.json"
+    if content == "":
+        path.mkdir(parents=True)
+    elif content is not None:
+        write(path, content)
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(path))
+    result = run_cli("--target", "bigquery", "--project", "my-project", "check")
+    assert result.exit_code == 2, result.stderr
+    assert result.stderr.startswith(f"error: GOOGLE_APPLICATION_CREDENTIALS={path}: ")
+    assert cause in result.stderr and "no Google credentials found" not in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 # ---- inspect with invalid definitions ----
