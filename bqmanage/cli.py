@@ -7,7 +7,9 @@ that need them, so ``bqmanage --help`` stays fast.
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
@@ -212,6 +214,7 @@ def check(
 
     if fmt not in ("text", "json", "sarif"):
         raise UsageError(f"--format: expected text, json or sarif, got {fmt!r}")
+    report_path = _writable(output) if output else None  # a bad path fails before any warehouse work
     settings = _settings(ctx)
     desired = api.validate(settings)
     with engine_session(settings, "check", read_only=True) as engine:
@@ -231,9 +234,8 @@ def check(
         text = json.dumps(to_sarif(result.findings, result.desired), indent=2, default=str) + "\n"
     else:
         text = report.findings_text(result.findings, settings.target)
-    if output:
-        with open(output, "w", encoding="utf-8") as handle:
-            handle.write(text)
+    if report_path:
+        _write_whole(report_path, text)
     else:
         typer.echo(text, nl=False)
     raise typer.Exit(0 if result.clean else 1)
@@ -296,6 +298,50 @@ def reset(
     if report.registry_duplicates:
         typer.echo(f"error: {text.registry_duplicates_text(report)}", err=True)
         raise typer.Exit(2)
+
+
+def _writable(output: str) -> Path:
+    """The report file, if it can be written: refused up front, never after the warehouse was read."""
+    from bqmanage.errors import UsageError
+
+    path = Path(output)
+    if path.is_dir():
+        raise UsageError(f"{output}: cannot write the report: it is a directory")
+    if not path.parent.is_dir():
+        raise UsageError(f"{output}: cannot write the report: directory {path.parent} does not exist")
+    if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise UsageError(f"{output}: cannot write the report: permission denied")
+    return path
+
+
+def _write_whole(path: Path, text: str) -> None:
+    """Write beside the report, then rename over it: readers see the old report or the whole new
+    one, never a half-written file, whatever stops the write."""
+    import tempfile
+
+    from bqmanage.errors import UsageError
+
+    mode = path.stat().st_mode & 0o777 if path.exists() else 0o666 & ~_umask()
+    try:
+        fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot write the report: {exc.strerror or exc}") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.chmod(temp, mode)  # mkstemp's 0600 is not what a report file should get
+        os.replace(temp, path)
+    except BaseException as exc:
+        Path(temp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise UsageError(f"{path}: cannot write the report: {exc.strerror or exc}") from None
+        raise
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
 
 
 def _terminate(signum: int, frame: object) -> None:

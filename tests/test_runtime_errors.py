@@ -20,6 +20,25 @@ from tests.faultproxy import Fault, FaultProxy, SlowJobs
 from tests.helpers import engine_for, run_cli, target_args, write
 from tests.runtime import broken_endpoint, run, start
 
+# ---- check --output ----
+
+
+@pytest.mark.parametrize("path", ["/nonexistent/x.json", "/"])
+def test_check_output_that_cannot_be_written_is_exit_2_before_any_warehouse_work(path: str, workdir: Path) -> None:
+    result = run_cli("check", "--format", "json", "-o", path)
+    assert result.exit_code == 2, result.stderr
+    assert result.stderr.startswith(f"error: {path}:") and "Traceback" not in result.stderr
+    assert not Path(".bqmanage").exists()  # refused before the warehouse was opened (or created)
+
+
+def test_check_output_is_written_whole_or_not_at_all(workdir: Path) -> None:
+    Path("reports").mkdir()
+    result = run_cli("check", "--format", "json", "-o", "reports/drift.json")
+    assert result.exit_code == 1 and result.stdout == ""
+    assert json.loads(Path("reports/drift.json").read_text())["clean"] is False
+    assert [p.name for p in Path("reports").iterdir()] == ["drift.json"]  # no temporary file left beside it
+
+
 # ---- Ctrl-C and SIGTERM in the middle of a DuckDB statement ----
 
 
