@@ -167,7 +167,8 @@ def apply(
     if not steps:
         typer.echo(f"Nothing to do: target {settings.target} already matches the definitions.")
         return
-    typer.echo(f"Applied {len(steps)} step(s) to target {settings.target}; recorded in the ledger of {', '.join(outcome.result.datasets if outcome.result else [])}.")
+    ledgers = report.name_list(outcome.result.datasets if outcome.result else [], full=None)
+    typer.echo(f"Applied {len(steps)} step(s) to target {settings.target}; recorded in the ledger of {ledgers}.")
 
 
 @app.command()

@@ -14,6 +14,7 @@ import pytest
 
 from bqmanage import api
 from bqmanage.apply import LEDGER
+from bqmanage.report import name_list
 from bqmanage.settings import resolve_settings
 from tests import seed
 from tests.faultproxy import Fault, FaultProxy, SlowJobs
@@ -268,3 +269,25 @@ def test_check_sees_a_default_stored_altered(workdir: Path) -> None:
     assert run_cli("apply").exit_code == 0
     assert run_cli("check").exit_code == 0
 
+
+# ---- long lists in text output ----
+
+
+def test_name_list_truncates_text_and_keeps_the_count() -> None:
+    names = [f"ds{i}" for i in range(1800)]
+    assert name_list(names, full=None) == ", ".join(names[:20]) + " and 1,780 more"
+    assert name_list(names).endswith(", ds19 and 1,780 more (--format json lists them all)")
+    assert name_list(names[:3]) == "ds0, ds1, ds2"
+    assert name_list(names[:20]) == ", ".join(names[:20])
+
+
+def test_apply_summary_over_many_datasets_is_one_short_line(workdir: Path) -> None:
+    for i in range(30):
+        write(Path(f"schemas/ds{i:02d}/t.yaml"), "columns:\n  - {name: id, type: STRING}\n")
+    bookkeeping = [line for line in run_cli("plan").stdout.splitlines() if "bookkeeping" in line]
+    assert len(bookkeeping) == 1 and "ds19._bqmanage_migrations and 11 more" in bookkeeping[0]
+    result = run_cli("apply")
+    assert result.exit_code == 0, result.stderr
+    summary = result.stdout.strip().splitlines()[-1]
+    assert summary.startswith("Applied ") and summary.endswith(", ds19 and 11 more.")
+    assert "ds29" not in summary and len(summary) < 400
