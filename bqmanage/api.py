@@ -90,7 +90,8 @@ def apply(settings: Settings, engine: Engine, dry_run: bool = False, backfill: b
     return ApplyOutcome(planned=planned, result=apply_plan(engine, planned.plan, planned.desired.digest, on_step, settings.project))
 
 
-def inspect(settings: Settings, engine: Engine, all_datasets: bool = False) -> list[Table]:
+def inspect(settings: Settings, engine: Engine, all_datasets: bool = False,
+            desired: Definitions | None = None) -> list[Table]:
     """The live tables of the datasets the definitions name (or every dataset), as the model."""
     from bqmanage.diff import desired_datasets
     from bqmanage.introspect import table_from_api
@@ -98,7 +99,7 @@ def inspect(settings: Settings, engine: Engine, all_datasets: bool = False) -> l
     if all_datasets:
         names = engine.list_datasets()
     else:
-        names = [d.name for d in desired_datasets(validate(settings))]
+        names = [d.name for d in desired_datasets(desired or validate(settings))]
     tables = []
     for dataset in names:
         if engine.get_dataset(dataset) is None:

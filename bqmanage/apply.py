@@ -23,6 +23,7 @@ from bqmanage.model import Column, Table
 from bqmanage.names import quote
 from bqmanage.plan import Plan, Step
 from bqmanage.render import create_table_sql
+from bqmanage.report import capped
 
 if TYPE_CHECKING:
     from bqmanage.engines import Engine
@@ -134,11 +135,16 @@ def apply_plan(engine: Engine, plan: Plan, digest: str,
                 on_step(index, total, step)
             pacer.wait(step)
             engine.execute(step)
-        except BqmanageError as exc:
+        except (BqmanageError, KeyboardInterrupt) as exc:
+            # Ctrl-C or SIGTERM is a failure too: the ledger must say this run stopped, so that the
+            # next plan resumes its backfill; then the interrupt goes on to the CLI (exit 130).
+            reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else str(exc)
             for dataset in started:
-                _ledger_write(engine, dataset, run_id, principal, digest, "failed", index, total, statements, plan, str(exc), quiet=True)
-            ran = "\n".join(f"  done     {s.kind} {s.dataset}.{s.table or ''}" for s in result.executed)
-            left = "\n".join(f"  not run  {s.kind} {s.dataset}.{s.table or ''}" for s in plan.steps[index:])
+                _ledger_write(engine, dataset, run_id, principal, digest, "failed", index, total, statements, plan, reason, quiet=True)
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            ran = "\n".join(capped([f"  done     {s.kind} {s.dataset}.{s.table or ''}" for s in result.executed]))
+            left = "\n".join(capped([f"  not run  {s.kind} {s.dataset}.{s.table or ''}" for s in plan.steps[index:]]))
             raise ApplyError(f"{step.dataset}.{step.table or ''}: step {index + 1} of {total} ({step.kind}) failed: {exc}\n"
                              f"{ran}\n{left}\nRe-run `bqmanage apply` to resume: every step is idempotent.".replace("\n\n", "\n"),
                              applied=index, total=total) from None

@@ -7,7 +7,9 @@ that need them, so ``bqmanage --help`` stays fast.
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
@@ -123,7 +125,7 @@ def plan(
 
     settings = _settings(ctx)
     desired = api.validate(settings)  # bad definitions fail before any warehouse call
-    with engine_session(settings, "plan") as engine:
+    with engine_session(settings, "plan", read_only=True) as engine:
         planned = api.make_plan(settings, engine, backfill=not no_backfill, desired=desired)
         runs_as = engine.capabilities.runs_as
     typer.echo(report.plan_text(planned, settings.target, runs_as))
@@ -155,7 +157,7 @@ def apply(
     def progress(index: int, total: int, step: Any) -> None:
         typer.echo(f"[{index + 1}/{total}] {step.kind}: {step.reason}", err=True)
 
-    with engine_session(settings, "apply") as engine:
+    with engine_session(settings, "apply", read_only=dry_run) as engine:
         outcome = api.apply(settings, engine, dry_run=dry_run, backfill=not no_backfill, on_step=progress, desired=desired)
         runs_as = engine.capabilities.runs_as
     steps = outcome.planned.plan.steps
@@ -165,7 +167,8 @@ def apply(
     if not steps:
         typer.echo(f"Nothing to do: target {settings.target} already matches the definitions.")
         return
-    typer.echo(f"Applied {len(steps)} step(s) to target {settings.target}; recorded in the ledger of {', '.join(outcome.result.datasets if outcome.result else [])}.")
+    ledgers = report.name_list(outcome.result.datasets if outcome.result else [], full=None)
+    typer.echo(f"Applied {len(steps)} step(s) to target {settings.target}; recorded in the ledger of {ledgers}.")
 
 
 @app.command()
@@ -182,8 +185,9 @@ def inspect(
     from bqmanage.engines import engine_session
 
     settings = _settings(ctx)
-    with engine_session(settings, "inspect") as engine:
-        tables = api.inspect(settings, engine, all_datasets)
+    desired = None if all_datasets else api.validate(settings)  # bad definitions fail before the warehouse is opened
+    with engine_session(settings, "inspect", read_only=True) as engine:
+        tables = api.inspect(settings, engine, all_datasets, desired)
     typer.echo(report.tables_text(tables), nl=False)
 
 
@@ -211,9 +215,10 @@ def check(
 
     if fmt not in ("text", "json", "sarif"):
         raise UsageError(f"--format: expected text, json or sarif, got {fmt!r}")
+    report_path = _writable(output) if output else None  # a bad path fails before any warehouse work
     settings = _settings(ctx)
     desired = api.validate(settings)
-    with engine_session(settings, "check") as engine:
+    with engine_session(settings, "check", read_only=True) as engine:
         if fmt == "text" and sys.stderr.isatty():
             from rich.progress import Progress
 
@@ -230,9 +235,8 @@ def check(
         text = json.dumps(to_sarif(result.findings, result.desired), indent=2, default=str) + "\n"
     else:
         text = report.findings_text(result.findings, settings.target)
-    if output:
-        with open(output, "w", encoding="utf-8") as handle:
-            handle.write(text)
+    if report_path:
+        _write_whole(report_path, text)
     else:
         typer.echo(text, nl=False)
     raise typer.Exit(0 if result.clean else 1)
@@ -297,8 +301,61 @@ def reset(
         raise typer.Exit(2)
 
 
+def _writable(output: str) -> Path:
+    """The report file, if it can be written: refused up front, never after the warehouse was read."""
+    from bqmanage.errors import UsageError
+
+    path = Path(output)
+    if path.is_dir():
+        raise UsageError(f"{output}: cannot write the report: it is a directory")
+    if not path.parent.is_dir():
+        raise UsageError(f"{output}: cannot write the report: directory {path.parent} does not exist")
+    if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise UsageError(f"{output}: cannot write the report: permission denied")
+    return path
+
+
+def _write_whole(path: Path, text: str) -> None:
+    """Write beside the report, then rename over it: readers see the old report or the whole new
+    one, never a half-written file, whatever stops the write."""
+    import tempfile
+
+    from bqmanage.errors import UsageError
+
+    mode = path.stat().st_mode & 0o777 if path.exists() else 0o666 & ~_umask()
+    try:
+        fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot write the report: {exc.strerror or exc}") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.chmod(temp, mode)  # mkstemp's 0600 is not what a report file should get
+        os.replace(temp, path)
+    except BaseException as exc:
+        Path(temp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise UsageError(f"{path}: cannot write the report: {exc.strerror or exc}") from None
+        raise
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
+
+
+def _terminate(signum: int, frame: object) -> None:
+    # Kubernetes, systemd and CI runners stop a job with SIGTERM: stop as cleanly as on Ctrl-C
+    # (apply records the failure in its ledger, the CLI says how to resume, exit 130).
+    raise KeyboardInterrupt
+
+
 def run() -> None:
     """Console-script entry point."""
+    import signal
+
+    signal.signal(signal.SIGTERM, _terminate)
     app()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from bqmanage.findings import Finding
@@ -10,6 +11,25 @@ from bqmanage.model import Table
 if TYPE_CHECKING:
     from bqmanage.api import PlanResult, ResetReport
     from bqmanage.plan import Plan
+
+
+# Text output names at most this many items of a list; JSON output always carries all of them.
+LIST_LIMIT = 20
+
+
+def name_list(names: Sequence[str], limit: int = LIST_LIMIT, full: str | None = "--format json lists them all") -> str:
+    """At most ``limit`` names for a line of text; 1,800 tenant ids or datasets help nobody.
+    ``full`` says where the whole list is, when a command has one."""
+    shown = ", ".join(names[:limit])
+    rest = len(names) - limit
+    return shown if rest <= 0 else f"{shown} and {rest:,} more" + (f" ({full})" if full else "")
+
+
+def capped(lines: list[str], limit: int = LIST_LIMIT) -> list[str]:
+    """The first ``limit`` lines of a long listing, then one line saying how many were left out."""
+    if len(lines) <= limit:
+        return lines
+    return [*lines[:limit], f"  ... and {len(lines) - limit} more"]
 
 
 def refusals_text(plan: Plan) -> str:
@@ -50,7 +70,7 @@ def plan_text(planned: PlanResult, target: str, runs_as: str | None = None) -> s
         lines.append("")
         lines.append(f"-- These are the BigQuery statements; on target {target}, {runs_as}.")
     lines.append("")
-    lines.append(f"-- bookkeeping: each run is recorded in {', '.join(f'{d}._bqmanage_migrations' for d in datasets)} "
+    lines.append(f"-- bookkeeping: each run is recorded in {name_list([f'{d}._bqmanage_migrations' for d in datasets], full=None)} "
                  "(CREATE TABLE IF NOT EXISTS on first use, then one INSERT at the start and one at the end).")
     return "\n".join(lines)
 
@@ -97,13 +117,6 @@ def findings_text(findings: list[Finding], target: str) -> str:
 
 def findings_json(findings: list[Finding]) -> dict[str, object]:
     return {"clean": not findings, "findings": [f.to_json() for f in findings]}
-
-
-def name_list(names: list[str], limit: int = 20) -> str:
-    """At most ``limit`` names for a line of text; 1,800 tenant ids help nobody (json has them all)."""
-    shown = ", ".join(names[:limit])
-    rest = len(names) - limit
-    return shown if rest <= 0 else f"{shown} and {rest:,} more (--format json lists them all)"
 
 
 def reset_text(report: ResetReport) -> str:

@@ -51,21 +51,43 @@ class Engine(Protocol):
 
 
 @contextmanager
-def engine_session(settings: Settings, command: str = "bqmanage") -> Iterator[Engine]:
-    """An open engine for the length of one command, closed however the command ends."""
-    engine = open_engine(settings, command)
+def engine_session(settings: Settings, command: str = "bqmanage", read_only: bool = False) -> Iterator[Engine]:
+    """An open engine for the length of one command, closed however the command ends.
+
+    ``read_only`` commands (check, plan, inspect, dry runs) never write: on the local engine they
+    open the file read-only, beside other readers, and never create it.
+    """
+    engine = open_engine(settings, command, read_only)
     try:
         yield engine
     finally:
         engine.close()
 
 
-def open_engine(settings: Settings, command: str = "bqmanage") -> Engine:
+def open_engine(settings: Settings, command: str = "bqmanage", read_only: bool = False) -> Engine:
     """The engine the settings' target names; imports its client only now (fast --help)."""
     if settings.engine == "local":
         from bqmanage.engines.local import LocalEngine
 
-        return LocalEngine(settings.local_path)
+        return LocalEngine(settings.local_path, read_only, env_seconds("BQMANAGE_LOCK_TIMEOUT", 60))
     from bqmanage.engines.bigquery import BigQueryEngine
 
     return BigQueryEngine(settings, command)
+
+
+def env_seconds(name: str, default: float) -> float:
+    """A duration in seconds from the environment; a bad value is bad input, named as such."""
+    import os
+
+    from bqmanage.errors import ConfigError
+
+    text = os.environ.get(name)
+    if text is None or not text.strip():
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0:
+        raise ConfigError(f"{name}={text}: expected a number of seconds")
+    return value

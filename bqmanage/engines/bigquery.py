@@ -7,21 +7,27 @@ as the official client itself does, and the engine declares what the emulator ca
 
 from __future__ import annotations
 
+import concurrent.futures
 import datetime as dt
 import decimal
+import json
 import os
+import re
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import google.auth
+import requests
 from google.api_core import exceptions as gexc
 from google.auth.credentials import AnonymousCredentials, Credentials
 from google.cloud import bigquery
 
 from bqmanage.changes import AddColumn, AddField
+from bqmanage.engines import env_seconds
 from bqmanage.errors import ConfigError, WarehouseError
-from bqmanage.plan import Capabilities, Step
 from bqmanage.model import TableRef
+from bqmanage.plan import Capabilities, Step
 from bqmanage.render import add_columns_sql, schema_json
 
 if TYPE_CHECKING:
@@ -45,6 +51,10 @@ BQEMULATOR = Capabilities(
 _RETRY_REASONS = {"rateLimitExceeded", "jobRateLimitExceeded", "backendError", "internalError",
                   "jobBackendError", "jobInternalError"}
 _RETRY_TEXT = ("could not serialize access", "concurrent update", "exceeded rate limits")
+# What the transport raises when the endpoint is down, drops the connection or does not answer;
+# the client's own retry wraps the last of them in a RetryError at its deadline.
+_NETWORK = (requests.exceptions.ConnectionError, requests.exceptions.Timeout, gexc.RetryError)
+T = TypeVar("T")
 
 
 def is_retryable(exc: Exception) -> bool:
@@ -54,9 +64,34 @@ def is_retryable(exc: Exception) -> bool:
         exc, (gexc.InternalServerError, gexc.ServiceUnavailable, gexc.BadGateway, gexc.TooManyRequests))
 
 
+def _adc_file_problem(path: str) -> str | None:
+    """Why the file GOOGLE_APPLICATION_CREDENTIALS names cannot hold credentials, or None.
+
+    google-auth reports a missing or broken file as "no credentials found"; the user needs to
+    hear that the variable points at the wrong thing.
+    """
+    if not os.path.exists(path):
+        return "the file does not exist"
+    if os.path.isdir(path):
+        return "it is a directory, not a credentials file"
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = json.load(handle)
+    except OSError as exc:
+        return f"cannot read it: {exc.strerror or exc}"
+    except (ValueError, UnicodeDecodeError) as exc:
+        return f"the file is not JSON ({exc})"
+    if not isinstance(data, dict) or "type" not in data:
+        return "the file is JSON but not a credentials file (no \"type\" key)"
+    return None
+
+
 def _credentials(settings: Settings, emulator: bool) -> tuple[Credentials, str]:
     if emulator:
         return AnonymousCredentials(), "anonymous (emulator)"
+    adc_file = os.environ.get("GOOGLE_APPLICATION_CREDENTIALS")
+    if adc_file and not settings.credentials_file and (why := _adc_file_problem(adc_file)):
+        raise ConfigError(f"GOOGLE_APPLICATION_CREDENTIALS={adc_file}: {why}; fix the path or unset the variable")
     try:
         if settings.credentials_file:
             from google.oauth2 import service_account
@@ -70,7 +105,9 @@ def _credentials(settings: Settings, emulator: bool) -> tuple[Credentials, str]:
             creds = impersonated_credentials.Credentials(
                 source_credentials=creds, target_principal=settings.impersonate_service_account, target_scopes=SCOPES)
             return creds, settings.impersonate_service_account
-    except google.auth.exceptions.DefaultCredentialsError:
+    except google.auth.exceptions.DefaultCredentialsError as exc:
+        if adc_file and not settings.credentials_file:
+            raise ConfigError(f"GOOGLE_APPLICATION_CREDENTIALS={adc_file}: {exc}") from None
         raise WarehouseError(
             "bigquery: no Google credentials found; run `gcloud auth application-default login`, "
             "set GOOGLE_APPLICATION_CREDENTIALS, or set credentials_file in bqmanage.yaml") from None
@@ -88,14 +125,20 @@ class BigQueryEngine:
         if not settings.project:
             raise ConfigError("--project: the bigquery target needs a project (flag, BQMANAGE_PROJECT or GOOGLE_CLOUD_PROJECT)")
         self.capabilities = BQEMULATOR if self.emulator else BIGQUERY
+        self.deadline = env_seconds("BQMANAGE_RETRY_DEADLINE", 120)
+        # How long one query job may run before bqmanage cancels it (BigQuery's own limit is 6 h).
+        self.job_timeout = env_seconds("BQMANAGE_JOB_TIMEOUT", 3600)
         creds, self._principal = _credentials(settings, self.emulator)
         self.client = bigquery.Client(project=settings.project, credentials=creds, location=settings.location)
         self.project = settings.project
         self.location = settings.location
+        # Where every failure message starts: which warehouse, reached how.
+        self.where = f"bigquery project {settings.project} at {os.environ.get('BIGQUERY_EMULATOR_HOST') or 'https://bigquery.googleapis.com'}"
         self.labels = {"bqmanage": command.replace("-", "_"), **settings.labels}
-        self.deadline = float(os.environ.get("BQMANAGE_RETRY_DEADLINE", "120"))
         # Short RPC deadline: emulator bugs answer 500, which the default retry chases for 600 s.
         self.rpc_retry = bigquery.DEFAULT_RETRY.with_deadline(min(self.deadline, 30))
+        # Per HTTP request: without one, an endpoint that accepts and never answers hangs forever.
+        self.rpc_timeout = min(self.deadline, 60.0)
         self.statements: list[str] = []
         self.sleep = time.sleep
         # Datasets per UNION ALL query (bench/infoschema_batch.py measures the trade-off).
@@ -105,22 +148,24 @@ class BigQueryEngine:
     # ---- catalog ----
 
     def list_datasets(self) -> list[str]:
-        return sorted(d.dataset_id for d in self._call(lambda: list(self.client.list_datasets(retry=self.rpc_retry))))
+        found = self._call("datasets.list", lambda: list(self.client.list_datasets(retry=self.rpc_retry, timeout=self.rpc_timeout)))
+        return sorted(d.dataset_id for d in found)
 
     def get_dataset(self, dataset: str) -> dict[str, Any] | None:
         try:
-            return self._call(lambda: self.client.get_dataset(dataset, retry=self.rpc_retry)).to_api_repr()
+            return self._call("datasets.get", lambda: self.client.get_dataset(dataset, retry=self.rpc_retry, timeout=self.rpc_timeout)).to_api_repr()
         except WarehouseError as exc:
             if isinstance(exc.__cause__, gexc.NotFound):
                 return None
             raise
 
     def list_tables(self, dataset: str) -> list[str]:
-        return sorted(t.table_id for t in self._call(lambda: list(self.client.list_tables(dataset, retry=self.rpc_retry))))
+        found = self._call("tables.list", lambda: list(self.client.list_tables(dataset, retry=self.rpc_retry, timeout=self.rpc_timeout)))
+        return sorted(t.table_id for t in found)
 
     def get_table(self, dataset: str, table: str) -> dict[str, Any] | None:
         try:
-            resource = self._call(lambda: self.client.get_table(f"{self.project}.{dataset}.{table}", retry=self.rpc_retry)).to_api_repr()
+            resource = self._table(dataset, table).to_api_repr()
         except WarehouseError as exc:
             if isinstance(exc.__cause__, gexc.NotFound):
                 return None
@@ -135,8 +180,7 @@ class BigQueryEngine:
         Modes and nested detail still come from the catalog where it knows the column.
         """
         sql = f"SELECT * FROM `{self.project}`.`{dataset}`.`{table}` LIMIT 0"
-        job = self._call(lambda: self.client.query(sql, job_config=self._config(), retry=self.rpc_retry, job_retry=None))
-        physical = self._call(lambda: job.result(timeout=self.deadline)).schema
+        _, physical = self._run(sql, None)
         catalog = {f["name"].lower(): f for f in (resource.get("schema") or {}).get("fields") or []}
         fields = []
         for field in physical:
@@ -180,11 +224,17 @@ class BigQueryEngine:
         elif step.api is not None:
             self._patch(step)
 
+    def _table(self, dataset: str, table: str) -> bigquery.Table:
+        return self._call("tables.get", lambda: self.client.get_table(f"{self.project}.{dataset}.{table}", retry=self.rpc_retry, timeout=self.rpc_timeout))
+
+    def _update(self, table: bigquery.Table, fields: list[str]) -> None:
+        self._retrying(lambda: self._call("tables.patch", lambda: self.client.update_table(table, fields, retry=self.rpc_retry, timeout=self.rpc_timeout)))
+
     def _patch(self, step: Step) -> None:
-        table = self._call(lambda: self.client.get_table(f"{self.project}.{step.dataset}.{step.table}", retry=self.rpc_retry))
+        table = self._table(step.dataset, step.table or "")
         if "clustering" in (step.api or {}):
             table.clustering_fields = step.api["clustering"] or None  # type: ignore[index]
-            self._with_retry(lambda: self.client.update_table(table, ["clustering_fields"], retry=self.rpc_retry))
+            self._update(table, ["clustering_fields"])
             return
         schema = [f.to_api_repr() for f in table.schema]
         for change in step.changes:
@@ -192,11 +242,11 @@ class BigQueryEngine:
                 _append_field(schema, change.path.split(".")[:-1], schema_json([change.column])[0])
         # tables.patch must keep every existing field; new ones go at the end of their record.
         table.schema = [bigquery.SchemaField.from_api_repr(f) for f in schema]
-        self._with_retry(lambda: self.client.update_table(table, ["schema"], retry=self.rpc_retry))
+        self._update(table, ["schema"])
 
     def query(self, sql: str, params: dict[str, Any] | None = None, label: str = "query") -> list[dict[str, Any]]:
         self.statements.append(sql)
-        rows = self._run(sql, params, label)
+        rows, _ = self._run(sql, params, label)
         return [dict(r.items()) for r in rows]
 
     def _config(self, params: dict[str, Any] | None = None, label: str | None = None, dry_run: bool = False) -> bigquery.QueryJobConfig:
@@ -207,36 +257,91 @@ class BigQueryEngine:
             labels=labels, dry_run=dry_run, use_query_cache=not dry_run,
             query_parameters=[_parameter(k, v) for k, v in (params or {}).items()])
 
-    def _run(self, sql: str, params: dict[str, Any] | None, label: str | None = None) -> Any:
-        def attempt() -> Any:
-            job = self.client.query(sql, job_config=self._config(params, label), retry=self.rpc_retry, job_retry=None)
-            return job.result(timeout=self.deadline)
+    def _run(self, sql: str, params: dict[str, Any] | None, label: str | None = None) -> tuple[list[Any], Any]:
+        """Run one query job to the end: its rows (all pages, fetched here, inside the error
+        handling) and their schema. Retried whole on rate limits and concurrent-update conflicts."""
+        def attempt() -> tuple[list[Any], Any]:
+            job = self._call("jobs.insert", lambda: self.client.query(
+                sql, job_config=self._config(params, label), retry=self.rpc_retry, job_retry=None, timeout=self.rpc_timeout))
+            return self._wait(job)
 
-        return self._with_retry(attempt)
+        return self._retrying(attempt)
+
+    def _wait(self, job: bigquery.QueryJob) -> tuple[list[Any], Any]:
+        """The job's result within BQMANAGE_JOB_TIMEOUT; a job that outlives it is cancelled, not
+        left running behind a failed command."""
+        started = time.monotonic()
+
+        def fetch() -> tuple[list[Any], Any]:
+            try:
+                result = job.result(timeout=self.job_timeout, retry=self.rpc_retry)
+                return list(result), result.schema
+            except KeyboardInterrupt:
+                self._cancel(job)
+                raise
+            except (concurrent.futures.TimeoutError, *_NETWORK) as exc:
+                # The client says "too late" in several ways (its own TimeoutError, or a transport
+                # timeout its retry gave up on); past the job timeout they all mean the same.
+                if not isinstance(exc, concurrent.futures.TimeoutError) and time.monotonic() - started < self.job_timeout:
+                    raise
+                cancelled = self._cancel(job)
+                raise WarehouseError(
+                    f"{self.where}: jobs.getQueryResults failed: job {job.job_id} did not finish within "
+                    f"{self.job_timeout:g} s (BQMANAGE_JOB_TIMEOUT); {cancelled}") from None
+
+        return self._call("jobs.getQueryResults", fetch)
+
+    def _cancel(self, job: bigquery.QueryJob) -> str:
+        """Cancel a job bqmanage stopped waiting for; say what became of it."""
+        try:
+            # Briefly: the command is already failing, and the message will name the job anyway.
+            self.client.cancel_job(job.job_id, project=job.project, location=job.location,
+                                   retry=bigquery.DEFAULT_RETRY.with_deadline(10.0), timeout=min(self.rpc_timeout, 10.0))
+            return "cancelled it"
+        except Exception as exc:  # noqa: BLE001 - whatever went wrong, the user must be told the job id
+            reason = _api_message(exc) if isinstance(exc, gexc.GoogleAPICallError) else _network_reason(exc, self.rpc_timeout)
+            return f"it may still be running ({reason}): stop it with `bq cancel {job.job_id}`"
 
     def estimate_bytes(self, sql: str, params: dict[str, Any] | None = None) -> int | None:
-        job = self._call(lambda: self.client.query(sql, job_config=self._config(params, dry_run=True), retry=self.rpc_retry, job_retry=None))
+        job = self._call("jobs.insert", lambda: self.client.query(
+            sql, job_config=self._config(params, dry_run=True), retry=self.rpc_retry, job_retry=None, timeout=self.rpc_timeout))
         return int(job.total_bytes_processed or 0)
 
-    def _with_retry(self, func: Any) -> Any:
+    def _retrying(self, func: Callable[[], T]) -> T:
         """Re-run on rate limits and concurrent-update conflicts with exponential backoff, bounded."""
         start, delay = time.monotonic(), 1.0
         while True:
             try:
                 return func()
-            except gexc.GoogleAPICallError as exc:
-                if not is_retryable(exc) or time.monotonic() - start + delay > self.deadline:
-                    raise _warehouse_error(exc) from exc
+            except WarehouseError as exc:
+                cause = exc.__cause__
+                if not isinstance(cause, gexc.GoogleAPICallError) or not is_retryable(cause) \
+                        or time.monotonic() - start + delay > self.deadline:
+                    raise
                 self.sleep(delay)
                 delay = min(delay * 2, 32.0)
 
-    def _call(self, func: Any) -> Any:
+    def _call(self, operation: str, func: Callable[[], T]) -> T:
+        """Every call of the client goes through here: whatever fails becomes one WarehouseError
+        that starts with the project and endpoint, and names the REST operation."""
         try:
             return func()
+        except WarehouseError:
+            raise
         except gexc.GoogleAPICallError as exc:
-            raise _warehouse_error(exc) from exc
+            raise self._failure(operation, _api_message(exc)) from exc
+        except _NETWORK as exc:
+            cause = exc.cause if isinstance(exc, gexc.RetryError) else exc
+            if isinstance(cause, gexc.GoogleAPICallError):
+                raise self._failure(operation, f"still failing after {min(self.deadline, 30):g} s of retries: {_api_message(cause)}") from cause
+            reason = _network_reason(cause, self.rpc_timeout)
+            raise self._failure(operation, f"cannot reach the endpoint: {reason}"
+                                + (f" (gave up after {min(self.deadline, 30):g} s of retries)" if exc is not cause else "")) from None
         except google.auth.exceptions.GoogleAuthError as exc:
-            raise WarehouseError(f"bigquery: authentication failed: {exc}") from None
+            raise self._failure(operation, f"authentication failed: {exc}") from None
+
+    def _failure(self, operation: str, message: str) -> WarehouseError:
+        return WarehouseError(f"{self.where}: {operation} failed: {message}")
 
     def principal(self) -> str:
         return self._principal
@@ -245,13 +350,23 @@ class BigQueryEngine:
         self.client.close()
 
 
-def _warehouse_error(exc: gexc.GoogleAPICallError) -> WarehouseError:
-    message = getattr(exc, "message", None) or str(exc)
+def _api_message(exc: gexc.GoogleAPICallError) -> str:
+    message = f"{exc.code} {getattr(exc, 'message', None) or exc}"
     if isinstance(exc, (gexc.Forbidden, gexc.Unauthorized)) and not is_retryable(exc):
         message += " (check the credentials' BigQuery roles: Data Editor and Job User for apply)"
-    error = WarehouseError(f"bigquery: {exc.code if hasattr(exc, 'code') else ''} {message}".replace("  ", " "))
-    error.__cause__ = exc
-    return error
+    return message
+
+
+def _network_reason(exc: BaseException | None, timeout: float) -> str:
+    """The short cause inside a transport error's nested text: "[Errno 111] Connection refused"."""
+    text = str(exc)
+    if match := re.search(r"\[Errno -?\d+\] [^'\")]+", text):
+        return match.group(0).strip()
+    if match := re.search(r"\((\d+), '([^']+)'\)", text):
+        return f"[Errno {match.group(1)}] {match.group(2)}"
+    if isinstance(exc, requests.exceptions.Timeout) or "timed out" in text.lower():
+        return f"no answer within {timeout:g} s"
+    return text[:300]
 
 
 def _same_base(catalog: dict[str, Any], physical: dict[str, Any]) -> bool:

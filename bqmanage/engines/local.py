@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import duckdb
-import sqlglot
-from sqlglot import exp
 
 from bqmanage.changes import (
     AddColumn,
@@ -34,12 +34,15 @@ from bqmanage.changes import (
     SetTableOptions,
     WidenType,
 )
+from bqmanage.engines.duck_file import connect, interrupts_as_keyboard
 from bqmanage.engines.duck_types import (
     bq_default_to_duck,
     duck_str,
     duck_type,
     field_from_duck,
     qi,
+    same_expression,
+    to_duckdb,
 )
 from bqmanage.errors import WarehouseError
 from bqmanage.model import Column, Table
@@ -47,24 +50,11 @@ from bqmanage.plan import Capabilities, Step
 from bqmanage.render import schema_json
 
 META = "_bqmanage"
-# DuckDB has no ingestion time: on the local engine every row is as if still in BigQuery's
-# streaming buffer, where these pseudo-columns read NULL.
-_PSEUDO_COLUMNS = ("_PARTITIONTIME", "_PARTITIONDATE")
 
 
-def to_duckdb(sql: str) -> list[str]:
-    """BigQuery SQL as DuckDB statements, through sqlglot."""
-    def adapt(node: exp.Expression) -> exp.Expression:
-        if isinstance(node, exp.Column) and not node.table and node.name.upper() in _PSEUDO_COLUMNS:
-            return exp.Null()
-        # NUMERIC '…' and BIGNUMERIC '…' literals: as a plain number DuckDB keeps every digit it
-        # can (HUGEINT, exact DECIMAL), where a cast to its default DECIMAL(18,3) would overflow.
-        if (isinstance(node, exp.Cast) and isinstance(node.this, exp.Literal) and node.this.is_string
-                and node.to.this in (exp.DataType.Type.DECIMAL, exp.DataType.Type.BIGDECIMAL) and not node.to.expressions):
-            return exp.Literal.number(node.this.this)
-        return node
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
 
-    return [tree.transform(adapt).sql("duckdb") for tree in sqlglot.parse(sql, read="bigquery") if tree]
 
 class LocalEngine:
     name = "local"
@@ -74,13 +64,10 @@ class LocalEngine:
         runs_as="each step runs as DuckDB statements of its own (one ALTER per added column, COMMENT ON for "
                 "descriptions, a side table for BigQuery-only options; DML is transpiled by sqlglot)")
 
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    def __init__(self, path: Path, read_only: bool = False, lock_timeout: float = 60.0,
+                 on_wait: Callable[[str], None] = _stderr) -> None:
         self.path = path
-        try:
-            self.con = duckdb.connect(str(path))
-        except duckdb.Error as exc:
-            raise WarehouseError(f"{path}: cannot open the local warehouse: {exc}") from None
+        self.con = connect(path, read_only, lock_timeout, on_wait)
         self._lock = threading.Lock()
         self.statements: list[str] = []  # what bqmanage sent (GoogleSQL), as on the bigquery engine
         self.received: list[str] = []  # every statement DuckDB itself received, for tests
@@ -90,7 +77,8 @@ class LocalEngine:
     def _x(self, sql: str, params: Any = None) -> duckdb.DuckDBPyConnection:
         """Every statement goes through here, so that tests can see all that the engine ran."""
         self.received.append(sql)
-        return self.con.execute(sql, params) if params is not None else self.con.execute(sql)
+        with interrupts_as_keyboard():
+            return self.con.execute(sql, params) if params is not None else self.con.execute(sql)
 
     def _meta(self, sql: str, params: list[Any]) -> list[Any]:
         """Rows of a side-table query; none before the side schema exists."""
@@ -136,7 +124,8 @@ class LocalEngine:
             "SELECT column_name, is_nullable, column_default, comment FROM duckdb_columns() "
             "WHERE database_name = current_database() AND schema_name = ? AND table_name = ? ORDER BY column_index", [dataset, table]).fetchall()
         self.received.append(f"SELECT * FROM {qi(dataset)}.{qi(table)} LIMIT 0")
-        rel = self.con.sql(f"SELECT * FROM {qi(dataset)}.{qi(table)} LIMIT 0")
+        with interrupts_as_keyboard():
+            rel = self.con.sql(f"SELECT * FROM {qi(dataset)}.{qi(table)} LIMIT 0")
         types = dict(zip(rel.columns, rel.types))
         fields = []
         for name, nullable, default, comment in physical:
@@ -146,7 +135,7 @@ class LocalEngine:
             if nullable and field["mode"] == "REQUIRED":
                 field["mode"] = "NULLABLE"
             if default is not None:
-                field["defaultValueExpression"] = side.get(name.lower(), {}).get("defaultValueExpression") or default
+                field["defaultValueExpression"] = self._believed_default(side.get(name.lower(), {}).get("defaultValueExpression"), default)
             if comment:
                 field["description"] = comment
             fields.append(field)
@@ -158,6 +147,22 @@ class LocalEngine:
         if row[0]:
             resource["description"] = row[0]
         return resource
+
+    def _believed_default(self, defined: str | None, physical: str) -> str:
+        """The BigQuery spelling from the side table while DuckDB's stored default means the same,
+        else DuckDB's own: a default stored altered (or changed behind bqmanage's back) is drift."""
+        if defined is None:
+            return physical
+        converted = bq_default_to_duck(defined)
+        if same_expression(physical, converted):
+            return defined
+        if defined.rstrip().endswith(")"):
+            return physical  # a function (CURRENT_TIMESTAMP()...): two evaluations need not agree
+        try:
+            row = self._x(f"SELECT ({physical}) IS NOT DISTINCT FROM ({converted})").fetchone()
+        except duckdb.Error:
+            return physical
+        return defined if row and row[0] else physical
 
     def read_catalog(self, datasets: list[str], on_progress: Any = None) -> dict[str, dict[str, Any]]:
         # DuckDB's catalog is local and exact: no lag, no batching to do.
@@ -175,11 +180,26 @@ class LocalEngine:
     def execute(self, step: Step) -> None:
         self.statements.append(step.sql or json.dumps(step.api))  # what bqmanage sent, in GoogleSQL
         with self._lock:
+            had_meta = self._has_meta
+            # One transaction per step: a step stopped half-way (an error, Ctrl-C) leaves nothing
+            # of itself, e.g. no table without its side-table partitioning, so a re-run resumes.
+            self._x("BEGIN TRANSACTION")
             try:
                 self._ensure_meta()
                 self._execute(step)
-            except duckdb.Error as exc:
-                raise WarehouseError(f"{step.dataset}.{step.table or ''}: {step.kind} failed: {exc}") from None
+                self._x("COMMIT")
+            except BaseException as exc:
+                self._has_meta = had_meta
+                self._rollback()
+                if isinstance(exc, duckdb.Error):
+                    raise WarehouseError(f"{step.dataset}.{step.table or ''}: {step.kind} failed: {exc}") from None
+                raise
+
+    def _rollback(self) -> None:
+        try:
+            self.con.execute("ROLLBACK")
+        except duckdb.Error:
+            pass  # DuckDB already ended the transaction
 
     def _execute(self, step: Step) -> None:
         for change in step.changes or ():

@@ -1,0 +1,92 @@
+"""The local engine's DuckDB file: opening it beside other bqmanage processes, and interrupts.
+
+DuckDB lets one process write a database file, or many processes read it, never both: a second
+process's connect fails at once with a lock error. bqmanage commands are short, so every command
+waits for the lock (bounded, and saying so on stderr) instead of failing; read-only commands open
+the file read-only, so that they can run side by side, and never create it.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+
+from bqmanage.errors import WarehouseError
+
+_HOLDER = re.compile(r"\(PID (\d+)\)")
+
+
+def connect(path: Path, read_only: bool, lock_timeout: float,
+            on_wait: Callable[[str], None]) -> duckdb.DuckDBPyConnection:
+    """A connection to the warehouse file, waiting up to ``lock_timeout`` s for another process."""
+    if read_only and not path.exists():
+        # Nothing live yet: an empty in-memory warehouse reads as "every dataset is missing",
+        # which is what check and plan should say, and no file or directory is created.
+        return duckdb.connect(":memory:")
+    if not read_only:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + lock_timeout
+    delay, told = 0.05, False
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only)
+        except duckdb.ConnectionException as exc:
+            if read_only and "different configuration" in str(exc):
+                # This process already has the file open for writing (a library caller or a test
+                # holding an engine): DuckDB shares one instance per process, so share that one.
+                return duckdb.connect(str(path))
+            raise WarehouseError(f"{path}: cannot open the local warehouse: {_first_line(exc)}") from None
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower():
+                raise WarehouseError(f"{path}: cannot open the local warehouse: {_first_line(exc)}") from None
+            match = _HOLDER.search(str(exc))
+            holder = f" (PID {match.group(1)})" if match else ""
+            if time.monotonic() + delay > deadline:
+                raise WarehouseError(
+                    f"{path}: still in use by another process{holder} after {lock_timeout:g} s "
+                    "(BQMANAGE_LOCK_TIMEOUT); run again when it has finished") from None
+            if not told:
+                on_wait(f"{path}: waiting for another bqmanage on {path}{holder} "
+                        f"(up to {lock_timeout:g} s, BQMANAGE_LOCK_TIMEOUT)...")
+                told = True
+            time.sleep(delay)
+            delay = min(delay * 2, 1.0)
+        except duckdb.Error as exc:
+            raise WarehouseError(f"{path}: cannot open the local warehouse: {_first_line(exc)}") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    # DuckDB appends a C++ stack trace to internal errors; the user needs the first line.
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def is_interrupt(exc: BaseException) -> bool:
+    """Whether DuckDB stopped a statement because of a signal.
+
+    Ctrl-C (or SIGTERM, which the CLI turns into the same interrupt) reaches DuckDB as a pending
+    Python signal. DuckDB 1.x then raises RuntimeError("Query interrupted") from the signal
+    handler's KeyboardInterrupt; DuckDB's own interrupt, and newer releases, raise
+    duckdb.InterruptException.
+    """
+    if isinstance(exc, duckdb.InterruptException):
+        return True
+    if isinstance(exc, RuntimeError):
+        return isinstance(exc.__cause__ or exc.__context__, KeyboardInterrupt) or "interrupted" in str(exc).lower()
+    return False
+
+
+@contextmanager
+def interrupts_as_keyboard() -> Iterator[None]:
+    """Re-raise DuckDB's interrupt as the KeyboardInterrupt it started as, so that apply records
+    the stop and the CLI says "interrupted" instead of printing a C++ error."""
+    try:
+        yield
+    except (duckdb.InterruptException, RuntimeError) as exc:
+        if is_interrupt(exc):
+            raise KeyboardInterrupt from None
+        raise
