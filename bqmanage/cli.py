@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 
+from bqmanage.environment import ENVIRONMENT
+
 if TYPE_CHECKING:
     from bqmanage.settings import Settings
 
@@ -28,6 +30,8 @@ app = typer.Typer(
         "Exit codes: 0 ok, 1 findings, 2 bad input or refused change, 3 warehouse failure.\n\n"
         "Example: bqmanage apply --dry-run"
     ),
+    epilog="\b\nEnvironment (beyond each flag's BQMANAGE_* twin):\n" + "\n".join(
+        f"  {name:<27} {what}" for name, what in ENVIRONMENT.items()),
     no_args_is_help=True,
     add_completion=False,
     rich_markup_mode=None,

@@ -75,6 +75,34 @@ class Settings(BaseModel):
     labels: dict[str, str] = Field(default_factory=dict)
     legacy: LegacyConfig = Field(default_factory=LegacyConfig)
     region_qualified_information_schema: bool = False
+    # Tuning read from the environment (ENVIRONMENT below), in one place.
+    retry_deadline: float = 120.0
+    job_timeout: float = 3600.0
+    lock_timeout: float = 60.0
+    info_schema_batch: int = 50
+
+
+def env_seconds(name: str, default: float) -> float:
+    """A duration in seconds from the environment; a bad value is bad input, named as such."""
+    text = os.environ.get(name)
+    if text is None or not text.strip():
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0:  # also refuses NaN
+        raise ConfigError(f"{name}={text}: expected a number of seconds")
+    return value
+
+
+def _env_count(name: str, default: int) -> int:
+    text = os.environ.get(name)
+    if text is None or not text.strip():
+        return default
+    if not text.strip().isdigit() or int(text) < 1:
+        raise ConfigError(f"{name}={text}: expected a whole number of at least 1")
+    return int(text)
 
 
 def _read_config(path: Path | None) -> ConfigFile:
@@ -136,4 +164,8 @@ def resolve_settings(
         labels=tcfg.labels,
         legacy=cfg.legacy,
         region_qualified_information_schema=tcfg.region_qualified_information_schema,
+        retry_deadline=env_seconds("BQMANAGE_RETRY_DEADLINE", 120),
+        job_timeout=env_seconds("BQMANAGE_JOB_TIMEOUT", 3600),
+        lock_timeout=env_seconds("BQMANAGE_LOCK_TIMEOUT", 60),
+        info_schema_batch=_env_count("BQMANAGE_INFO_SCHEMA_BATCH", 50),
     )

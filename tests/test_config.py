@@ -23,3 +23,22 @@ def test_job_labels_are_validated_like_table_labels(labels: str, fragment: str, 
     assert "bqmanage.yaml" in result.stderr and fragment in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
     assert not (workdir / ".bqmanage").exists()
+
+
+@pytest.mark.parametrize(("name", "value"), [
+    ("BQMANAGE_LOCK_TIMEOUT", "soon"), ("BQMANAGE_RETRY_DEADLINE", "-1"), ("BQMANAGE_JOB_TIMEOUT", "nan"),
+    ("BQMANAGE_INFO_SCHEMA_BATCH", "0"), ("BQMANAGE_INFO_SCHEMA_BATCH", "ten"),
+])
+def test_a_bad_tuning_variable_is_bad_input(name: str, value: str, workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(name, value)
+    result = run_cli("check")
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"error: {name}={value}: expected")
+    assert not (workdir / ".bqmanage").exists()
+
+
+def test_help_lists_the_tuning_variables() -> None:
+    from bqmanage.environment import ENVIRONMENT
+
+    text = run_cli("--help").stdout
+    assert all(name in text for name in ENVIRONMENT)

@@ -69,25 +69,7 @@ def open_engine(settings: Settings, command: str = "bqmanage", read_only: bool =
     if settings.engine == "local":
         from bqmanage.engines.local import LocalEngine
 
-        return LocalEngine(settings.local_path, read_only, env_seconds("BQMANAGE_LOCK_TIMEOUT", 60))
+        return LocalEngine(settings.local_path, read_only, settings.lock_timeout)
     from bqmanage.engines.bigquery import BigQueryEngine
 
     return BigQueryEngine(settings, command)
-
-
-def env_seconds(name: str, default: float) -> float:
-    """A duration in seconds from the environment; a bad value is bad input, named as such."""
-    import os
-
-    from bqmanage.errors import ConfigError
-
-    text = os.environ.get(name)
-    if text is None or not text.strip():
-        return default
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not value >= 0:
-        raise ConfigError(f"{name}={text}: expected a number of seconds")
-    return value

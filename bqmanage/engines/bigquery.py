@@ -24,7 +24,6 @@ from google.auth.credentials import AnonymousCredentials, Credentials
 from google.cloud import bigquery
 
 from bqmanage.changes import AddColumn, AddField
-from bqmanage.engines import env_seconds
 from bqmanage.errors import ConfigError, WarehouseError
 from bqmanage.model import TableRef
 from bqmanage.plan import Capabilities, Step
@@ -125,9 +124,9 @@ class BigQueryEngine:
         if not settings.project:
             raise ConfigError("--project: the bigquery target needs a project (flag, BQMANAGE_PROJECT or GOOGLE_CLOUD_PROJECT)")
         self.capabilities = BQEMULATOR if self.emulator else BIGQUERY
-        self.deadline = env_seconds("BQMANAGE_RETRY_DEADLINE", 120)
+        self.deadline = settings.retry_deadline
         # How long one query job may run before bqmanage cancels it (BigQuery's own limit is 6 h).
-        self.job_timeout = env_seconds("BQMANAGE_JOB_TIMEOUT", 3600)
+        self.job_timeout = settings.job_timeout
         creds, self._principal = _credentials(settings, self.emulator)
         self.client = bigquery.Client(project=settings.project, credentials=creds, location=settings.location)
         self.project = settings.project
@@ -142,7 +141,7 @@ class BigQueryEngine:
         self.statements: list[str] = []
         self.sleep = time.sleep
         # Datasets per UNION ALL query (bench/infoschema_batch.py measures the trade-off).
-        self.info_schema_batch = int(os.environ.get("BQMANAGE_INFO_SCHEMA_BATCH", "50"))
+        self.info_schema_batch = settings.info_schema_batch
         self.region_qualified = settings.region_qualified_information_schema
 
     # ---- catalog ----
