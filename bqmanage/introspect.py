@@ -109,7 +109,7 @@ def read_actual_bulk(engine: Engine, desired: Definitions, on_progress: Any = No
     for dataset in desired_datasets(desired):
         if dataset.name in live and (resource := engine.get_dataset(dataset.name)) is not None:
             datasets[dataset.name] = dataset_from_api(resource)
-    resources = engine.read_catalog(sorted(datasets), on_progress)
+    resources = engine.read_catalog({name: d.location for name, d in sorted(datasets.items())}, on_progress)
     wanted = {f"{t.dataset}.{t.name}" for t in desired.tables}
     tables = {k: table_from_api(v) for k, v in resources.items() if k in wanted}
     bulk = Warehouse(datasets=datasets, tables=tables)

@@ -49,6 +49,7 @@ class FaultProxy:
     upstream: str
     faults: list[Fault] = field(default_factory=list)
     counts: Counter[str] = field(default_factory=Counter)
+    bodies: list[tuple[str, str, bytes]] = field(default_factory=list)  # every request, for assertions
     injected: int = 0
     slow: SlowJobs | None = None
     slowed: int = 0  # answers that said "still running"
@@ -65,6 +66,7 @@ class FaultProxy:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 proxy.counts[kind(self.command, self.path)] += 1
+                proxy.bodies.append((self.command, self.path, body))
                 if b"LIMIT 0" in body:
                     proxy.counts["probe"] += 1  # bqemulator-only physical-schema query (engines/bigquery.py)
                 running = proxy._running(self.command, self.path, body)

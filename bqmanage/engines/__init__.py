@@ -31,7 +31,7 @@ class Engine(Protocol):
     def get_table(self, dataset: str, table: str) -> dict[str, Any] | None:
         """The REST Table resource (schema, partitioning, clustering, options), or None."""
 
-    def read_catalog(self, datasets: list[str], on_progress: Any = None) -> dict[str, dict[str, Any]]:
+    def read_catalog(self, datasets: dict[str, str | None], on_progress: Any = None) -> dict[str, dict[str, Any]]:
         """REST Table resources of every table of ``datasets``, keyed "dataset.table", in bulk."""
 
     def execute(self, step: Step) -> None:

@@ -23,7 +23,7 @@ from google.api_core import exceptions as gexc
 from google.auth.credentials import AnonymousCredentials, Credentials
 from google.cloud import bigquery
 
-from bqmanage.changes import AddColumn, AddField
+from bqmanage.changes import AddColumn, AddField, CreateDataset
 from bqmanage.errors import ConfigError, WarehouseError
 from bqmanage.model import TableRef
 from bqmanage.plan import Capabilities, Step
@@ -131,6 +131,7 @@ class BigQueryEngine:
         self.client = bigquery.Client(project=settings.project, credentials=creds, location=settings.location)
         self.project = settings.project
         self.location = settings.location
+        self._locations: dict[str, str] = {}  # dataset -> location, as datasets.get reported it
         # Where every failure message starts: which warehouse, reached how.
         self.where = f"bigquery project {settings.project} at {os.environ.get('BIGQUERY_EMULATOR_HOST') or 'https://bigquery.googleapis.com'}"
         self.labels = {"bqmanage": command.replace("-", "_"), **settings.labels}
@@ -152,7 +153,10 @@ class BigQueryEngine:
 
     def get_dataset(self, dataset: str) -> dict[str, Any] | None:
         try:
-            return self._call("datasets.get", lambda: self.client.get_dataset(dataset, retry=self.rpc_retry, timeout=self.rpc_timeout)).to_api_repr()
+            resource: dict[str, Any] = self._call("datasets.get", lambda: self.client.get_dataset(
+                dataset, retry=self.rpc_retry, timeout=self.rpc_timeout)).to_api_repr()
+            self._locations[dataset] = resource.get("location") or ""
+            return resource
         except WarehouseError as exc:
             if isinstance(exc.__cause__, gexc.NotFound):
                 return None
@@ -190,20 +194,28 @@ class BigQueryEngine:
             fields.append(api)
         return fields
 
-    def read_catalog(self, datasets: list[str], on_progress: Any = None) -> dict[str, dict[str, Any]]:
-        """Every table of ``datasets`` from INFORMATION_SCHEMA: one job per view per batch of datasets."""
+    def read_catalog(self, datasets: dict[str, str | None], on_progress: Any = None) -> dict[str, dict[str, Any]]:
+        """Every table of ``datasets`` (name -> location) from INFORMATION_SCHEMA: one job per view
+        per batch of datasets of one location, run in that location. A query job runs in one
+        location and can read only datasets there, so mixing locations in a batch fails
+        (https://cloud.google.com/bigquery/docs/information-schema-intro#syntax,
+        https://cloud.google.com/bigquery/docs/locations#specify_locations)."""
         from bqmanage import infoschema
 
         missing = self.capabilities.info_schema_missing
         views = [v for v in infoschema.VIEWS if v not in missing]
-        groups = [datasets] if self.region_qualified else infoschema.batches(datasets, self.info_schema_batch)
+        for name, location in datasets.items():
+            self._locations.setdefault(name, location or "")
+        groups = location_batches(datasets, self.location, self.info_schema_batch, self.region_qualified)
         out: dict[str, dict[str, Any]] = {}
-        for i, group in enumerate(g for g in groups if g):
+        for i, (location, group) in enumerate(groups):
             rows: dict[str, list[dict[str, Any]]] = {}
             for view in views:
-                region = (self.location or "US") if self.region_qualified else None
+                region = (location or "US") if self.region_qualified else None
                 sql = infoschema.view_sql(view, group, self.project, missing, region)
-                rows[view] = self.query(sql, {"datasets": group} if region else None, label="check")
+                self.statements.append(sql)
+                result, _ = self._run(sql, {"datasets": group} if region else None, "check", location or None)
+                rows[view] = [dict(r.items()) for r in result]
             out.update(infoschema.to_resources(self.project, rows))
             if on_progress:
                 on_progress(i + 1, len(groups))
@@ -219,9 +231,15 @@ class BigQueryEngine:
                 if isinstance(change, AddColumn):
                     self._run(add_columns_sql(ref, [change.column], self.project), None)
         elif step.sql is not None:
-            self._run(step.sql, None)
+            self._run(step.sql, None, location=self._step_location(step))
         elif step.api is not None:
             self._patch(step)
+
+    def _step_location(self, step: Step) -> str | None:
+        """The location a step's job runs in: its dataset's. CREATE SCHEMA creates the dataset in
+        the job's location unless they agree, and DDL on a dataset elsewhere than the job fails."""
+        created = next((c.desired.location for c in step.changes if isinstance(c, CreateDataset)), None)
+        return created or self._locations.get(step.dataset) or None
 
     def _table(self, dataset: str, table: str) -> bigquery.Table:
         return self._call("tables.get", lambda: self.client.get_table(f"{self.project}.{dataset}.{table}", retry=self.rpc_retry, timeout=self.rpc_timeout))
@@ -256,12 +274,15 @@ class BigQueryEngine:
             labels=labels, dry_run=dry_run, use_query_cache=not dry_run,
             query_parameters=[_parameter(k, v) for k, v in (params or {}).items()])
 
-    def _run(self, sql: str, params: dict[str, Any] | None, label: str | None = None) -> tuple[list[Any], Any]:
+    def _run(self, sql: str, params: dict[str, Any] | None, label: str | None = None,
+             location: str | None = None) -> tuple[list[Any], Any]:
         """Run one query job to the end: its rows (all pages, fetched here, inside the error
-        handling) and their schema. Retried whole on rate limits and concurrent-update conflicts."""
+        handling) and their schema. Retried whole on rate limits and concurrent-update conflicts.
+        ``location`` overrides the target's job location."""
         def attempt() -> tuple[list[Any], Any]:
             job = self._call("jobs.insert", lambda: self.client.query(
-                sql, job_config=self._config(params, label), retry=self.rpc_retry, job_retry=None, timeout=self.rpc_timeout))
+                sql, job_config=self._config(params, label), retry=self.rpc_retry, job_retry=None, timeout=self.rpc_timeout,
+                location=location or self.location))
             return self._wait(job)
 
         return self._retrying(attempt)
@@ -347,6 +368,21 @@ class BigQueryEngine:
 
     def close(self) -> None:
         self.client.close()
+
+
+def location_batches(datasets: dict[str, str | None], default: str | None, size: int,
+                     region_qualified: bool) -> list[tuple[str, list[str]]]:
+    """(location, datasets) per INFORMATION_SCHEMA job: datasets of one location only, in batches
+    of ``size`` (or all at once for a region-qualified view). "" is the job's default location."""
+    from bqmanage import infoschema
+    from bqmanage.locations import canonical_location
+
+    by_location: dict[str, list[str]] = {}
+    for name, location in sorted(datasets.items()):
+        where = location or default
+        by_location.setdefault((canonical_location(where) or where) if where else "", []).append(name)
+    return [(location, batch) for location, names in sorted(by_location.items())
+            for batch in ([names] if region_qualified else infoschema.batches(names, size))]
 
 
 def _api_message(exc: gexc.GoogleAPICallError) -> str:

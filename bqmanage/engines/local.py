@@ -164,7 +164,7 @@ class LocalEngine:
             return physical
         return defined if row and row[0] else physical
 
-    def read_catalog(self, datasets: list[str], on_progress: Any = None) -> dict[str, dict[str, Any]]:
+    def read_catalog(self, datasets: dict[str, str | None], on_progress: Any = None) -> dict[str, dict[str, Any]]:
         # DuckDB's catalog is local and exact: no lag, no batching to do.
         out: dict[str, dict[str, Any]] = {}
         for i, dataset in enumerate(datasets):
