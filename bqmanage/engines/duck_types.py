@@ -60,7 +60,8 @@ class _Duck(DuckDB):
 
     class Generator(DuckDB.Generator):  # type: ignore[misc,name-defined,valid-type]
         def bytestring_sql(self, expression: exp.ByteString) -> str:
-            return f"CAST({blob_literal(str(expression.this).encode('utf-8'))} AS BLOB)"
+            # sqlglot (>= 30.30, see pyproject) hands the literal over decoded, one character per byte.
+            return f"CAST({blob_literal(str(expression.this).encode('latin-1'))} AS BLOB)"
 
 
 def blob_literal(data: bytes) -> str:
