@@ -193,6 +193,7 @@ def check(
     ctx: typer.Context,
     fmt: str = typer.Option("text", "--format", help="text, json (one object: clean + findings) or sarif (GitHub code scanning)."),
     output: str = typer.Option(None, "--output", "-o", help="Write the report to this file instead of stdout."),
+    code: list[str] = typer.Option(None, "--code", metavar="PATH", help="Also audit these source paths (as audit-code does) into the report."),
 ) -> None:
     """Report drift of the live warehouse against the definitions, and legacy names.
 
@@ -222,6 +223,10 @@ def check(
                 result = api.check(settings, engine, desired, lambda done, total: bar.update(task, completed=done, total=total))
         else:
             result = api.check(settings, engine, desired)
+    if code:
+        from pathlib import Path
+
+        result.findings += api.audit_code(settings, [Path(p) for p in code], desired=desired).findings
     if fmt == "json":
         text = json.dumps(report.findings_json(result.findings), indent=2, default=str) + "\n"
     elif fmt == "sarif":
@@ -295,6 +300,62 @@ def reset(
     if report.registry_duplicates:
         typer.echo(f"error: {text.registry_duplicates_text(report)}", err=True)
         raise typer.Exit(2)
+
+
+@app.command("audit-code")
+@funnel
+def audit_code(
+    ctx: typer.Context,
+    paths: list[str] = typer.Argument(..., metavar="PATH", help="Files or directories to audit."),
+    fix: bool = typer.Option(False, "--fix", help="Rewrite legacy references in place (keeping quoting and qualification); print the diff."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="With --fix: print the diff, write nothing."),
+    fmt: str = typer.Option("text", "--format", help="text, json (one object: clean + findings + summary) or sarif."),
+    output: str = typer.Option(None, "--output", "-o", help="Write the report to this file instead of stdout."),
+    include: list[str] = typer.Option(None, "--include", metavar="GLOB", help="Only files matching this gitignore-style pattern (repeatable; replaces the default types)."),
+    exclude: list[str] = typer.Option(None, "--exclude", metavar="GLOB", help="Skip files and directories matching this gitignore-style pattern (repeatable)."),
+    analyzer: str = typer.Option(None, "--analyzer", help="SQL analyzer: sqlglot (default) or googlesql (Google's, pip install 'bqmanage[googlesql]')."),
+) -> None:
+    """Find legacy table names and unknown table/column references in source files.
+
+    Reads Python, SQL, YAML, JSON, JS/TS and shell files, honouring .gitignore. Comments and
+    prose are never references. SQL in .sql files and Python strings that touches a managed
+    table is checked against the definitions. A line with `bqmanage: ignore[KIND]` in a comment
+    is suppressed. Exit 0 clean, 1 findings (after --fix: findings that remain), 2 bad input.
+
+    Example: bqmanage audit-code src/ --fix --dry-run
+    """
+    import json
+    from pathlib import Path
+
+    from bqmanage import api, code_report, report
+    from bqmanage.errors import UsageError
+
+    if fmt not in ("text", "json", "sarif"):
+        raise UsageError(f"--format: expected text, json or sarif, got {fmt!r}")
+    if analyzer not in (None, "sqlglot", "googlesql"):
+        raise UsageError(f"--analyzer: expected sqlglot or googlesql, got {analyzer!r}")
+    if dry_run and not fix:
+        raise UsageError("--dry-run: only with --fix (audit-code writes nothing without --fix)")
+    settings = _settings(ctx)
+    desired = api.validate(settings)
+    result = api.audit_code(settings, [Path(p) for p in paths], fix=fix, dry_run=dry_run, include=include,
+                            exclude=exclude, analyzer=analyzer, desired=desired, notice=lambda m: typer.echo(m, err=True))
+    if fix:  # the diff goes with the text report, or to stderr beside a machine-readable one
+        typer.echo(code_report.fix_text(result, dry_run), nl=False, err=fmt != "text")
+    if fmt == "json":
+        text = json.dumps({**report.findings_json(result.findings), "summary": result.summary()}, indent=2, default=str) + "\n"
+    elif fmt == "sarif":
+        from bqmanage.sarif import to_sarif
+
+        text = json.dumps(to_sarif(result.findings, desired), indent=2, default=str) + "\n"
+    else:
+        text = code_report.findings_text(result)
+    if output:
+        with open(output, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    else:
+        typer.echo(text, nl=False)
+    raise typer.Exit(0 if result.clean else 1)
 
 
 def run() -> None:

@@ -13,6 +13,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from bqmanage.code_config import AuditCodeConfig
 from bqmanage.errors import ConfigError
 from bqmanage.names import project_problem
 
@@ -47,6 +48,7 @@ class ConfigFile(BaseModel):
     default_target: str | None = None
     targets: dict[str, TargetConfig] = Field(default_factory=dict)
     legacy: LegacyConfig = Field(default_factory=LegacyConfig)
+    audit_code: AuditCodeConfig = Field(default_factory=AuditCodeConfig)
 
 
 class Settings(BaseModel):
@@ -65,6 +67,8 @@ class Settings(BaseModel):
     labels: dict[str, str] = Field(default_factory=dict)
     legacy: LegacyConfig = Field(default_factory=LegacyConfig)
     region_qualified_information_schema: bool = False
+    audit_code: AuditCodeConfig = Field(default_factory=AuditCodeConfig)
+    config_file: Path | None = None  # the bqmanage.yaml that was read, if any: audit-code never audits it
 
 
 def _read_config(path: Path | None) -> ConfigFile:
@@ -121,4 +125,6 @@ def resolve_settings(
         labels=tcfg.labels,
         legacy=cfg.legacy,
         region_qualified_information_schema=tcfg.region_qualified_information_schema,
+        audit_code=cfg.audit_code,
+        config_file=Path(config) if config else (Path(CONFIG_FILE) if Path(CONFIG_FILE).exists() else None),
     )

@@ -1,0 +1,168 @@
+"""audit-code: legacy names and unknown table/column references in source files.
+
+The stages, one module each: walk the files (code_scan), cut each into the pieces where a name
+can be a reference (code_lex), find legacy names (code_refs) and check SQL against the
+definitions (code_sql), then suppress what the code or the config accepts, and fix (code_fix).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bqmanage.code_config import AuditCodeConfig
+from bqmanage.code_fix import FileFix, plan_fix, write
+from bqmanage.code_lex import Lines, Piece, pieces
+from bqmanage.code_refs import Edit, LegacyIndex
+from bqmanage.code_scan import Prefilter, Scanner, ScanStats
+from bqmanage.code_sql import Analyzer, names_managed_dataset, statements, with_parameters
+from bqmanage.findings import SEVERITY, Finding
+from bqmanage.model import Definitions
+from bqmanage.settings import LegacyConfig
+
+# `# bqmanage: ignore`, `-- bqmanage: ignore[legacy_reference]`, `// bqmanage: ignore[a, b]`
+_IGNORE = re.compile(r"(?:#|--|//)\s*bqmanage:\s*ignore(?:\[([\w\s,]*)\])?")
+
+
+@dataclass
+class CodeAuditResult:
+    findings: list[Finding]
+    stats: ScanStats
+    suppressed: int = 0
+    sql_statements: int = 0     # statements on a managed dataset that were analyzed
+    sql_unparsable: int = 0     # statements that did not parse: counted, never a finding
+    unparsable_files: int = 0   # files of a known language that did not parse (read loosely instead)
+    fixes: list[FileFix] = field(default_factory=list)
+
+    @property
+    def clean(self) -> bool:
+        return not self.findings
+
+    @property
+    def fixed(self) -> int:
+        return sum(f.count for f in self.fixes if f.written)
+
+    def summary(self) -> dict[str, int]:
+        return {
+            "files_read": self.stats.read, "files_parsed": self.stats.parsed,
+            "skipped_binary": self.stats.skipped_binary, "skipped_large": self.stats.skipped_large,
+            "unparsable_files": self.unparsable_files, "sql_statements": self.sql_statements,
+            "sql_unparsable": self.sql_unparsable, "suppressed": self.suppressed, "fixed": self.fixed,
+            "fix_refused": sum(1 for f in self.fixes if f.refused),
+        }
+
+
+def audit_code(paths: list[Path], desired: Definitions, legacy: LegacyConfig, config: AuditCodeConfig, *,
+               skip: frozenset[Path] = frozenset(), analyzer: str | None = None, fix: bool = False,
+               dry_run: bool = False, notice: Callable[[str], None] | None = None) -> CodeAuditResult:
+    """Scan ``paths``; with ``fix``, rewrite legacy references (``dry_run``: only compute the diffs)."""
+    index = LegacyIndex(desired, legacy.datasets, legacy.prefixes)
+    scanner = Scanner(paths, Prefilter(index.candidates()), config.include, config.exclude, skip, config.max_file_bytes)
+    allow_paths = _allow_paths(config)
+    allow_names = frozenset(config.allow.names)
+    result = CodeAuditResult([], scanner.stats)
+    sql: Analyzer | None = None
+    for source in scanner.files():
+        text = source.data.decode("utf-8", "surrogateescape")
+        found, parsed = pieces(source.kind, text)
+        result.unparsable_files += not parsed
+        lines = Lines(text)
+        file_findings: list[tuple[Finding, list[Edit], frozenset[str]]] = []
+        for piece in found:
+            legacy_spans = []
+            for ref in index.find(piece):
+                legacy_spans.append((ref.start, ref.end))
+                edits = [Edit(piece.at(a), piece.at(b), new) for a, b, new in ref.edits
+                         if piece.at(b) - piece.at(a) == b - a]  # a part with escapes is not fixed in place
+                fixable = len(edits) == len(ref.edits)
+                actual, replacement = _as_written(text, piece.at(ref.start), piece.at(ref.end), edits) if fixable else (
+                    ref.actual, ref.replacement)
+                line, col = lines.position(piece.at(ref.start))
+                file_findings.append((Finding(
+                    "legacy_reference", SEVERITY["legacy_reference"], f"{actual} is a legacy name; use {replacement}",
+                    dataset=ref.target.split(".")[0], table=ref.target.split(".")[1] if "." in ref.target else None,
+                    actual=actual, expected=ref.target, replacement=replacement, path=source.display, line=line, col=col),
+                    edits if fixable else [], ref.names))
+            if piece.sql and names_managed_dataset(piece.text, index.managed):
+                if sql is None:
+                    sql = _analyzer(analyzer or config.analyzer, index, desired, notice)
+                file_findings += _sql_findings(sql, piece, legacy_spans, lines, source.display, result)
+        kept = _unsuppressed(result, file_findings, lines, source.display, allow_paths, allow_names)
+        edits = [e for _, es in kept for e in es]
+        if fix and edits:
+            planned = plan_fix(source.path, source.display, source.kind, text, edits)
+            result.fixes.append(planned)
+            if planned.refused is None and not dry_run:
+                write(planned)
+                kept = [(f, es) for f, es in kept if not es]  # every edit was made: those are fixed
+        result.findings += [f for f, _ in kept]
+    result.findings.sort(key=lambda f: (f.path or "", f.line or 0, f.col or 0, f.kind))
+    return result
+
+
+def _as_written(text: str, start: int, end: int, edits: list[Edit]) -> tuple[str, str]:
+    """The reference as the file spells it ({PROJECT}, not the placeholder), and as fixed."""
+    actual = text[start:end]
+    replaced = actual
+    for edit in sorted(edits, key=lambda e: e.start, reverse=True):
+        replaced = replaced[:edit.start - start] + edit.text + replaced[edit.end - start:]
+    return actual, replaced
+
+
+def _analyzer(name: str, index: LegacyIndex, desired: Definitions, notice: Callable[[str], None] | None) -> Analyzer:
+    from bqmanage.code_sql import GoogleSqlAnalyzer, SqlglotAnalyzer
+
+    if name == "googlesql":
+        return GoogleSqlAnalyzer(index, desired.tables, notice)
+    return SqlglotAnalyzer(index)
+
+
+def _sql_findings(sql: Analyzer, piece: Piece, legacy_spans: list[tuple[int, int]], lines: Lines, display: str,
+                  result: CodeAuditResult) -> list[tuple[Finding, list[Edit], frozenset[str]]]:
+    out = []
+    for a, b in statements(piece.text):
+        holes = tuple((h0 - a, h1 - a) for h0, h1 in piece.holes if a <= h0 and h1 <= b)
+        statement = with_parameters(piece.text[a:b], holes)
+        if not names_managed_dataset(statement, frozenset(sql.index.managed)):  # type: ignore[attr-defined]
+            continue
+        issues = sql.check(statement)
+        if issues is None:
+            result.sql_unparsable += 1
+            continue
+        result.sql_statements += 1
+        for issue in issues:
+            at = a + issue.start
+            if any(s <= at < e for s, e in legacy_spans):
+                continue  # a legacy name: that finding already says what to write
+            line, col = lines.position(piece.at(at))
+            names = frozenset(n for n in (issue.actual, f"{issue.dataset}.{issue.table}",
+                                          f"{issue.dataset}.{issue.table}.{issue.actual}") if n)
+            out.append((Finding(issue.kind, SEVERITY[issue.kind], issue.message, dataset=issue.dataset, table=issue.table,
+                                actual=issue.actual, expected=issue.expected, replacement=issue.expected,
+                                path=display, line=line, col=col), [], names))
+    return out
+
+
+def _unsuppressed(result: CodeAuditResult, found: list[tuple[Finding, list[Edit], frozenset[str]]], lines: Lines,
+                  display: str, allow_paths: object, allow_names: frozenset[str]) -> list[tuple[Finding, list[Edit]]]:
+    """The findings neither an inline comment nor the config's allowlist accepts; the rest are counted."""
+    path_allowed = allow_paths is not None and allow_paths.match_file(display)  # type: ignore[attr-defined]
+    kept = []
+    for finding, edits, names in found:
+        marker = _IGNORE.search(lines.line_text(finding.line or 1))
+        kinds = {k.strip() for k in (marker.group(1) or "").split(",") if k.strip()} if marker else set()
+        if (marker and (not kinds or finding.kind in kinds)) or path_allowed or names & allow_names:
+            result.suppressed += 1
+        else:
+            kept.append((finding, edits))
+    return kept
+
+
+def _allow_paths(config: AuditCodeConfig) -> object:
+    if not config.allow.paths:
+        return None
+    import pathspec
+
+    return pathspec.GitIgnoreSpec.from_lines(config.allow.paths)
