@@ -92,7 +92,7 @@ def audit_code(paths: list[Path], desired: Definitions, legacy: LegacyConfig, co
         kept = _unsuppressed(result, file_findings, lines, source.display, allow_paths, allow_names)
         edits = [e for _, es in kept for e in es]
         if fix and edits:
-            planned = plan_fix(source.path, source.display, source.kind, text, edits)
+            planned = plan_fix(source.path, source.display, source.kind, text, edits, sum(1 for _, es in kept if es))
             result.fixes.append(planned)
             if planned.refused is None and not dry_run:
                 write(planned)

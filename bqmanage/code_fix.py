@@ -37,12 +37,12 @@ class FileFix:
         return "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines)
 
 
-def plan_fix(path: str, display: str, kind: str, text: str, edits: list[Edit]) -> FileFix:
+def plan_fix(path: str, display: str, kind: str, text: str, edits: list[Edit], references: int) -> FileFix:
     """The file with every edit made (edits never overlap: each is one identifier part)."""
     after = text
     for edit in sorted(edits, key=lambda e: e.start, reverse=True):
         after = after[:edit.start] + edit.text + after[edit.end:]
-    fix = FileFix(path, display, text, after, len({(e.start, e.end) for e in edits}))
+    fix = FileFix(path, display, text, after, references)
     fix.refused = _parse_problem(kind, text, after)
     return fix
 

@@ -26,8 +26,9 @@ _PART = r"`[^`\n]*`|[A-Za-z0-9_][\w-]*"
 _PATH = re.compile(rf"(?:{_PART})(?:[.:](?:{_PART}))*")
 _PATH_CHARS = frozenset("`.:-_") | frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
 _TABLE_KEYWORD = re.compile(r"\b(?:FROM|JOIN|INTO|UPDATE|TABLE|USING|MERGE|SCHEMA)\s+$", re.I)
-# Tables every managed dataset may hold without a definition: bqmanage's ledger, metadata views.
-NOT_DEFINED_TABLES = re.compile(r"_bqmanage|INFORMATION_SCHEMA|__TABLES|.*\*", re.I)
+# Tables every managed dataset may hold without a definition (bqmanage's ledger, metadata views,
+# wildcards), and an f-string placeholder where the table name goes (underscores only).
+NOT_DEFINED_TABLES = re.compile(r"_bqmanage|INFORMATION_SCHEMA|__TABLES|.*\*|_+$", re.I)
 
 
 @dataclass(frozen=True)

@@ -315,8 +315,9 @@ class GoogleSqlAnalyzer:
             return None
         if m := re.match(r"Table not found: `?([\w.-]+)`?(?:; Did you mean ([\w.]+)\?)?", message):
             parts = m.group(1).split(".")
-            if len(parts) < 2 or parts[-2] not in self.index.managed or parts[-1] in self.index.tables:
-                return []  # someone else's table, or a legacy name (that finding has the fix)
+            if (len(parts) < 2 or parts[-2] not in self.index.managed or parts[-1] in self.index.tables
+                    or NOT_DEFINED_TABLES.match(parts[-1])):
+                return []  # someone else's table, a legacy name (that finding has the fix), a placeholder
             known = sorted(self.index.tables_by_dataset.get(parts[-2], {}))
             suggestion = (m.group(2) or "").split(".")[-1] or _suggest(parts[-1], known)
             return [SqlIssue("unknown_table_reference", at, message, parts[-2], parts[-1], ".".join(parts[-2:]),
