@@ -167,22 +167,31 @@ def _python_literal(text: str, start: int, end: int) -> Piece | None:
                  whole=True, sql=sql, holes=tuple(holes))
 
 
+_ESCAPE = re.compile(r"\\(?:\r\n|[\n\\'\"abfnrtv]|[0-7]{1,3}|x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|N\{[^}]*\})")
+
+
 def _decode_run(text: str, a: int, b: int, quote: str, raw: bool, fmt: bool, chars: list[str], offsets: list[int]) -> None:
-    source = text[a:b]
-    value = source
-    if not raw and "\\" in source:
+    """Append the value of text[a:b] and each character's file offset; an escape's characters
+    sit at its backslash, and everything else at its own place."""
+    at = a
+    for m in [] if raw else _ESCAPE.finditer(text, a, b):
+        _literal(text, at, m.start(), fmt, chars, offsets)
         try:
-            value = ast.literal_eval(quote + source + quote)
+            value = ast.literal_eval(quote + m.group() + quote) if not m.group().startswith(("\\\n", "\\\r")) else ""
         except (SyntaxError, ValueError):
-            value = source
-    if fmt:
-        value = value.replace("{{", "{").replace("}}", "}")
-    if value == source:
+            value = m.group()
         chars.extend(value)
-        offsets.extend(range(a, b))
-    else:  # escapes: the characters no longer line up; locate them all at the run's start
-        chars.extend(value)
-        offsets.extend([a] * len(value))
+        offsets.extend([m.start()] * len(value))
+        at = m.end()
+    _literal(text, at, b, fmt, chars, offsets)
+
+
+def _literal(text: str, a: int, b: int, fmt: bool, chars: list[str], offsets: list[int]) -> None:
+    i = a
+    while i < b:
+        chars.append(text[i])
+        offsets.append(i)
+        i += 2 if fmt and text[i] in "{}" and text.startswith(text[i] * 2, i) else 1  # {{ is one {
 
 
 def _field_end(text: str, i: int, end: int) -> int:

@@ -213,7 +213,7 @@ class _Resolver:
         from sqlglot import exp
 
         name, qualifier = column.name, column.table
-        if not name or column.args.get("db") is not None or set(name) <= {"_"} or name.lower() in PSEUDO_COLUMNS:
+        if isinstance(column.this, exp.Star) or not name or column.args.get("db") is not None or set(name) <= {"_"} or name.lower() in PSEUDO_COLUMNS:
             return None
         scopes = self._scopes(column)
         if not scopes:
