@@ -282,3 +282,12 @@ def test_this_repository_audits_clean_with_its_documented_excludes(monkeypatch: 
     args = command.split()[2:]
     result = run_cli(*args)
     assert result.exit_code == 0, result.stdout
+
+
+def test_the_pre_commit_hook_runs_audit_code_on_the_files_it_is_given(app: Path) -> None:
+    (hook,) = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())
+    assert hook["id"] == "bqmanage-audit-code" and hook["language"] == "python"
+    program, *args = hook["entry"].split()
+    assert program == "bqmanage"  # the console script of pyproject.toml
+    result = run_cli("--schemas", SCHEMAS, *args, "src/app/dependencies/auth.py", "config/app.yaml")  # as pre-commit calls it
+    assert result.exit_code == 1 and "7 finding(s) in 2 file(s)" in result.stdout
