@@ -64,7 +64,12 @@ class Lines:
 
 
 def pieces(kind: str, text: str) -> tuple[list[Piece], bool]:
-    """The pieces of one file, and whether the file parsed (a file that does not is lexed loosely)."""
+    """The pieces of one file in file order, and whether it parsed (one that does not is lexed loosely)."""
+    found, parsed = _pieces(kind, text)
+    return sorted(found, key=lambda p: p.at(0)), parsed
+
+
+def _pieces(kind: str, text: str) -> tuple[list[Piece], bool]:
     if kind == "python":
         found = python_pieces(text)
         return (found, True) if found is not None else (list(_loose(text, _PY_LOOSE)), False)
@@ -217,7 +222,7 @@ def yaml_pieces(text: str) -> list[Piece] | None:
     import yaml
 
     try:
-        documents = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
+        documents = list(yaml.compose_all(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)))  # libyaml: 10x
     except yaml.YAMLError:
         return None
     out: list[Piece] = []

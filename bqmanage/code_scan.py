@@ -67,7 +67,10 @@ class Prefilter:
         self.literals = tuple(dict.fromkeys(lit.encode() for lit in literals))
 
     def __call__(self, data: bytes) -> bool:
-        return any(lit in data for lit in self.literals)
+        for literal in self.literals:
+            if literal in data:
+                return True
+        return False
 
 
 def display_path(path: Path) -> str:
@@ -153,14 +156,33 @@ class Scanner:
 
     def files(self) -> Iterator[SourceFile]:
         """Every file to parse, in a stable order; ``stats`` counts what was read and skipped."""
+        candidates: list[tuple[str, str, _Ignores | None]] = []  # (path, kind, ignore rules)
         for root in self.roots:
             if root.is_dir():
                 top = str(root.resolve())
-                yield from self._walk(top, top, _repository_ignores(root).entering(top))
+                self._walk(top, _repository_ignores(root).entering(top), candidates)
             else:
                 kind = self._kind(root.name, display_path(root), explicit=True)
                 if kind is not None and not self._excluded(display_path(root), False):
-                    yield from self._read(str(root), display_path(root), kind, None)
+                    candidates.append((str(root), kind, None))
+        verdicts = _read_in_two([(p, k) for p, k, _ in candidates], self.prefilter, self.max_bytes)
+        for (path, kind, ignores), (verdict, data) in zip(candidates, verdicts):
+            if verdict is None:
+                continue  # unreadable, or a script without a shebang this audits
+            if verdict == "miss":  # cannot hold a name: ignore rules are only needed for the rest
+                self.stats.read += 1
+                continue
+            if ignores is not None and ignores.ignored(path, False):
+                continue
+            self.stats.read += 1
+            if verdict == "large":
+                self.stats.skipped_large += 1
+            elif verdict == "binary":
+                self.stats.skipped_binary += 1
+            else:
+                self.stats.parsed += 1
+                display = self._rel(path) if ignores is not None else display_path(Path(path))
+                yield SourceFile(path, display, verdict, data)
 
     def _rel(self, path: str) -> str:
         return path[len(self._cwd):].replace(os.sep, "/") if path.startswith(self._cwd) else path
@@ -169,7 +191,8 @@ class Scanner:
         return self._exclude is not None and self._exclude.match_file(display + ("/" if is_dir else ""))
 
     def _kind(self, name: str, display: str, explicit: bool = False) -> str | None:
-        suffix = os.path.splitext(name)[1]
+        dot = name.rfind(".")
+        suffix = name[dot:] if dot > 0 else ""
         if self._include is not None:
             return KINDS.get(suffix, "text") if self._include.match_file(display) else None
         if suffix in KINDS:
@@ -178,53 +201,112 @@ class Scanner:
             return "shebang"  # decided once the first line is read
         return "text" if explicit else None
 
-    def _walk(self, directory: str, root: str, ignores: _Ignores) -> Iterator[SourceFile]:
+    def _walk(self, directory: str, ignores: _Ignores, out: list[tuple[str, str, _Ignores | None]]) -> None:
         try:
             with os.scandir(directory) as it:
                 entries = sorted(it, key=lambda e: e.name)
         except OSError:
             return
+        filtered = self._include is not None or self._exclude is not None
         for entry in entries:
             if entry.is_symlink() or entry.path in self._skip:
                 continue  # a link is audited where it points, if that is in the tree
             if entry.is_dir():
                 if entry.name in _VCS_DIRS or self._excluded(self._rel(entry.path), True) or ignores.ignored(entry.path, True):
                     continue
-                yield from self._walk(entry.path, root, ignores.entering(entry.path))
-                continue
-            display = self._rel(entry.path)
-            kind = self._kind(entry.name, display)
-            if kind is not None and not self._excluded(display, False):
-                yield from self._read(entry.path, display, kind, ignores)
+                self._walk(entry.path, ignores.entering(entry.path), out)
+            elif not filtered:
+                dot = entry.name.rfind(".")
+                kind = KINDS.get(entry.name[dot:]) if dot > 0 else "shebang"
+                if kind is not None:
+                    out.append((entry.path, kind, ignores))
+            else:
+                display = self._rel(entry.path)
+                kind = self._kind(entry.name, display)
+                if kind is not None and not self._excluded(display, False):
+                    out.append((entry.path, kind, ignores))
 
-    def _read(self, path: str, display: str, kind: str, ignores: _Ignores | None) -> Iterator[SourceFile]:
+
+_PARALLEL_FROM = 4000  # below this many files a second process costs more than it saves
+
+
+def _read_in_two(files: list[tuple[str, str]], prefilter: Prefilter, max_bytes: int) -> list[tuple[str | None, bytes]]:
+    """``_read_all``, with a forked child reading the second half of a long list: reading is
+    syscalls and substring tests, which two processes on 2 cores halve (bench/RESULTS.md). Only
+    the few files that may hold a name come back through the pipe. Sequential where fork is
+    unsafe (another thread is running) or missing."""
+    import threading
+
+    if (len(files) < _PARALLEL_FROM or (os.cpu_count() or 1) < 2 or not hasattr(os, "fork")
+            or threading.active_count() > 1 or os.environ.get("BQMANAGE_AUDIT_PROCESSES") == "1"):
+        return _read_all(files, prefilter, max_bytes)
+    import pickle
+
+    half = len(files) // 2
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: read the second half, send back what is not a miss, and leave at once
         try:
-            fd = os.open(path, os.O_RDONLY)
+            os.close(read_end)
+            found = [(i, v) for i, v in enumerate(_read_all(files[half:], prefilter, max_bytes)) if v[0] != "miss"]
+            with os.fdopen(write_end, "wb") as pipe:
+                pickle.dump(found, pipe, protocol=pickle.HIGHEST_PROTOCOL)
+        finally:
+            os._exit(0)  # no atexit handlers, no flushing of the parent's buffers
+    os.close(write_end)
+    first = _read_all(files[:half], prefilter, max_bytes)
+    with os.fdopen(read_end, "rb") as pipe:
+        payload = pipe.read()
+    os.waitpid(pid, 0)
+    if not payload:  # the child died before it could answer: read its half here
+        return first + _read_all(files[half:], prefilter, max_bytes)
+    second: list[tuple[str | None, bytes]] = [("miss", b"")] * (len(files) - half)
+    for i, verdict in pickle.loads(payload):
+        second[i] = verdict
+    return first + second
+
+
+def _read_all(files: list[tuple[str, str]], prefilter: Prefilter, max_bytes: int) -> list[tuple[str | None, bytes]]:
+    """(verdict, data) of each file: its kind when it may hold a name (with its bytes), else
+    "miss", "large", "binary", or None when it cannot be read or is no script.
+
+    Each file is read into one reused buffer and tested there; bytes are copied out only for the
+    few that may hold a name. A second process does not pay on 2 cores (bench/RESULTS.md)."""
+    out: list[tuple[str | None, bytes]] = []
+    append, literals = out.append, prefilter.literals
+    buffer = bytearray(_CHUNK)
+    open_, readv, read, close, flags = os.open, os.readv, os.read, os.close, os.O_RDONLY
+    for path, kind in files:
+        rest = b""
+        try:
+            fd = open_(path, flags)
             try:
-                data = os.read(fd, _CHUNK)
-                if len(data) == _CHUNK:
-                    data += os.read(fd, self.max_bytes + 1 - _CHUNK)
+                n = readv(fd, [buffer])
+                if n == _CHUNK:
+                    rest = read(fd, max_bytes + 1 - _CHUNK)
             finally:
-                os.close(fd)
+                close(fd)
         except OSError:
-            return
+            append((None, b""))
+            continue
         if kind == "shebang":
-            first = data[:128].split(b"\n", 1)[0]
-            kind = next((k for word, k in _SHEBANGS.items() if first.startswith(b"#!") and first.rstrip().endswith(word)), "")
+            first = bytes(buffer[:min(n, 128)]).split(b"\n", 1)[0].rstrip()
+            kind = next((k for word, k in _SHEBANGS.items() if first.startswith(b"#!") and first.endswith(word)), "")
             if not kind:
-                return
-        # A file that cannot hold a name is done with; ignore rules are only needed for the rest.
-        large, binary = len(data) > self.max_bytes, b"\0" in data[:8192]
-        if not (large or binary or self.prefilter(data)):
-            self.stats.read += 1
-            return
-        if ignores is not None and ignores.ignored(path, False):
-            return
-        self.stats.read += 1
-        if large:
-            self.stats.skipped_large += 1
-        elif binary:
-            self.stats.skipped_binary += 1
+                append((None, b""))
+                continue
+        if n + len(rest) > max_bytes:
+            append(("large", b""))
+        elif buffer.find(b"\0", 0, min(n, 8192)) != -1:
+            append(("binary", b""))
+        elif rest:  # over 64 KiB: test the whole file
+            data = bytes(buffer) + rest
+            append((kind, data) if prefilter(data) else ("miss", b""))
         else:
-            self.stats.parsed += 1
-            yield SourceFile(path, display, kind, data)
+            for literal in literals:
+                if buffer.find(literal, 0, n) != -1:
+                    append((kind, bytes(buffer[:n])))
+                    break
+            else:
+                append(("miss", b""))
+    return out
