@@ -11,7 +11,7 @@ directories are pruned on the way down.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -133,6 +133,9 @@ def _repository_ignores(root: Path) -> _Ignores:
     return ignores
 
 
+Candidate = tuple[str, str, _Ignores | None]  # a file to read: path, kind, the ignore rules that apply
+
+
 @dataclass
 class Scanner:
     """The files under ``roots`` that audit-code should parse."""
@@ -144,6 +147,9 @@ class Scanner:
     skip: frozenset[Path] = frozenset()  # resolved paths never audited: the definitions, the config file
     max_bytes: int = 1 << 20
     stats: ScanStats = field(default_factory=ScanStats)
+    # Work the caller will need after the walk (importing the SQL parser), done while a second
+    # process reads: on a large tree it then costs no time.
+    meanwhile: Callable[[], None] | None = None
 
     def __post_init__(self) -> None:
         for root in self.roots:
@@ -154,19 +160,71 @@ class Scanner:
         self._skip = {str(p) for p in self.skip}
         self._cwd = os.getcwd() + os.sep
 
-    def files(self) -> Iterator[SourceFile]:
-        """Every file to parse, in a stable order; ``stats`` counts what was read and skipped."""
-        candidates: list[tuple[str, str, _Ignores | None]] = []  # (path, kind, ignore rules)
+    def files(self) -> list[SourceFile]:
+        """Every file to parse, sorted by path; ``stats`` counts what was read and skipped.
+
+        On a large tree a forked child walks and reads about two thirds of it while this process
+        first does ``meanwhile``, then the rest: walking and reading are syscalls and substring
+        tests, which two processes on 2 cores share (bench/RESULTS.md). Only the few files that
+        may hold a name come back through the pipe."""
+        explicit: list[Candidate] = []
+        units: list[tuple[str, _Ignores]] = []  # directories still to walk, with their ignore rules
         for root in self.roots:
             if root.is_dir():
                 top = str(root.resolve())
-                self._walk(top, _repository_ignores(root).entering(top), candidates)
+                units.append((top, _repository_ignores(root).entering(top)))
             else:
                 kind = self._kind(root.name, display_path(root), explicit=True)
                 if kind is not None and not self._excluded(display_path(root), False):
-                    candidates.append((str(root), kind, None))
-        verdicts = _read_in_two([(p, k) for p, k, _ in candidates], self.prefilter, self.max_bytes)
-        for (path, kind, ignores), (verdict, data) in zip(candidates, verdicts):
+                    explicit.append((str(root), kind, None))
+        while units and len(units) < 6:  # widen the frontier, so that there is work to share
+            directory, ignores = units.pop(0)
+            self._walk(directory, ignores, explicit, units)
+        found = self._in_two(units, explicit) if self._may_fork(units) else self._part(units, explicit)
+        return sorted(found, key=lambda f: f.display)
+
+    def _may_fork(self, units: list[tuple[str, _Ignores]]) -> bool:
+        import threading
+
+        return (len(units) >= 2 and (os.cpu_count() or 1) >= 2 and hasattr(os, "fork")
+                and threading.active_count() == 1 and os.environ.get("BQMANAGE_AUDIT_PROCESSES") != "1")
+
+    def _in_two(self, units: list[tuple[str, _Ignores]], explicit: list[Candidate]) -> list[SourceFile]:
+        import pickle
+
+        mine, theirs = units[0::3], units[1::3] + units[2::3]
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: its share, then leave at once
+            try:
+                os.close(read_end)
+                self.stats = ScanStats()
+                found = self._part(theirs, [])
+                with os.fdopen(write_end, "wb") as pipe:
+                    pickle.dump((found, self.stats), pipe, protocol=pickle.HIGHEST_PROTOCOL)
+            finally:
+                os._exit(0)  # no atexit handlers, no flushing of the parent's buffers
+        os.close(write_end)
+        if self.meanwhile is not None:
+            self.meanwhile()
+        found = self._part(mine, explicit)
+        with os.fdopen(read_end, "rb") as pipe:
+            payload = pipe.read()
+        os.waitpid(pid, 0)
+        if not payload:  # the child died before it answered: do its share here
+            return found + self._part(theirs, [])
+        theirs_found, stats = pickle.loads(payload)
+        for name in ("read", "parsed", "skipped_binary", "skipped_large"):
+            setattr(self.stats, name, getattr(self.stats, name) + getattr(stats, name))
+        return found + theirs_found
+
+    def _part(self, units: list[tuple[str, _Ignores]], candidates: list[Candidate]) -> list[SourceFile]:
+        """Walk ``units``, read them and ``candidates``, and keep the files that may hold a name."""
+        candidates = list(candidates)
+        for directory, ignores in units:
+            self._walk(directory, ignores, candidates, None)
+        out = []
+        for (path, kind, ignores), (verdict, data) in zip(candidates, _read_all(candidates, self.prefilter, self.max_bytes)):
             if verdict is None:
                 continue  # unreadable, or a script without a shebang this audits
             if verdict == "miss":  # cannot hold a name: ignore rules are only needed for the rest
@@ -182,7 +240,8 @@ class Scanner:
             else:
                 self.stats.parsed += 1
                 display = self._rel(path) if ignores is not None else display_path(Path(path))
-                yield SourceFile(path, display, verdict, data)
+                out.append(SourceFile(path, display, verdict, data))
+        return out
 
     def _rel(self, path: str) -> str:
         return path[len(self._cwd):].replace(os.sep, "/") if path.startswith(self._cwd) else path
@@ -201,10 +260,12 @@ class Scanner:
             return "shebang"  # decided once the first line is read
         return "text" if explicit else None
 
-    def _walk(self, directory: str, ignores: _Ignores, out: list[tuple[str, str, _Ignores | None]]) -> None:
+    def _walk(self, directory: str, ignores: _Ignores, out: list[Candidate],
+              subdirectories: list[tuple[str, _Ignores]] | None) -> None:
+        """Files to read go to ``out``; subdirectories are walked, or listed in ``subdirectories``."""
         try:
             with os.scandir(directory) as it:
-                entries = sorted(it, key=lambda e: e.name)
+                entries = list(it)
         except OSError:
             return
         filtered = self._include is not None or self._exclude is not None
@@ -214,7 +275,10 @@ class Scanner:
             if entry.is_dir():
                 if entry.name in _VCS_DIRS or self._excluded(self._rel(entry.path), True) or ignores.ignored(entry.path, True):
                     continue
-                self._walk(entry.path, ignores.entering(entry.path), out)
+                if subdirectories is not None:
+                    subdirectories.append((entry.path, ignores.entering(entry.path)))
+                else:
+                    self._walk(entry.path, ignores.entering(entry.path), out, None)
             elif not filtered:
                 dot = entry.name.rfind(".")
                 kind = KINDS.get(entry.name[dot:]) if dot > 0 else "shebang"
@@ -227,56 +291,17 @@ class Scanner:
                     out.append((entry.path, kind, ignores))
 
 
-_PARALLEL_FROM = 4000  # below this many files a second process costs more than it saves
-
-
-def _read_in_two(files: list[tuple[str, str]], prefilter: Prefilter, max_bytes: int) -> list[tuple[str | None, bytes]]:
-    """``_read_all``, with a forked child reading the second half of a long list: reading is
-    syscalls and substring tests, which two processes on 2 cores halve (bench/RESULTS.md). Only
-    the few files that may hold a name come back through the pipe. Sequential where fork is
-    unsafe (another thread is running) or missing."""
-    import threading
-
-    if (len(files) < _PARALLEL_FROM or (os.cpu_count() or 1) < 2 or not hasattr(os, "fork")
-            or threading.active_count() > 1 or os.environ.get("BQMANAGE_AUDIT_PROCESSES") == "1"):
-        return _read_all(files, prefilter, max_bytes)
-    import pickle
-
-    half = len(files) // 2
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: read the second half, send back what is not a miss, and leave at once
-        try:
-            os.close(read_end)
-            found = [(i, v) for i, v in enumerate(_read_all(files[half:], prefilter, max_bytes)) if v[0] != "miss"]
-            with os.fdopen(write_end, "wb") as pipe:
-                pickle.dump(found, pipe, protocol=pickle.HIGHEST_PROTOCOL)
-        finally:
-            os._exit(0)  # no atexit handlers, no flushing of the parent's buffers
-    os.close(write_end)
-    first = _read_all(files[:half], prefilter, max_bytes)
-    with os.fdopen(read_end, "rb") as pipe:
-        payload = pipe.read()
-    os.waitpid(pid, 0)
-    if not payload:  # the child died before it could answer: read its half here
-        return first + _read_all(files[half:], prefilter, max_bytes)
-    second: list[tuple[str | None, bytes]] = [("miss", b"")] * (len(files) - half)
-    for i, verdict in pickle.loads(payload):
-        second[i] = verdict
-    return first + second
-
-
-def _read_all(files: list[tuple[str, str]], prefilter: Prefilter, max_bytes: int) -> list[tuple[str | None, bytes]]:
+def _read_all(files: list[Candidate], prefilter: Prefilter, max_bytes: int) -> list[tuple[str | None, bytes]]:
     """(verdict, data) of each file: its kind when it may hold a name (with its bytes), else
     "miss", "large", "binary", or None when it cannot be read or is no script.
 
     Each file is read into one reused buffer and tested there; bytes are copied out only for the
-    few that may hold a name. A second process does not pay on 2 cores (bench/RESULTS.md)."""
+    few that may hold a name."""
     out: list[tuple[str | None, bytes]] = []
     append, literals = out.append, prefilter.literals
     buffer = bytearray(_CHUNK)
     open_, readv, read, close, flags = os.open, os.readv, os.read, os.close, os.O_RDONLY
-    for path, kind in files:
+    for path, kind, _ in files:
         rest = b""
         try:
             fd = open_(path, flags)

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from bqmanage import code_scan
 from bqmanage.code_lex import Lines, pieces
 from bqmanage.code_refs import LegacyIndex
-from bqmanage.code_scan import Prefilter, Scanner
+from bqmanage.code_scan import Prefilter, Scanner, ScanStats
 from bqmanage.loader import load_definitions
 from bqmanage.settings import LegacyConfig
+from tests.helpers import write
 
 ROOT = Path(__file__).resolve().parent.parent
 INDEX = LegacyIndex(load_definitions(ROOT / "schemas"), LegacyConfig().datasets, LegacyConfig().prefixes)
@@ -103,21 +103,23 @@ def test_the_prefilter_covers_names_by_shared_prefixes() -> None:
     assert prefilter(b"x tenants y") and not prefilter(b"tenant_id only")
 
 
-def test_the_read_in_two_processes_gives_what_one_gives(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_two_processes_find_what_one_finds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     for i in range(60):
         body = "T = 'customers.customer_usage_quotas'\n" if i % 7 == 0 else "x = 1\n"
-        (tmp_path / f"f{i:02}.py").write_text(body)
-    (tmp_path / "big.sql").write_text("SELECT 1 FROM tenants.x;\n" + "-- pad\n" * 12_000)  # over 64 KiB
-    (tmp_path / "bin.json").write_bytes(b"\0tenants")
+        write(tmp_path / f"d{i % 9}" / f"e{i % 4}" / f"f{i:02}.py", body)
+    write(tmp_path / "d1/big.sql", "SELECT 1 FROM tenants.x;\n" + "-- pad\n" * 12_000)  # over 64 KiB
+    (tmp_path / "d2/bin.json").write_bytes(b"\0tenants")
+    write(tmp_path / "d3/.gitignore", "*.py\n")
 
-    def scan() -> list[tuple[str, str]]:
-        scanner = Scanner([tmp_path], Prefilter(INDEX.candidates()))
-        return [(f.display, f.kind) for f in scanner.files()] + [("stats", str(scanner.stats))]
+    def scan() -> tuple[list[tuple[str, str]], ScanStats]:
+        scanner = Scanner([tmp_path], Prefilter(INDEX.candidates()), meanwhile=lambda: None)
+        return [(f.display, f.kind) for f in scanner.files()], scanner.stats
 
-    one = scan()
-    monkeypatch.setattr(code_scan, "_PARALLEL_FROM", 2)
-    assert scan() == one
-    assert len(one) == 11 and one[0][0].endswith("big.sql")  # 9 files name a table, and the stats
+    found, stats = scan()
+    monkeypatch.setenv("BQMANAGE_AUDIT_PROCESSES", "1")
+    assert scan() == (found, stats)
+    assert len(found) == 9 and (stats.skipped_binary, stats.skipped_large) == (1, 0)  # 8 + big.sql; d3's is ignored
+    assert [d for d, _ in found] == sorted(d for d, _ in found)
 
 
 def test_googlesql_announces_its_one_compile_and_caches_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
