@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bqmanage.code_config import AuditCodeConfig
 from bqmanage.code_fix import FileFix, plan_fix, write
@@ -21,6 +22,9 @@ from bqmanage.code_sql import Analyzer, names_managed_dataset, statements, with_
 from bqmanage.findings import SEVERITY, Finding
 from bqmanage.model import Definitions
 from bqmanage.settings import LegacyConfig
+
+if TYPE_CHECKING:
+    import pathspec
 
 # `# bqmanage: ignore`, `-- bqmanage: ignore[legacy_reference]`, `// bqmanage: ignore[a, b]`
 _IGNORE = re.compile(r"(?:#|--|//)\s*bqmanage:\s*ignore(?:\[([\w\s,]*)\])?")
@@ -54,15 +58,22 @@ class CodeAuditResult:
         }
 
 
+@dataclass(frozen=True)
+class _Found:
+    finding: Finding
+    edits: tuple[Edit, ...]  # what --fix writes (empty: not fixable in place)
+    names: frozenset[str]    # what a config allowlist entry may name
+
+
 def audit_code(paths: list[Path], desired: Definitions, legacy: LegacyConfig, config: AuditCodeConfig, *,
                skip: frozenset[Path] = frozenset(), analyzer: str | None = None, fix: bool = False,
                dry_run: bool = False, notice: Callable[[str], None] | None = None) -> CodeAuditResult:
     """Scan ``paths``; with ``fix``, rewrite legacy references (``dry_run``: only compute the diffs)."""
     index = LegacyIndex(desired, legacy.datasets, legacy.prefixes)
+    analyzer = analyzer or config.analyzer
     scanner = Scanner(paths, Prefilter(index.candidates()), config.include, config.exclude, skip, config.max_file_bytes,
-                      meanwhile=_warm_sqlglot)
+                      meanwhile=_warm_sqlglot if analyzer == "sqlglot" else None)
     allow_paths = _allow_paths(config)
-    allow_names = frozenset(config.allow.names)
     result = CodeAuditResult([], scanner.stats)
     sql: Analyzer | None = None
     for source in scanner.files():
@@ -70,37 +81,44 @@ def audit_code(paths: list[Path], desired: Definitions, legacy: LegacyConfig, co
         found, parsed = pieces(source.kind, text)
         result.unparsable_files += not parsed
         lines = Lines(text)
-        file_findings: list[tuple[Finding, list[Edit], frozenset[str]]] = []
+        file_found: list[_Found] = []
         for piece in found:
-            legacy_spans = []
-            for ref in index.find(piece):
-                legacy_spans.append((ref.start, ref.end))
-                edits = [Edit(piece.at(a), piece.at(b), new) for a, b, new in ref.edits
-                         if piece.at(b) - piece.at(a) == b - a]  # a part with escapes is not fixed in place
-                fixable = len(edits) == len(ref.edits)
-                actual, replacement = _as_written(text, piece.at(ref.start), piece.at(ref.end), edits) if fixable else (
-                    ref.actual, ref.replacement)
-                line, col = lines.position(piece.at(ref.start))
-                file_findings.append((Finding(
-                    "legacy_reference", SEVERITY["legacy_reference"], f"{actual} is a legacy name; use {replacement}",
-                    dataset=ref.target.split(".")[0], table=ref.target.split(".")[1] if "." in ref.target else None,
-                    actual=actual, expected=ref.target, replacement=replacement, path=source.display, line=line, col=col),
-                    edits if fixable else [], ref.names))
+            legacy_found, legacy_spans = _legacy_findings(index, piece, text, lines, source.display)
+            file_found += legacy_found
             if piece.sql and names_managed_dataset(piece.text, index.managed):
-                if sql is None:
-                    sql = _analyzer(analyzer or config.analyzer, index, desired, notice)
-                file_findings += _sql_findings(sql, piece, legacy_spans, lines, source.display, result)
-        kept = _unsuppressed(result, file_findings, lines, source.display, allow_paths, allow_names)
-        edits = [e for _, es in kept for e in es]
+                sql = sql or _analyzer(analyzer, index, desired, notice)
+                file_found += _sql_findings(sql, index, piece, legacy_spans, lines, source.display, result)
+        kept = _unsuppressed(result, file_found, lines, source.display, allow_paths, frozenset(config.allow.names))
+        edits = [e for f in kept for e in f.edits]
         if fix and edits:
-            planned = plan_fix(source.path, source.display, source.kind, text, edits, sum(1 for _, es in kept if es))
+            planned = plan_fix(source.path, source.display, source.kind, text, edits, sum(1 for f in kept if f.edits))
             result.fixes.append(planned)
             if planned.refused is None and not dry_run:
                 write(planned)
-                kept = [(f, es) for f, es in kept if not es]  # every edit was made: those are fixed
-        result.findings += [f for f, _ in kept]
+                kept = [f for f in kept if not f.edits]  # every edit was made: those are fixed
+        result.findings += [f.finding for f in kept]
     result.findings.sort(key=lambda f: (f.path or "", f.line or 0, f.col or 0, f.kind))
+    result.fixes.sort(key=lambda f: f.display)
     return result
+
+
+def _legacy_findings(index: LegacyIndex, piece: Piece, text: str, lines: Lines, display: str) -> tuple[list[_Found], list[tuple[int, int]]]:
+    """The piece's legacy references as findings, and their spans (in the piece)."""
+    out, spans = [], []
+    for ref in index.find(piece):
+        spans.append((ref.start, ref.end))
+        edits = tuple(Edit(piece.at(a), piece.at(b), new) for a, b, new in ref.edits
+                      if piece.at(b) - piece.at(a) == b - a)  # a part written with escapes is not fixed in place
+        fixable = len(edits) == len(ref.edits)
+        actual, replacement = (_as_written(text, piece.at(ref.start), piece.at(ref.end), edits) if fixable
+                               else (ref.actual, ref.replacement))
+        line, col = lines.position(piece.at(ref.start))
+        dataset, _, table = ref.target.partition(".")
+        finding = Finding("legacy_reference", SEVERITY["legacy_reference"], f"{actual} is a legacy name; use {replacement}",
+                          dataset=dataset, table=table or None, actual=actual, expected=ref.target,
+                          replacement=replacement, path=display, line=line, col=col)
+        out.append(_Found(finding, edits if fixable else (), ref.names))
+    return out, spans
 
 
 def _warm_sqlglot() -> None:
@@ -110,7 +128,7 @@ def _warm_sqlglot() -> None:
     sqlglot.parse_one("SELECT 1", read="bigquery")
 
 
-def _as_written(text: str, start: int, end: int, edits: list[Edit]) -> tuple[str, str]:
+def _as_written(text: str, start: int, end: int, edits: tuple[Edit, ...]) -> tuple[str, str]:
     """The reference as the file spells it ({PROJECT}, not the placeholder), and as fixed."""
     actual = text[start:end]
     replaced = actual
@@ -127,13 +145,14 @@ def _analyzer(name: str, index: LegacyIndex, desired: Definitions, notice: Calla
     return SqlglotAnalyzer(index)
 
 
-def _sql_findings(sql: Analyzer, piece: Piece, legacy_spans: list[tuple[int, int]], lines: Lines, display: str,
-                  result: CodeAuditResult) -> list[tuple[Finding, list[Edit], frozenset[str]]]:
+def _sql_findings(sql: Analyzer, index: LegacyIndex, piece: Piece, legacy_spans: list[tuple[int, int]], lines: Lines,
+                  display: str, result: CodeAuditResult) -> list[_Found]:
+    """The table and column findings of each statement in the piece that names a managed dataset."""
     out = []
     for a, b in statements(piece.text):
         holes = tuple((h0 - a, h1 - a) for h0, h1 in piece.holes if a <= h0 and h1 <= b)
         statement = with_parameters(piece.text[a:b], holes)
-        if not names_managed_dataset(statement, frozenset(sql.index.managed)):  # type: ignore[attr-defined]
+        if not names_managed_dataset(statement, index.managed):
             continue
         issues = sql.check(statement)
         if issues is None:
@@ -145,30 +164,31 @@ def _sql_findings(sql: Analyzer, piece: Piece, legacy_spans: list[tuple[int, int
             if any(s <= at < e for s, e in legacy_spans):
                 continue  # a legacy name: that finding already says what to write
             line, col = lines.position(piece.at(at))
-            names = frozenset(n for n in (issue.actual, f"{issue.dataset}.{issue.table}",
-                                          f"{issue.dataset}.{issue.table}.{issue.actual}") if n)
-            out.append((Finding(issue.kind, SEVERITY[issue.kind], issue.message, dataset=issue.dataset, table=issue.table,
-                                actual=issue.actual, expected=issue.expected, replacement=issue.expected,
-                                path=display, line=line, col=col), [], names))
+            table = f"{issue.dataset}.{issue.table}" if issue.dataset and issue.table else None
+            names = frozenset(n for n in (issue.actual, table, f"{table}.{issue.actual}" if table else None) if n)
+            out.append(_Found(Finding(issue.kind, SEVERITY[issue.kind], issue.message, dataset=issue.dataset,
+                                      table=issue.table, actual=issue.actual, expected=issue.expected,
+                                      replacement=issue.expected, path=display, line=line, col=col), (), names))
     return out
 
 
-def _unsuppressed(result: CodeAuditResult, found: list[tuple[Finding, list[Edit], frozenset[str]]], lines: Lines,
-                  display: str, allow_paths: object, allow_names: frozenset[str]) -> list[tuple[Finding, list[Edit]]]:
+def _unsuppressed(result: CodeAuditResult, found: list[_Found], lines: Lines, display: str,
+                  allow_paths: pathspec.GitIgnoreSpec | None, allow_names: frozenset[str]) -> list[_Found]:
     """The findings neither an inline comment nor the config's allowlist accepts; the rest are counted."""
-    path_allowed = allow_paths is not None and allow_paths.match_file(display)  # type: ignore[attr-defined]
+    path_allowed = allow_paths is not None and allow_paths.match_file(display)
     kept = []
-    for finding, edits, names in found:
+    for found_one in found:
+        finding = found_one.finding
         marker = _IGNORE.search(lines.line_text(finding.line or 1))
         kinds = {k.strip() for k in (marker.group(1) or "").split(",") if k.strip()} if marker else set()
-        if (marker and (not kinds or finding.kind in kinds)) or path_allowed or names & allow_names:
+        if (marker and (not kinds or finding.kind in kinds)) or path_allowed or found_one.names & allow_names:
             result.suppressed += 1
         else:
-            kept.append((finding, edits))
+            kept.append(found_one)
     return kept
 
 
-def _allow_paths(config: AuditCodeConfig) -> object:
+def _allow_paths(config: AuditCodeConfig) -> pathspec.GitIgnoreSpec | None:
     if not config.allow.paths:
         return None
     import pathspec

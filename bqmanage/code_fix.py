@@ -101,10 +101,10 @@ def _sql_failures(text: str) -> set[str]:
     import sqlglot
     from sqlglot.errors import SqlglotError
 
-    from bqmanage.code_lex import _SQL_TOKENS, mask
+    from bqmanage.code_lex import SQL_TOKENS, mask
     from bqmanage.code_sql import statements
 
-    masked = mask(text, _SQL_TOKENS)
+    masked = mask(text, SQL_TOKENS)
     failures = set()
     for i, (a, b) in enumerate(statements(masked)):
         try:

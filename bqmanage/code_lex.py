@@ -33,11 +33,6 @@ class Piece:
             return self.start + i
         return self.offsets[i] if i < len(self.offsets) else (self.offsets[-1] + 1 if self.offsets else self.start)
 
-    @property
-    def exact(self) -> bool:
-        """Does every character sit at its own file offset, so that an edit can be made in place?"""
-        return self.offsets is None or all(b == a + 1 for a, b in zip(self.offsets, self.offsets[1:]))
-
 
 class Lines:
     """1-based line and column of a file offset."""
@@ -74,7 +69,7 @@ def _pieces(kind: str, text: str) -> tuple[list[Piece], bool]:
         found = python_pieces(text)
         return (found, True) if found is not None else (list(_loose(text, _PY_LOOSE)), False)
     if kind == "sql":
-        return [Piece(mask(text, _SQL_TOKENS), 0, sql=True)], True
+        return [Piece(mask(text, SQL_TOKENS), 0, sql=True)], True
     if kind == "yaml":
         found = yaml_pieces(text)
         return (found, True) if found is not None else (list(_loose(text, _SHELL_TOKENS)), False)
@@ -166,7 +161,7 @@ def _python_literal(text: str, start: int, end: int) -> Piece | None:
     value = "".join(chars)
     sql = bool(_SQL_START.match(value))
     if sql:
-        value = mask(value, _SQL_TOKENS)  # a comment inside the SQL is prose too
+        value = mask(value, SQL_TOKENS)  # a comment inside the SQL is prose too
     contiguous = all(b == a + 1 for a, b in zip(offsets, offsets[1:]))
     return Piece(value, offsets[0] if offsets else start, None if contiguous else tuple(offsets),
                  whole=True, sql=sql, holes=tuple(holes))
@@ -250,7 +245,7 @@ def yaml_pieces(text: str) -> list[Piece] | None:
 
 # ---- loosely lexed languages: comments and strings by regex ----
 
-_SQL_TOKENS = re.compile(r"""(?P<comment>--[^\n]*|\#[^\n]*|/\*.*?(?:\*/|\Z))
+SQL_TOKENS = re.compile(r"""(?P<comment>--[^\n]*|\#[^\n]*|/\*.*?(?:\*/|\Z))
     |(?P<string>'''.*?(?:'''|\Z)|\"\"\".*?(?:\"\"\"|\Z)|'(?:[^'\\\n]|\\.)*'?|"(?:[^"\\\n]|\\.)*"?|`[^`\n]*`?)""", re.S | re.X)
 _JS_TOKENS = re.compile(r"""(?P<comment>//[^\n]*|/\*.*?(?:\*/|\Z))
     |(?P<string>'(?:[^'\\\n]|\\.)*'?|"(?:[^"\\\n]|\\.)*"?|`(?:[^`\\]|\\.)*`?)""", re.S | re.X)

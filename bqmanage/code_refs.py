@@ -23,7 +23,7 @@ from bqmanage.code_lex import Piece
 from bqmanage.model import Definitions
 
 _PART = r"`[^`\n]*`|[A-Za-z0-9_][\w-]*"
-_PATH = re.compile(rf"(?:{_PART})(?:[.:](?:{_PART}))*")
+PATH = re.compile(rf"(?:{_PART})(?:[.:](?:{_PART}))*")
 _PATH_CHARS = frozenset("`.:-_") | frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
 _TABLE_KEYWORD = re.compile(r"\b(?:FROM|JOIN|INTO|UPDATE|TABLE|USING|MERGE|SCHEMA)\s+$", re.I)
 # Tables every managed dataset may hold without a definition (bqmanage's ledger, metadata views,
@@ -50,7 +50,7 @@ class LegacyRef:
 
 
 @dataclass(frozen=True)
-class _Part:
+class Part:
     name: str
     start: int
     end: int
@@ -105,22 +105,22 @@ class LegacyIndex:
             start = hit.start()
             while start > 0 and text[start - 1] in _PATH_CHARS:
                 start -= 1
-            path = _PATH.match(text, start)
+            path = PATH.match(text, start)
             while path is not None and path.end() < hit.end() and start < hit.start():
                 start += 1  # the widening swallowed something that is not a path; narrow it
-                path = _PATH.match(text, start)
+                path = PATH.match(text, start)
             if path is None or path.end() < hit.end():
                 continue
             done_until = path.end()
-            ref = self._read(piece, _parts(path.group(), path.start()), path.start(), path.end())
+            ref = self._read(piece, path_parts(path.group(), path.start()), path.start(), path.end())
             if ref is not None:
                 yield ref
 
-    def _read(self, piece: Piece, parts: list[_Part], start: int, end: int) -> LegacyRef | None:
+    def _read(self, piece: Piece, parts: list[Part], start: int, end: int) -> LegacyRef | None:
         text = piece.text
         names = [p.name for p in parts]
         quoted = any(p.quoted for p in parts)
-        edits: list[tuple[_Part, str]] = []
+        edits: list[tuple[Part, str]] = []
         target = ""
         # [project.]legacy_dataset.table
         i = next((i for i in (0, 1) if i + 1 < len(parts) and names[i] in self.datasets), None)
@@ -166,17 +166,17 @@ class LegacyIndex:
         return self.tables[table][1] if table in self.tables else table
 
 
-def _parts(path: str, offset: int) -> list[_Part]:
+def path_parts(path: str, offset: int) -> list[Part]:
     """The identifiers of a dotted path, with the offsets of their names (inside any backticks)."""
-    out: list[_Part] = []
+    out: list[Part] = []
     for m in re.finditer(_PART, path):
         token, at = m.group(), offset + m.start()
         if token.startswith("`"):
             inner = token.strip("`")
             pos = at + 1
             for name in re.split(r"[.:]", inner):
-                out.append(_Part(name, pos, pos + len(name), True))
+                out.append(Part(name, pos, pos + len(name), True))
                 pos += len(name) + 1
         else:
-            out.append(_Part(token, at, at + len(token), False))
+            out.append(Part(token, at, at + len(token), False))
     return out

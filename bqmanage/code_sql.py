@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from bqmanage.code_lex import _SQL_TOKENS
+from bqmanage.code_lex import SQL_TOKENS
 from bqmanage.code_refs import NOT_DEFINED_TABLES, LegacyIndex
 
 if TYPE_CHECKING:
@@ -50,7 +50,7 @@ def statements(text: str) -> list[tuple[int, int]]:
     """(start, end) of each statement, split at each ``;`` outside strings and comments."""
     out: list[tuple[int, int]] = []
     start = 0
-    protected = [(m.start(), m.end()) for m in _SQL_TOKENS.finditer(text)]
+    protected = [(m.start(), m.end()) for m in SQL_TOKENS.finditer(text)]
     k = 0
     for i, c in enumerate(text):
         if c != ";":
@@ -337,11 +337,11 @@ class GoogleSqlAnalyzer:
 def _canonical_paths(sql: str, index: LegacyIndex) -> tuple[str, list[tuple[str, str]]]:
     """Managed table paths as ``dataset.table`` padded to their length: the catalog has no project
     level, and BigQuery resolves `proj.ds.t`, `proj`.`ds`.`t` and proj.ds.t alike."""
-    from bqmanage.code_refs import _PATH, _parts
+    from bqmanage.code_refs import PATH, path_parts
 
     out, referenced, last = [], [], 0
-    for path in _PATH.finditer(sql):
-        parts = _parts(path.group(), path.start())
+    for path in PATH.finditer(sql):
+        parts = path_parts(path.group(), path.start())
         names = [p.name for p in parts]
         i = next((i for i in (0, 1) if i + 1 < len(names) and names[i] in index.managed), None)
         if i is None:
