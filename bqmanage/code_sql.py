@@ -52,13 +52,12 @@ def statements(text: str) -> list[tuple[int, int]]:
     start = 0
     protected = [(m.start(), m.end()) for m in SQL_TOKENS.finditer(text)]
     k = 0
-    for i, c in enumerate(text):
-        if c != ";":
-            continue
+    for semicolon in re.finditer(";", text):
+        i = semicolon.start()
         while k < len(protected) and protected[k][1] <= i:
             k += 1
         if k < len(protected) and protected[k][0] <= i:
-            continue
+            continue  # inside a string or a comment
         out.append((start, i))
         start = i + 1
     out.append((start, len(text)))
