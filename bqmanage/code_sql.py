@@ -64,11 +64,20 @@ def statements(text: str) -> list[tuple[int, int]]:
     return [(a, b) for a, b in out if text[a:b].strip()]
 
 
+# Placeholders of string templating that are no GoogleSQL: DB-API %s and %(name)s, str.format's
+# {} and {name}, and :name binds.
+_TEMPLATE = re.compile(r"%\(\w+\)s|%s|\{\w*\}|(?<=[\s=(,]):(?=[A-Za-z_]\w*)")
+
+
 def with_parameters(text: str, holes: tuple[tuple[int, int], ...]) -> str:
     """A placeholder that stands alone (``WHERE id = {tenant}``) is a value: make it a query
-    parameter (``@_____``, same length). One inside an identifier or a string stays underscores."""
+    parameter (``@_____``, same length). One inside an identifier or a string stays underscores.
+    Templating placeholders in plain strings (%s, {name}, :name) are treated the same way."""
+    template = [(m.start(), m.end()) for m in _TEMPLATE.finditer(text)]
+    for a, b in template:
+        text = text[:a] + ("@" if b - a == 1 else "_" * (b - a)) + text[b:]  # :name becomes @name
     chars = list(text)
-    for a, b in holes:
+    for a, b in [*holes, *((a, b) for a, b in template if b - a > 1)]:
         before = text[a - 1] if a > 0 else " "
         after = text[b] if b < len(text) else " "
         if not (before.isalnum() or before in "_.`'\"@") and not (after.isalnum() or after in "_.`'\""):
@@ -173,7 +182,8 @@ class _Resolver:
         chain = []
         parent = node.parent
         while parent is not None:
-            if isinstance(parent, (exp.Select, exp.Update, exp.Delete, exp.Merge)):
+            # A MERGE's WHEN ... THEN UPDATE/INSERT is part of the MERGE's scope, not one of its own.
+            if isinstance(parent, (exp.Select, exp.Update, exp.Delete, exp.Merge)) and not isinstance(parent.parent, exp.When):
                 chain.append(parent)
             parent = parent.parent
         return chain
@@ -323,7 +333,7 @@ class GoogleSqlAnalyzer:
                              f"{parts[-2]}.{suggestion}" if suggestion else None)]
         m = (re.match(r"Unrecognized name: (\w+)(?:; Did you mean (\w+)\?)?", message)
              or re.match(r"Name (\w+) not found inside \w+(?:; Did you mean (\w+)\?)?", message)
-             or re.match(r"Column (\w+) is not present in table \w+()", message))
+             or re.match(r"Column (\w+) is not present in (?:target )?table()", message))
         if m:
             if set(m.group(1)) <= {"_"}:
                 return []  # an f-string placeholder where a name goes: unknown by design

@@ -291,3 +291,27 @@ def test_the_pre_commit_hook_runs_audit_code_on_the_files_it_is_given(app: Path)
     assert program == "bqmanage"  # the console script of pyproject.toml
     result = run_cli("--schemas", SCHEMAS, *args, "src/app/dependencies/auth.py", "config/app.yaml")  # as pre-commit calls it
     assert result.exit_code == 1 and "7 finding(s) in 2 file(s)" in result.stdout
+
+
+SHAPES = Path(__file__).parent / "fixtures" / "sql_shapes.py"  # CTE, UNION, EXISTS, UPDATE FROM, MERGE, templating
+
+
+@pytest.mark.parametrize("analyzer,expected", [
+    ("sqlglot", [(12, "unknown_column_reference", "pipelines_run_todya"), (18, "unknown_column_reference", "tenant_nam"),
+                 (19, "unknown_column_reference", "statuz")]),
+    pytest.param("googlesql", [
+        (12, "unknown_column_reference", "pipelines_run_todya"),
+        (15, "sql_type_error", None),                          # '10:30' compared with a TIMESTAMP
+        (18, "unknown_column_reference", "tenant_nam"),        # Google stops at the first error of a statement
+        (20, "unknown_column_reference", "_PARTITIONDATE"),    # a column-partitioned table has no _PARTITIONDATE
+        (22, "unknown_column_reference", "labels"),            # t.labels.env: no column labels
+    ], marks=pytest.mark.googlesql),
+])
+def test_statement_shapes_and_templating_placeholders(analyzer: str, expected: list[tuple[int, str, str | None]],
+                                                      tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(SHAPES, tmp_path / "shapes.py")
+    code, report, _ = audit("shapes.py", "--analyzer", analyzer)
+    assert code == 1
+    assert [(f["line"], f["kind"], f.get("actual")) for f in report["findings"]] == expected
+    assert (report["summary"]["sql_statements"], report["summary"]["sql_unparsable"]) == (8, 0)  # %s, {}, :tid parse
