@@ -189,8 +189,6 @@ def _unsuppressed(result: CodeAuditResult, found: list[_Found], lines: Lines, di
 
 
 def _allow_paths(config: AuditCodeConfig) -> pathspec.GitIgnoreSpec | None:
-    if not config.allow.paths:
-        return None
-    import pathspec
+    from bqmanage.code_scan import compile_patterns
 
-    return pathspec.GitIgnoreSpec.from_lines(config.allow.paths)
+    return compile_patterns(config.allow.paths, "audit_code.allow.paths") if config.allow.paths else None

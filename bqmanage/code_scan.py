@@ -1,17 +1,18 @@
 """audit-code, file side: which files to read, and which of them can hold a reference at all.
 
-Walking is the whole cost on a large tree, so it does as little per file as it can: one
-``os.read`` and a substring test of the raw bytes against the few literals that every candidate
-name contains (``Prefilter``). Only files that pass are decoded and parsed. ``.gitignore`` files
-are honoured as git does (pathspec; nested files, negation, the repository's ancestors), and
-checked for a file only once it has passed the pre-filter, since most files never do; ignored
-directories are pruned on the way down.
+Walking is the whole cost on a large tree, so it does as little per file as it can: one read
+into a reused buffer and a substring test of the raw bytes against the few literals that every
+candidate name contains (``Prefilter``); only files that pass are decoded and parsed, and on a
+large tree a second process does part of it. ``.gitignore`` files are honoured as git does
+(pathspec; nested files, negation, the repository's ancestors), and checked for a file only once
+it has passed the pre-filter, since most files never do; ignored directories are pruned on the
+way down.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -81,10 +82,21 @@ def display_path(path: Path) -> str:
         return path.as_posix()
 
 
-def _spec(lines: Iterable[str]) -> pathspec.GitIgnoreSpec:
+def compile_patterns(lines: Iterable[str], where: str = "") -> pathspec.GitIgnoreSpec:
+    """Compile gitignore-style patterns; a bad one is bad input (``where`` says whose), or, in a
+    .gitignore file (no ``where``), skipped as git skips it."""
     import pathspec
 
-    return pathspec.GitIgnoreSpec.from_lines(lines)
+    good = []
+    for line in lines:
+        try:
+            pathspec.GitIgnoreSpec.from_lines([line])
+        except ValueError:
+            if where:
+                raise UsageError(f"{where}: invalid pattern {line!r}") from None
+            continue
+        good.append(line)
+    return pathspec.GitIgnoreSpec.from_lines(good)
 
 
 def _read_ignore(path: Path) -> pathspec.GitIgnoreSpec | None:
@@ -92,7 +104,7 @@ def _read_ignore(path: Path) -> pathspec.GitIgnoreSpec | None:
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError:
         return None
-    spec = _spec(text.splitlines())
+    spec = compile_patterns(text.splitlines())
     return spec if len(spec) else None
 
 
@@ -155,8 +167,10 @@ class Scanner:
         for root in self.roots:
             if not root.exists():
                 raise UsageError(f"{root}: no such file or directory")
-        self._include = _spec(self.include) if self.include else None
-        self._exclude = _spec(self.exclude) if self.exclude else None
+            if not (root.is_dir() or root.is_file()):
+                raise UsageError(f"{root}: not a file or directory")
+        self._include = compile_patterns(self.include, "--include or audit_code.include") if self.include else None
+        self._exclude = compile_patterns(self.exclude, "--exclude or audit_code.exclude") if self.exclude else None
         self._skip = {str(p) for p in self.skip}
         self._cwd = os.getcwd() + os.sep
 
@@ -279,6 +293,8 @@ class Scanner:
                     subdirectories.append((entry.path, ignores.entering(entry.path)))
                 else:
                     self._walk(entry.path, ignores.entering(entry.path), out, None)
+            elif not entry.is_file():
+                continue  # a FIFO, socket or device: reading it could block forever
             elif not filtered:
                 dot = entry.name.rfind(".")
                 kind = KINDS.get(entry.name[dot:]) if dot > 0 else "shebang"

@@ -200,6 +200,7 @@ def test_gitignore_globs_binary_and_large_files(tmp_path: Path, monkeypatch: pyt
     write(tmp_path / "run", "#!/usr/bin/env bash\nbq show customers.customer_usage_quotas\n")
     (tmp_path / "blob.json").write_bytes(b"\x00\x01customers.customer_usage_quotas")
     write(tmp_path / "huge.sql", "SELECT 1 FROM customers.customer_usage_quotas;\n" + "-- padding\n" * 110_000)
+    os.mkfifo(tmp_path / "pipe.py")  # never opened: reading a FIFO would wait forever
     code, report, _ = audit(".", "--exclude", "pkg/vendor/")
     assert sorted(f["path"] for f in report["findings"]) == ["pkg/local_keep.py", "run"]
     assert (report["summary"]["skipped_binary"], report["summary"]["skipped_large"]) == (1, 1)
@@ -263,6 +264,7 @@ def test_check_code_adds_the_code_findings_to_the_drift_report(workdir: Path) ->
     (["audit-code", ".", "--format", "xml"], "error: --format: expected text, json or sarif, got 'xml'"),
     (["audit-code", ".", "--dry-run"], "error: --dry-run: only with --fix"),
     (["audit-code", ".", "--analyzer", "zeta"], "error: --analyzer: expected sqlglot or googlesql, got 'zeta'"),
+    (["audit-code", ".", "--exclude", "!"], "error: --exclude or audit_code.exclude: invalid pattern '!'"),
     (["--config", "bad.yaml", "audit-code", "."], "error: bad.yaml: audit_code.exclud: Extra inputs are not permitted"),
     (["--schemas", "nowhere", "audit-code", "."], "nowhere: schemas directory not found"),
 ])
