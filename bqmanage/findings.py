@@ -33,7 +33,6 @@ KINDS = (
     "option_mismatch", "legacy_dataset", "legacy_table", "legacy_reference", "unknown_table_reference",
     "unknown_column_reference", "sql_type_error",
 )
-CODE_KINDS = ("legacy_reference", "unknown_table_reference", "unknown_column_reference", "sql_type_error")
 SEVERITY = {
     "missing_dataset": "error", "missing_table": "error", "missing_column": "error", "type_mismatch": "error",
     "mode_mismatch": "error", "partitioning_mismatch": "error", "default_mismatch": "error",
