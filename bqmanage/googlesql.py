@@ -14,6 +14,7 @@ It knows GoogleSQL's grammar and types, not BigQuery's service rules (those are 
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import datetime as dt
 import decimal
@@ -64,7 +65,8 @@ class _Runtime:
         from zetasql.wasi import get_wasm_path
 
         config = wasmtime.Config()
-        config.shared_memory = True  # the module's memory is shared; the cache is keyed to this config
+        with contextlib.suppress(AttributeError):  # older wasmtime has no switch (and no threads)
+            config.shared_memory = True  # the module's memory is shared, as in the package's client
         engine = wasmtime.Engine(config)
         module = self._module(wasmtime, engine, str(get_wasm_path()), notice)
         wasi = wasmtime.WasiConfig()
