@@ -46,7 +46,7 @@ class LegacyRef:
     replacement: str      # the same path, renamed, quoted as it was
     target: str           # what it refers to now: dataset or dataset.table
     edits: tuple[tuple[int, int, str], ...]  # (start, end, new text) in the piece
-    names: frozenset[str]  # what an allowlist entry may name
+    names: frozenset[str]  # what a config allowlist entry may name: the path, or a legacy name in it
 
 
 @dataclass(frozen=True)
@@ -157,10 +157,13 @@ class LegacyIndex:
         replaced = actual
         for part, new in sorted(edits, key=lambda e: e[0].start, reverse=True):
             replaced = replaced[:part.start - start] + new + replaced[part.end - start:]
+        # An allowlist entry may name the path as written (without backticks), or a legacy name in it.
         plain = actual.replace("`", "")
+        legacy = {n for n in names if n in self.datasets or n in self.tables}
+        legacy |= {f"{a}.{b}" for a, b in zip(names, names[1:]) if (a, b) in self.qualified or a in self.datasets}
         return LegacyRef(start, end, actual, replaced, target,
                          tuple((p.start, p.end, new) for p, new in edits if p.name != new),
-                         frozenset({plain, plain.split(":")[-1], *names, target}))
+                         frozenset({plain, plain.split(":")[-1], *legacy}))
 
     def _renamed(self, table: str) -> str:
         return self.tables[table][1] if table in self.tables else table
