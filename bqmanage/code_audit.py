@@ -77,7 +77,8 @@ def audit_code(paths: list[Path], desired: Definitions, legacy: LegacyConfig, co
     result = CodeAuditResult([], scanner.stats)
     sql: Analyzer | None = None
     for source in scanner.files():
-        text = source.data.decode("utf-8", "surrogateescape")
+        encoding = _encoding(source.kind, source.data)
+        text = source.data.decode(encoding, "surrogateescape")
         found, parsed = pieces(source.kind, text)
         result.unparsable_files += not parsed
         lines = Lines(text)
@@ -91,7 +92,7 @@ def audit_code(paths: list[Path], desired: Definitions, legacy: LegacyConfig, co
         kept = _unsuppressed(result, file_found, lines, source.display, allow_paths, frozenset(config.allow.names))
         edits = [e for f in kept for e in f.edits]
         if fix and edits:
-            planned = plan_fix(source.path, source.display, source.kind, text, edits, sum(1 for f in kept if f.edits))
+            planned = plan_fix(source.path, source.display, source.kind, text, edits, sum(1 for f in kept if f.edits), encoding)
             result.fixes.append(planned)
             if planned.refused is None and not dry_run:
                 write(planned)
@@ -119,6 +120,19 @@ def _legacy_findings(index: LegacyIndex, piece: Piece, text: str, lines: Lines, 
                           replacement=replacement, path=display, line=line, col=col)
         out.append(_Found(finding, edits if fixable else (), ref.names))
     return out, spans
+
+
+def _encoding(kind: str, data: bytes) -> str:
+    """UTF-8, except a Python file's own coding declaration (PEP 263), which --fix keeps."""
+    if kind != "python":
+        return "utf-8"
+    import io
+    import tokenize
+
+    try:
+        return tokenize.detect_encoding(io.BytesIO(data).readline)[0]
+    except (SyntaxError, LookupError):
+        return "utf-8"
 
 
 def _warm_sqlglot() -> None:

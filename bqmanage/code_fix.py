@@ -30,6 +30,7 @@ class FileFix:
     count: int      # references rewritten
     refused: str | None = None  # why it was not written
     written: bool = False
+    encoding: str = "utf-8"
 
     def diff(self) -> str:
         lines = difflib.unified_diff(self.before.splitlines(keepends=True), self.after.splitlines(keepends=True),
@@ -37,12 +38,13 @@ class FileFix:
         return "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines)
 
 
-def plan_fix(path: str, display: str, kind: str, text: str, edits: list[Edit], references: int) -> FileFix:
+def plan_fix(path: str, display: str, kind: str, text: str, edits: list[Edit], references: int,
+             encoding: str = "utf-8") -> FileFix:
     """The file with every edit made (edits never overlap: each is one identifier part)."""
     after = text
     for edit in sorted(edits, key=lambda e: e.start, reverse=True):
         after = after[:edit.start] + edit.text + after[edit.end:]
-    fix = FileFix(path, display, text, after, references)
+    fix = FileFix(path, display, text, after, references, encoding=encoding)
     fix.refused = _parse_problem(kind, text, after)
     return fix
 
@@ -54,7 +56,7 @@ def write(fix: FileFix) -> None:
     fd, partial = tempfile.mkstemp(dir=os.path.dirname(target), prefix=f".{os.path.basename(target)}.", suffix=".bqmanage")
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(fix.after.encode("utf-8", "surrogateescape"))
+            handle.write(fix.after.encode(fix.encoding, "surrogateescape"))
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(partial, mode)
