@@ -363,7 +363,7 @@ def test_fix_keeps_line_endings_and_a_python_coding_declaration(tmp_path: Path, 
     (tmp_path / "crlf.py").write_bytes(b'\xc3\xa9 = "\xc3\xbc"; T = "customers.customer_usage_quotas"\r\nX = 1\r\n')
     (tmp_path / "latin.py").write_bytes(b'# -*- coding: latin-1 -*-\nT = "\xe9 customer_usage_quotas"\n')
     code, report, _ = audit(".")
-    assert [(f["path"], f["line"], f["column"]) for f in report["findings"]] == [("crlf.py", 1, 14), ("latin.py", 2, 8)]
+    assert [(f["path"], f["line"], f["column"]) for f in report["findings"]] == [("crlf.py", 1, 15), ("latin.py", 2, 8)]
     assert run_cli("--schemas", SCHEMAS, "audit-code", ".", "--fix").exit_code == 0
     assert (tmp_path / "crlf.py").read_bytes() == b'\xc3\xa9 = "\xc3\xbc"; T = "tenants.tenant_usage_quotas"\r\nX = 1\r\n'
     assert (tmp_path / "latin.py").read_bytes() == b'# -*- coding: latin-1 -*-\nT = "\xe9 tenant_usage_quotas"\n'
