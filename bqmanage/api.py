@@ -12,7 +12,10 @@ from bqmanage.model import Definitions, Table
 from bqmanage.settings import Settings
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from bqmanage.apply import ApplyResult, LedgerEntry
+    from bqmanage.code_audit import CodeAuditResult
     from bqmanage.engines import Engine
     from bqmanage.findings import Finding
     from bqmanage.plan import Plan, Step
@@ -214,3 +217,21 @@ def _reset_status(engine: Engine, sql: ResetSql, params: dict[str, object], targ
         if missing:
             raise NotAppliedError(not_applied_message(missing, target)) from None
         raise
+
+
+def audit_code(settings: Settings, paths: list[Path], *, fix: bool = False, dry_run: bool = False,
+               include: list[str] | None = None, exclude: list[str] | None = None, analyzer: str | None = None,
+               desired: Definitions | None = None, notice: Callable[[str], None] | None = None) -> CodeAuditResult:
+    """Legacy names and unknown table/column references in source files; ``fix`` rewrites the
+    legacy names (``dry_run``: computes the diffs, writes nothing). Flags add to the config's
+    ``audit_code`` include and exclude patterns. Never audits the definitions or the config file,
+    which name legacy tables on purpose."""
+    from bqmanage.code_audit import audit_code as run
+
+    desired = desired or validate(settings)
+    config = settings.audit_code.model_copy(update={
+        "include": [*settings.audit_code.include, *(include or [])],
+        "exclude": [*settings.audit_code.exclude, *(exclude or [])]})
+    skip = {settings.schemas_dir.resolve()} | ({settings.config_file.resolve()} if settings.config_file else set())
+    return run(paths, desired, settings.legacy, config, skip=frozenset(skip), analyzer=analyzer, fix=fix,
+               dry_run=dry_run, notice=notice)

@@ -7,7 +7,6 @@ that need them, so ``bqmanage --help`` stays fast.
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -201,6 +200,7 @@ def check(
     ctx: typer.Context,
     fmt: str = typer.Option("text", "--format", help="text, json (one object: clean + findings) or sarif (GitHub code scanning)."),
     output: str = typer.Option(None, "--output", "-o", help="Write the report to this file instead of stdout."),
+    code: list[str] = typer.Option(None, "--code", metavar="PATH", help="Also audit these source paths (as audit-code does) into the report."),
 ) -> None:
     """Report drift of the live warehouse against the definitions, and legacy names.
 
@@ -219,7 +219,9 @@ def check(
 
     if fmt not in ("text", "json", "sarif"):
         raise UsageError(f"--format: expected text, json or sarif, got {fmt!r}")
-    report_path = _writable(output) if output else None  # a bad path fails before any warehouse work
+    from bqmanage.report_file import writable, write_whole
+
+    report_path = writable(output) if output else None  # a bad path fails before any warehouse work
     settings = _settings(ctx)
     desired = api.validate(settings)
     with engine_session(settings, "check", read_only=True) as engine:
@@ -231,6 +233,8 @@ def check(
                 result = api.check(settings, engine, desired, lambda done, total: bar.update(task, completed=done, total=total))
         else:
             result = api.check(settings, engine, desired)
+    if code:
+        result.findings += api.audit_code(settings, [Path(p) for p in code], desired=desired).findings
     if fmt == "json":
         text = json.dumps(report.findings_json(result.findings), indent=2, default=str) + "\n"
     elif fmt == "sarif":
@@ -240,7 +244,7 @@ def check(
     else:
         text = report.findings_text(result.findings, settings.target)
     if report_path:
-        _write_whole(report_path, text)
+        write_whole(report_path, text)
     else:
         typer.echo(text, nl=False)
     raise typer.Exit(0 if result.clean else 1)
@@ -305,54 +309,66 @@ def reset(
         raise typer.Exit(2)
 
 
-def _writable(output: str) -> Path:
-    """The report file, if it can be written: refused up front, never after the warehouse was read."""
-    from bqmanage.errors import UsageError
-
-    path = Path(output)
-    if path.is_dir():
-        raise UsageError(f"{output}: cannot write the report: it is a directory")
-    if not path.parent.is_dir():
-        raise UsageError(f"{output}: cannot write the report: directory {path.parent} does not exist")
-    if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        raise UsageError(f"{output}: cannot write the report: permission denied")
-    return path
-
-
-def _write_whole(path: Path, text: str) -> None:
-    """Write beside the report, then rename over it: readers see the old report or the whole new
-    one, never a half-written file, whatever stops the write."""
-    import tempfile
-
-    from bqmanage.errors import UsageError
-
-    mode = path.stat().st_mode & 0o777 if path.exists() else 0o666 & ~_umask()
-    try:
-        fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot write the report: {exc.strerror or exc}") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(temp, mode)  # mkstemp's 0600 is not what a report file should get
-        os.replace(temp, path)
-    except BaseException as exc:
-        Path(temp).unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise UsageError(f"{path}: cannot write the report: {exc.strerror or exc}") from None
-        raise
-
-
-def _umask() -> int:
-    current = os.umask(0)
-    os.umask(current)
-    return current
-
-
 def _terminate(signum: int, frame: object) -> None:
     # Kubernetes, systemd and CI runners stop a job with SIGTERM: stop as cleanly as on Ctrl-C
     # (apply records the failure in its ledger, the CLI says how to resume, exit 130).
     raise KeyboardInterrupt
+
+
+@app.command("audit-code")
+@funnel
+def audit_code(
+    ctx: typer.Context,
+    paths: list[str] = typer.Argument(..., metavar="PATH", help="Files or directories to audit."),
+    fix: bool = typer.Option(False, "--fix", help="Rewrite legacy references in place (keeping quoting and qualification); print the diff."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="With --fix: print the diff, write nothing."),
+    fmt: str = typer.Option("text", "--format", help="text, json (one object: clean + findings + summary) or sarif."),
+    output: str = typer.Option(None, "--output", "-o", help="Write the report to this file instead of stdout."),
+    include: list[str] = typer.Option(None, "--include", metavar="GLOB", help="Only files matching this gitignore-style pattern (repeatable; replaces the default types)."),
+    exclude: list[str] = typer.Option(None, "--exclude", metavar="GLOB", help="Skip files and directories matching this gitignore-style pattern (repeatable)."),
+    analyzer: str = typer.Option(None, "--analyzer", help="SQL analyzer: sqlglot (default) or googlesql (Google's, pip install 'bqmanage[googlesql]')."),
+) -> None:
+    """Find legacy table names and unknown table/column references in source files.
+
+    Reads Python, SQL, YAML, JSON, JS/TS and shell files, honouring .gitignore. Comments and
+    prose are never references. SQL in .sql files and Python strings that touches a managed
+    table is checked against the definitions. A line with `bqmanage: ignore[KIND]` in a comment
+    is suppressed. Exit 0 clean, 1 findings (after --fix: findings that remain), 2 bad input.
+
+    Example: bqmanage audit-code src/ --fix --dry-run
+    """
+    import json
+
+    from bqmanage import api, code_report, report
+    from bqmanage.errors import UsageError
+    from bqmanage.report_file import writable, write_whole
+
+    if fmt not in ("text", "json", "sarif"):
+        raise UsageError(f"--format: expected text, json or sarif, got {fmt!r}")
+    if analyzer not in (None, "sqlglot", "googlesql"):
+        raise UsageError(f"--analyzer: expected sqlglot or googlesql, got {analyzer!r}")
+    if dry_run and not fix:
+        raise UsageError("--dry-run: only with --fix (audit-code writes nothing without --fix)")
+    report_path = writable(output) if output else None  # a bad path fails before any file is read
+    settings = _settings(ctx)
+    desired = api.validate(settings)
+    result = api.audit_code(settings, [Path(p) for p in paths], fix=fix, dry_run=dry_run, include=include,
+                            exclude=exclude, analyzer=analyzer, desired=desired, notice=lambda m: typer.echo(m, err=True))
+    if fix:  # the diff goes with the text report, or to stderr beside a machine-readable one
+        typer.echo(code_report.fix_text(result, dry_run), nl=False, err=fmt != "text")
+    if fmt == "json":
+        text = json.dumps({**report.findings_json(result.findings), "summary": result.summary()}, indent=2, default=str) + "\n"
+    elif fmt == "sarif":
+        from bqmanage.sarif import to_sarif
+
+        text = json.dumps(to_sarif(result.findings, desired), indent=2, default=str) + "\n"
+    else:
+        text = code_report.findings_text(result)
+    if report_path:
+        write_whole(report_path, text)
+    else:
+        typer.echo(text, nl=False)
+    raise typer.Exit(0 if result.clean else 1)
 
 
 def run() -> None:

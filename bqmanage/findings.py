@@ -31,7 +31,7 @@ KINDS = (
     "missing_dataset", "missing_table", "missing_column", "extra_column", "type_mismatch", "mode_mismatch",
     "default_mismatch", "description_mismatch", "partitioning_mismatch", "clustering_mismatch",
     "option_mismatch", "legacy_dataset", "legacy_table", "legacy_reference", "unknown_table_reference",
-    "unknown_column_reference",
+    "unknown_column_reference", "sql_type_error",
 )
 SEVERITY = {
     "missing_dataset": "error", "missing_table": "error", "missing_column": "error", "type_mismatch": "error",
@@ -39,6 +39,7 @@ SEVERITY = {
     "extra_column": "warning", "description_mismatch": "warning", "clustering_mismatch": "warning",
     "option_mismatch": "warning", "legacy_dataset": "warning", "legacy_table": "warning",
     "legacy_reference": "warning", "unknown_table_reference": "error", "unknown_column_reference": "error",
+    "sql_type_error": "error",
 }
 
 
@@ -59,9 +60,19 @@ class Finding:
     replacement: str | None = None
     row_count: int | None = None
     last_modified: str | None = None
+    # Code findings (audit-code): where in a source file, 1-based. In JSON, ``column`` is
+    # ``col`` (design §4); the referenced name as written is ``actual``, a suggestion ``expected``.
+    path: str | None = None
+    line: int | None = None
+    col: int | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if v is not None or k in ("dataset", "table", "column", "expected", "actual")}
+        data = asdict(self)
+        if self.path is not None:
+            data["column"] = data.pop("col")
+            return {k: v for k, v in data.items() if v is not None or k == "replacement"}
+        del data["col"]
+        return {k: v for k, v in data.items() if v is not None or k in ("dataset", "table", "column", "expected", "actual")}
 
 
 def _apply_would(change: Change, what: str) -> str:

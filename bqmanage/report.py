@@ -101,14 +101,16 @@ def findings_text(findings: list[Finding], target: str) -> str:
     if not findings:
         return f"Clean: target {target} matches the definitions; no legacy names found.\n"
     groups: dict[str, list[Finding]] = {}
-    for finding in findings:
-        groups.setdefault(f"{finding.dataset}.{finding.table}" if finding.table else str(finding.dataset), []).append(finding)
+    for finding in findings:  # code findings (check --code) are grouped by their file
+        key = finding.path or (f"{finding.dataset}.{finding.table}" if finding.table else str(finding.dataset))
+        groups.setdefault(key, []).append(finding)
     width = max(len(f.kind) for f in findings)
     out = []
     for name in sorted(groups):
         out.append(name)
         for f in groups[name]:
-            out.append(f"  {f.severity:<8} {f.kind:<{width}}  {f.message}")
+            where = f"{f.line}:{f.col}: " if f.path else ""
+            out.append(f"  {f.severity:<8} {f.kind:<{width}}  {where}{f.message}")
         out.append("")
     errors = sum(1 for f in findings if f.severity == "error")
     out.append(f"{len(findings)} finding(s) on target {target}: {errors} error(s), {len(findings) - errors} warning(s).")

@@ -25,6 +25,7 @@ _HELP = {
     "legacy_dataset": "A dataset still carries a legacy name.", "legacy_table": "A table still carries a legacy name.",
     "legacy_reference": "Code refers to a legacy name.", "unknown_table_reference": "Code refers to an undefined table.",
     "unknown_column_reference": "Code refers to an undefined column.",
+    "sql_type_error": "A statement on a managed table has a type error (Google's GoogleSQL analyzer).",
 }
 
 
@@ -33,6 +34,9 @@ def _rule_name(kind: str) -> str:
 
 
 def _location(finding: Finding, desired: Definitions) -> dict[str, Any]:
+    if finding.path is not None:  # a code finding: the source file, line and column
+        return {"physicalLocation": {"artifactLocation": {"uri": finding.path, "uriBaseId": "%SRCROOT%"},
+                                     "region": {"startLine": finding.line or 1, "startColumn": finding.col or 1}}}
     uri, line = finding.definition, finding.definition_line
     if uri is None:
         # Legacy datasets have no definition of their own: point at the replacement's first table.
@@ -47,7 +51,8 @@ def to_sarif(findings: list[Finding], desired: Definitions) -> dict[str, Any]:
               "defaultConfiguration": {"level": _LEVEL[SEVERITY[kind]]}} for kind in KINDS]
     results = []
     for finding in findings:
-        identity = "|".join(str(x) for x in (finding.kind, finding.dataset, finding.table, finding.column))
+        identity = "|".join(str(x) for x in (finding.kind, finding.dataset, finding.table, finding.column)
+                            + ((finding.path, finding.line, finding.actual) if finding.path else ()))
         results.append({
             "ruleId": finding.kind,
             "ruleIndex": KINDS.index(finding.kind),

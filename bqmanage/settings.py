@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from bqmanage.code_config import AuditCodeConfig
 from bqmanage.errors import ConfigError
 from bqmanage.names import label_problem, project_problem
 from bqmanage.yaml_source import SourceError, parse_yaml, read_text
@@ -57,6 +58,7 @@ class ConfigFile(BaseModel):
     default_target: str | None = None
     targets: dict[str, TargetConfig] = Field(default_factory=dict)
     legacy: LegacyConfig = Field(default_factory=LegacyConfig)
+    audit_code: AuditCodeConfig = Field(default_factory=AuditCodeConfig)
 
 
 class Settings(BaseModel):
@@ -75,11 +77,13 @@ class Settings(BaseModel):
     labels: dict[str, str] = Field(default_factory=dict)
     legacy: LegacyConfig = Field(default_factory=LegacyConfig)
     region_qualified_information_schema: bool = False
-    # Tuning read from the environment (ENVIRONMENT below), in one place.
+    # Tuning read from the environment (bqmanage/environment.py lists it), in one place.
     retry_deadline: float = 120.0
     job_timeout: float = 3600.0
     lock_timeout: float = 60.0
     info_schema_batch: int = 50
+    audit_code: AuditCodeConfig = Field(default_factory=AuditCodeConfig)
+    config_file: Path | None = None  # the bqmanage.yaml that was read, if any: audit-code never audits it
 
 
 def env_seconds(name: str, default: float) -> float:
@@ -168,4 +172,6 @@ def resolve_settings(
         job_timeout=env_seconds("BQMANAGE_JOB_TIMEOUT", 3600),
         lock_timeout=env_seconds("BQMANAGE_LOCK_TIMEOUT", 60),
         info_schema_batch=_env_count("BQMANAGE_INFO_SCHEMA_BATCH", 50),
+        audit_code=cfg.audit_code,
+        config_file=Path(config) if config else (Path(CONFIG_FILE) if Path(CONFIG_FILE).exists() else None),
     )

@@ -1,0 +1,353 @@
+"""audit-code, file side: which files to read, and which of them can hold a reference at all.
+
+Walking is the whole cost on a large tree, so it does as little per file as it can: one read
+into a reused buffer and a substring test of the raw bytes against the few literals that every
+candidate name contains (``Prefilter``); only files that pass are decoded and parsed, and on a
+large tree a second process does part of it. ``.gitignore`` files are honoured as git does
+(pathspec; nested files, negation, the repository's ancestors), and checked for a file only once
+it has passed the pre-filter, since most files never do; ignored directories are pruned on the
+way down.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from bqmanage.errors import UsageError
+
+if TYPE_CHECKING:
+    import pathspec
+
+# File types audit-code reads by default, by suffix, and the lexer each one gets.
+KINDS = {
+    ".py": "python", ".pyi": "python", ".sql": "sql", ".yaml": "yaml", ".yml": "yaml", ".json": "json",
+    ".js": "js", ".mjs": "js", ".cjs": "js", ".jsx": "js", ".ts": "js", ".tsx": "js", ".mts": "js", ".cts": "js",
+    ".sh": "shell", ".bash": "shell", ".zsh": "shell", ".ksh": "shell",
+}
+_SHEBANGS = {b"python": "python", b"bash": "shell", b"sh": "shell", b"zsh": "shell", b"dash": "shell", b"ksh": "shell"}
+_VCS_DIRS = frozenset({".git", ".hg", ".svn"})
+_CHUNK = 65536  # the first read; most source files are smaller, and a 1 MiB buffer per file costs page faults
+
+
+@dataclass
+class ScanStats:
+    read: int = 0             # files of a scanned type that were read
+    parsed: int = 0           # of those, files that held a candidate name and were parsed
+    skipped_binary: int = 0
+    skipped_large: int = 0
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    path: str      # as opened
+    display: str   # as reported: relative to the working directory when under it, POSIX separators
+    kind: str      # python, sql, yaml, json, js, shell or text
+    data: bytes
+
+
+class Prefilter:
+    """Does a file's raw text contain any candidate name? ``bytes.__contains__`` of a few literals.
+
+    Python's ``re`` scans an alternation of names at well under 100 MB/s; a substring test runs at
+    memory speed. Names sharing a prefix of 6+ characters are covered by that prefix
+    (customer_usage_quotas, customer_profiles and customers by ``customer``), so the test stays a
+    handful of passes however many names there are. Exact matching happens after, on hits only.
+    """
+
+    def __init__(self, names: Iterable[str]) -> None:
+        literals: list[str] = []
+        for name in sorted(set(names)):
+            if literals and len(common := os.path.commonprefix([literals[-1], name])) >= 6:
+                literals[-1] = common
+            else:
+                literals.append(name)
+        self.literals = tuple(dict.fromkeys(lit.encode() for lit in literals))
+
+    def __call__(self, data: bytes) -> bool:
+        for literal in self.literals:
+            if literal in data:
+                return True
+        return False
+
+
+def display_path(path: Path) -> str:
+    """A path as the user would type it: relative to the working directory when under it."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def compile_patterns(lines: Iterable[str], where: str = "") -> pathspec.GitIgnoreSpec:
+    """Compile gitignore-style patterns; a bad one is bad input (``where`` says whose), or, in a
+    .gitignore file (no ``where``), skipped as git skips it."""
+    import pathspec
+
+    good = []
+    for line in lines:
+        try:
+            pathspec.GitIgnoreSpec.from_lines([line])
+        except ValueError:
+            if where:
+                raise UsageError(f"{where}: invalid pattern {line!r}") from None
+            continue
+        good.append(line)
+    return pathspec.GitIgnoreSpec.from_lines(good)
+
+
+def _read_ignore(path: Path) -> pathspec.GitIgnoreSpec | None:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    spec = compile_patterns(text.splitlines())
+    return spec if len(spec) else None
+
+
+@dataclass
+class _Ignores:
+    """The .gitignore files that apply in one directory: (directory, spec), outermost first."""
+
+    chain: tuple[tuple[str, pathspec.GitIgnoreSpec], ...] = ()
+
+    def ignored(self, path: str, is_dir: bool) -> bool:
+        """Git's rule: the deepest file with a matching pattern decides, and within a file the last one."""
+        for base, spec in reversed(self.chain):
+            rel = os.path.relpath(path, base).replace(os.sep, "/") + ("/" if is_dir else "")
+            include = spec.check_file(rel).include
+            if include is not None:
+                return include
+        return False
+
+    def entering(self, directory: str) -> _Ignores:
+        spec = _read_ignore(Path(directory) / ".gitignore")
+        return _Ignores(self.chain + ((directory, spec),)) if spec is not None else self
+
+
+def _repository_ignores(root: Path) -> _Ignores:
+    """The ignore files above ``root`` inside its repository, as git applies them below ``root``
+    (``root``'s own .gitignore is read by the walk)."""
+    resolved = root.resolve()
+    top = next((p for p in (resolved, *resolved.parents) if (p / ".git").exists()), None)
+    if top is None:
+        return _Ignores()
+    ignores = _Ignores()
+    exclude = top / ".git" / "info" / "exclude"
+    if exclude.is_file() and (spec := _read_ignore(exclude)) is not None:
+        ignores = _Ignores(((str(top), spec),))
+    parts = resolved.relative_to(top).parts
+    for depth in range(len(parts)):  # top, then each directory down to root's parent
+        ignores = ignores.entering(str(top.joinpath(*parts[:depth])))
+    return ignores
+
+
+Candidate = tuple[str, str, _Ignores | None]  # a file to read: path, kind, the ignore rules that apply
+
+
+@dataclass
+class Scanner:
+    """The files under ``roots`` that audit-code should parse."""
+
+    roots: list[Path]
+    prefilter: Prefilter
+    include: list[str] = field(default_factory=list)
+    exclude: list[str] = field(default_factory=list)
+    skip: frozenset[Path] = frozenset()  # resolved paths never audited: the definitions, the config file
+    max_bytes: int = 1 << 20
+    stats: ScanStats = field(default_factory=ScanStats)
+    # Work the caller will need after the walk (importing the SQL parser), done while a second
+    # process reads: on a large tree it then costs no time.
+    meanwhile: Callable[[], None] | None = None
+
+    def __post_init__(self) -> None:
+        for root in self.roots:
+            if not root.exists():
+                raise UsageError(f"{root}: no such file or directory")
+            if not (root.is_dir() or root.is_file()):
+                raise UsageError(f"{root}: not a file or directory")
+        self._include = compile_patterns(self.include, "--include or audit_code.include") if self.include else None
+        self._exclude = compile_patterns(self.exclude, "--exclude or audit_code.exclude") if self.exclude else None
+        self._skip = {str(p) for p in self.skip}
+        self._cwd = os.getcwd() + os.sep
+
+    def files(self) -> list[SourceFile]:
+        """Every file to parse, sorted by path; ``stats`` counts what was read and skipped.
+
+        On a large tree a forked child walks and reads about two thirds of it while this process
+        first does ``meanwhile``, then the rest: walking and reading are syscalls and substring
+        tests, which two processes on 2 cores share (bench/RESULTS.md). Only the few files that
+        may hold a name come back through the pipe."""
+        explicit: list[Candidate] = []
+        units: list[tuple[str, _Ignores]] = []  # directories still to walk, with their ignore rules
+        for root in self.roots:
+            if root.is_dir():
+                top = str(root.resolve())
+                units.append((top, _repository_ignores(root).entering(top)))
+            else:
+                kind = self._kind(root.name, display_path(root), explicit=True)
+                if kind is not None and not self._excluded(display_path(root), False):
+                    explicit.append((str(root), kind, None))
+        while units and len(units) < 6:  # widen the frontier, so that there is work to share
+            directory, ignores = units.pop(0)
+            self._walk(directory, ignores, explicit, units)
+        found = self._in_two(units, explicit) if self._may_fork(units) else self._part(units, explicit)
+        return sorted(found, key=lambda f: f.display)
+
+    def _may_fork(self, units: list[tuple[str, _Ignores]]) -> bool:
+        import threading
+
+        return (len(units) >= 2 and (os.cpu_count() or 1) >= 2 and hasattr(os, "fork")
+                and threading.active_count() == 1 and os.environ.get("BQMANAGE_AUDIT_PROCESSES") != "1")
+
+    def _in_two(self, units: list[tuple[str, _Ignores]], explicit: list[Candidate]) -> list[SourceFile]:
+        import pickle
+
+        mine, theirs = units[0::3], units[1::3] + units[2::3]
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: its share, then leave at once
+            try:
+                os.close(read_end)
+                self.stats = ScanStats()
+                found = self._part(theirs, [])
+                with os.fdopen(write_end, "wb") as pipe:
+                    pickle.dump((found, self.stats), pipe, protocol=pickle.HIGHEST_PROTOCOL)
+            finally:
+                os._exit(0)  # no atexit handlers, no flushing of the parent's buffers
+        os.close(write_end)
+        if self.meanwhile is not None:
+            self.meanwhile()
+        found = self._part(mine, explicit)
+        with os.fdopen(read_end, "rb") as pipe:
+            payload = pipe.read()
+        os.waitpid(pid, 0)
+        if not payload:  # the child died before it answered: do its share here
+            return found + self._part(theirs, [])
+        theirs_found, stats = pickle.loads(payload)
+        for name in ("read", "parsed", "skipped_binary", "skipped_large"):
+            setattr(self.stats, name, getattr(self.stats, name) + getattr(stats, name))
+        return found + theirs_found
+
+    def _part(self, units: list[tuple[str, _Ignores]], candidates: list[Candidate]) -> list[SourceFile]:
+        """Walk ``units``, read them and ``candidates``, and keep the files that may hold a name."""
+        candidates = list(candidates)
+        for directory, ignores in units:
+            self._walk(directory, ignores, candidates, None)
+        out = []
+        for (path, kind, ignores), (verdict, data) in zip(candidates, _read_all(candidates, self.prefilter, self.max_bytes)):
+            if verdict is None:
+                continue  # unreadable, or a script without a shebang this audits
+            if verdict == "miss":  # cannot hold a name: ignore rules are only needed for the rest
+                self.stats.read += 1
+                continue
+            if ignores is not None and ignores.ignored(path, False):
+                continue
+            self.stats.read += 1
+            if verdict == "large":
+                self.stats.skipped_large += 1
+            elif verdict == "binary":
+                self.stats.skipped_binary += 1
+            else:
+                self.stats.parsed += 1
+                display = self._rel(path) if ignores is not None else display_path(Path(path))
+                out.append(SourceFile(path, display, verdict, data))
+        return out
+
+    def _rel(self, path: str) -> str:
+        return path[len(self._cwd):].replace(os.sep, "/") if path.startswith(self._cwd) else path
+
+    def _excluded(self, display: str, is_dir: bool) -> bool:
+        return self._exclude is not None and self._exclude.match_file(display + ("/" if is_dir else ""))
+
+    def _kind(self, name: str, display: str, explicit: bool = False) -> str | None:
+        dot = name.rfind(".")
+        suffix = name[dot:] if dot > 0 else ""
+        if self._include is not None:
+            return KINDS.get(suffix, "text") if self._include.match_file(display) else None
+        if suffix in KINDS:
+            return KINDS[suffix]
+        if not suffix:
+            return "shebang"  # decided once the first line is read
+        return "text" if explicit else None
+
+    def _walk(self, directory: str, ignores: _Ignores, out: list[Candidate],
+              subdirectories: list[tuple[str, _Ignores]] | None) -> None:
+        """Files to read go to ``out``; subdirectories are walked, or listed in ``subdirectories``."""
+        try:
+            with os.scandir(directory) as it:
+                entries = list(it)
+        except OSError:
+            return
+        filtered = self._include is not None or self._exclude is not None
+        for entry in entries:
+            if entry.is_symlink() or entry.path in self._skip:
+                continue  # a link is audited where it points, if that is in the tree
+            if entry.is_dir():
+                if entry.name in _VCS_DIRS or self._excluded(self._rel(entry.path), True) or ignores.ignored(entry.path, True):
+                    continue
+                if subdirectories is not None:
+                    subdirectories.append((entry.path, ignores.entering(entry.path)))
+                else:
+                    self._walk(entry.path, ignores.entering(entry.path), out, None)
+            elif not entry.is_file():
+                continue  # a FIFO, socket or device: reading it could block forever
+            elif not filtered:
+                dot = entry.name.rfind(".")
+                kind = KINDS.get(entry.name[dot:]) if dot > 0 else "shebang"
+                if kind is not None:
+                    out.append((entry.path, kind, ignores))
+            else:
+                display = self._rel(entry.path)
+                kind = self._kind(entry.name, display)
+                if kind is not None and not self._excluded(display, False):
+                    out.append((entry.path, kind, ignores))
+
+
+def _read_all(files: list[Candidate], prefilter: Prefilter, max_bytes: int) -> list[tuple[str | None, bytes]]:
+    """(verdict, data) of each file: its kind when it may hold a name (with its bytes), else
+    "miss", "large", "binary", or None when it cannot be read or is no script.
+
+    Each file is read into one reused buffer and tested there; bytes are copied out only for the
+    few that may hold a name."""
+    out: list[tuple[str | None, bytes]] = []
+    append, literals = out.append, prefilter.literals
+    buffer = bytearray(_CHUNK)
+    open_, readv, read, close, flags = os.open, os.readv, os.read, os.close, os.O_RDONLY
+    for path, kind, _ in files:
+        rest = b""
+        try:
+            fd = open_(path, flags)
+            try:
+                n = readv(fd, [buffer])
+                if n == _CHUNK:
+                    rest = read(fd, max_bytes + 1 - _CHUNK)
+            finally:
+                close(fd)
+        except OSError:
+            append((None, b""))
+            continue
+        if kind == "shebang":
+            first = bytes(buffer[:min(n, 128)]).split(b"\n", 1)[0].rstrip()
+            kind = next((k for word, k in _SHEBANGS.items() if first.startswith(b"#!") and first.endswith(word)), "")
+            if not kind:
+                append((None, b""))
+                continue
+        if n + len(rest) > max_bytes:
+            append(("large", b""))
+        elif buffer.find(b"\0", 0, min(n, 8192)) != -1:
+            append(("binary", b""))
+        elif rest:  # over 64 KiB: test the whole file
+            data = bytes(buffer) + rest
+            append((kind, data) if prefilter(data) else ("miss", b""))
+        else:
+            for literal in literals:
+                if buffer.find(literal, 0, n) != -1:
+                    append((kind, bytes(buffer[:n])))
+                    break
+            else:
+                append(("miss", b""))
+    return out

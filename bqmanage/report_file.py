@@ -1,0 +1,49 @@
+"""A report file (check -o, audit-code -o): refused up front when it cannot be written, and written
+whole or not at all."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from bqmanage.errors import UsageError
+
+
+def writable(output: str) -> Path:
+    """The report file, if it can be written: refused up front, never after the warehouse was read."""
+    path = Path(output)
+    if path.is_dir():
+        raise UsageError(f"{output}: cannot write the report: it is a directory")
+    if not path.parent.is_dir():
+        raise UsageError(f"{output}: cannot write the report: directory {path.parent} does not exist")
+    if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise UsageError(f"{output}: cannot write the report: permission denied")
+    return path
+
+
+def write_whole(path: Path, text: str) -> None:
+    """Write beside the report, then rename over it: readers see the old report or the whole new
+    one, never a half-written file, whatever stops the write."""
+    import tempfile
+
+    mode = path.stat().st_mode & 0o777 if path.exists() else 0o666 & ~umask()
+    try:
+        fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot write the report: {exc.strerror or exc}") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.chmod(temp, mode)  # mkstemp's 0600 is not what a report file should get
+        os.replace(temp, path)
+    except BaseException as exc:
+        Path(temp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise UsageError(f"{path}: cannot write the report: {exc.strerror or exc}") from None
+        raise
+
+
+def umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
