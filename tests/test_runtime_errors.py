@@ -291,3 +291,19 @@ def test_apply_summary_over_many_datasets_is_one_short_line(workdir: Path) -> No
     summary = result.stdout.strip().splitlines()[-1]
     assert summary.startswith("Applied ") and summary.endswith(", ds19 and 11 more.")
     assert "ds29" not in summary and len(summary) < 400
+
+
+def test_every_allowed_default_function_works_on_the_local_engine(workdir: Path) -> None:
+    """Each function a definition may use as a default (defaults.FUNCTIONS) creates a column the
+    local engine can fill; CURRENT_DATETIME() has no DuckDB twin and once failed at CREATE."""
+    from bqmanage.defaults import FUNCTIONS
+
+    columns = "".join(f"  - {{name: c_{name.lower()}, type: {type_}, default: '{name}()'}}\n" for name, type_ in FUNCTIONS.items())
+    write(Path("schemas/tenants/clocks.yaml"), f"table: clocks\ncolumns:\n  - {{name: id, type: INT64}}\n{columns}")
+    assert run_cli("apply").exit_code == 0
+    engine = engine_for(None)
+    engine.query("INSERT INTO `tenants`.`clocks` (id) VALUES (1)")
+    row = engine.query("SELECT * FROM `tenants`.`clocks`")[0]
+    engine.close()
+    assert all(row[f"c_{name.lower()}"] is not None for name in FUNCTIONS)
+    assert run_cli("check").exit_code == 0

@@ -80,6 +80,9 @@ def to_duckdb(sql: str) -> list[str]:
     def adapt(node: exp.Expression) -> exp.Expression:
         if isinstance(node, exp.Column) and not node.table and node.name.upper() in _PSEUDO_COLUMNS:
             return exp.Null()
+        # DuckDB has no CURRENT_DATETIME(); BigQuery's is the wall clock in UTC, without a zone.
+        if isinstance(node, exp.CurrentDatetime) and not node.this:
+            return sqlglot.parse_one("timezone('UTC', now())", read="duckdb")
         # NUMERIC '…' and BIGNUMERIC '…' literals: as a plain number DuckDB keeps every digit it
         # can (HUGEINT, exact DECIMAL), where a cast to its default DECIMAL(18,3) would overflow.
         if (isinstance(node, exp.Cast) and isinstance(node.this, exp.Literal) and node.this.is_string
