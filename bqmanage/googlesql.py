@@ -14,6 +14,7 @@ It knows GoogleSQL's grammar and types, not BigQuery's service rules (those are 
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import ctypes
 import datetime as dt
@@ -86,6 +87,13 @@ class _Runtime:
             self.exports["_initialize"](self.store)
         self.memory = self.exports["memory"]
         self._shared = getattr(wasmtime, "SharedMemory", ())
+        # Free the instance while wasmtime is still importable: left to interpreter shutdown, its
+        # finalizers run after wasmtime's globals are gone and print a traceback after the output.
+        atexit.register(self.close)
+
+    def close(self) -> None:
+        for name in ("memory", "exports", "store"):
+            self.__dict__.pop(name, None)
 
     @staticmethod
     def _module(wasmtime: Any, engine: Any, wasm: str, notice: Callable[[str], None] | None) -> Any:
