@@ -69,6 +69,11 @@ def main(
     ctx.obj = {"target": target, "project": project, "location": location, "schemas": schemas, "config": config}
 
 
+def _protected(ctx: typer.Context) -> tuple[Path, ...]:
+    """What a report file must never overwrite: the definitions and the config file."""
+    return (Path(ctx.obj.get("schemas") or "schemas"), Path(ctx.obj.get("config") or "bqmanage.yaml"))
+
+
 def _settings(ctx: typer.Context) -> Settings:
     from bqmanage.settings import resolve_settings
 
@@ -221,7 +226,7 @@ def check(
         raise UsageError(f"--format: expected text, json or sarif, got {fmt!r}")
     from bqmanage.report_file import writable, write_whole
 
-    report_path = writable(output) if output else None  # a bad path fails before any warehouse work
+    report_path = writable(output, _protected(ctx)) if output is not None else None  # fails before any warehouse work
     settings = _settings(ctx)
     desired = api.validate(settings)
     with engine_session(settings, "check", read_only=True) as engine:
@@ -349,7 +354,7 @@ def audit_code(
         raise UsageError(f"--analyzer: expected sqlglot or googlesql, got {analyzer!r}")
     if dry_run and not fix:
         raise UsageError("--dry-run: only with --fix (audit-code writes nothing without --fix)")
-    report_path = writable(output) if output else None  # a bad path fails before any file is read
+    report_path = writable(output, _protected(ctx)) if output is not None else None  # fails before any file is read
     settings = _settings(ctx)
     desired = api.validate(settings)
     result = api.audit_code(settings, [Path(p) for p in paths], fix=fix, dry_run=dry_run, include=include,

@@ -9,11 +9,25 @@ from pathlib import Path
 from bqmanage.errors import UsageError
 
 
-def writable(output: str) -> Path:
-    """The report file, if it can be written: refused up front, never after the warehouse was read."""
-    path = Path(output)
+def writable(output: str, protected: tuple[Path, ...] = ()) -> Path:
+    """The report file, if it can be written: refused up front, never after the warehouse was read.
+
+    A symlink is followed (the report goes where it points). What exists must be a regular file:
+    the report replaces it by a rename, which would turn a device (/dev/null), a FIFO or a socket
+    into a plain file. Nothing under ``protected`` (the definitions, the config) is overwritten.
+    """
+    if not output:
+        raise UsageError("--output: empty path; leave the option out to print the report")
+    path = Path(os.path.realpath(output))
     if path.is_dir():
         raise UsageError(f"{output}: cannot write the report: it is a directory")
+    if path.exists() and not path.is_file():
+        raise UsageError(f"{output}: cannot write the report: it is not a regular file (a device, FIFO or socket); "
+                         "leave -o out and redirect stdout instead")
+    for place in protected:
+        real = Path(os.path.realpath(place))
+        if path == real or real in path.parents:
+            raise UsageError(f"{output}: cannot write the report over {place}, which bqmanage reads")
     if not path.parent.is_dir():
         raise UsageError(f"{output}: cannot write the report: directory {path.parent} does not exist")
     if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):

@@ -5,8 +5,10 @@ outlive their deadline, bad credential files, and exact BYTES/STRING defaults.""
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
+import stat
 import time
 from pathlib import Path
 
@@ -38,6 +40,45 @@ def test_check_output_is_written_whole_or_not_at_all(workdir: Path) -> None:
     assert result.exit_code == 1 and result.stdout == ""
     assert json.loads(Path("reports/drift.json").read_text())["clean"] is False
     assert [p.name for p in Path("reports").iterdir()] == ["drift.json"]  # no temporary file left beside it
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device", "definition", "config", "empty"])
+def test_check_output_never_replaces_what_is_not_a_report(kind: str, workdir: Path) -> None:
+    """The report is renamed into place, which would turn /dev/null or a FIFO into a plain file
+    and could overwrite a definition: all refused, exit 2, the target untouched."""
+    if kind == "fifo":
+        target = "pipe"
+        os.mkfifo(target)
+    elif kind == "device":
+        if os.geteuid() != 0:
+            pytest.skip("making a device node needs root")
+        target = "null"
+        os.mknod(target, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    elif kind == "definition":
+        target = "schemas/tenants/tenant_profiles.yaml"
+    elif kind == "config":
+        target = "bqmanage.yaml"
+        write(Path(target), "default_target: local\n")
+    else:
+        target = ""
+    before = os.lstat(target) if target else None
+    result = run_cli("check", "-o", target)
+    assert result.exit_code == 2, result.stderr
+    assert result.stderr.startswith("error: ") and "Traceback" not in result.stderr
+    if before is not None:
+        after = os.lstat(target)
+        assert (stat.S_IFMT(after.st_mode), after.st_size, after.st_mtime_ns) == (
+            stat.S_IFMT(before.st_mode), before.st_size, before.st_mtime_ns)
+    assert not Path(".bqmanage").exists()
+
+
+def test_check_output_through_a_symlink_writes_its_target(workdir: Path) -> None:
+    Path("reports").mkdir()
+    Path("reports/drift.json").write_text("old")
+    Path("latest.json").symlink_to("reports/drift.json")
+    assert run_cli("check", "--format", "json", "-o", "latest.json").exit_code == 1
+    assert Path("latest.json").is_symlink()
+    assert json.loads(Path("reports/drift.json").read_text())["clean"] is False
 
 
 # ---- Ctrl-C and SIGTERM in the middle of a DuckDB statement ----
