@@ -87,7 +87,9 @@ def validate(ctx: typer.Context) -> None:
 
     Every problem is reported as file:line: key.path: message. Exit 2 on any problem.
 
-    Example: bqmanage validate --schemas ./schemas
+    Global flags such as --schemas go before the command.
+
+    Example: bqmanage --schemas ./schemas validate
     """
     from bqmanage import api
     from bqmanage.diff import desired_datasets
@@ -281,6 +283,7 @@ def reset(
     """
     import datetime as dt
     import json
+    import re
 
     from bqmanage import api
     from bqmanage import report as text
@@ -291,6 +294,9 @@ def reset(
     run_date = None
     if date is not None:
         try:
+            # fromisoformat alone also takes 20261121 and 2026-W47-6: only what --help promises.
+            if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", date):
+                raise ValueError(date)
             run_date = dt.date.fromisoformat(date)
         except ValueError:
             raise UsageError(f"--date: {date!r} is not a date (YYYY-MM-DD)") from None

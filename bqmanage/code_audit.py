@@ -18,7 +18,12 @@ from bqmanage.code_fix import FileFix, plan_fix, write
 from bqmanage.code_lex import Lines, Piece, pieces
 from bqmanage.code_refs import Edit, LegacyIndex
 from bqmanage.code_scan import Prefilter, Scanner, ScanStats
-from bqmanage.code_sql import Analyzer, names_managed_dataset, statements, with_parameters
+from bqmanage.code_sql import (
+    Analyzer,
+    names_managed_dataset,
+    statements,
+    with_parameters,
+)
 from bqmanage.findings import SEVERITY, Finding
 from bqmanage.model import Definitions
 from bqmanage.settings import LegacyConfig

@@ -89,6 +89,10 @@ def project_problem(project: str) -> str | None:
     return None
 
 
+# https://cloud.google.com/bigquery/docs/labels-intro#requirements
+MAX_LABELS = 64
+
+
 def label_problem(key: str, value: str) -> str | None:
     """Why a label pair is invalid, or None (labels-intro#requirements)."""
     if not _LABEL_KEY.match(key):

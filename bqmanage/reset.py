@@ -94,6 +94,8 @@ def resolve_run_date(quota: QuotaSpec, run_date: dt.date | None, allow_future: b
         raise UsageError(
             f"--date: {day.isoformat()} is more than one day after today ({today.isoformat()} in {quota.time_zone}): "
             f"{effect}. Pass --allow-future-date if that is really meant.")
+    if (day - dt.date.min).days <= quota.lookback_days:
+        raise UsageError(f"--date: {day.isoformat()} leaves no room for the {quota.lookback_days}-day lookback before year 1")
     return day
 
 

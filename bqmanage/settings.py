@@ -7,6 +7,7 @@ name more. Precedence: flag > environment variable > config file > built-in defa
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -104,7 +105,7 @@ def _env_count(name: str, default: int) -> int:
     text = os.environ.get(name)
     if text is None or not text.strip():
         return default
-    if not text.strip().isdigit() or int(text) < 1:
+    if not re.fullmatch(r"[0-9]+", text.strip()) or int(text) < 1:  # str.isdigit() also takes '²
         raise ConfigError(f"{name}={text}: expected a whole number of at least 1")
     return int(text)
 
@@ -146,6 +147,10 @@ def resolve_settings(
     name = target or cfg.default_target or "local"
     if name in cfg.targets:
         tcfg = cfg.targets[name]
+        if name in ("local", "bigquery") and tcfg.engine != name:
+            # --target local must never reach BigQuery because a config file says so.
+            raise ConfigError(f"{config or CONFIG_FILE}: targets.{name}: the built-in target {name!r} must keep "
+                              f"engine: {name}; give a {tcfg.engine} target another name")
     elif name in ("local", "bigquery"):
         tcfg = TargetConfig(engine=name)  # type: ignore[arg-type]
     else:

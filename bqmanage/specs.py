@@ -14,8 +14,8 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from bqmanage.errors import Problem
-from bqmanage.yaml_source import KeyPath, LineMap
 from bqmanage.model import RangePartitioning
+from bqmanage.yaml_source import KeyPath, LineMap
 
 S = TypeVar("S", bound=BaseModel)
 

@@ -110,12 +110,16 @@ class _Parser:
             raise TypeSyntaxError(f"unexpected {self.peek()!r} in type {self.text!r}")
         return spec
 
-    def type(self) -> TypeSpec:
+    def type(self, depth: int = 0) -> TypeSpec:
+        # BigQuery allows 15 levels of nesting; refusing deeper text here also keeps this
+        # recursive parser far from Python's recursion limit, whatever the YAML says.
+        if depth > MAX_NESTING:
+            raise TypeSyntaxError(f"type {self.text[:60]!r}... nests more than {MAX_NESTING} levels")
         word = self.take()
         upper = word.upper()
         if upper == "ARRAY":
             self.take("<")
-            element = self.type()
+            element = self.type(depth + 1)
             self.take(">")
             return TypeSpec("ARRAY", element=element)
         if upper in ("STRUCT", "RECORD"):
@@ -125,7 +129,7 @@ class _Parser:
             fields: list[tuple[str, TypeSpec]] = []
             while True:
                 name = self.take()
-                fields.append((name, self.type()))
+                fields.append((name, self.type(depth + 1)))
                 if self.peek() == ",":
                     self.take(",")
                     continue
@@ -153,6 +157,10 @@ class _Parser:
                 self.take(")")
                 break
         return TypeSpec(base, params=tuple(params))
+
+
+# https://cloud.google.com/bigquery/quotas#table_limits (nested RECORD levels).
+MAX_NESTING = 15
 
 
 def parse_type(text: str) -> TypeSpec:

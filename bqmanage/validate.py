@@ -7,10 +7,10 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from bqmanage.errors import Problem
-from bqmanage.yaml_source import KeyPath, LineMap
 from bqmanage.locations import canonical_location, location_problem
 from bqmanage.model import Column, Dataset, Partitioning, QuotaSpec, Table
 from bqmanage.names import (
+    MAX_LABELS,
     dataset_name_problem,
     label_problem,
     reserved_name_problem,
@@ -20,6 +20,7 @@ from bqmanage.specs import DatasetSpec, PartitioningSpec, TableSpec, structure
 from bqmanage.types import TIME_UNIT_TYPES
 from bqmanage.validate_columns import column_count_problem, columns_from_specs
 from bqmanage.validate_quota import quota_problems
+from bqmanage.yaml_source import KeyPath, LineMap
 
 _NOT_CLUSTERABLE = ("STRUCT", "FLOAT64", "JSON", "GEOGRAPHY", "RANGE", "INTERVAL")
 
@@ -57,7 +58,10 @@ def _line(problem: Problem) -> int:
 
 
 def _label_problems(labels: dict[str, str], lines: LineMap) -> list[Problem]:
-    return [lines.problem(("labels", k), why) for k, v in labels.items() if (why := label_problem(k, v))]
+    problems = [lines.problem(("labels", k), why) for k, v in labels.items() if (why := label_problem(k, v))]
+    if len(labels) > MAX_LABELS:
+        problems.append(lines.problem(("labels",), f"{len(labels)} labels; BigQuery allows at most {MAX_LABELS} per resource"))
+    return problems
 
 
 def validate_table(data: Any, lines: LineMap, dataset: str, stem: str) -> tuple[Table | None, list[Problem]]:

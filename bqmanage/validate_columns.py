@@ -13,23 +13,22 @@ from typing import Any, cast
 
 from bqmanage.defaults import DefaultProblem, default_sql
 from bqmanage.errors import Problem
-from bqmanage.yaml_source import KeyPath, LineMap, format_key_path
 from bqmanage.model import Column, Mode
 from bqmanage.names import column_name_problem
 from bqmanage.specs import ColumnSpec, shown, structure
 from bqmanage.types import (
+    MAX_NESTING,
     TIME_UNIT_TYPES,
     TypeSpec,
     TypeSyntaxError,
     param_problem,
     parse_type,
 )
+from bqmanage.yaml_source import KeyPath, LineMap, format_key_path
 
 # https://docs.cloud.google.com/bigquery/quotas#standard_tables: "up to 10,000 columns. This
 # includes nested and repeated columns." Every field counts, a RECORD and each of its fields alike.
 MAX_COLUMNS = 10_000
-# https://docs.cloud.google.com/bigquery/docs/nested-repeated#limitations
-MAX_NESTING = 15
 _PARAM_KEYS = ("precision", "scale", "maxLength")
 _WHOLE_NUMBER = re.compile(r"\s*[+-]?\d+\s*\Z")
 

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from bqmanage.errors import Problem
-from bqmanage.yaml_source import LineMap
 from bqmanage.model import Column, QuotaSpec, Table
 from bqmanage.names import dataset_name_problem, table_name_problem
+from bqmanage.yaml_source import LineMap
 
 _POLICIES = "daily, monthly, carry, now or generated"
 # `now` writes CURRENT_<type>() for these; on any other type it writes the column's default.
@@ -21,6 +21,10 @@ _TIE_BREAK_TYPES = ("DATETIME", "TIME", "TIMESTAMP")
 # https://docs.cloud.google.com/bigquery/docs/reference/standard-sql/conversion_rules#coercion
 _COERCIONS = {("INT64", "NUMERIC"), ("INT64", "BIGNUMERIC"), ("INT64", "FLOAT64"),
               ("NUMERIC", "BIGNUMERIC"), ("NUMERIC", "FLOAT64"), ("BIGNUMERIC", "FLOAT64")}
+
+
+# Ten years: a lookback is a partition-pruned scan, and a date far before year 1 does not exist.
+MAX_LOOKBACK_DAYS = 3660
 
 
 def registry_name(table: Table, quota: QuotaSpec) -> str:
@@ -48,8 +52,8 @@ def quota_problems(quota: QuotaSpec, raw_columns: list[Any], by_key: dict[str, C
     date_col = by_key.get(quota.date_column.lower())
     if date_col is not None and date_col.type != "DATE":
         problems.append(lines.problem(("quota", "date_column"), f"date column {date_col.name!r} must be DATE"))
-    if quota.lookback_days < 1:
-        problems.append(lines.problem(("quota", "lookback_days"), "lookback_days must be at least 1"))
+    if not 1 <= quota.lookback_days <= MAX_LOOKBACK_DAYS:
+        problems.append(lines.problem(("quota", "lookback_days"), f"lookback_days must be between 1 and {MAX_LOOKBACK_DAYS}"))
     if quota.registry is not None and not _is_table_ref(quota.registry):
         problems.append(lines.problem(("quota", "registry"), f"registry {quota.registry!r} must be dataset.table"))
     keys = {quota.tenant_column.lower(), quota.date_column.lower()}

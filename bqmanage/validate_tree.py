@@ -36,7 +36,7 @@ class DatasetDir:
 def cross_file_problems(layout: list[DatasetDir], dataset_file: str) -> tuple[list[Problem], list[Problem]]:
     """The problems of the layout itself, then those between valid tables (quota registries)."""
     problems = [p for directory in layout for p in _layout_problems(directory, layout, dataset_file)]
-    return problems, _registry_problems(layout)
+    return problems, _registry_problems(layout) + _legacy_problems(layout)
 
 
 def _layout_problems(directory: DatasetDir, layout: list[DatasetDir], dataset_file: str) -> list[Problem]:
@@ -80,6 +80,21 @@ def _registry_problems(layout: list[DatasetDir]) -> list[Problem]:
         if name not in by_ref and name in defined:
             continue  # the registry's own file is invalid, and says so
         problems += registry_problems(table, table.quota, by_ref.get(name), file.lines)
+    return problems
+
+
+def _legacy_problems(layout: list[DatasetDir]) -> list[Problem]:
+    """A legacy name is what a table used to be called: naming a defined table there would have
+    check call that live table legacy and ask to retire it."""
+    defined = {f"{d.name}.{f.stem}" for d in layout for f in d.files}
+    problems: list[Problem] = []
+    for file in (f for d in layout for f in d.files):
+        if file.table is None or file.lines is None:
+            continue
+        for i, legacy in enumerate(file.table.legacy_names):
+            if legacy in defined:
+                problems.append(file.lines.problem(("legacy_names", i), f"legacy name {legacy!r} is a defined table; "
+                                                   "a legacy name is one no definition uses any more"))
     return problems
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-
 from bqmanage.introspect import table_from_api
 from bqmanage.loader import load_definitions
 from tests.helpers import engine_for, run_cli, target_args

@@ -64,7 +64,7 @@ def test_commands_wait_for_the_lock_and_say_so(command: str, expected: int, work
     con.close()
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == expected, first + err
-    assert f"waiting for another bqmanage on {DB}" in first
+    assert first.startswith(f"{DB}: waiting for another bqmanage using it")
     assert "Traceback" not in first + err
 
 

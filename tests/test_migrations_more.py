@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-
 from bqmanage.apply import _Pacer
 from bqmanage.engines.bigquery import BQEMULATOR
 from bqmanage.introspect import table_from_api

@@ -13,7 +13,15 @@ import pytest
 from bqmanage import api
 from bqmanage.engines import Engine
 from tests.helpers import engine_for, run_cli, target_args
-from tests.test_reset import SAME_MONTH, Q, _in_place, _settings, build, rows_on, snapshot
+from tests.test_reset import (
+    SAME_MONTH,
+    Q,
+    _in_place,
+    _settings,
+    build,
+    rows_on,
+    snapshot,
+)
 
 P = "`tenants`.`tenant_profiles`"
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import duckdb
 
-from bqmanage.errors import WarehouseError
+from bqmanage.errors import ConfigError, WarehouseError
 
 _HOLDER = re.compile(r"\(PID (\d+)\)")
 
@@ -29,7 +29,11 @@ def connect(path: Path, read_only: bool, lock_timeout: float,
         # which is what check and plan should say, and no file or directory is created.
         return duckdb.connect(":memory:")
     if not read_only:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # a file where the directory should be, no permission, no such parent
+            raise ConfigError(f"{path}: cannot create the local warehouse's directory {path.parent}: "
+                              f"{exc.strerror or exc} (set BQMANAGE_LOCAL_PATH to move it)") from None
     deadline = time.monotonic() + lock_timeout
     delay, told = 0.05, False
     while True:
@@ -51,7 +55,7 @@ def connect(path: Path, read_only: bool, lock_timeout: float,
                     f"{path}: still in use by another process{holder} after {lock_timeout:g} s "
                     "(BQMANAGE_LOCK_TIMEOUT); run again when it has finished") from None
             if not told:
-                on_wait(f"{path}: waiting for another bqmanage on {path}{holder} "
+                on_wait(f"{path}: waiting for another bqmanage using it{holder} "
                         f"(up to {lock_timeout:g} s, BQMANAGE_LOCK_TIMEOUT)...")
                 told = True
             time.sleep(delay)
