@@ -94,7 +94,22 @@ def _dataset_dirs(schemas_dir: Path, problems: list[Problem]) -> list[Path]:
 def _definition_files(dataset_dir: Path, problems: list[Problem]) -> list[Path]:
     # Whatever the entry is (a link, a directory, a FIFO), read_text reports it: it is named as a definition.
     entries = _entries(dataset_dir, problems)
+    for entry in entries:
+        # What looks meant as a definition but would be skipped silently is said instead.
+        if entry.suffix.lower() in YAML_SUFFIXES and entry.suffix not in YAML_SUFFIXES:
+            problems.append(Problem(_display(entry), None, "", f"definition files end in .yaml or .yml (lower case); "
+                                    f"rename it to {entry.stem}{entry.suffix.lower()}"))
+        elif entry.is_dir() and not entry.suffix and any(p.suffix.lower() in YAML_SUFFIXES for p in _safe_iterdir(entry)):
+            problems.append(Problem(_display(entry), None, "", "a directory of YAML files inside a dataset directory is "
+                                    "not read; a table definition goes in schemas/<dataset>/<table>.yaml"))
     return [entry for suffix in YAML_SUFFIXES for entry in entries if entry.suffix == suffix]
+
+
+def _safe_iterdir(directory: Path) -> list[Path]:
+    try:
+        return list(directory.iterdir())
+    except OSError:
+        return []
 
 
 def _entries(directory: Path, problems: list[Problem]) -> list[Path]:

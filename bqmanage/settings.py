@@ -155,12 +155,16 @@ def resolve_settings(
         tcfg = TargetConfig(engine=name)  # type: ignore[arg-type]
     else:
         known = ", ".join(sorted({"local", "bigquery", *cfg.targets}))
-        raise ConfigError(f"--target: unknown target {name!r} (known: {known})")
+        where = "--target" if target else f"{config or CONFIG_FILE}: default_target"
+        raise ConfigError(f"{where}: unknown target {name!r} (known: {known})")
     resolved_project = project or tcfg.project
+    # Each problem is named where the user wrote the value: the flag, the config, or the environment.
+    source = "--project" if project else f"{config or CONFIG_FILE}: targets.{name}.project"
     if tcfg.engine == "bigquery":
-        resolved_project = resolved_project or os.environ.get("GOOGLE_CLOUD_PROJECT")
+        if not resolved_project and os.environ.get("GOOGLE_CLOUD_PROJECT"):
+            resolved_project, source = os.environ["GOOGLE_CLOUD_PROJECT"], "GOOGLE_CLOUD_PROJECT"
         if resolved_project and (why := project_problem(resolved_project)):
-            raise ConfigError(f"--project: {why}")
+            raise ConfigError(f"{source}: {why}")
     return Settings(
         target=name,
         engine=tcfg.engine,

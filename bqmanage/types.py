@@ -111,10 +111,10 @@ class _Parser:
         return spec
 
     def type(self, depth: int = 0) -> TypeSpec:
-        # BigQuery allows 15 levels of nesting; refusing deeper text here also keeps this
-        # recursive parser far from Python's recursion limit, whatever the YAML says.
-        if depth > MAX_NESTING:
-            raise TypeSyntaxError(f"type {self.text[:60]!r}... nests more than {MAX_NESTING} levels")
+        # Far deeper than BigQuery's 15 levels (validation says that, per field): this only keeps
+        # the recursive parser away from Python's recursion limit, whatever the YAML says.
+        if depth > _PARSE_DEPTH:
+            raise TypeSyntaxError(f"type {self.text[:60]!r}... nests more than {_PARSE_DEPTH} levels")
         word = self.take()
         upper = word.upper()
         if upper == "ARRAY":
@@ -159,8 +159,9 @@ class _Parser:
         return TypeSpec(base, params=tuple(params))
 
 
-# https://cloud.google.com/bigquery/quotas#table_limits (nested RECORD levels).
+# https://cloud.google.com/bigquery/docs/nested-repeated#limitations (nested RECORD levels).
 MAX_NESTING = 15
+_PARSE_DEPTH = 100
 
 
 def parse_type(text: str) -> TypeSpec:

@@ -61,3 +61,25 @@ def test_validate_help_example_runs(workdir: Path) -> None:
     example = run_cli("validate", "--help").stdout.split("Example: ", 1)[1].split("\n", 1)[0].strip()
     assert example.startswith("bqmanage ")
     assert run_cli(*example.split()[1:]).exit_code == 0
+
+
+@pytest.mark.parametrize(("where", "fragment"), [
+    ("schemas/tenants/extra.YAML", "end in .yaml or .yml (lower case)"),
+    ("schemas/tenants/archive/old.yaml", "a directory of YAML files inside a dataset directory is not read"),
+])
+def test_definition_files_that_would_be_skipped_are_reported(where: str, fragment: str, workdir: Path) -> None:
+    write(workdir / where, "columns:\n  - {name: id, type: STRING}\n")
+    result = run_cli("validate")
+    assert result.exit_code == 2 and fragment in result.stderr
+    assert result.stderr.startswith(str(Path(where).parent if "archive" in where else where))
+
+
+@pytest.mark.parametrize(("config", "args", "fragment"), [
+    ("targets:\n  prod: {engine: bigquery, project: 'Bad Project'}\n", ["--target", "prod", "check"],
+     "bqmanage.yaml: targets.prod.project: "),
+    ("default_target: nope\n", ["check"], "bqmanage.yaml: default_target: unknown target 'nope'"),
+])
+def test_config_problems_name_the_config_not_a_flag(config: str, args: list[str], fragment: str, workdir: Path) -> None:
+    write(workdir / "bqmanage.yaml", config)
+    result = run_cli(*args)
+    assert result.exit_code == 2 and fragment in result.stderr, result.stderr

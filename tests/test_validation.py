@@ -47,7 +47,7 @@ BAD = [
     ("too_many_labels", "labels: {" + ", ".join(f"k{i}: v" for i in range(65)) + "}\ncolumns:\n  - {name: id, type: STRING}\n", 1,
      "65 labels; BigQuery allows at most 64"),
     ("legacy_name_is_defined", "legacy_names: [ds.t]\ncolumns:\n  - {name: id, type: STRING}\n", 1, "is a defined table"),
-    ("nested_too_deep", "columns:\n  - {name: x, type: '" + "ARRAY<" * 3000 + "INT64" + ">" * 3000 + "'}\n", 2, "nests more than 15 levels"),
+    ("nested_too_deep", "columns:\n  - {name: x, type: '" + "ARRAY<" * 3000 + "INT64" + ">" * 3000 + "'}\n", 2, "nests more than 100 levels"),
     ("int64_default_range", "columns:\n  - {name: n, type: INT64, default: 9223372036854775808}\n", 2, "is outside INT64"),
     ("numeric_default_not_a_number", "columns:\n  - {name: n, type: NUMERIC, default: 'many'}\n", 2, "not a number for NUMERIC"),
     ("table_name_mismatch", "table: other\ncolumns:\n  - {name: id, type: STRING}\n", 1, "must match its file name"),
