@@ -30,14 +30,14 @@ def validate(settings: Settings) -> Definitions:
 def render_ddl(settings: Settings, fmt: str = "sql") -> str:
     """The CREATE DDL of every definition, or ``bq``-compatible JSON schemas."""
     from bqmanage import render
-    from bqmanage.diff import desired_datasets
+    from bqmanage.rest import schema_to_api
 
     desired = validate(settings)
     if fmt == "json-schema":
         import json
 
-        return json.dumps({f"{t.dataset}.{t.name}": render.schema_json(t.columns) for t in desired.tables}, indent=2)
-    parts = [render.create_schema_sql(d, settings.project) + ";" for d in desired_datasets(desired)]
+        return json.dumps({f"{t.dataset}.{t.name}": schema_to_api(t.columns) for t in desired.tables}, indent=2)
+    parts = [render.create_schema_sql(d, settings.project) + ";" for d in desired.all_datasets()]
     parts += [render.create_table_sql(t, settings.project) + ";" for t in desired.tables]
     return "\n\n".join(parts) + "\n"
 
@@ -96,13 +96,12 @@ def apply(settings: Settings, engine: Engine, dry_run: bool = False, backfill: b
 def inspect(settings: Settings, engine: Engine, all_datasets: bool = False,
             desired: Definitions | None = None) -> list[Table]:
     """The live tables of the datasets the definitions name (or every dataset), as the model."""
-    from bqmanage.diff import desired_datasets
-    from bqmanage.introspect import table_from_api
+    from bqmanage.rest import table_from_api
 
     if all_datasets:
         names = engine.list_datasets()
     else:
-        names = [d.name for d in desired_datasets(desired or validate(settings))]
+        names = [d.name for d in (desired or validate(settings)).all_datasets()]
     tables = []
     for dataset in names:
         if engine.get_dataset(dataset) is None:

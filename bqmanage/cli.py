@@ -92,11 +92,10 @@ def validate(ctx: typer.Context) -> None:
     Example: bqmanage --schemas ./schemas validate
     """
     from bqmanage import api
-    from bqmanage.diff import desired_datasets
 
     desired = api.validate(_settings(ctx))
     # Count the datasets apply would create, including an empty one that has only a _dataset.yaml.
-    typer.echo(f"OK: {len(desired.tables)} table(s) in {len(desired_datasets(desired))} dataset(s) are valid.")
+    typer.echo(f"OK: {len(desired.tables)} table(s) in {len(desired.all_datasets())} dataset(s) are valid.")
 
 
 @app.command()

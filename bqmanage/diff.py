@@ -28,19 +28,15 @@ from bqmanage.changes import (
     WidenType,
 )
 from bqmanage.model import Column, Dataset, Definitions, Partitioning, Table, Warehouse
-
-# Properties an engine may be unable to observe (engines declare them in Capabilities.unobservable).
-OBSERVABLE = ("default", "description", "clustering", "labels", "require_partition_filter",
-              "type_params", "dataset_options", "friendly_name")
+from bqmanage.types import DECIMAL_LIMITS
 
 _WIDER = {"INT64": ("NUMERIC", "BIGNUMERIC", "FLOAT64"), "NUMERIC": ("BIGNUMERIC", "FLOAT64")}
-_MAX_DIGITS = {"NUMERIC": (29, 9), "BIGNUMERIC": (38, 38)}  # unparameterized: (integer digits, scale)
 
 
 def compare(desired: Definitions, actual: Warehouse, unobservable: frozenset[str] = frozenset()) -> list[Change]:
     """Every difference between the definitions and the live warehouse, as typed changes."""
     changes: list[Change] = []
-    for dataset in desired_datasets(desired):
+    for dataset in desired.all_datasets():
         live = actual.datasets.get(dataset.name)
         if live is None:
             changes.append(CreateDataset(dataset=dataset.name, table=None, desired=dataset))
@@ -55,14 +51,6 @@ def compare(desired: Definitions, actual: Warehouse, unobservable: frozenset[str
         else:
             changes.extend(compare_table(table, live_table, unobservable))
     return changes
-
-
-def desired_datasets(desired: Definitions) -> list[Dataset]:
-    """Datasets from dataset files plus any named only by a table, in name order."""
-    named = {d.name: d for d in desired.datasets}
-    for table in desired.tables:
-        named.setdefault(table.dataset, Dataset(name=table.dataset))
-    return [named[k] for k in sorted(named)]
 
 
 def compare_table(desired: Table, actual: Table, unobservable: frozenset[str] = frozenset()) -> list[Change]:
@@ -167,7 +155,7 @@ def is_widening(actual: Column, desired: Column) -> bool:
         if actual.max_length is None:
             return False
         return desired.max_length is None or desired.max_length > actual.max_length
-    if desired.type in _MAX_DIGITS:
+    if desired.type in DECIMAL_LIMITS:
         return _fits(actual, desired)
     return False
 
@@ -177,7 +165,7 @@ def _digits(column: Column) -> tuple[int, int]:
     if column.type == "INT64":
         return 19, 0
     if column.precision is None:
-        return _MAX_DIGITS[column.type]
+        return DECIMAL_LIMITS[column.type]
     scale = column.scale or 0
     return column.precision - scale, scale
 

@@ -12,8 +12,10 @@ import re
 from collections import defaultdict
 from typing import Any
 
+from bqmanage.model import Mode, column_from_type
 from bqmanage.names import quote
-from bqmanage.types import LEGACY, TypeSpec, TypeSyntaxError, parse_type
+from bqmanage.rest import column_to_api
+from bqmanage.types import TypeSpec, TypeSyntaxError, parse_type
 
 VIEWS: dict[str, tuple[str, ...]] = {
     "COLUMNS": ("table_schema", "table_name", "column_name", "ordinal_position", "is_nullable", "data_type",
@@ -37,22 +39,6 @@ def view_sql(view: str, datasets: list[str], project: str, missing: frozenset[st
 
 def batches(datasets: list[str], size: int) -> list[list[str]]:
     return [datasets[i:i + size] for i in range(0, len(datasets), size)]
-
-
-def _field(name: str, spec: TypeSpec, mode: str) -> dict[str, Any]:
-    if spec.base == "ARRAY" and spec.element is not None:
-        return _field(name, spec.element, "REPEATED")
-    field: dict[str, Any] = {"name": name, "type": LEGACY.get(spec.base, spec.base), "mode": mode}
-    if spec.base in ("NUMERIC", "BIGNUMERIC") and spec.params:
-        field["precision"] = str(spec.params[0])
-        field["scale"] = str(spec.params[1] if len(spec.params) > 1 else 0)
-    if spec.base in ("STRING", "BYTES") and spec.params:
-        field["maxLength"] = str(spec.params[0])
-    if spec.range_element:
-        field["rangeElementType"] = {"type": spec.range_element}
-    if spec.fields:
-        field["fields"] = [_field(n, s, "NULLABLE") for n, s in spec.fields]
-    return field
 
 
 _PARTITION = re.compile(r"PARTITION BY\s+(?P<expr>[^\n]+)", re.I)
@@ -114,7 +100,8 @@ def to_resources(project: str, rows: dict[str, list[dict[str, Any]]]) -> dict[st
                 spec = parse_type(str(row["data_type"]))
             except TypeSyntaxError:
                 spec = TypeSpec("STRING")
-            field = _field(row["column_name"], spec, "NULLABLE" if row.get("is_nullable") != "NO" else "REQUIRED")
+            mode: Mode = "REQUIRED" if row.get("is_nullable") == "NO" else "NULLABLE"
+            field = column_to_api(column_from_type(row["column_name"], spec, mode))
             if row.get("column_default") not in (None, "NULL"):
                 field["defaultValueExpression"] = row["column_default"]
             _describe(field, f"{key}.{row['column_name'].lower()}", paths)

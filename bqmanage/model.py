@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from bqmanage.names import quote
+from bqmanage.types import TypeSpec, type_params
 
 Mode = Literal["NULLABLE", "REQUIRED", "REPEATED"]
 ResetPolicy = Literal["daily", "monthly", "carry", "now", "generated"]
@@ -75,6 +76,16 @@ class Column(Frozen):
 
 def _not_null(column: Column) -> str:
     return " NOT NULL" if column.mode == "REQUIRED" else ""
+
+
+def column_from_type(name: str, spec: TypeSpec, mode: Mode = "NULLABLE") -> Column:
+    """The column an inline type string describes (``ARRAY<STRUCT<a NUMERIC(10, 2)>>``), as
+    INFORMATION_SCHEMA spells live columns. No validation: definitions go through validate_columns."""
+    if spec.base == "ARRAY" and spec.element is not None:
+        return column_from_type(name, spec.element, "REPEATED")
+    precision, scale, max_length = type_params(spec)
+    return Column(name=name, type=spec.base, mode=mode, precision=precision, scale=scale, max_length=max_length,
+                  range_element=spec.range_element, fields=tuple(column_from_type(n, s) for n, s in spec.fields))
 
 
 class RangePartitioning(Frozen):
@@ -166,6 +177,13 @@ class Definitions(Frozen):
 
     def table(self, dataset: str, name: str) -> Table | None:
         return next((t for t in self.tables if t.dataset == dataset and t.name == name), None)
+
+    def all_datasets(self) -> list[Dataset]:
+        """Datasets from dataset files plus any named only by a table, in name order."""
+        named = {d.name: d for d in self.datasets}
+        for table in self.tables:
+            named.setdefault(table.dataset, Dataset(name=table.dataset))
+        return [named[k] for k in sorted(named)]
 
 
 class Warehouse(Frozen):

@@ -36,7 +36,7 @@ class Capabilities:
     multi_action_alter: bool = True
     # How the engine runs the plan's BigQuery statements, when not verbatim; plan prints it.
     runs_as: str | None = None
-    # Properties the engine cannot read back (diff skips them; see diff.OBSERVABLE).
+    # Properties the engine cannot read back (diff skips them).
     unobservable: frozenset[str] = frozenset()
     # Metadata updates allowed per table per 10 s; apply paces itself to stay under it.
     metadata_updates_per_10s: int | None = None

@@ -14,7 +14,6 @@ from bqmanage.changes import SetDatasetOptions, SetTableOptions
 from bqmanage.defaults import default_expression
 from bqmanage.model import Column, Dataset, Partitioning, Table, TableRef
 from bqmanage.names import quote, string_literal
-from bqmanage.types import LEGACY
 
 
 def dataset_sql(name: str, project: str | None = None) -> str:
@@ -172,26 +171,3 @@ def every_partition_sql(partitioning: Partitioning, alias: str | None = None) ->
     column = quote(partitioning.column) if partitioning.column else "_PARTITIONTIME"
     ref = f"{alias}.{column}" if alias else column
     return f"({ref} IS NOT NULL OR {ref} IS NULL)"
-
-
-def schema_json(columns: tuple[Column, ...] | list[Column]) -> list[dict[str, Any]]:
-    """The REST TableFieldSchema list, as ``bq show --schema`` prints it (legacy type names)."""
-    out: list[dict[str, Any]] = []
-    for column in columns:
-        field: dict[str, Any] = {"name": column.name, "type": LEGACY.get(column.type, column.type), "mode": column.mode}
-        if column.description:
-            field["description"] = column.description
-        if column.max_length is not None:
-            field["maxLength"] = str(column.max_length)
-        if column.precision is not None:
-            field["precision"] = str(column.precision)
-            field["scale"] = str(column.scale or 0)
-        if column.range_element:
-            field["rangeElementType"] = {"type": column.range_element}
-        if column.default is not None:
-            field["defaultValueExpression"] = default_expression(column.type, column.default)
-        if column.fields:
-            field["fields"] = schema_json(column.fields)
-        out.append(field)
-    return out
-

@@ -47,6 +47,10 @@ TIME_UNIT_TYPES = ("DATE", "DATETIME", "TIMESTAMP")
 # STRING(L) and BYTES(L): "L is a positive INT64 value"
 # (https://docs.cloud.google.com/bigquery/docs/reference/standard-sql/data-types#parameterized_string_type).
 MAX_LENGTH = 2**63 - 1
+# NUMERIC(P, S) and BIGNUMERIC(P, S): (integer digits P - S may reach, largest scale S). Without
+# parameters they hold exactly that much: NUMERIC is (38, 9), BIGNUMERIC (76.76, 38)
+# (https://cloud.google.com/bigquery/docs/reference/standard-sql/data-types#decimal_types).
+DECIMAL_LIMITS = {"NUMERIC": (29, 9), "BIGNUMERIC": (38, 38)}
 
 
 class TypeSyntaxError(ValueError):
@@ -169,6 +173,15 @@ def parse_type(text: str) -> TypeSpec:
     return _Parser(text).parse()
 
 
+def type_params(spec: TypeSpec) -> tuple[int | None, int | None, int | None]:
+    """(precision, scale, max_length) that a type spells itself: ``NUMERIC(10, 2)``, ``STRING(8)``."""
+    if spec.base in DECIMAL_LIMITS and spec.params:
+        return spec.params[0], (spec.params[1] if len(spec.params) > 1 else 0), None
+    if spec.base in ("STRING", "BYTES") and spec.params:
+        return None, None, spec.params[0]
+    return None, None, None
+
+
 def param_problem(
     base: str, precision: int | None, scale: int | None, max_length: int | None
 ) -> str | None:
@@ -182,15 +195,12 @@ def param_problem(
             return f"{base}({max_length}): length must be at most {MAX_LENGTH} (a positive INT64)"
     if precision is None and scale is None:
         return None
-    if base not in ("NUMERIC", "BIGNUMERIC"):
+    if base not in DECIMAL_LIMITS:
         return f"{base} takes no precision or scale"
     if precision is None:
         return f"{base}: scale given without precision"
     s = scale or 0
-    if base == "NUMERIC":
-        max_scale, span = 9, 29
-    else:
-        max_scale, span = 38, 38
+    span, max_scale = DECIMAL_LIMITS[base]
     if not 0 <= s <= max_scale:
         return f"{base}({precision}, {s}): scale must be between 0 and {max_scale}"
     if not max(1, s) <= precision <= s + span:

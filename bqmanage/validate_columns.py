@@ -17,12 +17,14 @@ from bqmanage.model import Column, Mode
 from bqmanage.names import column_name_problem
 from bqmanage.specs import ColumnSpec, shown, structure
 from bqmanage.types import (
+    DECIMAL_LIMITS,
     MAX_NESTING,
     TIME_UNIT_TYPES,
     TypeSpec,
     TypeSyntaxError,
     param_problem,
     parse_type,
+    type_params,
 )
 from bqmanage.yaml_source import KeyPath, LineMap, format_key_path
 
@@ -176,17 +178,15 @@ def _params(parsed: TypeSpec, spec: ColumnSpec | None, where: Where, out: _Out) 
         precision, scale, max_length = keys.get("precision"), keys.get("scale"), keys.get("maxLength")
         if precision is not None and scale is None:
             scale = 0
-    elif base in ("NUMERIC", "BIGNUMERIC"):
-        if len(params) > 2:
-            out.add(where, "type", f"{base} takes at most (precision, scale)")
-        precision, scale, max_length = params[0], (params[1] if len(params) > 1 else 0), None
-    elif base in ("STRING", "BYTES"):
-        if len(params) > 1:
-            out.add(where, "type", f"{base} takes one length parameter")
-        precision, scale, max_length = None, None, params[0]
-    else:
+    elif base not in DECIMAL_LIMITS and base not in ("STRING", "BYTES"):
         out.add(where, "type", f"{base} takes no parameters")
         return None, None, None
+    else:
+        if base in DECIMAL_LIMITS and len(params) > 2:
+            out.add(where, "type", f"{base} takes at most (precision, scale)")
+        if base in ("STRING", "BYTES") and len(params) > 1:
+            out.add(where, "type", f"{base} takes one length parameter")
+        precision, scale, max_length = type_params(parsed)
     if (why := param_problem(base, precision, scale, max_length)) is not None:
         out.add(where, given[0] if given else "type", why)
     return precision, scale, max_length

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bqmanage.introspect import table_from_api
 from bqmanage.loader import load_definitions
+from bqmanage.rest import table_from_api
 from tests.helpers import engine_for, run_cli, target_args
 
 

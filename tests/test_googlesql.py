@@ -15,7 +15,7 @@ import pytest
 
 from bqmanage import infoschema
 from bqmanage.apply import LEDGER, latest_entry_sql, ledger_insert_sql, ledger_table
-from bqmanage.diff import compare, compare_table, desired_datasets
+from bqmanage.diff import compare, compare_table
 from bqmanage.loader import load_definitions
 from bqmanage.model import Definitions, Table, Warehouse
 from bqmanage.plan import Step, build_plan
@@ -95,7 +95,7 @@ def test_golden_seed_migration() -> None:
 
 def test_render_of_every_type_partitioning_and_option() -> None:
     desired = load_definitions(EVERYTHING)
-    for dataset in desired_datasets(desired):
+    for dataset in desired.all_datasets():
         oracle().analyze(create_schema_sql(dataset, "my-project"))
     for table in desired.tables:
         oracle().analyze(create_table_sql(table, "my-project"))
@@ -108,7 +108,7 @@ def test_migration_to_every_type_from_a_bare_table() -> None:
     desired = load_definitions(EVERYTHING)
     actual = {f"{t.dataset}.{t.name}": t.model_copy(update={"columns": t.columns[:1], "description": None, "labels": {}})
               for t in desired.tables}
-    plan = build_plan(compare(desired, Warehouse(datasets={d.name: d for d in desired_datasets(desired)}, tables=actual)),
+    plan = build_plan(compare(desired, Warehouse(datasets={d.name: d for d in desired.all_datasets()}, tables=actual)),
                       desired=desired)
     assert {s.kind for s in plan.steps} >= {"add_columns", "set_default", "backfill", "set_table_options"}
     assert _analyze_steps(plan.steps, list(actual.values()), list(desired.tables)) >= 5

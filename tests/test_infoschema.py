@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlglot
 
 from bqmanage import infoschema
-from bqmanage.introspect import table_from_api
+from bqmanage.rest import table_from_api
 
 
 def test_union_all_batches_dataset_qualified_views() -> None:

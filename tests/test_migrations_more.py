@@ -8,7 +8,7 @@ from pathlib import Path
 
 from bqmanage.apply import _Pacer
 from bqmanage.engines.bigquery import BQEMULATOR
-from bqmanage.introspect import table_from_api
+from bqmanage.rest import table_from_api
 from bqmanage.plan import Step
 from tests.helpers import engine_for, run_cli, write
 

@@ -26,7 +26,8 @@ from bqmanage.engines.bq_credentials import credentials
 from bqmanage.errors import ConfigError, WarehouseError
 from bqmanage.model import TableRef
 from bqmanage.plan import Capabilities, Step
-from bqmanage.render import add_columns_sql, schema_json
+from bqmanage.render import add_columns_sql
+from bqmanage.rest import column_to_api
 
 if TYPE_CHECKING:
     from bqmanage.settings import Settings
@@ -201,7 +202,7 @@ class BigQueryEngine:
         schema = [f.to_api_repr() for f in table.schema]
         for change in step.changes:
             if isinstance(change, AddField):
-                _append_field(schema, change.path.split(".")[:-1], schema_json([change.column])[0])
+                _append_field(schema, change.path.split(".")[:-1], column_to_api(change.column))
         # tables.patch must keep every existing field; new ones go at the end of their record.
         table.schema = [bigquery.SchemaField.from_api_repr(f) for f in schema]
         self._update(table, ["schema"])

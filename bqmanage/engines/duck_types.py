@@ -14,6 +14,7 @@ from sqlglot import exp
 from sqlglot.dialects.duckdb import DuckDB
 
 from bqmanage.model import Column
+from bqmanage.rest import column_from_api
 
 _SCALAR = {
     "INT64": "BIGINT", "FLOAT64": "DOUBLE", "BOOL": "BOOLEAN", "STRING": "VARCHAR", "BYTES": "BLOB",
@@ -146,8 +147,6 @@ def field_from_duck(name: str, physical: Any, side: dict[str, dict[str, Any]], p
 
 
 def _column_from_meta(name: str, meta: dict[str, Any], mode: str) -> Column | None:
-    from bqmanage.introspect import column_from_api
-
     try:
         return column_from_api({**meta, "name": name, "mode": "NULLABLE"})
     except (KeyError, ValueError):

@@ -47,7 +47,7 @@ from bqmanage.engines.duck_types import (
 from bqmanage.errors import WarehouseError
 from bqmanage.model import Column, Table
 from bqmanage.plan import Capabilities, Step
-from bqmanage.render import schema_json
+from bqmanage.rest import column_to_api, expiration_ms, table_to_api
 
 META = "_bqmanage"
 
@@ -244,7 +244,7 @@ class LocalEngine:
             self._x(f"{alter} DROP NOT NULL")
         elif isinstance(change, WidenType):
             self._x(f"{alter} SET DATA TYPE {duck_type(column)}")
-            api = schema_json([column])[0]
+            api = column_to_api(column)
             for key in ("fields", "description", "defaultValueExpression"):
                 api.pop(key, None)
             self._set_column_meta(change.dataset, table, column.key, api)
@@ -280,27 +280,14 @@ class LocalEngine:
         self._x(f"CREATE TABLE IF NOT EXISTS {ref} ({', '.join(cols)})")
         if table.description:
             self._x(f"COMMENT ON TABLE {ref} IS {duck_str(table.description)}")
-        meta: dict[str, Any] = {}
-        if table.partitioning is not None:
-            p = table.partitioning
-            if p.range is not None:
-                meta["rangePartitioning"] = {"field": p.column, "range": {"start": str(p.range.start), "end": str(p.range.end), "interval": str(p.range.interval)}}
-            else:
-                meta["timePartitioning"] = {"type": p.granularity, **({"field": p.column} if p.column else {})}
-                if table.partition_expiration_days is not None:
-                    meta["timePartitioning"]["expirationMs"] = str(int(table.partition_expiration_days * 86400000))
-        if table.clustering:
-            meta["clustering"] = {"fields": list(table.clustering)}
-        for key, value in (("labels", table.labels or None), ("friendlyName", table.friendly_name),
-                           ("requirePartitionFilter", table.require_partition_filter)):
-            if value is not None:
-                meta[key] = value
+        # The side table keeps what DuckDB cannot: the REST resource minus what is physical.
+        meta = {k: v for k, v in table_to_api(table).items() if k not in ("tableReference", "schema", "description")}
         self._upsert(f"{META}.tables", [table.dataset, table.name, json.dumps(meta), dt.datetime.now(dt.timezone.utc)])
         for column in table.columns:
             self._column_meta(table.dataset, table.name, column, column.key)
 
     def _column_meta(self, dataset: str, table: str, column: Column, path: str) -> None:
-        api = schema_json([column])[0]
+        api = column_to_api(column)
         api.pop("fields", None)
         api.pop("description", None) if "." not in path else None  # top-level descriptions are physical comments
         self._upsert(f"{META}.columns", [dataset, table, path, json.dumps(api)])
@@ -342,7 +329,7 @@ class LocalEngine:
                     self._x(f"COMMENT ON TABLE {ref} IS {duck_str(str(desired)) if desired else 'NULL'}")
                 elif name == "partition_expiration_days":
                     tp = meta.setdefault("timePartitioning", {"type": "DAY"})
-                    tp.pop("expirationMs", None) if desired is None else tp.__setitem__("expirationMs", str(int(float(desired) * 86400000)))  # type: ignore[arg-type]
+                    tp.pop("expirationMs", None) if desired is None else tp.__setitem__("expirationMs", expiration_ms(float(desired)))  # type: ignore[arg-type]
                 else:
                     key = {"friendly_name": "friendlyName", "require_partition_filter": "requirePartitionFilter"}.get(name, name)
                     meta.pop(key, None) if desired in (None, {}) else meta.__setitem__(key, desired)
