@@ -21,8 +21,7 @@ from bqmanage.changes import CreateTable
 from bqmanage.errors import ApplyError, BqmanageError
 from bqmanage.model import Column, Table
 from bqmanage.names import quote
-from bqmanage.plan import Plan, Step
-from bqmanage.render import create_table_sql
+from bqmanage.plan import Plan, Step, step_of
 from bqmanage.report import capped
 
 if TYPE_CHECKING:
@@ -158,9 +157,7 @@ def apply_plan(engine: Engine, plan: Plan, digest: str,
 def _ledger_start(engine: Engine, dataset: str, run_id: str, principal: str, digest: str,
                   statements: list[str], plan: Plan, total: int, project: str | None) -> None:
     if LEDGER not in engine.list_tables(dataset):
-        table = ledger_table(dataset)
-        engine.execute(Step("create_table", dataset, LEDGER, "create the migration ledger",
-                            sql=create_table_sql(table, project), changes=(CreateTable(dataset=dataset, table=LEDGER, desired=table),)))
+        engine.execute(step_of(CreateTable(dataset=dataset, table=LEDGER, desired=ledger_table(dataset)), project))
     _ledger_write(engine, dataset, run_id, principal, digest, "running", 0, total, statements, plan, None)
 
 

@@ -1,18 +1,19 @@
-"""Render stage: changes -> GoogleSQL text and API payloads. Pure; a ``_sql`` function never executes.
+"""Render: the GoogleSQL building blocks (quoting, literals, OPTIONS, column definitions) and the
+CREATE DDL that ``bqmanage render`` prints. Pure; a ``_sql`` function never executes.
 
-What ``plan`` and ``apply --dry-run`` print is the BigQuery SQL, on every target; on BigQuery it is
-exactly what ``apply`` sends. An engine that cannot run a step verbatim (the local DuckDB engine,
-bqemulator's single-action ALTER) runs it its own way from the step's typed changes, and ``plan``
-says so.
+Each change kind renders its own statement from these (``changes``). What ``plan`` and ``apply
+--dry-run`` print is the BigQuery SQL, on every target; on BigQuery it is exactly what ``apply``
+sends. An engine that cannot run a step verbatim (the local DuckDB engine, bqemulator's
+single-action ALTER) runs it its own way from the step's typed changes, and ``plan`` says so.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
-from bqmanage.changes import SetDatasetOptions, SetTableOptions
 from bqmanage.defaults import default_expression
-from bqmanage.model import Column, Dataset, Partitioning, Table, TableRef
+from bqmanage.model import Column, Dataset, Partitioning, Table
 from bqmanage.names import quote, string_literal
 
 
@@ -24,6 +25,13 @@ def options_sql(options: list[tuple[str, Any]]) -> str:
     """``OPTIONS (k = v, ...)`` for the options whose value is set; empty when none is."""
     parts = [f"{k} = {literal_sql(v)}" for k, v in options if v is not None]
     return f"OPTIONS ({', '.join(parts)})" if parts else ""
+
+
+def set_options_sql(options: Iterable[tuple[str, object]]) -> str:
+    """``SET OPTIONS (k = v, ...)`` of an ALTER: NULL clears an option, an empty label map too
+    (``labels`` replaces the whole map)."""
+    parts = ", ".join(f"{name} = {literal_sql(None if value == {} else value)}" for name, value in options)
+    return f"SET OPTIONS ({parts})"
 
 
 def literal_sql(value: Any) -> str:
@@ -101,67 +109,6 @@ def create_table_sql(table: Table, project: str | None = None) -> str:
     if options:
         lines.append(options)
     return "\n".join(lines)
-
-
-def add_columns_sql(ref: TableRef, columns: list[Column], project: str | None = None) -> str:
-    """One multi-action ALTER; never a DEFAULT (rejected on existing tables, set afterwards)."""
-    actions = ",\n  ".join(f"ADD COLUMN IF NOT EXISTS {_column_no_default(c)}" for c in columns)
-    return f"ALTER TABLE {ref.sql(project)}\n  {actions}"
-
-
-def _column_no_default(column: Column) -> str:
-    return column_sql(column.model_copy(update={"default": None}))
-
-
-def set_default_sql(ref: TableRef, column: Column, project: str | None = None) -> str:
-    return f"ALTER TABLE {ref.sql(project)} ALTER COLUMN {quote(column.name)} SET DEFAULT {default_expression(column.type, column.default or 'NULL')}"
-
-
-def drop_default_sql(ref: TableRef, column: Column, project: str | None = None) -> str:
-    return f"ALTER TABLE {ref.sql(project)} ALTER COLUMN {quote(column.name)} DROP DEFAULT"
-
-
-def relax_column_sql(ref: TableRef, column: Column, project: str | None = None) -> str:
-    return f"ALTER TABLE {ref.sql(project)} ALTER COLUMN {quote(column.name)} DROP NOT NULL"
-
-
-def widen_type_sql(ref: TableRef, column: Column, project: str | None = None) -> str:
-    return f"ALTER TABLE {ref.sql(project)} ALTER COLUMN {quote(column.name)} SET DATA TYPE {column.element_type_sql()}"
-
-
-def set_column_description_sql(ref: TableRef, column: Column, project: str | None = None) -> str:
-    return (f"ALTER TABLE {ref.sql(project)} ALTER COLUMN {quote(column.name)} "
-            f"SET OPTIONS (description = {literal_sql(column.description)})")
-
-
-def set_table_options_sql(change: SetTableOptions, project: str | None = None) -> str:
-    # NULL clears an option; `labels` replaces the whole map.
-    parts = ", ".join(f"{name} = {literal_sql(_option_value(desired))}" for name, desired, _ in change.options)
-    return f"ALTER TABLE {TableRef(dataset=change.dataset, table=change.table or '').sql(project)} SET OPTIONS ({parts})"
-
-
-def set_dataset_options_sql(change: SetDatasetOptions, project: str | None = None) -> str:
-    parts = ", ".join(f"{name} = {literal_sql(_option_value(desired))}" for name, desired, _ in change.options)
-    return f"ALTER SCHEMA {dataset_sql(change.dataset, project)} SET OPTIONS ({parts})"
-
-
-def _option_value(value: object) -> object:
-    """An empty label map is written as NULL, which clears the option."""
-    return None if value == {} else value
-
-
-def backfill_sql(ref: TableRef, columns: list[Column], project: str | None = None,
-                 partitioning: Partitioning | None = None) -> str:
-    """One UPDATE per table: existing rows get the default where the new column is NULL.
-
-    With ``partitioning`` (a table with require_partition_filter), the WHERE also holds a
-    predicate on the partitioning column alone that excludes no row, NULL partitions included.
-    """
-    sets = ",\n  ".join(f"{quote(c.name)} = IFNULL({quote(c.name)}, {default_expression(c.type, c.default or 'NULL')})" for c in columns)
-    where = " OR ".join(f"{quote(c.name)} IS NULL" for c in columns)
-    if partitioning is not None:
-        where = f"({where})\n  AND {every_partition_sql(partitioning)}"
-    return f"UPDATE {ref.sql(project)}\nSET\n  {sets}\nWHERE {where}"
 
 
 def every_partition_sql(partitioning: Partitioning, alias: str | None = None) -> str:

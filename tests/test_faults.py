@@ -84,7 +84,7 @@ def test_failure_report_names_what_ran_and_what_did_not(workdir: Path) -> None:
         api.apply(resolve_settings(), engine)
     text = str(info.value)
     assert "(backfill) failed: injected failure" in text
-    assert "done     add_columns tenants.tenant_usage_quotas" in text
+    assert "done     add_column tenants.tenant_usage_quotas" in text
     assert "not run  backfill tenants.tenant_usage_quotas" in text
     assert info.value.exit_code == 3
     plan = run_cli("plan")

@@ -17,13 +17,13 @@ from bqmanage import infoschema
 from bqmanage.apply import LEDGER, latest_entry_sql, ledger_insert_sql, ledger_table
 from bqmanage.diff import compare, compare_table
 from bqmanage.loader import load_definitions
-from bqmanage.model import Definitions, Table, Warehouse
+from bqmanage.model import Dataset, Definitions, Table, Warehouse
 from bqmanage.plan import Step, build_plan
 from bqmanage.render import create_schema_sql, create_table_sql
 from bqmanage.reset import render_reset
 from tests import seed
 from tests.googlesql import OracleError, oracle, statements
-from tests.test_planner import CASES
+from tests.test_planner import CASES, DATASET_CASES, compare_datasets
 
 pytestmark = pytest.mark.googlesql
 
@@ -39,7 +39,7 @@ def _analyze_steps(steps: tuple[Step, ...], before: list[Table], after: list[Tab
     for step in steps:
         if step.sql is None:
             continue  # an API call (tables.patch), not SQL
-        oracle().analyze(step.sql, before if step.kind == "add_columns" else after)
+        oracle().analyze(step.sql, before if step.kind == "add_column" else after)
         analyzed += 1
     return analyzed
 
@@ -72,9 +72,16 @@ def test_a_broken_rendered_statement_fails_the_tier() -> None:
 
 @pytest.mark.parametrize("case_id,desired,actual,kinds,codes", [c for c in CASES if not c[4]],
                          ids=[c[0] for c in CASES if not c[4]])
-def test_planner_case_statements(case_id: str, desired: Table, actual: Table, kinds: list[str], codes: list[str]) -> None:
+def test_planner_case_statements(case_id: str, desired: Table, actual: Table | None, kinds: list[str], codes: list[str]) -> None:
     plan = build_plan(compare_table(desired, actual))
-    _analyze_steps(plan.steps, [actual], [desired])
+    _analyze_steps(plan.steps, [actual] if actual else [], [desired])
+
+
+@pytest.mark.parametrize("case_id,desired,actual,kinds", DATASET_CASES, ids=[c[0] for c in DATASET_CASES])
+def test_dataset_case_statements(case_id: str, desired: Dataset, actual: Dataset | None, kinds: list[str]) -> None:
+    for step in build_plan(compare_datasets(desired, actual), "my-project").steps:
+        assert step.sql is not None
+        oracle().analyze(step.sql)
 
 
 def test_golden_render_of_the_shipped_definitions() -> None:
@@ -110,7 +117,7 @@ def test_migration_to_every_type_from_a_bare_table() -> None:
               for t in desired.tables}
     plan = build_plan(compare(desired, Warehouse(datasets={d.name: d for d in desired.all_datasets()}, tables=actual)),
                       desired=desired)
-    assert {s.kind for s in plan.steps} >= {"add_columns", "set_default", "backfill", "set_table_options"}
+    assert {s.kind for s in plan.steps} >= {"add_column", "set_default", "backfill", "set_table_options"}
     assert _analyze_steps(plan.steps, list(actual.values()), list(desired.tables)) >= 5
 
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 from bqmanage.apply import _Pacer
 from bqmanage.engines.bigquery import BQEMULATOR
-from bqmanage.rest import table_from_api
 from bqmanage.plan import Step
-from tests.helpers import engine_for, run_cli, write
+from bqmanage.rest import table_from_api
+from tests.helpers import engine_for, run_cli, target_args, write
 
 EVENTS = """\
 clustering: [id]
@@ -40,6 +40,19 @@ def test_nested_field_and_clustering_are_applied_on_local(workdir: Path) -> None
     assert meta is not None and [f.name for f in meta.fields] == ["source", "score"]
     assert table.clustering == ("id", "day")
     assert run_cli("plan").exit_code == 0
+
+
+def test_nested_field_goes_through_tables_patch_on_either_engine(project: str | None) -> None:
+    """The bigquery engine edits the live schema resource and sends it with tables.patch (bqemulator
+    keeps the new field in its catalog, which is what the engine reads for nested detail)."""
+    write(Path("schemas/app/events.yaml"), EVENTS)
+    assert run_cli(*target_args(project), "apply").exit_code == 0
+    Path("schemas/app/events.yaml").write_text(EVENTS + "      - {name: score, type: FLOAT64}\n")
+    assert run_cli(*target_args(project), "apply").exit_code == 0
+    resource = engine_for(project).get_table("app", "events")
+    meta = table_from_api(resource).column("meta") if resource else None
+    assert meta is not None and [f.name for f in meta.fields] == ["source", "score"]
+    assert run_cli(*target_args(project), "plan").exit_code == 0
 
 
 def test_apply_paces_metadata_updates_per_table() -> None:

@@ -78,7 +78,7 @@ def test_seed_migration_golden_sql() -> None:
     text = "\n\n".join(s.text() for s in plan.steps) + "\n"
     assert text == (GOLDEN / "seed_migration.sql").read_text()
     kinds = [s.kind for s in plan.steps]
-    assert kinds == ["add_columns"] + ["set_default"] * 7 + ["backfill"]
+    assert kinds == ["add_column"] + ["set_default"] * 7 + ["backfill"]
     alter = plan.steps[0].sql or ""
     assert alter.count("ADD COLUMN IF NOT EXISTS") == 9 and "DEFAULT" not in alter
     assert plan.steps[-1].sql and plan.steps[-1].sql.startswith("UPDATE") and text.count("UPDATE") == 1
@@ -103,7 +103,7 @@ def test_plan_lists_reasons_sql_and_the_ledger(workdir: Path) -> None:
     first = run_cli("plan")
     assert first.exit_code == 1  # pending steps
     assert "No earlier apply recorded" in first.stdout
-    assert "add_columns: add pipelines_cancelled_today, max_concurrent_reached, quota_exceeded" in first.stdout
+    assert "add_column: add pipelines_cancelled_today, max_concurrent_reached, quota_exceeded" in first.stdout
     assert "ALTER TABLE `tenants`.`tenant_usage_quotas` ALTER COLUMN `concurrent_limit` SET DEFAULT 3;" in first.stdout
     run_cli("apply")
     second = run_cli("plan")

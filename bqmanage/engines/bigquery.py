@@ -21,13 +21,10 @@ import requests
 from google.api_core import exceptions as gexc
 from google.cloud import bigquery
 
-from bqmanage.changes import AddColumn, AddField, CreateDataset
+from bqmanage.changes import Change, CreateDataset, TablePatch
 from bqmanage.engines.bq_credentials import credentials
 from bqmanage.errors import ConfigError, WarehouseError
-from bqmanage.model import TableRef
 from bqmanage.plan import Capabilities, Step
-from bqmanage.render import add_columns_sql
-from bqmanage.rest import column_to_api
 
 if TYPE_CHECKING:
     from bqmanage.settings import Settings
@@ -171,14 +168,13 @@ class BigQueryEngine:
 
     def execute(self, step: Step) -> None:
         self.statements.append(step.sql or f"-- API {step.api}")
-        if step.kind == "add_columns" and not self.capabilities.multi_action_alter:
-            ref = TableRef(dataset=step.dataset, table=step.table or "")
-            for change in step.changes:
-                if isinstance(change, AddColumn):
-                    self._run(add_columns_sql(ref, [change.column], self.project), None)
-        elif step.sql is not None:
-            self._run(step.sql, None, location=self._step_location(step))
-        elif step.api is not None:
+        if step.actions and not self.capabilities.multi_action_alter:
+            statements = step.actions  # the multi-action ALTER, one action at a time
+        else:
+            statements = (step.sql,) if step.sql is not None else ()
+        for sql in statements:
+            self._run(sql, None, location=self._step_location(step))
+        if step.api is not None:
             self._patch(step)
 
     def _step_location(self, step: Step) -> str | None:
@@ -194,18 +190,11 @@ class BigQueryEngine:
         self._retrying(lambda: self._call("tables.patch", lambda: self.client.update_table(table, fields, retry=self.rpc_retry, timeout=self.rpc_timeout)))
 
     def _patch(self, step: Step) -> None:
-        table = self._table(step.dataset, step.table or "")
-        if "clustering" in (step.api or {}):
-            table.clustering_fields = step.api["clustering"] or None  # type: ignore[index]
-            self._update(table, ["clustering_fields"])
-            return
-        schema = [f.to_api_repr() for f in table.schema]
-        for change in step.changes:
-            if isinstance(change, AddField):
-                _append_field(schema, change.path.split(".")[:-1], column_to_api(change.column))
-        # tables.patch must keep every existing field; new ones go at the end of their record.
-        table.schema = [bigquery.SchemaField.from_api_repr(f) for f in schema]
-        self._update(table, ["schema"])
+        """tables.patch: each change edits the live REST Table resource, then the fields they
+        changed are sent, with the resource's etag (a concurrent change fails, and is retried)."""
+        resource = self._table(step.dataset, step.table or "").to_api_repr()
+        fields = sorted({_patchable(change).patch(resource) for change in step.changes})
+        self._update(bigquery.Table.from_api_repr(resource), fields)
 
     def query(self, sql: str, params: dict[str, Any] | None = None, label: str = "query") -> list[dict[str, Any]]:
         self.statements.append(sql)
@@ -356,16 +345,10 @@ def _same_base(catalog: dict[str, Any], physical: dict[str, Any]) -> bool:
     return canonical_name(str(catalog.get("type"))) == canonical_name(str(physical.get("type")))
 
 
-def _append_field(fields: list[dict[str, Any]], parent: list[str], new: dict[str, Any]) -> None:
-    for field in fields:
-        if field["name"].lower() == parent[0].lower():
-            children = field.setdefault("fields", [])
-            if len(parent) == 1:
-                if all(c["name"].lower() != new["name"].lower() for c in children):
-                    children.append(new)
-            else:
-                _append_field(children, parent[1:], new)
-            return
+def _patchable(change: Change) -> TablePatch:
+    if not isinstance(change, TablePatch):
+        raise TypeError(f"{change.kind} is not a tables.patch change")
+    return change
 
 
 def _parameter(name: str, value: Any) -> Any:

@@ -19,21 +19,6 @@ from typing import Any
 
 import duckdb
 
-from bqmanage.changes import (
-    AddColumn,
-    AddField,
-    ColumnChange,
-    CreateDataset,
-    CreateTable,
-    DropDefault,
-    RelaxColumn,
-    SetClustering,
-    SetColumnDescription,
-    SetDatasetOptions,
-    SetDefault,
-    SetTableOptions,
-    WidenType,
-)
 from bqmanage.engines.duck_file import connect, interrupts_as_keyboard
 from bqmanage.engines.duck_types import (
     bq_default_to_duck,
@@ -45,11 +30,15 @@ from bqmanage.engines.duck_types import (
     to_duckdb,
 )
 from bqmanage.errors import WarehouseError
-from bqmanage.model import Column, Table
+from bqmanage.model import Column, Dataset, Table, TableRef
 from bqmanage.plan import Capabilities, Step
 from bqmanage.rest import column_to_api, expiration_ms, table_to_api
 
 META = "_bqmanage"
+
+
+def _ref(ref: TableRef) -> str:
+    return f"{qi(ref.dataset)}.{qi(ref.table)}"
 
 
 def _stderr(message: str) -> None:
@@ -202,62 +191,96 @@ class LocalEngine:
             pass  # DuckDB already ended the transaction
 
     def _execute(self, step: Step) -> None:
-        for change in step.changes or ():
-            if isinstance(change, CreateDataset):
-                self._x(f"CREATE SCHEMA IF NOT EXISTS {qi(change.dataset)}")
-                meta = {k: v for k, v in (("description", change.desired.description), ("labels", change.desired.labels or None),
-                                          ("location", change.desired.location)) if v}
-                self._upsert(f"{META}.datasets", [change.dataset, json.dumps(meta)])
-            elif isinstance(change, SetDatasetOptions):
-                row = self._x(f"SELECT meta FROM {META}.datasets WHERE dataset = ?", [change.dataset]).fetchone()
-                meta = json.loads(row[0]) if row else {}
-                for name, desired, _ in change.options:
-                    meta.pop(name, None) if not desired else meta.__setitem__(name, desired)
-                self._upsert(f"{META}.datasets", [change.dataset, json.dumps(meta)])
-            elif isinstance(change, CreateTable):
-                self._create_table(change.desired)
-            elif isinstance(change, AddColumn):
-                self._add_column(change.dataset, change.table or "", change.column)
-            elif isinstance(change, AddField):
-                self._add_field(change.dataset, change.table or "", change.path, change.column)
-            elif isinstance(change, (SetTableOptions, SetClustering)):
-                self._set_table_meta(change)
-            elif isinstance(change, ColumnChange):
-                self._alter_column(change)
-            else:
-                raise WarehouseError(f"local engine cannot run {change.kind}")
-        if not step.changes and step.sql:
-            self._run_sql(step.sql)
-            if step.table:
-                self._touch(step.dataset, step.table)
+        # Each kind says what to change through the primitives below (changes.LocalTarget).
+        for change in step.changes:
+            change.run_local(self)
+            self._touch(change.dataset, change.table)
 
-    def _alter_column(self, change: ColumnChange) -> None:
-        """DuckDB's own spelling of the ALTER COLUMN actions bqmanage renders for BigQuery."""
-        table, column = change.table or "", change.column
-        alter = f"ALTER TABLE {qi(change.dataset)}.{qi(table)} ALTER COLUMN {qi(column.name)}"
-        if isinstance(change, SetDefault):
-            self._x(f"{alter} SET DEFAULT {bq_default_to_duck(column.default or 'NULL')}")
-            self._set_column_meta(change.dataset, table, column.key, {"defaultValueExpression": column.default})
-        elif isinstance(change, DropDefault):
-            self._x(f"{alter} DROP DEFAULT")
-        elif isinstance(change, RelaxColumn):
-            self._x(f"{alter} DROP NOT NULL")
-        elif isinstance(change, WidenType):
-            self._x(f"{alter} SET DATA TYPE {duck_type(column)}")
-            api = column_to_api(column)
-            for key in ("fields", "description", "defaultValueExpression"):
-                api.pop(key, None)
-            self._set_column_meta(change.dataset, table, column.key, api)
-        elif isinstance(change, SetColumnDescription):
-            text = duck_str(column.description) if column.description else "NULL"
-            self._x(f"COMMENT ON COLUMN {qi(change.dataset)}.{qi(table)}.{qi(column.name)} IS {text}")
-        else:
-            raise WarehouseError(f"local engine cannot run {change.kind}")
-        self._touch(change.dataset, table)
+    # ---- the primitives the change kinds use (changes.LocalTarget) ----
 
-    def _run_sql(self, sql: str) -> None:
+    def run_sql(self, sql: str) -> None:
         for statement in to_duckdb(sql):
             self._x(statement)
+
+    def create_dataset(self, dataset: Dataset) -> None:
+        self._x(f"CREATE SCHEMA IF NOT EXISTS {qi(dataset.name)}")
+        meta = {k: v for k, v in (("description", dataset.description), ("labels", dataset.labels or None),
+                                  ("location", dataset.location)) if v}
+        self._upsert(f"{META}.datasets", [dataset.name, json.dumps(meta)])
+
+    def update_dataset(self, dataset: str, options: dict[str, Any]) -> None:
+        row = self._x(f"SELECT meta FROM {META}.datasets WHERE dataset = ?", [dataset]).fetchone()
+        meta = json.loads(row[0]) if row else {}
+        for name, value in options.items():
+            meta.pop(name, None) if not value else meta.__setitem__(name, value)
+        self._upsert(f"{META}.datasets", [dataset, json.dumps(meta)])
+
+    def create_table(self, table: Table) -> None:
+        cols = []
+        for column in table.columns:
+            parts = [qi(column.name), duck_type(column)]
+            if column.default is not None:
+                parts.append(f"DEFAULT {bq_default_to_duck(column.default)}")
+            if column.mode == "REQUIRED":
+                parts.append("NOT NULL")
+            cols.append(" ".join(parts))
+        ref = _ref(table.ref)
+        self._x(f"CREATE TABLE IF NOT EXISTS {ref} ({', '.join(cols)})")
+        if table.description:
+            self._x(f"COMMENT ON TABLE {ref} IS {duck_str(table.description)}")
+        # The side table keeps what DuckDB cannot: the REST resource minus what is physical.
+        meta = {k: v for k, v in table_to_api(table).items() if k not in ("tableReference", "schema", "description")}
+        self._upsert(f"{META}.tables", [table.dataset, table.name, json.dumps(meta), dt.datetime.now(dt.timezone.utc)])
+        for column in table.columns:
+            self._column_meta(table.ref, column, column.key)
+
+    def update_table(self, ref: TableRef, options: dict[str, Any]) -> None:
+        row = self._x(f"SELECT meta FROM {META}.tables WHERE dataset = ? AND tbl = ?", [ref.dataset, ref.table]).fetchone()
+        meta = json.loads(row[0]) if row else {}
+        for name, value in options.items():
+            if name == "description":  # a physical comment
+                self._x(f"COMMENT ON TABLE {_ref(ref)} IS {duck_str(str(value)) if value else 'NULL'}")
+            elif name == "partition_expiration_days":
+                tp = meta.setdefault("timePartitioning", {"type": "DAY"})
+                tp.pop("expirationMs", None) if value is None else tp.__setitem__("expirationMs", expiration_ms(float(value)))
+            elif name == "clustering":
+                meta.pop("clustering", None) if not value else meta.__setitem__("clustering", {"fields": list(value)})
+            else:
+                key = {"friendly_name": "friendlyName", "require_partition_filter": "requirePartitionFilter"}.get(name, name)
+                meta.pop(key, None) if value in (None, {}) else meta.__setitem__(key, value)
+        self._upsert(f"{META}.tables", [ref.dataset, ref.table, json.dumps(meta), dt.datetime.now(dt.timezone.utc)])
+
+    def add_column(self, ref: TableRef, path: str, column: Column) -> None:
+        # DuckDB adds a STRUCT field by its dotted path, as it adds a column.
+        target = ".".join(qi(p) for p in path.split("."))
+        self._x(f"ALTER TABLE {_ref(ref)} ADD COLUMN IF NOT EXISTS {target} {duck_type(column)}")
+        self._column_meta(ref, column, path.lower())
+
+    def set_default(self, ref: TableRef, column: Column) -> None:
+        alter = f"ALTER TABLE {_ref(ref)} ALTER COLUMN {qi(column.name)}"
+        if column.default is None:
+            self._x(f"{alter} DROP DEFAULT")
+        else:
+            self._x(f"{alter} SET DEFAULT {bq_default_to_duck(column.default)}")
+        self._set_column_meta(ref, column.key, {"defaultValueExpression": column.default})
+
+    def drop_not_null(self, ref: TableRef, name: str) -> None:
+        self._x(f"ALTER TABLE {_ref(ref)} ALTER COLUMN {qi(name)} DROP NOT NULL")
+
+    def set_type(self, ref: TableRef, column: Column) -> None:
+        self._x(f"ALTER TABLE {_ref(ref)} ALTER COLUMN {qi(column.name)} SET DATA TYPE {duck_type(column)}")
+        api = column_to_api(column)
+        for key in ("fields", "description", "defaultValueExpression"):
+            api.pop(key, None)
+        self._set_column_meta(ref, column.key, api)
+
+    def set_description(self, ref: TableRef, path: str, text: str | None) -> None:
+        if "." in path:  # DuckDB cannot comment a STRUCT field: the side table holds it
+            self._set_column_meta(ref, path.lower(), {"description": text or None})
+        else:
+            self._x(f"COMMENT ON COLUMN {_ref(ref)}.{qi(path)} IS {duck_str(text) if text else 'NULL'}")
+
+    # ---- the side table ----
 
     def _upsert(self, table: str, values: list[Any]) -> None:
         marks = ", ".join("?" for _ in values)
@@ -267,73 +290,22 @@ class LocalEngine:
         if table:
             self._x(f"UPDATE {META}.tables SET modified = now() WHERE dataset = ? AND tbl = ?", [dataset, table])
 
-    def _create_table(self, table: Table) -> None:
-        cols = []
-        for column in table.columns:
-            parts = [qi(column.name), duck_type(column)]
-            if column.default is not None:
-                parts.append(f"DEFAULT {bq_default_to_duck(column.default)}")
-            if column.mode == "REQUIRED":
-                parts.append("NOT NULL")
-            cols.append(" ".join(parts))
-        ref = f"{qi(table.dataset)}.{qi(table.name)}"
-        self._x(f"CREATE TABLE IF NOT EXISTS {ref} ({', '.join(cols)})")
-        if table.description:
-            self._x(f"COMMENT ON TABLE {ref} IS {duck_str(table.description)}")
-        # The side table keeps what DuckDB cannot: the REST resource minus what is physical.
-        meta = {k: v for k, v in table_to_api(table).items() if k not in ("tableReference", "schema", "description")}
-        self._upsert(f"{META}.tables", [table.dataset, table.name, json.dumps(meta), dt.datetime.now(dt.timezone.utc)])
-        for column in table.columns:
-            self._column_meta(table.dataset, table.name, column, column.key)
-
-    def _column_meta(self, dataset: str, table: str, column: Column, path: str) -> None:
+    def _column_meta(self, ref: TableRef, column: Column, path: str) -> None:
         api = column_to_api(column)
         api.pop("fields", None)
         api.pop("description", None) if "." not in path else None  # top-level descriptions are physical comments
-        self._upsert(f"{META}.columns", [dataset, table, path, json.dumps(api)])
+        self._upsert(f"{META}.columns", [ref.dataset, ref.table, path, json.dumps(api)])
         if column.description and "." not in path:
-            self._x(f"COMMENT ON COLUMN {qi(dataset)}.{qi(table)}.{qi(column.name)} IS {duck_str(column.description)}")
+            self._x(f"COMMENT ON COLUMN {_ref(ref)}.{qi(column.name)} IS {duck_str(column.description)}")
         for field in column.fields:
-            self._column_meta(dataset, table, field, f"{path}.{field.key}")
+            self._column_meta(ref, field, f"{path}.{field.key}")
 
-    def _set_column_meta(self, dataset: str, table: str, path: str, update: dict[str, Any]) -> None:
-        row = self._x(f"SELECT meta FROM {META}.columns WHERE dataset = ? AND tbl = ? AND path = ?", [dataset, table, path]).fetchone()
-        meta = json.loads(row[0]) if row else {}
-        meta.update(update)
-        self._upsert(f"{META}.columns", [dataset, table, path, json.dumps(meta)])
-
-    def _add_column(self, dataset: str, table: str, column: Column) -> None:
-        self._x(f"ALTER TABLE {qi(dataset)}.{qi(table)} ADD COLUMN IF NOT EXISTS {qi(column.name)} {duck_type(column)}")
-        self._column_meta(dataset, table, column.model_copy(update={"default": None}), column.key)
-        self._touch(dataset, table)
-
-    def _add_field(self, dataset: str, table: str, path: str, field: Column) -> None:
-        parts = path.split(".")
-        target = ".".join(qi(p) for p in parts)
-        self._x(f"ALTER TABLE {qi(dataset)}.{qi(table)} ADD COLUMN IF NOT EXISTS {target} {duck_type(field)}")
-        self._column_meta(dataset, table, field, path.lower())
-        self._touch(dataset, table)
-
-    def _set_table_meta(self, change: SetTableOptions | SetClustering) -> None:
-        table = change.table or ""
-        row = self._x(f"SELECT meta FROM {META}.tables WHERE dataset = ? AND tbl = ?", [change.dataset, table]).fetchone()
-        meta = json.loads(row[0]) if row else {}
-        ref = f"{qi(change.dataset)}.{qi(table)}"
-        if isinstance(change, SetClustering):
-            meta.pop("clustering", None)
-            if change.desired_fields:
-                meta["clustering"] = {"fields": list(change.desired_fields)}
-        else:
-            for name, desired, _ in change.options:
-                if name == "description":
-                    self._x(f"COMMENT ON TABLE {ref} IS {duck_str(str(desired)) if desired else 'NULL'}")
-                elif name == "partition_expiration_days":
-                    tp = meta.setdefault("timePartitioning", {"type": "DAY"})
-                    tp.pop("expirationMs", None) if desired is None else tp.__setitem__("expirationMs", expiration_ms(float(desired)))  # type: ignore[arg-type]
-                else:
-                    key = {"friendly_name": "friendlyName", "require_partition_filter": "requirePartitionFilter"}.get(name, name)
-                    meta.pop(key, None) if desired in (None, {}) else meta.__setitem__(key, desired)
-        self._upsert(f"{META}.tables", [change.dataset, table, json.dumps(meta), dt.datetime.now(dt.timezone.utc)])
+    def _set_column_meta(self, ref: TableRef, path: str, update: dict[str, Any]) -> None:
+        """Merge into a column's side-table entry; a None value removes the key."""
+        key = [ref.dataset, ref.table, path]
+        row = self._x(f"SELECT meta FROM {META}.columns WHERE dataset = ? AND tbl = ? AND path = ?", key).fetchone()
+        meta = {**(json.loads(row[0]) if row else {}), **update}
+        self._upsert(f"{META}.columns", [*key, json.dumps({k: v for k, v in meta.items() if v is not None})])
 
     def query(self, sql: str, params: dict[str, Any] | None = None, label: str = "query") -> list[dict[str, Any]]:
         self.statements.append(sql)

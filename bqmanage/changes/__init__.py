@@ -1,0 +1,53 @@
+"""Change kinds: each difference between the definitions and the live warehouse, and everything
+bqmanage does about it, stated once, on its class.
+
+A kind says how diff detects it (``on_dataset``/``on_table``/``on_column``), whether BigQuery can
+make it in place (``refusal``: a stable code, the reason and a manual path, cf. atlas DS103), its
+step (``kind``, ``order``, ``render``: GoogleSQL or a ``tables.patch`` payload), what ``check``
+reports (``drifts``) and how the local engine makes it (``run_local``). The stages are thin over
+the kinds: diff walks the model and asks every kind, plan orders and groups their steps,
+findings words their drifts, and the engines run their statements; none lists the kinds.
+
+One name per operation in every layer: ``AddColumn`` is the step, ledger and ``plan`` output
+kind ``"add_column"``. Findings keep the documented JSON vocabulary (design.md §4), which
+classifies what differs rather than the fix: ``AddColumn`` and ``AddField`` are both a
+``missing_column``, ``WidenType`` and the refused ``ChangeType`` both a ``type_mismatch``.
+
+Adding a kind is one class in one of these modules (plus its tests): its abstract methods are
+what mypy will ask for.
+"""
+
+from bqmanage.changes.base import (
+    KINDS,
+    Change,
+    ColumnAt,
+    ColumnChange,
+    Drift,
+    LocalTarget,
+    Refusal,
+    Refused,
+    Rendered,
+    TablePatch,
+)
+from bqmanage.changes.columns import (
+    AddColumn,
+    ChangeMode,
+    ChangeType,
+    DropColumn,
+    DropDefault,
+    RelaxColumn,
+    SetColumnDescription,
+    SetDefault,
+    WidenType,
+    is_widening,
+)
+from bqmanage.changes.datasets import CreateDataset, SetDatasetOptions
+from bqmanage.changes.fields import AddField
+from bqmanage.changes.tables import Backfill, ChangePartitioning, CreateTable, SetClustering, SetTableOptions
+
+__all__ = [
+    "KINDS", "AddColumn", "AddField", "Backfill", "Change", "ChangeMode", "ChangePartitioning", "ChangeType",
+    "ColumnAt", "ColumnChange", "CreateDataset", "CreateTable", "Drift", "DropColumn", "DropDefault", "LocalTarget",
+    "Refusal", "Refused", "RelaxColumn", "Rendered", "SetClustering", "SetColumnDescription", "SetDatasetOptions",
+    "SetDefault", "SetTableOptions", "TablePatch", "WidenType", "is_widening",
+]
