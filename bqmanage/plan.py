@@ -29,6 +29,8 @@ class Capabilities:
     metadata_updates_per_10s: int | None = None
     # INFORMATION_SCHEMA views ("COLUMN_FIELD_PATHS") or columns ("COLUMNS.column_default") it lacks.
     info_schema_missing: frozenset[str] = frozenset()
+    # Whether tables.get shows the columns ALTER added; when not, the engine reads a query's schema.
+    catalog_follows_alter: bool = True
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,13 @@ def engine_for(project: str | None) -> Engine:
     return open_engine(settings, "test")
 
 
+def record(engine: Engine) -> list[str]:
+    """Every statement (or API call) bqmanage sends through ``engine`` from now on, in GoogleSQL."""
+    sent: list[str] = []
+    engine.on_statement = sent.append
+    return sent
+
+
 def write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from bqmanage.loader import load_definitions
 from bqmanage.rest import table_from_api
-from tests.helpers import engine_for, run_cli, target_args
+from tests.helpers import engine_for, record, run_cli, target_args
 
 
 def test_apply_creates_every_table_as_defined(project: str | None) -> None:
@@ -39,10 +39,11 @@ def test_second_apply_issues_zero_statements(project: str | None) -> None:
     first = engine_for(project)
     api.apply(settings, first)
     second = engine_for(project)
+    sent = record(second)
     outcome = api.apply(settings, second)
     assert outcome.planned.plan.steps == ()
     # Reading the catalog and the ledger are queries, never DDL/DML.
-    assert not [s for s in second.statements if not s.lstrip().upper().startswith("SELECT")]
+    assert sent and not [s for s in sent if not s.lstrip().upper().startswith("SELECT")]
     result = run_cli(*target_args(project), "apply")
     assert result.exit_code == 0
     assert "Nothing to do" in result.stdout
@@ -57,8 +58,9 @@ def test_dry_run_prints_exactly_what_apply_runs(workdir: Path) -> None:
     from bqmanage.settings import resolve_settings
 
     engine = engine_for(None)
+    sent = record(engine)
     api.apply(resolve_settings(), engine)
-    ran = [s for s in engine.statements if s.startswith(("CREATE", "ALTER", "UPDATE")) and "_bqmanage_migrations" not in s]
+    ran = [s for s in sent if s.startswith(("CREATE", "ALTER", "UPDATE")) and "_bqmanage_migrations" not in s]
     assert len(ran) == 3
     assert "recorded in tenants._bqmanage_migrations" in dry.stdout
     for statement in ran:

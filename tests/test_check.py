@@ -15,13 +15,14 @@ import pytest
 from bqmanage import api
 from bqmanage.changes import CreateDataset, CreateTable
 from bqmanage.engines import Engine
+from bqmanage.engines.local import LocalEngine
 from bqmanage.loader import load_definitions
 from bqmanage.model import Column, Dataset, Table
 from bqmanage.plan import Step
 from bqmanage.render import create_schema_sql, create_table_sql
 from bqmanage.settings import resolve_settings
 from tests import seed
-from tests.helpers import engine_for, run_cli, target_args, write
+from tests.helpers import engine_for, record, run_cli, target_args, write
 
 ROOT = Path(__file__).resolve().parent.parent
 SHOP = """\
@@ -196,14 +197,33 @@ def test_check_runs_no_ddl_or_dml(project: str | None) -> None:
     engine = engine_for(project)
     seed.create_old_table(engine)
     checker = engine_for(project)
+    sent = record(checker)
+    received: list[str] = []
+    if isinstance(checker, LocalEngine):  # also what DuckDB itself receives: catalog reads only
+        checker.con = _Recording(checker.con, received)  # type: ignore[assignment]
     result = api.check(resolve_settings(target="bigquery" if project else "local", project=project), checker)
     assert len(result.findings) >= 9
-    assert checker.statements or getattr(checker, "received", []), "the engine recorded nothing"
-    assert all(s.lstrip().upper().startswith("SELECT") for s in checker.statements), checker.statements
-    # The local engine also records what DuckDB itself received: catalog reads only.
-    received = getattr(checker, "received", [])
-    assert all(s.lstrip().upper().startswith("SELECT") for s in received), received
+    assert sent or received, "the engine recorded nothing"
+    assert all(s.lstrip().upper().startswith("SELECT") for s in sent + received), sent + received
     assert engine_for(project).list_tables("tenants") == ["tenant_usage_quotas"]
+
+
+class _Recording:
+    """A DuckDB connection that notes every statement it is given."""
+
+    def __init__(self, con: Any, log: list[str]) -> None:
+        self._con, self._log = con, log
+
+    def execute(self, sql: str, *args: Any) -> Any:
+        self._log.append(sql)
+        return self._con.execute(sql, *args)
+
+    def sql(self, sql: str) -> Any:
+        self._log.append(sql)
+        return self._con.sql(sql)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._con, name)
 
 
 def test_clean_text_output_and_exit_codes(workdir: Path) -> None:

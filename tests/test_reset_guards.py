@@ -12,7 +12,7 @@ import pytest
 
 from bqmanage import api
 from bqmanage.engines import Engine
-from tests.helpers import engine_for, run_cli, target_args
+from tests.helpers import engine_for, record, run_cli, target_args
 from tests.test_reset import (
     SAME_MONTH,
     Q,
@@ -121,19 +121,21 @@ def _assert_carried(row: dict[str, Any]) -> None:
 def test_reactivated_tenant_carries_its_latest_row_however_old(project: str | None) -> None:
     _suspend_then_resume(build(project, days=2))
     engine = engine_for(project)
+    sent = record(engine)
     report = api.reset(_settings(project), engine, run_date=SAME_MONTH)
     assert report.without_history == ["t3"]  # t3 never had a row: registry defaults
     assert report.carried_from_older == ["t4"]
     _assert_carried(rows_on(engine_for(project), SAME_MONTH)["t4"])
     # The older lookup ran once, for the absent tenants only, as its own bounded query; the MERGE's
     # main scan still filters the date column by constants and parameters only.
-    lookups = [s for s in engine.statements if "MAX(q.`usage_date`) AS last_date" in s]
+    lookups = [s for s in sent if "MAX(q.`usage_date`) AS last_date" in s]
     assert len(lookups) == 1
-    assert "q.`usage_date` >= DATE_SUB(@run_date, INTERVAL 35 DAY) AND q.`usage_date` < @run_date" in engine.statements[-3]
+    assert "q.`usage_date` >= DATE_SUB(@run_date, INTERVAL 35 DAY) AND q.`usage_date` < @run_date" in sent[-3]
 
     again = engine_for(project)
+    sent_again = record(again)
     api.reset(_settings(project), again, run_date=SAME_MONTH)  # everyone is current: no older lookup
-    assert not [s for s in again.statements if "AS last_date" in s]
+    assert sent_again and not [s for s in sent_again if "AS last_date" in s]
 
 
 def test_the_scheduled_query_script_does_the_same(emulator: str, workdir: Path) -> None:

@@ -6,7 +6,7 @@ the model), executes rendered steps, and runs BigQuery SQL with query parameters
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -18,6 +18,9 @@ if TYPE_CHECKING:
 class Engine(Protocol):
     name: str
     capabilities: Capabilities
+    # Called with each statement or API call bqmanage sends (GoogleSQL, as plan prints it), for
+    # whoever wants to watch (tests record them); by default nobody does.
+    on_statement: Callable[[str], None]
 
     def list_datasets(self) -> list[str]:
         """Names of the live datasets."""

@@ -21,7 +21,7 @@ import requests
 from google.api_core import exceptions as gexc
 from google.cloud import bigquery
 
-from bqmanage.changes import Change, CreateDataset, TablePatch
+from bqmanage.changes import CreateDataset, TablePatch
 from bqmanage.engines.bq_credentials import credentials
 from bqmanage.errors import ConfigError, WarehouseError
 from bqmanage.plan import Capabilities, Step
@@ -36,6 +36,7 @@ BIGQUERY = Capabilities(multi_action_alter=True, metadata_updates_per_10s=5)
 # and CREATE SCHEMA options, and its catalog does not follow ALTER (read physical columns instead).
 BQEMULATOR = Capabilities(
     multi_action_alter=False,
+    catalog_follows_alter=False,
     runs_as="bqemulator gets each ADD COLUMN of a multi-action ALTER as an ALTER of its own",
     info_schema_missing=frozenset({"COLUMN_FIELD_PATHS", "COLUMNS.column_default", "TABLES.ddl"}),
     unobservable=frozenset({"default", "description", "clustering", "labels", "require_partition_filter",
@@ -63,26 +64,28 @@ class BigQueryEngine:
     name = "bigquery"
 
     def __init__(self, settings: Settings, command: str = "bqmanage") -> None:
-        self.emulator = bool(os.environ.get("BIGQUERY_EMULATOR_HOST"))
+        # The endpoint decides the credentials and what the engine can rely on; nothing else
+        # branches on it (the emulator's gaps are data: BQEMULATOR).
+        emulator = os.environ.get("BIGQUERY_EMULATOR_HOST")
         if not settings.project:
             raise ConfigError("--project: the bigquery target needs a project (flag, BQMANAGE_PROJECT or GOOGLE_CLOUD_PROJECT)")
-        self.capabilities = BQEMULATOR if self.emulator else BIGQUERY
+        self.capabilities = BQEMULATOR if emulator else BIGQUERY
         self.deadline = settings.retry_deadline
         # How long one query job may run before bqmanage cancels it (BigQuery's own limit is 6 h).
         self.job_timeout = settings.job_timeout
-        creds, self._principal = credentials(settings, self.emulator)
+        creds, self._principal = credentials(settings, bool(emulator))
         self.client = bigquery.Client(project=settings.project, credentials=creds, location=settings.location)
         self.project = settings.project
         self.location = settings.location
         self._locations: dict[str, str] = {}  # dataset -> location, as datasets.get reported it
         # Where every failure message starts: which warehouse, reached how.
-        self.where = f"bigquery project {settings.project} at {os.environ.get('BIGQUERY_EMULATOR_HOST') or 'https://bigquery.googleapis.com'}"
+        self.where = f"bigquery project {settings.project} at {emulator or 'https://bigquery.googleapis.com'}"
         self.labels = {"bqmanage": command.replace("-", "_"), **settings.labels}
         # Short RPC deadline: emulator bugs answer 500, which the default retry chases for 600 s.
         self.rpc_retry = bigquery.DEFAULT_RETRY.with_deadline(min(self.deadline, 30))
         # Per HTTP request: without one, an endpoint that accepts and never answers hangs forever.
         self.rpc_timeout = min(self.deadline, 60.0)
-        self.statements: list[str] = []
+        self.on_statement: Callable[[str], None] = lambda statement: None  # see Engine
         self.sleep = time.sleep
         # Datasets per UNION ALL query (bench/infoschema_batch.py measures the trade-off).
         self.info_schema_batch = settings.info_schema_batch
@@ -116,7 +119,7 @@ class BigQueryEngine:
             if isinstance(exc.__cause__, gexc.NotFound):
                 return None
             raise
-        if self.emulator:
+        if not self.capabilities.catalog_follows_alter:
             resource["schema"] = {"fields": self._physical_fields(dataset, table, resource)}
         return resource
 
@@ -156,7 +159,7 @@ class BigQueryEngine:
             for view in views:
                 region = (location or "US") if self.region_qualified else None
                 sql = infoschema.view_sql(view, group, self.project, missing, region)
-                self.statements.append(sql)
+                self.on_statement(sql)
                 result, _ = self._run(sql, {"datasets": group} if region else None, "check", location or None)
                 rows[view] = [dict(r.items()) for r in result]
             out.update(infoschema.to_resources(self.project, rows))
@@ -167,7 +170,7 @@ class BigQueryEngine:
     # ---- execution ----
 
     def execute(self, step: Step) -> None:
-        self.statements.append(step.sql or f"-- API {step.api}")
+        self.on_statement(step.sql if step.sql is not None else step.text())
         if step.actions and not self.capabilities.multi_action_alter:
             statements = step.actions  # the multi-action ALTER, one action at a time
         else:
@@ -193,11 +196,11 @@ class BigQueryEngine:
         """tables.patch: each change edits the live REST Table resource, then the fields they
         changed are sent, with the resource's etag (a concurrent change fails, and is retried)."""
         resource = self._table(step.dataset, step.table or "").to_api_repr()
-        fields = sorted({_patchable(change).patch(resource) for change in step.changes})
-        self._update(bigquery.Table.from_api_repr(resource), fields)
+        fields = {change.patch(resource) for change in step.changes if isinstance(change, TablePatch)}
+        self._update(bigquery.Table.from_api_repr(resource), sorted(fields))
 
     def query(self, sql: str, params: dict[str, Any] | None = None, label: str = "query") -> list[dict[str, Any]]:
-        self.statements.append(sql)
+        self.on_statement(sql)
         rows, _ = self._run(sql, params, label)
         return [dict(r.items()) for r in rows]
 
@@ -343,12 +346,6 @@ def _same_base(catalog: dict[str, Any], physical: dict[str, Any]) -> bool:
     from bqmanage.types import canonical_name
 
     return canonical_name(str(catalog.get("type"))) == canonical_name(str(physical.get("type")))
-
-
-def _patchable(change: Change) -> TablePatch:
-    if not isinstance(change, TablePatch):
-        raise TypeError(f"{change.kind} is not a tables.patch change")
-    return change
 
 
 def _parameter(name: str, value: Any) -> Any:

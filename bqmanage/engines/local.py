@@ -58,14 +58,13 @@ class LocalEngine:
         self.path = path
         self.con = connect(path, read_only, lock_timeout, on_wait)
         self._lock = threading.Lock()
-        self.statements: list[str] = []  # what bqmanage sent (GoogleSQL), as on the bigquery engine
-        self.received: list[str] = []  # every statement DuckDB itself received, for tests
+        # Sees each statement bqmanage sends, in GoogleSQL as on BigQuery (not the DuckDB it becomes).
+        self.on_statement: Callable[[str], None] = lambda statement: None
         # The side schema is created on the first write only, so that reads stay reads.
         self._has_meta = bool(self._x("SELECT 1 FROM duckdb_schemas() WHERE schema_name = ?", [META]).fetchall())
 
     def _x(self, sql: str, params: Any = None) -> duckdb.DuckDBPyConnection:
-        """Every statement goes through here, so that tests can see all that the engine ran."""
-        self.received.append(sql)
+        """Every DuckDB statement goes through here: Ctrl-C interrupts it cleanly."""
         with interrupts_as_keyboard():
             return self.con.execute(sql, params) if params is not None else self.con.execute(sql)
 
@@ -112,7 +111,6 @@ class LocalEngine:
         physical = self._x(
             "SELECT column_name, is_nullable, column_default, comment FROM duckdb_columns() "
             "WHERE database_name = current_database() AND schema_name = ? AND table_name = ? ORDER BY column_index", [dataset, table]).fetchall()
-        self.received.append(f"SELECT * FROM {qi(dataset)}.{qi(table)} LIMIT 0")
         with interrupts_as_keyboard():
             rel = self.con.sql(f"SELECT * FROM {qi(dataset)}.{qi(table)} LIMIT 0")
         types = dict(zip(rel.columns, rel.types))
@@ -167,7 +165,7 @@ class LocalEngine:
     # ---- execution ----
 
     def execute(self, step: Step) -> None:
-        self.statements.append(step.sql or json.dumps(step.api))  # what bqmanage sent, in GoogleSQL
+        self.on_statement(step.sql if step.sql is not None else step.text())
         with self._lock:
             had_meta = self._has_meta
             # One transaction per step: a step stopped half-way (an error, Ctrl-C) leaves nothing
@@ -308,7 +306,7 @@ class LocalEngine:
         self._upsert(f"{META}.columns", [*key, json.dumps({k: v for k, v in meta.items() if v is not None})])
 
     def query(self, sql: str, params: dict[str, Any] | None = None, label: str = "query") -> list[dict[str, Any]]:
-        self.statements.append(sql)
+        self.on_statement(sql)
         statements = to_duckdb(sql)
         delay = 0.01
         for attempt in range(8):
