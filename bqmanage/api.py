@@ -96,6 +96,7 @@ def apply(settings: Settings, engine: Engine, dry_run: bool = False, backfill: b
 def inspect(settings: Settings, engine: Engine, all_datasets: bool = False,
             desired: Definitions | None = None) -> list[Table]:
     """The live tables of the datasets the definitions name (or every dataset), as the model."""
+    from bqmanage.names import RESERVED_PREFIX
     from bqmanage.rest import table_from_api
 
     if all_datasets:
@@ -107,7 +108,7 @@ def inspect(settings: Settings, engine: Engine, all_datasets: bool = False,
         if engine.get_dataset(dataset) is None:
             continue
         for name in engine.list_tables(dataset):
-            if name.startswith("_bqmanage") and not all_datasets:
+            if name.lower().startswith(RESERVED_PREFIX) and not all_datasets:
                 continue  # bqmanage's own ledger
             resource = engine.get_table(dataset, name)
             if resource is not None:

@@ -20,14 +20,13 @@ from bqmanage import __version__
 from bqmanage.changes import CreateTable
 from bqmanage.errors import ApplyError, BqmanageError
 from bqmanage.model import Column, Table
-from bqmanage.names import quote
+from bqmanage.names import LEDGER, quote
 from bqmanage.plan import Plan, Step, step_of
 from bqmanage.report import capped
 
 if TYPE_CHECKING:
     from bqmanage.engines import Engine
 
-LEDGER = "_bqmanage_migrations"
 _LEDGER_COLUMNS = (
     Column(name="run_id", type="STRING", mode="REQUIRED"),
     Column(name="applied_at", type="TIMESTAMP", mode="REQUIRED"),
@@ -145,8 +144,7 @@ def apply_plan(engine: Engine, plan: Plan, digest: str,
             ran = "\n".join(capped([f"  done     {s.kind} {s.dataset}.{s.table or ''}" for s in result.executed]))
             left = "\n".join(capped([f"  not run  {s.kind} {s.dataset}.{s.table or ''}" for s in plan.steps[index:]]))
             raise ApplyError(f"{step.dataset}.{step.table or ''}: step {index + 1} of {total} ({step.kind}) failed: {exc}\n"
-                             f"{ran}\n{left}\nRe-run `bqmanage apply` to resume: every step is idempotent.".replace("\n\n", "\n"),
-                             applied=index, total=total) from None
+                             f"{ran}\n{left}\nRe-run `bqmanage apply` to resume: every step is idempotent.".replace("\n\n", "\n")) from None
         result.executed.append(step)
     for dataset in sorted(started):
         _ledger_write(engine, dataset, run_id, principal, digest, "succeeded", total, total, statements, plan, None)

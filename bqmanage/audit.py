@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from bqmanage.findings import SEVERITY, Finding
 from bqmanage.model import Definitions
+from bqmanage.names import RESERVED_PREFIX
 
 if TYPE_CHECKING:
     from bqmanage.engines import Engine
@@ -42,7 +43,7 @@ def audit_warehouse(engine: Engine, desired: Definitions, legacy: LegacyConfig) 
                                     f"{dataset}: legacy dataset; its replacement is {new_dataset}. Move readers and writers, then retire it",
                                     dataset=dataset, expected=new_dataset, actual=dataset, replacement=new_dataset))
         for table in engine.list_tables(dataset):
-            if table.startswith("_bqmanage"):
+            if table.lower().startswith(RESERVED_PREFIX):  # bqmanage's own ledger
                 continue
             full = f"{dataset}.{table}"
             target = by_legacy.get(full)

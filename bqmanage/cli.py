@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import typer
 
 from bqmanage.environment import ENVIRONMENT
+from bqmanage.errors import EXIT_BAD_INPUT, EXIT_FINDINGS, EXIT_INTERRUPTED, EXIT_OK
 
 if TYPE_CHECKING:
     from bqmanage.settings import Settings
@@ -52,7 +53,7 @@ def funnel(func: F) -> F:
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
             typer.echo("interrupted; re-run to resume (every step is idempotent)", err=True)
-            raise typer.Exit(130) from None
+            raise typer.Exit(EXIT_INTERRUPTED) from None
 
     return wrapper  # type: ignore[return-value]
 
@@ -139,8 +140,8 @@ def plan(
         runs_as = engine.capabilities.runs_as
     typer.echo(report.plan_text(planned, settings.target, runs_as))
     if planned.plan.has_refused:
-        raise typer.Exit(2)
-    raise typer.Exit(1 if planned.plan.steps else 0)
+        raise typer.Exit(EXIT_BAD_INPUT)
+    raise typer.Exit(EXIT_FINDINGS if planned.plan.steps else EXIT_OK)
 
 
 @app.command()
@@ -253,7 +254,7 @@ def check(
         write_whole(report_path, text)
     else:
         typer.echo(text, nl=False)
-    raise typer.Exit(0 if result.clean else 1)
+    raise typer.Exit(EXIT_OK if result.clean else EXIT_FINDINGS)
 
 
 @app.command()
@@ -316,7 +317,7 @@ def reset(
     typer.echo(json.dumps(report.to_json(), indent=2) if fmt == "json" else text.reset_text(report), nl=fmt == "json")
     if report.registry_duplicates:
         typer.echo(f"error: {text.registry_duplicates_text(report)}", err=True)
-        raise typer.Exit(2)
+        raise typer.Exit(EXIT_BAD_INPUT)
 
 
 def _terminate(signum: int, frame: object) -> None:
@@ -378,7 +379,7 @@ def audit_code(
         write_whole(report_path, text)
     else:
         typer.echo(text, nl=False)
-    raise typer.Exit(0 if result.clean else 1)
+    raise typer.Exit(EXIT_OK if result.clean else EXIT_FINDINGS)
 
 
 def run() -> None:

@@ -9,9 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 EXIT_OK = 0
-EXIT_FINDINGS = 1
-EXIT_BAD_INPUT = 2
-EXIT_WAREHOUSE = 3
+EXIT_FINDINGS = 1  # drift, legacy names, pending steps
+EXIT_BAD_INPUT = 2  # definitions, flags, config, identifiers, a refused change
+EXIT_WAREHOUSE = 3  # auth, API, network, after retries
+EXIT_INTERRUPTED = 130  # Ctrl-C or SIGTERM, as shells report a SIGINT death (128 + 2): re-run to resume
 
 
 class BqmanageError(Exception):
@@ -61,9 +62,6 @@ class NotAppliedError(BqmanageError):
 class RefusedChangeError(BqmanageError):
     """The plan contains changes BigQuery cannot make in place; nothing was run."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-
 
 class WarehouseError(BqmanageError):
     """The warehouse failed after retries (auth, API, network)."""
@@ -72,9 +70,4 @@ class WarehouseError(BqmanageError):
 
 
 class ApplyError(WarehouseError):
-    """A step of an apply failed; earlier steps ran, later ones did not."""
-
-    def __init__(self, message: str, applied: int, total: int) -> None:
-        self.applied = applied
-        self.total = total
-        super().__init__(message)
+    """A step of an apply failed; earlier steps ran, later ones did not (the message lists both)."""

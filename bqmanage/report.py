@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from bqmanage.findings import Finding
 from bqmanage.model import Table
+from bqmanage.names import LEDGER
 
 if TYPE_CHECKING:
     from bqmanage.api import PlanResult, ResetReport
@@ -51,7 +52,7 @@ def plan_text(planned: PlanResult, target: str, runs_as: str | None = None) -> s
         lines.append(f"Last apply on {entry.dataset}: {when} by {entry.principal or 'unknown'}, "
                      f"{entry.outcome} ({entry.applied_steps}/{entry.total_steps} steps), definitions {entry.definitions_digest}")
     if not planned.ledger:
-        lines.append("No earlier apply recorded (no _bqmanage_migrations ledger yet).")
+        lines.append(f"No earlier apply recorded (no {LEDGER} ledger yet).")
     for name in planned.resumed:
         lines.append(f"Resuming the unfinished backfill of {name} from an interrupted apply.")
     if plan.has_refused:
@@ -70,7 +71,7 @@ def plan_text(planned: PlanResult, target: str, runs_as: str | None = None) -> s
         lines.append("")
         lines.append(f"-- These are the BigQuery statements; on target {target}, {runs_as}.")
     lines.append("")
-    lines.append(f"-- bookkeeping: each run is recorded in {name_list([f'{d}._bqmanage_migrations' for d in datasets], full=None)} "
+    lines.append(f"-- bookkeeping: each run is recorded in {name_list([f'{d}.{LEDGER}' for d in datasets], full=None)} "
                  "(CREATE TABLE IF NOT EXISTS on first use, then one INSERT at the start and one at the end).")
     return "\n".join(lines)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bqmanage.loader import load_definitions
+from bqmanage.names import LEDGER
 from bqmanage.rest import table_from_api
 from tests.helpers import engine_for, record, run_cli, target_args
 
@@ -60,9 +61,9 @@ def test_dry_run_prints_exactly_what_apply_runs(workdir: Path) -> None:
     engine = engine_for(None)
     sent = record(engine)
     api.apply(resolve_settings(), engine)
-    ran = [s for s in sent if s.startswith(("CREATE", "ALTER", "UPDATE")) and "_bqmanage_migrations" not in s]
+    ran = [s for s in sent if s.startswith(("CREATE", "ALTER", "UPDATE")) and LEDGER not in s]
     assert len(ran) == 3
-    assert "recorded in tenants._bqmanage_migrations" in dry.stdout
+    assert f"recorded in tenants.{LEDGER}" in dry.stdout
     for statement in ran:
         assert statement + ";" in dry.stdout
 

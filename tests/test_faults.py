@@ -11,6 +11,7 @@ import pytest
 
 from bqmanage import api
 from bqmanage.errors import ApplyError, WarehouseError
+from bqmanage.names import LEDGER
 from bqmanage.plan import Step
 from bqmanage.settings import resolve_settings
 from tests import seed
@@ -52,7 +53,7 @@ def test_interrupted_after_each_step_then_resumed(how: str, workdir: Path) -> No
         calls = {"n": 0}
 
         def flaky(step: Step, inner: Any = inner, calls: dict[str, int] = calls, stop_at: int = stop_at) -> None:
-            if step.table != "_bqmanage_migrations":
+            if step.table != LEDGER:
                 if calls["n"] == stop_at:
                     if how == "engine_error":
                         raise WarehouseError("injected failure")
@@ -106,7 +107,7 @@ def test_partitioning_change_is_refused_and_nothing_runs(workdir: Path) -> None:
     fresh = engine_for(None)
     assert seed.read_rows(fresh) == before
     assert fresh.get_table("tenants", "tenant_profiles") is None  # not even the safe parts ran
-    assert "_bqmanage_migrations" not in fresh.list_tables("tenants")
+    assert LEDGER not in fresh.list_tables("tenants")
 
 
 def test_refused_required_column(workdir: Path) -> None:

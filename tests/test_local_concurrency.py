@@ -83,7 +83,8 @@ def test_lock_held_past_the_timeout_is_exit_3_naming_the_file(workdir: Path) -> 
     assert run_cli("apply").exit_code == 0
     holder = _hold_write_lock(8)
     result = run("apply", cwd=workdir, BQMANAGE_LOCK_TIMEOUT="1")
-    holder.join()
+    holder.join(30)
+    assert not holder.is_alive()
     assert result.returncode == 3, result.stderr
     assert f"error: {DB}: " in result.stderr and "BQMANAGE_LOCK_TIMEOUT" in result.stderr
     assert "Traceback" not in result.stderr

@@ -169,6 +169,7 @@ def test_four_concurrent_resets_leave_one_row_per_tenant_and_date(strategy: str,
         t.start()
     for t in threads:
         t.join(120)
+    assert not [t for t in threads if t.is_alive()], "a reset did not finish within 120 s"
     assert errors == []
     rows = engine_for(project).query(f"SELECT tenant_id, usage_date FROM {Q} WHERE usage_date = @d", {"d": SAME_MONTH})
     assert sorted(r["tenant_id"] for r in rows) == ["t1", "t2", "t3"]

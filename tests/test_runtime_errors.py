@@ -327,7 +327,7 @@ def test_apply_summary_over_many_datasets_is_one_short_line(workdir: Path) -> No
     for i in range(30):
         write(Path(f"schemas/ds{i:02d}/t.yaml"), "columns:\n  - {name: id, type: STRING}\n")
     bookkeeping = [line for line in run_cli("plan").stdout.splitlines() if "bookkeeping" in line]
-    assert len(bookkeeping) == 1 and "ds19._bqmanage_migrations and 11 more" in bookkeeping[0]
+    assert len(bookkeeping) == 1 and f"ds19.{LEDGER} and 11 more" in bookkeeping[0]
     result = run_cli("apply")
     assert result.exit_code == 0, result.stderr
     summary = result.stdout.strip().splitlines()[-1]

@@ -31,10 +31,11 @@ from bqmanage.engines.duck_types import (
 )
 from bqmanage.errors import WarehouseError
 from bqmanage.model import Column, Dataset, Table, TableRef
+from bqmanage.names import RESERVED_PREFIX
 from bqmanage.plan import Capabilities, Step
 from bqmanage.rest import column_to_api, expiration_ms, table_to_api
 
-META = "_bqmanage"
+META = RESERVED_PREFIX  # the side schema
 
 
 def _ref(ref: TableRef) -> str:
