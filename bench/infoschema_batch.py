@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bqmanage.changes import CreateDataset, CreateTable  # noqa: E402
 from bqmanage.engines.bigquery import BigQueryEngine  # noqa: E402
-from bqmanage.introspect import read_actual, read_actual_bulk  # noqa: E402
+from bqmanage.introspect import read_actual  # noqa: E402
 from bqmanage.loader import load_definitions  # noqa: E402
 from bqmanage.plan import Step  # noqa: E402
 from bqmanage.render import create_schema_sql, create_table_sql  # noqa: E402
@@ -86,7 +86,7 @@ def run() -> list[dict[str, Any]]:
         naive = _measure(proxy, lambda: read_actual(_engine(proxy.url, project, 50), desired))
         rows.append({"approach": "tables.get per table (naive)", **naive})
         for batch in (1, 4, DATASETS):
-            result = _measure(proxy, lambda b=batch: read_actual_bulk(_engine(proxy.url, project, b), desired))
+            result = _measure(proxy, lambda b=batch: read_actual(_engine(proxy.url, project, b), desired, bulk=True))
             rows.append({"approach": f"INFORMATION_SCHEMA, {batch} dataset(s) per UNION ALL", **result})
         proxy.close()
     base = rows[0]["modelled_s"]

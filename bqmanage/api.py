@@ -132,10 +132,10 @@ def check(settings: Settings, engine: Engine, desired: Definitions | None = None
     from bqmanage.audit import audit_warehouse
     from bqmanage.diff import compare
     from bqmanage.findings import findings_from_changes
-    from bqmanage.introspect import read_actual_bulk
+    from bqmanage.introspect import read_actual
 
     desired = desired or validate(settings)
-    actual = read_actual_bulk(engine, desired, on_progress)
+    actual = read_actual(engine, desired, bulk=True, on_progress=on_progress)
     changes = compare(desired, actual, engine.capabilities.unobservable)
     findings = findings_from_changes(changes, desired) + audit_warehouse(engine, desired, settings.legacy)
     return CheckResult(findings=findings, desired=desired)

@@ -6,7 +6,8 @@ this module decides what to read, and how to read a whole warehouse in few reque
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from bqmanage.diff import compare
 from bqmanage.model import Dataset, Definitions, Table, Warehouse
@@ -16,8 +17,18 @@ if TYPE_CHECKING:
     from bqmanage.engines import Engine
 
 
-def read_actual(engine: Engine, desired: Definitions) -> Warehouse:
-    """The live state of every dataset and table the definitions name (and nothing else)."""
+def read_actual(engine: Engine, desired: Definitions, *, bulk: bool = False,
+                on_progress: Callable[[int, int], None] | None = None) -> Warehouse:
+    """The live state of every dataset and table the definitions name (and nothing else).
+
+    :param bulk: read it in as few requests as the engine allows (INFORMATION_SCHEMA on BigQuery),
+        as check does over many datasets; plan and apply read each table with tables.get.
+    :param on_progress: called with (batches read, batches) while a bulk read runs.
+    """
+    return _read_bulk(engine, desired, on_progress) if bulk else _read_each(engine, desired)
+
+
+def _read_each(engine: Engine, desired: Definitions) -> Warehouse:
     datasets: dict[str, Dataset] = {}
     tables: dict[str, Table] = {}
     for dataset in desired.all_datasets():
@@ -32,10 +43,9 @@ def read_actual(engine: Engine, desired: Definitions) -> Warehouse:
     return Warehouse(datasets=datasets, tables=tables)
 
 
-def read_actual_bulk(engine: Engine, desired: Definitions, on_progress: Any = None) -> Warehouse:
-    """Like ``read_actual`` but in as few requests as the engine allows (INFORMATION_SCHEMA on
-    BigQuery). INFORMATION_SCHEMA can lag behind DDL, so every table it shows drifting, or does
-    not show at all, is re-read with tables.get before anything is reported."""
+def _read_bulk(engine: Engine, desired: Definitions, on_progress: Callable[[int, int], None] | None) -> Warehouse:
+    """INFORMATION_SCHEMA can lag behind DDL, so every table it shows drifting, or does not show
+    at all, is re-read with tables.get before anything is reported."""
     live = set(engine.list_datasets())
     datasets: dict[str, Dataset] = {}
     for dataset in desired.all_datasets():
