@@ -56,7 +56,7 @@ def create_schema_sql(dataset: Dataset, project: str | None = None) -> str:
 
 def column_sql(column: Column) -> str:
     """A column definition: ``name type [DEFAULT expr] [NOT NULL] [OPTIONS(...)]`` (DDL grammar order)."""
-    parts = [quote(column.name), column.type_sql()]
+    parts = [quote(column.name), schema_sql(column)]
     if column.default is not None:
         parts.append(f"DEFAULT {default_expression(column.type, column.default)}")
     if column.mode == "REQUIRED":
@@ -64,6 +64,16 @@ def column_sql(column: Column) -> str:
     if column.description:
         parts.append(options_sql([("description", column.description)]))
     return " ".join(parts)
+
+
+def schema_sql(column: Column) -> str:
+    """A column's type as DDL declares it: like ``type_sql``, except that each field of a STRUCT is
+    a column definition of its own, so it keeps its NOT NULL and its description
+    (column_schema: ``STRUCT<field_name column_schema, ...>``, data-definition-language#column_name_and_column_schema)."""
+    if column.type != "STRUCT":
+        return column.type_sql()
+    struct = f"STRUCT<{', '.join(column_sql(f) for f in column.fields)}>"
+    return f"ARRAY<{struct}>" if column.mode == "REPEATED" else struct
 
 
 def partition_sql(partitioning: Partitioning, table: Table) -> str:

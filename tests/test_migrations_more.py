@@ -55,6 +55,19 @@ def test_nested_field_goes_through_tables_patch_on_either_engine(project: str | 
     assert run_cli(*target_args(project), "plan").exit_code == 0
 
 
+def test_struct_fields_are_created_with_their_descriptions(project: str | None) -> None:
+    """CREATE TABLE declares each STRUCT field with its OPTIONS (bqemulator accepts it, and drops
+    descriptions, which it is declared not to show)."""
+    write(Path("schemas/app/events.yaml"), EVENTS.replace("{name: source, type: STRING}",
+                                                          "{name: source, type: STRING, description: Where it came from.}"))
+    assert run_cli(*target_args(project), "apply").exit_code == 0
+    resource = engine_for(project).get_table("app", "events")
+    meta = table_from_api(resource).column("meta") if resource else None
+    assert meta is not None and [f.name for f in meta.fields] == ["source"]
+    if project is None:
+        assert meta.fields[0].description == "Where it came from."
+
+
 def test_apply_paces_metadata_updates_per_table() -> None:
     slept: list[float] = []
     pacer = _Pacer(5, sleep=slept.append)
