@@ -91,6 +91,8 @@ CASES: list[tuple[str, Table, Table | None, list[str], list[str]]] = [
      ["drop_column"], ["BQM105"]),
     ("nested field type change refused", table(*BASE, struct("meta", col("a", "STRING"))), table(*BASE, struct("meta", col("a"))),
      ["change_type"], ["BQM102"]),
+    ("nested field description", table(*BASE, struct("m", struct("inner", col("a", description="the a")), col("b"))),
+     table(*BASE, struct("m", struct("inner", col("a")), col("b", description="old"))), ["set_field_description"] * 2, []),
 ]
 
 
@@ -111,7 +113,8 @@ def test_planner_case(case_id: str, desired: Table, actual: Table | None, kinds:
 
 
 # Cases whose steps are not simply their changes.
-STEPS = {"add column with default": ["add_column", "set_default", "backfill"]}
+STEPS = {"add column with default": ["add_column", "set_default", "backfill"],
+         "nested field description": ["set_field_description"]}  # one tables.patch for the table
 
 
 # (id, desired, actual, expected change kinds): the dataset-level cases, through compare().
@@ -157,5 +160,7 @@ def test_one_alter_per_table_whatever_the_engine() -> None:
 
 
 def test_unobservable_properties_are_not_compared() -> None:
-    desired = table(col("id", "STRING", "REQUIRED", description="x"), col("n", default="1"), clustering=("id",))
-    assert compare_table(desired, table(*BASE), frozenset({"default", "description", "clustering"})) == []
+    desired = table(col("id", "STRING", "REQUIRED", description="x"), col("n", default="1"),
+                    struct("m", col("a", description="y")), clustering=("id",))
+    actual = table(*BASE, struct("m", col("a")))
+    assert compare_table(desired, actual, frozenset({"default", "description", "clustering"})) == []
