@@ -171,8 +171,10 @@ class LocalEngine:
             had_meta = self._has_meta
             # One transaction per step: a step stopped half-way (an error, Ctrl-C) leaves nothing
             # of itself, e.g. no table without its side-table partitioning, so a re-run resumes.
-            self._x("BEGIN TRANSACTION")
+            # BEGIN is inside the try: a Ctrl-C that lands on it would otherwise leave the
+            # transaction open, and apply's "failed" ledger row would go down with it.
             try:
+                self._x("BEGIN TRANSACTION")
                 self._ensure_meta()
                 self._execute(step)
                 self._x("COMMIT")
