@@ -27,12 +27,14 @@ def _wall(code: str, runs: int) -> float:
 
 
 def _imported(args: list[str]) -> list[str]:
-    code = ("import sys, bqmanage.cli\n"
-            f"try:\n    bqmanage.cli.app({args!r})\nexcept SystemExit:\n    pass\n"
-            f"print('IMPORTED:' + ','.join(m for m in {HEAVY!r} if m in sys.modules))")
+    code = (
+        "import sys, bqmanage.cli\n"
+        f"try:\n    bqmanage.cli.app({args!r})\nexcept SystemExit:\n    pass\n"
+        f"print('IMPORTED:' + ','.join(m for m in {HEAVY!r} if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=Path(__file__).parent.parent)
     line = next(ln for ln in out.stdout.splitlines() if ln.startswith("IMPORTED:"))
-    return [m for m in line[len("IMPORTED:"):].split(",") if m]
+    return [m for m in line[len("IMPORTED:") :].split(",") if m]
 
 
 def run(runs: int = 7) -> dict[str, object]:
@@ -48,7 +50,9 @@ def run(runs: int = 7) -> dict[str, object]:
 
 if __name__ == "__main__":
     result = run()
-    print(f"bqmanage --help: {result['help_seconds']:.3f} s median of {result['runs']} "
-          f"(naive eager imports: {result['naive_help_seconds']:.3f} s, {result['ratio']:.1f}x slower)")
+    print(
+        f"bqmanage --help: {result['help_seconds']:.3f} s median of {result['runs']} "
+        f"(naive eager imports: {result['naive_help_seconds']:.3f} s, {result['ratio']:.1f}x slower)"
+    )
     for command, mods in result["imports"].items():  # type: ignore[union-attr]
         print(f"  {command}: imports {', '.join(mods) or 'none of ' + ', '.join(HEAVY)}")

@@ -78,8 +78,14 @@ class ApplyOutcome:
     result: ApplyResult | None
 
 
-def apply(settings: Settings, engine: Engine, dry_run: bool = False, backfill: bool = True,
-          on_step: Callable[[int, int, Step], None] | None = None, desired: Definitions | None = None) -> ApplyOutcome:
+def apply(
+    settings: Settings,
+    engine: Engine,
+    dry_run: bool = False,
+    backfill: bool = True,
+    on_step: Callable[[int, int, Step], None] | None = None,
+    desired: Definitions | None = None,
+) -> ApplyOutcome:
     """Bring the warehouse to the definitions. Refused changes stop everything before any statement."""
     from bqmanage.apply import apply_plan
     from bqmanage.errors import RefusedChangeError
@@ -90,19 +96,18 @@ def apply(settings: Settings, engine: Engine, dry_run: bool = False, backfill: b
         raise RefusedChangeError(refusals_text(planned.plan))
     if dry_run:
         return ApplyOutcome(planned=planned, result=None)
-    return ApplyOutcome(planned=planned, result=apply_plan(engine, planned.plan, planned.desired.digest, on_step, settings.project))
+    return ApplyOutcome(
+        planned=planned, result=apply_plan(engine, planned.plan, planned.desired.digest, on_step, settings.project)
+    )
 
 
-def inspect(settings: Settings, engine: Engine, all_datasets: bool = False,
-            desired: Definitions | None = None) -> list[Table]:
+def inspect(settings: Settings, engine: Engine, all_datasets: bool = False, desired: Definitions | None = None) -> list[Table]:
     """The live tables of the datasets the definitions name (or every dataset), as the model."""
     from bqmanage.names import RESERVED_PREFIX
     from bqmanage.rest import table_from_api
 
-    if all_datasets:
-        names = engine.list_datasets()
-    else:
-        names = [d.name for d in (desired or validate(settings)).all_datasets()]
+    defined = (desired or validate(settings)).all_datasets
+    names = engine.list_datasets() if all_datasets else [d.name for d in defined()]
     tables = []
     for dataset in names:
         if engine.get_dataset(dataset) is None:
@@ -126,8 +131,9 @@ class CheckResult:
         return not self.findings
 
 
-def check(settings: Settings, engine: Engine, desired: Definitions | None = None,
-          on_progress: Callable[[int, int], None] | None = None) -> CheckResult:
+def check(
+    settings: Settings, engine: Engine, desired: Definitions | None = None, on_progress: Callable[[int, int], None] | None = None
+) -> CheckResult:
     """Drift of the live warehouse against the definitions, plus the legacy-name audit. Read-only."""
     from bqmanage.audit import audit_warehouse
     from bqmanage.diff import compare
@@ -160,8 +166,15 @@ class ResetReport:
         return dict(self.__dict__)
 
 
-def reset(settings: Settings, engine: Engine, table_name: str | None = None, run_date: date | None = None,
-          dry_run: bool = False, desired: Definitions | None = None, allow_future_date: bool = False) -> ResetReport:
+def reset(
+    settings: Settings,
+    engine: Engine,
+    table_name: str | None = None,
+    run_date: date | None = None,
+    dry_run: bool = False,
+    desired: Definitions | None = None,
+    allow_future_date: bool = False,
+) -> ResetReport:
     """Run the daily quota reset for ``run_date`` (default: today in the table's time zone).
 
     One set-based MERGE (never a loop per tenant) over the de-duplicated registry, then one MERGE
@@ -188,11 +201,18 @@ def reset(settings: Settings, engine: Engine, table_name: str | None = None, run
     if sql.older is not None:
         merge_params.update(carry_tenants=sorted(older), carry_from=min(older.values(), default=sql.window_start(day)))
     report = ResetReport(
-        table=f"{table.dataset}.{table.name}", registry=f"{sql.registry.dataset}.{sql.registry.name}",
-        run_date=day.isoformat(), strategy=sql.quota.strategy, active_tenants=len(before), new_rows=0,
-        already_current=len(current_before), dry_run=dry_run,
-        without_history=sorted(t for t in absent if t not in older), carried_from_older=sorted(older),
-        registry_duplicates=[r["tenant"] for r in before if r["copies"] > 1])
+        table=f"{table.dataset}.{table.name}",
+        registry=f"{sql.registry.dataset}.{sql.registry.name}",
+        run_date=day.isoformat(),
+        strategy=sql.quota.strategy,
+        active_tenants=len(before),
+        new_rows=0,
+        already_current=len(current_before),
+        dry_run=dry_run,
+        without_history=sorted(t for t in absent if t not in older),
+        carried_from_older=sorted(older),
+        registry_duplicates=[r["tenant"] for r in before if r["copies"] > 1],
+    )
     if dry_run:
         report.bytes_estimate = engine.estimate_bytes(sql.merge, merge_params)
         report.new_rows = len(before) - len(current_before)
@@ -219,9 +239,18 @@ def _reset_status(engine: Engine, sql: ResetSql, params: dict[str, object], targ
         raise
 
 
-def audit_code(settings: Settings, paths: list[Path], *, fix: bool = False, dry_run: bool = False,
-               include: list[str] | None = None, exclude: list[str] | None = None, analyzer: str | None = None,
-               desired: Definitions | None = None, notice: Callable[[str], None] | None = None) -> CodeAuditResult:
+def audit_code(
+    settings: Settings,
+    paths: list[Path],
+    *,
+    fix: bool = False,
+    dry_run: bool = False,
+    include: list[str] | None = None,
+    exclude: list[str] | None = None,
+    analyzer: str | None = None,
+    desired: Definitions | None = None,
+    notice: Callable[[str], None] | None = None,
+) -> CodeAuditResult:
     """Legacy names and unknown table/column references in source files; ``fix`` rewrites the
     legacy names (``dry_run``: computes the diffs, writes nothing). Flags add to the config's
     ``audit_code`` include and exclude patterns. Never audits the definitions or the config file,
@@ -229,9 +258,13 @@ def audit_code(settings: Settings, paths: list[Path], *, fix: bool = False, dry_
     from bqmanage.code_audit import audit_code as run
 
     desired = desired or validate(settings)
-    config = settings.audit_code.model_copy(update={
-        "include": [*settings.audit_code.include, *(include or [])],
-        "exclude": [*settings.audit_code.exclude, *(exclude or [])]})
+    config = settings.audit_code.model_copy(
+        update={
+            "include": [*settings.audit_code.include, *(include or [])],
+            "exclude": [*settings.audit_code.exclude, *(exclude or [])],
+        }
+    )
     skip = {settings.schemas_dir.resolve()} | ({settings.config_file.resolve()} if settings.config_file else set())
-    return run(paths, desired, settings.legacy, config, skip=frozenset(skip), analyzer=analyzer, fix=fix,
-               dry_run=dry_run, notice=notice)
+    return run(
+        paths, desired, settings.legacy, config, skip=frozenset(skip), analyzer=analyzer, fix=fix, dry_run=dry_run, notice=notice
+    )

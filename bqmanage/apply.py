@@ -43,8 +43,12 @@ _LEDGER_COLUMNS = (
 
 
 def ledger_table(dataset: str) -> Table:
-    return Table(dataset=dataset, name=LEDGER, columns=_LEDGER_COLUMNS,
-                 description="bqmanage apply history: one row per run start and end.")
+    return Table(
+        dataset=dataset,
+        name=LEDGER,
+        columns=_LEDGER_COLUMNS,
+        description="bqmanage apply history: one row per run start and end.",
+    )
 
 
 @dataclass
@@ -60,15 +64,19 @@ class LedgerEntry:
 
 
 def latest_entry_sql(dataset: str) -> str:
-    return (f"SELECT applied_at, principal, definitions_digest, outcome, applied_steps, total_steps, backfill "
-            f"FROM {quote(dataset)}.{quote(LEDGER)} ORDER BY applied_at DESC, outcome = 'running' LIMIT 1")
+    return (
+        f"SELECT applied_at, principal, definitions_digest, outcome, applied_steps, total_steps, backfill "
+        f"FROM {quote(dataset)}.{quote(LEDGER)} ORDER BY applied_at DESC, outcome = 'running' LIMIT 1"
+    )
 
 
 def ledger_insert_sql(dataset: str) -> str:
     """One ledger row; every value is a query parameter."""
-    return (f"INSERT INTO {quote(dataset)}.{quote(LEDGER)} (run_id, applied_at, principal, definitions_digest, "
-            "bqmanage_version, outcome, applied_steps, total_steps, statements, backfill, error) VALUES "
-            "(@run_id, @applied_at, @principal, @digest, @version, @outcome, @applied, @total, @statements, @backfill, @error)")
+    return (
+        f"INSERT INTO {quote(dataset)}.{quote(LEDGER)} (run_id, applied_at, principal, definitions_digest, "
+        "bqmanage_version, outcome, applied_steps, total_steps, statements, backfill, error) VALUES "
+        "(@run_id, @applied_at, @principal, @digest, @version, @outcome, @applied, @total, @statements, @backfill, @error)"
+    )
 
 
 def latest_entry(engine: Engine, dataset: str) -> LedgerEntry | None:
@@ -79,10 +87,16 @@ def latest_entry(engine: Engine, dataset: str) -> LedgerEntry | None:
     if not rows:
         return None
     row = rows[0]
-    return LedgerEntry(dataset=dataset, applied_at=row["applied_at"], principal=row["principal"],
-                       definitions_digest=row["definitions_digest"], outcome=row["outcome"],
-                       applied_steps=row["applied_steps"], total_steps=row["total_steps"],
-                       backfill=[(t, list(c)) for t, c in json.loads(row["backfill"] or "[]")])
+    return LedgerEntry(
+        dataset=dataset,
+        applied_at=row["applied_at"],
+        principal=row["principal"],
+        definitions_digest=row["definitions_digest"],
+        outcome=row["outcome"],
+        applied_steps=row["applied_steps"],
+        total_steps=row["total_steps"],
+        backfill=[(t, list(c)) for t, c in json.loads(row["backfill"] or "[]")],
+    )
 
 
 @dataclass
@@ -112,8 +126,9 @@ class _Pacer:
         recent.append(time.monotonic())
 
 
-def apply_plan(engine: Engine, plan: Plan, digest: str,
-               on_step: Callable[[int, int, Step], None] | None = None, project: str | None = None) -> ApplyResult:
+def apply_plan(
+    engine: Engine, plan: Plan, digest: str, on_step: Callable[[int, int, Step], None] | None = None, project: str | None = None
+) -> ApplyResult:
     """Run every step in order; on failure raise ApplyError naming what ran and what did not."""
     result = ApplyResult()
     if not plan.steps:
@@ -138,13 +153,17 @@ def apply_plan(engine: Engine, plan: Plan, digest: str,
             # next plan resumes its backfill; then the interrupt goes on to the CLI (exit 130).
             reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else str(exc)
             for dataset in started:
-                _ledger_write(engine, dataset, run_id, principal, digest, "failed", index, total, statements, plan, reason, quiet=True)
+                _ledger_write(
+                    engine, dataset, run_id, principal, digest, "failed", index, total, statements, plan, reason, quiet=True
+                )
             if isinstance(exc, KeyboardInterrupt):
                 raise
             ran = "\n".join(capped([f"  done     {s.kind} {s.dataset}.{s.table or ''}" for s in result.executed]))
             left = "\n".join(capped([f"  not run  {s.kind} {s.dataset}.{s.table or ''}" for s in plan.steps[index:]]))
-            raise ApplyError(f"{step.dataset}.{step.table or ''}: step {index + 1} of {total} ({step.kind}) failed: {exc}\n"
-                             f"{ran}\n{left}\nRe-run `bqmanage apply` to resume: every step is idempotent.".replace("\n\n", "\n")) from None
+            raise ApplyError(
+                f"{step.dataset}.{step.table or ''}: step {index + 1} of {total} ({step.kind}) failed: {exc}\n"
+                f"{ran}\n{left}\nRe-run `bqmanage apply` to resume: every step is idempotent.".replace("\n\n", "\n")
+            ) from None
         result.executed.append(step)
     for dataset in sorted(started):
         _ledger_write(engine, dataset, run_id, principal, digest, "succeeded", total, total, statements, plan, None)
@@ -152,23 +171,50 @@ def apply_plan(engine: Engine, plan: Plan, digest: str,
     return result
 
 
-def _ledger_start(engine: Engine, dataset: str, run_id: str, principal: str, digest: str,
-                  statements: list[str], plan: Plan, total: int, project: str | None) -> None:
+def _ledger_start(
+    engine: Engine,
+    dataset: str,
+    run_id: str,
+    principal: str,
+    digest: str,
+    statements: list[str],
+    plan: Plan,
+    total: int,
+    project: str | None,
+) -> None:
     if LEDGER not in engine.list_tables(dataset):
         engine.execute(step_of(CreateTable(dataset=dataset, table=LEDGER, desired=ledger_table(dataset)), project))
     _ledger_write(engine, dataset, run_id, principal, digest, "running", 0, total, statements, plan, None)
 
 
-def _ledger_write(engine: Engine, dataset: str, run_id: str, principal: str, digest: str, outcome: str,
-                  applied: int, total: int, statements: list[str], plan: Plan, error: str | None,
-                  quiet: bool = False) -> None:
+def _ledger_write(
+    engine: Engine,
+    dataset: str,
+    run_id: str,
+    principal: str,
+    digest: str,
+    outcome: str,
+    applied: int,
+    total: int,
+    statements: list[str],
+    plan: Plan,
+    error: str | None,
+    quiet: bool = False,
+) -> None:
     # INSERT only, never UPDATE: inserts never conflict with concurrent DML.
     backfill = [[t, list(c)] for d, t, c in plan.backfill if d == dataset]
     params = {
-        "run_id": run_id, "applied_at": dt.datetime.now(dt.timezone.utc), "principal": principal,
-        "digest": digest, "version": __version__, "outcome": outcome, "applied": applied, "total": total,
-        "statements": json.dumps([s for s, st in zip(statements, plan.steps) if st.dataset == dataset]),
-        "backfill": json.dumps(backfill), "error": error,
+        "run_id": run_id,
+        "applied_at": dt.datetime.now(dt.UTC),
+        "principal": principal,
+        "digest": digest,
+        "version": __version__,
+        "outcome": outcome,
+        "applied": applied,
+        "total": total,
+        "statements": json.dumps([s for s, st in zip(statements, plan.steps, strict=False) if st.dataset == dataset]),
+        "backfill": json.dumps(backfill),
+        "error": error,
     }
     try:
         engine.query(ledger_insert_sql(dataset), params, label="apply")

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 def _renamed(name: str, prefixes: dict[str, str]) -> str | None:
     for old, new in prefixes.items():
         if name.startswith(old):
-            return new + name[len(old):]
+            return new + name[len(old) :]
     return None
 
 
@@ -39,9 +39,17 @@ def audit_warehouse(engine: Engine, desired: Definitions, legacy: LegacyConfig) 
         else:
             new_dataset = legacy.datasets.get(dataset) or _renamed(dataset, legacy.prefixes)
         if new_dataset is not None:
-            findings.append(Finding("legacy_dataset", SEVERITY["legacy_dataset"],
-                                    f"{dataset}: legacy dataset; its replacement is {new_dataset}. Move readers and writers, then retire it",
-                                    dataset=dataset, expected=new_dataset, actual=dataset, replacement=new_dataset))
+            findings.append(
+                Finding(
+                    "legacy_dataset",
+                    SEVERITY["legacy_dataset"],
+                    f"{dataset}: legacy dataset; its replacement is {new_dataset}. Move readers and writers, then retire it",
+                    dataset=dataset,
+                    expected=new_dataset,
+                    actual=dataset,
+                    replacement=new_dataset,
+                )
+            )
         for table in engine.list_tables(dataset):
             if table.lower().startswith(RESERVED_PREFIX):  # bqmanage's own ledger
                 continue
@@ -57,12 +65,22 @@ def audit_warehouse(engine: Engine, desired: Definitions, legacy: LegacyConfig) 
             rows, modified = _stats(engine.get_table(dataset, table))
             seen = f"{rows} rows" if rows is not None else "row count unknown"
             seen += f", last modified {modified}" if modified else ""
-            findings.append(Finding(
-                "legacy_table", SEVERITY["legacy_table"],
-                f"{full}: legacy table ({seen}); its replacement is {replacement}",
-                dataset=dataset, table=table, expected=replacement, actual=full, replacement=replacement,
-                row_count=rows, last_modified=modified,
-                definition=target.source if target else None, definition_line=target.line if target else None))
+            findings.append(
+                Finding(
+                    "legacy_table",
+                    SEVERITY["legacy_table"],
+                    f"{full}: legacy table ({seen}); its replacement is {replacement}",
+                    dataset=dataset,
+                    table=table,
+                    expected=replacement,
+                    actual=full,
+                    replacement=replacement,
+                    row_count=rows,
+                    last_modified=modified,
+                    definition=target.source if target else None,
+                    definition_line=target.line if target else None,
+                )
+            )
     return findings
 
 
@@ -71,5 +89,5 @@ def _stats(resource: dict[str, Any] | None) -> tuple[int | None, str | None]:
         return None, None
     rows = resource.get("numRows")
     modified = resource.get("lastModifiedTime")
-    when = dt.datetime.fromtimestamp(int(modified) / 1000, dt.timezone.utc).isoformat(timespec="seconds") if modified else None
+    when = dt.datetime.fromtimestamp(int(modified) / 1000, dt.UTC).isoformat(timespec="seconds") if modified else None
     return (int(rows) if rows not in (None, "") else None), when

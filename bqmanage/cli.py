@@ -30,8 +30,8 @@ app = typer.Typer(
         "Exit codes: 0 ok, 1 findings, 2 bad input or refused change, 3 warehouse failure.\n\n"
         "Example: bqmanage apply --dry-run"
     ),
-    epilog="\b\nEnvironment (beyond each flag's BQMANAGE_* twin):\n" + "\n".join(
-        f"  {name:<27} {what}" for name, what in ENVIRONMENT.items()),
+    epilog="\b\nEnvironment (beyond each flag's BQMANAGE_* twin):\n"
+    + "\n".join(f"  {name:<27} {what}" for name, what in ENVIRONMENT.items()),
     no_args_is_help=True,
     add_completion=False,
     rich_markup_mode=None,
@@ -61,11 +61,19 @@ def funnel(func: F) -> F:
 @app.callback()
 def main(
     ctx: typer.Context,
-    target: str = typer.Option(None, "--target", envvar="BQMANAGE_TARGET", help="Target: local (default), bigquery, or one named in bqmanage.yaml."),
-    project: str = typer.Option(None, "--project", envvar="BQMANAGE_PROJECT", help="Google Cloud project (else GOOGLE_CLOUD_PROJECT)."),
-    location: str = typer.Option(None, "--location", envvar="BQMANAGE_LOCATION", help="BigQuery location for jobs, e.g. US or EU."),
+    target: str = typer.Option(
+        None, "--target", envvar="BQMANAGE_TARGET", help="Target: local (default), bigquery, or one named in bqmanage.yaml."
+    ),
+    project: str = typer.Option(
+        None, "--project", envvar="BQMANAGE_PROJECT", help="Google Cloud project (else GOOGLE_CLOUD_PROJECT)."
+    ),
+    location: str = typer.Option(
+        None, "--location", envvar="BQMANAGE_LOCATION", help="BigQuery location for jobs, e.g. US or EU."
+    ),
     schemas: str = typer.Option(None, "--schemas", envvar="BQMANAGE_SCHEMAS", help="Definitions directory [default: ./schemas]."),
-    config: str = typer.Option(None, "--config", envvar="BQMANAGE_CONFIG", help="Config file [default: ./bqmanage.yaml if present]."),
+    config: str = typer.Option(
+        None, "--config", envvar="BQMANAGE_CONFIG", help="Config file [default: ./bqmanage.yaml if present]."
+    ),
 ) -> None:
     ctx.obj = {"target": target, "project": project, "location": location, "schemas": schemas, "config": config}
 
@@ -149,7 +157,9 @@ def plan(
 def apply(
     ctx: typer.Context,
     dry_run: bool = typer.Option(False, "--dry-run", help="Print exactly what would run; change nothing."),
-    no_backfill: bool = typer.Option(False, "--no-backfill", help="Skip the UPDATE that gives existing rows the new columns' defaults."),
+    no_backfill: bool = typer.Option(
+        False, "--no-backfill", help="Skip the UPDATE that gives existing rows the new columns' defaults."
+    ),
 ) -> None:
     """Create missing datasets and tables, add columns, set defaults and backfill existing rows.
 
@@ -205,9 +215,13 @@ def inspect(
 @funnel
 def check(
     ctx: typer.Context,
-    fmt: str = typer.Option("text", "--format", help="text, json (one object: clean + findings) or sarif (GitHub code scanning)."),
+    fmt: str = typer.Option(
+        "text", "--format", help="text, json (one object: clean + findings) or sarif (GitHub code scanning)."
+    ),
     output: str = typer.Option(None, "--output", "-o", help="Write the report to this file instead of stdout."),
-    code: list[str] = typer.Option(None, "--code", metavar="PATH", help="Also audit these source paths (as audit-code does) into the report."),
+    code: list[str] = typer.Option(
+        None, "--code", metavar="PATH", help="Also audit these source paths (as audit-code does) into the report."
+    ),
 ) -> None:
     """Report drift of the live warehouse against the definitions, and legacy names.
 
@@ -261,11 +275,17 @@ def check(
 @funnel
 def reset(
     ctx: typer.Context,
-    table: str = typer.Option(None, "--table", help="dataset.table of the quota table [default: the only one with a quota section]."),
+    table: str = typer.Option(
+        None, "--table", help="dataset.table of the quota table [default: the only one with a quota section]."
+    ),
     date: str = typer.Option(None, "--date", help="Run date YYYY-MM-DD [default: today in the table's time zone]."),
     allow_future_date: bool = typer.Option(False, "--allow-future-date", help="Accept a --date more than one day after today."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Report what would happen (and, on BigQuery, the bytes it would scan); change nothing."),
-    print_sql: bool = typer.Option(False, "--print-sql", help="Print the script, which takes @run_date, for a BigQuery scheduled query; run nothing."),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Report what would happen (and, on BigQuery, the bytes it would scan); change nothing."
+    ),
+    print_sql: bool = typer.Option(
+        False, "--print-sql", help="Print the script, which takes @run_date, for a BigQuery scheduled query; run nothing."
+    ),
     fmt: str = typer.Option("text", "--format", help="text or json."),
 ) -> None:
     """Run the daily quota reset, derived from the definitions.
@@ -331,13 +351,24 @@ def _terminate(signum: int, frame: object) -> None:
 def audit_code(
     ctx: typer.Context,
     paths: list[str] = typer.Argument(..., metavar="PATH", help="Files or directories to audit."),
-    fix: bool = typer.Option(False, "--fix", help="Rewrite legacy references in place (keeping quoting and qualification); print the diff."),
+    fix: bool = typer.Option(
+        False, "--fix", help="Rewrite legacy references in place (keeping quoting and qualification); print the diff."
+    ),
     dry_run: bool = typer.Option(False, "--dry-run", help="With --fix: print the diff, write nothing."),
     fmt: str = typer.Option("text", "--format", help="text, json (one object: clean + findings + summary) or sarif."),
     output: str = typer.Option(None, "--output", "-o", help="Write the report to this file instead of stdout."),
-    include: list[str] = typer.Option(None, "--include", metavar="GLOB", help="Only files matching this gitignore-style pattern (repeatable; replaces the default types)."),
-    exclude: list[str] = typer.Option(None, "--exclude", metavar="GLOB", help="Skip files and directories matching this gitignore-style pattern (repeatable)."),
-    analyzer: str = typer.Option(None, "--analyzer", help="SQL analyzer: sqlglot (default) or googlesql (Google's, pip install 'bqmanage[googlesql]')."),
+    include: list[str] = typer.Option(
+        None,
+        "--include",
+        metavar="GLOB",
+        help="Only files matching this gitignore-style pattern (repeatable; replaces the default types).",
+    ),
+    exclude: list[str] = typer.Option(
+        None, "--exclude", metavar="GLOB", help="Skip files and directories matching this gitignore-style pattern (repeatable)."
+    ),
+    analyzer: str = typer.Option(
+        None, "--analyzer", help="SQL analyzer: sqlglot (default) or googlesql (Google's, pip install 'bqmanage[googlesql]')."
+    ),
 ) -> None:
     """Find legacy table names and unknown table/column references in source files.
 
@@ -363,8 +394,17 @@ def audit_code(
     report_path = writable(output, _protected(ctx)) if output is not None else None  # fails before any file is read
     settings = _settings(ctx)
     desired = api.validate(settings)
-    result = api.audit_code(settings, [Path(p) for p in paths], fix=fix, dry_run=dry_run, include=include,
-                            exclude=exclude, analyzer=analyzer, desired=desired, notice=lambda m: typer.echo(m, err=True))
+    result = api.audit_code(
+        settings,
+        [Path(p) for p in paths],
+        fix=fix,
+        dry_run=dry_run,
+        include=include,
+        exclude=exclude,
+        analyzer=analyzer,
+        desired=desired,
+        notice=lambda m: typer.echo(m, err=True),
+    )
     if fix:  # the diff goes with the text report, or to stderr beside a machine-readable one
         typer.echo(code_report.fix_text(result, dry_run), nl=False, err=fmt != "text")
     if fmt == "json":

@@ -40,9 +40,9 @@ class CodeAuditResult:
     findings: list[Finding]
     stats: ScanStats
     suppressed: int = 0
-    sql_statements: int = 0     # statements on a managed dataset that were analyzed
-    sql_unparsable: int = 0     # statements that did not parse: counted, never a finding
-    unparsable_files: int = 0   # files of a known language that did not parse (read loosely instead)
+    sql_statements: int = 0  # statements on a managed dataset that were analyzed
+    sql_unparsable: int = 0  # statements that did not parse: counted, never a finding
+    unparsable_files: int = 0  # files of a known language that did not parse (read loosely instead)
     fixes: list[FileFix] = field(default_factory=list)
 
     @property
@@ -55,10 +55,15 @@ class CodeAuditResult:
 
     def summary(self) -> dict[str, int]:
         return {
-            "files_read": self.stats.read, "files_parsed": self.stats.parsed,
-            "skipped_binary": self.stats.skipped_binary, "skipped_large": self.stats.skipped_large,
-            "unparsable_files": self.unparsable_files, "sql_statements": self.sql_statements,
-            "sql_unparsable": self.sql_unparsable, "suppressed": self.suppressed, "fixed": self.fixed,
+            "files_read": self.stats.read,
+            "files_parsed": self.stats.parsed,
+            "skipped_binary": self.stats.skipped_binary,
+            "skipped_large": self.stats.skipped_large,
+            "unparsable_files": self.unparsable_files,
+            "sql_statements": self.sql_statements,
+            "sql_unparsable": self.sql_unparsable,
+            "suppressed": self.suppressed,
+            "fixed": self.fixed,
             "fix_refused": sum(1 for f in self.fixes if f.refused),
         }
 
@@ -67,17 +72,33 @@ class CodeAuditResult:
 class _Found:
     finding: Finding
     edits: tuple[Edit, ...]  # what --fix writes (empty: not fixable in place)
-    names: frozenset[str]    # what a config allowlist entry may name
+    names: frozenset[str]  # what a config allowlist entry may name
 
 
-def audit_code(paths: list[Path], desired: Definitions, legacy: LegacyConfig, config: AuditCodeConfig, *,
-               skip: frozenset[Path] = frozenset(), analyzer: str | None = None, fix: bool = False,
-               dry_run: bool = False, notice: Callable[[str], None] | None = None) -> CodeAuditResult:
+def audit_code(
+    paths: list[Path],
+    desired: Definitions,
+    legacy: LegacyConfig,
+    config: AuditCodeConfig,
+    *,
+    skip: frozenset[Path] = frozenset(),
+    analyzer: str | None = None,
+    fix: bool = False,
+    dry_run: bool = False,
+    notice: Callable[[str], None] | None = None,
+) -> CodeAuditResult:
     """Scan ``paths``; with ``fix``, rewrite legacy references (``dry_run``: only compute the diffs)."""
     index = LegacyIndex(desired, legacy.datasets, legacy.prefixes)
     analyzer = analyzer or config.analyzer
-    scanner = Scanner(paths, Prefilter(index.candidates()), config.include, config.exclude, skip, config.max_file_bytes,
-                      meanwhile=_warm_sqlglot if analyzer == "sqlglot" else None)
+    scanner = Scanner(
+        paths,
+        Prefilter(index.candidates()),
+        config.include,
+        config.exclude,
+        skip,
+        config.max_file_bytes,
+        meanwhile=_warm_sqlglot if analyzer == "sqlglot" else None,
+    )
     allow_paths = _allow_paths(config)
     result = CodeAuditResult([], scanner.stats)
     sql: Analyzer | None = None
@@ -108,21 +129,35 @@ def audit_code(paths: list[Path], desired: Definitions, legacy: LegacyConfig, co
     return result
 
 
-def _legacy_findings(index: LegacyIndex, piece: Piece, text: str, lines: Lines, display: str) -> tuple[list[_Found], list[tuple[int, int]]]:
+def _legacy_findings(
+    index: LegacyIndex, piece: Piece, text: str, lines: Lines, display: str
+) -> tuple[list[_Found], list[tuple[int, int]]]:
     """The piece's legacy references as findings, and their spans (in the piece)."""
     out, spans = [], []
     for ref in index.find(piece):
         spans.append((ref.start, ref.end))
-        edits = tuple(Edit(piece.at(a), piece.at(b), new) for a, b, new in ref.edits
-                      if piece.at(b) - piece.at(a) == b - a)  # a part written with escapes is not fixed in place
+        edits = tuple(
+            Edit(piece.at(a), piece.at(b), new) for a, b, new in ref.edits if piece.at(b) - piece.at(a) == b - a
+        )  # a part written with escapes is not fixed in place
         fixable = len(edits) == len(ref.edits)
-        actual, replacement = (_as_written(text, piece.at(ref.start), piece.at(ref.end), edits) if fixable
-                               else (ref.actual, ref.replacement))
+        actual, replacement = (
+            _as_written(text, piece.at(ref.start), piece.at(ref.end), edits) if fixable else (ref.actual, ref.replacement)
+        )
         line, col = lines.position(piece.at(ref.start))
         dataset, _, table = ref.target.partition(".")
-        finding = Finding("legacy_reference", SEVERITY["legacy_reference"], f"{actual} is a legacy name; use {replacement}",
-                          dataset=dataset, table=table or None, actual=actual, expected=ref.target,
-                          replacement=replacement, path=display, line=line, col=col)
+        finding = Finding(
+            "legacy_reference",
+            SEVERITY["legacy_reference"],
+            f"{actual} is a legacy name; use {replacement}",
+            dataset=dataset,
+            table=table or None,
+            actual=actual,
+            expected=ref.target,
+            replacement=replacement,
+            path=display,
+            line=line,
+            col=col,
+        )
         out.append(_Found(finding, edits if fixable else (), ref.names))
     return out, spans
 
@@ -152,7 +187,7 @@ def _as_written(text: str, start: int, end: int, edits: tuple[Edit, ...]) -> tup
     actual = text[start:end]
     replaced = actual
     for edit in sorted(edits, key=lambda e: e.start, reverse=True):
-        replaced = replaced[:edit.start - start] + edit.text + replaced[edit.end - start:]
+        replaced = replaced[: edit.start - start] + edit.text + replaced[edit.end - start :]
     return actual, replaced
 
 
@@ -164,8 +199,15 @@ def _analyzer(name: str, index: LegacyIndex, desired: Definitions, notice: Calla
     return SqlglotAnalyzer(index)
 
 
-def _sql_findings(sql: Analyzer, index: LegacyIndex, piece: Piece, legacy_spans: list[tuple[int, int]], lines: Lines,
-                  display: str, result: CodeAuditResult) -> list[_Found]:
+def _sql_findings(
+    sql: Analyzer,
+    index: LegacyIndex,
+    piece: Piece,
+    legacy_spans: list[tuple[int, int]],
+    lines: Lines,
+    display: str,
+    result: CodeAuditResult,
+) -> list[_Found]:
     """The table and column findings of each statement in the piece that names a managed dataset."""
     out = []
     for a, b in statements(piece.text):
@@ -185,14 +227,36 @@ def _sql_findings(sql: Analyzer, index: LegacyIndex, piece: Piece, legacy_spans:
             line, col = lines.position(piece.at(at))
             table = f"{issue.dataset}.{issue.table}" if issue.dataset and issue.table else None
             names = frozenset(n for n in (issue.actual, table, f"{table}.{issue.actual}" if table else None) if n)
-            out.append(_Found(Finding(issue.kind, SEVERITY[issue.kind], issue.message, dataset=issue.dataset,
-                                      table=issue.table, actual=issue.actual, expected=issue.expected,
-                                      replacement=issue.expected, path=display, line=line, col=col), (), names))
+            out.append(
+                _Found(
+                    Finding(
+                        issue.kind,
+                        SEVERITY[issue.kind],
+                        issue.message,
+                        dataset=issue.dataset,
+                        table=issue.table,
+                        actual=issue.actual,
+                        expected=issue.expected,
+                        replacement=issue.expected,
+                        path=display,
+                        line=line,
+                        col=col,
+                    ),
+                    (),
+                    names,
+                )
+            )
     return out
 
 
-def _unsuppressed(result: CodeAuditResult, found: list[_Found], lines: Lines, display: str,
-                  allow_paths: pathspec.GitIgnoreSpec | None, allow_names: frozenset[str]) -> list[_Found]:
+def _unsuppressed(
+    result: CodeAuditResult,
+    found: list[_Found],
+    lines: Lines,
+    display: str,
+    allow_paths: pathspec.GitIgnoreSpec | None,
+    allow_names: frozenset[str],
+) -> list[_Found]:
     """The findings neither an inline comment nor the config's allowlist accepts; the rest are counted."""
     path_allowed = allow_paths is not None and allow_paths.match_file(display)
     kept = []

@@ -23,27 +23,29 @@ from bqmanage.code_refs import Edit
 
 @dataclass
 class FileFix:
-    path: str       # as opened
+    path: str  # as opened
     display: str
     before: str
     after: str
-    count: int      # references rewritten
+    count: int  # references rewritten
     refused: str | None = None  # why it was not written
     written: bool = False
     encoding: str = "utf-8"
 
     def diff(self) -> str:
-        lines = difflib.unified_diff(self.before.splitlines(keepends=True), self.after.splitlines(keepends=True),
-                                     f"a/{self.display}", f"b/{self.display}")
+        lines = difflib.unified_diff(
+            self.before.splitlines(keepends=True), self.after.splitlines(keepends=True), f"a/{self.display}", f"b/{self.display}"
+        )
         return "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines)
 
 
-def plan_fix(path: str, display: str, kind: str, text: str, edits: list[Edit], references: int,
-             encoding: str = "utf-8") -> FileFix:
+def plan_fix(
+    path: str, display: str, kind: str, text: str, edits: list[Edit], references: int, encoding: str = "utf-8"
+) -> FileFix:
     """The file with every edit made (edits never overlap: each is one identifier part)."""
     after = text
     for edit in sorted(edits, key=lambda e: e.start, reverse=True):
-        after = after[:edit.start] + edit.text + after[edit.end:]
+        after = after[: edit.start] + edit.text + after[edit.end :]
     fix = FileFix(path, display, text, after, references, encoding=encoding)
     fix.refused = _parse_problem(kind, text, after)
     return fix

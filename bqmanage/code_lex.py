@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import bisect
+import itertools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,10 +22,10 @@ _SQL_START = re.compile(r"\s*\(*\s*(?:SELECT|WITH|INSERT|UPDATE|DELETE|MERGE|CRE
 @dataclass(frozen=True)
 class Piece:
     text: str
-    start: int                              # file offset of text[0], when offsets is None
+    start: int  # file offset of text[0], when offsets is None
     offsets: tuple[int, ...] | None = None  # file offset of each character, when not contiguous
-    whole: bool = False                     # one value: a bare dataset name counts when it is all of it
-    sql: bool = False                       # analyzed as SQL for table and column references
+    whole: bool = False  # one value: a bare dataset name counts when it is all of it
+    sql: bool = False  # analyzed as SQL for table and column references
     holes: tuple[tuple[int, int], ...] = ()  # placeholder spans ({expr}, ${expr}) in text
 
     def at(self, i: int) -> int:
@@ -47,7 +48,7 @@ class Lines:
 
     def line_text(self, line: int) -> str:
         end = self.starts[line] if line < len(self.starts) else len(self.text)
-        return self.text[self.starts[line - 1]:end].rstrip("\r\n")
+        return self.text[self.starts[line - 1] : end].rstrip("\r\n")
 
     def offset(self, line: int, byte_col: int) -> int:
         """ast's (line, UTF-8 byte column) as a character offset."""
@@ -83,6 +84,7 @@ def _pieces(kind: str, text: str) -> tuple[list[Piece], bool]:
 
 
 # ---- Python: string literals from the ast, minus docstrings, dict keys and subscripts ----
+
 
 def python_pieces(text: str) -> list[Piece] | None:
     try:
@@ -143,9 +145,7 @@ def _python_literal(text: str, start: int, end: int) -> Piece | None:
         run = j
         while j < end and not text.startswith(quote, j):
             c = text[j]
-            if c == "\\":
-                j += 2
-            elif fmt and c in "{}" and text.startswith(c * 2, j):
+            if c == "\\" or (fmt and c in "{}" and text.startswith(c * 2, j)):
                 j += 2
             elif fmt and c == "{":
                 _decode_run(text, run, j, quote, raw, fmt, chars, offsets)
@@ -162,9 +162,10 @@ def _python_literal(text: str, start: int, end: int) -> Piece | None:
     sql = bool(_SQL_START.match(value))
     if sql:
         value = mask(value, SQL_TOKENS)  # a comment inside the SQL is prose too
-    contiguous = all(b == a + 1 for a, b in zip(offsets, offsets[1:]))
-    return Piece(value, offsets[0] if offsets else start, None if contiguous else tuple(offsets),
-                 whole=True, sql=sql, holes=tuple(holes))
+    contiguous = all(b == a + 1 for a, b in itertools.pairwise(offsets))
+    return Piece(
+        value, offsets[0] if offsets else start, None if contiguous else tuple(offsets), whole=True, sql=sql, holes=tuple(holes)
+    )
 
 
 _ESCAPE = re.compile(r"\\(?:\r\n|[\n\\'\"abfnrtv]|[0-7]{1,3}|x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|N\{[^}]*\})")
@@ -213,6 +214,7 @@ def _field_end(text: str, i: int, end: int) -> int:
 
 # ---- YAML: scalar values (never keys), located by the composer's marks ----
 
+
 def yaml_pieces(text: str) -> list[Piece] | None:
     import yaml
 
@@ -245,14 +247,26 @@ def yaml_pieces(text: str) -> list[Piece] | None:
 
 # ---- loosely lexed languages: comments and strings by regex ----
 
-SQL_TOKENS = re.compile(r"""(?P<comment>--[^\n]*|\#[^\n]*|/\*.*?(?:\*/|\Z))
-    |(?P<string>'''.*?(?:'''|\Z)|\"\"\".*?(?:\"\"\"|\Z)|'(?:[^'\\\n]|\\.)*'?|"(?:[^"\\\n]|\\.)*"?|`[^`\n]*`?)""", re.S | re.X)
-_JS_TOKENS = re.compile(r"""(?P<comment>//[^\n]*|/\*.*?(?:\*/|\Z))
-    |(?P<string>'(?:[^'\\\n]|\\.)*'?|"(?:[^"\\\n]|\\.)*"?|`(?:[^`\\]|\\.)*`?)""", re.S | re.X)
-_PY_LOOSE = re.compile(r"""(?P<comment>\#[^\n]*)
-    |(?P<string>[rRbBuUfF]{0,2}(?:'''.*?(?:'''|\Z)|\"\"\".*?(?:\"\"\"|\Z)|'(?:[^'\\\n]|\\.)*'?|"(?:[^"\\\n]|\\.)*"?))""", re.S | re.X)
-_SHELL_TOKENS = re.compile(r"""(?P<comment>(?:(?<=\s)|^)\#[^\n]*)
-    |(?P<string>'[^']*'?|"(?:[^"\\]|\\.)*"?)""", re.S | re.X | re.M)
+SQL_TOKENS = re.compile(
+    r"""(?P<comment>--[^\n]*|\#[^\n]*|/\*.*?(?:\*/|\Z))
+    |(?P<string>'''.*?(?:'''|\Z)|\"\"\".*?(?:\"\"\"|\Z)|'(?:[^'\\\n]|\\.)*'?|"(?:[^"\\\n]|\\.)*"?|`[^`\n]*`?)""",
+    re.S | re.X,
+)
+_JS_TOKENS = re.compile(
+    r"""(?P<comment>//[^\n]*|/\*.*?(?:\*/|\Z))
+    |(?P<string>'(?:[^'\\\n]|\\.)*'?|"(?:[^"\\\n]|\\.)*"?|`(?:[^`\\]|\\.)*`?)""",
+    re.S | re.X,
+)
+_PY_LOOSE = re.compile(
+    r"""(?P<comment>\#[^\n]*)
+    |(?P<string>[rRbBuUfF]{0,2}(?:'''.*?(?:'''|\Z)|\"\"\".*?(?:\"\"\"|\Z)|'(?:[^'\\\n]|\\.)*'?|"(?:[^"\\\n]|\\.)*"?))""",
+    re.S | re.X,
+)
+_SHELL_TOKENS = re.compile(
+    r"""(?P<comment>(?:(?<=\s)|^)\#[^\n]*)
+    |(?P<string>'[^']*'?|"(?:[^"\\]|\\.)*"?)""",
+    re.S | re.X | re.M,
+)
 _TEMPLATE_HOLE = re.compile(r"\$\{[^{}`]*\}|\{[^{}\n]*\}")
 
 
@@ -262,7 +276,7 @@ def mask(text: str, tokens: re.Pattern[str]) -> str:
     last = 0
     for m in tokens.finditer(text):
         if m.lastgroup == "comment":
-            parts.append(text[last:m.start()])
+            parts.append(text[last : m.start()])
             parts.append(re.sub(r"[^\r\n]", " ", m.group()))
             last = m.end()
     parts.append(text[last:])
@@ -276,7 +290,7 @@ def _loose(text: str, tokens: re.Pattern[str]) -> Iterator[Piece]:
             continue
         token = m.group()
         opening = len(token) - len(token.lstrip("rRbBuUfF"))
-        quote = token[opening:opening + 3] if token[opening:opening + 3] in ("'''", '"""') else token[opening:opening + 1]
+        quote = token[opening : opening + 3] if token[opening : opening + 3] in ("'''", '"""') else token[opening : opening + 1]
         body_start = m.start() + opening + len(quote)
         body_end = m.end() - len(quote) if token.endswith(quote) and len(token) >= opening + 2 * len(quote) else m.end()
         body = text[body_start:body_end]

@@ -15,6 +15,7 @@ front, backticks, or a SQL keyword such as FROM before it.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -40,11 +41,11 @@ class Edit:
 
 @dataclass(frozen=True)
 class LegacyRef:
-    start: int            # offset in the piece of the whole path
+    start: int  # offset in the piece of the whole path
     end: int
-    actual: str           # the path as written
-    replacement: str      # the same path, renamed, quoted as it was
-    target: str           # what it refers to now: dataset or dataset.table
+    actual: str  # the path as written
+    replacement: str  # the same path, renamed, quoted as it was
+    target: str  # what it refers to now: dataset or dataset.table
     edits: tuple[tuple[int, int, str], ...]  # (start, end, new text) in the piece
     names: frozenset[str]  # what a config allowlist entry may name: the path, or a legacy name in it
 
@@ -75,16 +76,16 @@ class LegacyIndex:
                 if old_ds not in self.managed:
                     self.datasets.setdefault(old_ds, table.dataset)
             for old, new in prefixes.items():
-                if table.name.startswith(new) and (old_name := old + table.name[len(new):]) != table.name:
+                if table.name.startswith(new) and (old_name := old + table.name[len(new) :]) != table.name:
                     self.tables.setdefault(old_name, (table.dataset, table.name))
         for old, new in datasets.items():
             if old not in self.managed:
                 self.datasets[old] = new
         for dataset in sorted(self.managed):
             for old, new in prefixes.items():
-                if dataset.startswith(new) and (old_name := old + dataset[len(new):]) not in self.managed:
+                if dataset.startswith(new) and (old_name := old + dataset[len(new) :]) not in self.managed:
                     self.datasets.setdefault(old_name, dataset)
-        for old_table, (ds, name) in list(self.tables.items()):
+        for old_table, (ds, _name) in list(self.tables.items()):
             if (ds, old_table) in defined:
                 del self.tables[old_table]  # still a defined name: not legacy
         names = sorted(set(self.tables) | set(self.datasets), key=len, reverse=True)
@@ -144,9 +145,13 @@ class LegacyIndex:
         elif len(parts) <= 2 and names[-1] in self.datasets:
             part = parts[-1]
             alone = len(parts) == 1 and (
-                (piece.whole and text == part.name) or part.quoted
-                or (part.start > 0 and part.end < len(text) and text[part.start - 1] == text[part.end] and text[part.end] in "'\""))
-            with_project = len(parts) == 2 and text[parts[0].end:parts[1].start].startswith(":")
+                (piece.whole and text == part.name)
+                or part.quoted
+                or (
+                    part.start > 0 and part.end < len(text) and text[part.start - 1] == text[part.end] and text[part.end] in "'\""
+                )
+            )
+            with_project = len(parts) == 2 and text[parts[0].end : parts[1].start].startswith(":")
             if not (alone or with_project):
                 return None
             edits = [(part, self.datasets[part.name])]
@@ -156,14 +161,20 @@ class LegacyIndex:
         actual = text[start:end]
         replaced = actual
         for part, new in sorted(edits, key=lambda e: e[0].start, reverse=True):
-            replaced = replaced[:part.start - start] + new + replaced[part.end - start:]
+            replaced = replaced[: part.start - start] + new + replaced[part.end - start :]
         # An allowlist entry may name the path as written (without backticks), or a legacy name in it.
         plain = actual.replace("`", "")
         legacy = {n for n in names if n in self.datasets or n in self.tables}
-        legacy |= {f"{a}.{b}" for a, b in zip(names, names[1:]) if (a, b) in self.qualified or a in self.datasets}
-        return LegacyRef(start, end, actual, replaced, target,
-                         tuple((p.start, p.end, new) for p, new in edits if p.name != new),
-                         frozenset({plain, plain.split(":")[-1], *legacy}))
+        legacy |= {f"{a}.{b}" for a, b in itertools.pairwise(names) if (a, b) in self.qualified or a in self.datasets}
+        return LegacyRef(
+            start,
+            end,
+            actual,
+            replaced,
+            target,
+            tuple((p.start, p.end, new) for p, new in edits if p.name != new),
+            frozenset({plain, plain.split(":")[-1], *legacy}),
+        )
 
     def _renamed(self, table: str) -> str:
         return self.tables[table][1] if table in self.tables else table

@@ -16,8 +16,10 @@ def findings_text(result: CodeAuditResult) -> str:
         files = len({f.path for f in result.findings})
         errors = sum(1 for f in result.findings if f.severity == "error")
         out.append("")
-        out.append(f"{len(result.findings)} finding(s) in {files} file(s): {errors} error(s), "
-                   f"{len(result.findings) - errors} warning(s).")
+        out.append(
+            f"{len(result.findings)} finding(s) in {files} file(s): {errors} error(s), "
+            f"{len(result.findings) - errors} warning(s)."
+        )
     else:
         out.append("Clean: no legacy names and no unknown table or column references.")
     out.append(summary_text(result))
@@ -47,6 +49,9 @@ def fix_text(result: CodeAuditResult, dry_run: bool) -> str:
     fixed = [f for f in result.fixes if f.refused is None]
     count = sum(f.count for f in fixed)
     verb = "Would fix" if dry_run else "Fixed"
-    out.append(f"{verb} {count} legacy reference(s) in {len(fixed)} file(s)"
-               + (" (dry run: nothing written)." if dry_run else ".") + "\n")
+    out.append(
+        f"{verb} {count} legacy reference(s) in {len(fixed)} file(s)"
+        + (" (dry run: nothing written)." if dry_run else ".")
+        + "\n"
+    )
     return "".join(out)

@@ -24,9 +24,24 @@ if TYPE_CHECKING:
 
 # File types audit-code reads by default, by suffix, and the lexer each one gets.
 KINDS = {
-    ".py": "python", ".pyi": "python", ".sql": "sql", ".yaml": "yaml", ".yml": "yaml", ".json": "json",
-    ".js": "js", ".mjs": "js", ".cjs": "js", ".jsx": "js", ".ts": "js", ".tsx": "js", ".mts": "js", ".cts": "js",
-    ".sh": "shell", ".bash": "shell", ".zsh": "shell", ".ksh": "shell",
+    ".py": "python",
+    ".pyi": "python",
+    ".sql": "sql",
+    ".yaml": "yaml",
+    ".yml": "yaml",
+    ".json": "json",
+    ".js": "js",
+    ".mjs": "js",
+    ".cjs": "js",
+    ".jsx": "js",
+    ".ts": "js",
+    ".tsx": "js",
+    ".mts": "js",
+    ".cts": "js",
+    ".sh": "shell",
+    ".bash": "shell",
+    ".zsh": "shell",
+    ".ksh": "shell",
 }
 _SHEBANGS = {b"python": "python", b"bash": "shell", b"sh": "shell", b"zsh": "shell", b"dash": "shell", b"ksh": "shell"}
 _VCS_DIRS = frozenset({".git", ".hg", ".svn"})
@@ -35,17 +50,17 @@ _CHUNK = 65536  # the first read; most source files are smaller, and a 1 MiB buf
 
 @dataclass
 class ScanStats:
-    read: int = 0             # files of a scanned type that were read
-    parsed: int = 0           # of those, files that held a candidate name and were parsed
+    read: int = 0  # files of a scanned type that were read
+    parsed: int = 0  # of those, files that held a candidate name and were parsed
     skipped_binary: int = 0
     skipped_large: int = 0
 
 
 @dataclass(frozen=True)
 class SourceFile:
-    path: str      # as opened
-    display: str   # as reported: relative to the working directory when under it, POSIX separators
-    kind: str      # python, sql, yaml, json, js, shell or text
+    path: str  # as opened
+    display: str  # as reported: relative to the working directory when under it, POSIX separators
+    kind: str  # python, sql, yaml, json, js, shell or text
     data: bytes
 
 
@@ -61,17 +76,15 @@ class Prefilter:
     def __init__(self, names: Iterable[str]) -> None:
         literals: list[str] = []
         for name in sorted(set(names)):
-            if literals and len(common := os.path.commonprefix([literals[-1], name])) >= 6:
+            # Names sorted, so a shared prefix is a shared leading string (character by character is meant).
+            if literals and len(common := os.path.commonprefix([literals[-1], name])) >= 6:  # noqa: RUF071
                 literals[-1] = common
             else:
                 literals.append(name)
         self.literals = tuple(dict.fromkeys(lit.encode() for lit in literals))
 
     def __call__(self, data: bytes) -> bool:
-        for literal in self.literals:
-            if literal in data:
-                return True
-        return False
+        return any(literal in data for literal in self.literals)
 
 
 def display_path(path: Path) -> str:
@@ -125,7 +138,7 @@ class _Ignores:
 
     def entering(self, directory: str) -> _Ignores:
         spec = _read_ignore(Path(directory) / ".gitignore")
-        return _Ignores(self.chain + ((directory, spec),)) if spec is not None else self
+        return _Ignores((*self.chain, (directory, spec))) if spec is not None else self
 
 
 def _repository_ignores(root: Path) -> _Ignores:
@@ -200,8 +213,13 @@ class Scanner:
     def _may_fork(self, units: list[tuple[str, _Ignores]]) -> bool:
         import threading
 
-        return (len(units) >= 2 and (os.cpu_count() or 1) >= 2 and hasattr(os, "fork")
-                and threading.active_count() == 1 and os.environ.get("BQMANAGE_AUDIT_PROCESSES") != "1")
+        return (
+            len(units) >= 2
+            and (os.cpu_count() or 1) >= 2
+            and hasattr(os, "fork")
+            and threading.active_count() == 1
+            and os.environ.get("BQMANAGE_AUDIT_PROCESSES") != "1"
+        )
 
     def _in_two(self, units: list[tuple[str, _Ignores]], explicit: list[Candidate]) -> list[SourceFile]:
         import pickle
@@ -227,7 +245,8 @@ class Scanner:
         os.waitpid(pid, 0)
         if not payload:  # the child died before it answered: do its share here
             return found + self._part(theirs, [])
-        theirs_found, stats = pickle.loads(payload)
+        theirs_found: list[SourceFile]
+        theirs_found, stats = pickle.loads(payload)  # our own forked child's answer, never outside data
         for name in ("read", "parsed", "skipped_binary", "skipped_large"):
             setattr(self.stats, name, getattr(self.stats, name) + getattr(stats, name))
         return found + theirs_found
@@ -238,13 +257,14 @@ class Scanner:
         for directory, ignores in units:
             self._walk(directory, ignores, candidates, None)
         out = []
-        for (path, kind, ignores), (verdict, data) in zip(candidates, _read_all(candidates, self.prefilter, self.max_bytes)):
+        read = _read_all(candidates, self.prefilter, self.max_bytes)
+        for (path, _kind, file_ignores), (verdict, data) in zip(candidates, read, strict=False):
             if verdict is None:
                 continue  # unreadable, or a script without a shebang this audits
             if verdict == "miss":  # cannot hold a name: ignore rules are only needed for the rest
                 self.stats.read += 1
                 continue
-            if ignores is not None and ignores.ignored(path, False):
+            if file_ignores is not None and file_ignores.ignored(path, False):
                 continue
             self.stats.read += 1
             if verdict == "large":
@@ -253,12 +273,12 @@ class Scanner:
                 self.stats.skipped_binary += 1
             else:
                 self.stats.parsed += 1
-                display = self._rel(path) if ignores is not None else display_path(Path(path))
+                display = self._rel(path) if file_ignores is not None else display_path(Path(path))
                 out.append(SourceFile(path, display, verdict, data))
         return out
 
     def _rel(self, path: str) -> str:
-        return path[len(self._cwd):].replace(os.sep, "/") if path.startswith(self._cwd) else path
+        return path[len(self._cwd) :].replace(os.sep, "/") if path.startswith(self._cwd) else path
 
     def _excluded(self, display: str, is_dir: bool) -> bool:
         return self._exclude is not None and self._exclude.match_file(display + ("/" if is_dir else ""))
@@ -274,8 +294,9 @@ class Scanner:
             return "shebang"  # decided once the first line is read
         return "text" if explicit else None
 
-    def _walk(self, directory: str, ignores: _Ignores, out: list[Candidate],
-              subdirectories: list[tuple[str, _Ignores]] | None) -> None:
+    def _walk(
+        self, directory: str, ignores: _Ignores, out: list[Candidate], subdirectories: list[tuple[str, _Ignores]] | None
+    ) -> None:
         """Files to read go to ``out``; subdirectories are walked, or listed in ``subdirectories``."""
         try:
             with os.scandir(directory) as it:
@@ -331,7 +352,7 @@ def _read_all(files: list[Candidate], prefilter: Prefilter, max_bytes: int) -> l
             append((None, b""))
             continue
         if kind == "shebang":
-            first = bytes(buffer[:min(n, 128)]).split(b"\n", 1)[0].rstrip()
+            first = bytes(buffer[: min(n, 128)]).split(b"\n", 1)[0].rstrip()
             kind = next((k for word, k in _SHEBANGS.items() if first.startswith(b"#!") and first.endswith(word)), "")
             if not kind:
                 append((None, b""))

@@ -26,14 +26,15 @@ if TYPE_CHECKING:
     from sqlglot import exp
 
 # Columns BigQuery adds to tables of the right kind; no definition lists them.
-PSEUDO_COLUMNS = frozenset({"_partitiontime", "_partitiondate", "_table_suffix", "_file_name", "_change_type",
-                            "_change_timestamp"})
+PSEUDO_COLUMNS = frozenset(
+    {"_partitiontime", "_partitiondate", "_table_suffix", "_file_name", "_change_type", "_change_timestamp"}
+)
 
 
 @dataclass(frozen=True)
 class SqlIssue:
-    kind: str            # unknown_table_reference, unknown_column_reference or sql_type_error
-    start: int           # offset in the statement
+    kind: str  # unknown_table_reference, unknown_column_reference or sql_type_error
+    start: int  # offset in the statement
     message: str
     dataset: str | None = None
     table: str | None = None
@@ -126,7 +127,7 @@ class SqlglotAnalyzer:
             return None
         return {c.name.lower(): c.name for c in defined.columns}
 
-    def _tables(self, tree: exp.Expression) -> list[SqlIssue]:
+    def _tables(self, tree: exp.Expr) -> list[SqlIssue]:
         from sqlglot import exp
 
         out = []
@@ -139,9 +140,17 @@ class SqlglotAnalyzer:
                 continue  # defined, or a legacy name (that finding has the fix)
             suggestion = _suggest(name, sorted(tables))
             hint = f"; did you mean {dataset}.{suggestion}?" if suggestion else ""
-            out.append(SqlIssue("unknown_table_reference", _start(table.this),
-                                f"{dataset}.{name}: no such table in the definitions of dataset {dataset}{hint}",
-                                dataset, name, f"{dataset}.{name}", f"{dataset}.{suggestion}" if suggestion else None))
+            out.append(
+                SqlIssue(
+                    "unknown_table_reference",
+                    _start(table.this),
+                    f"{dataset}.{name}: no such table in the definitions of dataset {dataset}{hint}",
+                    dataset,
+                    name,
+                    f"{dataset}.{name}",
+                    f"{dataset}.{suggestion}" if suggestion else None,
+                )
+            )
         return out
 
 
@@ -160,7 +169,7 @@ class _Resolver:
         self.index = index
         self.known = known
 
-    def issues(self, tree: exp.Expression) -> list[SqlIssue]:
+    def issues(self, tree: exp.Expr) -> list[SqlIssue]:
         from sqlglot import exp
 
         out: list[SqlIssue] = []
@@ -176,10 +185,10 @@ class _Resolver:
                     out.append(self._unknown(ident.name, ident, target, columns))
         return out
 
-    def _scopes(self, node: exp.Expression) -> list[exp.Expression]:
+    def _scopes(self, node: exp.Expr) -> list[exp.Expr]:
         from sqlglot import exp
 
-        chain = []
+        chain: list[exp.Expr] = []
         parent = node.parent
         while parent is not None:
             # A MERGE's WHEN ... THEN UPDATE/INSERT is part of the MERGE's scope, not one of its own.
@@ -188,10 +197,10 @@ class _Resolver:
             parent = parent.parent
         return chain
 
-    def _sources(self, scope: exp.Expression) -> tuple[Sources, dict[str, exp.Table]]:
+    def _sources(self, scope: exp.Expr) -> tuple[Sources, dict[str, exp.Table]]:
         from sqlglot import exp
 
-        found: list[exp.Expression] = []
+        found: list[exp.Expr] = []
         if isinstance(scope, exp.Select):
             if scope.args.get("from_") is not None:
                 found.append(scope.args["from_"].this)
@@ -222,7 +231,13 @@ class _Resolver:
         from sqlglot import exp
 
         name, qualifier = column.name, column.table
-        if isinstance(column.this, exp.Star) or not name or column.args.get("db") is not None or set(name) <= {"_"} or name.lower() in PSEUDO_COLUMNS:
+        if (
+            isinstance(column.this, exp.Star)
+            or not name
+            or column.args.get("db") is not None
+            or set(name) <= {"_"}
+            or name.lower() in PSEUDO_COLUMNS
+        ):
             return None
         scopes = self._scopes(column)
         if not scopes:
@@ -268,11 +283,18 @@ class _Resolver:
         suggestion = _suggest(name, sorted(columns.values()))
         hint = f"; did you mean {suggestion}?" if suggestion else ""
         where = f"{table.db}.{table.name}" if table.db else table.name
-        return SqlIssue("unknown_column_reference", _start(node), f"{where}.{name}: no such column in the definition{hint}",
-                        table.db or None, table.name, name, suggestion)
+        return SqlIssue(
+            "unknown_column_reference",
+            _start(node),
+            f"{where}.{name}: no such column in the definition{hint}",
+            table.db or None,
+            table.name,
+            name,
+            suggestion,
+        )
 
 
-def _aliases(scope: exp.Expression) -> set[str]:
+def _aliases(scope: exp.Expr) -> set[str]:
     from sqlglot import exp
 
     if not isinstance(scope, exp.Select):
@@ -324,16 +346,31 @@ class GoogleSqlAnalyzer:
             return None
         if m := re.match(r"Table not found: `?([\w.-]+)`?(?:; Did you mean ([\w.]+)\?)?", message):
             parts = m.group(1).split(".")
-            if (len(parts) < 2 or parts[-2] not in self.index.managed or parts[-1] in self.index.tables
-                    or NOT_DEFINED_TABLES.match(parts[-1])):
+            if (
+                len(parts) < 2
+                or parts[-2] not in self.index.managed
+                or parts[-1] in self.index.tables
+                or NOT_DEFINED_TABLES.match(parts[-1])
+            ):
                 return []  # someone else's table, a legacy name (that finding has the fix), a placeholder
             known = sorted(self.index.tables_by_dataset.get(parts[-2], {}))
             suggestion = (m.group(2) or "").split(".")[-1] or _suggest(parts[-1], known)
-            return [SqlIssue("unknown_table_reference", at, message, parts[-2], parts[-1], ".".join(parts[-2:]),
-                             f"{parts[-2]}.{suggestion}" if suggestion else None)]
-        m = (re.match(r"Unrecognized name: (\w+)(?:; Did you mean (\w+)\?)?", message)
-             or re.match(r"Name (\w+) not found inside \w+(?:; Did you mean (\w+)\?)?", message)
-             or re.match(r"Column (\w+) is not present in (?:target )?table()", message))
+            return [
+                SqlIssue(
+                    "unknown_table_reference",
+                    at,
+                    message,
+                    parts[-2],
+                    parts[-1],
+                    ".".join(parts[-2:]),
+                    f"{parts[-2]}.{suggestion}" if suggestion else None,
+                )
+            ]
+        m = (
+            re.match(r"Unrecognized name: (\w+)(?:; Did you mean (\w+)\?)?", message)
+            or re.match(r"Name (\w+) not found inside \w+(?:; Did you mean (\w+)\?)?", message)
+            or re.match(r"Column (\w+) is not present in (?:target )?table()", message)
+        )
         if m:
             if set(m.group(1)) <= {"_"}:
                 return []  # an f-string placeholder where a name goes: unknown by design
@@ -358,7 +395,7 @@ def _canonical_paths(sql: str, index: LegacyIndex) -> tuple[str, list[tuple[str,
         referenced.append((names[i], names[i + 1]))
         canonical = ".".join(n if re.fullmatch(r"[A-Za-z_]\w*", n) else f"`{n}`" for n in names[i:])
         if len(canonical) <= len(path.group()):
-            out += [sql[last:path.start()], canonical.ljust(len(path.group()))]
+            out += [sql[last : path.start()], canonical.ljust(len(path.group()))]
             last = path.end()
     out.append(sql[last:])
     return "".join(out), referenced

@@ -37,7 +37,10 @@ class DefaultProblem(ValueError):
 
 
 def default_sql(
-    value: object, type_: str, precision: int | None = None, scale: int | None = None,
+    value: object,
+    type_: str,
+    precision: int | None = None,
+    scale: int | None = None,
     max_length: int | None = None,
 ) -> str:
     """Turn a YAML default into canonical GoogleSQL for a column of ``type_``."""
@@ -69,7 +72,13 @@ def default_sql(
             raise DefaultProblem(f"default {value!r} is longer than {type_}({max_length})")
         return ("B" if type_ == "BYTES" else "") + string_literal(value)
     if type_ in _TEMPORAL:
-        text = value.isoformat(sep=" ") if isinstance(value, dt.datetime) else value.isoformat() if isinstance(value, (dt.date, dt.time)) else value
+        text = (
+            value.isoformat(sep=" ")
+            if isinstance(value, dt.datetime)
+            else value.isoformat()
+            if isinstance(value, (dt.date, dt.time))
+            else value
+        )
         if not isinstance(text, str):
             # YAML 1.1 reads an unquoted 10:00:00 as the number 36000.
             raise DefaultProblem(f"default {value!r} is not a {type_} literal; quote it ({FORMATS[type_]})")
@@ -95,7 +104,7 @@ def _number_default(value: object, type_: str, precision: int | None, scale: int
         raise DefaultProblem(f"default {value!r} is not a number for {type_}")
     if type_ == "INT64" and not isinstance(value, int):
         raise DefaultProblem(f"default {value!r} is not an INT64")
-    if type_ == "INT64" and not _INT64[0] <= value <= _INT64[1]:  # type: ignore[operator]
+    if type_ == "INT64" and not _INT64[0] <= value <= _INT64[1]:
         raise DefaultProblem(f"default {value} is outside INT64 ({_INT64[0]} to {_INT64[1]})")
     if isinstance(value, float) and not math.isfinite(value):
         raise DefaultProblem(f"default {value} is not a finite number for {type_}")

@@ -12,17 +12,41 @@ from bqmanage.changes import Backfill, Change, Drift
 from bqmanage.model import Definitions
 
 KINDS = (
-    "missing_dataset", "missing_table", "missing_column", "extra_column", "type_mismatch", "mode_mismatch",
-    "default_mismatch", "description_mismatch", "partitioning_mismatch", "clustering_mismatch",
-    "option_mismatch", "legacy_dataset", "legacy_table", "legacy_reference", "unknown_table_reference",
-    "unknown_column_reference", "sql_type_error",
+    "missing_dataset",
+    "missing_table",
+    "missing_column",
+    "extra_column",
+    "type_mismatch",
+    "mode_mismatch",
+    "default_mismatch",
+    "description_mismatch",
+    "partitioning_mismatch",
+    "clustering_mismatch",
+    "option_mismatch",
+    "legacy_dataset",
+    "legacy_table",
+    "legacy_reference",
+    "unknown_table_reference",
+    "unknown_column_reference",
+    "sql_type_error",
 )
 SEVERITY = {
-    "missing_dataset": "error", "missing_table": "error", "missing_column": "error", "type_mismatch": "error",
-    "mode_mismatch": "error", "partitioning_mismatch": "error", "default_mismatch": "error",
-    "extra_column": "warning", "description_mismatch": "warning", "clustering_mismatch": "warning",
-    "option_mismatch": "warning", "legacy_dataset": "warning", "legacy_table": "warning",
-    "legacy_reference": "warning", "unknown_table_reference": "error", "unknown_column_reference": "error",
+    "missing_dataset": "error",
+    "missing_table": "error",
+    "missing_column": "error",
+    "type_mismatch": "error",
+    "mode_mismatch": "error",
+    "partitioning_mismatch": "error",
+    "default_mismatch": "error",
+    "extra_column": "warning",
+    "description_mismatch": "warning",
+    "clustering_mismatch": "warning",
+    "option_mismatch": "warning",
+    "legacy_dataset": "warning",
+    "legacy_table": "warning",
+    "legacy_reference": "warning",
+    "unknown_table_reference": "error",
+    "unknown_column_reference": "error",
     "sql_type_error": "error",
 }
 
@@ -65,11 +89,20 @@ def findings_from_changes(changes: list[Change], desired: Definitions) -> list[F
     for change in changes:
         table = desired.table(change.dataset, change.table) if change.table else None
         for drift in change.drifts():
-            out.append(Finding(
-                drift.kind, SEVERITY[drift.kind], f"{drift.subject}: {drift.problem}; {_apply_would(change, drift)}",
-                dataset=change.dataset, table=change.table, column=drift.column, expected=drift.expected,
-                actual=drift.actual, definition=table.source if table else None,
-                definition_line=drift.line or (table.line if table else None)))
+            out.append(
+                Finding(
+                    drift.kind,
+                    SEVERITY[drift.kind],
+                    f"{drift.subject}: {drift.problem}; {_apply_would(change, drift)}",
+                    dataset=change.dataset,
+                    table=change.table,
+                    column=drift.column,
+                    expected=drift.expected,
+                    actual=drift.actual,
+                    definition=table.source if table else None,
+                    definition_line=drift.line or (table.line if table else None),
+                )
+            )
     return out
 
 

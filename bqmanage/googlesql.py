@@ -40,7 +40,7 @@ class GoogleSQLError(Exception):
         located = re.search(r"\s*\[at (\d+):(\d+)\]\s*$", message.split("\n", 1)[0])
         self.line = int(located.group(1)) if located else None
         self.column = int(located.group(2)) if located else None
-        self.message = message.split("\n", 1)[0][:located.start()] if located else message.split("\n", 1)[0]
+        self.message = message.split("\n", 1)[0][: located.start()] if located else message.split("\n", 1)[0]
         super().__init__(self.message)
 
 
@@ -54,8 +54,10 @@ def _versions() -> str:
     try:
         return f"{importlib.metadata.version('zetasql')}-wasmtime-{importlib.metadata.version('wasmtime')}"
     except importlib.metadata.PackageNotFoundError:
-        raise UsageError("--analyzer googlesql: Google's analyzer is not installed; "
-                         "pip install 'bqmanage[googlesql]' (the PyPI package zetasql)") from None
+        raise UsageError(
+            "--analyzer googlesql: Google's analyzer is not installed; "
+            "pip install 'bqmanage[googlesql]' (the PyPI package zetasql)"
+        ) from None
 
 
 class _Runtime:
@@ -101,7 +103,7 @@ class _Runtime:
         if cached.exists():
             try:
                 return wasmtime.Module.deserialize_file(engine, str(cached))
-            except Exception:  # noqa: BLE001 - a stale or truncated cache is compiled again
+            except Exception:
                 cached.unlink(missing_ok=True)
         if notice is not None:
             notice(COMPILE_NOTICE.format(cache=cached.parent))
@@ -139,10 +141,20 @@ class _Runtime:
 
 # GoogleSQL type kinds of bqmanage's canonical types.
 _KINDS = {
-    "INT64": "TYPE_INT64", "FLOAT64": "TYPE_DOUBLE", "NUMERIC": "TYPE_NUMERIC", "BIGNUMERIC": "TYPE_BIGNUMERIC",
-    "BOOL": "TYPE_BOOL", "STRING": "TYPE_STRING", "BYTES": "TYPE_BYTES", "DATE": "TYPE_DATE",
-    "DATETIME": "TYPE_DATETIME", "TIME": "TYPE_TIME", "TIMESTAMP": "TYPE_TIMESTAMP", "GEOGRAPHY": "TYPE_GEOGRAPHY",
-    "JSON": "TYPE_JSON", "INTERVAL": "TYPE_INTERVAL",
+    "INT64": "TYPE_INT64",
+    "FLOAT64": "TYPE_DOUBLE",
+    "NUMERIC": "TYPE_NUMERIC",
+    "BIGNUMERIC": "TYPE_BIGNUMERIC",
+    "BOOL": "TYPE_BOOL",
+    "STRING": "TYPE_STRING",
+    "BYTES": "TYPE_BYTES",
+    "DATE": "TYPE_DATE",
+    "DATETIME": "TYPE_DATETIME",
+    "TIME": "TYPE_TIME",
+    "TIMESTAMP": "TYPE_TIMESTAMP",
+    "GEOGRAPHY": "TYPE_GEOGRAPHY",
+    "JSON": "TYPE_JSON",
+    "INTERVAL": "TYPE_INTERVAL",
 }
 _INGESTION_PSEUDO_COLUMNS = (("_PARTITIONTIME", "TIMESTAMP"), ("_PARTITIONDATE", "DATE"))
 
@@ -158,17 +170,26 @@ class GoogleSQL:
 
         self._runtime = _Runtime(notice)
         self._ls, self._opts, self._cat, self._tbl, self._type = (
-            local_service_pb2, options_pb2, simple_catalog_pb2, simple_table_pb2, type_pb2)
+            local_service_pb2,
+            options_pb2,
+            simple_catalog_pb2,
+            simple_table_pb2,
+            type_pb2,
+        )
         self._one_line = public_options.ERROR_MESSAGE_ONE_LINE
         from google.protobuf import empty_pb2
 
         self._empty = empty_pb2.Empty
         # Every released feature: development and Spanner-only features off (with Spanner on, DDL
         # is resolved as Spanner DDL), external product mode, as BigQuery runs it.
-        features = [v.number for v in public_options.LanguageFeature.DESCRIPTOR.values
-                    if v.number and "IN_DEVELOPMENT" not in v.name and "SPANNER" not in v.name]
+        features = [
+            v.number
+            for v in public_options.LanguageFeature.DESCRIPTOR.values
+            if v.number and "IN_DEVELOPMENT" not in v.name and "SPANNER" not in v.name
+        ]
         self.language = options_pb2.LanguageOptionsProto(
-            enabled_language_features=features, product_mode=public_options.PRODUCT_EXTERNAL)
+            enabled_language_features=features, product_mode=public_options.PRODUCT_EXTERNAL
+        )
         self._registered: dict[bytes, int] = {}  # catalog bytes -> id, newest last
 
     # ---- types and catalog ----
@@ -195,13 +216,17 @@ class GoogleSQL:
             columns = [self._tbl.SimpleColumnProto(name=c.name, type=self.type_of(c)) for c in table.columns]
             if table.partitioning is not None and table.partitioning.column is None:
                 # An ingestion-time partitioned table has these pseudo-columns in BigQuery.
-                columns += [self._tbl.SimpleColumnProto(name=n, type=self.scalar(k), is_pseudo_column=True)
-                            for n, k in _INGESTION_PSEUDO_COLUMNS]
+                columns += [
+                    self._tbl.SimpleColumnProto(name=n, type=self.scalar(k), is_pseudo_column=True)
+                    for n, k in _INGESTION_PSEUDO_COLUMNS
+                ]
             by_dataset.setdefault(table.dataset, []).append(self._tbl.SimpleTableProto(name=table.name, column=columns))
         catalogs = [self._cat.SimpleCatalogProto(name=d, table=ts) for d, ts in sorted(by_dataset.items())]
         return self._cat.SimpleCatalogProto(
-            name="root", catalog=catalogs,
-            builtin_function_options=self._opts.ZetaSQLBuiltinFunctionOptionsProto(language_options=self.language))
+            name="root",
+            catalog=catalogs,
+            builtin_function_options=self._opts.ZetaSQLBuiltinFunctionOptionsProto(language_options=self.language),
+        )
 
     # ---- the calls ----
 
@@ -210,21 +235,34 @@ class GoogleSQL:
         request = self._ls.ParseRequest(sql_statement=sql, options=self.language, allow_script=script)
         self._runtime.call("ZetaSqlLocalService_Parse", request, self._ls.ParseResponse)
 
-    def analyze(self, sql: str, definitions: Definitions | Iterable[Table] = (), params: dict[str, Any] | None = None,
-                undeclared_parameters: bool = False) -> None:
+    def analyze(
+        self,
+        sql: str,
+        definitions: Definitions | Iterable[Table] = (),
+        params: dict[str, Any] | None = None,
+        undeclared_parameters: bool = False,
+    ) -> None:
         """Resolve names and types against the definitions' tables, with typed query parameters
         (or, with ``undeclared_parameters``, any ``@name`` typed from where it is used)."""
         tables = tuple(definitions.tables if isinstance(definitions, Definitions) else definitions)
-        parameters = [self._opts.AnalyzerOptionsProto.QueryParameterProto(name=k, type=self._param_type(v))
-                      for k, v in (params or {}).items()]
+        parameters = [
+            self._opts.AnalyzerOptionsProto.QueryParameterProto(name=k, type=self._param_type(v))
+            for k, v in (params or {}).items()
+        ]
         # CREATE TABLE ... PARTITION BY may name the ingestion-time pseudo-columns.
-        pseudo = [self._opts.AnalyzerOptionsProto.QueryParameterProto(name=n, type=self.scalar(k))
-                  for n, k in _INGESTION_PSEUDO_COLUMNS]
+        pseudo = [
+            self._opts.AnalyzerOptionsProto.QueryParameterProto(name=n, type=self.scalar(k)) for n, k in _INGESTION_PSEUDO_COLUMNS
+        ]
         options = self._opts.AnalyzerOptionsProto(
-            language_options=self.language, query_parameters=parameters, ddl_pseudo_columns=pseudo,
-            error_message_mode=self._one_line, allow_undeclared_parameters=undeclared_parameters)
-        request = self._ls.AnalyzeRequest(options=options, sql_statement=sql,
-                                          registered_catalog_id=self._catalog_id(self.catalog(tables)))
+            language_options=self.language,
+            query_parameters=parameters,
+            ddl_pseudo_columns=pseudo,
+            error_message_mode=self._one_line,
+            allow_undeclared_parameters=undeclared_parameters,
+        )
+        request = self._ls.AnalyzeRequest(
+            options=options, sql_statement=sql, registered_catalog_id=self._catalog_id(self.catalog(tables))
+        )
         self._runtime.call("ZetaSqlLocalService_Analyze", request, self._ls.AnalyzeResponse)
 
     def _catalog_id(self, catalog: Any) -> int:
@@ -234,10 +272,16 @@ class GoogleSQL:
             return self._registered[key]
         if len(self._registered) >= 8:  # tests analyze against many small catalogs: keep a few
             oldest = next(iter(self._registered))
-            self._runtime.call("ZetaSqlLocalService_UnregisterCatalog",
-                               self._ls.UnregisterRequest(registered_id=self._registered.pop(oldest)), self._empty)
-        registered = self._runtime.call("ZetaSqlLocalService_RegisterCatalog",
-                                        self._ls.RegisterCatalogRequest(simple_catalog=catalog), self._ls.RegisterResponse)
+            self._runtime.call(
+                "ZetaSqlLocalService_UnregisterCatalog",
+                self._ls.UnregisterRequest(registered_id=self._registered.pop(oldest)),
+                self._empty,
+            )
+        registered = self._runtime.call(
+            "ZetaSqlLocalService_RegisterCatalog",
+            self._ls.RegisterCatalogRequest(simple_catalog=catalog),
+            self._ls.RegisterResponse,
+        )
         self._registered[key] = registered.registered_id
         return int(registered.registered_id)
 
@@ -268,6 +312,8 @@ def googlesql(notice: Callable[[str], None] | None = None) -> GoogleSQL:
         import wasmtime  # noqa: F401
         import zetasql.wasi  # noqa: F401
     except ImportError:
-        raise UsageError("--analyzer googlesql: Google's analyzer is not installed; "
-                         "pip install 'bqmanage[googlesql]' (the PyPI package zetasql)") from None
+        raise UsageError(
+            "--analyzer googlesql: Google's analyzer is not installed; "
+            "pip install 'bqmanage[googlesql]' (the PyPI package zetasql)"
+        ) from None
     return GoogleSQL(notice)

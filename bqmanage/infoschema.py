@@ -18,32 +18,46 @@ from bqmanage.rest import column_to_api
 from bqmanage.types import TypeSpec, TypeSyntaxError, parse_type
 
 VIEWS: dict[str, tuple[str, ...]] = {
-    "COLUMNS": ("table_schema", "table_name", "column_name", "ordinal_position", "is_nullable", "data_type",
-                "is_partitioning_column", "clustering_ordinal_position", "column_default"),
+    "COLUMNS": (
+        "table_schema",
+        "table_name",
+        "column_name",
+        "ordinal_position",
+        "is_nullable",
+        "data_type",
+        "is_partitioning_column",
+        "clustering_ordinal_position",
+        "column_default",
+    ),
     "COLUMN_FIELD_PATHS": ("table_schema", "table_name", "column_name", "field_path", "data_type", "description"),
     "TABLES": ("table_schema", "table_name", "table_type", "ddl"),
     "TABLE_OPTIONS": ("table_schema", "table_name", "option_name", "option_value"),
 }
 
 
-def view_sql(view: str, datasets: list[str], project: str, missing: frozenset[str] = frozenset(),
-             region: str | None = None) -> str:
+def view_sql(
+    view: str, datasets: list[str], project: str, missing: frozenset[str] = frozenset(), region: str | None = None
+) -> str:
     """One query over ``view`` for all ``datasets``: UNION ALL of dataset-qualified views, or one
     region-qualified view filtered by a ``@datasets`` parameter."""
     columns = ", ".join(c if f"{view}.{c}" not in missing else f"CAST(NULL AS STRING) AS {c}" for c in VIEWS[view])
     if region is not None:
-        return (f"SELECT {columns} FROM {quote(project)}.{quote('region-' + region.lower())}.INFORMATION_SCHEMA.{view} "
-                "WHERE table_schema IN UNNEST(@datasets)")
+        return (
+            f"SELECT {columns} FROM {quote(project)}.{quote('region-' + region.lower())}.INFORMATION_SCHEMA.{view} "
+            "WHERE table_schema IN UNNEST(@datasets)"
+        )
     return "\nUNION ALL\n".join(f"SELECT {columns} FROM {quote(project)}.{quote(d)}.INFORMATION_SCHEMA.{view}" for d in datasets)
 
 
 def batches(datasets: list[str], size: int) -> list[list[str]]:
-    return [datasets[i:i + size] for i in range(0, len(datasets), size)]
+    return [datasets[i : i + size] for i in range(0, len(datasets), size)]
 
 
 _PARTITION = re.compile(r"PARTITION BY\s+(?P<expr>[^\n]+)", re.I)
 _TRUNC = re.compile(r"(?:DATE|DATETIME|TIMESTAMP)_TRUNC\(\s*`?(?P<col>\w+)`?\s*,\s*(?P<unit>\w+)\s*\)", re.I)
-_RANGE = re.compile(r"RANGE_BUCKET\(\s*`?(?P<col>\w+)`?\s*,\s*GENERATE_ARRAY\(\s*(-?\d+)\s*,\s*(-?\d+)\s*,\s*(\d+)\s*\)\s*\)", re.I)
+_RANGE = re.compile(
+    r"RANGE_BUCKET\(\s*`?(?P<col>\w+)`?\s*,\s*GENERATE_ARRAY\(\s*(-?\d+)\s*,\s*(-?\d+)\s*,\s*(\d+)\s*\)\s*\)", re.I
+)
 _LABEL = re.compile(r'STRUCT\(\s*"((?:[^"\\]|\\.)*)"\s*,\s*"((?:[^"\\]|\\.)*)"\s*\)')
 
 
@@ -51,7 +65,12 @@ def _partitioning(ddl: str | None, partition_column: str | None) -> dict[str, An
     match = _PARTITION.search(ddl or "")
     expr = match.group("expr").strip() if match else ""
     if (rng := _RANGE.search(expr)) is not None:
-        return {"rangePartitioning": {"field": rng.group("col"), "range": {"start": rng.group(2), "end": rng.group(3), "interval": rng.group(4)}}}
+        return {
+            "rangePartitioning": {
+                "field": rng.group("col"),
+                "range": {"start": rng.group(2), "end": rng.group(3), "interval": rng.group(4)},
+            }
+        }
     if (trunc := _TRUNC.search(expr)) is not None:
         return {"timePartitioning": {"type": trunc.group("unit").upper(), "field": trunc.group("col")}}
     if "_PARTITION" in expr.upper() and partition_column is None:
@@ -110,8 +129,11 @@ def to_resources(project: str, rows: dict[str, list[dict[str, Any]]]) -> dict[st
                 partition_column = row["column_name"]
             if row.get("clustering_ordinal_position") is not None:
                 clustering.append((int(row["clustering_ordinal_position"]), row["column_name"]))
-        resource: dict[str, Any] = {"tableReference": {"projectId": project, "datasetId": dataset, "tableId": table},
-                                    "schema": {"fields": fields}, **_partitioning(info.get("ddl"), partition_column)}
+        resource: dict[str, Any] = {
+            "tableReference": {"projectId": project, "datasetId": dataset, "tableId": table},
+            "schema": {"fields": fields},
+            **_partitioning(info.get("ddl"), partition_column),
+        }
         if clustering:
             resource["clustering"] = {"fields": [c for _, c in sorted(clustering)]}
         for row in options.get(key, []):

@@ -17,8 +17,9 @@ if TYPE_CHECKING:
     from bqmanage.engines import Engine
 
 
-def read_actual(engine: Engine, desired: Definitions, *, bulk: bool = False,
-                on_progress: Callable[[int, int], None] | None = None) -> Warehouse:
+def read_actual(
+    engine: Engine, desired: Definitions, *, bulk: bool = False, on_progress: Callable[[int, int], None] | None = None
+) -> Warehouse:
     """The live state of every dataset and table the definitions name (and nothing else).
 
     :param bulk: read it in as few requests as the engine allows (INFORMATION_SCHEMA on BigQuery),
@@ -55,8 +56,11 @@ def _read_bulk(engine: Engine, desired: Definitions, on_progress: Callable[[int,
     wanted = {f"{t.dataset}.{t.name}" for t in desired.tables}
     tables = {k: table_from_api(v) for k, v in resources.items() if k in wanted}
     bulk = Warehouse(datasets=datasets, tables=tables)
-    suspects = {f"{c.dataset}.{c.table}" for c in compare(desired, bulk, engine.capabilities.unobservable)
-                if c.table and c.dataset in datasets}
+    suspects = {
+        f"{c.dataset}.{c.table}"
+        for c in compare(desired, bulk, engine.capabilities.unobservable)
+        if c.table and c.dataset in datasets
+    }
     for key in sorted(suspects):
         dataset_name, table_name = key.split(".", 1)
         resource = engine.get_table(dataset_name, table_name)

@@ -70,7 +70,9 @@ def load_definitions(schemas_dir: Path) -> Definitions:
         raise DefinitionError(problems)
     tables = [f.table for d in layout for f in d.files if f.table is not None]
     if not tables and not datasets:
-        raise DefinitionError([Problem(str(schemas_dir), None, "", "no table definitions found (expected schemas/<dataset>/<table>.yaml)")])
+        raise DefinitionError(
+            [Problem(str(schemas_dir), None, "", "no table definitions found (expected schemas/<dataset>/<table>.yaml)")]
+        )
     return Definitions(datasets=tuple(datasets), tables=tuple(tables), digest=digest_of(texts))
 
 
@@ -80,7 +82,9 @@ def _dataset_dirs(schemas_dir: Path, problems: list[Problem]) -> list[Path]:
     for entry in _entries(schemas_dir, problems):
         if entry.name.endswith(YAML_SUFFIXES):
             what = "is a directory named like a YAML file" if entry.is_dir() else "is not in a dataset directory"
-            problems.append(Problem(_display(entry), None, "", f"{what}; a table definition goes in schemas/<dataset>/<table>.yaml"))
+            problems.append(
+                Problem(_display(entry), None, "", f"{what}; a table definition goes in schemas/<dataset>/<table>.yaml")
+            )
         elif entry.is_dir():
             dirs.append(entry)
         elif entry.is_symlink():
@@ -97,11 +101,24 @@ def _definition_files(dataset_dir: Path, problems: list[Problem]) -> list[Path]:
     for entry in entries:
         # What looks meant as a definition but would be skipped silently is said instead.
         if entry.suffix.lower() in YAML_SUFFIXES and entry.suffix not in YAML_SUFFIXES:
-            problems.append(Problem(_display(entry), None, "", f"definition files end in .yaml or .yml (lower case); "
-                                    f"rename it to {entry.stem}{entry.suffix.lower()}"))
+            problems.append(
+                Problem(
+                    _display(entry),
+                    None,
+                    "",
+                    f"definition files end in .yaml or .yml (lower case); rename it to {entry.stem}{entry.suffix.lower()}",
+                )
+            )
         elif entry.is_dir() and not entry.suffix and any(p.suffix.lower() in YAML_SUFFIXES for p in _safe_iterdir(entry)):
-            problems.append(Problem(_display(entry), None, "", "a directory of YAML files inside a dataset directory is "
-                                    "not read; a table definition goes in schemas/<dataset>/<table>.yaml"))
+            problems.append(
+                Problem(
+                    _display(entry),
+                    None,
+                    "",
+                    "a directory of YAML files inside a dataset directory is "
+                    "not read; a table definition goes in schemas/<dataset>/<table>.yaml",
+                )
+            )
     return [entry for suffix in YAML_SUFFIXES for entry in entries if entry.suffix == suffix]
 
 

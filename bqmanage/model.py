@@ -84,8 +84,16 @@ def column_from_type(name: str, spec: TypeSpec, mode: Mode = "NULLABLE") -> Colu
     if spec.base == "ARRAY" and spec.element is not None:
         return column_from_type(name, spec.element, "REPEATED")
     precision, scale, max_length = type_params(spec)
-    return Column(name=name, type=spec.base, mode=mode, precision=precision, scale=scale, max_length=max_length,
-                  range_element=spec.range_element, fields=tuple(column_from_type(n, s) for n, s in spec.fields))
+    return Column(
+        name=name,
+        type=spec.base,
+        mode=mode,
+        precision=precision,
+        scale=scale,
+        max_length=max_length,
+        range_element=spec.range_element,
+        fields=tuple(column_from_type(n, s) for n, s in spec.fields),
+    )
 
 
 class RangePartitioning(Frozen):

@@ -43,10 +43,7 @@ def column_name_problem(name: str) -> str | None:
     if len(name) > 300:
         return f"column name {name[:20]!r}... is longer than 300 characters"
     if not _COLUMN.match(name):
-        return (
-            f"invalid column name {name!r}: use letters, digits and underscores, "
-            "starting with a letter or underscore"
-        )
+        return f"invalid column name {name!r}: use letters, digits and underscores, starting with a letter or underscore"
     upper = name.upper()
     for prefix in RESERVED_COLUMN_PREFIXES:
         if upper.startswith(prefix):
@@ -74,18 +71,17 @@ def table_name_problem(name: str) -> str | None:
 def reserved_name_problem(name: str, kind: str) -> str | None:
     """Why a dataset or table (``kind``) may not be called ``name`` under bqmanage, or None."""
     if name.lower().startswith(RESERVED_PREFIX):
-        return (f"{kind} name {name!r}: the prefix {RESERVED_PREFIX!r} is reserved for bqmanage's ledger "
-                f"({RESERVED_PREFIX}_migrations) and the local engine's {RESERVED_PREFIX} schema, in any case")
+        return (
+            f"{kind} name {name!r}: the prefix {RESERVED_PREFIX!r} is reserved for bqmanage's ledger "
+            f"({RESERVED_PREFIX}_migrations) and the local engine's {RESERVED_PREFIX} schema, in any case"
+        )
     return None
 
 
 def project_problem(project: str) -> str | None:
     """Why ``project`` is not a valid project id, or None."""
     if not _PROJECT.match(project):
-        return (
-            f"invalid project id {project!r}: 6-30 lowercase letters, digits and hyphens, "
-            "starting with a letter"
-        )
+        return f"invalid project id {project!r}: 6-30 lowercase letters, digits and hyphens, starting with a letter"
     return None
 
 
@@ -109,7 +105,5 @@ def quote(identifier: str) -> str:
 
 def string_literal(value: str) -> str:
     """A GoogleSQL double-quoted string literal with escapes."""
-    escaped = (
-        value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
-    )
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
     return f'"{escaped}"'

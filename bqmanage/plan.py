@@ -66,10 +66,13 @@ class Plan:
         return bool(self.refused)
 
 
-def build_plan(changes: list[Change], project: str | None = None,
-               resume_backfill: dict[tuple[str, str], tuple[str, ...]] | None = None,
-               desired: Definitions | None = None,
-               backfill: bool = True) -> Plan:
+def build_plan(
+    changes: list[Change],
+    project: str | None = None,
+    resume_backfill: dict[tuple[str, str], tuple[str, ...]] | None = None,
+    desired: Definitions | None = None,
+    backfill: bool = True,
+) -> Plan:
     """Turn changes into ordered, rendered steps; refused changes stop the whole plan.
 
     :param resume_backfill: columns whose backfill an interrupted earlier apply left undone.
@@ -81,8 +84,10 @@ def build_plan(changes: list[Change], project: str | None = None,
     planned += [f for c in list(planned) for f in c.follow_ups()]
     backfills = _backfills(planned, resume_backfill or {}, desired)
     if backfill:
-        planned += [Backfill(dataset=d, table=t, columns=cols, partition_filter=_filter_of(desired, TableRef(dataset=d, table=t)))
-                    for (d, t), cols in backfills.items()]
+        planned += [
+            Backfill(dataset=d, table=t, columns=cols, partition_filter=_filter_of(desired, TableRef(dataset=d, table=t)))
+            for (d, t), cols in backfills.items()
+        ]
     steps = sorted((_step(group, project) for group in _groups(planned)), key=_step_order)
     record = tuple((d, t, tuple(c.name for c in cols)) for (d, t), cols in backfills.items())
     return Plan(steps=tuple(steps), refused=refused, backfill=record)
@@ -106,8 +111,17 @@ def _groups(changes: list[Change]) -> list[list[Change]]:
 def _step(group: list[Change], project: str | None) -> Step:
     kind, first = type(group[0]), group[0]
     rendered = kind.render_group(group, project)
-    return Step(kind.kind, first.dataset, first.table, rendered.reason, sql=rendered.sql, api=rendered.api,
-                changes=tuple(group), is_metadata=kind.is_metadata, actions=rendered.actions)
+    return Step(
+        kind.kind,
+        first.dataset,
+        first.table,
+        rendered.reason,
+        sql=rendered.sql,
+        api=rendered.api,
+        changes=tuple(group),
+        is_metadata=kind.is_metadata,
+        actions=rendered.actions,
+    )
 
 
 def _step_order(step: Step) -> tuple[int, str, int]:
@@ -123,8 +137,9 @@ def _filter_of(desired: Definitions | None, ref: TableRef) -> Partitioning | Non
     return table.partitioning if table is not None and table.require_partition_filter else None
 
 
-def _backfills(planned: list[Change], resume: dict[tuple[str, str], tuple[str, ...]],
-               desired: Definitions | None) -> dict[tuple[str, str], tuple[Column, ...]]:
+def _backfills(
+    planned: list[Change], resume: dict[tuple[str, str], tuple[str, ...]], desired: Definitions | None
+) -> dict[tuple[str, str], tuple[Column, ...]]:
     """Per table, the columns whose existing rows need their default: those the planned changes
     add, then those an interrupted apply left undone (read from the definitions)."""
     out: dict[tuple[str, str], list[Column]] = {}

@@ -49,8 +49,9 @@ def literal_sql(value: Any) -> str:
 
 
 def create_schema_sql(dataset: Dataset, project: str | None = None) -> str:
-    options = options_sql([("description", dataset.description), ("location", dataset.location),
-                           ("labels", dataset.labels or None)])
+    options = options_sql(
+        [("description", dataset.description), ("location", dataset.location), ("labels", dataset.labels or None)]
+    )
     return f"CREATE SCHEMA IF NOT EXISTS {dataset_sql(dataset.name, project)}" + (f"\n{options}" if options else "")
 
 
@@ -89,7 +90,11 @@ def partition_sql(partitioning: Partitioning, table: Table) -> str:
     column = table.column(partitioning.column)
     name = quote(partitioning.column)
     if column is not None and column.type == "DATE":
-        return f"PARTITION BY {name}" if partitioning.granularity == "DAY" else f"PARTITION BY DATE_TRUNC({name}, {partitioning.granularity})"
+        return (
+            f"PARTITION BY {name}"
+            if partitioning.granularity == "DAY"
+            else f"PARTITION BY DATE_TRUNC({name}, {partitioning.granularity})"
+        )
     func = "TIMESTAMP_TRUNC" if column is not None and column.type == "TIMESTAMP" else "DATETIME_TRUNC"
     if partitioning.granularity == "DAY" and func == "TIMESTAMP_TRUNC":
         return f"PARTITION BY DATE({name})"

@@ -49,8 +49,10 @@ def plan_text(planned: PlanResult, target: str, runs_as: str | None = None) -> s
     lines: list[str] = []
     for entry in planned.ledger:
         when = entry.applied_at.isoformat(timespec="seconds") if hasattr(entry.applied_at, "isoformat") else entry.applied_at
-        lines.append(f"Last apply on {entry.dataset}: {when} by {entry.principal or 'unknown'}, "
-                     f"{entry.outcome} ({entry.applied_steps}/{entry.total_steps} steps), definitions {entry.definitions_digest}")
+        lines.append(
+            f"Last apply on {entry.dataset}: {when} by {entry.principal or 'unknown'}, "
+            f"{entry.outcome} ({entry.applied_steps}/{entry.total_steps} steps), definitions {entry.definitions_digest}"
+        )
     if not planned.ledger:
         lines.append(f"No earlier apply recorded (no {LEDGER} ledger yet).")
     for name in planned.resumed:
@@ -71,8 +73,10 @@ def plan_text(planned: PlanResult, target: str, runs_as: str | None = None) -> s
         lines.append("")
         lines.append(f"-- These are the BigQuery statements; on target {target}, {runs_as}.")
     lines.append("")
-    lines.append(f"-- bookkeeping: each run is recorded in {name_list([f'{d}.{LEDGER}' for d in datasets], full=None)} "
-                 "(CREATE TABLE IF NOT EXISTS on first use, then one INSERT at the start and one at the end).")
+    lines.append(
+        f"-- bookkeeping: each run is recorded in {name_list([f'{d}.{LEDGER}' for d in datasets], full=None)} "
+        "(CREATE TABLE IF NOT EXISTS on first use, then one INSERT at the start and one at the end)."
+    )
     return "\n".join(lines)
 
 
@@ -125,8 +129,13 @@ def findings_json(findings: list[Finding]) -> dict[str, object]:
 def reset_text(report: ResetReport) -> str:
     """What ``bqmanage reset`` prints on stdout."""
     verb = "would get" if report.dry_run else "got"
-    lines = [(f"{'Dry run: ' if report.dry_run else ''}reset {report.table} for {report.run_date} ({report.strategy}): "
-              f"{report.active_tenants} active tenant(s); {report.new_rows} {verb} a new row, {report.already_current} already current.")]
+    lines = [
+        (
+            f"{'Dry run: ' if report.dry_run else ''}reset {report.table} for {report.run_date} ({report.strategy}): "
+            f"{report.active_tenants} active tenant(s); {report.new_rows} {verb} a new row, "
+            f"{report.already_current} already current."
+        )
+    ]
     if report.without_history:
         lines.append(f"No earlier row, so registry defaults: {name_list(report.without_history)}")
     if report.carried_from_older:
@@ -139,6 +148,8 @@ def reset_text(report: ResetReport) -> str:
 def registry_duplicates_text(report: ResetReport) -> str:
     """Why a reset that did its work still exits 2: the registry lists tenants more than once."""
     done = "would run" if report.dry_run else "ran"
-    return (f"{report.registry} lists {len(report.registry_duplicates)} active tenant(s) more than once: "
-            f"{name_list(report.registry_duplicates)}; the reset {done} once for each, with the lowest of "
-            "their copies' defaults. Remove the extra rows from the registry.")
+    return (
+        f"{report.registry} lists {len(report.registry_duplicates)} active tenant(s) more than once: "
+        f"{name_list(report.registry_duplicates)}; the reset {done} once for each, with the lowest of "
+        "their copies' defaults. Remove the extra rows from the registry."
+    )

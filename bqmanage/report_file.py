@@ -22,8 +22,10 @@ def writable(output: str, protected: tuple[Path, ...] = ()) -> Path:
     if path.is_dir():
         raise UsageError(f"{output}: cannot write the report: it is a directory")
     if path.exists() and not path.is_file():
-        raise UsageError(f"{output}: cannot write the report: it is not a regular file (a device, FIFO or socket); "
-                         "leave -o out and redirect stdout instead")
+        raise UsageError(
+            f"{output}: cannot write the report: it is not a regular file (a device, FIFO or socket); "
+            "leave -o out and redirect stdout instead"
+        )
     for place in protected:
         real = Path(os.path.realpath(place))
         if path == real or real in path.parents:

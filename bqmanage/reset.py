@@ -72,9 +72,13 @@ def find_quota_table(desired: Definitions, name: str | None) -> Table:
     dataset, _, table_name = name.partition(".")
     table = desired.table(dataset, table_name)
     if table is None:
-        raise UsageError(f"--table: unknown table {name!r}; defined: {', '.join(f'{t.dataset}.{t.name}' for t in desired.tables)}")
+        raise UsageError(
+            f"--table: unknown table {name!r}; defined: {', '.join(f'{t.dataset}.{t.name}' for t in desired.tables)}"
+        )
     if table.quota is None:
-        raise UsageError(f"--table: {name} has no quota section (tenant_column, date_column), so it has no date column to reset by")
+        raise UsageError(
+            f"--table: {name} has no quota section (tenant_column, date_column), so it has no date column to reset by"
+        )
     return table
 
 
@@ -89,11 +93,15 @@ def resolve_run_date(quota: QuotaSpec, run_date: dt.date | None, allow_future: b
     today = today or dt.datetime.now(zoneinfo.ZoneInfo(quota.time_zone)).date()
     day = run_date or today
     if day > today + dt.timedelta(days=1) and not allow_future:
-        effect = ("an in_place reset would move every tenant's row to that date, and every later reset would then do nothing"
-                  if quota.strategy == "in_place" else "a rollover reset would write every active tenant a row dated then")
+        effect = (
+            "an in_place reset would move every tenant's row to that date, and every later reset would then do nothing"
+            if quota.strategy == "in_place"
+            else "a rollover reset would write every active tenant a row dated then"
+        )
         raise UsageError(
             f"--date: {day.isoformat()} is more than one day after today ({today.isoformat()} in {quota.time_zone}): "
-            f"{effect}. Pass --allow-future-date if that is really meant.")
+            f"{effect}. Pass --allow-future-date if that is really meant."
+        )
     if (day - dt.date.min).days <= quota.lookback_days:
         raise UsageError(f"--date: {day.isoformat()} leaves no room for the {quota.lookback_days}-day lookback before year 1")
     return day
@@ -135,7 +143,9 @@ class _Sql:
     @property
     def insert(self) -> str:
         names = ", ".join(quote(c.name) for c in self.table.columns)
-        return f"WHEN NOT MATCHED THEN INSERT ({names}) VALUES ({', '.join(f'source.{quote(c.name)}' for c in self.table.columns)})"
+        return (
+            f"WHEN NOT MATCHED THEN INSERT ({names}) VALUES ({', '.join(f'source.{quote(c.name)}' for c in self.table.columns)})"
+        )
 
 
 def render_reset(desired: Definitions, table: Table, project: str | None = None) -> ResetSql:
@@ -143,8 +153,15 @@ def render_reset(desired: Definitions, table: Table, project: str | None = None)
     if quota is None:
         raise UsageError(f"{table.dataset}.{table.name}: no quota section")
     registry = _registry(desired, table, quota)
-    sql = _Sql(table, quota, registry, table.ref.sql(project), registry.ref.sql(project),
-               quote(quota.tenant_column), quote(quota.date_column))
+    sql = _Sql(
+        table,
+        quota,
+        registry,
+        table.ref.sql(project),
+        registry.ref.sql(project),
+        quote(quota.tenant_column),
+        quote(quota.date_column),
+    )
     if quota.strategy == "rollover":
         merge, script_merge = _rollover_merge_sql(sql, *_PARAMS), _rollover_merge_sql(sql, *_VARIABLES)
         older: str | None = _older_sql(sql, _PARAMS[0])
@@ -152,8 +169,17 @@ def render_reset(desired: Definitions, table: Table, project: str | None = None)
     else:
         merge = script_merge = _in_place_merge_sql(sql)
         older, prelude = None, ""
-    return ResetSql(table=table, quota=quota, registry=registry, merge=merge, dedup=_dedup_sql(sql), status=_status_sql(sql),
-                    older=older, script_prelude=prelude, script_merge=script_merge)
+    return ResetSql(
+        table=table,
+        quota=quota,
+        registry=registry,
+        merge=merge,
+        dedup=_dedup_sql(sql),
+        status=_status_sql(sql),
+        older=older,
+        script_prelude=prelude,
+        script_merge=script_merge,
+    )
 
 
 def _rollover_merge_sql(sql: _Sql, carry_tenants: str, carry_from: str) -> str:
@@ -172,27 +198,35 @@ def _rollover_merge_sql(sql: _Sql, carry_tenants: str, carry_from: str) -> str:
         f"      FROM (\n        SELECT * FROM {sql.ref} AS q\n"
         f"        WHERE q.{d} >= {sql.window_start} AND q.{d} < @run_date{sql.every_partition('q')}\n"
         f"        UNION ALL\n        SELECT * FROM {sql.ref} AS q\n"
-        f"        WHERE q.{d} >= {carry_from} AND q.{d} < {sql.window_start} AND q.{t} IN UNNEST({carry_tenants}){sql.every_partition('q')}\n"
+        f"        WHERE q.{d} >= {carry_from} AND q.{d} < {sql.window_start} AND q.{t} IN UNNEST({carry_tenants})"
+        f"{sql.every_partition('q')}\n"
         f"      ) AS q\n    ) WHERE _bqm_rank = 1\n  ) AS l ON l.{t} = r.{t}\n) AS source\n"
-        f"ON target.{t} = source.{t} AND target.{d} = @run_date{sql.every_partition('target')}\n{sql.insert}")
+        f"ON target.{t} = source.{t} AND target.{d} = @run_date{sql.every_partition('target')}\n{sql.insert}"
+    )
 
 
 def _in_place_merge_sql(sql: _Sql) -> str:
     """Each active tenant's one row, reset and moved to the run date (inserted when missing)."""
     select = ",\n    ".join(f"{_fresh_value(c, sql.quota, sql.registry)} AS {quote(c.name)}" for c in sql.table.columns)
-    sets = ",\n  ".join(f"{quote(c.name)} = {_in_place_value(c, sql.quota)}" for c in sql.table.columns
-                        if c.name.lower() != sql.quota.tenant_column.lower())
+    sets = ",\n  ".join(
+        f"{quote(c.name)} = {_in_place_value(c, sql.quota)}"
+        for c in sql.table.columns
+        if c.name.lower() != sql.quota.tenant_column.lower()
+    )
     return (
         f"MERGE {sql.ref} AS target\nUSING (\n  SELECT\n    {select}\n  FROM {_registry_source_sql(sql)} AS r\n) AS source\n"
         f"ON target.{sql.tenant} = source.{sql.tenant}{sql.every_partition('target')}\n"
-        f"WHEN MATCHED AND target.{sql.date} < @run_date THEN UPDATE SET\n  {sets}\n{sql.insert}")
+        f"WHEN MATCHED AND target.{sql.date} < @run_date THEN UPDATE SET\n  {sets}\n{sql.insert}"
+    )
 
 
 def _older_sql(sql: _Sql, carry_tenants: str) -> str:
     """The date of each given tenant's latest row before the window: two narrow columns only."""
     t, d = sql.tenant, sql.date
-    return (f"SELECT q.{t} AS tenant, MAX(q.{d}) AS last_date\nFROM {sql.ref} AS q\n"
-            f"WHERE q.{d} < {sql.window_start} AND q.{t} IN UNNEST({carry_tenants}){sql.every_partition('q')}\nGROUP BY q.{t}")
+    return (
+        f"SELECT q.{t} AS tenant, MAX(q.{d}) AS last_date\nFROM {sql.ref} AS q\n"
+        f"WHERE q.{d} < {sql.window_start} AND q.{t} IN UNNEST({carry_tenants}){sql.every_partition('q')}\nGROUP BY q.{t}"
+    )
 
 
 def _carry_prelude_sql(sql: _Sql) -> str:
@@ -207,10 +241,12 @@ def _carry_prelude_sql(sql: _Sql) -> str:
     return (
         f"DECLARE {tenants} ARRAY<{tenant_type}> DEFAULT ARRAY(\n"
         f"  SELECT DISTINCT r.{t} FROM {sql.reg_ref} AS r\n  WHERE {sql.active} AND NOT EXISTS (\n"
-        f"    SELECT 1 FROM {sql.ref} AS q\n    WHERE q.{t} = r.{t} AND q.{d} >= {sql.window_start} AND q.{d} <= @run_date{sql.every_partition('q')}));\n"
+        f"    SELECT 1 FROM {sql.ref} AS q\n"
+        f"    WHERE q.{t} = r.{t} AND q.{d} >= {sql.window_start} AND q.{d} <= @run_date{sql.every_partition('q')}));\n"
         f"DECLARE {since} DATE DEFAULT {sql.window_start};\n"
         f"IF ARRAY_LENGTH({tenants}) > 0 THEN\n"
-        f"  SET {since} = (SELECT IFNULL(MIN(last_date), {since}) FROM (\n    {older}));\nEND IF;\n\n")
+        f"  SET {since} = (SELECT IFNULL(MIN(last_date), {since}) FROM (\n    {older}));\nEND IF;\n\n"
+    )
 
 
 def _status_sql(sql: _Sql) -> str:
@@ -218,14 +254,16 @@ def _status_sql(sql: _Sql) -> str:
     row (in the window, for rollover). One read before the MERGE and one after."""
     t, d = sql.tenant, sql.date
     window = f"q.{d} >= {sql.window_start} AND q.{d} <= @run_date" if sql.quota.strategy == "rollover" else "TRUE"
-    scope = f"\n  WHERE {window}{sql.every_partition('q')}" if window != "TRUE" or sql.every_partition('q') else ""
+    scope = f"\n  WHERE {window}{sql.every_partition('q')}" if window != "TRUE" or sql.every_partition("q") else ""
     return (
         f"WITH reg AS (\n  SELECT r.{t} AS tenant, COUNT(*) AS copies\n  FROM {sql.reg_ref} AS r\n"
         f"  WHERE {sql.active}\n  GROUP BY r.{t}\n), cur AS (\n"
         f"  SELECT q.{t} AS tenant, COUNTIF(q.{d} = @run_date) AS current_rows,\n"
         f"    COUNTIF(q.{d} < @run_date) > 0 AS has_history\n  FROM {sql.ref} AS q{scope}\n  GROUP BY q.{t}\n)\n"
         "SELECT reg.tenant, reg.copies, COALESCE(cur.current_rows, 0) AS current_rows,\n"
-        "  COALESCE(cur.has_history, FALSE) AS has_history\nFROM reg LEFT JOIN cur ON cur.tenant = reg.tenant\nORDER BY reg.tenant")
+        "  COALESCE(cur.has_history, FALSE) AS has_history\n"
+        "FROM reg LEFT JOIN cur ON cur.tenant = reg.tenant\nORDER BY reg.tenant"
+    )
 
 
 def not_applied_message(missing: list[Table], target: str) -> str:
@@ -245,8 +283,11 @@ def _registry_source_sql(sql: _Sql) -> str:
     """
     used = [c.name for c in sql.table.columns if c.reset == "carry" and sql.registry.column(c.name) is not None]
     order = ", ".join(f"r.{quote(name)} ASC NULLS LAST" for name in used) or f"r.{sql.tenant}"
-    return (f"(\n    SELECT * FROM (\n      SELECT r.*, ROW_NUMBER() OVER (PARTITION BY r.{sql.tenant} ORDER BY {order}) AS _bqm_copy\n"
-            f"      FROM {sql.reg_ref} AS r\n      WHERE {sql.active}\n    ) WHERE _bqm_copy = 1\n  )")
+    return (
+        f"(\n    SELECT * FROM (\n"
+        f"      SELECT r.*, ROW_NUMBER() OVER (PARTITION BY r.{sql.tenant} ORDER BY {order}) AS _bqm_copy\n"
+        f"      FROM {sql.reg_ref} AS r\n      WHERE {sql.active}\n    ) WHERE _bqm_copy = 1\n  )"
+    )
 
 
 def _dedup_sql(sql: _Sql) -> str:
@@ -267,11 +308,13 @@ def _dedup_sql(sql: _Sql) -> str:
         f"MERGE {sql.ref} AS target\nUSING (\n  WITH keep AS (\n    SELECT {names} FROM (\n"
         f"      SELECT d.*, ROW_NUMBER() OVER (PARTITION BY d.{t} ORDER BY {order}) AS _bqm_rank,\n"
         f"        COUNT(*) OVER (PARTITION BY d.{t}) AS _bqm_copies\n      FROM {sql.ref} AS d\n"
-        f"      WHERE {f'd.{d} = @run_date' if rollover else 'TRUE'}{sql.every_partition('d')}\n    ) WHERE _bqm_copies > 1 AND _bqm_rank = 1\n  )\n"
+        f"      WHERE {f'd.{d} = @run_date' if rollover else 'TRUE'}{sql.every_partition('d')}\n"
+        "    ) WHERE _bqm_copies > 1 AND _bqm_rank = 1\n  )\n"
         f"  SELECT {t} AS _bqm_key, {names} FROM keep\n  UNION ALL\n"
         f"  SELECT CAST(NULL AS {tenant_type}), {names} FROM keep\n) AS source\n"
         f"ON target.{t} = source._bqm_key{f' AND target.{d} = @run_date' if rollover else ''}{sql.every_partition('target')}\n"
-        f"WHEN MATCHED THEN DELETE\n{sql.insert}")
+        f"WHEN MATCHED THEN DELETE\n{sql.insert}"
+    )
 
 
 def _registry(desired: Definitions, table: Table, quota: QuotaSpec) -> Table:
@@ -347,6 +390,7 @@ def _dedup_order(table: Table) -> list[str]:
     """Which duplicate survives: the earliest by the `now` columns, then by the generated id."""
     order = [c.name for c in table.columns if c.reset == "now"] + [c.name for c in table.columns if c.reset == "generated"]
     if not order:
-        raise UsageError(f"{table.source}: a quota table needs a `now` or `generated` column to break ties between concurrent runs")
+        raise UsageError(
+            f"{table.source}: a quota table needs a `now` or `generated` column to break ties between concurrent runs"
+        )
     return order
-

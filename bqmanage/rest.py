@@ -92,20 +92,28 @@ def table_from_api(resource: dict[str, Any]) -> Table:
 
 def table_to_api(table: Table) -> dict[str, Any]:
     """A Table -> REST Table resource (the properties bqmanage manages; unset ones left out)."""
-    resource: dict[str, Any] = {"tableReference": {"datasetId": table.dataset, "tableId": table.name},
-                                "schema": {"fields": schema_to_api(table.columns)}}
+    resource: dict[str, Any] = {
+        "tableReference": {"datasetId": table.dataset, "tableId": table.name},
+        "schema": {"fields": schema_to_api(table.columns)},
+    }
     if (p := table.partitioning) is not None:
         if p.range is not None:
-            resource["rangePartitioning"] = {"field": p.column, "range": {
-                "start": str(p.range.start), "end": str(p.range.end), "interval": str(p.range.interval)}}
+            resource["rangePartitioning"] = {
+                "field": p.column,
+                "range": {"start": str(p.range.start), "end": str(p.range.end), "interval": str(p.range.interval)},
+            }
         else:
             resource["timePartitioning"] = {"type": p.granularity, **({"field": p.column} if p.column else {})}
             if table.partition_expiration_days is not None:
                 resource["timePartitioning"]["expirationMs"] = expiration_ms(table.partition_expiration_days)
     if table.clustering:
         resource["clustering"] = {"fields": list(table.clustering)}
-    for key, value in (("description", table.description), ("labels", table.labels or None),
-                       ("friendlyName", table.friendly_name), ("requirePartitionFilter", table.require_partition_filter)):
+    for key, value in (
+        ("description", table.description),
+        ("labels", table.labels or None),
+        ("friendlyName", table.friendly_name),
+        ("requirePartitionFilter", table.require_partition_filter),
+    ):
         if value is not None:
             resource[key] = value
     return resource

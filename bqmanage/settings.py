@@ -41,6 +41,7 @@ class TargetConfig(BaseModel):
             if (why := label_problem(str(key), str(value))) is not None:
                 raise ValueError(why)
         return labels
+
     # Read INFORMATION_SCHEMA with one region-qualified query per view instead of per-dataset batches.
     region_qualified_information_schema: bool = False
 
@@ -149,8 +150,10 @@ def resolve_settings(
         tcfg = cfg.targets[name]
         if name in ("local", "bigquery") and tcfg.engine != name:
             # --target local must never reach BigQuery because a config file says so.
-            raise ConfigError(f"{config or CONFIG_FILE}: targets.{name}: the built-in target {name!r} must keep "
-                              f"engine: {name}; give a {tcfg.engine} target another name")
+            raise ConfigError(
+                f"{config or CONFIG_FILE}: targets.{name}: the built-in target {name!r} must keep "
+                f"engine: {name}; give a {tcfg.engine} target another name"
+            )
     elif name in ("local", "bigquery"):
         tcfg = TargetConfig(engine=name)  # type: ignore[arg-type]
     else:

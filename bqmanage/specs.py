@@ -66,8 +66,7 @@ class DatasetSpec(Spec):
     labels: dict[str, str] = {}
 
 
-def structure(spec: type[S], data: Any, at: KeyPath, lines: LineMap, problems: list[Problem],
-              partial: bool = False) -> S | None:
+def structure(spec: type[S], data: Any, at: KeyPath, lines: LineMap, problems: list[Problem], partial: bool = False) -> S | None:
     """``data`` as ``spec``, or None after adding one problem per bad key.
 
     With ``partial``, a spec with only some bad keys is built again without them, so that the
@@ -122,7 +121,8 @@ def _file_path(loc: tuple[str | int, ...], data: Any) -> KeyPath:
     path: list[str | int] = []
     node = data
     for part in loc:
-        if isinstance(node, dict) and part in node or isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+        in_dict = isinstance(node, dict) and part in node
+        if in_dict or (isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)):
             node = node[part]
             path.append(part)
         elif isinstance(node, dict) and not _union_tag(part):

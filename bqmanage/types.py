@@ -182,9 +182,7 @@ def type_params(spec: TypeSpec) -> tuple[int | None, int | None, int | None]:
     return None, None, None
 
 
-def param_problem(
-    base: str, precision: int | None, scale: int | None, max_length: int | None
-) -> str | None:
+def param_problem(base: str, precision: int | None, scale: int | None, max_length: int | None) -> str | None:
     """Why the parameters do not fit the type, or None (data-types#parameterized_data_types)."""
     if max_length is not None:
         if base not in ("STRING", "BYTES"):

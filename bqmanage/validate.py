@@ -88,7 +88,11 @@ def validate_table(data: Any, lines: LineMap, dataset: str, stem: str) -> tuple[
     _clustering(spec, by_key, broken, lines, problems)
     expiration = spec.partition_expiration_days
     if expiration is not None and not (math.isfinite(expiration) and expiration > 0):
-        problems.append(lines.problem(("partition_expiration_days",), f"partition_expiration_days must be a positive number of days, got {expiration}"))
+        problems.append(
+            lines.problem(
+                ("partition_expiration_days",), f"partition_expiration_days must be a positive number of days, got {expiration}"
+            )
+        )
     if spec.partitioning is None and (spec.require_partition_filter or spec.partition_expiration_days is not None):
         key = "require_partition_filter" if spec.require_partition_filter else "partition_expiration_days"
         problems.append(lines.problem((key,), f"{key} needs a partitioned table"))
@@ -102,16 +106,26 @@ def validate_table(data: Any, lines: LineMap, dataset: str, stem: str) -> tuple[
     if problems:
         return None, sorted(problems, key=_line)
     return Table(
-        dataset=dataset, name=name, description=spec.description, friendly_name=spec.friendly_name,
-        labels=spec.labels, partitioning=partitioning, clustering=tuple(spec.clustering),
+        dataset=dataset,
+        name=name,
+        description=spec.description,
+        friendly_name=spec.friendly_name,
+        labels=spec.labels,
+        partitioning=partitioning,
+        clustering=tuple(spec.clustering),
         partition_expiration_days=spec.partition_expiration_days,
-        require_partition_filter=spec.require_partition_filter, columns=tuple(columns),
-        legacy_names=tuple(spec.legacy_names), quota=quota, source=lines.path, line=lines.line(()),
+        require_partition_filter=spec.require_partition_filter,
+        columns=tuple(columns),
+        legacy_names=tuple(spec.legacy_names),
+        quota=quota,
+        source=lines.path,
+        line=lines.line(()),
     ), []
 
 
-def _partitioning(spec: TableSpec, by_key: dict[str, Column], broken: set[str], lines: LineMap,
-                  problems: list[Problem]) -> Partitioning | None:
+def _partitioning(
+    spec: TableSpec, by_key: dict[str, Column], broken: set[str], lines: LineMap, problems: list[Problem]
+) -> Partitioning | None:
     if spec.partitioning is None:
         return None
     part = structure(PartitioningSpec, spec.partitioning, ("partitioning",), lines, problems)
@@ -122,9 +136,16 @@ def _partitioning(spec: TableSpec, by_key: dict[str, Column], broken: set[str], 
         col = by_key.get(part.column.lower())
         allowed = ("INT64",) if rng else TIME_UNIT_TYPES
         if col is None:
-            problems.append(lines.problem(("partitioning", "column"), f"partition column {part.column!r} is not a column of the table"))
+            problems.append(
+                lines.problem(("partitioning", "column"), f"partition column {part.column!r} is not a column of the table")
+            )
         elif col.mode == "REPEATED" or col.type not in allowed:
-            problems.append(lines.problem(("partitioning", "column"), f"partition column {part.column!r} is {col.type_sql()}; it must be {' or '.join(allowed)}"))
+            problems.append(
+                lines.problem(
+                    ("partitioning", "column"),
+                    f"partition column {part.column!r} is {col.type_sql()}; it must be {' or '.join(allowed)}",
+                )
+            )
         elif col.type == "DATE" and part.granularity == "HOUR":
             problems.append(lines.problem(("partitioning", "granularity"), "a DATE column cannot be partitioned by HOUR"))
     elif part.column is None and rng is not None:
@@ -134,8 +155,11 @@ def _partitioning(spec: TableSpec, by_key: dict[str, Column], broken: set[str], 
     if rng is not None and spec.partition_expiration_days is not None:
         # partition_expiration_days applies to time-unit and ingestion-time partitions only
         # (https://cloud.google.com/bigquery/docs/managing-partitioned-tables#partition-expiration).
-        problems.append(lines.problem(("partition_expiration_days",),
-                                      "partition_expiration_days is not supported on integer-range partitioned tables"))
+        problems.append(
+            lines.problem(
+                ("partition_expiration_days",), "partition_expiration_days is not supported on integer-range partitioned tables"
+            )
+        )
     return Partitioning(column=part.column, granularity=part.granularity, range=rng)
 
 
@@ -147,4 +171,6 @@ def _clustering(spec: TableSpec, by_key: dict[str, Column], broken: set[str], li
         if col is None and col_name.lower() not in broken:
             problems.append(lines.problem(("clustering", i), f"clustering column {col_name!r} is not a column of the table"))
         elif col is not None and (col.mode == "REPEATED" or col.type in _NOT_CLUSTERABLE):
-            problems.append(lines.problem(("clustering", i), f"column {col_name!r} ({col.type_sql()}) cannot be a clustering column"))
+            problems.append(
+                lines.problem(("clustering", i), f"column {col_name!r} ({col.type_sql()}) cannot be a clustering column")
+            )

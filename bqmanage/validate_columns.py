@@ -67,8 +67,9 @@ class _Out:
         self.problems.append(self.lines.problem(where.key(key), where.say(message)))
 
 
-def columns_from_specs(raw: list[Any], at: KeyPath, lines: LineMap, problems: list[Problem],
-                       depth: int = 0) -> tuple[list[Column], set[str]]:
+def columns_from_specs(
+    raw: list[Any], at: KeyPath, lines: LineMap, problems: list[Problem], depth: int = 0
+) -> tuple[list[Column], set[str]]:
     """The columns of a ``columns:`` or ``fields:`` list, and the (lower-case) names of those too
     broken to convert, so that a reference to one is not reported again as "not a column"."""
     out = _Out(lines, problems)
@@ -125,7 +126,9 @@ def _convert(name: str, parsed: TypeSpec, spec: ColumnSpec | None, where: Where,
     given = spec.fields if spec is not None else None
     if parsed.base == "STRUCT":
         if depth >= MAX_NESTING:
-            out.add(where, "type", f"more than {MAX_NESTING} levels of nested STRUCT/RECORD; BigQuery allows at most {MAX_NESTING}")
+            out.add(
+                where, "type", f"more than {MAX_NESTING} levels of nested STRUCT/RECORD; BigQuery allows at most {MAX_NESTING}"
+            )
             return None
         if parsed.fields and given:
             out.add(where, "fields", "give the STRUCT fields inline in the type or under fields, not both")
@@ -142,15 +145,32 @@ def _convert(name: str, parsed: TypeSpec, spec: ColumnSpec | None, where: Where,
     precision, scale, max_length = _params(parsed, spec, where, out)
     column_mode = cast(Mode, mode or "NULLABLE")  # ColumnSpec allows only the three modes
     if spec is None:
-        return Column(name=name, type=parsed.base, mode=column_mode, precision=precision, scale=scale,
-                      max_length=max_length, range_element=parsed.range_element, fields=fields)
+        return Column(
+            name=name,
+            type=parsed.base,
+            mode=column_mode,
+            precision=precision,
+            scale=scale,
+            max_length=max_length,
+            range_element=parsed.range_element,
+            fields=fields,
+        )
     default = _default(spec, parsed.base, column_mode, precision, scale, max_length, where, out, depth)
     if spec.description is not None and len(spec.description) > 1024:
         out.add(where, "description", "column description is longer than 1,024 characters")
     return Column(
-        name=name, type=parsed.base, mode=column_mode, precision=precision, scale=scale,
-        max_length=max_length, range_element=parsed.range_element, fields=fields, default=default,
-        description=spec.description, reset=spec.reset, line=out.lines.line(where.path),
+        name=name,
+        type=parsed.base,
+        mode=column_mode,
+        precision=precision,
+        scale=scale,
+        max_length=max_length,
+        range_element=parsed.range_element,
+        fields=fields,
+        default=default,
+        description=spec.description,
+        reset=spec.reset,
+        line=out.lines.line(where.path),
     )
 
 
@@ -205,8 +225,17 @@ def _param_keys(spec: ColumnSpec | None, where: Where, out: _Out) -> dict[str, i
     return values
 
 
-def _default(spec: ColumnSpec, base: str, mode: str, precision: int | None, scale: int | None,
-             max_length: int | None, where: Where, out: _Out, depth: int) -> str | None:
+def _default(
+    spec: ColumnSpec,
+    base: str,
+    mode: str,
+    precision: int | None,
+    scale: int | None,
+    max_length: int | None,
+    where: Where,
+    out: _Out,
+    depth: int,
+) -> str | None:
     if "default" not in spec.model_fields_set:
         return None
     if depth > 0:
@@ -228,6 +257,7 @@ def _default(spec: ColumnSpec, base: str, mode: str, precision: int | None, scal
 
 def column_count_problem(columns: list[Column]) -> str | None:
     """Why the table has more columns than BigQuery allows, counting nested fields, or None."""
+
     def count(column: Column) -> int:
         return 1 + sum(count(f) for f in column.fields)
 

@@ -19,8 +19,14 @@ _NOW_TYPES = ("DATE", "DATETIME", "TIME", "TIMESTAMP")
 _TIE_BREAK_TYPES = ("DATETIME", "TIME", "TIMESTAMP")
 # Implicit coercions of a registry value into a quota column:
 # https://docs.cloud.google.com/bigquery/docs/reference/standard-sql/conversion_rules#coercion
-_COERCIONS = {("INT64", "NUMERIC"), ("INT64", "BIGNUMERIC"), ("INT64", "FLOAT64"),
-              ("NUMERIC", "BIGNUMERIC"), ("NUMERIC", "FLOAT64"), ("BIGNUMERIC", "FLOAT64")}
+_COERCIONS = {
+    ("INT64", "NUMERIC"),
+    ("INT64", "BIGNUMERIC"),
+    ("INT64", "FLOAT64"),
+    ("NUMERIC", "BIGNUMERIC"),
+    ("NUMERIC", "FLOAT64"),
+    ("BIGNUMERIC", "FLOAT64"),
+}
 
 
 # Ten years: a lookback is a partition-pruned scan, and a date far before year 1 does not exist.
@@ -41,8 +47,9 @@ def indexed_columns(raw: list[Any], by_key: dict[str, Column]) -> Iterator[tuple
             yield i, column
 
 
-def quota_problems(quota: QuotaSpec, raw_columns: list[Any], by_key: dict[str, Column], broken: set[str],
-                   lines: LineMap) -> list[Problem]:
+def quota_problems(
+    quota: QuotaSpec, raw_columns: list[Any], by_key: dict[str, Column], broken: set[str], lines: LineMap
+) -> list[Problem]:
     """The quota section against the table's own columns."""
     problems: list[Problem] = []
     for key in ("tenant_column", "date_column"):
@@ -59,20 +66,34 @@ def quota_problems(quota: QuotaSpec, raw_columns: list[Any], by_key: dict[str, C
     keys = {quota.tenant_column.lower(), quota.date_column.lower()}
     for i, column in indexed_columns(raw_columns, by_key):
         if column.key not in keys and column.reset is None:
-            problems.append(lines.problem(("columns", i, "reset"), f"column {column.name!r} of a quota table needs a reset policy ({_POLICIES})"))
+            problems.append(
+                lines.problem(
+                    ("columns", i, "reset"), f"column {column.name!r} of a quota table needs a reset policy ({_POLICIES})"
+                )
+            )
         if column.reset == "generated" and (column.type != "STRING" or column.mode == "REPEATED"):
             problems.append(lines.problem(("columns", i, "reset"), "a generated row id must be a STRING column"))
         resets_to_default = column.reset in ("daily", "monthly") or (column.reset == "now" and column.type not in _NOW_TYPES)
         if resets_to_default and column.mode == "REQUIRED" and column.default is None:
-            problems.append(lines.problem(("columns", i, "reset"), f"column {column.name!r} is REQUIRED and `{column.reset}` resets it to its default, "
-                                          "so it needs a default (else the reset writes NULL)"))
+            problems.append(
+                lines.problem(
+                    ("columns", i, "reset"),
+                    f"column {column.name!r} is REQUIRED and `{column.reset}` resets it to its default, "
+                    "so it needs a default (else the reset writes NULL)",
+                )
+            )
     if not broken and not any(c.reset == "now" and c.type in _TIE_BREAK_TYPES and c.mode != "REPEATED" for c in by_key.values()):
         # Two concurrent resets can both insert a tenant's row; the dedup keeps the earliest copy by
         # the `now` columns (reset._dedup_order). Both copies share the generated id, and
         # CURRENT_DATE() too, so neither can tell them apart.
-        problems.append(lines.problem(("quota",), "a quota table needs a `now` column of type TIMESTAMP, DATETIME or TIME "
-                                      "(e.g. last_updated): it tells two concurrent resets' copies of a row apart, "
-                                      "and the earliest is kept"))
+        problems.append(
+            lines.problem(
+                ("quota",),
+                "a quota table needs a `now` column of type TIMESTAMP, DATETIME or TIME "
+                "(e.g. last_updated): it tells two concurrent resets' copies of a row apart, "
+                "and the earliest is kept",
+            )
+        )
     try:
         zoneinfo.ZoneInfo(quota.time_zone)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
@@ -99,12 +120,21 @@ def registry_problems(table: Table, quota: QuotaSpec, registry: Table | None, li
             problems.append(lines.problem(where, f"the registry {name} has no column {needed!r} (quota.{key})"))
     tenant, reg_tenant = table.column(quota.tenant_column), registry.column(quota.tenant_column)
     if tenant is not None and reg_tenant is not None and not (_assignable(reg_tenant, tenant) or _assignable(tenant, reg_tenant)):
-        problems.append(lines.problem(where, f"{name}.{reg_tenant.name} is {reg_tenant.type_sql()}, but the tenant column "
-                                      f"{tenant.name} is {tenant.type_sql()}; the reset joins them"))
+        problems.append(
+            lines.problem(
+                where,
+                f"{name}.{reg_tenant.name} is {reg_tenant.type_sql()}, but the tenant column "
+                f"{tenant.name} is {tenant.type_sql()}; the reset joins them",
+            )
+        )
     status = registry.column(quota.status_column)
     if status is not None and (status.type != "STRING" or status.mode == "REPEATED"):
-        problems.append(lines.problem(where, f"{name}.{status.name} is {status.type_sql()}; the reset compares it with "
-                                      f"the STRING {quota.active_status!r}"))
+        problems.append(
+            lines.problem(
+                where,
+                f"{name}.{status.name} is {status.type_sql()}; the reset compares it with the STRING {quota.active_status!r}",
+            )
+        )
     for i, column in enumerate(table.columns):
         if column.reset != "carry" or column.key in (quota.tenant_column.lower(), quota.date_column.lower()):
             continue
@@ -112,13 +142,23 @@ def registry_problems(table: Table, quota: QuotaSpec, registry: Table | None, li
         # from the column's default, else NULL.
         source = registry.column(column.name)
         if source is None and column.mode == "REQUIRED" and column.default is None:
-            problems.append(lines.problem(("columns", i, "reset"), f"registry {name} has no column {column.name!r}, so a tenant "
-                                          "with no earlier row would get NULL in this REQUIRED column: add the column "
-                                          "to the registry or give this one a default"))
+            problems.append(
+                lines.problem(
+                    ("columns", i, "reset"),
+                    f"registry {name} has no column {column.name!r}, so a tenant "
+                    "with no earlier row would get NULL in this REQUIRED column: add the column "
+                    "to the registry or give this one a default",
+                )
+            )
         elif source is not None and not _assignable(source, column):
-            problems.append(lines.problem(("columns", i, "reset"), f"{name}.{source.name} is {source.type_sql()}, which cannot "
-                                          f"be written to this {column.type_sql()} column (a tenant with no earlier row "
-                                          "starts from the registry's value)"))
+            problems.append(
+                lines.problem(
+                    ("columns", i, "reset"),
+                    f"{name}.{source.name} is {source.type_sql()}, which cannot "
+                    f"be written to this {column.type_sql()} column (a tenant with no earlier row "
+                    "starts from the registry's value)",
+                )
+            )
     return problems
 
 

@@ -45,14 +45,28 @@ def _layout_problems(directory: DatasetDir, layout: list[DatasetDir], dataset_fi
     # so two names that differ only in case would be one schema or table there.
     first_dir = next(d for d in layout if d.name.lower() == directory.name.lower())
     if first_dir is not directory:
-        problems.append(Problem(directory.display, None, "", f"dataset {directory.name!r} differs only in case from "
-                                f"{first_dir.name!r} ({first_dir.display}); BigQuery would keep two datasets, but the "
-                                "local engine (DuckDB) folds case and would make them one; rename one"))
+        problems.append(
+            Problem(
+                directory.display,
+                None,
+                "",
+                f"dataset {directory.name!r} differs only in case from "
+                f"{first_dir.name!r} ({first_dir.display}); BigQuery would keep two datasets, but the "
+                "local engine (DuckDB) folds case and would make them one; rename one",
+            )
+        )
     if not directory.files and not directory.has_dataset_file:
         # A directory with a _dataset.yaml and no tables is an empty dataset on purpose.
-        problems.append(Problem(directory.display, None, "", "no table definitions (<table>.yaml) in this dataset "
-                                f"directory; add one, remove the directory, or add a {dataset_file} to create an "
-                                "empty dataset on purpose"))
+        problems.append(
+            Problem(
+                directory.display,
+                None,
+                "",
+                "no table definitions (<table>.yaml) in this dataset "
+                f"directory; add one, remove the directory, or add a {dataset_file} to create an "
+                "empty dataset on purpose",
+            )
+        )
     for file in directory.files:
         first = next(f for f in directory.files if f.stem.lower() == file.stem.lower())
         if first is file:
@@ -60,10 +74,13 @@ def _layout_problems(directory: DatasetDir, layout: list[DatasetDir], dataset_fi
         if first.stem == file.stem:
             why = f"table {file.stem!r} is also defined in {first.display}; keep one file per table"
         else:
-            why = (f"table {file.stem!r} differs only in case from {first.stem!r} ({first.display}); BigQuery would "
-                   "keep two tables, but the local engine (DuckDB) folds case and would make them one; rename one")
-        problems.append(file.lines.problem(("table",), why) if file.lines and file.lines.lines
-                        else Problem(file.display, 1, "table", why))
+            why = (
+                f"table {file.stem!r} differs only in case from {first.stem!r} ({first.display}); BigQuery would "
+                "keep two tables, but the local engine (DuckDB) folds case and would make them one; rename one"
+            )
+        problems.append(
+            file.lines.problem(("table",), why) if file.lines and file.lines.lines else Problem(file.display, 1, "table", why)
+        )
     return problems
 
 
@@ -93,8 +110,12 @@ def _legacy_problems(layout: list[DatasetDir]) -> list[Problem]:
             continue
         for i, legacy in enumerate(file.table.legacy_names):
             if legacy in defined:
-                problems.append(file.lines.problem(("legacy_names", i), f"legacy name {legacy!r} is a defined table; "
-                                                   "a legacy name is one no definition uses any more"))
+                problems.append(
+                    file.lines.problem(
+                        ("legacy_names", i),
+                        f"legacy name {legacy!r} is a defined table; a legacy name is one no definition uses any more",
+                    )
+                )
     return problems
 
 

@@ -43,8 +43,7 @@ MAX_DEPTH = 100
 MAX_NODES = 250_000
 
 # libyaml's parser is several times faster than the pure-Python one and gives the same events and marks.
-_LOADER: type[yaml.SafeLoader | yaml.CSafeLoader] = (
-    yaml.CSafeLoader if yaml.__with_libyaml__ else yaml.SafeLoader)
+_LOADER: type[yaml.SafeLoader | yaml.CSafeLoader] = yaml.CSafeLoader if yaml.__with_libyaml__ else yaml.SafeLoader
 
 _CORE = "tag:yaml.org,2002:"
 _STR, _SEQ, _MAP, _MERGE = _CORE + "str", _CORE + "seq", _CORE + "map", _CORE + "merge"
@@ -118,7 +117,9 @@ def read_text(path: Path, display: str, kind: str = "YAML file") -> str:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw.count(b"\n", 0, exc.start) + 1
-        raise SourceError(Problem(display, line, "", f"not UTF-8 text (byte 0x{raw[exc.start]:02x}); save the file as UTF-8")) from None
+        raise SourceError(
+            Problem(display, line, "", f"not UTF-8 text (byte 0x{raw[exc.start]:02x}); save the file as UTF-8")
+        ) from None
     # The same check PyYAML's reader makes, done here because its error carries no line.
     if (bad := Reader.NON_PRINTABLE.search(text)) is not None:
         line = text.count("\n", 0, bad.start()) + 1
@@ -309,9 +310,13 @@ class _Builder:
         self.nodes += nodes
         self.chars += chars
         if self.nodes > MAX_NODES:
-            raise _Refused(line, f"the document expands to more than {MAX_NODES:,} YAML nodes (aliases counted in full); refusing it")
+            raise _Refused(
+                line, f"the document expands to more than {MAX_NODES:,} YAML nodes (aliases counted in full); refusing it"
+            )
         if self.chars > MAX_BYTES:
-            raise _Refused(line, f"the document expands to more than {MAX_BYTES >> 20} MiB of text (aliases counted in full); refusing it")
+            raise _Refused(
+                line, f"the document expands to more than {MAX_BYTES >> 20} MiB of text (aliases counted in full); refusing it"
+            )
 
     def _add(self, value: Any, line: int, merge_key: bool) -> bool:
         """Attach a finished value to its parent; True once the root is finished."""
@@ -370,4 +375,4 @@ class _Builder:
 
 
 def _short(tag: str) -> str:
-    return "!!" + tag[len(_CORE):] if tag.startswith(_CORE) else tag
+    return "!!" + tag[len(_CORE) :] if tag.startswith(_CORE) else tag

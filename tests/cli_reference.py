@@ -1,7 +1,7 @@
 """Generate the README's CLI reference from --help, so the docs cannot drift from the code.
 
-    python -m tests.cli_reference          # print it
-    python -m tests.cli_reference --write  # rewrite the section of README.md
+python -m tests.cli_reference          # print it
+python -m tests.cli_reference --write  # rewrite the section of README.md
 """
 
 from __future__ import annotations

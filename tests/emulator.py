@@ -98,9 +98,23 @@ def running_emulator(home: Path | None = None) -> Iterator[str]:
     env.pop("PYTHONPATH", None)  # the emulator must not import the product's packages
     exe = python.parent / "bqemulator"
     with open(home / "emulator.log", "w") as log:
-        proc = subprocess.Popen([str(exe), "start", "--rest-port", str(port), "--grpc-port", str(grpc),
-                                 "--project", "test-project", "--log-level", "error"],
-                                env=env, stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [
+                str(exe),
+                "start",
+                "--rest-port",
+                str(port),
+                "--grpc-port",
+                str(grpc),
+                "--project",
+                "test-project",
+                "--log-level",
+                "error",
+            ],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         url = f"http://127.0.0.1:{port}"
         try:
             deadline = time.monotonic() + 60

@@ -80,8 +80,9 @@ class FaultProxy:
                 fault = proxy._take(self.command, self.path, body)
                 if fault is not None:
                     status, reason, message = fault.error
-                    payload = json.dumps({"error": {"code": status, "message": message,
-                                                    "errors": [{"reason": reason, "message": message}]}}).encode()
+                    payload = json.dumps(
+                        {"error": {"code": status, "message": message, "errors": [{"reason": reason, "message": message}]}}
+                    ).encode()
                     self.send_response(status)
                     self.send_header("Content-Type", "application/json")
                     self.send_header("Content-Length", str(len(payload)))
@@ -111,8 +112,12 @@ class FaultProxy:
 
     def _take(self, method: str, path: str, body: bytes) -> Fault | None:
         for fault in self.faults:
-            if fault.times > 0 and fault.method == method and fault.path.search(path) and (
-                    fault.body is None or fault.body.search(body.decode(errors="replace"))):
+            if (
+                fault.times > 0
+                and fault.method == method
+                and fault.path.search(path)
+                and (fault.body is None or fault.body.search(body.decode(errors="replace")))
+            ):
                 fault.times -= 1
                 self.injected += 1
                 return fault
@@ -137,14 +142,20 @@ class FaultProxy:
         time.sleep(0.1)  # BigQuery holds a status poll open for a while; don't let the client spin
         reference = {"projectId": match.group(1), "jobId": match.group(3), "location": "US"}
         if match.group(2) == "queries":
-            return json.dumps({"kind": "bigquery#getQueryResultsResponse", "jobReference": reference,
-                               "jobComplete": False}).encode()
-        return json.dumps({"kind": "bigquery#job", "jobReference": reference, "configuration": configuration,
-                           "status": {"state": "RUNNING"}}).encode()
+            return json.dumps(
+                {"kind": "bigquery#getQueryResultsResponse", "jobReference": reference, "jobComplete": False}
+            ).encode()
+        return json.dumps(
+            {"kind": "bigquery#job", "jobReference": reference, "configuration": configuration, "status": {"state": "RUNNING"}}
+        ).encode()
 
     def _is_slow_insert(self, method: str, path: str, body: bytes) -> bool:
-        return (self.slow is not None and method == "POST" and path.split("?")[0].endswith("/jobs")
-                and bool(self.slow.body.search(body.decode(errors="replace"))))
+        return (
+            self.slow is not None
+            and method == "POST"
+            and path.split("?")[0].endswith("/jobs")
+            and bool(self.slow.body.search(body.decode(errors="replace")))
+        )
 
     def _as_running(self, method: str, path: str, body: bytes, data: bytes) -> bytes:
         """bqemulator answers jobs.insert with the finished job; a slow job has only started."""
@@ -167,7 +178,7 @@ def kind(method: str, path: str) -> str:
         i = parts.index("projects")
     except ValueError:
         return f"{method} {path}"
-    rest = parts[i + 2:]
+    rest = parts[i + 2 :]
     resource = rest[-2] if len(rest) >= 2 and len(rest) % 2 == 0 else (rest[-1] if rest else "projects")
     if rest and len(rest) % 2 == 1:
         verb = {"GET": "list", "POST": "insert"}.get(method, method.lower())

@@ -36,8 +36,13 @@ class Oracle(GoogleSQL):
         except GoogleSQLError as exc:
             raise OracleError(sql, exc.message) from None
 
-    def analyze(self, sql: str, definitions: Definitions | Iterable[Table] = (), params: dict[str, Any] | None = None,
-                undeclared_parameters: bool = False) -> None:
+    def analyze(
+        self,
+        sql: str,
+        definitions: Definitions | Iterable[Table] = (),
+        params: dict[str, Any] | None = None,
+        undeclared_parameters: bool = False,
+    ) -> None:
         """Resolve names and types against the definitions' tables; raises OracleError."""
         try:
             super().analyze(_strip_project(sql), definitions, params, undeclared_parameters)

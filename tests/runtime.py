@@ -37,16 +37,29 @@ def _default_sigint() -> None:
 
 def start(*args: str, cwd: Path, **env: str | None) -> subprocess.Popen[str]:
     """``python -m bqmanage ARGS`` in ``cwd``, with pipes for both streams."""
-    return subprocess.Popen([sys.executable, "-m", "bqmanage", *args], cwd=cwd, env=cli_env(**env),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            # Between fork and exec the child only resets one signal disposition:
-                            # nothing that the test's server threads could hold a lock on.
-                            preexec_fn=_default_sigint)  # noqa: PLW1509
+    return subprocess.Popen(
+        [sys.executable, "-m", "bqmanage", *args],
+        cwd=cwd,
+        env=cli_env(**env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        # Between fork and exec the child only resets one signal disposition:
+        # nothing that the test's server threads could hold a lock on.
+        preexec_fn=_default_sigint,
+    )
 
 
 def run(*args: str, cwd: Path, timeout: float = 120, **env: str | None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "bqmanage", *args], cwd=cwd, env=cli_env(**env),
-                          capture_output=True, text=True, timeout=timeout, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "bqmanage", *args],
+        cwd=cwd,
+        env=cli_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 @contextmanager

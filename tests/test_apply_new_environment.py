@@ -27,7 +27,8 @@ def test_apply_creates_every_table_as_defined(project: str | None) -> None:
             # The local engine also holds what bqemulator drops (evaluation §3): defaults,
             # descriptions, type parameters and clustering.
             assert [(c.default, c.description, c.precision, c.scale) for c in actual.columns] == [
-                (c.default, c.description, c.precision, c.scale) for c in table.columns]
+                (c.default, c.description, c.precision, c.scale) for c in table.columns
+            ]
             assert actual.clustering == table.clustering
             assert actual.description == table.description
 

@@ -82,14 +82,14 @@ def test_incident_tree_gives_exactly_the_planted_references(app: Path) -> None:
     # Each finding's column points at the reference as the file spells it.
     for finding in report["findings"]:
         text = (app / finding["path"]).read_text().splitlines()[finding["line"] - 1]
-        assert text[finding["column"] - 1:].startswith(finding["actual"])
+        assert text[finding["column"] - 1 :].startswith(finding["actual"])
 
 
 def test_fix_makes_a_second_run_clean_and_the_files_still_parse(app: Path) -> None:
     (app / "src/app/dependencies/auth.py").chmod(0o640)
     result = run_cli("--schemas", SCHEMAS, "audit-code", ".", "--fix")
     assert result.exit_code == 0, result.stdout + result.stderr
-    assert "+QUOTA_TABLE = f\"{PROJECT}.tenants.tenant_usage_quotas\"" in result.stdout
+    assert '+QUOTA_TABLE = f"{PROJECT}.tenants.tenant_usage_quotas"' in result.stdout
     assert "Fixed 13 legacy reference(s) in 4 file(s)." in result.stdout
     code, report, _ = audit(".")
     assert (code, report["findings"]) == (0, [])
@@ -108,7 +108,10 @@ def test_fix_dry_run_shows_the_diff_and_writes_nothing(app: Path) -> None:
     result = run_cli("--schemas", SCHEMAS, "audit-code", ".", "--fix", "--dry-run")
     assert result.exit_code == 1
     assert "--- a/config/app.yaml\n+++ b/config/app.yaml" in result.stdout
-    assert "-  quota_dataset: customers\n-  quota_table: customers.customer_usage_quotas\n+  quota_dataset: tenants\n" in result.stdout
+    assert (
+        "-  quota_dataset: customers\n-  quota_table: customers.customer_usage_quotas\n+  quota_dataset: tenants\n"
+        in result.stdout
+    )
     assert "Would fix 13 legacy reference(s) in 4 file(s) (dry run: nothing written)." in result.stdout
     assert {p: p.read_bytes() for p in app.rglob("*") if p.is_file()} == before
 
@@ -130,13 +133,17 @@ def test_a_file_that_would_not_parse_is_left_untouched(tmp_path: Path, monkeypat
 # ---- schema references ----
 
 TYPO = 'def bump(client):\n    client.query("UPDATE tenants.tenant_usage_quotas SET max_concurent_reached = 1 WHERE TRUE")\n'
-UNMANAGED = ('Q1 = "SELECT nope, max_concurent_reached FROM billing.invoices"\n'
-             'Q2 = "UPDATE analytics.daily SET quota_exceeded = 0 WHERE TRUE"\n'
-             'Q3 = "SELECT x FROM unqualified_table"\n')
+UNMANAGED = (
+    'Q1 = "SELECT nope, max_concurent_reached FROM billing.invoices"\n'
+    'Q2 = "UPDATE analytics.daily SET quota_exceeded = 0 WHERE TRUE"\n'
+    'Q3 = "SELECT x FROM unqualified_table"\n'
+)
 
 
 @pytest.mark.parametrize("analyzer", ["sqlglot", pytest.param("googlesql", marks=pytest.mark.googlesql)])
-def test_a_misspelt_column_is_one_finding_with_a_suggestion(analyzer: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_misspelt_column_is_one_finding_with_a_suggestion(
+    analyzer: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     write(tmp_path / "job.py", TYPO)
     write(tmp_path / "other.py", UNMANAGED)
@@ -152,8 +159,11 @@ def test_a_misspelt_column_is_one_finding_with_a_suggestion(analyzer: str, tmp_p
 @pytest.mark.googlesql
 def test_googlesql_reports_type_errors_with_googles_message(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    write(tmp_path / "job.py", 'RESET = f"UPDATE `{PROJECT}.tenants.tenant_usage_quotas` SET quota_exceeded = 0 WHERE tenant_id = {tid}"\n'
-                               'OK = "UPDATE tenants.tenant_usage_quotas SET quota_exceeded = FALSE WHERE tenant_id = @t"\n')
+    write(
+        tmp_path / "job.py",
+        'RESET = f"UPDATE `{PROJECT}.tenants.tenant_usage_quotas` SET quota_exceeded = 0 WHERE tenant_id = {tid}"\n'
+        'OK = "UPDATE tenants.tenant_usage_quotas SET quota_exceeded = FALSE WHERE tenant_id = @t"\n',
+    )
     code, report, _ = audit(".", "--analyzer", "googlesql")
     assert code == 1
     (finding,) = report["findings"]
@@ -165,7 +175,9 @@ def test_googlesql_reports_type_errors_with_googles_message(tmp_path: Path, monk
 
 def test_unknown_tables_and_what_is_not_checked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    write(tmp_path / "q.sql", """\
+    write(
+        tmp_path / "q.sql",
+        """\
 SELECT tenant_id FROM tenants.tenant_profile;
 SELECT p.tenant_id, p.status, x.anything FROM tenants.tenant_profiles p JOIN other.t x USING (tenant_id);
 SELECT anything FROM tenants.tenant_profiles p JOIN other.t x USING (tenant_id);
@@ -174,16 +186,20 @@ SELECT COUNT(*) AS n FROM tenants.tenant_profiles GROUP BY status ORDER BY n;
 SELECT * FROM tenants._bqmanage_migrations;
 INSERT INTO tenants.tenant_profiles (tenant_id, tenant_nmae) VALUES ('a', 'b');
 SELECT this is not sql FROM tenants.tenant_profiles WHERE;
-""")
+""",
+    )
     code, report, _ = audit(".")
     assert code == 1
     found = [(f["line"], f["kind"], f.get("actual"), f["replacement"]) for f in report["findings"]]
-    assert found == [(1, "unknown_table_reference", "tenants.tenant_profile", "tenants.tenant_profiles"),
-                     (7, "unknown_column_reference", "tenant_nmae", "tenant_name")]
+    assert found == [
+        (1, "unknown_table_reference", "tenants.tenant_profile", "tenants.tenant_profiles"),
+        (7, "unknown_column_reference", "tenant_nmae", "tenant_name"),
+    ]
     assert report["summary"]["sql_unparsable"] == 1
 
 
 # ---- the walk: .gitignore, include/exclude, binary and large files ----
+
 
 def test_gitignore_globs_binary_and_large_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
@@ -201,7 +217,7 @@ def test_gitignore_globs_binary_and_large_files(tmp_path: Path, monkeypatch: pyt
     (tmp_path / "blob.json").write_bytes(b"\x00\x01customers.customer_usage_quotas")
     write(tmp_path / "huge.sql", "SELECT 1 FROM customers.customer_usage_quotas;\n" + "-- padding\n" * 110_000)
     os.mkfifo(tmp_path / "pipe.py")  # never opened: reading a FIFO would wait forever
-    code, report, _ = audit(".", "--exclude", "pkg/vendor/")
+    _code, report, _ = audit(".", "--exclude", "pkg/vendor/")
     assert sorted(f["path"] for f in report["findings"]) == ["pkg/local_keep.py", "run"]
     assert (report["summary"]["skipped_binary"], report["summary"]["skipped_large"]) == (1, 1)
     # Scanning a subdirectory still honours the repository's .gitignore above it.
@@ -213,11 +229,17 @@ def test_gitignore_globs_binary_and_large_files(tmp_path: Path, monkeypatch: pyt
 
 # ---- suppression ----
 
-def test_inline_comments_and_the_config_allowlist_suppress_and_are_counted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+
+def test_inline_comments_and_the_config_allowlist_suppress_and_are_counted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
-    write(tmp_path / "a.py", 'A = "customers.customer_usage_quotas"  # bqmanage: ignore[legacy_reference]\n'
-                             'B = "customers.customer_profiles"  # bqmanage: ignore[unknown_column_reference]\n'
-                             'C = "customers.customer_usage_quotas"  # bqmanage: ignore\n')
+    write(
+        tmp_path / "a.py",
+        'A = "customers.customer_usage_quotas"  # bqmanage: ignore[legacy_reference]\n'
+        'B = "customers.customer_profiles"  # bqmanage: ignore[unknown_column_reference]\n'
+        'C = "customers.customer_usage_quotas"  # bqmanage: ignore\n',
+    )
     write(tmp_path / "b.sql", "SELECT 1 FROM customers.customer_profiles; -- bqmanage: ignore\n")
     write(tmp_path / "c.js", 'const t = "customers.customer_usage_quotas"; // bqmanage: ignore[legacy_reference]\n')
     write(tmp_path / "legacy/old.py", 'T = "customer_usage_quotas"\n')
@@ -232,17 +254,20 @@ def test_inline_comments_and_the_config_allowlist_suppress_and_are_counted(tmp_p
 
 # ---- contracts ----
 
+
 def test_json_and_sarif_validate_against_their_schemas(app: Path) -> None:
     write(app / "src/app/jobs.py", TYPO)
-    code, report, _ = audit(".")
+    _code, report, _ = audit(".")
     jsonschema.validate(report, json.loads((ROOT / "deployment" / "findings.schema.json").read_text()))
     assert {f["kind"] for f in report["findings"]} == {"legacy_reference", "unknown_column_reference"}
     result = run_cli("--schemas", SCHEMAS, "audit-code", ".", "--format", "sarif", "-o", "out.sarif")
     assert result.exit_code == 1 and result.stdout == ""
     sarif = json.loads((app / "out.sarif").read_text())
     jsonschema.Draft4Validator(json.loads((ROOT / "tests/schemas/sarif-schema-2.1.0.json").read_text())).validate(sarif)
-    regions = [(r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
-                r["locations"][0]["physicalLocation"]["region"]) for r in sarif["runs"][0]["results"]]
+    regions = [
+        (r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"], r["locations"][0]["physicalLocation"]["region"])
+        for r in sarif["runs"][0]["results"]
+    ]
     assert ("src/app/jobs.py", {"startLine": 2, "startColumn": 58}) in regions
     assert len(regions) == len(report["findings"])
 
@@ -256,19 +281,26 @@ def test_check_code_adds_the_code_findings_to_the_drift_report(workdir: Path) ->
     jsonschema.validate(report, json.loads((ROOT / "deployment" / "findings.schema.json").read_text()))
     assert [(f["kind"], f["path"]) for f in report["findings"]] == [("unknown_column_reference", "src/job.py")]
     text = run_cli("check", "--code", "src")
-    assert "src/job.py\n  error    unknown_column_reference  2:58: tenants.tenant_usage_quotas.max_concurent_reached" in text.stdout
+    assert (
+        "src/job.py\n  error    unknown_column_reference  2:58: tenants.tenant_usage_quotas.max_concurent_reached" in text.stdout
+    )
 
 
-@pytest.mark.parametrize("args,message", [
-    (["audit-code", "missing/"], "error: missing: no such file or directory"),
-    (["audit-code", ".", "--format", "xml"], "error: --format: expected text, json or sarif, got 'xml'"),
-    (["audit-code", ".", "--dry-run"], "error: --dry-run: only with --fix"),
-    (["audit-code", ".", "--analyzer", "zeta"], "error: --analyzer: expected sqlglot or googlesql, got 'zeta'"),
-    (["audit-code", ".", "--exclude", "!"], "error: --exclude or audit_code.exclude: invalid pattern '!'"),
-    (["--config", "bad.yaml", "audit-code", "."], "error: bad.yaml:2: audit_code.exclud: Extra inputs are not permitted"),
-    (["--schemas", "nowhere", "audit-code", "."], "nowhere: schemas directory not found"),
-])
-def test_bad_input_is_one_message_and_exit_2(args: list[str], message: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["audit-code", "missing/"], "error: missing: no such file or directory"),
+        (["audit-code", ".", "--format", "xml"], "error: --format: expected text, json or sarif, got 'xml'"),
+        (["audit-code", ".", "--dry-run"], "error: --dry-run: only with --fix"),
+        (["audit-code", ".", "--analyzer", "zeta"], "error: --analyzer: expected sqlglot or googlesql, got 'zeta'"),
+        (["audit-code", ".", "--exclude", "!"], "error: --exclude or audit_code.exclude: invalid pattern '!'"),
+        (["--config", "bad.yaml", "audit-code", "."], "error: bad.yaml:2: audit_code.exclud: Extra inputs are not permitted"),
+        (["--schemas", "nowhere", "audit-code", "."], "nowhere: schemas directory not found"),
+    ],
+)
+def test_bad_input_is_one_message_and_exit_2(
+    args: list[str], message: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     write(tmp_path / "bad.yaml", "audit_code:\n  exclud: [x]\n")
     result = run_cli(*(args if args[0] == "--schemas" else ["--schemas", SCHEMAS, *args]))
@@ -298,19 +330,33 @@ def test_the_pre_commit_hook_runs_audit_code_on_the_files_it_is_given(app: Path)
 SHAPES = Path(__file__).parent / "fixtures" / "sql_shapes.py"  # CTE, UNION, EXISTS, UPDATE FROM, MERGE, templating
 
 
-@pytest.mark.parametrize("analyzer,expected", [
-    ("sqlglot", [(12, "unknown_column_reference", "pipelines_run_todya"), (18, "unknown_column_reference", "tenant_nam"),
-                 (19, "unknown_column_reference", "statuz")]),
-    pytest.param("googlesql", [
-        (12, "unknown_column_reference", "pipelines_run_todya"),
-        (15, "sql_type_error", None),                          # '10:30' compared with a TIMESTAMP
-        (18, "unknown_column_reference", "tenant_nam"),        # Google stops at the first error of a statement
-        (20, "unknown_column_reference", "_PARTITIONDATE"),    # a column-partitioned table has no _PARTITIONDATE
-        (22, "unknown_column_reference", "labels"),            # t.labels.env: no column labels
-    ], marks=pytest.mark.googlesql),
-])
-def test_statement_shapes_and_templating_placeholders(analyzer: str, expected: list[tuple[int, str, str | None]],
-                                                      tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    "analyzer,expected",
+    [
+        (
+            "sqlglot",
+            [
+                (12, "unknown_column_reference", "pipelines_run_todya"),
+                (18, "unknown_column_reference", "tenant_nam"),
+                (19, "unknown_column_reference", "statuz"),
+            ],
+        ),
+        pytest.param(
+            "googlesql",
+            [
+                (12, "unknown_column_reference", "pipelines_run_todya"),
+                (15, "sql_type_error", None),  # '10:30' compared with a TIMESTAMP
+                (18, "unknown_column_reference", "tenant_nam"),  # Google stops at the first error of a statement
+                (20, "unknown_column_reference", "_PARTITIONDATE"),  # a column-partitioned table has no _PARTITIONDATE
+                (22, "unknown_column_reference", "labels"),  # t.labels.env: no column labels
+            ],
+            marks=pytest.mark.googlesql,
+        ),
+    ],
+)
+def test_statement_shapes_and_templating_placeholders(
+    analyzer: str, expected: list[tuple[int, str, str | None]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     shutil.copy(SHAPES, tmp_path / "shapes.py")
     code, report, _ = audit("shapes.py", "--analyzer", analyzer)
@@ -323,9 +369,11 @@ def test_the_readme_shows_what_audit_code_prints(app: Path) -> None:
     """Each shown line of the README's audit-code examples is real output on tests/fixtures/app."""
     section = (ROOT / "README.md").read_text().split("### Legacy names and unknown columns in code", 1)[1].split("\n### ", 1)[0]
     blocks = [b.split("```", 1)[0] for b in section.split("```text\n")[1:]]
-    jobs = ('def bump(client, tid):\n'
-            '    client.query(f"UPDATE tenants.tenant_usage_quotas SET max_concurent_reached = 1 WHERE tenant_id = {tid}")\n'
-            '    client.query("UPDATE tenants.tenant_usage_quotas SET quota_exceeded = 0 WHERE tenant_id = @t")\n')
+    jobs = (
+        "def bump(client, tid):\n"
+        '    client.query(f"UPDATE tenants.tenant_usage_quotas SET max_concurent_reached = 1 WHERE tenant_id = {tid}")\n'
+        '    client.query("UPDATE tenants.tenant_usage_quotas SET quota_exceeded = 0 WHERE tenant_id = @t")\n'
+    )
     checked = 0
     for block in blocks:
         command, *shown = block.strip("\n").split("\n")
@@ -354,15 +402,17 @@ def test_googlesql_without_the_extra_installed_is_one_message(tmp_path: Path, mo
     monkeypatch.setitem(__import__("sys").modules, "zetasql.wasi", None)  # as if zetasql were not installed
     result = run_cli("--schemas", SCHEMAS, "audit-code", ".", "--analyzer", "googlesql")
     assert result.exit_code == 2
-    assert result.stderr == ("error: --analyzer googlesql: Google's analyzer is not installed; "
-                             "pip install 'bqmanage[googlesql]' (the PyPI package zetasql)\n")
+    assert result.stderr == (
+        "error: --analyzer googlesql: Google's analyzer is not installed; "
+        "pip install 'bqmanage[googlesql]' (the PyPI package zetasql)\n"
+    )
 
 
 def test_fix_keeps_line_endings_and_a_python_coding_declaration(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / "crlf.py").write_bytes(b'\xc3\xa9 = "\xc3\xbc"; T = "customers.customer_usage_quotas"\r\nX = 1\r\n')
     (tmp_path / "latin.py").write_bytes(b'# -*- coding: latin-1 -*-\nT = "\xe9 customer_usage_quotas"\n')
-    code, report, _ = audit(".")
+    _code, report, _ = audit(".")
     assert [(f["path"], f["line"], f["column"]) for f in report["findings"]] == [("crlf.py", 1, 15), ("latin.py", 2, 8)]
     assert run_cli("--schemas", SCHEMAS, "audit-code", ".", "--fix").exit_code == 0
     assert (tmp_path / "crlf.py").read_bytes() == b'\xc3\xa9 = "\xc3\xbc"; T = "tenants.tenant_usage_quotas"\r\nX = 1\r\n'

@@ -28,27 +28,39 @@ def refs(kind: str, text: str) -> list[tuple[str, str]]:
     return out
 
 
-@pytest.mark.parametrize("literal,expected", [
-    ("proj.customers.customer_usage_quotas", [("proj.customers.customer_usage_quotas", "proj.tenants.tenant_usage_quotas")]),
-    ("`customers.customer_usage_quotas`", [("`customers.customer_usage_quotas`", "`tenants.tenant_usage_quotas`")]),
-    ("`proj`.`customers`.`customer_usage_quotas`", [("`proj`.`customers`.`customer_usage_quotas`", "`proj`.`tenants`.`tenant_usage_quotas`")]),
-    ("`my-proj.customers`.customer_profiles", [("`my-proj.customers`.customer_profiles", "`my-proj.tenants`.tenant_profiles")]),
-    ("proj:customers.customer_usage_quotas", [("proj:customers.customer_usage_quotas", "proj:tenants.tenant_usage_quotas")]),
-    ("SELECT * FROM customer_usage_quotas", [("customer_usage_quotas", "tenant_usage_quotas")]),
-    ("SELECT * FROM customers.orders o", [("customers.orders", "tenants.orders")]),
-    ("SELECT * FROM customers.INFORMATION_SCHEMA.TABLES", [("customers.INFORMATION_SCHEMA.TABLES", "tenants.INFORMATION_SCHEMA.TABLES")]),
-    ("tenants.customer_profiles", [("tenants.customer_profiles", "tenants.tenant_profiles")]),
-    ("customers", [("customers", "tenants")]),
-    ("customer_profiles", [("customer_profiles", "tenant_profiles")]),
-    # Not references: a file name, prose, a column sharing the prefix, another dataset's table.
-    ("customers.json", []),
-    ("Fetching customers for tenant", []),
-    ("customer usage quotas", []),
-    ("SELECT customer_id, customer_name FROM billing.invoices", []),
-    ("analytics.customer_usage_quotas", []),
-    ("app.routers.customers", []),
-    ("customers_archive.orders", []),
-])
+@pytest.mark.parametrize(
+    "literal,expected",
+    [
+        ("proj.customers.customer_usage_quotas", [("proj.customers.customer_usage_quotas", "proj.tenants.tenant_usage_quotas")]),
+        ("`customers.customer_usage_quotas`", [("`customers.customer_usage_quotas`", "`tenants.tenant_usage_quotas`")]),
+        (
+            "`proj`.`customers`.`customer_usage_quotas`",
+            [("`proj`.`customers`.`customer_usage_quotas`", "`proj`.`tenants`.`tenant_usage_quotas`")],
+        ),
+        (
+            "`my-proj.customers`.customer_profiles",
+            [("`my-proj.customers`.customer_profiles", "`my-proj.tenants`.tenant_profiles")],
+        ),
+        ("proj:customers.customer_usage_quotas", [("proj:customers.customer_usage_quotas", "proj:tenants.tenant_usage_quotas")]),
+        ("SELECT * FROM customer_usage_quotas", [("customer_usage_quotas", "tenant_usage_quotas")]),
+        ("SELECT * FROM customers.orders o", [("customers.orders", "tenants.orders")]),
+        (
+            "SELECT * FROM customers.INFORMATION_SCHEMA.TABLES",
+            [("customers.INFORMATION_SCHEMA.TABLES", "tenants.INFORMATION_SCHEMA.TABLES")],
+        ),
+        ("tenants.customer_profiles", [("tenants.customer_profiles", "tenants.tenant_profiles")]),
+        ("customers", [("customers", "tenants")]),
+        ("customer_profiles", [("customer_profiles", "tenant_profiles")]),
+        # Not references: a file name, prose, a column sharing the prefix, another dataset's table.
+        ("customers.json", []),
+        ("Fetching customers for tenant", []),
+        ("customer usage quotas", []),
+        ("SELECT customer_id, customer_name FROM billing.invoices", []),
+        ("analytics.customer_usage_quotas", []),
+        ("app.routers.customers", []),
+        ("customers_archive.orders", []),
+    ],
+)
 def test_spellings_in_a_python_string(literal: str, expected: list[tuple[str, str]]) -> None:
     assert refs("python", f"X = {literal!r}\n") == expected
 
@@ -81,17 +93,35 @@ def test_positions_survive_escapes_and_concatenation() -> None:
     assert found == [(2, 12), (3, 11)]
 
 
-@pytest.mark.parametrize("kind,text,expected", [
-    ("sql", "-- customers.customer_usage_quotas\n/* customers.customer_profiles */\nSELECT 'customers' FROM `customers`.x;\n",
-     ["'customers'"[1:-1], "`customers`.x"]),
-    ("yaml", "# customers.customer_usage_quotas\ncustomers: customers\nlist: [a, 'customer_profiles']\nsql: |\n  SELECT 1 FROM customers.customer_usage_quotas\n",
-     ["customers", "customer_profiles", "customers.customer_usage_quotas"]),
-    ("json", '{"customers": "customers", "t": "customers.customer_profiles"}', ["customers", "customers.customer_profiles"]),
-    ("js", '// customers.customer_usage_quotas\nconst q = `SELECT * FROM ${p}.customers.customer_usage_quotas`; const d = "customers";\n',
-     ["____.customers.customer_usage_quotas", "customers"]),
-    ("shell", "# customers.customer_usage_quotas\nbq ls customers\nbq show \"proj:customers.customer_profiles\"\necho 'Fetching customers'\n",
-     ["customers", "proj:customers.customer_profiles"]),
-])
+@pytest.mark.parametrize(
+    "kind,text,expected",
+    [
+        (
+            "sql",
+            "-- customers.customer_usage_quotas\n/* customers.customer_profiles */\nSELECT 'customers' FROM `customers`.x;\n",
+            ["'customers'"[1:-1], "`customers`.x"],
+        ),
+        (
+            "yaml",
+            "# customers.customer_usage_quotas\ncustomers: customers\nlist: [a, 'customer_profiles']\n"
+            "sql: |\n  SELECT 1 FROM customers.customer_usage_quotas\n",
+            ["customers", "customer_profiles", "customers.customer_usage_quotas"],
+        ),
+        ("json", '{"customers": "customers", "t": "customers.customer_profiles"}', ["customers", "customers.customer_profiles"]),
+        (
+            "js",
+            "// customers.customer_usage_quotas\n"
+            'const q = `SELECT * FROM ${p}.customers.customer_usage_quotas`; const d = "customers";\n',
+            ["____.customers.customer_usage_quotas", "customers"],
+        ),
+        (
+            "shell",
+            "# customers.customer_usage_quotas\nbq ls customers\n"
+            "bq show \"proj:customers.customer_profiles\"\necho 'Fetching customers'\n",
+            ["customers", "proj:customers.customer_profiles"],
+        ),
+    ],
+)
 def test_where_each_language_is_read(kind: str, text: str, expected: list[str]) -> None:
     assert [actual for actual, _ in refs(kind, text)] == expected
 
@@ -133,8 +163,11 @@ def test_googlesql_announces_its_one_compile_and_caches_it(tmp_path: Path, monke
     if not real.exists():
         googlesql.googlesql()  # the GoogleSQL tier compiles it once; so does this
     compiled = []
-    monkeypatch.setattr(wasmtime.Module, "from_file", staticmethod(
-        lambda engine, path: compiled.append(path) or wasmtime.Module.deserialize_file(engine, str(real))))
+    monkeypatch.setattr(
+        wasmtime.Module,
+        "from_file",
+        staticmethod(lambda engine, path: compiled.append(path) or wasmtime.Module.deserialize_file(engine, str(real))),
+    )
     monkeypatch.setenv("BQMANAGE_CACHE_DIR", str(tmp_path / "cache"))
     notices: list[str] = []
     googlesql.GoogleSQL(notices.append).parse("SELECT 1")

@@ -21,12 +21,15 @@ def _table(partitioning: Partitioning, *columns: Column) -> Table:
     return Table(dataset="ds", name="t", partitioning=partitioning, columns=(Column(name="id", type="STRING"), *columns))
 
 
-@pytest.mark.parametrize(("granularity", "expected"), [
-    ("DAY", "PARTITION BY _PARTITIONDATE"),
-    ("HOUR", "PARTITION BY TIMESTAMP_TRUNC(_PARTITIONTIME, HOUR)"),
-    ("MONTH", "PARTITION BY TIMESTAMP_TRUNC(_PARTITIONTIME, MONTH)"),
-    ("YEAR", "PARTITION BY TIMESTAMP_TRUNC(_PARTITIONTIME, YEAR)"),
-])
+@pytest.mark.parametrize(
+    ("granularity", "expected"),
+    [
+        ("DAY", "PARTITION BY _PARTITIONDATE"),
+        ("HOUR", "PARTITION BY TIMESTAMP_TRUNC(_PARTITIONTIME, HOUR)"),
+        ("MONTH", "PARTITION BY TIMESTAMP_TRUNC(_PARTITIONTIME, MONTH)"),
+        ("YEAR", "PARTITION BY TIMESTAMP_TRUNC(_PARTITIONTIME, YEAR)"),
+    ],
+)
 def test_ingestion_time_partitioning_keeps_its_granularity(granularity: str, expected: str) -> None:
     """https://cloud.google.com/bigquery/docs/reference/standard-sql/data-definition-language#partition_expression:
     _PARTITIONDATE partitions by day; TIMESTAMP_TRUNC(_PARTITIONTIME, HOUR|MONTH|YEAR) for the others."""
@@ -41,12 +44,15 @@ def _backfills_of_bare_tables() -> dict[str, str]:
     return {s.table or "": s.sql or "" for s in plan.steps if s.kind == "backfill"}
 
 
-@pytest.mark.parametrize(("table", "predicate"), [
-    ("by_day", "(`day` IS NOT NULL OR `day` IS NULL)"),
-    ("by_range", "(`bucket` IS NOT NULL OR `bucket` IS NULL)"),
-    ("by_ingestion", "(_PARTITIONTIME IS NOT NULL OR _PARTITIONTIME IS NULL)"),
-    ("all_types", "(`happened_at` IS NOT NULL OR `happened_at` IS NULL)"),
-])
+@pytest.mark.parametrize(
+    ("table", "predicate"),
+    [
+        ("by_day", "(`day` IS NOT NULL OR `day` IS NULL)"),
+        ("by_range", "(`bucket` IS NOT NULL OR `bucket` IS NULL)"),
+        ("by_ingestion", "(_PARTITIONTIME IS NOT NULL OR _PARTITIONTIME IS NULL)"),
+        ("all_types", "(`happened_at` IS NOT NULL OR `happened_at` IS NULL)"),
+    ],
+)
 def test_backfill_filters_on_the_partition_column_when_the_table_requires_it(table: str, predicate: str) -> None:
     """https://cloud.google.com/bigquery/docs/managing-partitioned-tables#require-filter: with
     require_partition_filter, a query whose WHERE has no filter on the partitioning column alone
@@ -62,20 +68,25 @@ def test_backfill_of_a_table_without_the_requirement_has_no_extra_predicate() ->
     quotas = desired.table("tenants", "tenant_usage_quotas")
     assert quotas is not None and not quotas.require_partition_filter
     actual = quotas.model_copy(update={"columns": quotas.columns[:8]})
-    plan = build_plan(compare(desired, Warehouse(tables={"tenants.tenant_usage_quotas": actual,
-                                                          "tenants.tenant_profiles": desired.tables[0]})), desired=desired)
+    plan = build_plan(
+        compare(desired, Warehouse(tables={"tenants.tenant_usage_quotas": actual, "tenants.tenant_profiles": desired.tables[0]})),
+        desired=desired,
+    )
     (backfill,) = [s.sql or "" for s in plan.steps if s.kind == "backfill"]
     assert "IS NOT NULL OR" not in backfill
 
 
-@pytest.mark.parametrize(("type_", "default", "rendered"), [
-    ("NUMERIC", "12345678901234567890", 'NUMERIC "12345678901234567890"'),
-    ("BIGNUMERIC", "123456789012345678901234567890.5", 'BIGNUMERIC "123456789012345678901234567890.5"'),
-    ("FLOAT64", "1000000000000000000000000000000", "1e+30"),
-    ("FLOAT64", "0.25", "0.25"),
-    ("FLOAT64", "3", "3.0"),
-    ("INT64", "-42", "-42"),
-])
+@pytest.mark.parametrize(
+    ("type_", "default", "rendered"),
+    [
+        ("NUMERIC", "12345678901234567890", 'NUMERIC "12345678901234567890"'),
+        ("BIGNUMERIC", "123456789012345678901234567890.5", 'BIGNUMERIC "123456789012345678901234567890.5"'),
+        ("FLOAT64", "1000000000000000000000000000000", "1e+30"),
+        ("FLOAT64", "0.25", "0.25"),
+        ("FLOAT64", "3", "3.0"),
+        ("INT64", "-42", "-42"),
+    ],
+)
 def test_numeric_defaults_are_typed_literals(type_: str, default: str, rendered: str) -> None:
     """https://cloud.google.com/bigquery/docs/reference/standard-sql/lexical#numeric_literals: a
     bare integer literal must fit INT64, and NUMERIC/BIGNUMERIC literals are typed strings."""
@@ -87,9 +98,13 @@ def _quota_definitions(strategy: str, partition_column: str = "usage_date") -> t
     desired = load_definitions(Path(__file__).resolve().parent.parent / "schemas")
     quotas = desired.table("tenants", "tenant_usage_quotas")
     assert quotas is not None and quotas.quota is not None
-    table = quotas.model_copy(update={
-        "require_partition_filter": True, "partitioning": Partitioning(column=partition_column),
-        "quota": quotas.quota.model_copy(update={"strategy": strategy})})
+    table = quotas.model_copy(
+        update={
+            "require_partition_filter": True,
+            "partitioning": Partitioning(column=partition_column),
+            "quota": quotas.quota.model_copy(update={"strategy": strategy}),
+        }
+    )
     tables = tuple(table if t.name == table.name else t for t in desired.tables)
     return Definitions(datasets=desired.datasets, tables=tables, digest=desired.digest), table
 

@@ -44,8 +44,12 @@ def _module(path: Path) -> str:
 def _runtime_imports(path: Path, modules: set[str]) -> set[str]:
     """bqmanage modules that ``path`` imports at run time, lazily or not (TYPE_CHECKING excluded)."""
     tree = ast.parse(path.read_text())
-    type_only = {id(n) for node in ast.walk(tree)
-                 if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test) for n in ast.walk(node)}
+    type_only = {
+        id(n)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+        for n in ast.walk(node)
+    }
     out: set[str] = set()
     for node in ast.walk(tree):
         if id(node) in type_only:
@@ -65,7 +69,7 @@ def test_no_import_cycle_among_modules() -> None:
     def visit(module: str, trail: list[str], done: set[str]) -> None:
         for dep in sorted(graph[module]):
             if dep in trail:
-                cycles.append(" -> ".join([*trail[trail.index(dep):], dep]))
+                cycles.append(" -> ".join([*trail[trail.index(dep) :], dep]))
             elif dep not in done:
                 visit(dep, [*trail, dep], done)
         done.add(module)

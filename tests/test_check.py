@@ -45,33 +45,54 @@ def create(engine: Engine, table: Table) -> None:
     """Create a live table exactly as the model says, through the engine's own create path."""
     if engine.get_dataset(table.dataset) is None:
         ds = Dataset(name=table.dataset)
-        engine.execute(Step("create_dataset", table.dataset, None, "test", sql=create_schema_sql(ds),
-                            changes=(CreateDataset(dataset=table.dataset, table=None, desired=ds),)))
-    engine.execute(Step("create_table", table.dataset, table.name, "test", sql=create_table_sql(table),
-                        changes=(CreateTable(dataset=table.dataset, table=table.name, desired=table),)))
+        engine.execute(
+            Step(
+                "create_dataset",
+                table.dataset,
+                None,
+                "test",
+                sql=create_schema_sql(ds),
+                changes=(CreateDataset(dataset=table.dataset, table=None, desired=ds),),
+            )
+        )
+    engine.execute(
+        Step(
+            "create_table",
+            table.dataset,
+            table.name,
+            "test",
+            sql=create_table_sql(table),
+            changes=(CreateTable(dataset=table.dataset, table=table.name, desired=table),),
+        )
+    )
 
 
 def _drifted_orders(desired: Table, fixable_only: bool, relax: bool = True) -> Table:
     cols = {c.name: c for c in desired.columns}
     columns = [
-        cols["id"], cols["day"],
-        cols["amount"].model_copy(update={"type": "INT64"}),           # type_mismatch (a widening)
+        cols["id"],
+        cols["day"],
+        cols["amount"].model_copy(update={"type": "INT64"}),  # type_mismatch (a widening)
         cols["code"].model_copy(update={"mode": "REQUIRED"}) if relax else cols["code"],  # mode_mismatch (a relaxing)
         cols["status"].model_copy(update={"default": None, "description": None}),  # default + description
-    ]                                                                  # note: missing_column
+    ]  # note: missing_column
     if not fixable_only:
-        columns.append(Column(name="legacy_flag", type="BOOL"))        # extra_column
-    return desired.model_copy(update={
-        "columns": tuple(columns), "clustering": (), "labels": {"team": "legacy"},  # clustering + option
-        "partitioning": desired.partitioning if fixable_only else None,           # partitioning_mismatch
-    })
+        columns.append(Column(name="legacy_flag", type="BOOL"))  # extra_column
+    return desired.model_copy(
+        update={
+            "columns": tuple(columns),
+            "clustering": (),
+            "labels": {"team": "legacy"},  # clustering + option
+            "partitioning": desired.partitioning if fixable_only else None,  # partitioning_mismatch
+        }
+    )
 
 
 def _shop(engine: Engine, fixable_only: bool, relax: bool = True) -> None:
     shutil.rmtree("schemas/tenants")  # a small warehouse of its own
     write(Path("schemas/shop/orders.yaml"), SHOP)
-    write(Path("schemas/shop/refunds.yaml"), "columns:\n  - {name: id, type: STRING}\n")     # missing_table
-    write(Path("schemas/archive/events.yaml"), "columns:\n  - {name: id, type: STRING}\n")   # missing_dataset (+ its table)
+    write(Path("schemas/shop/refunds.yaml"), "columns:\n  - {name: id, type: STRING}\n")  # missing_table
+    write(Path("schemas/archive/events.yaml"), "columns:\n  - {name: id, type: STRING}\n")  # missing_dataset (+ its table)
     desired = load_definitions(Path("schemas"))
     orders = desired.table("shop", "orders")
     assert orders is not None
@@ -82,9 +103,19 @@ def _shop(engine: Engine, fixable_only: bool, relax: bool = True) -> None:
 
 
 EVERY_KIND = {
-    "missing_dataset", "missing_table", "missing_column", "extra_column", "type_mismatch", "mode_mismatch",
-    "default_mismatch", "description_mismatch", "partitioning_mismatch", "clustering_mismatch", "option_mismatch",
-    "legacy_dataset", "legacy_table",
+    "missing_dataset",
+    "missing_table",
+    "missing_column",
+    "extra_column",
+    "type_mismatch",
+    "mode_mismatch",
+    "default_mismatch",
+    "description_mismatch",
+    "partitioning_mismatch",
+    "clustering_mismatch",
+    "option_mismatch",
+    "legacy_dataset",
+    "legacy_table",
 }
 # bqemulator drops these (evaluation §3), so bqmanage declares them unobservable there.
 NOT_ON_EMULATOR = {"default_mismatch", "description_mismatch", "clustering_mismatch", "option_mismatch"}
@@ -109,10 +140,7 @@ def test_every_finding_kind_is_reported_exactly(project: str | None) -> None:
     assert "apply widens it" in by_kind["type_mismatch"]["message"]
     assert "apply cannot fix this (BQM105)" in by_kind["extra_column"]["message"]
     assert "apply cannot fix this (BQM104)" in by_kind["partitioning_mismatch"]["message"]
-    if project is None:
-        emulator_skips = ()
-    else:
-        emulator_skips = tuple(sorted(NOT_ON_EMULATOR))
+    emulator_skips = () if project is None else tuple(sorted(NOT_ON_EMULATOR))
     assert all(k not in kinds for k in emulator_skips)
 
 
@@ -171,7 +199,7 @@ def test_legacy_customers_dataset(project: str | None) -> None:
 def test_json_and_sarif_validate_against_their_schemas(workdir: Path) -> None:
     engine = engine_for(None)
     _shop(engine, fixable_only=False)
-    code, _, report = _kinds(None)
+    _code, _, report = _kinds(None)
     schema = json.loads((ROOT / "deployment" / "findings.schema.json").read_text())
     jsonschema.validate(report, schema)
     sarif_result = run_cli("check", "--format", "sarif")
@@ -190,7 +218,9 @@ def test_json_and_sarif_validate_against_their_schemas(workdir: Path) -> None:
 def test_json_schema_rejects_a_malformed_report() -> None:
     schema = json.loads((ROOT / "deployment" / "findings.schema.json").read_text())
     with pytest.raises(jsonschema.ValidationError):
-        jsonschema.validate({"clean": False, "findings": [{"kind": "missing_column", "severity": "error", "message": "x"}]}, schema)
+        jsonschema.validate(
+            {"clean": False, "findings": [{"kind": "missing_column", "severity": "error", "message": "x"}]}, schema
+        )
 
 
 def test_check_runs_no_ddl_or_dml(project: str | None) -> None:

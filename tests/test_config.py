@@ -9,15 +9,20 @@ import pytest
 from tests.helpers import run_cli, write
 
 
-@pytest.mark.parametrize(("labels", "fragment"), [
-    ("{Team: platform}", "invalid label key 'Team'"),
-    ("{team: Platform Team}", "invalid label value 'Platform Team'"),
-    ("{'1team': x}", "invalid label key '1team'"),
-])
+@pytest.mark.parametrize(
+    ("labels", "fragment"),
+    [
+        ("{Team: platform}", "invalid label key 'Team'"),
+        ("{team: Platform Team}", "invalid label value 'Platform Team'"),
+        ("{'1team': x}", "invalid label key '1team'"),
+    ],
+)
 def test_job_labels_are_validated_like_table_labels(labels: str, fragment: str, workdir: Path) -> None:
     """https://cloud.google.com/bigquery/docs/labels-intro#requirements: a job with such a label
     is refused by BigQuery, so the config is refused before any job is sent."""
-    write(workdir / "bqmanage.yaml", f"targets:\n  prod:\n    engine: bigquery\n    project: my-project-1\n    labels: {labels}\n")
+    write(
+        workdir / "bqmanage.yaml", f"targets:\n  prod:\n    engine: bigquery\n    project: my-project-1\n    labels: {labels}\n"
+    )
     result = run_cli("--target", "prod", "plan")
     assert result.exit_code == 2
     assert "bqmanage.yaml" in result.stderr and fragment in result.stderr
@@ -25,10 +30,16 @@ def test_job_labels_are_validated_like_table_labels(labels: str, fragment: str, 
     assert not (workdir / ".bqmanage").exists()
 
 
-@pytest.mark.parametrize(("name", "value"), [
-    ("BQMANAGE_LOCK_TIMEOUT", "soon"), ("BQMANAGE_RETRY_DEADLINE", "-1"), ("BQMANAGE_JOB_TIMEOUT", "nan"),
-    ("BQMANAGE_INFO_SCHEMA_BATCH", "0"), ("BQMANAGE_INFO_SCHEMA_BATCH", "ten"),
-])
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("BQMANAGE_LOCK_TIMEOUT", "soon"),
+        ("BQMANAGE_RETRY_DEADLINE", "-1"),
+        ("BQMANAGE_JOB_TIMEOUT", "nan"),
+        ("BQMANAGE_INFO_SCHEMA_BATCH", "0"),
+        ("BQMANAGE_INFO_SCHEMA_BATCH", "ten"),
+    ],
+)
 def test_a_bad_tuning_variable_is_bad_input(name: str, value: str, workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(name, value)
     result = run_cli("check")

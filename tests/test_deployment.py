@@ -25,7 +25,9 @@ def test_github_workflow_runs_check_with_wif_and_uploads_sarif() -> None:
 def test_reset_schedules_are_off_the_hour() -> None:
     cron = yaml.safe_load((ROOT / "deployment" / "reset" / "cronjob.yaml").read_text())
     assert cron["kind"] == "CronJob" and cron["spec"]["schedule"].split()[0] not in ("0", "00")
-    assert "bqmanage --target bigquery reset" in cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["args"][0]
+    assert (
+        "bqmanage --target bigquery reset" in cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["args"][0]
+    )
     line = next(ln for ln in (ROOT / "deployment" / "reset" / "crontab").read_text().splitlines() if "bqmanage" in ln)
     assert line.split()[0] == "17" and "reset" in line
     import json
@@ -47,8 +49,9 @@ def _kubectl_configmaps(text: str) -> dict[str, dict[str, str]]:
     return maps
 
 
-def _mount_like_kubelet(root: Path, mount_path: str, data: dict[str, str], items: list[dict[str, str]] | None,
-                        sub_path: str | None) -> None:
+def _mount_like_kubelet(
+    root: Path, mount_path: str, data: dict[str, str], items: list[dict[str, str]] | None, sub_path: str | None
+) -> None:
     """A configMap volume as the kubelet writes it: the files in a hidden timestamped directory,
     ``..data`` linking to it, and one link per top-level entry; ``items`` choose keys and paths,
     ``subPath`` mounts one entry of the volume instead of the whole of it."""

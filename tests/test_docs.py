@@ -15,7 +15,8 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_cli_reference_is_current() -> None:
     readme = cli_reference.README.read_text()
     assert cli_reference.section(readme) == cli_reference.reference().strip("\n"), (
-        "README CLI reference is stale: run python -m tests.cli_reference --write")
+        "README CLI reference is stale: run python -m tests.cli_reference --write"
+    )
 
 
 def test_every_command_has_help_with_an_example() -> None:

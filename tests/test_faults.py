@@ -33,7 +33,7 @@ def _assert_seed_end_state(project: str | None = None) -> None:
     engine = engine_for(project)
     rows = seed.read_rows(engine)
     assert len(rows) == len(seed.OLD_ROWS)  # nothing lost, nothing duplicated
-    for old, new in zip(sorted(seed.OLD_ROWS, key=lambda r: r["usage_id"]), rows):
+    for old, new in zip(sorted(seed.OLD_ROWS, key=lambda r: r["usage_id"]), rows, strict=False):
         assert {k: new[k] for k in old} == old
         assert {k: new[k] for k in seed.NEW_COUNTERS} == seed.NEW_COUNTERS
     assert api.make_plan(resolve_settings(target="bigquery" if project else "local", project=project), engine).plan.steps == ()
@@ -98,7 +98,9 @@ def test_partitioning_change_is_refused_and_nothing_runs(workdir: Path) -> None:
     seed.insert_old_rows(engine)
     before = seed.read_rows(engine)
     path = Path("schemas/tenants/tenant_usage_quotas.yaml")
-    path.write_text(path.read_text().replace("partitioning: {column: usage_date}", "partitioning: {column: usage_date, granularity: MONTH}"))
+    path.write_text(
+        path.read_text().replace("partitioning: {column: usage_date}", "partitioning: {column: usage_date, granularity: MONTH}")
+    )
     engine = engine_for(None)
     result = run_cli("apply")
     assert result.exit_code == 2
@@ -120,8 +122,9 @@ def test_refused_required_column(workdir: Path) -> None:
 
 
 @pytest.mark.parametrize("error", [RATE_LIMIT, CONCURRENT], ids=["rateLimitExceeded", "concurrent_update"])
-def test_transient_errors_are_retried_then_succeed(error: tuple[int, str, str], emulator_url: str, workdir: Path,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_transient_errors_are_retried_then_succeed(
+    error: tuple[int, str, str], emulator_url: str, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     proxy = FaultProxy(emulator_url)
     try:
         monkeypatch.setenv("BIGQUERY_EMULATOR_HOST", proxy.url)
@@ -144,8 +147,15 @@ def test_non_retryable_error_fails_fast_with_exit_3(emulator_url: str, workdir: 
     proxy = FaultProxy(emulator_url)
     try:
         monkeypatch.setenv("BIGQUERY_EMULATOR_HOST", proxy.url)
-        proxy.faults.append(Fault("POST", re.compile(r"/(jobs|queries)(\?|$)"), 1, (403, "accessDenied", "Access Denied: Project p: User does not have bigquery.jobs.create permission"),
-                                  body=re.compile("CREATE SCHEMA")))
+        proxy.faults.append(
+            Fault(
+                "POST",
+                re.compile(r"/(jobs|queries)(\?|$)"),
+                1,
+                (403, "accessDenied", "Access Denied: Project p: User does not have bigquery.jobs.create permission"),
+                body=re.compile("CREATE SCHEMA"),
+            )
+        )
         result = run_cli("--target", "bigquery", "--project", "denied-project", "apply")
         assert result.exit_code == 3
         assert "Access Denied" in result.stderr and "Traceback" not in result.stderr

@@ -29,15 +29,22 @@ columns:
 
 
 def _events(*fields: Column) -> Table:
-    return Table(dataset="app", name="events", columns=(
-        Column(name="id", type="STRING"), Column(name="meta", type="STRUCT", fields=fields)))
+    return Table(
+        dataset="app",
+        name="events",
+        columns=(Column(name="id", type="STRING"), Column(name="meta", type="STRUCT", fields=fields)),
+    )
 
 
 def test_one_tables_patch_sets_every_field_description_of_a_table() -> None:
-    desired = _events(Column(name="source", type="STRING", description="new"),
-                      Column(name="inner", type="STRUCT", fields=(Column(name="a", type="INT64", description="deep"),)))
-    actual = _events(Column(name="source", type="STRING", description="old"),
-                     Column(name="inner", type="STRUCT", fields=(Column(name="a", type="INT64"),)))
+    desired = _events(
+        Column(name="source", type="STRING", description="new"),
+        Column(name="inner", type="STRUCT", fields=(Column(name="a", type="INT64", description="deep"),)),
+    )
+    actual = _events(
+        Column(name="source", type="STRING", description="old"),
+        Column(name="inner", type="STRUCT", fields=(Column(name="a", type="INT64"),)),
+    )
     (step,) = build_plan(compare_table(desired, actual)).steps
     assert step.kind == "set_field_description" and step.sql is None
     assert step.api == {"method": "tables.patch", "descriptions": {"meta.source": "new", "meta.inner.a": "deep"}}
@@ -63,8 +70,10 @@ def test_check_reports_apply_sets_and_check_is_clean_after(workdir: Path) -> Non
     Path("schemas/app/events.yaml").write_text(changed.replace("type: INT64}", "type: INT64, description: A.}"))
     report = json.loads(run_cli("check", "--format", "json").stdout)
     drift = sorted((f["kind"], f["column"], f["expected"], f["actual"]) for f in report["findings"] if f["table"] == "events")
-    assert drift == [("description_mismatch", "meta.inner.a", "A.", None),
-                     ("description_mismatch", "meta.source", "The upstream system.", "Where it came from.")]
+    assert drift == [
+        ("description_mismatch", "meta.inner.a", "A.", None),
+        ("description_mismatch", "meta.source", "The upstream system.", "Where it came from."),
+    ]
     plan = run_cli("plan")
     assert "set_field_description: set the description of nested fields meta.source, meta.inner.a via tables.patch" in plan.stdout
     assert run_cli("apply").exit_code == 0

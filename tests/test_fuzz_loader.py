@@ -36,17 +36,92 @@ FUZZ = settings(
 )
 PEAK_BYTES = 32 << 20  # per example; the examples are at most a few KB of YAML
 
-KEYS = ["table", "description", "labels", "legacy_names", "partitioning", "clustering", "columns", "quota",
-        "name", "type", "mode", "default", "reset", "fields", "column", "granularity", "range", "<<"]
-TYPES = ["STRING", "INT64", "NUMERIC(10, 2)", "STRING(0)", "STRUCT<a INT64>", "ARRAY<STRING>", "RECORD",
-         "DATE", "TIMESTAMP", "INT46", "ARRAY<ARRAY<INT64>>", "RANGE<DATE>", "BIGNUMERIC(77, 38)"]
-PUNCTUATION = ["[", "]", "{", "}", ":", ": ", "- ", ", ", "\n", "\n  ", "  ", "\t", "? ", "|", ">", "'", '"',
-               "#", "---\n", "...\n", "&a ", "&b ", "*a", "*b", "<<: ", "!", "!!int ", "!!str ", "!!binary ",
-               "!vault ", "%YAML 1.1\n", "%TAG ! tag:x,2000:\n", "\\", "~", "null", "2026-02-30", "1e999",
-               "0x1F", "é", "\ufeff", "\x85", "\x07", "\u2028", "name", "type", "columns", "INT64"]
+KEYS = [
+    "table",
+    "description",
+    "labels",
+    "legacy_names",
+    "partitioning",
+    "clustering",
+    "columns",
+    "quota",
+    "name",
+    "type",
+    "mode",
+    "default",
+    "reset",
+    "fields",
+    "column",
+    "granularity",
+    "range",
+    "<<",
+]
+TYPES = [
+    "STRING",
+    "INT64",
+    "NUMERIC(10, 2)",
+    "STRING(0)",
+    "STRUCT<a INT64>",
+    "ARRAY<STRING>",
+    "RECORD",
+    "DATE",
+    "TIMESTAMP",
+    "INT46",
+    "ARRAY<ARRAY<INT64>>",
+    "RANGE<DATE>",
+    "BIGNUMERIC(77, 38)",
+]
+PUNCTUATION = [
+    "[",
+    "]",
+    "{",
+    "}",
+    ":",
+    ": ",
+    "- ",
+    ", ",
+    "\n",
+    "\n  ",
+    "  ",
+    "\t",
+    "? ",
+    "|",
+    ">",
+    "'",
+    '"',
+    "#",
+    "---\n",
+    "...\n",
+    "&a ",
+    "&b ",
+    "*a",
+    "*b",
+    "<<: ",
+    "!",
+    "!!int ",
+    "!!str ",
+    "!!binary ",
+    "!vault ",
+    "%YAML 1.1\n",
+    "%TAG ! tag:x,2000:\n",
+    "\\",
+    "~",
+    "null",
+    "2026-02-30",
+    "1e999",
+    "0x1F",
+    "é",
+    "\ufeff",
+    "\x85",
+    "\x07",
+    "\u2028",
+    "name",
+    "type",
+    "columns",
+    "INT64",
+]
 
-scalars = (st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12) | st.dates()
-           | st.sampled_from(TYPES))
+scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12) | st.dates() | st.sampled_from(TYPES)
 plain_data = st.recursive(
     scalars,
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8) | st.integers(), inner, max_size=4),
@@ -61,8 +136,12 @@ definition_like = st.recursive(
 
 @st.composite
 def dumped(draw: st.DrawFn, data: st.SearchStrategy[object]) -> bytes:
-    text: str = yaml.safe_dump(draw(data), default_flow_style=draw(st.sampled_from([None, True, False])),
-                               allow_unicode=draw(st.booleans()), sort_keys=False)
+    text: str = yaml.safe_dump(
+        draw(data),
+        default_flow_style=draw(st.sampled_from([None, True, False])),
+        allow_unicode=draw(st.booleans()),
+        sort_keys=False,
+    )
     return text.encode()
 
 

@@ -46,6 +46,7 @@ def _analyze_steps(steps: tuple[Step, ...], before: list[Table], after: list[Tab
 
 # ---- the oracle can fail ----
 
+
 def test_the_oracle_rejects_what_bigquery_rejects() -> None:
     quotas = seed.desired_quotas(ROOT / "schemas")
     with pytest.raises(OracleError, match="Did you mean max_concurrent_reached"):
@@ -59,7 +60,9 @@ def test_the_oracle_rejects_what_bigquery_rejects() -> None:
 def test_a_broken_rendered_statement_fails_the_tier() -> None:
     """The seed migration's real backfill, with one column name broken as a typo would."""
     desired = load_definitions(ROOT / "schemas")
-    plan = build_plan(compare(desired, Warehouse(tables={"tenants.tenant_usage_quotas": seed.old_deploy_table(ROOT / "schemas")})))
+    plan = build_plan(
+        compare(desired, Warehouse(tables={"tenants.tenant_usage_quotas": seed.old_deploy_table(ROOT / "schemas")}))
+    )
     backfill = next(s for s in plan.steps if s.kind == "backfill")
     assert backfill.sql is not None
     oracle().analyze(backfill.sql, desired)
@@ -70,8 +73,10 @@ def test_a_broken_rendered_statement_fails_the_tier() -> None:
 
 # ---- every statement kind ----
 
-@pytest.mark.parametrize("case_id,desired,actual,kinds,codes", [c for c in CASES if not c[4]],
-                         ids=[c[0] for c in CASES if not c[4]])
+
+@pytest.mark.parametrize(
+    "case_id,desired,actual,kinds,codes", [c for c in CASES if not c[4]], ids=[c[0] for c in CASES if not c[4]]
+)
 def test_planner_case_statements(case_id: str, desired: Table, actual: Table | None, kinds: list[str], codes: list[str]) -> None:
     plan = build_plan(compare_table(desired, actual))
     _analyze_steps(plan.steps, [actual] if actual else [], [desired])
@@ -113,10 +118,13 @@ def test_migration_to_every_type_from_a_bare_table() -> None:
     """Every column of the fixture added to tables that have only their first column: ADD COLUMN,
     SET DEFAULT, the backfill, options and descriptions, on every partitioning kind."""
     desired = load_definitions(EVERYTHING)
-    actual = {f"{t.dataset}.{t.name}": t.model_copy(update={"columns": t.columns[:1], "description": None, "labels": {}})
-              for t in desired.tables}
-    plan = build_plan(compare(desired, Warehouse(datasets={d.name: d for d in desired.all_datasets()}, tables=actual)),
-                      desired=desired)
+    actual = {
+        f"{t.dataset}.{t.name}": t.model_copy(update={"columns": t.columns[:1], "description": None, "labels": {}})
+        for t in desired.tables
+    }
+    plan = build_plan(
+        compare(desired, Warehouse(datasets={d.name: d for d in desired.all_datasets()}, tables=actual)), desired=desired
+    )
     assert {s.kind for s in plan.steps} >= {"add_column", "set_default", "backfill", "set_table_options"}
     assert _analyze_steps(plan.steps, list(actual.values()), list(desired.tables)) >= 5
 
@@ -127,10 +135,14 @@ def test_reset_statements(strategy: str) -> None:
     quotas = desired.table("tenants", "tenant_usage_quotas")
     assert quotas is not None and quotas.quota is not None
     # With require_partition_filter, so that the partition predicates are analyzed too.
-    table = quotas.model_copy(update={"quota": quotas.quota.model_copy(update={"strategy": strategy}),
-                                      "require_partition_filter": True})
-    definitions = Definitions(datasets=desired.datasets, digest=desired.digest,
-                              tables=tuple(table if t.name == table.name else t for t in desired.tables))
+    table = quotas.model_copy(
+        update={"quota": quotas.quota.model_copy(update={"strategy": strategy}), "require_partition_filter": True}
+    )
+    definitions = Definitions(
+        datasets=desired.datasets,
+        digest=desired.digest,
+        tables=tuple(table if t.name == table.name else t for t in desired.tables),
+    )
     sql = render_reset(definitions, table, None)
     carry = {**RUN_DATE, "carry_tenants": ["acme"], "carry_from": dt.date(2026, 1, 1)}
     for statement in (sql.merge, sql.dedup, sql.status, sql.older):
@@ -145,9 +157,19 @@ def test_reset_statements(strategy: str) -> None:
 def test_ledger_statements() -> None:
     ledger = ledger_table("tenants")
     oracle().analyze(create_table_sql(ledger))
-    params = {"run_id": "r", "applied_at": dt.datetime(2026, 11, 21, tzinfo=dt.timezone.utc), "principal": "p",
-              "digest": "d", "version": "v", "outcome": "running", "applied": 0, "total": 1,
-              "statements": "[]", "backfill": "[]", "error": "e"}
+    params = {
+        "run_id": "r",
+        "applied_at": dt.datetime(2026, 11, 21, tzinfo=dt.UTC),
+        "principal": "p",
+        "digest": "d",
+        "version": "v",
+        "outcome": "running",
+        "applied": 0,
+        "total": 1,
+        "statements": "[]",
+        "backfill": "[]",
+        "error": "e",
+    }
     oracle().analyze(ledger_insert_sql("tenants"), [ledger], params)
     oracle().analyze(latest_entry_sql("tenants"), [ledger])
     assert LEDGER in latest_entry_sql("tenants")

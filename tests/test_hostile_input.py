@@ -105,37 +105,58 @@ def test_huge_file_is_refused_before_parsing(unchanged: Path) -> None:
     _validate_rejects(f"{TABLE}: ", "larger than 4 MiB")
 
 
-@pytest.mark.parametrize("text,line,fragment", [
-    ("columns:\n  - {name: id, type: !vault secret}\n", 2, "unsupported tag '!vault'"),
-    ("columns: !!set {a, b}\n", 1, "unsupported tag '!!set'"),
-    ("columns:\n  - {name: id, type: STRING}\n? [a, b]\n: 1\n", 3, "complex key"),
-    ("columns:\n  - {name: id, type: STRING}\n? {a: 1}\n: 1\n", 3, "complex key"),
-    ("k: &k [1]\n*k : 1\ncolumns: []\n", 2, "complex key"),
-    ("columns: &c\n  - {name: id, type: STRING, fields: *c}\n", 2, "recursive alias"),
-    ("columns: *nowhere\n", 1, "alias *nowhere is not defined"),
-    ("a: &x 1\nb: &x 2\ncolumns: []\n", 2, "anchor &x is defined twice (first at line 1)"),
-    ("columns:\n  - {name: d, type: DATE, default: 2026-02-30}\n", 2, "cannot read '2026-02-30' as !!timestamp"),
-    ("columns:\n  - {name: b, type: BOOL, default: !!bool maybe}\n", 2, "cannot read 'maybe' as !!bool"),
-    ("columns:\n  - {name: n, type: INT64, default: !!int }\n", 2, "cannot read '' as !!int"),
-    ("columns:\n  - {name: id, type: STRING}\n---\ncolumns: []\n", 3, "expected one document"),
-    ("columns:\n  - {name: id, type: STRING, description: \"bell \x07\"}\n", 2, "control character U+0007"),
-    ("columns:\n  - {name: id\ttype: STRING}\n", 2, "invalid YAML"),
-], ids=["custom_tag", "set_tag", "complex_key_list", "complex_key_map", "alias_key", "recursive_alias",
-        "undefined_alias", "duplicate_anchor", "impossible_date", "bad_bool", "empty_int", "two_documents",
-        "control_character", "tab"])
+@pytest.mark.parametrize(
+    "text,line,fragment",
+    [
+        ("columns:\n  - {name: id, type: !vault secret}\n", 2, "unsupported tag '!vault'"),
+        ("columns: !!set {a, b}\n", 1, "unsupported tag '!!set'"),
+        ("columns:\n  - {name: id, type: STRING}\n? [a, b]\n: 1\n", 3, "complex key"),
+        ("columns:\n  - {name: id, type: STRING}\n? {a: 1}\n: 1\n", 3, "complex key"),
+        ("k: &k [1]\n*k : 1\ncolumns: []\n", 2, "complex key"),
+        ("columns: &c\n  - {name: id, type: STRING, fields: *c}\n", 2, "recursive alias"),
+        ("columns: *nowhere\n", 1, "alias *nowhere is not defined"),
+        ("a: &x 1\nb: &x 2\ncolumns: []\n", 2, "anchor &x is defined twice (first at line 1)"),
+        ("columns:\n  - {name: d, type: DATE, default: 2026-02-30}\n", 2, "cannot read '2026-02-30' as !!timestamp"),
+        ("columns:\n  - {name: b, type: BOOL, default: !!bool maybe}\n", 2, "cannot read 'maybe' as !!bool"),
+        ("columns:\n  - {name: n, type: INT64, default: !!int }\n", 2, "cannot read '' as !!int"),
+        ("columns:\n  - {name: id, type: STRING}\n---\ncolumns: []\n", 3, "expected one document"),
+        ('columns:\n  - {name: id, type: STRING, description: "bell \x07"}\n', 2, "control character U+0007"),
+        ("columns:\n  - {name: id\ttype: STRING}\n", 2, "invalid YAML"),
+    ],
+    ids=[
+        "custom_tag",
+        "set_tag",
+        "complex_key_list",
+        "complex_key_map",
+        "alias_key",
+        "recursive_alias",
+        "undefined_alias",
+        "duplicate_anchor",
+        "impossible_date",
+        "bad_bool",
+        "empty_int",
+        "two_documents",
+        "control_character",
+        "tab",
+    ],
+)
 def test_unsupported_yaml_is_located(text: str, line: int, fragment: str, unchanged: Path) -> None:
     write(Path(TABLE), text)
     _validate_rejects(f"{TABLE}:{line}:", fragment)
 
 
 def test_merge_keys_are_supported(unchanged: Path) -> None:
-    write(Path(TABLE), (
-        "columns:\n"
-        "  - &counter {name: runs, type: INT64, mode: REQUIRED, default: 0}\n"
-        "  - {<<: *counter, name: failures}\n"
-        "  - <<: [*counter, {description: merged}]\n"
-        "    name: cancels\n"
-        "    mode: NULLABLE\n"))
+    write(
+        Path(TABLE),
+        (
+            "columns:\n"
+            "  - &counter {name: runs, type: INT64, mode: REQUIRED, default: 0}\n"
+            "  - {<<: *counter, name: failures}\n"
+            "  - <<: [*counter, {description: merged}]\n"
+            "    name: cancels\n"
+            "    mode: NULLABLE\n"
+        ),
+    )
     result = run_cli("render")
     assert result.exit_code == 0, result.stderr
     assert "`failures` INT64 DEFAULT 0 NOT NULL," in result.stdout
@@ -183,10 +204,14 @@ def test_directory_named_like_a_definition(unchanged: Path) -> None:
     _validate_rejects(f"{TABLE}: ", "is a directory, not a YAML file")
 
 
-@pytest.mark.parametrize("make,fragment", [
-    (lambda p: p.symlink_to(p.name), "symlink loop"),
-    (lambda p: p.symlink_to("nowhere"), "dangling symlink to nowhere"),
-], ids=["loop", "dangling"])
+@pytest.mark.parametrize(
+    "make,fragment",
+    [
+        (lambda p: p.symlink_to(p.name), "symlink loop"),
+        (lambda p: p.symlink_to("nowhere"), "dangling symlink to nowhere"),
+    ],
+    ids=["loop", "dangling"],
+)
 def test_broken_link_directly_under_schemas(make: Callable[[Path], None], fragment: str, unchanged: Path) -> None:
     make(Path("schemas/ds2"))
     _validate_rejects("schemas/ds2: ", fragment)
@@ -240,7 +265,7 @@ def _validate_as_nobody() -> Result:
                 try:
                     result = run_cli("validate")
                     report = ["ran", result.exit_code, result.stdout, result.stderr]
-                except BaseException:  # noqa: BLE001 - the parent fails the test with it
+                except BaseException:
                     report = ["crashed", traceback.format_exc()]
             os.write(write_end, json.dumps(report).encode())
         finally:
@@ -269,16 +294,20 @@ def test_unreadable_definition_file(unchanged: Path) -> None:
 # --- the config file -------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("content,where,fragment", [
-    (b"targets:\n  prod: {engine: bigquery, project: caf\xe9}\n", "bqmanage.yaml:2:", "not UTF-8 text (byte 0xe9)"),
-    (b"- schemas\n- other\n", "bqmanage.yaml:1:", "expected a mapping of settings"),
-    (b"just text\n", "bqmanage.yaml:1:", "expected a mapping of settings"),
-    (_bomb().encode(), "bqmanage.yaml:", "expands to more than 250,000 YAML nodes"),
-    (b"schemas: " + b"[" * 5000 + b"\n", "bqmanage.yaml:1:", "nesting is deeper than 100 levels"),
-    (b"targets: {prod: !vault x}\n", "bqmanage.yaml:1:", "unsupported tag '!vault'"),
-    (b"targets:\n  prod:\n    engine: bigquery\n    projekt: x\n", "bqmanage.yaml:4:", "targets.prod.projekt: Extra inputs"),
-    (b"schemas: [\n", "bqmanage.yaml:2:", "invalid YAML"),
-], ids=["not_utf8", "list", "scalar", "bomb", "deep", "custom_tag", "unknown_key", "syntax"])
+@pytest.mark.parametrize(
+    "content,where,fragment",
+    [
+        (b"targets:\n  prod: {engine: bigquery, project: caf\xe9}\n", "bqmanage.yaml:2:", "not UTF-8 text (byte 0xe9)"),
+        (b"- schemas\n- other\n", "bqmanage.yaml:1:", "expected a mapping of settings"),
+        (b"just text\n", "bqmanage.yaml:1:", "expected a mapping of settings"),
+        (_bomb().encode(), "bqmanage.yaml:", "expands to more than 250,000 YAML nodes"),
+        (b"schemas: " + b"[" * 5000 + b"\n", "bqmanage.yaml:1:", "nesting is deeper than 100 levels"),
+        (b"targets: {prod: !vault x}\n", "bqmanage.yaml:1:", "unsupported tag '!vault'"),
+        (b"targets:\n  prod:\n    engine: bigquery\n    projekt: x\n", "bqmanage.yaml:4:", "targets.prod.projekt: Extra inputs"),
+        (b"schemas: [\n", "bqmanage.yaml:2:", "invalid YAML"),
+    ],
+    ids=["not_utf8", "list", "scalar", "bomb", "deep", "custom_tag", "unknown_key", "syntax"],
+)
 def test_bad_config_file(content: bytes, where: str, fragment: str, unchanged: Path) -> None:
     Path("bqmanage.yaml").write_bytes(content)
     _validate_rejects(f"error: {where}", fragment)

@@ -134,8 +134,9 @@ CASES = [
 
 
 @pytest.mark.parametrize(("step_word", "sig"), CASES, ids=[f"{w}-{s.name}" for w, s in CASES])
-def test_killed_apply_loses_nothing_and_resumes(step_word: str, sig: signal.Signals, workdir: Path,
-                                                seeded_warehouse: tuple[Path, dict[str, Any]]) -> None:
+def test_killed_apply_loses_nothing_and_resumes(
+    step_word: str, sig: signal.Signals, workdir: Path, seeded_warehouse: tuple[Path, dict[str, Any]]
+) -> None:
     base, before = seeded_warehouse
     DB.parent.mkdir(exist_ok=True)
     shutil.copy(base / DB, DB)

@@ -21,8 +21,10 @@ TENANTS = ("t1", "t2", "t3")
 def _registry() -> None:
     assert run_cli("apply").exit_code == 0
     engine = engine_for(None)
-    engine.query("INSERT INTO `tenants`.`tenant_profiles` (tenant_id, status, daily_limit, monthly_limit, concurrent_limit) "
-                 "VALUES ('t1', 'active', 10, 100, 1), ('t2', 'active', 20, 200, 2), ('t3', 'active', 30, 300, 3)")
+    engine.query(
+        "INSERT INTO `tenants`.`tenant_profiles` (tenant_id, status, daily_limit, monthly_limit, concurrent_limit) "
+        "VALUES ('t1', 'active', 10, 100, 1), ('t2', 'active', 20, 200, 2), ('t3', 'active', 30, 300, 3)"
+    )
     engine.close()
 
 
@@ -62,7 +64,7 @@ def test_commands_wait_for_the_lock_and_say_so(command: str, expected: int, work
     assert proc.stderr is not None
     first = proc.stderr.readline()
     con.close()
-    out, err = proc.communicate(timeout=120)
+    _out, err = proc.communicate(timeout=120)
     assert proc.returncode == expected, first + err
     assert first.startswith(f"{DB}: waiting for another bqmanage using it")
     assert "Traceback" not in first + err

@@ -19,8 +19,11 @@ pytestmark = pytest.mark.emulator
 
 
 def _jobs(proxy: FaultProxy) -> list[dict[str, object]]:
-    return [json.loads(body) for method, path, body in proxy.bodies
-            if method == "POST" and re.search(r"/(jobs|queries)(\?|$)", path) and body]
+    return [
+        json.loads(body)
+        for method, path, body in proxy.bodies
+        if method == "POST" and re.search(r"/(jobs|queries)(\?|$)", path) and body
+    ]
 
 
 def _query_of(job: dict[str, object]) -> str:
@@ -55,5 +58,11 @@ def test_check_reads_each_location_in_a_job_of_its_own() -> None:
 
     groups = location_batches({"a": "EU", "b": "US", "c": "EU", "d": None}, default=None, size=50, region_qualified=False)
     assert groups == [("", ["d"]), ("EU", ["a", "c"]), ("US", ["b"])]
-    assert location_batches({"a": "eu", "b": "EU"}, default=None, size=1, region_qualified=False) == [("EU", ["a"]), ("EU", ["b"])]
-    assert location_batches({"a": "EU", "b": "US"}, default="US", size=50, region_qualified=True) == [("EU", ["a"]), ("US", ["b"])]
+    assert location_batches({"a": "eu", "b": "EU"}, default=None, size=1, region_qualified=False) == [
+        ("EU", ["a"]),
+        ("EU", ["b"]),
+    ]
+    assert location_batches({"a": "EU", "b": "US"}, default="US", size=50, region_qualified=True) == [
+        ("EU", ["a"]),
+        ("US", ["b"]),
+    ]

@@ -27,8 +27,10 @@ def test_nested_field_and_clustering_are_applied_on_local(workdir: Path) -> None
     write(Path("schemas/app/events.yaml"), EVENTS)
     assert run_cli("apply").exit_code == 0
     path = Path("schemas/app/events.yaml")
-    path.write_text(EVENTS.replace("clustering: [id]", "clustering: [id, day]")
-                    + "      - {name: score, type: FLOAT64}\n  - {name: day, type: DATE}\n")
+    path.write_text(
+        EVENTS.replace("clustering: [id]", "clustering: [id, day]")
+        + "      - {name: score, type: FLOAT64}\n  - {name: day, type: DATE}\n"
+    )
     plan = run_cli("plan")
     assert "-- API tables.patch: add nested fields meta.score via tables.patch (DDL cannot)" in plan.stdout
     assert "set_clustering" in plan.stdout
@@ -58,8 +60,10 @@ def test_nested_field_goes_through_tables_patch_on_either_engine(project: str | 
 def test_struct_fields_are_created_with_their_descriptions(project: str | None) -> None:
     """CREATE TABLE declares each STRUCT field with its OPTIONS (bqemulator accepts it, and drops
     descriptions, which it is declared not to show)."""
-    write(Path("schemas/app/events.yaml"), EVENTS.replace("{name: source, type: STRING}",
-                                                          "{name: source, type: STRING, description: Where it came from.}"))
+    write(
+        Path("schemas/app/events.yaml"),
+        EVENTS.replace("{name: source, type: STRING}", "{name: source, type: STRING, description: Where it came from.}"),
+    )
     assert run_cli(*target_args(project), "apply").exit_code == 0
     resource = engine_for(project).get_table("app", "events")
     meta = table_from_api(resource).column("meta") if resource else None

@@ -49,17 +49,28 @@ def test_golden_ddl_parses_as_bigquery() -> None:
 def test_quotas_table_is_the_seed_schema() -> None:
     """The 22 columns of seeds/002 in its order, with its NOT NULLs and defaults."""
     seed = [
-        ("usage_id", "STRING", True, None), ("tenant_id", "STRING", True, None), ("usage_date", "DATE", True, None),
-        ("pipelines_run_today", "INT64", True, "0"), ("pipelines_succeeded_today", "INT64", True, "0"),
-        ("pipelines_failed_today", "INT64", True, "0"), ("pipelines_cancelled_today", "INT64", False, "0"),
-        ("pipelines_run_month", "INT64", True, "0"), ("concurrent_pipelines_running", "INT64", True, "0"),
-        ("max_concurrent_reached", "INT64", False, "0"), ("daily_limit", "INT64", True, None),
-        ("monthly_limit", "INT64", False, None), ("concurrent_limit", "INT64", False, "3"),
-        ("quota_exceeded", "BOOL", False, "FALSE"), ("quota_warning_sent", "BOOL", False, "FALSE"),
-        ("quota_exceeded_at", "TIMESTAMP", False, None), ("total_api_calls_today", "INT64", False, "0"),
+        ("usage_id", "STRING", True, None),
+        ("tenant_id", "STRING", True, None),
+        ("usage_date", "DATE", True, None),
+        ("pipelines_run_today", "INT64", True, "0"),
+        ("pipelines_succeeded_today", "INT64", True, "0"),
+        ("pipelines_failed_today", "INT64", True, "0"),
+        ("pipelines_cancelled_today", "INT64", False, "0"),
+        ("pipelines_run_month", "INT64", True, "0"),
+        ("concurrent_pipelines_running", "INT64", True, "0"),
+        ("max_concurrent_reached", "INT64", False, "0"),
+        ("daily_limit", "INT64", True, None),
+        ("monthly_limit", "INT64", False, None),
+        ("concurrent_limit", "INT64", False, "3"),
+        ("quota_exceeded", "BOOL", False, "FALSE"),
+        ("quota_warning_sent", "BOOL", False, "FALSE"),
+        ("quota_exceeded_at", "TIMESTAMP", False, None),
+        ("total_api_calls_today", "INT64", False, "0"),
         ("total_storage_used_gb", "NUMERIC(10, 2)", False, "0"),
-        ("last_updated", "TIMESTAMP", True, "CURRENT_TIMESTAMP()"), ("last_pipeline_started_at", "TIMESTAMP", False, None),
-        ("last_pipeline_completed_at", "TIMESTAMP", False, None), ("created_at", "TIMESTAMP", True, "CURRENT_TIMESTAMP()"),
+        ("last_updated", "TIMESTAMP", True, "CURRENT_TIMESTAMP()"),
+        ("last_pipeline_started_at", "TIMESTAMP", False, None),
+        ("last_pipeline_completed_at", "TIMESTAMP", False, None),
+        ("created_at", "TIMESTAMP", True, "CURRENT_TIMESTAMP()"),
     ]
     from bqmanage.loader import load_definitions
 

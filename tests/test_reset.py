@@ -32,24 +32,30 @@ def _settings(project: str | None):  # type: ignore[no-untyped-def]
 def _history_row(tenant: str, day: dt.date, n: int) -> str:
     month_total = day.day * n  # pipelines so far this month
     started = f"TIMESTAMP '{day.isoformat()} 10:00:00+00'"
-    return (f"('{tenant}-{day:%Y%m%d}', '{tenant}', DATE '{day.isoformat()}', {n}, {n - 1}, 1, 0, {month_total}, {n % 3}, {n}, "
-            f"{40 + n}, {900 + n}, {2 + n % 2}, TRUE, TRUE, {started}, {10 * n}, {n}.25, {started}, {started}, {started}, {started})")
+    return (
+        f"('{tenant}-{day:%Y%m%d}', '{tenant}', DATE '{day.isoformat()}', {n}, {n - 1}, 1, 0, {month_total}, {n % 3}, {n}, "
+        f"{40 + n}, {900 + n}, {2 + n % 2}, TRUE, TRUE, {started}, {10 * n}, {n}.25, {started}, {started}, {started}, {started})"
+    )
 
 
 def build(project: str | None, days: int = 40) -> Engine:
     assert run_cli(*target_args(project), "apply").exit_code == 0
     engine = engine_for(project)
     profiles = ", ".join(f"('{t}', '{s}', {100 + i}, {3000 + i}, {4 + i})" for i, (t, s) in enumerate(TENANTS.items()))
-    engine.query("INSERT INTO `tenants`.`tenant_profiles` (tenant_id, status, daily_limit, monthly_limit, concurrent_limit) "
-                 f"VALUES {profiles}")
+    engine.query(
+        "INSERT INTO `tenants`.`tenant_profiles` (tenant_id, status, daily_limit, monthly_limit, concurrent_limit) "
+        f"VALUES {profiles}"
+    )
     rows = [_history_row(t, HISTORY_END - dt.timedelta(days=d), i + 2) for i, t in enumerate(WITH_HISTORY) for d in range(days)]
-    columns = ("usage_id, tenant_id, usage_date, pipelines_run_today, pipelines_succeeded_today, pipelines_failed_today, "
-               "pipelines_cancelled_today, pipelines_run_month, concurrent_pipelines_running, max_concurrent_reached, "
-               "daily_limit, monthly_limit, concurrent_limit, quota_exceeded, quota_warning_sent, quota_exceeded_at, "
-               "total_api_calls_today, total_storage_used_gb, last_updated, last_pipeline_started_at, "
-               "last_pipeline_completed_at, created_at")
+    columns = (
+        "usage_id, tenant_id, usage_date, pipelines_run_today, pipelines_succeeded_today, pipelines_failed_today, "
+        "pipelines_cancelled_today, pipelines_run_month, concurrent_pipelines_running, max_concurrent_reached, "
+        "daily_limit, monthly_limit, concurrent_limit, quota_exceeded, quota_warning_sent, quota_exceeded_at, "
+        "total_api_calls_today, total_storage_used_gb, last_updated, last_pipeline_started_at, "
+        "last_pipeline_completed_at, created_at"
+    )
     for start in range(0, len(rows), 60):
-        engine.query(f"INSERT INTO {Q} ({columns}) VALUES {', '.join(rows[start:start + 60])}")
+        engine.query(f"INSERT INTO {Q} ({columns}) VALUES {', '.join(rows[start : start + 60])}")
     return engine
 
 
@@ -84,12 +90,25 @@ def test_rollover_same_month_then_month_boundary(project: str | None) -> None:
     for tenant in ("t1", "t2"):
         row, prev = new[tenant], latest[tenant]
         assert row["usage_id"] == f"{tenant}-20261121"
-        for daily in ("pipelines_run_today", "pipelines_succeeded_today", "pipelines_failed_today",
-                      "pipelines_cancelled_today", "max_concurrent_reached", "total_api_calls_today"):
+        for daily in (
+            "pipelines_run_today",
+            "pipelines_succeeded_today",
+            "pipelines_failed_today",
+            "pipelines_cancelled_today",
+            "max_concurrent_reached",
+            "total_api_calls_today",
+        ):
             assert row[daily] == 0
         assert (row["quota_exceeded"], row["quota_warning_sent"], row["quota_exceeded_at"]) == (False, False, None)
-        for carried in ("pipelines_run_month", "daily_limit", "monthly_limit", "concurrent_limit",
-                        "concurrent_pipelines_running", "total_storage_used_gb", "last_pipeline_started_at"):
+        for carried in (
+            "pipelines_run_month",
+            "daily_limit",
+            "monthly_limit",
+            "concurrent_limit",
+            "concurrent_pipelines_running",
+            "total_storage_used_gb",
+            "last_pipeline_started_at",
+        ):
             assert row[carried] == prev[carried], carried
     fresh = new["t3"]  # no history: the registry's defaults
     assert (fresh["daily_limit"], fresh["monthly_limit"], fresh["concurrent_limit"]) == (102, 3002, 6)
@@ -116,7 +135,10 @@ def test_rollover_same_month_then_month_boundary(project: str | None) -> None:
 def test_missed_days_create_only_the_run_date(workdir: Path) -> None:
     engine = build(None, days=3)
     api.reset(_settings(None), engine, run_date=HISTORY_END + dt.timedelta(days=5), allow_future_date=True)
-    dates = {r["usage_date"] for r in engine_for(None).query(f"SELECT DISTINCT usage_date FROM {Q} WHERE usage_date > @d", {"d": HISTORY_END})}
+    dates = {
+        r["usage_date"]
+        for r in engine_for(None).query(f"SELECT DISTINCT usage_date FROM {Q} WHERE usage_date > @d", {"d": HISTORY_END})
+    }
     assert dates == {HISTORY_END + dt.timedelta(days=5)}
 
 
@@ -161,7 +183,7 @@ def test_four_concurrent_resets_leave_one_row_per_tenant_and_date(strategy: str,
             engine = engine_for(project)
             barrier.wait()
             api.reset(_settings(project), engine, run_date=SAME_MONTH)
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=one) for _ in range(4)]
@@ -200,11 +222,14 @@ def test_a_new_daily_counter_changes_the_sql_with_no_code_change(workdir: Path) 
     assert {r["pipelines_retried_today"] for r in rows_on(engine_for(None), SAME_MONTH).values()} == {0}
 
 
-@pytest.mark.parametrize("args,message", [
-    (["--date", "2026-02-30"], "--date: '2026-02-30' is not a date"),
-    (["--table", "tenants.nope"], "--table: unknown table 'tenants.nope'"),
-    (["--table", "tenants.tenant_profiles"], "has no quota section"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--date", "2026-02-30"], "--date: '2026-02-30' is not a date"),
+        (["--table", "tenants.nope"], "--table: unknown table 'tenants.nope'"),
+        (["--table", "tenants.tenant_profiles"], "has no quota section"),
+    ],
+)
 def test_bad_input_exits_2_and_runs_nothing(args: list[str], message: str, workdir: Path) -> None:
     result = run_cli("reset", *args)
     assert result.exit_code == 2

@@ -32,8 +32,10 @@ P = "`tenants`.`tenant_profiles`"
 def test_registry_duplicates_reset_each_tenant_once_then_exit_2(project: str | None) -> None:
     engine = build(project, days=2)
     # t1 listed twice with the same limits, t2 twice with different ones.
-    engine.query(f"INSERT INTO {P} (tenant_id, status, daily_limit, monthly_limit, concurrent_limit) "
-                 "VALUES ('t1', 'active', 100, 3000, 4), ('t2', 'active', 999, 9999, 9)")
+    engine.query(
+        f"INSERT INTO {P} (tenant_id, status, daily_limit, monthly_limit, concurrent_limit) "
+        "VALUES ('t1', 'active', 100, 3000, 4), ('t2', 'active', 999, 9999, 9)"
+    )
     result = run_cli(*target_args(project), "reset", "--date", SAME_MONTH.isoformat(), "--format", "json")
     assert result.exit_code == 2, result.stderr
     assert "Traceback" not in result.stderr
@@ -53,8 +55,10 @@ def test_registry_duplicates_reset_each_tenant_once_then_exit_2(project: str | N
 def test_identical_copies_on_the_run_date_collapse_to_one(project: str | None) -> None:
     """Fully identical rows (no column tells them apart, as the registry bug used to write)."""
     engine = build(project, days=2)
-    copy = ("'t1-20261121', 't1', DATE '2026-11-21', 5, 4, 1, 0, 9, 0, 2, 42, 902, 3, FALSE, FALSE, NULL, 10, 1.25, "
-            "TIMESTAMP '2026-11-21 01:00:00+00', NULL, NULL, TIMESTAMP '2026-11-21 01:00:00+00'")
+    copy = (
+        "'t1-20261121', 't1', DATE '2026-11-21', 5, 4, 1, 0, 9, 0, 2, 42, 902, 3, FALSE, FALSE, NULL, 10, 1.25, "
+        "TIMESTAMP '2026-11-21 01:00:00+00', NULL, NULL, TIMESTAMP '2026-11-21 01:00:00+00'"
+    )
     engine.query(f"INSERT INTO {Q} VALUES ({copy}), ({copy}), ({copy})")
     report = api.reset(_settings(project), engine_for(project), run_date=SAME_MONTH)
     rows = rows_on(engine_for(project), SAME_MONTH)
@@ -104,11 +108,14 @@ def _suspend_then_resume(engine: Engine) -> None:
     suspended_at, older = SAME_MONTH - dt.timedelta(days=60), SAME_MONTH - dt.timedelta(days=90)
     engine.query(f"DELETE FROM {Q} WHERE tenant_id = 't4'")
     for day, limit, storage in ((suspended_at, 777, "12.5"), (older, 555, "3.5")):
-        engine.query(f"INSERT INTO {Q} (usage_id, tenant_id, usage_date, pipelines_run_today, pipelines_succeeded_today, "
-                     "pipelines_failed_today, pipelines_run_month, concurrent_pipelines_running, daily_limit, monthly_limit, "
-                     "concurrent_limit, total_storage_used_gb, last_updated, created_at) VALUES "
-                     f"('t4-{day:%Y%m%d}', 't4', @day, 7, 7, 0, 70, 1, {limit}, {limit * 30}, 8, NUMERIC '{storage}', "
-                     "CURRENT_TIMESTAMP(), CURRENT_TIMESTAMP())", {"day": day})
+        engine.query(
+            f"INSERT INTO {Q} (usage_id, tenant_id, usage_date, pipelines_run_today, pipelines_succeeded_today, "
+            "pipelines_failed_today, pipelines_run_month, concurrent_pipelines_running, daily_limit, monthly_limit, "
+            "concurrent_limit, total_storage_used_gb, last_updated, created_at) VALUES "
+            f"('t4-{day:%Y%m%d}', 't4', @day, 7, 7, 0, 70, 1, {limit}, {limit * 30}, 8, NUMERIC '{storage}', "
+            "CURRENT_TIMESTAMP(), CURRENT_TIMESTAMP())",
+            {"day": day},
+        )
     engine.query(f"UPDATE {P} SET status = 'active' WHERE tenant_id = 't4'")
 
 
@@ -143,8 +150,11 @@ def test_the_scheduled_query_script_does_the_same(emulator: str, workdir: Path) 
     _suspend_then_resume(build(emulator, days=2))
     # bqemulator binds no query parameter inside a multi-statement script (measured: "Values were
     # not provided for ... run_date"), so @run_date goes in as the literal the scheduler would bind.
-    script = (run_cli("reset", "--print-sql").stdout.replace("`tenants`.", f"`{emulator}`.`tenants`.")
-              .replace("@run_date", f"DATE '{SAME_MONTH.isoformat()}'"))
+    script = (
+        run_cli("reset", "--print-sql")
+        .stdout.replace("`tenants`.", f"`{emulator}`.`tenants`.")
+        .replace("@run_date", f"DATE '{SAME_MONTH.isoformat()}'")
+    )
     engine_for(emulator).query(script)
     rows = rows_on(engine_for(emulator), SAME_MONTH)
     assert sorted(rows) == ["t1", "t2", "t3", "t4"]
@@ -169,8 +179,10 @@ def test_reset_before_apply_says_run_apply(missing: str, project: str | None) ->
     assert result.exit_code == 2, result.stderr
     assert "Traceback" not in result.stderr
     if missing == "both":
-        assert (f"`tenants.tenant_usage_quotas` and `tenants.tenant_profiles` do not exist on target {target}; "
-                "run `bqmanage apply` first") in result.stderr
+        assert (
+            f"`tenants.tenant_usage_quotas` and `tenants.tenant_profiles` do not exist on target {target}; "
+            "run `bqmanage apply` first"
+        ) in result.stderr
         assert engine_for(project).list_datasets() == []  # nothing was created
     else:
         assert f"`tenants.tenant_profiles` does not exist on target {target}; run `bqmanage apply` first" in result.stderr
@@ -184,12 +196,17 @@ def test_reset_before_apply_says_run_apply(missing: str, project: str | None) ->
 def test_long_tenant_lists_are_cut_in_text_and_whole_in_json(workdir: Path) -> None:
     assert run_cli("apply").exit_code == 0
     engine = engine_for(None)
-    engine.query(f"INSERT INTO {P} (tenant_id, status, daily_limit, concurrent_limit) "
-                 "SELECT CONCAT('t', LPAD(CAST(i AS STRING), 4, '0')), 'active', 100, 3 FROM UNNEST(GENERATE_ARRAY(0, 1799)) AS i")
+    engine.query(
+        f"INSERT INTO {P} (tenant_id, status, daily_limit, concurrent_limit) "
+        "SELECT CONCAT('t', LPAD(CAST(i AS STRING), 4, '0')), 'active', 100, 3 FROM UNNEST(GENERATE_ARRAY(0, 1799)) AS i"
+    )
     text = run_cli("reset", "--date", SAME_MONTH.isoformat(), "--dry-run")
     assert text.exit_code == 0, text.stderr
     line = next(ln for ln in text.stdout.splitlines() if ln.startswith("No earlier row"))
-    assert line == ("No earlier row, so registry defaults: " + ", ".join(f"t{i:04d}" for i in range(20))
-                    + " and 1,780 more (--format json lists them all)")
+    assert line == (
+        "No earlier row, so registry defaults: "
+        + ", ".join(f"t{i:04d}" for i in range(20))
+        + " and 1,780 more (--format json lists them all)"
+    )
     report = json.loads(run_cli("reset", "--date", SAME_MONTH.isoformat(), "--dry-run", "--format", "json").stdout)
     assert len(report["without_history"]) == 1800

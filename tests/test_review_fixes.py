@@ -27,7 +27,9 @@ def test_a_lookback_beyond_ten_years_is_a_definition_error(workdir: Path) -> Non
 @pytest.mark.parametrize("date", ["0001-01-01", "0001-02-01", "20261121", "2026-W47-6", "2026-11-21T00:00"])
 def test_reset_dates_outside_the_promise_are_refused(date: str, workdir: Path) -> None:
     result = run_cli("reset", "--date", date, "--dry-run")
-    assert result.exit_code == 2 and result.stderr.startswith(f"error: --date: {date}" if date.startswith("0001") else f"error: --date: {date!r}")
+    assert result.exit_code == 2 and result.stderr.startswith(
+        f"error: --date: {date}" if date.startswith("0001") else f"error: --date: {date!r}"
+    )
     _no_traceback(result)
     assert not (workdir / ".bqmanage").exists()
 
@@ -63,10 +65,13 @@ def test_validate_help_example_runs(workdir: Path) -> None:
     assert run_cli(*example.split()[1:]).exit_code == 0
 
 
-@pytest.mark.parametrize(("where", "fragment"), [
-    ("schemas/tenants/extra.YAML", "end in .yaml or .yml (lower case)"),
-    ("schemas/tenants/archive/old.yaml", "a directory of YAML files inside a dataset directory is not read"),
-])
+@pytest.mark.parametrize(
+    ("where", "fragment"),
+    [
+        ("schemas/tenants/extra.YAML", "end in .yaml or .yml (lower case)"),
+        ("schemas/tenants/archive/old.yaml", "a directory of YAML files inside a dataset directory is not read"),
+    ],
+)
 def test_definition_files_that_would_be_skipped_are_reported(where: str, fragment: str, workdir: Path) -> None:
     write(workdir / where, "columns:\n  - {name: id, type: STRING}\n")
     result = run_cli("validate")
@@ -74,11 +79,17 @@ def test_definition_files_that_would_be_skipped_are_reported(where: str, fragmen
     assert result.stderr.startswith(str(Path(where).parent if "archive" in where else where))
 
 
-@pytest.mark.parametrize(("config", "args", "fragment"), [
-    ("targets:\n  prod: {engine: bigquery, project: 'Bad Project'}\n", ["--target", "prod", "check"],
-     "bqmanage.yaml: targets.prod.project: "),
-    ("default_target: nope\n", ["check"], "bqmanage.yaml: default_target: unknown target 'nope'"),
-])
+@pytest.mark.parametrize(
+    ("config", "args", "fragment"),
+    [
+        (
+            "targets:\n  prod: {engine: bigquery, project: 'Bad Project'}\n",
+            ["--target", "prod", "check"],
+            "bqmanage.yaml: targets.prod.project: ",
+        ),
+        ("default_target: nope\n", ["check"], "bqmanage.yaml: default_target: unknown target 'nope'"),
+    ],
+)
 def test_config_problems_name_the_config_not_a_flag(config: str, args: list[str], fragment: str, workdir: Path) -> None:
     write(workdir / "bqmanage.yaml", config)
     result = run_cli(*args)

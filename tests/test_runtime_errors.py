@@ -68,7 +68,10 @@ def test_check_output_never_replaces_what_is_not_a_report(kind: str, workdir: Pa
     if before is not None:
         after = os.lstat(target)
         assert (stat.S_IFMT(after.st_mode), after.st_size, after.st_mtime_ns) == (
-            stat.S_IFMT(before.st_mode), before.st_size, before.st_mtime_ns)
+            stat.S_IFMT(before.st_mode),
+            before.st_size,
+            before.st_mtime_ns,
+        )
     assert not Path(".bqmanage").exists()
 
 
@@ -91,7 +94,8 @@ def _big_old_table(copies: int) -> None:
     seed.insert_old_rows(engine)
     engine.con.execute(  # type: ignore[attr-defined]  # bulk fill straight in DuckDB: test setup only
         "INSERT INTO tenants.tenant_usage_quotas SELECT q.* REPLACE (q.usage_id || '-' || r.i AS usage_id) "
-        f"FROM tenants.tenant_usage_quotas q, range({copies}) r(i)")
+        f"FROM tenants.tenant_usage_quotas q, range({copies}) r(i)"
+    )
     engine.close()
 
 
@@ -129,8 +133,9 @@ def test_signal_during_the_backfill_exits_130_and_a_rerun_resumes(sig: signal.Si
 
 
 @pytest.mark.parametrize("command", ["check", "plan", "apply", "inspect"])
-def test_unreachable_endpoint_is_exit_3_naming_endpoint_project_and_operation(command: str, workdir: Path,
-                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unreachable_endpoint_is_exit_3_naming_endpoint_project_and_operation(
+    command: str, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("BIGQUERY_EMULATOR_HOST", "http://127.0.0.1:9")
     monkeypatch.setenv("BQMANAGE_RETRY_DEADLINE", "2")
     started = time.monotonic()
@@ -146,8 +151,17 @@ def test_unreachable_endpoint_is_exit_3_naming_endpoint_project_and_operation(co
 def test_dropped_or_hanging_connections_are_exit_3_within_the_deadline(mode: str, workdir: Path) -> None:
     with broken_endpoint(mode) as url:
         started = time.monotonic()
-        result = run("--target", "bigquery", "--project", "my-project", "check", cwd=workdir,
-                     BIGQUERY_EMULATOR_HOST=url, BQMANAGE_RETRY_DEADLINE="2", timeout=60)
+        result = run(
+            "--target",
+            "bigquery",
+            "--project",
+            "my-project",
+            "check",
+            cwd=workdir,
+            BIGQUERY_EMULATOR_HOST=url,
+            BQMANAGE_RETRY_DEADLINE="2",
+            timeout=60,
+        )
     assert result.returncode == 3, result.stderr
     assert result.stderr.startswith(f"error: bigquery project my-project at {url}: datasets.list failed")
     assert "Traceback" not in result.stderr
@@ -158,13 +172,16 @@ def test_dropped_or_hanging_connections_are_exit_3_within_the_deadline(mode: str
 
 
 @pytest.mark.parametrize("cancel", ["cancelled", "refused"])
-def test_job_past_its_timeout_is_cancelled_recorded_and_exit_3(cancel: str, emulator_url: str, workdir: Path,
-                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_job_past_its_timeout_is_cancelled_recorded_and_exit_3(
+    cancel: str, emulator_url: str, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     proxy = FaultProxy(emulator_url)
     try:
         project = f"slow-job-{cancel}"
         if cancel == "refused":
-            proxy.faults.append(Fault("POST", re.compile(r"/jobs/[^/]+/cancel"), 5, (403, "accessDenied", "Access Denied: bigquery.jobs.update")))
+            proxy.faults.append(
+                Fault("POST", re.compile(r"/jobs/[^/]+/cancel"), 5, (403, "accessDenied", "Access Denied: bigquery.jobs.update"))
+            )
         monkeypatch.setenv("BIGQUERY_EMULATOR_HOST", proxy.url)
         monkeypatch.setenv("BQMANAGE_RETRY_DEADLINE", "15")
         monkeypatch.setenv("BQMANAGE_JOB_TIMEOUT", "2")
@@ -200,8 +217,10 @@ def test_ctrl_c_while_waiting_for_a_job_cancels_it(emulator_url: str, workdir: P
         project = "interrupted-job"
         env = {"BIGQUERY_EMULATOR_HOST": proxy.url, "BQMANAGE_RETRY_DEADLINE": "15"}
         assert run("--target", "bigquery", "--project", project, "apply", cwd=workdir, **env).returncode == 0
-        write(Path("schemas/tenants/tenant_profiles.yaml"), Path("schemas/tenants/tenant_profiles.yaml").read_text()
-              + "  - {name: region, type: STRING, default: eu}\n")
+        write(
+            Path("schemas/tenants/tenant_profiles.yaml"),
+            Path("schemas/tenants/tenant_profiles.yaml").read_text() + "  - {name: region, type: STRING, default: eu}\n",
+        )
         proxy.slow = SlowJobs(body=re.compile(r'"query": ?"UPDATE'), seconds=3600)
         proc = start("--target", "bigquery", "--project", project, "apply", cwd=workdir, **env)
         assert proc.stderr is not None
@@ -222,10 +241,14 @@ def test_ctrl_c_while_waiting_for_a_job_cancels_it(emulator_url: str, workdir: P
 # ---- GOOGLE_APPLICATION_CREDENTIALS that points nowhere useful ----
 
 
-@pytest.mark.parametrize("content, cause", [(None, "does not exist"), ("not json {", "is not JSON"),
-                                            ("", "is a directory")], ids=["missing", "not_json", "directory"])
+@pytest.mark.parametrize(
+    "content, cause",
+    [(None, "does not exist"), ("not json {", "is not JSON"), ("", "is a directory")],
+    ids=["missing", "not_json", "directory"],
+)
 def test_bad_credentials_file_is_exit_2_naming_the_variable_the_path_and_the_cause(
-        content: str | None, cause: str, workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    content: str | None, cause: str, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("BIGQUERY_EMULATOR_HOST", raising=False)
     path = workdir / "keys" / "sa.json"
     if content == "":
@@ -340,7 +363,9 @@ def test_every_allowed_default_function_works_on_the_local_engine(workdir: Path)
     local engine can fill; CURRENT_DATETIME() has no DuckDB twin and once failed at CREATE."""
     from bqmanage.defaults import FUNCTIONS
 
-    columns = "".join(f"  - {{name: c_{name.lower()}, type: {type_}, default: '{name}()'}}\n" for name, type_ in FUNCTIONS.items())
+    columns = "".join(
+        f"  - {{name: c_{name.lower()}, type: {type_}, default: '{name}()'}}\n" for name, type_ in FUNCTIONS.items()
+    )
     write(Path("schemas/tenants/clocks.yaml"), f"table: clocks\ncolumns:\n  - {{name: id, type: INT64}}\n{columns}")
     assert run_cli("apply").exit_code == 0
     engine = engine_for(None)

@@ -34,7 +34,7 @@ def test_seed_scenario_end_to_end(project: str | None) -> None:
 
     after = seed.read_rows(engine_for(project))
     assert len(after) == len(before) == 3
-    for old, new in zip(before, after):
+    for old, new in zip(before, after, strict=False):
         # Every old value is unchanged (concurrent_limit stays NULL where it was NULL) ...
         assert {k: new[k] for k in old} == old
         # ... the new counters and flags hold their default, not NULL ...
@@ -44,9 +44,11 @@ def test_seed_scenario_end_to_end(project: str | None) -> None:
 
     # A row inserted after the apply gets concurrent_limit's new default of 3.
     engine = engine_for(project)
-    engine.query("INSERT INTO `tenants`.`tenant_usage_quotas` (usage_id, tenant_id, usage_date, daily_limit) "
-                 "VALUES ('t9', 't9', DATE '2026-11-21', 10)")
-    fresh = [r for r in seed.read_rows(engine) if r["usage_id"] == "t9"][0]
+    engine.query(
+        "INSERT INTO `tenants`.`tenant_usage_quotas` (usage_id, tenant_id, usage_date, daily_limit) "
+        "VALUES ('t9', 't9', DATE '2026-11-21', 10)"
+    )
+    fresh = next(r for r in seed.read_rows(engine) if r["usage_id"] == "t9")
     assert fresh["pipelines_cancelled_today"] == 0 and fresh["quota_exceeded"] is False
     if project is None:
         assert fresh["concurrent_limit"] == 3
@@ -59,18 +61,23 @@ def test_seed_scenario_end_to_end(project: str | None) -> None:
 
 
 def test_existing_column_default_on_emulator(emulator: str, workdir: Path) -> None:
-    pytest.skip("bqemulator 1.4.0 drops defaultValueExpression from tables.get (evaluation §3), so the "
-                "missing DEFAULT 3 of the existing concurrent_limit column cannot be observed there and is "
-                "not planned; the local engine test above and the golden SQL cover it, as would real_bq")
+    pytest.skip(
+        "bqemulator 1.4.0 drops defaultValueExpression from tables.get (evaluation §3), so the "
+        "missing DEFAULT 3 of the existing concurrent_limit column cannot be observed there and is "
+        "not planned; the local engine test above and the golden SQL cover it, as would real_bq"
+    )
 
 
 def _seed_plan():  # type: ignore[no-untyped-def]
     desired = load_definitions(Path(__file__).parent.parent / "schemas")
     old = seed.old_deploy_table(Path(__file__).parent.parent / "schemas")
     profiles = desired.table("tenants", "tenant_profiles")
-    actual = Warehouse(datasets={"tenants": Dataset(name="tenants", description=desired.datasets[0].description,
-                                                     labels=desired.datasets[0].labels)},
-                       tables={"tenants.tenant_usage_quotas": old, "tenants.tenant_profiles": profiles})
+    actual = Warehouse(
+        datasets={
+            "tenants": Dataset(name="tenants", description=desired.datasets[0].description, labels=desired.datasets[0].labels)
+        },
+        tables={"tenants.tenant_usage_quotas": old, "tenants.tenant_profiles": profiles},
+    )
     return build_plan(compare(desired, actual))
 
 

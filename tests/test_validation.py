@@ -17,44 +17,126 @@ GOOD_COLUMNS = """\
 # (name, yaml text of schemas/ds/t.yaml, expected line, expected message fragment)
 BAD = [
     ("yaml_syntax", "table: t\ncolumns: [\n  {name: id, type: STRING\n", 4, "invalid YAML"),
-    ("unknown_type", "columns:\n  - {name: id, type: STRING}\n  - {name: n, type: INT46}\n", 3, "columns[1].type: unknown type 'INT46'"),
-    ("unknown_key", "columns:\n  - {name: id, tpye: STRING, type: STRING}\n", 2, "columns[0].tpye: unknown key 'tpye'; did you mean 'type'?"),
+    (
+        "unknown_type",
+        "columns:\n  - {name: id, type: STRING}\n  - {name: n, type: INT46}\n",
+        3,
+        "columns[1].type: unknown type 'INT46'",
+    ),
+    (
+        "unknown_key",
+        "columns:\n  - {name: id, tpye: STRING, type: STRING}\n",
+        2,
+        "columns[0].tpye: unknown key 'tpye'; did you mean 'type'?",
+    ),
     ("missing_type", "columns:\n  - {name: id}\n", 2, "required key 'type' is missing"),
-    ("bad_column_name", "columns:\n  - {name: id, type: STRING}\n  - {name: 2fast, type: INT64}\n", 3, "columns[1].name: invalid column name '2fast'"),
+    (
+        "bad_column_name",
+        "columns:\n  - {name: id, type: STRING}\n  - {name: 2fast, type: INT64}\n",
+        3,
+        "columns[1].name: invalid column name '2fast'",
+    ),
     ("reserved_prefix", "columns:\n  - {name: _PARTITIONTIME, type: TIMESTAMP}\n", 2, "reserved prefix '_PARTITION'"),
-    ("duplicate_case_insensitive", "columns:\n  - {name: Tenant, type: STRING}\n  - {name: tenant, type: STRING}\n", 3, "duplicate column 'tenant'"),
+    (
+        "duplicate_case_insensitive",
+        "columns:\n  - {name: Tenant, type: STRING}\n  - {name: tenant, type: STRING}\n",
+        3,
+        "duplicate column 'tenant'",
+    ),
     ("numeric_scale", "columns:\n  - {name: x, type: 'NUMERIC(10, 12)'}\n", 2, "scale must be between 0 and 9"),
     ("numeric_precision", "columns:\n  - {name: x, type: 'NUMERIC(40, 2)'}\n", 2, "precision must be between 2 and 31"),
     ("string_length", "columns:\n  - {name: x, type: 'STRING(0)'}\n", 2, "length must be at least 1"),
-    ("too_many_clustering", "clustering: [a, b, c, d, e]\ncolumns:\n" + "".join(f"  - {{name: {c}, type: STRING}}\n" for c in "abcde"), 1, "at most 4 clustering columns"),
-    ("clustering_unknown", "clustering: [nope]\ncolumns:\n  - {name: id, type: STRING}\n", 1, "clustering[0]: clustering column 'nope'"),
-    ("partition_type", "partitioning: {column: id}\ncolumns:\n  - {name: id, type: STRING}\n", 1, "partition column 'id' is STRING"),
-    ("partition_missing", "partitioning: {column: day}\ncolumns:\n  - {name: id, type: STRING}\n", 1, "partition column 'day' is not a column"),
+    (
+        "too_many_clustering",
+        "clustering: [a, b, c, d, e]\ncolumns:\n" + "".join(f"  - {{name: {c}, type: STRING}}\n" for c in "abcde"),
+        1,
+        "at most 4 clustering columns",
+    ),
+    (
+        "clustering_unknown",
+        "clustering: [nope]\ncolumns:\n  - {name: id, type: STRING}\n",
+        1,
+        "clustering[0]: clustering column 'nope'",
+    ),
+    (
+        "partition_type",
+        "partitioning: {column: id}\ncolumns:\n  - {name: id, type: STRING}\n",
+        1,
+        "partition column 'id' is STRING",
+    ),
+    (
+        "partition_missing",
+        "partitioning: {column: day}\ncolumns:\n  - {name: id, type: STRING}\n",
+        1,
+        "partition column 'day' is not a column",
+    ),
     ("default_function", "columns:\n  - {name: ts, type: TIMESTAMP, default: 'NOW()'}\n", 2, "default 'NOW()' is not allowed"),
     ("default_type", "columns:\n  - {name: n, type: INT64, default: 'zero'}\n", 2, "default 'zero' is not a number for INT64"),
-    ("default_function_type", "columns:\n  - {name: d, type: DATE, default: 'CURRENT_TIMESTAMP()'}\n", 2, "returns TIMESTAMP, not DATE"),
-    ("null_default_required", "columns:\n  - {name: n, type: INT64, mode: REQUIRED, default: null}\n", 2, "REQUIRED column cannot have a NULL default"),
+    (
+        "default_function_type",
+        "columns:\n  - {name: d, type: DATE, default: 'CURRENT_TIMESTAMP()'}\n",
+        2,
+        "returns TIMESTAMP, not DATE",
+    ),
+    (
+        "null_default_required",
+        "columns:\n  - {name: n, type: INT64, mode: REQUIRED, default: null}\n",
+        2,
+        "REQUIRED column cannot have a NULL default",
+    ),
     ("bad_mode", "columns:\n  - {name: n, type: INT64, mode: OPTIONAL}\n", 2, "columns[0].mode"),
     ("array_required", "columns:\n  - {name: tags, type: 'ARRAY<STRING>', mode: REQUIRED}\n", 2, "cannot be REQUIRED"),
     ("struct_without_fields", "columns:\n  - {name: meta, type: RECORD}\n", 2, "needs fields"),
-    ("range_partition_expiration",  # managing-partitioned-tables#partition-expiration: time partitions only
-     "partitioning: {column: b, range: {start: 0, end: 10, interval: 1}}\npartition_expiration_days: 7\ncolumns:\n  - {name: b, type: INT64}\n",
-     2, "partition_expiration_days is not supported on integer-range"),
-    ("expiration_nan", "partitioning: {column: day}\npartition_expiration_days: .nan\ncolumns:\n  - {name: day, type: DATE}\n", 2,
-     "partition_expiration_days must be a positive number of days"),
+    (
+        "range_partition_expiration",  # managing-partitioned-tables#partition-expiration: time partitions only
+        "partitioning: {column: b, range: {start: 0, end: 10, interval: 1}}\npartition_expiration_days: 7\n"
+        "columns:\n  - {name: b, type: INT64}\n",
+        2,
+        "partition_expiration_days is not supported on integer-range",
+    ),
+    (
+        "expiration_nan",
+        "partitioning: {column: day}\npartition_expiration_days: .nan\ncolumns:\n  - {name: day, type: DATE}\n",
+        2,
+        "partition_expiration_days must be a positive number of days",
+    ),
     ("float_default_nan", "columns:\n  - {name: x, type: FLOAT64, default: .nan}\n", 2, "not a finite number"),
     ("numeric_default_inf", "columns:\n  - {name: x, type: NUMERIC, default: .inf}\n", 2, "not a finite number"),
-    ("too_many_labels", "labels: {" + ", ".join(f"k{i}: v" for i in range(65)) + "}\ncolumns:\n  - {name: id, type: STRING}\n", 1,
-     "65 labels; BigQuery allows at most 64"),
+    (
+        "too_many_labels",
+        "labels: {" + ", ".join(f"k{i}: v" for i in range(65)) + "}\ncolumns:\n  - {name: id, type: STRING}\n",
+        1,
+        "65 labels; BigQuery allows at most 64",
+    ),
     ("legacy_name_is_defined", "legacy_names: [ds.t]\ncolumns:\n  - {name: id, type: STRING}\n", 1, "is a defined table"),
-    ("nested_too_deep", "columns:\n  - {name: x, type: '" + "ARRAY<" * 3000 + "INT64" + ">" * 3000 + "'}\n", 2, "nests more than 100 levels"),
+    (
+        "nested_too_deep",
+        "columns:\n  - {name: x, type: '" + "ARRAY<" * 3000 + "INT64" + ">" * 3000 + "'}\n",
+        2,
+        "nests more than 100 levels",
+    ),
     ("int64_default_range", "columns:\n  - {name: n, type: INT64, default: 9223372036854775808}\n", 2, "is outside INT64"),
     ("numeric_default_not_a_number", "columns:\n  - {name: n, type: NUMERIC, default: 'many'}\n", 2, "not a number for NUMERIC"),
     ("table_name_mismatch", "table: other\ncolumns:\n  - {name: id, type: STRING}\n", 1, "must match its file name"),
     ("label", "labels: {Owner: x}\ncolumns:\n  - {name: id, type: STRING}\n", 1, "invalid label key 'Owner'"),
-    ("duplicate_yaml_key", "columns:\n  - {name: id, type: STRING}\ncolumns:\n  - {name: x, type: STRING}\n", 3, "duplicate key 'columns'"),
-    ("require_filter_unpartitioned", "require_partition_filter: true\ncolumns:\n  - {name: id, type: STRING}\n", 1, "needs a partitioned table"),
-    ("nested_default", "columns:\n  - name: meta\n    type: RECORD\n    fields:\n      - {name: a, type: INT64, default: 1}\n", 5, "top-level columns only"),
+    (
+        "duplicate_yaml_key",
+        "columns:\n  - {name: id, type: STRING}\ncolumns:\n  - {name: x, type: STRING}\n",
+        3,
+        "duplicate key 'columns'",
+    ),
+    (
+        "require_filter_unpartitioned",
+        "require_partition_filter: true\ncolumns:\n  - {name: id, type: STRING}\n",
+        1,
+        "needs a partitioned table",
+    ),
+    (
+        "nested_default",
+        "columns:\n  - name: meta\n    type: RECORD\n    fields:\n      - {name: a, type: INT64, default: 1}\n",
+        5,
+        "top-level columns only",
+    ),
 ]
 
 
@@ -73,8 +155,11 @@ def test_bad_definition(name: str, text: str, line: int, fragment: str, workdir:
 
 
 def test_every_problem_is_reported_not_just_the_first(workdir: Path) -> None:
-    write(Path("schemas/ds/t.yaml"), "clustering: [a, b, c, d, e]\ncolumns:\n  - {name: a, type: INT46}\n"
-          "  - {name: b, type: 'NUMERIC(99)'}\n  - {name: A, type: STRING}\n")
+    write(
+        Path("schemas/ds/t.yaml"),
+        "clustering: [a, b, c, d, e]\ncolumns:\n  - {name: a, type: INT46}\n"
+        "  - {name: b, type: 'NUMERIC(99)'}\n  - {name: A, type: STRING}\n",
+    )
     result = run_cli("validate")
     assert result.exit_code == 2
     lines = [ln for ln in result.stderr.splitlines() if ln.startswith("schemas/ds/t.yaml")]

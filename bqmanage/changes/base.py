@@ -291,7 +291,15 @@ def options_drifts(change: Change, options: Options) -> list[Drift]:
     out = []
     for name, want, have in options:
         kind = "description_mismatch" if name == "description" else "option_mismatch"
-        out.append(Drift(kind, change.target, f"{name} is {have!r}, expected {want!r}", "sets it", want, have,
-                         column=name if kind == "option_mismatch" else None))
+        out.append(
+            Drift(
+                kind,
+                change.target,
+                f"{name} is {have!r}, expected {want!r}",
+                "sets it",
+                want,
+                have,
+                column=name if kind == "option_mismatch" else None,
+            )
+        )
     return out
-

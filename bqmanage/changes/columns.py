@@ -56,9 +56,11 @@ class AddColumn(ColumnChange):
         # One multi-action ALTER per table: one metadata update instead of one per column.
         names = ", ".join(c.column.name for c in changes)
         actions = ",\n  ".join(c._action() for c in changes)
-        return Rendered(f"add {names} (NULLABLE, no DEFAULT: BigQuery rejects it on existing tables)",
-                        sql=f"ALTER TABLE {changes[0].ref.sql(project)}\n  {actions}",
-                        actions=tuple(c.render(project) for c in changes) if len(changes) > 1 else ())
+        return Rendered(
+            f"add {names} (NULLABLE, no DEFAULT: BigQuery rejects it on existing tables)",
+            sql=f"ALTER TABLE {changes[0].ref.sql(project)}\n  {actions}",
+            actions=tuple(c.render(project) for c in changes) if len(changes) > 1 else (),
+        )
 
     def follow_ups(self) -> tuple[Change, ...]:
         if self.column.default is None:
@@ -70,8 +72,14 @@ class AddColumn(ColumnChange):
 
     def drifts(self) -> list[Drift]:
         then = f", sets its default {self.column.default} and backfills existing rows" if self.column.default is not None else ""
-        return [self.drift("missing_column", f"column is missing (expected {self.column.type_sql()})", f"adds it{then}",
-                           expected=self.column.type_sql())]
+        return [
+            self.drift(
+                "missing_column",
+                f"column is missing (expected {self.column.type_sql()})",
+                f"adds it{then}",
+                expected=self.column.type_sql(),
+            )
+        ]
 
     def run_local(self, db: LocalTarget) -> None:
         db.add_column(self.ref, self.column.name, self.column.model_copy(update={"default": None}))
@@ -110,8 +118,12 @@ class ChangeMode(ColumnChange, Refused):
 
     @classmethod
     def on_column(cls, desired: Column | None, actual: Column | None, at: ColumnAt) -> Iterator[Change]:
-        if desired is not None and actual is not None and desired.mode != actual.mode \
-                and (at.is_field or not _relaxes(desired, actual)):
+        if (
+            desired is not None
+            and actual is not None
+            and desired.mode != actual.mode
+            and (at.is_field or not _relaxes(desired, actual))
+        ):
             yield ChangeMode(dataset=at.table.dataset, table=at.table.name, column=desired, actual=actual, path=at.dotted)
 
     def refusal(self) -> Refusal:
@@ -138,8 +150,13 @@ class WidenType(ColumnChange):
 
     @classmethod
     def on_column(cls, desired: Column | None, actual: Column | None, at: ColumnAt) -> Iterator[Change]:
-        if desired is not None and actual is not None and not at.is_field and _retyped(desired, actual, at) \
-                and is_widening(actual, desired):
+        if (
+            desired is not None
+            and actual is not None
+            and not at.is_field
+            and _retyped(desired, actual, at)
+            and is_widening(actual, desired)
+        ):
             yield WidenType(dataset=at.table.dataset, table=at.table.name, column=desired, actual=actual)
 
     def describe(self) -> str:
@@ -147,8 +164,10 @@ class WidenType(ColumnChange):
         return f"widen {self.target}.{self.path} from {was} to {self.column.type_sql()}"
 
     def render(self, project: str | None) -> str:
-        return (f"ALTER TABLE {self.ref.sql(project)} ALTER COLUMN {quote(self.column.name)} "
-                f"SET DATA TYPE {self.column.element_type_sql()}")
+        return (
+            f"ALTER TABLE {self.ref.sql(project)} ALTER COLUMN {quote(self.column.name)} "
+            f"SET DATA TYPE {self.column.element_type_sql()}"
+        )
 
     def drifts(self) -> list[Drift]:
         return [_type_drift(self, "widens it")]
@@ -166,8 +185,12 @@ class ChangeType(ColumnChange, Refused):
 
     @classmethod
     def on_column(cls, desired: Column | None, actual: Column | None, at: ColumnAt) -> Iterator[Change]:
-        if desired is not None and actual is not None and _retyped(desired, actual, at) \
-                and (at.is_field or not is_widening(actual, desired)):
+        if (
+            desired is not None
+            and actual is not None
+            and _retyped(desired, actual, at)
+            and (at.is_field or not is_widening(actual, desired))
+        ):
             yield ChangeType(dataset=at.table.dataset, table=at.table.name, column=desired, actual=actual, path=at.dotted)
 
     def refusal(self) -> Refusal:
@@ -246,16 +269,23 @@ class SetColumnDescription(ColumnChange):
 
     @classmethod
     def on_column(cls, desired: Column | None, actual: Column | None, at: ColumnAt) -> Iterator[Change]:
-        if desired is not None and actual is not None and not at.is_field and at.sees("description") \
-                and (desired.description or None) != (actual.description or None):
+        if (
+            desired is not None
+            and actual is not None
+            and not at.is_field
+            and at.sees("description")
+            and (desired.description or None) != (actual.description or None)
+        ):
             yield SetColumnDescription(dataset=at.table.dataset, table=at.table.name, column=desired, actual=actual)
 
     def describe(self) -> str:
         return f"set description of {self.target}.{self.path}"
 
     def render(self, project: str | None) -> str:
-        return (f"ALTER TABLE {self.ref.sql(project)} ALTER COLUMN {quote(self.column.name)} "
-                f"SET OPTIONS (description = {literal_sql(self.column.description)})")
+        return (
+            f"ALTER TABLE {self.ref.sql(project)} ALTER COLUMN {quote(self.column.name)} "
+            f"SET OPTIONS (description = {literal_sql(self.column.description)})"
+        )
 
     def drifts(self) -> list[Drift]:
         expected, actual = self.column.description, self.actual.description if self.actual else None
@@ -288,8 +318,9 @@ class DropColumn(ColumnChange, Refused):
         return f"drop column {self.target}.{self.path}"
 
     def drifts(self) -> list[Drift]:
-        return [self.drift("extra_column", f"column {self.column.type_sql()} is live but not defined",
-                           actual=self.column.type_sql())]
+        return [
+            self.drift("extra_column", f"column {self.column.type_sql()} is live but not defined", actual=self.column.type_sql())
+        ]
 
 
 def _relaxes(desired: Column, actual: Column) -> bool:
@@ -303,8 +334,13 @@ def _retyped(desired: Column, actual: Column, at: ColumnAt) -> bool:
 
 def _default_differs(desired: Column | None, actual: Column | None, at: ColumnAt) -> bool:
     # Defaults exist on top-level columns only.
-    return desired is not None and actual is not None and not at.is_field and at.sees("default") \
+    return (
+        desired is not None
+        and actual is not None
+        and not at.is_field
+        and at.sees("default")
         and desired.default != actual.default
+    )
 
 
 def _mode_drift(change: ColumnChange, fix: str = "") -> Drift:

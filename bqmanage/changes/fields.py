@@ -39,8 +39,11 @@ class AddField(ColumnChange, TablePatch):
 
     def refusal(self) -> Refusal | None:
         if self.column.mode == "REQUIRED":
-            return Refusal("BQM101", f"field {self.path} is REQUIRED; BigQuery cannot add a REQUIRED field to an existing record",
-                           "declare the field NULLABLE")
+            return Refusal(
+                "BQM101",
+                f"field {self.path} is REQUIRED; BigQuery cannot add a REQUIRED field to an existing record",
+                "declare the field NULLABLE",
+            )
         return None
 
     def describe(self) -> str:
@@ -52,8 +55,9 @@ class AddField(ColumnChange, TablePatch):
     @classmethod
     def render_group(cls, changes: Sequence[Self], project: str | None) -> Rendered:
         paths = [c.path for c in changes]
-        return Rendered(f"add nested fields {', '.join(paths)} via tables.patch (DDL cannot)",
-                        api={"method": "tables.patch", "fields": paths})
+        return Rendered(
+            f"add nested fields {', '.join(paths)} via tables.patch (DDL cannot)", api={"method": "tables.patch", "fields": paths}
+        )
 
     def patch(self, table: dict[str, Any]) -> str:
         # tables.patch must keep every existing field; a new one goes at the end of its record.
@@ -66,8 +70,14 @@ class AddField(ColumnChange, TablePatch):
         return "schema"
 
     def drifts(self) -> list[Drift]:
-        return [self.drift("missing_column", f"column is missing (expected {self.column.type_sql()})", "adds it",
-                           expected=self.column.type_sql())]
+        return [
+            self.drift(
+                "missing_column",
+                f"column is missing (expected {self.column.type_sql()})",
+                "adds it",
+                expected=self.column.type_sql(),
+            )
+        ]
 
     def run_local(self, db: LocalTarget) -> None:
         db.add_column(self.ref, self.path, self.column)
@@ -84,10 +94,16 @@ class SetFieldDescription(ColumnChange, TablePatch):
 
     @classmethod
     def on_column(cls, desired: Column | None, actual: Column | None, at: ColumnAt) -> Iterator[Change]:
-        if desired is not None and actual is not None and at.is_field and at.sees("description") \
-                and (desired.description or None) != (actual.description or None):
-            yield SetFieldDescription(dataset=at.table.dataset, table=at.table.name, column=desired, actual=actual,
-                                      path=at.dotted)
+        if (
+            desired is not None
+            and actual is not None
+            and at.is_field
+            and at.sees("description")
+            and (desired.description or None) != (actual.description or None)
+        ):
+            yield SetFieldDescription(
+                dataset=at.table.dataset, table=at.table.name, column=desired, actual=actual, path=at.dotted
+            )
 
     def describe(self) -> str:
         return f"set description of field {self.target}.{self.path}"
@@ -98,8 +114,10 @@ class SetFieldDescription(ColumnChange, TablePatch):
     @classmethod
     def render_group(cls, changes: Sequence[Self], project: str | None) -> Rendered:
         paths = [c.path for c in changes]
-        return Rendered(f"set the description of nested fields {', '.join(paths)} via tables.patch (DDL cannot)",
-                        api={"method": "tables.patch", "descriptions": {c.path: c.column.description for c in changes}})
+        return Rendered(
+            f"set the description of nested fields {', '.join(paths)} via tables.patch (DDL cannot)",
+            api={"method": "tables.patch", "descriptions": {c.path: c.column.description for c in changes}},
+        )
 
     def patch(self, table: dict[str, Any]) -> str:
         field = schema_field(table, self.path)

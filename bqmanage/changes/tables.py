@@ -94,10 +94,14 @@ class SetClustering(TablePatch):
 
     @classmethod
     def on_table(cls, desired: Table, actual: Table | None, unobservable: frozenset[str]) -> Iterator[Change]:
-        if actual is not None and "clustering" not in unobservable \
-                and tuple(c.lower() for c in desired.clustering) != tuple(c.lower() for c in actual.clustering):
-            yield SetClustering(dataset=desired.dataset, table=desired.name, desired_fields=desired.clustering,
-                      actual_fields=actual.clustering)
+        if (
+            actual is not None
+            and "clustering" not in unobservable
+            and tuple(c.lower() for c in desired.clustering) != tuple(c.lower() for c in actual.clustering)
+        ):
+            yield SetClustering(
+                dataset=desired.dataset, table=desired.name, desired_fields=desired.clustering, actual_fields=actual.clustering
+            )
 
     def describe(self) -> str:
         return f"set clustering of {self.target} to ({', '.join(self.desired_fields) or 'none'})"
@@ -128,8 +132,12 @@ class ChangePartitioning(Refused):
     @classmethod
     def on_table(cls, desired: Table, actual: Table | None, unobservable: frozenset[str]) -> Iterator[Change]:
         if actual is not None and _key(desired.partitioning) != _key(actual.partitioning):
-            yield ChangePartitioning(dataset=desired.dataset, table=desired.name, desired_spec=_text(desired.partitioning),
-                      actual_spec=_text(actual.partitioning))
+            yield ChangePartitioning(
+                dataset=desired.dataset,
+                table=desired.name,
+                desired_spec=_text(desired.partitioning),
+                actual_spec=_text(actual.partitioning),
+            )
 
     def refusal(self) -> Refusal:
         return Refusal(
@@ -142,8 +150,15 @@ class ChangePartitioning(Refused):
         return f"change partitioning of {self.target}"
 
     def drifts(self) -> list[Drift]:
-        return [Drift("partitioning_mismatch", self.target, mismatch("partitioning", self.desired_spec, self.actual_spec),
-                      expected=self.desired_spec, actual=self.actual_spec)]
+        return [
+            Drift(
+                "partitioning_mismatch",
+                self.target,
+                mismatch("partitioning", self.desired_spec, self.actual_spec),
+                expected=self.desired_spec,
+                actual=self.actual_spec,
+            )
+        ]
 
 
 def _key(partitioning: Partitioning | None) -> tuple[object, ...] | None:
@@ -181,8 +196,9 @@ class Backfill(Change):
     def render(self, project: str | None) -> str:
         """One UPDATE per table; with a partition filter, its WHERE also holds a predicate on the
         partitioning column alone that excludes no row, NULL partitions included."""
-        sets = ",\n  ".join(f"{quote(c.name)} = IFNULL({quote(c.name)}, {default_expression(c.type, c.default or 'NULL')})"
-                            for c in self.columns)
+        sets = ",\n  ".join(
+            f"{quote(c.name)} = IFNULL({quote(c.name)}, {default_expression(c.type, c.default or 'NULL')})" for c in self.columns
+        )
         where = " OR ".join(f"{quote(c.name)} IS NULL" for c in self.columns)
         if self.partition_filter is not None:
             where = f"({where})\n  AND {every_partition_sql(self.partition_filter)}"

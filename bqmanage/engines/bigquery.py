@@ -39,13 +39,29 @@ BQEMULATOR = Capabilities(
     catalog_follows_alter=False,
     runs_as="bqemulator gets each ADD COLUMN of a multi-action ALTER as an ALTER of its own",
     info_schema_missing=frozenset({"COLUMN_FIELD_PATHS", "COLUMNS.column_default", "TABLES.ddl"}),
-    unobservable=frozenset({"default", "description", "clustering", "labels", "require_partition_filter",
-                            "type_params", "dataset_options", "friendly_name"}),
+    unobservable=frozenset(
+        {
+            "default",
+            "description",
+            "clustering",
+            "labels",
+            "require_partition_filter",
+            "type_params",
+            "dataset_options",
+            "friendly_name",
+        }
+    ),
 )
 # Failures worth a new attempt: short-term rate limits, backend errors, and DML that lost a
 # concurrent-update race (reason invalidQuery, which the client does not retry by itself).
-_RETRY_REASONS = {"rateLimitExceeded", "jobRateLimitExceeded", "backendError", "internalError",
-                  "jobBackendError", "jobInternalError"}
+_RETRY_REASONS = {
+    "rateLimitExceeded",
+    "jobRateLimitExceeded",
+    "backendError",
+    "internalError",
+    "jobBackendError",
+    "jobInternalError",
+}
 _RETRY_TEXT = ("could not serialize access", "concurrent update", "exceeded rate limits")
 # What the transport raises when the endpoint is down, drops the connection or does not answer;
 # the client's own retry wraps the last of them in a RetryError at its deadline.
@@ -56,8 +72,11 @@ T = TypeVar("T")
 def is_retryable(exc: Exception) -> bool:
     reasons = {e.get("reason") for e in getattr(exc, "errors", None) or [] if isinstance(e, dict)}
     text = str(exc).lower()
-    return bool(reasons & _RETRY_REASONS) or any(t in text for t in _RETRY_TEXT) or isinstance(
-        exc, (gexc.InternalServerError, gexc.ServiceUnavailable, gexc.BadGateway, gexc.TooManyRequests))
+    return (
+        bool(reasons & _RETRY_REASONS)
+        or any(t in text for t in _RETRY_TEXT)
+        or isinstance(exc, (gexc.InternalServerError, gexc.ServiceUnavailable, gexc.BadGateway, gexc.TooManyRequests))
+    )
 
 
 class BigQueryEngine:
@@ -94,13 +113,16 @@ class BigQueryEngine:
     # ---- catalog ----
 
     def list_datasets(self) -> list[str]:
-        found = self._call("datasets.list", lambda: list(self.client.list_datasets(retry=self.rpc_retry, timeout=self.rpc_timeout)))
+        found = self._call(
+            "datasets.list", lambda: list(self.client.list_datasets(retry=self.rpc_retry, timeout=self.rpc_timeout))
+        )
         return sorted(d.dataset_id for d in found)
 
     def get_dataset(self, dataset: str) -> dict[str, Any] | None:
         try:
-            resource: dict[str, Any] = self._call("datasets.get", lambda: self.client.get_dataset(
-                dataset, retry=self.rpc_retry, timeout=self.rpc_timeout)).to_api_repr()
+            resource: dict[str, Any] = self._call(
+                "datasets.get", lambda: self.client.get_dataset(dataset, retry=self.rpc_retry, timeout=self.rpc_timeout)
+            ).to_api_repr()
             self._locations[dataset] = resource.get("location") or ""
             return resource
         except WarehouseError as exc:
@@ -109,7 +131,9 @@ class BigQueryEngine:
             raise
 
     def list_tables(self, dataset: str) -> list[str]:
-        found = self._call("tables.list", lambda: list(self.client.list_tables(dataset, retry=self.rpc_retry, timeout=self.rpc_timeout)))
+        found = self._call(
+            "tables.list", lambda: list(self.client.list_tables(dataset, retry=self.rpc_retry, timeout=self.rpc_timeout))
+        )
         return sorted(t.table_id for t in found)
 
     def get_table(self, dataset: str, table: str) -> dict[str, Any] | None:
@@ -187,10 +211,17 @@ class BigQueryEngine:
         return created or self._locations.get(step.dataset) or None
 
     def _table(self, dataset: str, table: str) -> bigquery.Table:
-        return self._call("tables.get", lambda: self.client.get_table(f"{self.project}.{dataset}.{table}", retry=self.rpc_retry, timeout=self.rpc_timeout))
+        return self._call(
+            "tables.get",
+            lambda: self.client.get_table(f"{self.project}.{dataset}.{table}", retry=self.rpc_retry, timeout=self.rpc_timeout),
+        )
 
     def _update(self, table: bigquery.Table, fields: list[str]) -> None:
-        self._retrying(lambda: self._call("tables.patch", lambda: self.client.update_table(table, fields, retry=self.rpc_retry, timeout=self.rpc_timeout)))
+        self._retrying(
+            lambda: self._call(
+                "tables.patch", lambda: self.client.update_table(table, fields, retry=self.rpc_retry, timeout=self.rpc_timeout)
+            )
+        )
 
     def _patch(self, step: Step) -> None:
         """tables.patch: each change edits the live REST Table resource, then the fields they
@@ -204,23 +235,38 @@ class BigQueryEngine:
         rows, _ = self._run(sql, params, label)
         return [dict(r.items()) for r in rows]
 
-    def _config(self, params: dict[str, Any] | None = None, label: str | None = None, dry_run: bool = False) -> bigquery.QueryJobConfig:
+    def _config(
+        self, params: dict[str, Any] | None = None, label: str | None = None, dry_run: bool = False
+    ) -> bigquery.QueryJobConfig:
         labels = dict(self.labels)
         if label:
             labels["bqmanage_step"] = label
         return bigquery.QueryJobConfig(
-            labels=labels, dry_run=dry_run, use_query_cache=not dry_run,
-            query_parameters=[_parameter(k, v) for k, v in (params or {}).items()])
+            labels=labels,
+            dry_run=dry_run,
+            use_query_cache=not dry_run,
+            query_parameters=[_parameter(k, v) for k, v in (params or {}).items()],
+        )
 
-    def _run(self, sql: str, params: dict[str, Any] | None, label: str | None = None,
-             location: str | None = None) -> tuple[list[Any], Any]:
+    def _run(
+        self, sql: str, params: dict[str, Any] | None, label: str | None = None, location: str | None = None
+    ) -> tuple[list[Any], Any]:
         """Run one query job to the end: its rows (all pages, fetched here, inside the error
         handling) and their schema. Retried whole on rate limits and concurrent-update conflicts.
         ``location`` overrides the target's job location."""
+
         def attempt() -> tuple[list[Any], Any]:
-            job = self._call("jobs.insert", lambda: self.client.query(
-                sql, job_config=self._config(params, label), retry=self.rpc_retry, job_retry=None, timeout=self.rpc_timeout,
-                location=location or self.location))
+            job = self._call(
+                "jobs.insert",
+                lambda: self.client.query(
+                    sql,
+                    job_config=self._config(params, label),
+                    retry=self.rpc_retry,
+                    job_retry=None,
+                    timeout=self.rpc_timeout,
+                    location=location or self.location,
+                ),
+            )
             return self._wait(job)
 
         return self._retrying(attempt)
@@ -245,7 +291,8 @@ class BigQueryEngine:
                 cancelled = self._cancel(job)
                 raise WarehouseError(
                     f"{self.where}: jobs.getQueryResults failed: job {job.job_id} did not finish within "
-                    f"{self.job_timeout:g} s (BQMANAGE_JOB_TIMEOUT); {cancelled}") from None
+                    f"{self.job_timeout:g} s (BQMANAGE_JOB_TIMEOUT); {cancelled}"
+                ) from None
 
         return self._call("jobs.getQueryResults", fetch)
 
@@ -253,16 +300,25 @@ class BigQueryEngine:
         """Cancel a job bqmanage stopped waiting for; say what became of it."""
         try:
             # Briefly: the command is already failing, and the message will name the job anyway.
-            self.client.cancel_job(job.job_id, project=job.project, location=job.location,
-                                   retry=bigquery.DEFAULT_RETRY.with_deadline(10.0), timeout=min(self.rpc_timeout, 10.0))
+            self.client.cancel_job(
+                job.job_id,
+                project=job.project,
+                location=job.location,
+                retry=bigquery.DEFAULT_RETRY.with_deadline(10.0),
+                timeout=min(self.rpc_timeout, 10.0),
+            )
             return "cancelled it"
-        except Exception as exc:  # noqa: BLE001 - whatever went wrong, the user must be told the job id
+        except Exception as exc:
             reason = _api_message(exc) if isinstance(exc, gexc.GoogleAPICallError) else _network_reason(exc, self.rpc_timeout)
             return f"it may still be running ({reason}): stop it with `bq cancel {job.job_id}`"
 
     def estimate_bytes(self, sql: str, params: dict[str, Any] | None = None) -> int | None:
-        job = self._call("jobs.insert", lambda: self.client.query(
-            sql, job_config=self._config(params, dry_run=True), retry=self.rpc_retry, job_retry=None, timeout=self.rpc_timeout))
+        job = self._call(
+            "jobs.insert",
+            lambda: self.client.query(
+                sql, job_config=self._config(params, dry_run=True), retry=self.rpc_retry, job_retry=None, timeout=self.rpc_timeout
+            ),
+        )
         return int(job.total_bytes_processed or 0)
 
     def _retrying(self, func: Callable[[], T]) -> T:
@@ -273,8 +329,11 @@ class BigQueryEngine:
                 return func()
             except WarehouseError as exc:
                 cause = exc.__cause__
-                if not isinstance(cause, gexc.GoogleAPICallError) or not is_retryable(cause) \
-                        or time.monotonic() - start + delay > self.deadline:
+                if (
+                    not isinstance(cause, gexc.GoogleAPICallError)
+                    or not is_retryable(cause)
+                    or time.monotonic() - start + delay > self.deadline
+                ):
                     raise
                 self.sleep(delay)
                 delay = min(delay * 2, 32.0)
@@ -291,10 +350,15 @@ class BigQueryEngine:
         except _NETWORK as exc:
             cause = exc.cause if isinstance(exc, gexc.RetryError) else exc
             if isinstance(cause, gexc.GoogleAPICallError):
-                raise self._failure(operation, f"still failing after {min(self.deadline, 30):g} s of retries: {_api_message(cause)}") from cause
+                raise self._failure(
+                    operation, f"still failing after {min(self.deadline, 30):g} s of retries: {_api_message(cause)}"
+                ) from cause
             reason = _network_reason(cause, self.rpc_timeout)
-            raise self._failure(operation, f"cannot reach the endpoint: {reason}"
-                                + (f" (gave up after {min(self.deadline, 30):g} s of retries)" if exc is not cause else "")) from None
+            raise self._failure(
+                operation,
+                f"cannot reach the endpoint: {reason}"
+                + (f" (gave up after {min(self.deadline, 30):g} s of retries)" if exc is not cause else ""),
+            ) from None
         except google.auth.exceptions.GoogleAuthError as exc:
             raise self._failure(operation, f"authentication failed: {exc}") from None
 
@@ -308,8 +372,9 @@ class BigQueryEngine:
         self.client.close()
 
 
-def location_batches(datasets: dict[str, str | None], default: str | None, size: int,
-                     region_qualified: bool) -> list[tuple[str, list[str]]]:
+def location_batches(
+    datasets: dict[str, str | None], default: str | None, size: int, region_qualified: bool
+) -> list[tuple[str, list[str]]]:
     """(location, datasets) per INFORMATION_SCHEMA job: datasets of one location only, in batches
     of ``size`` (or all at once for a region-qualified view). "" is the job's default location."""
     from bqmanage import infoschema
@@ -319,8 +384,11 @@ def location_batches(datasets: dict[str, str | None], default: str | None, size:
     for name, location in sorted(datasets.items()):
         where = location or default
         by_location.setdefault((canonical_location(where) or where) if where else "", []).append(name)
-    return [(location, batch) for location, names in sorted(by_location.items())
-            for batch in ([names] if region_qualified else infoschema.batches(names, size))]
+    return [
+        (location, batch)
+        for location, names in sorted(by_location.items())
+        for batch in ([names] if region_qualified else infoschema.batches(names, size))
+    ]
 
 
 def _api_message(exc: gexc.GoogleAPICallError) -> str:
@@ -351,7 +419,14 @@ def _same_base(catalog: dict[str, Any], physical: dict[str, Any]) -> bool:
 def _parameter(name: str, value: Any) -> Any:
     if isinstance(value, list):
         return bigquery.ArrayQueryParameter(name, "STRING", value)
-    kinds = ((bool, "BOOL"), (int, "INT64"), (float, "FLOAT64"), (decimal.Decimal, "NUMERIC"),
-             (dt.datetime, "TIMESTAMP"), (dt.date, "DATE"), (str, "STRING"))
+    kinds = (
+        (bool, "BOOL"),
+        (int, "INT64"),
+        (float, "FLOAT64"),
+        (decimal.Decimal, "NUMERIC"),
+        (dt.datetime, "TIMESTAMP"),
+        (dt.date, "DATE"),
+        (str, "STRING"),
+    )
     kind = next((k for t, k in kinds if isinstance(value, t)), "STRING")
     return bigquery.ScalarQueryParameter(name, kind, value)

@@ -36,7 +36,7 @@ def _adc_file_problem(path: str) -> str | None:
     except (ValueError, UnicodeDecodeError) as exc:
         return f"the file is not JSON ({exc})"
     if not isinstance(data, dict) or "type" not in data:
-        return "the file is JSON but not a credentials file (no \"type\" key)"
+        return 'the file is JSON but not a credentials file (no "type" key)'
     return None
 
 
@@ -57,15 +57,19 @@ def credentials(settings: Settings, emulator: bool) -> tuple[Credentials, str]:
             from google.auth import impersonated_credentials
 
             creds = impersonated_credentials.Credentials(
-                source_credentials=creds, target_principal=settings.impersonate_service_account, target_scopes=SCOPES)
+                source_credentials=creds, target_principal=settings.impersonate_service_account, target_scopes=SCOPES
+            )
             return creds, settings.impersonate_service_account
     except google.auth.exceptions.DefaultCredentialsError as exc:
         if adc_file and not settings.credentials_file:
             raise ConfigError(f"GOOGLE_APPLICATION_CREDENTIALS={adc_file}: {exc}") from None
         raise WarehouseError(
             "bigquery: no Google credentials found; run `gcloud auth application-default login`, "
-            "set GOOGLE_APPLICATION_CREDENTIALS, or set credentials_file in bqmanage.yaml") from None
+            "set GOOGLE_APPLICATION_CREDENTIALS, or set credentials_file in bqmanage.yaml"
+        ) from None
     except (OSError, ValueError) as exc:
         raise ConfigError(f"{settings.credentials_file}: cannot read service-account credentials: {exc}") from None
-    principal = getattr(creds, "service_account_email", None) or getattr(creds, "account", None) or "application-default credentials"
+    principal = (
+        getattr(creds, "service_account_email", None) or getattr(creds, "account", None) or "application-default credentials"
+    )
     return creds, str(principal)

@@ -21,8 +21,7 @@ from bqmanage.errors import ConfigError, WarehouseError
 _HOLDER = re.compile(r"\(PID (\d+)\)")
 
 
-def connect(path: Path, read_only: bool, lock_timeout: float,
-            on_wait: Callable[[str], None]) -> duckdb.DuckDBPyConnection:
+def connect(path: Path, read_only: bool, lock_timeout: float, on_wait: Callable[[str], None]) -> duckdb.DuckDBPyConnection:
     """A connection to the warehouse file, waiting up to ``lock_timeout`` s for another process."""
     if read_only and not path.exists():
         # Nothing live yet: an empty in-memory warehouse reads as "every dataset is missing",
@@ -32,8 +31,10 @@ def connect(path: Path, read_only: bool, lock_timeout: float,
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:  # a file where the directory should be, no permission, no such parent
-            raise ConfigError(f"{path}: cannot create the local warehouse's directory {path.parent}: "
-                              f"{exc.strerror or exc} (set BQMANAGE_LOCAL_PATH to move it)") from None
+            raise ConfigError(
+                f"{path}: cannot create the local warehouse's directory {path.parent}: "
+                f"{exc.strerror or exc} (set BQMANAGE_LOCAL_PATH to move it)"
+            ) from None
     deadline = time.monotonic() + lock_timeout
     delay, told = 0.05, False
     while True:
@@ -53,10 +54,12 @@ def connect(path: Path, read_only: bool, lock_timeout: float,
             if time.monotonic() + delay > deadline:
                 raise WarehouseError(
                     f"{path}: still in use by another process{holder} after {lock_timeout:g} s "
-                    "(BQMANAGE_LOCK_TIMEOUT); run again when it has finished") from None
+                    "(BQMANAGE_LOCK_TIMEOUT); run again when it has finished"
+                ) from None
             if not told:
-                on_wait(f"{path}: waiting for another bqmanage using it{holder} "
-                        f"(up to {lock_timeout:g} s, BQMANAGE_LOCK_TIMEOUT)...")
+                on_wait(
+                    f"{path}: waiting for another bqmanage using it{holder} (up to {lock_timeout:g} s, BQMANAGE_LOCK_TIMEOUT)..."
+                )
                 told = True
             time.sleep(delay)
             delay = min(delay * 2, 1.0)

@@ -17,15 +17,36 @@ from bqmanage.model import Column
 from bqmanage.rest import column_from_api
 
 _SCALAR = {
-    "INT64": "BIGINT", "FLOAT64": "DOUBLE", "BOOL": "BOOLEAN", "STRING": "VARCHAR", "BYTES": "BLOB",
-    "DATE": "DATE", "DATETIME": "TIMESTAMP", "TIME": "TIME", "TIMESTAMP": "TIMESTAMP WITH TIME ZONE",
-    "GEOGRAPHY": "VARCHAR", "JSON": "JSON", "INTERVAL": "INTERVAL",
+    "INT64": "BIGINT",
+    "FLOAT64": "DOUBLE",
+    "BOOL": "BOOLEAN",
+    "STRING": "VARCHAR",
+    "BYTES": "BLOB",
+    "DATE": "DATE",
+    "DATETIME": "TIMESTAMP",
+    "TIME": "TIME",
+    "TIMESTAMP": "TIMESTAMP WITH TIME ZONE",
+    "GEOGRAPHY": "VARCHAR",
+    "JSON": "JSON",
+    "INTERVAL": "INTERVAL",
 }
 _REVERSE = {
-    "BIGINT": "INT64", "INTEGER": "INT64", "SMALLINT": "INT64", "TINYINT": "INT64", "HUGEINT": "INT64",
-    "DOUBLE": "FLOAT64", "FLOAT": "FLOAT64", "BOOLEAN": "BOOL", "VARCHAR": "STRING", "BLOB": "BYTES",
-    "DATE": "DATE", "TIMESTAMP": "DATETIME", "TIME": "TIME", "TIMESTAMP WITH TIME ZONE": "TIMESTAMP",
-    "JSON": "JSON", "INTERVAL": "INTERVAL",
+    "BIGINT": "INT64",
+    "INTEGER": "INT64",
+    "SMALLINT": "INT64",
+    "TINYINT": "INT64",
+    "HUGEINT": "INT64",
+    "DOUBLE": "FLOAT64",
+    "FLOAT": "FLOAT64",
+    "BOOLEAN": "BOOL",
+    "VARCHAR": "STRING",
+    "BLOB": "BYTES",
+    "DATE": "DATE",
+    "TIMESTAMP": "DATETIME",
+    "TIME": "TIME",
+    "TIMESTAMP WITH TIME ZONE": "TIMESTAMP",
+    "JSON": "JSON",
+    "INTERVAL": "INTERVAL",
 }
 
 
@@ -40,7 +61,9 @@ def duck_type(column: Column, with_array: bool = True) -> str:
         inner = ", ".join(f"{qi(f.name)} {duck_type(f)}" for f in column.fields)
         base = f"STRUCT({inner})"
     elif column.type in ("NUMERIC", "BIGNUMERIC"):
-        precision, scale = (column.precision, column.scale or 0) if column.precision else ((38, 9) if column.type == "NUMERIC" else (None, None))
+        precision, scale = (
+            (column.precision, column.scale or 0) if column.precision else ((38, 9) if column.type == "NUMERIC" else (None, None))
+        )
         base = f"DECIMAL({precision},{scale})" if precision and precision <= 38 else "DOUBLE"
     elif column.type == "RANGE":
         element = _SCALAR[column.range_element or "DATE"]
@@ -59,7 +82,7 @@ class _Duck(DuckDB):
     read back exactly by DuckDB's VARCHAR -> BLOB cast.
     """
 
-    class Generator(DuckDB.Generator):  # type: ignore[misc,name-defined,valid-type]
+    class Generator(DuckDB.Generator):  # type: ignore[misc,valid-type]
         def bytestring_sql(self, expression: exp.ByteString) -> str:
             # sqlglot (>= 30.30, see pyproject) hands the literal over decoded, one character per byte.
             return f"CAST({blob_literal(str(expression.this).encode('latin-1'))} AS BLOB)"
@@ -78,7 +101,8 @@ _PSEUDO_COLUMNS = ("_PARTITIONTIME", "_PARTITIONDATE")
 def to_duckdb(sql: str) -> list[str]:
     """BigQuery SQL as DuckDB statements, through sqlglot; every statement and default the local
     engine runs comes through here."""
-    def adapt(node: exp.Expression) -> exp.Expression:
+
+    def adapt(node: exp.Expr) -> exp.Expr:
         if isinstance(node, exp.Column) and not node.table and node.name.upper() in _PSEUDO_COLUMNS:
             return exp.Null()
         # DuckDB has no CURRENT_DATETIME(); BigQuery's is the wall clock in UTC, without a zone.
@@ -86,8 +110,13 @@ def to_duckdb(sql: str) -> list[str]:
             return sqlglot.parse_one("timezone('UTC', now())", read="duckdb")
         # NUMERIC '…' and BIGNUMERIC '…' literals: as a plain number DuckDB keeps every digit it
         # can (HUGEINT, exact DECIMAL), where a cast to its default DECIMAL(18,3) would overflow.
-        if (isinstance(node, exp.Cast) and isinstance(node.this, exp.Literal) and node.this.is_string
-                and node.to.this in (exp.DataType.Type.DECIMAL, exp.DataType.Type.BIGDECIMAL) and not node.to.expressions):
+        if (
+            isinstance(node, exp.Cast)
+            and isinstance(node.this, exp.Literal)
+            and node.this.is_string
+            and node.to.this in (exp.DataType.Type.DECIMAL, exp.DataType.Type.BIGDECIMAL)
+            and not node.to.expressions
+        ):
             return exp.Literal.number(node.this.this)
         return node
 
@@ -101,16 +130,18 @@ def bq_default_to_duck(expr: str) -> str:
     # GEOGRAPHY is text (WKT) on the local engine, which has no spatial functions loaded.
     if point := _GEOGPOINT.match(expr):
         return f"'POINT({point.group(1)} {point.group(2)})'"
-    return to_duckdb(f"SELECT {expr}")[0][len("SELECT "):]
+    return to_duckdb(f"SELECT {expr}")[0][len("SELECT ") :]
 
 
 def same_expression(physical: str, converted: str) -> bool:
     """Whether two DuckDB expressions read the same once sqlglot spells both (case, aliases)."""
+
     def canonical(text: str) -> str:
         try:
             return sqlglot.transpile(text, read="duckdb", write="duckdb")[0]
         except sqlglot.errors.ParseError:
             return text
+
     return canonical(physical) == canonical(converted)
 
 
@@ -129,7 +160,12 @@ def field_from_duck(name: str, physical: Any, side: dict[str, dict[str, Any]], p
         candidate = _column_from_meta(name, meta, mode)
         if candidate is not None and duck_type(candidate, with_array=False) == str(physical):
             out = {k: v for k, v in meta.items() if k not in ("defaultValueExpression", "fields")}
-            out.update({"name": name, "mode": mode if mode == "REPEATED" or meta.get("mode") != "REQUIRED" or "." not in path else "REQUIRED"})
+            out.update(
+                {
+                    "name": name,
+                    "mode": mode if mode == "REPEATED" or meta.get("mode") != "REQUIRED" or "." not in path else "REQUIRED",
+                }
+            )
             return out
     if physical.id == "struct":
         fields = [field_from_duck(n, t, side, f"{path}.{n.lower()}") for n, t in physical.children]

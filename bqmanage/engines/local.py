@@ -8,6 +8,7 @@ the physical column. BigQuery DML is transpiled to DuckDB with sqlglot.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import sys
@@ -52,10 +53,12 @@ class LocalEngine:
     capabilities = Capabilities(
         multi_action_alter=False,
         runs_as="each step runs as DuckDB statements of its own (one ALTER per added column, COMMENT ON for "
-                "descriptions, a side table for BigQuery-only options; DML is transpiled by sqlglot)")
+        "descriptions, a side table for BigQuery-only options; DML is transpiled by sqlglot)",
+    )
 
-    def __init__(self, path: Path, read_only: bool = False, lock_timeout: float = 60.0,
-                 on_wait: Callable[[str], None] = _stderr) -> None:
+    def __init__(
+        self, path: Path, read_only: bool = False, lock_timeout: float = 60.0, on_wait: Callable[[str], None] = _stderr
+    ) -> None:
         self.path = path
         self.con = connect(path, read_only, lock_timeout, on_wait)
         self._lock = threading.Lock()
@@ -79,15 +82,23 @@ class LocalEngine:
         self._has_meta = True
         self._x(f"CREATE SCHEMA IF NOT EXISTS {META}")
         self._x(f"CREATE TABLE IF NOT EXISTS {META}.datasets (dataset VARCHAR PRIMARY KEY, meta JSON)")
-        self._x(f"CREATE TABLE IF NOT EXISTS {META}.tables (dataset VARCHAR, tbl VARCHAR, meta JSON, modified TIMESTAMPTZ, PRIMARY KEY (dataset, tbl))")
-        self._x(f"CREATE TABLE IF NOT EXISTS {META}.columns (dataset VARCHAR, tbl VARCHAR, path VARCHAR, meta JSON, PRIMARY KEY (dataset, tbl, path))")
+        self._x(
+            f"CREATE TABLE IF NOT EXISTS {META}.tables "
+            "(dataset VARCHAR, tbl VARCHAR, meta JSON, modified TIMESTAMPTZ, PRIMARY KEY (dataset, tbl))"
+        )
+        self._x(
+            f"CREATE TABLE IF NOT EXISTS {META}.columns "
+            "(dataset VARCHAR, tbl VARCHAR, path VARCHAR, meta JSON, PRIMARY KEY (dataset, tbl, path))"
+        )
 
     # ---- catalog ----
 
     def list_datasets(self) -> list[str]:
         rows = self._x(
             "SELECT schema_name FROM duckdb_schemas() WHERE database_name = current_database() "
-            "AND NOT internal AND schema_name NOT IN ('main', ?) ORDER BY 1", [META]).fetchall()
+            "AND NOT internal AND schema_name NOT IN ('main', ?) ORDER BY 1",
+            [META],
+        ).fetchall()
         return [r[0] for r in rows]
 
     def get_dataset(self, dataset: str) -> dict[str, Any] | None:
@@ -98,23 +109,34 @@ class LocalEngine:
         return {"datasetReference": {"datasetId": dataset}, **meta}
 
     def list_tables(self, dataset: str) -> list[str]:
-        rows = self._x("SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = ? ORDER BY 1", [dataset]).fetchall()
+        rows = self._x(
+            "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = ? ORDER BY 1",
+            [dataset],
+        ).fetchall()
         return [r[0] for r in rows]
 
     def get_table(self, dataset: str, table: str) -> dict[str, Any] | None:
-        row = self._x("SELECT comment FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = ? AND table_name = ?", [dataset, table]).fetchone()
+        row = self._x(
+            "SELECT comment FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = ? AND table_name = ?",
+            [dataset, table],
+        ).fetchone()
         if row is None:
             return None
         meta_rows = self._meta(f"SELECT meta, modified FROM {META}.tables WHERE dataset = ? AND tbl = ?", [dataset, table])
         meta_row = meta_rows[0] if meta_rows else None
         meta = json.loads(meta_row[0]) if meta_row else {}
-        side = {r[0]: json.loads(r[1]) for r in self._meta(f"SELECT path, meta FROM {META}.columns WHERE dataset = ? AND tbl = ?", [dataset, table])}
+        side = {
+            r[0]: json.loads(r[1])
+            for r in self._meta(f"SELECT path, meta FROM {META}.columns WHERE dataset = ? AND tbl = ?", [dataset, table])
+        }
         physical = self._x(
             "SELECT column_name, is_nullable, column_default, comment FROM duckdb_columns() "
-            "WHERE database_name = current_database() AND schema_name = ? AND table_name = ? ORDER BY column_index", [dataset, table]).fetchall()
+            "WHERE database_name = current_database() AND schema_name = ? AND table_name = ? ORDER BY column_index",
+            [dataset, table],
+        ).fetchall()
         with interrupts_as_keyboard():
             rel = self.con.sql(f"SELECT * FROM {qi(dataset)}.{qi(table)} LIMIT 0")
-        types = dict(zip(rel.columns, rel.types))
+        types = dict(zip(rel.columns, rel.types, strict=False))
         fields = []
         for name, nullable, default, comment in physical:
             field = field_from_duck(name, types[name], side, name.lower())
@@ -123,13 +145,19 @@ class LocalEngine:
             if nullable and field["mode"] == "REQUIRED":
                 field["mode"] = "NULLABLE"
             if default is not None:
-                field["defaultValueExpression"] = self._believed_default(side.get(name.lower(), {}).get("defaultValueExpression"), default)
+                field["defaultValueExpression"] = self._believed_default(
+                    side.get(name.lower(), {}).get("defaultValueExpression"), default
+                )
             if comment:
                 field["description"] = comment
             fields.append(field)
         count = self._x(f"SELECT count(*) FROM {qi(dataset)}.{qi(table)}").fetchone()
-        resource = {"tableReference": {"datasetId": dataset, "tableId": table}, "schema": {"fields": fields},
-                    "numRows": str(count[0] if count else 0), **meta}
+        resource = {
+            "tableReference": {"datasetId": dataset, "tableId": table},
+            "schema": {"fields": fields},
+            "numRows": str(count[0] if count else 0),
+            **meta,
+        }
         if meta_row and meta_row[1] is not None:
             resource["lastModifiedTime"] = str(int(meta_row[1].timestamp() * 1000))
         if row[0]:
@@ -186,10 +214,8 @@ class LocalEngine:
                 raise
 
     def _rollback(self) -> None:
-        try:
+        with contextlib.suppress(duckdb.Error):  # DuckDB may have ended the transaction itself
             self.con.execute("ROLLBACK")
-        except duckdb.Error:
-            pass  # DuckDB already ended the transaction
 
     def _execute(self, step: Step) -> None:
         # Each kind says what to change through the primitives below (changes.LocalTarget).
@@ -205,8 +231,11 @@ class LocalEngine:
 
     def create_dataset(self, dataset: Dataset) -> None:
         self._x(f"CREATE SCHEMA IF NOT EXISTS {qi(dataset.name)}")
-        meta = {k: v for k, v in (("description", dataset.description), ("labels", dataset.labels or None),
-                                  ("location", dataset.location)) if v}
+        meta = {
+            k: v
+            for k, v in (("description", dataset.description), ("labels", dataset.labels or None), ("location", dataset.location))
+            if v
+        }
         self._upsert(f"{META}.datasets", [dataset.name, json.dumps(meta)])
 
     def update_dataset(self, dataset: str, options: dict[str, Any]) -> None:
@@ -231,7 +260,7 @@ class LocalEngine:
             self._x(f"COMMENT ON TABLE {ref} IS {duck_str(table.description)}")
         # The side table keeps what DuckDB cannot: the REST resource minus what is physical.
         meta = {k: v for k, v in table_to_api(table).items() if k not in ("tableReference", "schema", "description")}
-        self._upsert(f"{META}.tables", [table.dataset, table.name, json.dumps(meta), dt.datetime.now(dt.timezone.utc)])
+        self._upsert(f"{META}.tables", [table.dataset, table.name, json.dumps(meta), dt.datetime.now(dt.UTC)])
         for column in table.columns:
             self._column_meta(table.ref, column, column.key)
 
@@ -249,7 +278,7 @@ class LocalEngine:
             else:
                 key = {"friendly_name": "friendlyName", "require_partition_filter": "requirePartitionFilter"}.get(name, name)
                 meta.pop(key, None) if value in (None, {}) else meta.__setitem__(key, value)
-        self._upsert(f"{META}.tables", [ref.dataset, ref.table, json.dumps(meta), dt.datetime.now(dt.timezone.utc)])
+        self._upsert(f"{META}.tables", [ref.dataset, ref.table, json.dumps(meta), dt.datetime.now(dt.UTC)])
 
     def add_column(self, ref: TableRef, path: str, column: Column) -> None:
         # DuckDB adds a STRUCT field by its dotted path, as it adds a column.
@@ -333,7 +362,7 @@ class LocalEngine:
             result = self._x(statement, used) if used else self._x(statement)
             if result.description:
                 names = [d[0] for d in result.description]
-                out = [dict(zip(names, r)) for r in result.fetchall()]
+                out = [dict(zip(names, r, strict=False)) for r in result.fetchall()]
         return out
 
     def estimate_bytes(self, sql: str, params: dict[str, Any] | None = None) -> int | None:
@@ -346,5 +375,3 @@ class LocalEngine:
 
     def close(self) -> None:
         self.con.close()
-
-
