@@ -99,10 +99,7 @@ def inspect(settings: Settings, engine: Engine, all_datasets: bool = False,
     from bqmanage.names import RESERVED_PREFIX
     from bqmanage.rest import table_from_api
 
-    if all_datasets:
-        names = engine.list_datasets()
-    else:
-        names = [d.name for d in (desired or validate(settings)).all_datasets()]
+    names = engine.list_datasets() if all_datasets else [d.name for d in (desired or validate(settings)).all_datasets()]
     tables = []
     for dataset in names:
         if engine.get_dataset(dataset) is None:

@@ -143,8 +143,9 @@ def apply_plan(engine: Engine, plan: Plan, digest: str,
                 raise
             ran = "\n".join(capped([f"  done     {s.kind} {s.dataset}.{s.table or ''}" for s in result.executed]))
             left = "\n".join(capped([f"  not run  {s.kind} {s.dataset}.{s.table or ''}" for s in plan.steps[index:]]))
-            raise ApplyError(f"{step.dataset}.{step.table or ''}: step {index + 1} of {total} ({step.kind}) failed: {exc}\n"
-                             f"{ran}\n{left}\nRe-run `bqmanage apply` to resume: every step is idempotent.".replace("\n\n", "\n")) from None
+            message = (f"{step.dataset}.{step.table or ''}: step {index + 1} of {total} ({step.kind}) failed: {exc}\n"
+                       f"{ran}\n{left}\nRe-run `bqmanage apply` to resume: every step is idempotent.")
+            raise ApplyError(message.replace("\n\n", "\n")) from None
         result.executed.append(step)
     for dataset in sorted(started):
         _ledger_write(engine, dataset, run_id, principal, digest, "succeeded", total, total, statements, plan, None)
