@@ -72,12 +72,8 @@ WORDS = [
 EXTS = [".py"] * 9 + [".sql"] * 2 + [".yaml"] * 2 + [".json", ".js", ".js", ".ts", ".sh"]
 # One planted reference per kind of file (suppressed here, so that this repository audits clean).
 LEGACY = {
-    ".py": (  # bqmanage: ignore[legacy_reference]
-        'QUOTAS = f"SELECT tenant_id FROM `{PROJECT}.customers.customer_usage_quotas` WHERE usage_date = @d"'
-    ),
-    ".sql": (  # bqmanage: ignore[legacy_reference]
-        "SELECT q.tenant_id FROM `acme-data-prod`.customers.customer_usage_quotas AS q;"
-    ),
+    ".py": 'QUOTAS = f"SELECT * FROM `{PROJECT}.customers.customer_usage_quotas`"',  # bqmanage: ignore[legacy_reference]
+    ".sql": "SELECT * FROM `acme-data-prod`.customers.customer_usage_quotas AS q;",  # bqmanage: ignore[legacy_reference]
     ".yaml": "quota_table: customers.customer_usage_quotas",  # bqmanage: ignore[legacy_reference]
     ".json": '"quota_table": "customers.customer_usage_quotas",',  # bqmanage: ignore[legacy_reference]
     ".js": 'const QUOTAS = "customers.customer_usage_quotas";',  # bqmanage: ignore[legacy_reference]

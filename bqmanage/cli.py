@@ -231,17 +231,13 @@ def check(
 
     Example: bqmanage --target bigquery --project my-proj check --format sarif -o drift.sarif
     """
-    import json
     import sys
 
     from bqmanage import api, report
     from bqmanage.engines import engine_session
-    from bqmanage.errors import UsageError
+    from bqmanage.report_file import check_format, findings_document, writable, write_whole
 
-    if fmt not in ("text", "json", "sarif"):
-        raise UsageError(f"--format: expected text, json or sarif, got {fmt!r}")
-    from bqmanage.report_file import writable, write_whole
-
+    check_format(fmt)
     report_path = writable(output, _protected(ctx)) if output is not None else None  # fails before any warehouse work
     settings = _settings(ctx)
     desired = api.validate(settings)
@@ -256,14 +252,7 @@ def check(
             result = api.check(settings, engine, desired)
     if code:
         result.findings += api.audit_code(settings, [Path(p) for p in code], desired=desired).findings
-    if fmt == "json":
-        text = json.dumps(report.findings_json(result.findings), indent=2, default=str) + "\n"
-    elif fmt == "sarif":
-        from bqmanage.sarif import to_sarif
-
-        text = json.dumps(to_sarif(result.findings, result.desired), indent=2, default=str) + "\n"
-    else:
-        text = report.findings_text(result.findings, settings.target)
+    text = findings_document(fmt, result.findings, result.desired, lambda: report.findings_text(result.findings, settings.target))
     if report_path:
         write_whole(report_path, text)
     else:
@@ -379,14 +368,11 @@ def audit_code(
 
     Example: bqmanage audit-code src/ --fix --dry-run
     """
-    import json
-
-    from bqmanage import api, code_report, report
+    from bqmanage import api, code_report
     from bqmanage.errors import UsageError
-    from bqmanage.report_file import writable, write_whole
+    from bqmanage.report_file import check_format, findings_document, writable, write_whole
 
-    if fmt not in ("text", "json", "sarif"):
-        raise UsageError(f"--format: expected text, json or sarif, got {fmt!r}")
+    check_format(fmt)
     if analyzer not in (None, "sqlglot", "googlesql"):
         raise UsageError(f"--analyzer: expected sqlglot or googlesql, got {analyzer!r}")
     if dry_run and not fix:
@@ -407,14 +393,7 @@ def audit_code(
     )
     if fix:  # the diff goes with the text report, or to stderr beside a machine-readable one
         typer.echo(code_report.fix_text(result, dry_run), nl=False, err=fmt != "text")
-    if fmt == "json":
-        text = json.dumps({**report.findings_json(result.findings), "summary": result.summary()}, indent=2, default=str) + "\n"
-    elif fmt == "sarif":
-        from bqmanage.sarif import to_sarif
-
-        text = json.dumps(to_sarif(result.findings, desired), indent=2, default=str) + "\n"
-    else:
-        text = code_report.findings_text(result)
+    text = findings_document(fmt, result.findings, desired, lambda: code_report.findings_text(result), result.summary())
     if report_path:
         write_whole(report_path, text)
     else:

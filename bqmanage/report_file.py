@@ -1,12 +1,43 @@
-"""A report file (check -o, audit-code -o): refused up front when it cannot be written, and written
-whole or not at all."""
+"""The findings report of check and audit-code: its format, and its file (-o), refused up front
+when it cannot be written, and written whole or not at all."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bqmanage.errors import UsageError
+
+if TYPE_CHECKING:
+    from bqmanage.findings import Finding
+    from bqmanage.model import Definitions
+
+FORMATS = ("text", "json", "sarif")
+
+
+def check_format(fmt: str) -> None:
+    if fmt not in FORMATS:
+        raise UsageError(f"--format: expected text, json or sarif, got {fmt!r}")
+
+
+def findings_document(
+    fmt: str, findings: list[Finding], desired: Definitions, text: Callable[[], str], summary: Mapping[str, object] | None = None
+) -> str:
+    """The report in ``fmt``: text as ``text`` words it, JSON (clean + findings [+ summary]), or SARIF."""
+    import json
+
+    from bqmanage import report
+
+    if fmt == "json":
+        document = {**report.findings_json(findings), **({"summary": summary} if summary is not None else {})}
+        return json.dumps(document, indent=2, default=str) + "\n"
+    if fmt == "sarif":
+        from bqmanage.sarif import to_sarif
+
+        return json.dumps(to_sarif(findings, desired), indent=2, default=str) + "\n"
+    return text()
 
 
 def writable(output: str, protected: tuple[Path, ...] = ()) -> Path:

@@ -11,18 +11,17 @@ import concurrent.futures
 import datetime as dt
 import decimal
 import os
-import re
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import google.auth
-import requests
 from google.api_core import exceptions as gexc
 from google.cloud import bigquery
 
 from bqmanage.changes import CreateDataset, TablePatch
 from bqmanage.engines.bq_credentials import credentials
+from bqmanage.engines.bq_errors import NETWORK, api_message, is_retryable, network_reason
 from bqmanage.errors import ConfigError, WarehouseError
 from bqmanage.plan import Capabilities, Step
 
@@ -52,31 +51,7 @@ BQEMULATOR = Capabilities(
         }
     ),
 )
-# Failures worth a new attempt: short-term rate limits, backend errors, and DML that lost a
-# concurrent-update race (reason invalidQuery, which the client does not retry by itself).
-_RETRY_REASONS = {
-    "rateLimitExceeded",
-    "jobRateLimitExceeded",
-    "backendError",
-    "internalError",
-    "jobBackendError",
-    "jobInternalError",
-}
-_RETRY_TEXT = ("could not serialize access", "concurrent update", "exceeded rate limits")
-# What the transport raises when the endpoint is down, drops the connection or does not answer;
-# the client's own retry wraps the last of them in a RetryError at its deadline.
-_NETWORK = (requests.exceptions.ConnectionError, requests.exceptions.Timeout, gexc.RetryError)
 T = TypeVar("T")
-
-
-def is_retryable(exc: Exception) -> bool:
-    reasons = {e.get("reason") for e in getattr(exc, "errors", None) or [] if isinstance(e, dict)}
-    text = str(exc).lower()
-    return (
-        bool(reasons & _RETRY_REASONS)
-        or any(t in text for t in _RETRY_TEXT)
-        or isinstance(exc, (gexc.InternalServerError, gexc.ServiceUnavailable, gexc.BadGateway, gexc.TooManyRequests))
-    )
 
 
 class BigQueryEngine:
@@ -283,7 +258,7 @@ class BigQueryEngine:
             except KeyboardInterrupt:
                 self._cancel(job)
                 raise
-            except (concurrent.futures.TimeoutError, *_NETWORK) as exc:
+            except (concurrent.futures.TimeoutError, *NETWORK) as exc:
                 # The client says "too late" in several ways (its own TimeoutError, or a transport
                 # timeout its retry gave up on); past the job timeout they all mean the same.
                 if not isinstance(exc, concurrent.futures.TimeoutError) and time.monotonic() - started < self.job_timeout:
@@ -309,7 +284,7 @@ class BigQueryEngine:
             )
             return "cancelled it"
         except Exception as exc:
-            reason = _api_message(exc) if isinstance(exc, gexc.GoogleAPICallError) else _network_reason(exc, self.rpc_timeout)
+            reason = api_message(exc) if isinstance(exc, gexc.GoogleAPICallError) else network_reason(exc, self.rpc_timeout)
             return f"it may still be running ({reason}): stop it with `bq cancel {job.job_id}`"
 
     def estimate_bytes(self, sql: str, params: dict[str, Any] | None = None) -> int | None:
@@ -346,14 +321,14 @@ class BigQueryEngine:
         except WarehouseError:
             raise
         except gexc.GoogleAPICallError as exc:
-            raise self._failure(operation, _api_message(exc)) from exc
-        except _NETWORK as exc:
+            raise self._failure(operation, api_message(exc)) from exc
+        except NETWORK as exc:
             cause = exc.cause if isinstance(exc, gexc.RetryError) else exc
             if isinstance(cause, gexc.GoogleAPICallError):
                 raise self._failure(
-                    operation, f"still failing after {min(self.deadline, 30):g} s of retries: {_api_message(cause)}"
+                    operation, f"still failing after {min(self.deadline, 30):g} s of retries: {api_message(cause)}"
                 ) from cause
-            reason = _network_reason(cause, self.rpc_timeout)
+            reason = network_reason(cause, self.rpc_timeout)
             raise self._failure(
                 operation,
                 f"cannot reach the endpoint: {reason}"
@@ -389,25 +364,6 @@ def location_batches(
         for location, names in sorted(by_location.items())
         for batch in ([names] if region_qualified else infoschema.batches(names, size))
     ]
-
-
-def _api_message(exc: gexc.GoogleAPICallError) -> str:
-    message = f"{exc.code} {getattr(exc, 'message', None) or exc}"
-    if isinstance(exc, (gexc.Forbidden, gexc.Unauthorized)) and not is_retryable(exc):
-        message += " (check the credentials' BigQuery roles: Data Editor and Job User for apply)"
-    return message
-
-
-def _network_reason(exc: BaseException | None, timeout: float) -> str:
-    """The short cause inside a transport error's nested text: "[Errno 111] Connection refused"."""
-    text = str(exc)
-    if match := re.search(r"\[Errno -?\d+\] [^'\")]+", text):
-        return match.group(0).strip()
-    if match := re.search(r"\((\d+), '([^']+)'\)", text):
-        return f"[Errno {match.group(1)}] {match.group(2)}"
-    if isinstance(exc, requests.exceptions.Timeout) or "timed out" in text.lower():
-        return f"no answer within {timeout:g} s"
-    return text[:300]
 
 
 def _same_base(catalog: dict[str, Any], physical: dict[str, Any]) -> bool:

@@ -1,0 +1,52 @@
+"""How the bigquery engine reads a failure: worth a retry, a network failure, or a message for the user."""
+
+from __future__ import annotations
+
+import re
+
+import requests
+from google.api_core import exceptions as gexc
+
+# Failures worth a new attempt: short-term rate limits, backend errors, and DML that lost a
+# concurrent-update race (reason invalidQuery, which the client does not retry by itself).
+_RETRY_REASONS = {
+    "rateLimitExceeded",
+    "jobRateLimitExceeded",
+    "backendError",
+    "internalError",
+    "jobBackendError",
+    "jobInternalError",
+}
+_RETRY_TEXT = ("could not serialize access", "concurrent update", "exceeded rate limits")
+# What the transport raises when the endpoint is down, drops the connection or does not answer;
+# the client's own retry wraps the last of them in a RetryError at its deadline.
+NETWORK = (requests.exceptions.ConnectionError, requests.exceptions.Timeout, gexc.RetryError)
+
+
+def is_retryable(exc: Exception) -> bool:
+    reasons = {e.get("reason") for e in getattr(exc, "errors", None) or [] if isinstance(e, dict)}
+    text = str(exc).lower()
+    return (
+        bool(reasons & _RETRY_REASONS)
+        or any(t in text for t in _RETRY_TEXT)
+        or isinstance(exc, (gexc.InternalServerError, gexc.ServiceUnavailable, gexc.BadGateway, gexc.TooManyRequests))
+    )
+
+
+def api_message(exc: gexc.GoogleAPICallError) -> str:
+    message = f"{exc.code} {getattr(exc, 'message', None) or exc}"
+    if isinstance(exc, (gexc.Forbidden, gexc.Unauthorized)) and not is_retryable(exc):
+        message += " (check the credentials' BigQuery roles: Data Editor and Job User for apply)"
+    return message
+
+
+def network_reason(exc: BaseException | None, timeout: float) -> str:
+    """The short cause inside a transport error's nested text: "[Errno 111] Connection refused"."""
+    text = str(exc)
+    if match := re.search(r"\[Errno -?\d+\] [^'\")]+", text):
+        return match.group(0).strip()
+    if match := re.search(r"\((\d+), '([^']+)'\)", text):
+        return f"[Errno {match.group(1)}] {match.group(2)}"
+    if isinstance(exc, requests.exceptions.Timeout) or "timed out" in text.lower():
+        return f"no answer within {timeout:g} s"
+    return text[:300]
