@@ -1,7 +1,8 @@
 """Findings: what ``check`` reports. Built from the same typed changes ``apply`` plans (each kind
 states its drifts), so a finding says what apply would do about it, or why it cannot.
 
-``KINDS`` and ``SEVERITY`` are the documented JSON vocabulary (design.md §4): scripts depend on it."""
+``KINDS`` and ``SEVERITY`` are the documented JSON vocabulary (deployment/findings.schema.json):
+scripts depend on it."""
 
 from __future__ import annotations
 

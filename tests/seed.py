@@ -1,6 +1,8 @@
-"""The seed incident (shared/seeds/002): the table as the old deploy script created it.
+"""The seed incident: tenant_usage_quotas as an old deploy script created it, 9 of its 22 columns
+missing.
 
-Built from the production definitions, never a hand copy (seeds/003): the same table minus the
+Built from the production definitions, never a hand copy (a hand-copied test schema once hid a
+constraint production relied on): the same table minus the
 9 columns the script forgot, and concurrent_limit without its default.
 """
 

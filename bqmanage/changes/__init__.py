@@ -9,7 +9,7 @@ the kinds: diff walks the model and asks every kind, plan orders and groups thei
 findings words their drifts, and the engines run their statements; none lists the kinds.
 
 One name per operation in every layer: ``AddColumn`` is the step, ledger and ``plan`` output
-kind ``"add_column"``. Findings keep the documented JSON vocabulary (design.md §4), which
+kind ``"add_column"``. Findings keep the documented JSON vocabulary (deployment/findings.schema.json), which
 classifies what differs rather than the fix: ``AddColumn`` and ``AddField`` are both a
 ``missing_column``, ``WidenType`` and the refused ``ChangeType`` both a ``type_mismatch``.
 

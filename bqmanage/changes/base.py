@@ -30,8 +30,9 @@ class Refusal:
 
 @dataclass(frozen=True)
 class Drift:
-    """One finding ``check`` reports about a change. ``kind`` is a finding kind of design.md §4
-    (``missing_column``...), the JSON contract scripts depend on; the change kind says the fix."""
+    """One finding ``check`` reports about a change. ``kind`` is a finding kind of
+    deployment/findings.schema.json (``missing_column``...), the JSON contract scripts depend on;
+    the change kind says the fix."""
 
     kind: str
     subject: str  # what the message is about: "tenants.t", "tenants.t.col", "tenants.t.meta.a"
