@@ -144,19 +144,9 @@ def _convert(name: str, parsed: TypeSpec, spec: ColumnSpec | None, where: Where,
         out.add(where, "type", "RANGE takes DATE, DATETIME or TIMESTAMP")
     precision, scale, max_length = _params(parsed, spec, where, out)
     column_mode = cast(Mode, mode or "NULLABLE")  # ColumnSpec allows only the three modes
-    if spec is None:
-        return Column(
-            name=name,
-            type=parsed.base,
-            mode=column_mode,
-            precision=precision,
-            scale=scale,
-            max_length=max_length,
-            range_element=parsed.range_element,
-            fields=fields,
-        )
-    default = _default(spec, parsed.base, column_mode, precision, scale, max_length, where, out, depth)
-    if spec.description is not None and len(spec.description) > 1024:
+    # An inline STRUCT field (spec None) has only a name and a type: no keys, no line of its own.
+    default = None if spec is None else _default(spec, parsed.base, column_mode, precision, scale, max_length, where, out, depth)
+    if spec is not None and spec.description is not None and len(spec.description) > 1024:
         out.add(where, "description", "column description is longer than 1,024 characters")
     return Column(
         name=name,
@@ -168,9 +158,9 @@ def _convert(name: str, parsed: TypeSpec, spec: ColumnSpec | None, where: Where,
         range_element=parsed.range_element,
         fields=fields,
         default=default,
-        description=spec.description,
-        reset=spec.reset,
-        line=out.lines.line(where.path),
+        description=None if spec is None else spec.description,
+        reset=None if spec is None else spec.reset,
+        line=None if spec is None else out.lines.line(where.path),
     )
 
 
