@@ -1,17 +1,19 @@
-"""How fast `bqmanage audit-code` reads a large tree, against `grep -rn` for the same names.
+"""How fast `bqmanage audit-code` reads a large tree, against `grep -rn` for the same names,
+from 2,500 to 20,000 files (issue 13: within 3x of grep at 20,000).
 
-A generated tree of 20,000 source files (Python, SQL, YAML, JSON, JS/TS, shell; 1-6 KB each, as
+A generated tree of source files (Python, SQL, YAML, JSON, JS/TS, shell; 1-6 KB each, as
 application code is), of which 0.5% hold a legacy reference and 1% SQL on a managed table. Both
 tools run in the same run on the same machine, page cache warm, as whole processes (audit-code's
 start-up, imports and definitions included). grep gets the exact names audit-code pre-filters on
 (legacy names and managed datasets) as fixed strings, and honours no .gitignore, so it reads a
-little more; audit-code also parses and checks what it finds. Also measured: how fast Google's
-analyzer starts once its compiled module is cached (``--analyzer googlesql``), and what the
-second reading process buys (``BQMANAGE_AUDIT_PROCESSES=1`` reads in one).
+little more; audit-code also parses and checks what it finds. Also measured: what the second
+reading process buys (``BQMANAGE_AUDIT_PROCESSES=1`` reads in one), and how fast Google's analyzer
+starts once its compiled module is cached (``--analyzer googlesql``; skipped when it is not).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import shutil
@@ -21,9 +23,15 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-FILES = 20_000
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+import harness  # noqa: E402
+
+SIZES = (2_500, 5_000, 10_000, 20_000)
+RUNS = 3
 WORDS = [
     "def",
     "class",
@@ -83,7 +91,7 @@ LEGACY = {
 SQL = 'Q = "UPDATE tenants.tenant_usage_quotas SET pipelines_run_today = pipelines_run_today + 1 WHERE tenant_id = @t"'
 
 
-def generate(root: Path, files: int = FILES, seed: int = 13) -> int:
+def generate(root: Path, files: int, seed: int = 13) -> int:
     """Write the tree; returns how many legacy references were planted."""
     rng = random.Random(seed)
     planted = 0
@@ -120,78 +128,160 @@ def wall(argv: list[str], runs: int, env: dict[str, str] | None = None) -> tuple
     return statistics.median(times), last
 
 
-def run(runs: int = 5, files: int = FILES) -> dict[str, object]:
+def candidate_names() -> list[str]:
+    """The names audit-code pre-filters on for this repository's definitions: grep gets the same."""
     sys.path.insert(0, str(ROOT))
     from bqmanage.code_refs import LegacyIndex
     from bqmanage.loader import load_definitions
     from bqmanage.settings import LegacyConfig
 
     legacy = LegacyConfig()
-    names = LegacyIndex(load_definitions(ROOT / "schemas"), legacy.datasets, legacy.prefixes).candidates()
+    return sorted(LegacyIndex(load_definitions(ROOT / "schemas"), legacy.datasets, legacy.prefixes).candidates())
+
+
+def measure(files: int, names: list[str], runs: int = RUNS, one_process: bool = True) -> dict[str, Any]:
+    """grep and audit-code on one generated tree of ``files`` files, median of ``runs`` each."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     with tempfile.TemporaryDirectory() as tmp:
         tree = Path(tmp) / "tree"
         planted = generate(tree, files)
+        report_path = Path(tmp) / "report.json"
         grep = ["grep", "-rnF", *[a for n in names for a in ("-e", n)], str(tree)]
-        audit = [
-            sys.executable,
-            "-m",
-            "bqmanage",
-            "--schemas",
-            str(ROOT / "schemas"),
-            "audit-code",
-            str(tree),
-            "--format",
-            "json",
-            "-o",
-            str(Path(tmp) / "report.json"),
-        ]
+        audit = [sys.executable, "-m", "bqmanage", "--schemas", str(ROOT / "schemas"), "audit-code", str(tree)]
+        audit += ["--format", "json", "-o", str(report_path)]
         wall(grep, 1)
         wall(audit, 1, env)  # warm the page cache for both
+        load = os.getloadavg()[0]
         grep_s, grep_out = wall(grep, runs)
         audit_s, audit_out = wall(audit, runs, env)
-        one_process_s = wall(audit, runs, {**env, "BQMANAGE_AUDIT_PROCESSES": "1"})[0]
-        import json
-
-        report = json.loads((Path(tmp) / "report.json").read_text())
+        one_s = wall(audit, runs, {**env, "BQMANAGE_AUDIT_PROCESSES": "1"})[0] if one_process else None
+        report = json.loads(report_path.read_text())
         size = sum(p.stat().st_size for p in tree.rglob("*") if p.is_file())
+        load = max(load, os.getloadavg()[0])
         shutil.rmtree(tree)
-    google = [sys.executable, "-c", "from bqmanage.googlesql import googlesql; googlesql()"]
-    try:
-        google_s = wall(google, runs, env)[0]
-    except AssertionError:
-        google_s = None
     return {
         "files": files,
         "megabytes": size / 1e6,
-        "names": names,
         "planted": planted,
         "found": sum(1 for f in report["findings"] if f["kind"] == "legacy_reference"),
         "grep_lines": len(grep_out.stdout.splitlines()),
         "grep_seconds": grep_s,
         "audit_seconds": audit_s,
-        "ratio": audit_s / grep_s,
-        "one_process_seconds": one_process_s,
+        "one_process_seconds": one_s,
         "audit_exit": audit_out.returncode,
         "summary": report["summary"],
-        "googlesql_start_seconds": google_s,
-        "runs": runs,
+        "load": load,
     }
 
 
-if __name__ == "__main__":
-    r = run()
-    print(f"tree: {r['files']:,} files, {r['megabytes']:.1f} MB; names: {', '.join(r['names'])}")  # type: ignore[arg-type]
-    print(f"grep -rnF:          {r['grep_seconds']:.2f} s median of {r['runs']} ({r['grep_lines']} matching lines)")
-    print(
-        f"bqmanage audit-code: {r['audit_seconds']:.2f} s median of {r['runs']} "
-        f"({r['found']} of {r['planted']} planted legacy references found, exit {r['audit_exit']})"
+def googlesql_start(runs: int = RUNS) -> float | None:
+    """Seconds to start Google's analyzer from its cached module; None when it is not cached or not installed."""
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "bqmanage"
+    if not any(cache.glob("zetasql-*.cwasm")):
+        return None  # the first run compiles it for about a minute: not what this measures
+    code = "from bqmanage.googlesql import googlesql; googlesql()"
+    seconds, out = wall([sys.executable, "-c", code], runs, {**os.environ, "PYTHONPATH": str(ROOT)})
+    return seconds if out.returncode == 0 else None
+
+
+METHOD = """
+A generated tree of source files (Python, SQL, YAML, JSON, JS/TS, shell, 1-6 KB each, as
+application code is), 0.5% of them with a planted legacy reference and 1% with SQL on a managed
+table. grep and audit-code run as whole processes in the same run, page cache warm, median of
+{runs} each: audit-code with its start-up, imports and definitions, and it parses and checks what it
+finds; grep gets the same names ({names}) as fixed strings (`grep -rnF -e ...`) and honours no
+`.gitignore`. "One process" is audit-code with `BQMANAGE_AUDIT_PROCESSES=1`. The machine is shared
+by several engineers, so each row gives the highest one-minute load average seen while it ran; the
+ratio, measured in the same run, is what counts.
+"""
+
+NOTES = """
+audit-code's cost is a fixed start-up plus about grep's per-file cost, so the ratio falls as the
+tree grows. Every size found all its planted references (exit 1).
+
+What makes it fast:
+
+- **A start-up that loads only what audit-code needs.** `bqmanage audit-code` and `validate`, in
+  the forms their `--help` shows, run without typer (`bqmanage/cli_direct.py`): typer 0.29 imports
+  itself and then builds a pydantic adapter for each of the command's 13 parameters on every
+  parse, 0.2-0.3 s before the first file is read. Everything else (`--help`, other commands, a
+  malformed command line) still goes through typer. Modules that only `check` or `--fix` need
+  (the change types, the diff and temp-file machinery) are imported when those run.
+- **Pre-filter on raw bytes, before any decoding or parsing.** Only files that contain a
+  candidate name are parsed (189 of 20,000). The test is `bytearray.find` of the few literals
+  that cover every name (`customer`, the prefix shared by three names, and `tenants`): Python's
+  `re` scans an alternation of the names at about 80 MB/s, a substring search at memory speed,
+  so the one compiled regex runs only on the hits.
+- **One reused read buffer.** `os.readv` into a 64 KiB `bytearray` and `find` on it, against a
+  fresh `bytes` per file (`os.read`) or `open().read()`; bytes are copied out only for hits.
+- **`.gitignore` only where it matters.** Ignored directories are pruned on the way down, but a
+  file's own ignore check (pathspec) runs only once it has passed the pre-filter.
+- **libyaml** for YAML values (`CSafeLoader`): the pure-Python composer took 0.3 s for 11 files.
+- **A second process, and the parser import behind it.** On a tree with 6 or more directories a
+  forked child walks and reads about two thirds of it while the parent imports sqlglot (0.15-0.2 s),
+  then reads the rest; only the files that may hold a name come back through a pipe.
+  `BQMANAGE_AUDIT_PROCESSES=1` reads in one process: compare the two columns (on a loaded machine
+  the second process helps less, or not at all).
+
+bqmanage calls Google's analyzer (`--analyzer googlesql`) directly: the `zetasql` package's own
+client imports 1.9 s of generated models and copies every request one byte per Python call, which
+made each analysis cost 50-70 ms; through a registered catalog and `ctypes.memmove` a statement
+takes 5-10 ms. The first run compiles the module (about a minute) into `~/.cache/bqmanage/`.
+"""
+
+
+def bench(quick: bool = False) -> harness.Result:
+    names = candidate_names()
+    sizes = SIZES[:1] if quick else SIZES
+    rows = [measure(n, names, one_process=not quick) for n in sizes]
+    google = None if quick else googlesql_start()
+    last = rows[-1]
+    ratio = last["audit_seconds"] / last["grep_seconds"]
+    table = [
+        [
+            r["files"],
+            round(r["megabytes"], 1),
+            r["grep_seconds"],
+            r["audit_seconds"],
+            f"{r['audit_seconds'] / r['grep_seconds']:.2f}x",
+            "-" if r["one_process_seconds"] is None else r["one_process_seconds"],
+            "-" if r["one_process_seconds"] is None else f"{r['one_process_seconds'] / r['grep_seconds']:.2f}x",
+            f"{r['found']}/{r['planted']}",
+            f"{r['load']:.1f}",
+        ]
+        for r in rows
+    ]
+    notes = NOTES
+    if google is not None:
+        notes += f"\n`--analyzer googlesql` started in {google:.2f} s (median of {RUNS}) from its cached module.\n"
+    files = [float(r["files"]) for r in rows]
+    return harness.Result(
+        name="audit_code",
+        title="`bqmanage audit-code` against `grep -rn`",
+        method=METHOD.format(runs=RUNS, names=", ".join(f"`{n}`" for n in names)),
+        headers=["files", "MB", "grep -rnF s", "audit-code s", "ratio", "one process s", "ratio", "found", "load"],
+        rows=table,
+        notes=notes,
+        plot=harness.Plot(
+            title="audit-code against grep -rnF (wall seconds, median of 3)",
+            xlabel="source files in the tree",
+            ylabel="seconds",
+            series=[
+                harness.Series("grep -rnF (same names)", files, [r["grep_seconds"] for r in rows]),
+                harness.Series("bqmanage audit-code", files, [r["audit_seconds"] for r in rows], "s-"),
+                harness.Series("3x grep (the bound)", files, [3 * r["grep_seconds"] for r in rows], ":"),
+            ],
+        ),
+        criteria=[
+            harness.Criterion(
+                f"audit-code within 3x of grep -rn at {last['files']:,} files",
+                ratio <= 3.0 and last["found"] == last["planted"],
+                f"{ratio:.2f}x ({last['audit_seconds']:.2f} s against {last['grep_seconds']:.2f} s; "
+                f"{last['found']}/{last['planted']} planted found; load {last['load']:.1f})",
+            )
+        ],
     )
-    print(f"ratio audit-code / grep: {r['ratio']:.2f}x")
-    print(
-        f"audit-code reading in one process (BQMANAGE_AUDIT_PROCESSES=1): {r['one_process_seconds']:.2f} s "
-        f"({r['one_process_seconds'] / r['grep_seconds']:.2f}x grep)"
-    )  # type: ignore[operator]
-    print(f"summary: {r['summary']}")
-    if r["googlesql_start_seconds"] is not None:
-        print(f"--analyzer googlesql start (cached module): {r['googlesql_start_seconds']:.2f} s median of {r['runs']}")
+
+
+if __name__ == "__main__":
+    harness.main(bench)

@@ -1,7 +1,8 @@
 """INFORMATION_SCHEMA at scale: the SQL that reads it in few jobs, and its rows -> REST resources.
 
-Pure (no I/O). Dataset-qualified views are batched with UNION ALL; a target may instead ask for
-one region-qualified query per view. Views or columns an engine lacks are declared as data.
+Pure (no I/O). Dataset-qualified views are batched with UNION ALL, every view in one query; a
+target may instead ask for one region-qualified query. Views or columns an engine lacks are
+declared as data.
 Sources: https://cloud.google.com/bigquery/docs/information-schema-columns, ...-column-field-paths,
 ...-tables and ...-table-options.
 """
@@ -35,18 +36,62 @@ VIEWS: dict[str, tuple[str, ...]] = {
 }
 
 
-def view_sql(
-    view: str, datasets: list[str], project: str, missing: frozenset[str] = frozenset(), region: str | None = None
+# Every column of the views, in one order, for the query that reads them all at once.
+_ALL_COLUMNS = tuple(dict.fromkeys(c for columns in VIEWS.values() for c in columns))
+_INT64 = frozenset({"ordinal_position", "clustering_ordinal_position"})
+
+
+def catalog_sql(
+    views: list[str], datasets: list[str], project: str, missing: frozenset[str] = frozenset(), region: str | None = None
 ) -> str:
-    """One query over ``view`` for all ``datasets``: UNION ALL of dataset-qualified views, or one
-    region-qualified view filtered by a ``@datasets`` parameter."""
-    columns = ", ".join(c if f"{view}.{c}" not in missing else f"CAST(NULL AS STRING) AS {c}" for c in VIEWS[view])
-    if region is not None:
-        return (
-            f"SELECT {columns} FROM {quote(project)}.{quote('region-' + region.lower())}.INFORMATION_SCHEMA.{view} "
-            "WHERE table_schema IN UNNEST(@datasets)"
+    """One query over every view of ``views`` for all ``datasets``, so that a batch costs one job,
+    not one per view: UNION ALL of dataset-qualified views, or of one region-qualified view each
+    filtered by a ``@datasets`` parameter. Each view's rows come under the union of the views'
+    columns (NULL where a view has none), named by a ``catalog_view`` column; ``split_rows`` takes
+    them apart again."""
+    parts = []
+    for view in views:
+        columns = ", ".join(
+            c
+            if c in VIEWS[view] and f"{view}.{c}" not in missing
+            else f"CAST(NULL AS {'INT64' if c in _INT64 else 'STRING'}) AS {c}"
+            for c in _ALL_COLUMNS
         )
-    return "\nUNION ALL\n".join(f"SELECT {columns} FROM {quote(project)}.{quote(d)}.INFORMATION_SCHEMA.{view}" for d in datasets)
+        select = f"SELECT '{view}' AS catalog_view, {columns} FROM {quote(project)}"
+        if region is not None:
+            where = "WHERE table_schema IN UNNEST(@datasets)"
+            parts.append(f"{select}.{quote('region-' + region.lower())}.INFORMATION_SCHEMA.{view} {where}")
+        else:
+            parts += [f"{select}.{quote(d)}.INFORMATION_SCHEMA.{view}" for d in datasets]
+    return "\nUNION ALL\n".join(parts)
+
+
+def split_rows(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """The rows of ``catalog_sql``, per view, each with that view's columns only."""
+    out: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        view = str(row["catalog_view"])
+        out[view].append({c: row.get(c) for c in VIEWS[view]})
+    return dict(out)
+
+
+def schemata_options_sql(project: str, region: str) -> str:
+    """The descriptions of the ``@datasets`` of one region. SCHEMATA_OPTIONS has no dataset-qualified
+    form (https://cloud.google.com/bigquery/docs/information-schema-datasets-schemata-options);
+    the rest of a dataset (its name, location and labels) comes with datasets.list."""
+    return (
+        f"SELECT schema_name, option_name, option_value FROM {quote(project)}.{quote('region-' + region.lower())}"
+        ".INFORMATION_SCHEMA.SCHEMATA_OPTIONS WHERE schema_name IN UNNEST(@datasets) AND option_name = 'description'"
+    )
+
+
+def dataset_options(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """REST-shaped options (``description``) per dataset, from SCHEMATA_OPTIONS rows."""
+    out: dict[str, dict[str, Any]] = defaultdict(dict)
+    for row in rows:
+        name, value = _option(str(row["option_name"]), str(row["option_value"]))
+        out[str(row["schema_name"])][name] = value
+    return dict(out)
 
 
 def batches(datasets: list[str], size: int) -> list[list[str]]:
@@ -108,9 +153,12 @@ def to_resources(project: str, rows: dict[str, list[dict[str, Any]]]) -> dict[st
     out: dict[str, dict[str, Any]] = {}
     for key, table_rows in columns.items():
         info = tables.get(key, {})
-        if info.get("table_type") not in (None, "BASE TABLE"):
-            continue
         dataset, table = key.split(".", 1)
+        if info.get("table_type") not in (None, "BASE TABLE"):
+            # Listed (the legacy audit reads names), never compared: views are not managed.
+            reference = {"projectId": project, "datasetId": dataset, "tableId": table}
+            out[key] = {"tableReference": reference, "type": str(info["table_type"]).replace(" ", "_")}
+            continue
         fields = []
         partition_column = None
         clustering = []

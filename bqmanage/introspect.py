@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from bqmanage.diff import compare
-from bqmanage.model import Dataset, Definitions, Table, Warehouse
+from bqmanage.model import Definitions, Warehouse
 from bqmanage.rest import dataset_from_api, table_from_api
 
 if TYPE_CHECKING:
@@ -24,48 +24,54 @@ def read_actual(
 
     :param bulk: read it in as few requests as the engine allows (INFORMATION_SCHEMA on BigQuery),
         as check does over many datasets; plan and apply read each table with tables.get.
-    :param on_progress: called with (batches read, batches) while a bulk read runs.
+    :param on_progress: called with (jobs done, jobs) while a bulk read runs.
     """
-    return _read_bulk(engine, desired, on_progress) if bulk else _read_each(engine, desired)
+    return read_for_check(engine, desired, on_progress)[0] if bulk else _read_each(engine, desired)
 
 
 def _read_each(engine: Engine, desired: Definitions) -> Warehouse:
-    datasets: dict[str, Dataset] = {}
-    tables: dict[str, Table] = {}
-    for dataset in desired.all_datasets():
-        resource = engine.get_dataset(dataset.name)
-        if resource is None:
-            continue
-        datasets[dataset.name] = dataset_from_api(resource)
-        for table in (t for t in desired.tables if t.dataset == dataset.name):
-            table_resource = engine.get_table(dataset.name, table.name)
-            if table_resource is not None:
-                tables[f"{dataset.name}.{table.name}"] = table_from_api(table_resource)
+    found = engine.get_datasets([d.name for d in desired.all_datasets()])
+    datasets = {name: dataset_from_api(resource) for name, resource in found.items() if resource is not None}
+    resources = engine.get_tables([(t.dataset, t.name) for t in desired.tables if t.dataset in datasets])
+    tables = {key: table_from_api(resource) for key, resource in resources.items() if resource is not None}
     return Warehouse(datasets=datasets, tables=tables)
 
 
-def _read_bulk(engine: Engine, desired: Definitions, on_progress: Callable[[int, int], None] | None) -> Warehouse:
-    """INFORMATION_SCHEMA can lag behind DDL, so every table it shows drifting, or does not show
-    at all, is re-read with tables.get before anything is reported."""
-    live = set(engine.list_datasets())
-    datasets: dict[str, Dataset] = {}
-    for dataset in desired.all_datasets():
-        if dataset.name in live and (resource := engine.get_dataset(dataset.name)) is not None:
-            datasets[dataset.name] = dataset_from_api(resource)
+def read_for_check(
+    engine: Engine, desired: Definitions, on_progress: Callable[[int, int], None] | None = None
+) -> tuple[Warehouse, dict[str, list[str]]]:
+    """The bulk read of ``check``, and the names of every table it saw in each live dataset, which
+    the legacy audit reads instead of listing each dataset again.
+
+    INFORMATION_SCHEMA can lag behind DDL, so every table it shows drifting, or does not show at
+    all, is re-read with tables.get before anything is reported; so is every drifting dataset.
+    """
+    found = engine.read_datasets([d.name for d in desired.all_datasets()])
+    datasets = {name: dataset_from_api(resource) for name, resource in found.items() if resource is not None}
     resources = engine.read_catalog({name: d.location for name, d in sorted(datasets.items())}, on_progress)
+    listing: dict[str, list[str]] = {name: [] for name in datasets}
+    for key in sorted(resources):
+        dataset, table = key.split(".", 1)
+        listing.setdefault(dataset, []).append(table)
     wanted = {f"{t.dataset}.{t.name}" for t in desired.tables}
-    tables = {k: table_from_api(v) for k, v in resources.items() if k in wanted}
-    bulk = Warehouse(datasets=datasets, tables=tables)
-    suspects = {
-        f"{c.dataset}.{c.table}"
-        for c in compare(desired, bulk, engine.capabilities.unobservable)
-        if c.table and c.dataset in datasets
-    }
-    for key in sorted(suspects):
-        dataset_name, table_name = key.split(".", 1)
-        resource = engine.get_table(dataset_name, table_name)
+    tables = {k: table_from_api(v) for k, v in resources.items() if k in wanted and v.get("type", "TABLE") == "TABLE"}
+    drift = compare(desired, Warehouse(datasets=datasets, tables=tables), engine.capabilities.unobservable)
+    for name, resource in engine.get_datasets(
+        sorted({c.dataset for c in drift if c.table is None and c.dataset in datasets})
+    ).items():
+        if resource is None:
+            datasets.pop(name)
+            listing.pop(name)
+        else:
+            datasets[name] = dataset_from_api(resource)
+    suspects = sorted({(c.dataset, c.table) for c in drift if c.table and c.dataset in datasets})
+    for key, resource in engine.get_tables(suspects).items():
+        dataset, table = key.split(".", 1)
         if resource is None:
             tables.pop(key, None)
         else:
             tables[key] = table_from_api(resource)
-    return Warehouse(datasets=datasets, tables=tables)
+            if table not in listing[dataset]:
+                listing[dataset].append(table)
+    tables = {k: v for k, v in tables.items() if k.split(".", 1)[0] in datasets}
+    return Warehouse(datasets=datasets, tables=tables), listing

@@ -9,15 +9,19 @@ the outcome is Definitions or a DefinitionError, never another exception.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bqmanage.errors import DefinitionError, Problem
+from bqmanage.forked import map_in_two, may_fork
 from bqmanage.model import Dataset, Definitions, digest_of
+from bqmanage.source_text import SourceError, os_reason, read_text
+from bqmanage.templates import is_template, template_table_problems
 from bqmanage.validate import validate_dataset, validate_table
-from bqmanage.validate_tree import DatasetDir, TableFile, cross_file_problems
+from bqmanage.validate_tree import DatasetDir, TableFile, cross_file_problems, forget_resolved
 from bqmanage.validate_tree import display_of as _display
-from bqmanage.yaml_source import LineMap, SourceError, os_reason, parse_yaml, read_text
+from bqmanage.yaml_source import LineMap, parse_yaml
 
 DATASET_FILE = "_dataset.yaml"
 YAML_SUFFIXES = (".yaml", ".yml")
@@ -27,42 +31,18 @@ def load_definitions(schemas_dir: Path) -> Definitions:
     """Read and validate every definition under ``schemas_dir``; raise DefinitionError on any problem."""
     if not schemas_dir.is_dir():
         raise DefinitionError([Problem(str(schemas_dir), None, "", "schemas directory not found")])
+    forget_resolved()
     problems: list[Problem] = []
-    texts: list[tuple[str, str]] = []
-    datasets: list[Dataset] = []
-    layout: list[DatasetDir] = []
-    for dataset_dir in _dataset_dirs(schemas_dir, problems):
-        dataset_data: Any = {}
-        dataset_lines = LineMap(_display(dataset_dir / DATASET_FILE))
-        directory = DatasetDir(dataset_dir.name, _display(dataset_dir), has_dataset_file=False)
-        layout.append(directory)
-        for file in _definition_files(dataset_dir, problems):
-            display = _display(file)
-            table_file = TableFile(display, file.stem)
-            if file.name == DATASET_FILE:
-                directory.has_dataset_file = True
-            else:
-                directory.files.append(table_file)
-            try:
-                text = read_text(file, display)
-            except SourceError as exc:
-                problems.append(exc.problem)
-                continue
-            texts.append((file.relative_to(schemas_dir).as_posix(), _universal_newlines(text)))
-            data, lines, syntax = parse_yaml(text, display)
-            problems.extend(syntax)
-            if syntax:
-                continue
-            if file.name == DATASET_FILE:
-                dataset_data, dataset_lines = data, lines
-                continue
-            table_file.lines = lines
-            table_file.table, table_problems = validate_table(data, lines, dataset_dir.name, file.stem)
-            problems.extend(table_problems)
-        dataset, dataset_problems = validate_dataset(dataset_data, dataset_lines, dataset_dir.name)
-        problems.extend(dataset_problems)
-        if dataset is not None:
-            datasets.append(dataset)
+    dirs = _dataset_dirs(schemas_dir, problems)
+    # Each dataset directory is read on its own; with many, a second process reads part of them.
+    if len(dirs) >= PARALLEL_FROM and may_fork("BQMANAGE_LOAD_PROCESSES"):
+        read = map_in_two(_read_dataset, dirs)
+    else:
+        read = [_read_dataset(d) for d in dirs]
+    texts = [(f.relative_to(schemas_dir).as_posix(), text) for r in read for f, text in r.texts]
+    layout = [r.directory for r in read]
+    problems += [p for r in read for p in r.problems]
+    datasets = [r.dataset for r in read if r.dataset is not None]
     # The cross-file checks also run on the files that are valid when others are not.
     layout_problems, registry_problems = cross_file_problems(layout, DATASET_FILE)
     problems = layout_problems + problems + registry_problems
@@ -73,7 +53,62 @@ def load_definitions(schemas_dir: Path) -> Definitions:
         raise DefinitionError(
             [Problem(str(schemas_dir), None, "", "no table definitions found (expected schemas/<dataset>/<table>.yaml)")]
         )
-    return Definitions(datasets=tuple(datasets), tables=tuple(tables), digest=digest_of(texts))
+    return Definitions(
+        datasets=tuple(d for d in datasets if not is_template(d.name)),
+        tables=tuple(t for t in tables if not is_template(t.dataset)),
+        digest=digest_of(texts),
+        templates=tuple(d for d in datasets if is_template(d.name)),
+        template_tables=tuple(t for t in tables if is_template(t.dataset)),
+    )
+
+
+PARALLEL_FROM = 64  # dataset directories; below that a second process costs more than it saves
+
+
+@dataclass
+class _DatasetRead:
+    """One dataset directory as read and validated: what load_definitions gathers from each."""
+
+    directory: DatasetDir
+    dataset: Dataset | None
+    problems: list[Problem]
+    texts: list[tuple[Path, str]]  # each file read, for the digest
+
+
+def _read_dataset(dataset_dir: Path) -> _DatasetRead:
+    problems: list[Problem] = []
+    texts: list[tuple[Path, str]] = []
+    dataset_data: Any = {}
+    dataset_lines = LineMap(_display(dataset_dir / DATASET_FILE))
+    directory = DatasetDir(dataset_dir.name, _display(dataset_dir), has_dataset_file=False)
+    for file in _definition_files(dataset_dir, problems):
+        display = _display(file)
+        table_file = TableFile(display, file.stem)
+        if file.name == DATASET_FILE:
+            directory.has_dataset_file = True
+        else:
+            directory.files.append(table_file)
+        try:
+            text = read_text(file, display)
+        except SourceError as exc:
+            problems.append(exc.problem)
+            continue
+        texts.append((file, _universal_newlines(text)))
+        data, lines, syntax = parse_yaml(text, display)
+        problems.extend(syntax)
+        if syntax:
+            continue
+        if file.name == DATASET_FILE:
+            dataset_data, dataset_lines = data, lines
+            continue
+        table_file.lines = lines
+        table_file.table, table_problems = validate_table(data, lines, dataset_dir.name, file.stem)
+        problems.extend(table_problems)
+        if table_file.table is not None and is_template(dataset_dir.name):
+            problems.extend(template_table_problems(table_file.table, lines))
+    dataset, dataset_problems = validate_dataset(dataset_data, dataset_lines, dataset_dir.name)
+    problems.extend(dataset_problems)
+    return _DatasetRead(directory, dataset, problems, texts)
 
 
 def _dataset_dirs(schemas_dir: Path, problems: list[Problem]) -> list[Path]:
@@ -109,7 +144,7 @@ def _definition_files(dataset_dir: Path, problems: list[Problem]) -> list[Path]:
                     f"definition files end in .yaml or .yml (lower case); rename it to {entry.stem}{entry.suffix.lower()}",
                 )
             )
-        elif entry.is_dir() and not entry.suffix and any(p.suffix.lower() in YAML_SUFFIXES for p in _safe_iterdir(entry)):
+        elif not entry.suffix and entry.is_dir() and any(p.suffix.lower() in YAML_SUFFIXES for p in _safe_iterdir(entry)):
             problems.append(
                 Problem(
                     _display(entry),

@@ -41,9 +41,11 @@ class ResetSql:
     table: Table
     quota: QuotaSpec
     registry: Table
-    merge: str  # takes @run_date, and for rollover @carry_tenants (ARRAY<STRING>) and @carry_from (DATE)
+    # takes @run_date, and for rollover @carry_tenants (ARRAY<STRING>), @carry_from (DATE) and
+    # @window_only (BOOL: only tenants with a row in the lookback window)
+    merge: str
     dedup: str  # takes @run_date
-    status: str  # per active tenant: registry copies, rows on the run date, a row in the lookback
+    status: str  # per active tenant: registry copies, rows on the run date, a row in the lookback window
     older: str | None  # rollover: each of @carry_tenants' latest row date before the window
     script_prelude: str  # the scheduled query's DECLAREs computing what the CLI passes as parameters
     script_merge: str
@@ -118,6 +120,12 @@ class _Sql:
     reg_ref: str  # the registry
     tenant: str
     date: str
+    one_tenant: bool = False  # restricted to the tenant @tenant (tenant add, tenant resume)
+
+    def only(self, alias: str) -> str:
+        """`` AND <alias's tenant is @tenant>`` when restricted to one tenant: the same statements
+        as the reset of every tenant, narrowed by a query parameter."""
+        return f" AND {alias}.{self.tenant} = @tenant" if self.one_tenant else ""
 
     @property
     def window_start(self) -> str:
@@ -125,7 +133,7 @@ class _Sql:
 
     @property
     def active(self) -> str:
-        return f"r.{quote(self.quota.status_column)} = {string_literal(self.quota.active_status)}"
+        return f"r.{quote(self.quota.status_column)} = {string_literal(self.quota.active_status)}{self.only('r')}"
 
     def every_partition(self, alias: str) -> str:
         """`` AND <a filter keeping every row>`` on a scan of the quota table, when BigQuery needs one
@@ -148,7 +156,8 @@ class _Sql:
         )
 
 
-def render_reset(desired: Definitions, table: Table, project: str | None = None) -> ResetSql:
+def render_reset(desired: Definitions, table: Table, project: str | None = None, one_tenant: bool = False) -> ResetSql:
+    """The reset's statements; ``one_tenant``: each also takes ``@tenant`` and touches only it."""
     quota = table.quota
     if quota is None:
         raise UsageError(f"{table.dataset}.{table.name}: no quota section")
@@ -161,9 +170,10 @@ def render_reset(desired: Definitions, table: Table, project: str | None = None)
         registry.ref.sql(project),
         quote(quota.tenant_column),
         quote(quota.date_column),
+        one_tenant,
     )
     if quota.strategy == "rollover":
-        merge, script_merge = _rollover_merge_sql(sql, *_PARAMS), _rollover_merge_sql(sql, *_VARIABLES)
+        merge, script_merge = _rollover_merge_sql(sql, *_PARAMS, "@window_only"), _rollover_merge_sql(sql, *_VARIABLES)
         older: str | None = _older_sql(sql, _PARAMS[0])
         prelude = _carry_prelude_sql(sql)
     else:
@@ -182,25 +192,28 @@ def render_reset(desired: Definitions, table: Table, project: str | None = None)
     )
 
 
-def _rollover_merge_sql(sql: _Sql, carry_tenants: str, carry_from: str) -> str:
+def _rollover_merge_sql(sql: _Sql, carry_tenants: str, carry_from: str, window_only: str | None = None) -> str:
     """Every active tenant without a row for the run date gets one, from its latest earlier row.
 
     The latest row comes from two scans, each with its own constant range on the date column so
     that BigQuery prunes partitions: the lookback window, and the stretch before it back to
     ``carry_from`` for ``carry_tenants`` only (an empty range when there are none).
     https://cloud.google.com/bigquery/docs/querying-partitioned-tables#best_practices_for_partition_pruning
+    With ``window_only`` true, only tenants that have such a row get one (reset_run.py: the
+    first MERGE of a normal day, which needs nothing read before it).
     """
     t, d = sql.tenant, sql.date
+    only = f"\n  WHERE l.{t} IS NOT NULL OR NOT {window_only}" if window_only else ""
     select = ",\n    ".join(f"{_rollover_value(c, sql.quota, sql.registry)} AS {quote(c.name)}" for c in sql.table.columns)
     return (
         f"MERGE {sql.ref} AS target\nUSING (\n  SELECT\n    {select}\n  FROM {_registry_source_sql(sql)} AS r\n  LEFT JOIN (\n"
         f"    SELECT * FROM (\n      SELECT q.*, ROW_NUMBER() OVER (PARTITION BY q.{t} ORDER BY q.{d} DESC) AS _bqm_rank\n"
         f"      FROM (\n        SELECT * FROM {sql.ref} AS q\n"
-        f"        WHERE q.{d} >= {sql.window_start} AND q.{d} < @run_date{sql.every_partition('q')}\n"
+        f"        WHERE q.{d} >= {sql.window_start} AND q.{d} < @run_date{sql.only('q')}{sql.every_partition('q')}\n"
         f"        UNION ALL\n        SELECT * FROM {sql.ref} AS q\n"
-        f"        WHERE q.{d} >= {carry_from} AND q.{d} < {sql.window_start} AND q.{t} IN UNNEST({carry_tenants})"
+        f"        WHERE q.{d} >= {carry_from} AND q.{d} < {sql.window_start} AND q.{t} IN UNNEST({carry_tenants}){sql.only('q')}"
         f"{sql.every_partition('q')}\n"
-        f"      ) AS q\n    ) WHERE _bqm_rank = 1\n  ) AS l ON l.{t} = r.{t}\n) AS source\n"
+        f"      ) AS q\n    ) WHERE _bqm_rank = 1\n  ) AS l ON l.{t} = r.{t}{only}\n) AS source\n"
         f"ON target.{t} = source.{t} AND target.{d} = @run_date{sql.every_partition('target')}\n{sql.insert}"
     )
 
@@ -254,7 +267,8 @@ def _status_sql(sql: _Sql) -> str:
     row (in the window, for rollover). One read before the MERGE and one after."""
     t, d = sql.tenant, sql.date
     window = f"q.{d} >= {sql.window_start} AND q.{d} <= @run_date" if sql.quota.strategy == "rollover" else "TRUE"
-    scope = f"\n  WHERE {window}{sql.every_partition('q')}" if window != "TRUE" or sql.every_partition("q") else ""
+    narrow = f"{sql.only('q')}{sql.every_partition('q')}"
+    scope = f"\n  WHERE {window}{narrow}" if window != "TRUE" or narrow else ""
     return (
         f"WITH reg AS (\n  SELECT r.{t} AS tenant, COUNT(*) AS copies\n  FROM {sql.reg_ref} AS r\n"
         f"  WHERE {sql.active}\n  GROUP BY r.{t}\n), cur AS (\n"
@@ -308,7 +322,7 @@ def _dedup_sql(sql: _Sql) -> str:
         f"MERGE {sql.ref} AS target\nUSING (\n  WITH keep AS (\n    SELECT {names} FROM (\n"
         f"      SELECT d.*, ROW_NUMBER() OVER (PARTITION BY d.{t} ORDER BY {order}) AS _bqm_rank,\n"
         f"        COUNT(*) OVER (PARTITION BY d.{t}) AS _bqm_copies\n      FROM {sql.ref} AS d\n"
-        f"      WHERE {f'd.{d} = @run_date' if rollover else 'TRUE'}{sql.every_partition('d')}\n"
+        f"      WHERE {f'd.{d} = @run_date' if rollover else 'TRUE'}{sql.only('d')}{sql.every_partition('d')}\n"
         "    ) WHERE _bqm_copies > 1 AND _bqm_rank = 1\n  )\n"
         f"  SELECT {t} AS _bqm_key, {names} FROM keep\n  UNION ALL\n"
         f"  SELECT CAST(NULL AS {tenant_type}), {names} FROM keep\n) AS source\n"

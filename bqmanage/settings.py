@@ -16,7 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from bqmanage.code_config import AuditCodeConfig
 from bqmanage.errors import ConfigError
 from bqmanage.names import label_problem, project_problem
-from bqmanage.yaml_source import SourceError, parse_yaml, read_text
+from bqmanage.source_text import SourceError, read_text
+from bqmanage.yaml_source import parse_yaml
 
 CONFIG_FILE = "bqmanage.yaml"
 
@@ -84,6 +85,10 @@ class Settings(BaseModel):
     job_timeout: float = 3600.0
     lock_timeout: float = 60.0
     info_schema_batch: int = 50
+    tenant_workers: int = 8
+    # Requests in flight at once on BigQuery. 8 keeps a 0.1 s call under the API's 100 requests
+    # per second per method (https://cloud.google.com/bigquery/quotas#api_request_quotas).
+    concurrency: int = 8
     audit_code: AuditCodeConfig = Field(default_factory=AuditCodeConfig)
     config_file: Path | None = None  # the bqmanage.yaml that was read, if any: audit-code never audits it
 
@@ -184,6 +189,8 @@ def resolve_settings(
         job_timeout=env_seconds("BQMANAGE_JOB_TIMEOUT", 3600),
         lock_timeout=env_seconds("BQMANAGE_LOCK_TIMEOUT", 60),
         info_schema_batch=_env_count("BQMANAGE_INFO_SCHEMA_BATCH", 50),
+        tenant_workers=_env_count("BQMANAGE_TENANT_WORKERS", 8),
+        concurrency=_env_count("BQMANAGE_CONCURRENCY", 8),
         audit_code=cfg.audit_code,
         config_file=Path(config) if config else (Path(CONFIG_FILE) if Path(CONFIG_FILE).exists() else None),
     )

@@ -24,21 +24,16 @@ a complex key (``? [a, b]``), since a definition key is always a plain scalar.
 
 from __future__ import annotations
 
-import errno
-import os
-import stat
-from pathlib import Path
 from typing import Any
 
 import yaml
 from yaml.constructor import SafeConstructor
-from yaml.reader import Reader
 
 from bqmanage.errors import Problem
+from bqmanage.source_text import MAX_BYTES
 
 KeyPath = tuple[str | int, ...]
 
-MAX_BYTES = 4 << 20
 MAX_DEPTH = 100
 MAX_NODES = 250_000
 
@@ -81,70 +76,6 @@ def format_key_path(key_path: KeyPath) -> str:
     return out
 
 
-class SourceError(Exception):
-    """A file that cannot be read as YAML text at all; carries its one located problem."""
-
-    def __init__(self, problem: Problem) -> None:
-        self.problem = problem
-        super().__init__(str(problem))
-
-
-def read_text(path: Path, display: str, kind: str = "YAML file") -> str:
-    """The text of one regular file, read once and decoded strictly as UTF-8.
-
-    Opened non-blocking so that a FIFO named ``x.yaml`` cannot hang the read; its type is then
-    checked on the open descriptor, so a directory, FIFO or device is refused without reading.
-    """
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    except OSError as exc:
-        raise SourceError(Problem(display, None, "", f"cannot read: {os_reason(exc, path)}")) from None
-    try:
-        info = os.fstat(fd)
-        if stat.S_ISDIR(info.st_mode):
-            raise SourceError(Problem(display, None, "", f"is a directory, not a {kind}"))
-        if not stat.S_ISREG(info.st_mode):
-            raise SourceError(Problem(display, None, "", f"is not a regular file (a FIFO, socket or device), not a {kind}"))
-        # st_size can lie (files in /proc report 0) or grow while read: the read is capped too.
-        raw = b"" if info.st_size > MAX_BYTES else _read_at_most(fd, MAX_BYTES + 1)
-    except OSError as exc:
-        raise SourceError(Problem(display, None, "", f"cannot read: {os_reason(exc, path)}")) from None
-    finally:
-        os.close(fd)
-    if info.st_size > MAX_BYTES or len(raw) > MAX_BYTES:
-        raise SourceError(Problem(display, None, "", f"file is larger than {MAX_BYTES >> 20} MiB; refusing to parse it"))
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = raw.count(b"\n", 0, exc.start) + 1
-        raise SourceError(
-            Problem(display, line, "", f"not UTF-8 text (byte 0x{raw[exc.start]:02x}); save the file as UTF-8")
-        ) from None
-    # The same check PyYAML's reader makes, done here because its error carries no line.
-    if (bad := Reader.NON_PRINTABLE.search(text)) is not None:
-        line = text.count("\n", 0, bad.start()) + 1
-        raise SourceError(Problem(display, line, "", f"control character U+{ord(bad.group()):04X} is not allowed in YAML"))
-    return text
-
-
-def _read_at_most(fd: int, limit: int) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    while size < limit and (chunk := os.read(fd, limit - size)):
-        chunks.append(chunk)
-        size += len(chunk)
-    return b"".join(chunks)
-
-
-def os_reason(exc: OSError, path: Path) -> str:
-    """Why a path cannot be opened, in words, naming a broken link's target."""
-    if exc.errno == errno.ELOOP:
-        return "symlink loop (too many levels of symbolic links)"
-    if exc.errno == errno.ENOENT and path.is_symlink():
-        return f"dangling symlink to {os.readlink(path)}"
-    return exc.strerror or str(exc)
-
-
 class _Refused(Exception):
     """Stops building a document that cannot be read; carries the one problem to report."""
 
@@ -169,6 +100,14 @@ class _Collection:
 
 _NO_KEY = object()
 _MERGE_KEY = object()
+
+# Plain scalars, resolved and constructed: text -> (value, tag). A warehouse's definitions repeat
+# the same few hundred words (STRING, REQUIRED, column names) thousands of times; resolving one
+# runs a list of regular expressions. Every value kept is immutable (str, int, float, bool, None,
+# bytes, date), so sharing it between documents changes nothing.
+_PLAIN: dict[str, tuple[Any, str]] = {}
+_PLAIN_LENGTH = 64  # longer texts (descriptions) rarely repeat
+_PLAIN_ENTRIES = 50_000
 
 
 def parse_yaml(text: str, display: str, allow_empty: bool = False) -> tuple[Any, LineMap, list[Problem]]:
@@ -222,56 +161,111 @@ class _Builder:
         return self.root
 
     def _build(self) -> None:
-        get_event = self.loader.get_event
+        # The loop runs once per event, 100-200 times per definition file: the common cases (a
+        # plain or quoted scalar as a key, a value or a list item) are written out here, the rest
+        # goes through the methods below, which also say what each step means.
+        get_event, stack, lines = self.loader.get_event, self.stack, self.lines
         while True:
             event = get_event()
             line = event.start_mark.line + 1
             kind = type(event)
             if kind is yaml.ScalarEvent:
-                self._grow(1, len(event.value), line)
-                value, tag = self._scalar(event, line)
+                text = event.value
+                self.nodes += 1
+                self.chars += len(text)
+                if self.nodes > MAX_NODES or self.chars > MAX_BYTES:
+                    self._grow(0, 0, line)  # raises
+                tag = event.tag
+                if tag is not None and tag != "!":
+                    value, tag = self._scalar(event, line)
+                elif not event.implicit[0]:
+                    value, tag = text, _STR  # quoted: always a string
+                else:
+                    known = _PLAIN.get(text)
+                    if known is None:
+                        known = self._scalar(event, line)
+                        if len(text) <= _PLAIN_LENGTH:
+                            if len(_PLAIN) >= _PLAIN_ENTRIES:
+                                _PLAIN.clear()
+                            _PLAIN[text] = known
+                    value, tag = known
                 if event.anchor is not None:
-                    self._anchor(event.anchor, value, 1, len(event.value), line)
-                done = self._add(value, line, tag == _MERGE)
-            elif kind is yaml.AliasEvent:
+                    self._anchor(event.anchor, value, 1, len(text), line)
+                if not stack:
+                    self._add(value, line, False)
+                    return
+                parent = stack[-1]
+                items = parent.items
+                if type(items) is list:
+                    lines.setdefault((*parent.key_path, len(items)), line)
+                    items.append(value)
+                elif parent.key is _NO_KEY:
+                    if tag == _MERGE or type(value) is not str:
+                        self._key(parent, value, line, tag == _MERGE)
+                    else:
+                        child = (*parent.key_path, value)
+                        lines[child] = line
+                        if value in items:
+                            self.problems.append(self.line_map.problem(child, f"duplicate key {value!r}"))
+                        parent.key = value
+                elif parent.key is _MERGE_KEY:
+                    self._add(value, line, False)
+                else:
+                    items[parent.key] = value
+                    parent.key = _NO_KEY
+                continue
+            if kind is yaml.AliasEvent:
                 done = self._add(self._alias(event.anchor, line), line, False)
             elif kind is yaml.SequenceStartEvent or kind is yaml.MappingStartEvent:
                 self._open(event, line, [] if kind is yaml.SequenceStartEvent else {})
                 continue
             else:  # SequenceEnd or MappingEnd
-                top = self.stack.pop()
-                value = self._close(top)
+                top = stack.pop()
+                value = self._close(top) if top.merges else top.items
                 if top.anchor is not None:
                     self._anchor(top.anchor, value, self.nodes - top.start[0], self.chars - top.start[1], line)
+                if stack:  # the common cases of _add: a list item (its line was kept when it opened), a value
+                    parent = stack[-1]
+                    if type(parent.items) is list:
+                        parent.items.append(value)
+                        continue
+                    if parent.key is not _NO_KEY and parent.key is not _MERGE_KEY:
+                        parent.items[parent.key] = value
+                        parent.key = _NO_KEY
+                        continue
                 done = self._add(value, line, False)
             if done:
                 return
 
     def _open(self, event: Any, line: int, items: list[Any] | dict[Any, Any]) -> None:
         tag = event.tag
-        if tag not in (None, "!", _SEQ if isinstance(items, list) else _MAP):
+        if tag is not None and tag != "!" and tag != (_SEQ if type(items) is list else _MAP):
             raise _Refused(line, f"unsupported tag {_short(tag)!r}; only plain YAML is allowed here")
-        parent = self.stack[-1] if self.stack else None
-        if parent is not None and isinstance(parent.items, dict) and parent.key is _NO_KEY:
-            raise _Refused(line, "complex key (a list or mapping used as a key) is not supported; keys must be plain text")
-        if len(self.stack) >= MAX_DEPTH:
+        stack = self.stack
+        if len(stack) >= MAX_DEPTH:
+            if type(stack[-1].items) is dict and stack[-1].key is _NO_KEY:
+                raise _Refused(line, "complex key (a list or mapping used as a key) is not supported; keys must be plain text")
             raise _Refused(line, f"nesting is deeper than {MAX_DEPTH} levels; refusing it")
-        key_path = self._child_path(parent, line)
+        # The collection's key path; the line of a list item or of the document is recorded here. A
+        # mapping value is located at its key, recorded by _key; what a merge key brings in is located
+        # at the mapping that merges it (LineMap falls back to the parent).
+        if not stack:
+            key_path: KeyPath = ()
+            self.lines[key_path] = line
+        else:
+            parent = stack[-1]
+            if type(parent.items) is list:
+                key_path = (*parent.key_path, len(parent.items))
+                self.lines[key_path] = line
+            elif parent.key is _NO_KEY:
+                raise _Refused(line, "complex key (a list or mapping used as a key) is not supported; keys must be plain text")
+            else:
+                key_path = (*parent.key_path, "<<" if parent.key is _MERGE_KEY else str(parent.key))
         start = (self.nodes, self.chars)
-        self._grow(1, 0, line)
-        self.stack.append(_Collection(key_path, items, event.anchor, start))
-
-    def _child_path(self, parent: _Collection | None, line: int) -> KeyPath:
-        """The key path of a collection that starts at ``line``; records the line of a list item."""
-        if parent is None:
-            self.lines[()] = line
-            return ()
-        if isinstance(parent.items, list):
-            self.lines[(*parent.key_path, len(parent.items))] = line
-            return (*parent.key_path, len(parent.items))
-        # A mapping value is located at its key, recorded by _key; what a merge key brings in is
-        # located at the mapping that merges it (LineMap falls back to the parent).
-        return (*parent.key_path, "<<" if parent.key is _MERGE_KEY else str(parent.key))
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            self._grow(0, 0, line)  # raises
+        stack.append(_Collection(key_path, items, event.anchor, start))
 
     def _scalar(self, event: Any, line: int) -> tuple[Any, str]:
         """The scalar's value and its resolved tag."""

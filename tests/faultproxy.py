@@ -1,21 +1,54 @@
-"""A small HTTP proxy in front of bqemulator: counts requests by kind and injects BigQuery faults.
+"""A small HTTP proxy in front of bqemulator: counts requests by kind, injects BigQuery faults, and
+can make each request take as long as it would on BigQuery.
 
 Used by the fault tests (a real rateLimitExceeded / concurrent-update answer, seen by the real
-client and its retry path; a query that runs longer than the client waits) and by bench/ (request
-counts). Loopback only; it stops with the test.
+client and its retry path; a query that runs longer than the client waits), by the request-count
+tests, and by bench/ (counts, and "modelled BigQuery seconds" under ``LATENCY``). Loopback only; it
+stops with the test.
+
+Requests only bqmanage's bqemulator workaround sends (the ``SELECT * ... LIMIT 0`` probe of a
+table's physical columns, engines/bigquery.py, and that job's result polls) are counted apart, in
+``emulator_only``, and get no latency: real BigQuery needs none of them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import re
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
+
+# The latency model: seconds one request takes on BigQuery, seen from the client, by kind. These are
+# assumptions (BigQuery publishes no latencies), sized from reports of real projects: a metadata
+# call takes 0.2-0.6 s (about 0.5 s per tables.get in dbt-labs/dbt-bigquery#938, 0.36 s per table
+# in prowler-cloud/prowler#12502), a small query 3-4 s end to end for 0.4 s of execution
+# (googleapis/nodejs-bigquery#1383). A query job is jobs.insert, a first getQueryResults that waits
+# for the job (``JOB_RUN``, plus ``PER_VIEW`` for each INFORMATION_SCHEMA view the query reads), and
+# one getQueryResults per page of rows. bench/bigquery_check.py prints this table in RESULTS.md.
+LATENCY = {
+    "jobs.insert": 0.5,
+    "queries.get": 0.2,  # a further page of rows
+    "jobs.get": 0.2,
+    "cancel.insert": 0.2,
+    "datasets.get": 0.25,
+    "datasets.list": 0.3,
+    "datasets.insert": 0.5,
+    "tables.get": 0.25,
+    "tables.list": 0.3,
+    "tables.insert": 0.5,
+    "tables.patch": 0.5,
+    "tables.delete": 0.3,
+}
+JOB_RUN = 1.0
+PER_VIEW = 0.02
+DEFAULT_LATENCY = 0.25
 
 RATE_LIMIT = (403, "rateLimitExceeded", "Exceeded rate limits: too many table update operations for this table")
 CONCURRENT = (400, "invalidQuery", "Could not serialize access to table tenants.t due to concurrent update")
@@ -42,6 +75,122 @@ class SlowJobs:
 
 
 _JOB_PATH = re.compile(r"/projects/([^/]+)/(jobs|queries)/([^/?]+)(?:\?|$)")
+_TABLE_PATH = re.compile(r"/datasets/([^/]+)/tables/([^/?]+)(?:\?|$)")
+_ALTER = re.compile(r"^\s*ALTER\s+TABLE\s+(?:IF\s+EXISTS\s+)?(\S+)", re.IGNORECASE)
+
+
+@dataclass
+class MetadataRateLimit:
+    """BigQuery's table metadata update limit, enforced: at most ``per`` updates of one table in
+    any ``window`` seconds (https://cloud.google.com/bigquery/quotas#standard_tables: 5 per 10 s);
+    one more is answered 403 rateLimitExceeded, as BigQuery does, and is not an update.
+
+    An update is an ``ALTER TABLE`` query job (one job, whatever it holds: a multi-action ALTER
+    is one statement on BigQuery, which bqemulator gets as a script of one-action ALTERs) or a
+    ``tables.patch``/``tables.update`` of the table."""
+
+    per: int = 5
+    window: float = 10.0
+    updates: Counter[str] = field(default_factory=Counter)  # accepted, by dataset.table
+    rejected: Counter[str] = field(default_factory=Counter)  # answered rateLimitExceeded
+    recent: dict[str, list[float]] = field(default_factory=dict)
+    log: list[tuple[float, str, bool]] = field(default_factory=list)  # (monotonic time, table, accepted)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def admit(self, method: str, path: str, body: bytes) -> bool:
+        """False when the request is a metadata update over the limit (it gets the 403)."""
+        table = _updated_table(method, path, body)
+        if table is None:
+            return True
+        with self.lock:
+            now = time.monotonic()
+            recent = [t for t in self.recent.get(table, []) if now - t < self.window]
+            accepted = len(recent) < self.per
+            self.recent[table] = [*recent, now] if accepted else recent
+            (self.updates if accepted else self.rejected)[table] += 1
+            self.log.append((now, table, accepted))
+            return accepted
+
+
+def _updated_table(method: str, path: str, body: bytes) -> str | None:
+    """dataset.table that a request updates the metadata of, or None."""
+    route = urlsplit(path).path
+    if method in ("PATCH", "PUT") and (match := _TABLE_PATH.search(route)):
+        return f"{match.group(1)}.{match.group(2)}"
+    if method != "POST" or not route.endswith(("/jobs", "/queries")) or not body:
+        return None
+    try:
+        request = json.loads(body)
+    except ValueError:
+        return None
+    sql = ((request.get("configuration") or {}).get("query") or {}).get("query") or request.get("query") or ""
+    match = _ALTER.match(sql)
+    if match is None:
+        return None
+    parts = match.group(1).replace("`", "").split(".")
+    return ".".join(parts[-2:])
+
+
+class ModelledClock:
+    """Modelled BigQuery seconds: how long the client would have taken against a BigQuery whose
+    every request takes exactly its modelled latency.
+
+    It runs at 1/``scale`` of wall speed while some request waits out its latency (so a run at
+    scale 0.05 takes a twentieth of the modelled time), at wall speed while no request does (the
+    client's own work, which BigQuery would not speed up), and stands still while the upstream
+    works: bqemulator's own speed, fast or slow, never shows. Upstream calls go one at a time
+    (bqemulator serialises its work anyway).
+    """
+
+    def __init__(self, scale: float) -> None:
+        self.scale = scale
+        self._lock = threading.Lock()
+        self._gate = threading.Lock()
+        self._busy = 0
+        self._waiting = 0
+        self._modelled = 0.0
+        self._wall = time.monotonic()
+
+    def _advance(self) -> None:  # under self._lock
+        wall = time.monotonic()
+        rate = 0.0 if self._busy else (1 / self.scale if self._waiting else 1.0)
+        self._modelled += (wall - self._wall) * rate
+        self._wall = wall
+
+    def now(self) -> float:
+        with self._lock:
+            self._advance()
+            return self._modelled
+
+    def sleep_until(self, deadline: float) -> None:
+        with self._lock:
+            self._advance()
+            self._waiting += 1
+        try:
+            while True:
+                with self._lock:
+                    self._advance()
+                    left = deadline - self._modelled
+                if left <= 0:
+                    return
+                time.sleep(left * self.scale)
+        finally:
+            with self._lock:
+                self._advance()
+                self._waiting -= 1
+
+    @contextlib.contextmanager
+    def upstream(self) -> Iterator[None]:
+        with self._gate:
+            with self._lock:
+                self._advance()
+                self._busy += 1
+            try:
+                yield
+            finally:
+                with self._lock:
+                    self._advance()
+                    self._busy -= 1
 
 
 @dataclass
@@ -53,22 +202,61 @@ class FaultProxy:
     injected: int = 0
     slow: SlowJobs | None = None
     slowed: int = 0  # answers that said "still running"
+    rate_limit: MetadataRateLimit | None = None  # when set, enforced (see MetadataRateLimit)
+    headers: list[dict[str, str]] = field(default_factory=list)  # every request's headers, as bodies
+    # With a scale, every request takes its modelled latency (LATENCY), measured on ``clock``, which
+    # runs that much faster than the wall; None leaves the emulator's own timing alone.
+    scale: float | None = None
+    clock: ModelledClock = field(init=False)
+    emulator_only: Counter[str] = field(default_factory=Counter)
+    in_flight: int = 0
+    max_in_flight: int = 0  # the most requests the client had open at once
+    _probes: set[str] = field(default_factory=set)
+    _waits: dict[str, float] = field(default_factory=dict)  # job id -> its run time, paid by its first poll
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         proxy = self
+        self.clock = ModelledClock(self.scale or 1.0)
         up = urlsplit(self.upstream)
 
         class Handler(BaseHTTPRequestHandler):
+            until: float | None = None  # on proxy.clock: when the answer may leave
+            open = False  # counted in proxy.in_flight
+
             def log_message(self, *args: object) -> None:  # quiet
                 return
 
             def _handle(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
-                proxy.counts[kind(self.command, self.path)] += 1
-                proxy.bodies.append((self.command, self.path, body))
-                if b"LIMIT 0" in body:
-                    proxy.counts["probe"] += 1  # bqemulator-only physical-schema query (engines/bigquery.py)
+                with proxy._lock:
+                    proxy.in_flight += 1
+                    proxy.max_in_flight = max(proxy.max_in_flight, proxy.in_flight)
+                self.open = True
+                try:
+                    arrived = proxy.clock.now()
+                    latency = proxy._account(self.command, self.path, body)
+                    self.until = arrived + latency if proxy.scale is not None and latency else None
+                    self._answer(body)
+                finally:
+                    self._close()
+
+            def _close(self) -> None:
+                # Once the answer starts, the client may send its next request before this thread
+                # is done writing: that one is not concurrent with this one.
+                if self.open:
+                    self.open = False
+                    with proxy._lock:
+                        proxy.in_flight -= 1
+
+            def send_response(self, code: int, message: str | None = None) -> None:
+                if self.until is not None:  # the answer leaves when BigQuery's would
+                    proxy.clock.sleep_until(self.until)
+                self._close()
+                super().send_response(code, message)
+
+            def _answer(self, body: bytes) -> None:
                 running = proxy._running(self.command, self.path, body)
                 if running is not None:
                     self.send_response(200)
@@ -77,7 +265,11 @@ class FaultProxy:
                     self.end_headers()
                     self.wfile.write(running)
                     return
+                proxy.headers.append(dict(self.headers.items()))
                 fault = proxy._take(self.command, self.path, body)
+                if fault is None and proxy.rate_limit is not None and not proxy.rate_limit.admit(self.command, self.path, body):
+                    proxy.injected += 1
+                    fault = Fault(self.command, re.compile(""), 0, RATE_LIMIT)
                 if fault is not None:
                     status, reason, message = fault.error
                     payload = json.dumps(
@@ -91,9 +283,11 @@ class FaultProxy:
                     return
                 conn = http.client.HTTPConnection(up.hostname, up.port, timeout=60)
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
-                conn.request(self.command, self.path, body=body or None, headers=headers)
-                response = conn.getresponse()
-                data = proxy._as_running(self.command, self.path, body, response.read())
+                with proxy.clock.upstream() if proxy.scale is not None else contextlib.nullcontext():
+                    conn.request(self.command, self.path, body=body or None, headers=headers)
+                    response = conn.getresponse()
+                    payload = response.read()
+                data = proxy._as_running(self.command, self.path, body, payload)
                 self.send_response(response.status)
                 for key, value in response.getheaders():
                     if key.lower() not in ("transfer-encoding", "connection", "content-length"):
@@ -109,6 +303,38 @@ class FaultProxy:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
+
+    def _account(self, method: str, path: str, body: bytes) -> float:
+        """Count the request, and return its modelled latency (0 for an emulator-only request)."""
+        what = kind(method, path)
+        with self._lock:
+            self.bodies.append((method, path, body))
+            job = _JOB_PATH.search(path) if method == "GET" else None
+            if what == "jobs.insert" and b"LIMIT 0" in body:
+                self._probes.add(_job_id(body))
+            if (what == "jobs.insert" and b"LIMIT 0" in body) or (job is not None and job.group(3) in self._probes):
+                self.emulator_only[what] += 1
+                return 0.0
+            self.counts[what] += 1
+            if what == "jobs.insert":
+                self._waits[_job_id(body)] = JOB_RUN + PER_VIEW * body.count(b"INFORMATION_SCHEMA")
+            if job is not None and (run := self._waits.pop(job.group(3), None)) is not None:
+                return run  # the poll that waits for the job to finish
+            return LATENCY.get(what, DEFAULT_LATENCY)
+
+    def jobs(self) -> int:
+        """Query jobs bqmanage ran (probes left out)."""
+        return self.counts["jobs.insert"]
+
+    def requests(self) -> int:
+        return sum(self.counts.values())
+
+    def reset(self) -> None:
+        with self._lock:
+            self.counts.clear()
+            self.emulator_only.clear()
+            self.bodies.clear()
+            self.max_in_flight = 0
 
     def _take(self, method: str, path: str, body: bytes) -> Fault | None:
         for fault in self.faults:
@@ -169,6 +395,13 @@ class FaultProxy:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def _job_id(body: bytes) -> str:
+    try:
+        return str(json.loads(body)["jobReference"]["jobId"])
+    except (ValueError, KeyError, TypeError):
+        return ""
 
 
 def kind(method: str, path: str) -> str:

@@ -8,19 +8,28 @@ from bqmanage import infoschema
 from bqmanage.rest import table_from_api
 
 
-def test_union_all_batches_dataset_qualified_views() -> None:
-    sql = infoschema.view_sql("COLUMNS", ["a", "b"], "my-proj", frozenset({"COLUMNS.column_default"}))
-    assert sql.count("UNION ALL") == 1
-    assert "FROM `my-proj`.`a`.INFORMATION_SCHEMA.COLUMNS" in sql and "`my-proj`.`b`.INFORMATION_SCHEMA.COLUMNS" in sql
-    assert "CAST(NULL AS STRING) AS column_default" in sql
+def test_union_all_batches_dataset_qualified_views_in_one_query() -> None:
+    views = ["COLUMNS", "TABLES"]
+    sql = infoschema.catalog_sql(views, ["a", "b"], "my-proj", frozenset({"COLUMNS.column_default"}))
+    assert sql.count("UNION ALL") == 3  # two views of two datasets
+    assert "FROM `my-proj`.`a`.INFORMATION_SCHEMA.COLUMNS" in sql and "`my-proj`.`b`.INFORMATION_SCHEMA.TABLES" in sql
+    assert "CAST(NULL AS STRING) AS column_default" in sql and "CAST(NULL AS INT64) AS ordinal_position" in sql
     sqlglot.parse_one(sql, read="bigquery")
     assert infoschema.batches(list("abcde"), 2) == [["a", "b"], ["c", "d"], ["e"]]
+    rows = [
+        {"catalog_view": "TABLES", "table_schema": "a", "table_name": "t", "table_type": "BASE TABLE", "column_name": None},
+        {"catalog_view": "COLUMNS", "table_schema": "a", "table_name": "t", "column_name": "id", "table_type": None},
+    ]
+    split = infoschema.split_rows(rows)
+    assert split["TABLES"] == [{"table_schema": "a", "table_name": "t", "table_type": "BASE TABLE", "ddl": None}]
+    assert split["COLUMNS"][0]["column_name"] == "id" and "table_type" not in split["COLUMNS"][0]
 
 
 def test_region_qualified_is_one_query_with_a_parameter() -> None:
-    sql = infoschema.view_sql("TABLE_OPTIONS", ["a", "b"], "my-proj", region="EU")
+    sql = infoschema.catalog_sql(list(infoschema.VIEWS), ["a", "b"], "my-proj", region="EU")
     assert sql.startswith("SELECT ") and "`my-proj`.`region-eu`.INFORMATION_SCHEMA.TABLE_OPTIONS" in sql
-    assert "IN UNNEST(@datasets)" in sql and "UNION" not in sql
+    assert sql.count("IN UNNEST(@datasets)") == len(infoschema.VIEWS) and sql.count("UNION ALL") == len(infoschema.VIEWS) - 1
+    sqlglot.parse_one(sql, read="bigquery")
 
 
 def test_rows_become_the_model() -> None:

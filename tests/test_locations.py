@@ -54,7 +54,7 @@ def test_create_schema_runs_in_the_datasets_location(proxied: FaultProxy, workdi
 
 def test_check_reads_each_location_in_a_job_of_its_own() -> None:
     """Pure: the groups the engine forms, from the datasets' locations."""
-    from bqmanage.engines.bigquery import location_batches
+    from bqmanage.engines.bq_catalog import location_batches
 
     groups = location_batches({"a": "EU", "b": "US", "c": "EU", "d": None}, default=None, size=50, region_qualified=False)
     assert groups == [("", ["d"]), ("EU", ["a", "c"]), ("US", ["b"])]

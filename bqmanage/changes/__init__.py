@@ -29,24 +29,23 @@ from bqmanage.changes.base import (
     Rendered,
     TablePatch,
 )
-from bqmanage.changes.columns import (
-    AddColumn,
-    ChangeMode,
-    ChangeType,
-    DropColumn,
-    DropDefault,
-    RelaxColumn,
-    SetColumnDescription,
-    SetDefault,
-    WidenType,
-    is_widening,
-)
+from bqmanage.changes.columns import AddColumn, ChangeMode, ChangeType, DropColumn, RelaxColumn, WidenType, is_widening
 from bqmanage.changes.datasets import CreateDataset, SetDatasetOptions
 from bqmanage.changes.fields import AddField
+from bqmanage.changes.patch import (
+    PATCH_COLUMNS,
+    ColumnPatch,
+    DropDefault,
+    SetColumnDescription,
+    SetDefault,
+    SetFieldDescription,
+    without_defaults,
+)
 from bqmanage.changes.tables import Backfill, ChangePartitioning, CreateTable, SetClustering, SetTableOptions
 
 __all__ = [
     "KINDS",
+    "PATCH_COLUMNS",
     "AddColumn",
     "AddField",
     "Backfill",
@@ -56,6 +55,7 @@ __all__ = [
     "ChangeType",
     "ColumnAt",
     "ColumnChange",
+    "ColumnPatch",
     "CreateDataset",
     "CreateTable",
     "Drift",
@@ -70,8 +70,10 @@ __all__ = [
     "SetColumnDescription",
     "SetDatasetOptions",
     "SetDefault",
+    "SetFieldDescription",
     "SetTableOptions",
     "TablePatch",
     "WidenType",
     "is_widening",
+    "without_defaults",
 ]

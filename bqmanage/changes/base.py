@@ -55,6 +55,10 @@ class Rendered:
     # The statement again, one action per statement, for an engine that cannot run a
     # multi-action ALTER whole (bqemulator); empty when the statement has one action.
     actions: tuple[str, ...] = ()
+    # What an API call changes, one line each ("concurrent_limit: defaultValueExpression = 3").
+    detail: tuple[str, ...] = ()
+    # The DDL apply runs instead of an API call's defaults if BigQuery rejects them there.
+    fallback: tuple[str, ...] = ()
 
 
 class LocalTarget(Protocol):
@@ -63,6 +67,10 @@ class LocalTarget(Protocol):
 
     def run_sql(self, sql: str) -> None:
         """Run BigQuery DML, transpiled to DuckDB."""
+
+    def backfill(self, ref: TableRef, sql: str) -> None:
+        """Run a backfill UPDATE of ``ref`` (BigQuery DML, idempotent), in memory that does not grow
+        with the table."""
 
     def create_dataset(self, dataset: Dataset) -> None:
         """Create a dataset with its options."""
@@ -136,13 +144,15 @@ class Change(ABC):
     Its ``kind`` is its one name in ``plan``/``apply`` output, the ledger and the step list;
     ``order`` places its step among a table's steps (datasets come first); ``is_metadata`` says
     whether the step counts toward BigQuery's per-table metadata update limit; ``per_table``
-    gathers all changes of the kind in one table into one step.
+    gathers all changes of the kind in one table into one step; ``step_kind``, when set, is a
+    step that several kinds share, one per table (their ``render_group`` renders the mix).
     """
 
     kind: ClassVar[str]
     order: ClassVar[int]
     is_metadata: ClassVar[bool] = True
     per_table: ClassVar[bool] = False
+    step_kind: ClassVar[str | None] = None
 
     dataset: str
     table: str | None

@@ -1,4 +1,5 @@
-"""Change kinds of a top-level column (and the refused ones of any column or STRUCT field)."""
+"""Change kinds of a top-level column (and the refused ones of any column or STRUCT field). Its
+default and description are in ``patch``: one tables.patch per table sets them."""
 
 from __future__ import annotations
 
@@ -7,10 +8,9 @@ from dataclasses import dataclass
 from typing import ClassVar, Self
 
 from bqmanage.changes.base import Change, ColumnAt, ColumnChange, Drift, LocalTarget, Refusal, Refused, Rendered, mismatch
-from bqmanage.defaults import default_expression
 from bqmanage.model import Column
 from bqmanage.names import quote
-from bqmanage.render import column_sql, literal_sql
+from bqmanage.render import column_sql
 from bqmanage.types import DECIMAL_LIMITS
 
 # Types BigQuery's ALTER COLUMN SET DATA TYPE widens each type to (conversion_rules#coercion).
@@ -63,6 +63,8 @@ class AddColumn(ColumnChange):
         )
 
     def follow_ups(self) -> tuple[Change, ...]:
+        from bqmanage.changes.patch import SetDefault  # the patch kinds build on this module
+
         if self.column.default is None:
             return ()
         return (SetDefault(dataset=self.dataset, table=self.table, column=self.column),)
@@ -209,93 +211,6 @@ class ChangeType(ColumnChange, Refused):
 
 
 @dataclass(frozen=True, kw_only=True)
-class SetDefault(ColumnChange):
-    """A column's DEFAULT differs from its definition (or a new column needs its default)."""
-
-    kind: ClassVar[str] = "set_default"
-    order: ClassVar[int] = 70
-
-    @classmethod
-    def on_column(cls, desired: Column | None, actual: Column | None, at: ColumnAt) -> Iterator[Change]:
-        if _default_differs(desired, actual, at) and desired is not None and desired.default is not None:
-            yield SetDefault(dataset=at.table.dataset, table=at.table.name, column=desired, actual=actual)
-
-    def describe(self) -> str:
-        was = (self.actual.default if self.actual else None) or "none"
-        return f"set default of {self.target}.{self.path} to {self.column.default} (was {was})"
-
-    def render(self, project: str | None) -> str:
-        expression = default_expression(self.column.type, self.column.default or "NULL")
-        return f"ALTER TABLE {self.ref.sql(project)} ALTER COLUMN {quote(self.column.name)} SET DEFAULT {expression}"
-
-    def drifts(self) -> list[Drift]:
-        return [_default_drift(self, "sets it for new rows; existing rows keep their values")]
-
-    def run_local(self, db: LocalTarget) -> None:
-        db.set_default(self.ref, self.column)
-
-
-@dataclass(frozen=True, kw_only=True)
-class DropDefault(ColumnChange):
-    """A live column has a DEFAULT its definition does not."""
-
-    kind: ClassVar[str] = "drop_default"
-    order: ClassVar[int] = 80
-
-    @classmethod
-    def on_column(cls, desired: Column | None, actual: Column | None, at: ColumnAt) -> Iterator[Change]:
-        if _default_differs(desired, actual, at) and desired is not None and desired.default is None:
-            yield DropDefault(dataset=at.table.dataset, table=at.table.name, column=desired, actual=actual)
-
-    def describe(self) -> str:
-        return f"drop default {self.actual.default if self.actual else ''} of {self.target}.{self.path}"
-
-    def render(self, project: str | None) -> str:
-        return f"ALTER TABLE {self.ref.sql(project)} ALTER COLUMN {quote(self.column.name)} DROP DEFAULT"
-
-    def drifts(self) -> list[Drift]:
-        return [_default_drift(self, "drops it")]
-
-    def run_local(self, db: LocalTarget) -> None:
-        db.set_default(self.ref, self.column)
-
-
-@dataclass(frozen=True, kw_only=True)
-class SetColumnDescription(ColumnChange):
-    """A top-level column's description differs from its definition."""
-
-    kind: ClassVar[str] = "set_column_description"
-    order: ClassVar[int] = 90
-
-    @classmethod
-    def on_column(cls, desired: Column | None, actual: Column | None, at: ColumnAt) -> Iterator[Change]:
-        if (
-            desired is not None
-            and actual is not None
-            and not at.is_field
-            and at.sees("description")
-            and (desired.description or None) != (actual.description or None)
-        ):
-            yield SetColumnDescription(dataset=at.table.dataset, table=at.table.name, column=desired, actual=actual)
-
-    def describe(self) -> str:
-        return f"set description of {self.target}.{self.path}"
-
-    def render(self, project: str | None) -> str:
-        return (
-            f"ALTER TABLE {self.ref.sql(project)} ALTER COLUMN {quote(self.column.name)} "
-            f"SET OPTIONS (description = {literal_sql(self.column.description)})"
-        )
-
-    def drifts(self) -> list[Drift]:
-        expected, actual = self.column.description, self.actual.description if self.actual else None
-        return [self.drift("description_mismatch", mismatch("description", expected, actual), "sets it", expected, actual)]
-
-    def run_local(self, db: LocalTarget) -> None:
-        db.set_description(self.ref, self.column.name, self.column.description)
-
-
-@dataclass(frozen=True, kw_only=True)
 class DropColumn(ColumnChange, Refused):
     """A live column or field is not defined. bqmanage never drops data."""
 
@@ -332,17 +247,6 @@ def _retyped(desired: Column, actual: Column, at: ColumnAt) -> bool:
     return not at.descends(desired, actual) and at.shape(desired) != at.shape(actual)
 
 
-def _default_differs(desired: Column | None, actual: Column | None, at: ColumnAt) -> bool:
-    # Defaults exist on top-level columns only.
-    return (
-        desired is not None
-        and actual is not None
-        and not at.is_field
-        and at.sees("default")
-        and desired.default != actual.default
-    )
-
-
 def _mode_drift(change: ColumnChange, fix: str = "") -> Drift:
     actual = change.actual.mode if change.actual else None
     return change.drift("mode_mismatch", mismatch("mode", change.column.mode, actual), fix, change.column.mode, actual)
@@ -351,12 +255,6 @@ def _mode_drift(change: ColumnChange, fix: str = "") -> Drift:
 def _type_drift(change: ColumnChange, fix: str = "") -> Drift:
     expected, actual = change.column.type_sql(), change.actual.type_sql() if change.actual else None
     return change.drift("type_mismatch", mismatch("type", expected, actual), fix, expected, actual)
-
-
-def _default_drift(change: ColumnChange, fix: str) -> Drift:
-    actual = change.actual.default if change.actual else None
-    expected = change.column.default
-    return change.drift("default_mismatch", mismatch("default", expected, actual), fix, expected, actual)
 
 
 def is_widening(actual: Column, desired: Column) -> bool:

@@ -1,5 +1,5 @@
-"""Change kinds of a field inside a live STRUCT column. DDL cannot change one; the
-``tables.patch`` API can, given the table's whole schema with the field changed."""
+"""Adding a field inside a live STRUCT column. DDL cannot; the ``tables.patch`` API can, given the
+table's whole schema with the field added. (A field's description is in ``patch``.)"""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Self
 
-from bqmanage.changes.base import Change, ColumnAt, ColumnChange, Drift, LocalTarget, Refusal, Rendered, TablePatch, mismatch
+from bqmanage.changes.base import Change, ColumnAt, ColumnChange, Drift, LocalTarget, Refusal, Rendered, TablePatch
 from bqmanage.model import Column
 from bqmanage.rest import column_to_api
 
@@ -81,56 +81,3 @@ class AddField(ColumnChange, TablePatch):
 
     def run_local(self, db: LocalTarget) -> None:
         db.add_column(self.ref, self.path, self.column)
-
-
-@dataclass(frozen=True, kw_only=True)
-class SetFieldDescription(ColumnChange, TablePatch):
-    """A field's description inside a live STRUCT column differs from its definition. ALTER
-    COLUMN SET OPTIONS reaches top-level columns only; tables.patch reaches any field."""
-
-    kind: ClassVar[str] = "set_field_description"
-    order: ClassVar[int] = 95
-    per_table: ClassVar[bool] = True
-
-    @classmethod
-    def on_column(cls, desired: Column | None, actual: Column | None, at: ColumnAt) -> Iterator[Change]:
-        if (
-            desired is not None
-            and actual is not None
-            and at.is_field
-            and at.sees("description")
-            and (desired.description or None) != (actual.description or None)
-        ):
-            yield SetFieldDescription(
-                dataset=at.table.dataset, table=at.table.name, column=desired, actual=actual, path=at.dotted
-            )
-
-    def describe(self) -> str:
-        return f"set description of field {self.target}.{self.path}"
-
-    def render(self, project: str | None) -> dict[str, Any]:
-        return {"method": "tables.patch", "descriptions": {self.path: self.column.description}}
-
-    @classmethod
-    def render_group(cls, changes: Sequence[Self], project: str | None) -> Rendered:
-        paths = [c.path for c in changes]
-        return Rendered(
-            f"set the description of nested fields {', '.join(paths)} via tables.patch (DDL cannot)",
-            api={"method": "tables.patch", "descriptions": {c.path: c.column.description for c in changes}},
-        )
-
-    def patch(self, table: dict[str, Any]) -> str:
-        field = schema_field(table, self.path)
-        if field is not None:
-            # The patched schema replaces the live one whole: a field without one has no description.
-            field.pop("description", None)
-            if self.column.description:
-                field["description"] = self.column.description
-        return "schema"
-
-    def drifts(self) -> list[Drift]:
-        expected, actual = self.column.description, self.actual.description if self.actual else None
-        return [self.drift("description_mismatch", mismatch("description", expected, actual), "sets it", expected, actual)]
-
-    def run_local(self, db: LocalTarget) -> None:
-        db.set_description(self.ref, self.path, self.column.description)

@@ -208,4 +208,4 @@ class Backfill(Change):
         return []  # reported as the missing column it follows
 
     def run_local(self, db: LocalTarget) -> None:
-        db.run_sql(self.render(None))
+        db.backfill(self.ref, self.render(None))

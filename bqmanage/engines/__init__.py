@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from bqmanage.engines.dml import DmlStats
     from bqmanage.plan import Capabilities, Step
     from bqmanage.settings import Settings
 
@@ -31,8 +32,29 @@ class Engine(Protocol):
     def list_tables(self, dataset: str) -> list[str]:
         """Names of the tables of one dataset."""
 
+    def list_table_types(self, dataset: str) -> dict[str, str]:
+        """Every table-like object of one dataset and its REST type: TABLE, VIEW, EXTERNAL,
+        MATERIALIZED_VIEW, SNAPSHOT (import writes definitions of tables only, and says why not
+        of the others)."""
+
     def get_table(self, dataset: str, table: str) -> dict[str, Any] | None:
         """The REST Table resource (schema, partitioning, clustering, options), or None."""
+
+    def get_datasets(self, datasets: list[str]) -> dict[str, dict[str, Any] | None]:
+        """REST Dataset resources of several datasets (None where absent), read the way the engine
+        reads many at once: plan and apply go through here, so this is where batching pays."""
+
+    def get_tables(self, tables: list[tuple[str, str]]) -> dict[str, dict[str, Any] | None]:
+        """REST Table resources keyed "dataset.table" (None where absent), read the way the engine
+        reads many at once."""
+
+    def latest_ledger_rows(self, datasets: dict[str, str | None]) -> dict[str, dict[str, Any]]:
+        """The newest row of the apply ledger of each of ``datasets`` (name -> location) that has
+        one (the columns ``apply.latest_entry_sql`` selects), read the way the engine reads many at once."""
+
+    def read_datasets(self, datasets: list[str]) -> dict[str, dict[str, Any] | None]:
+        """Like get_datasets, in the fewest requests the engine has (check's bulk read). It may lag
+        behind recent changes, as INFORMATION_SCHEMA does: whatever drifts is re-read with get_datasets."""
 
     def read_catalog(self, datasets: dict[str, str | None], on_progress: Any = None) -> dict[str, dict[str, Any]]:
         """REST Table resources of every table of ``datasets``, keyed "dataset.table", in bulk."""
@@ -42,6 +64,13 @@ class Engine(Protocol):
 
     def query(self, sql: str, params: dict[str, Any] | None = None, label: str = "query") -> list[dict[str, Any]]:
         """Run GoogleSQL with named query parameters; return the rows."""
+
+    def dml(self, sql: str, params: dict[str, Any] | None = None, label: str = "query") -> DmlStats:
+        """Run one GoogleSQL DML statement with named query parameters; return what it changed."""
+
+    def read_rows(self, dataset: str, table: str, fields: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Every row of a table, only the given columns (REST TableFieldSchema), read without a
+        query job where the engine can (BigQuery's tabledata.list is free)."""
 
     def estimate_bytes(self, sql: str, params: dict[str, Any] | None = None) -> int | None:
         """Bytes a query would process (a free dry run), or None when the engine cannot tell."""

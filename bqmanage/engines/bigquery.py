@@ -8,21 +8,24 @@ as the official client itself does, and the engine declares what the emulator ca
 from __future__ import annotations
 
 import concurrent.futures
-import datetime as dt
-import decimal
 import os
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import google.auth
+import requests
 from google.api_core import exceptions as gexc
 from google.cloud import bigquery
 
 from bqmanage.changes import CreateDataset, TablePatch
+from bqmanage.engines import bq_catalog
+from bqmanage.engines.bq_catalog import each
 from bqmanage.engines.bq_credentials import credentials
 from bqmanage.engines.bq_errors import NETWORK, api_message, is_retryable, network_reason
-from bqmanage.errors import ConfigError, WarehouseError
+from bqmanage.engines.bq_params import query_parameter, same_base_type
+from bqmanage.engines.dml import DmlStats
+from bqmanage.errors import ConfigError, DefaultsRejected, WarehouseError
 from bqmanage.plan import Capabilities, Step
 
 if TYPE_CHECKING:
@@ -36,8 +39,9 @@ BIGQUERY = Capabilities(multi_action_alter=True, metadata_updates_per_10s=5)
 BQEMULATOR = Capabilities(
     multi_action_alter=False,
     catalog_follows_alter=False,
-    runs_as="bqemulator gets each ADD COLUMN of a multi-action ALTER as an ALTER of its own",
-    info_schema_missing=frozenset({"COLUMN_FIELD_PATHS", "COLUMNS.column_default", "TABLES.ddl"}),
+    runs_as="bqemulator gets a multi-action ALTER as one script job of one-action ALTERs",
+    # SCHEMATA_OPTIONS answers with SCHEMATA's rows and columns (measured).
+    info_schema_missing=frozenset({"COLUMN_FIELD_PATHS", "COLUMNS.column_default", "TABLES.ddl", "SCHEMATA_OPTIONS"}),
     unobservable=frozenset(
         {
             "default",
@@ -52,6 +56,9 @@ BQEMULATOR = Capabilities(
     ),
 )
 T = TypeVar("T")
+# A tables.patch whose etag went stale (the table changed since it was read) is made again on a
+# fresh read this many times in all, then fails.
+_PATCH_ATTEMPTS = 5
 
 
 class BigQueryEngine:
@@ -84,6 +91,14 @@ class BigQueryEngine:
         # Datasets per UNION ALL query (bench/infoschema_batch.py measures the trade-off).
         self.info_schema_batch = settings.info_schema_batch
         self.region_qualified = settings.region_qualified_information_schema
+        # Requests in flight at once when many resources are read (bq_catalog.each).
+        self.concurrency = settings.concurrency
+        if self.concurrency > 10:
+            # The HTTP session keeps 10 connections per host; more threads would each open and
+            # drop their own.
+            adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=self.concurrency)
+            for scheme in ("https://", "http://"):
+                self.client._http.mount(scheme, adapter)
 
     # ---- catalog ----
 
@@ -111,6 +126,15 @@ class BigQueryEngine:
         )
         return sorted(t.table_id for t in found)
 
+    def latest_ledger_rows(self, datasets: dict[str, str | None]) -> dict[str, dict[str, Any]]:
+        return bq_catalog.latest_ledger_rows(self, datasets)
+
+    def list_table_types(self, dataset: str) -> dict[str, str]:
+        found = self._call(
+            "tables.list", lambda: list(self.client.list_tables(dataset, retry=self.rpc_retry, timeout=self.rpc_timeout))
+        )
+        return {t.table_id: t.table_type or "TABLE" for t in sorted(found, key=lambda t: t.table_id)}
+
     def get_table(self, dataset: str, table: str) -> dict[str, Any] | None:
         try:
             resource = self._table(dataset, table).to_api_repr()
@@ -134,47 +158,34 @@ class BigQueryEngine:
         for field in physical:
             api = field.to_api_repr()
             known = catalog.get(field.name.lower())
-            if known is not None and _same_base(known, api):
+            if known is not None and same_base_type(known, api):
                 api = known
             fields.append(api)
         return fields
 
-    def read_catalog(self, datasets: dict[str, str | None], on_progress: Any = None) -> dict[str, dict[str, Any]]:
-        """Every table of ``datasets`` (name -> location) from INFORMATION_SCHEMA: one job per view
-        per batch of datasets of one location, run in that location. A query job runs in one
-        location and can read only datasets there, so mixing locations in a batch fails
-        (https://cloud.google.com/bigquery/docs/information-schema-intro#syntax,
-        https://cloud.google.com/bigquery/docs/locations#specify_locations)."""
-        from bqmanage import infoschema
+    def get_datasets(self, datasets: list[str]) -> dict[str, dict[str, Any] | None]:
+        return dict(zip(datasets, each(self.concurrency, self.get_dataset, datasets), strict=True))
 
-        missing = self.capabilities.info_schema_missing
-        views = [v for v in infoschema.VIEWS if v not in missing]
-        for name, location in datasets.items():
-            self._locations.setdefault(name, location or "")
-        groups = location_batches(datasets, self.location, self.info_schema_batch, self.region_qualified)
-        out: dict[str, dict[str, Any]] = {}
-        for i, (location, group) in enumerate(groups):
-            rows: dict[str, list[dict[str, Any]]] = {}
-            for view in views:
-                region = (location or "US") if self.region_qualified else None
-                sql = infoschema.view_sql(view, group, self.project, missing, region)
-                self.on_statement(sql)
-                result, _ = self._run(sql, {"datasets": group} if region else None, "check", location or None)
-                rows[view] = [dict(r.items()) for r in result]
-            out.update(infoschema.to_resources(self.project, rows))
-            if on_progress:
-                on_progress(i + 1, len(groups))
-        return out
+    def get_tables(self, tables: list[tuple[str, str]]) -> dict[str, dict[str, Any] | None]:
+        found = each(self.concurrency, lambda t: self.get_table(*t), tables)
+        return {f"{dataset}.{table}": resource for (dataset, table), resource in zip(tables, found, strict=True)}
+
+    def read_datasets(self, datasets: list[str]) -> dict[str, dict[str, Any] | None]:
+        return bq_catalog.read_datasets(self, datasets)
+
+    def read_catalog(self, datasets: dict[str, str | None], on_progress: Any = None) -> dict[str, dict[str, Any]]:
+        return bq_catalog.read_catalog(self, datasets, on_progress)
 
     # ---- execution ----
 
     def execute(self, step: Step) -> None:
         self.on_statement(step.sql if step.sql is not None else step.text())
+        sql = step.sql
         if step.actions and not self.capabilities.multi_action_alter:
-            statements = step.actions  # the multi-action ALTER, one action at a time
-        else:
-            statements = (step.sql,) if step.sql is not None else ()
-        for sql in statements:
+            # The multi-action ALTER as a script of one-action ALTERs: still one job, as the one
+            # statement BigQuery gets is.
+            sql = ";\n".join(step.actions)
+        if sql is not None:
             self._run(sql, None, location=self._step_location(step))
         if step.api is not None:
             self._patch(step)
@@ -199,16 +210,48 @@ class BigQueryEngine:
         )
 
     def _patch(self, step: Step) -> None:
-        """tables.patch: each change edits the live REST Table resource, then the fields they
-        changed are sent, with the resource's etag (a concurrent change fails, and is retried)."""
-        resource = self._table(step.dataset, step.table or "").to_api_repr()
-        fields = {change.patch(resource) for change in step.changes if isinstance(change, TablePatch)}
-        self._update(bigquery.Table.from_api_repr(resource), sorted(fields))
+        """tables.patch: the changes edit the live REST Table resource, sent with its etag (If-Match):
+        a table changed in between (412) is read again and patched anew, never overwritten. A 400
+        on a patch carrying defaults is BigQuery rejecting them: apply falls back to DDL."""
+        for attempt in range(_PATCH_ATTEMPTS):
+            # The table as the engine reads it (on bqemulator, with the columns ALTER added).
+            resource = self.get_table(step.dataset, step.table or "")
+            if resource is None:
+                raise self._failure("tables.get", f"table {step.dataset}.{step.table} does not exist")
+            fields = {change.patch(resource) for change in step.changes if isinstance(change, TablePatch)}
+            try:
+                self._update(bigquery.Table.from_api_repr(resource), sorted(fields))
+                return
+            except WarehouseError as exc:
+                if isinstance(exc.__cause__, gexc.PreconditionFailed) and attempt + 1 < _PATCH_ATTEMPTS:
+                    continue
+                if isinstance(exc.__cause__, gexc.BadRequest) and step.fallback:
+                    raise DefaultsRejected(str(exc)) from exc.__cause__
+                raise
 
     def query(self, sql: str, params: dict[str, Any] | None = None, label: str = "query") -> list[dict[str, Any]]:
         self.on_statement(sql)
         rows, _ = self._run(sql, params, label)
         return [dict(r.items()) for r in rows]
+
+    def dml(self, sql: str, params: dict[str, Any] | None = None, label: str = "query") -> DmlStats:
+        self.on_statement(sql)
+        _, _, job = self._job(sql, params, label)
+        stats = job.dml_stats  # None where the endpoint gives only the total (bqemulator)
+        return DmlStats(
+            affected=int(job.num_dml_affected_rows or 0),
+            inserted=stats.inserted_row_count if stats else None,
+            updated=stats.updated_row_count if stats else None,
+            deleted=stats.deleted_row_count if stats else None,
+        )
+
+    def read_rows(self, dataset: str, table: str, fields: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        schema, ref = [bigquery.SchemaField.from_api_repr(f) for f in fields], f"{self.project}.{dataset}.{table}"
+
+        def listed() -> list[Any]:
+            return list(self.client.list_rows(ref, selected_fields=schema, retry=self.rpc_retry, timeout=self.rpc_timeout))
+
+        return [dict(r.items()) for r in self._call("tabledata.list", listed)]
 
     def _config(
         self, params: dict[str, Any] | None = None, label: str | None = None, dry_run: bool = False
@@ -220,17 +263,23 @@ class BigQueryEngine:
             labels=labels,
             dry_run=dry_run,
             use_query_cache=not dry_run,
-            query_parameters=[_parameter(k, v) for k, v in (params or {}).items()],
+            query_parameters=[query_parameter(k, v) for k, v in (params or {}).items()],
         )
 
     def _run(
         self, sql: str, params: dict[str, Any] | None, label: str | None = None, location: str | None = None
     ) -> tuple[list[Any], Any]:
-        """Run one query job to the end: its rows (all pages, fetched here, inside the error
-        handling) and their schema. Retried whole on rate limits and concurrent-update conflicts.
-        ``location`` overrides the target's job location."""
+        rows, schema, _ = self._job(sql, params, label, location)
+        return rows, schema
 
-        def attempt() -> tuple[list[Any], Any]:
+    def _job(
+        self, sql: str, params: dict[str, Any] | None, label: str | None = None, location: str | None = None
+    ) -> tuple[list[Any], Any, bigquery.QueryJob]:
+        """Run one query job to the end: its rows (all pages, fetched here, inside the error
+        handling), their schema and the job. Retried whole on rate limits and concurrent-update
+        conflicts. ``location`` overrides the target's job location."""
+
+        def attempt() -> tuple[list[Any], Any, bigquery.QueryJob]:
             job = self._call(
                 "jobs.insert",
                 lambda: self.client.query(
@@ -242,7 +291,7 @@ class BigQueryEngine:
                     location=location or self.location,
                 ),
             )
-            return self._wait(job)
+            return (*self._wait(job), job)
 
         return self._retrying(attempt)
 
@@ -345,44 +394,3 @@ class BigQueryEngine:
 
     def close(self) -> None:
         self.client.close()
-
-
-def location_batches(
-    datasets: dict[str, str | None], default: str | None, size: int, region_qualified: bool
-) -> list[tuple[str, list[str]]]:
-    """(location, datasets) per INFORMATION_SCHEMA job: datasets of one location only, in batches
-    of ``size`` (or all at once for a region-qualified view). "" is the job's default location."""
-    from bqmanage import infoschema
-    from bqmanage.locations import canonical_location
-
-    by_location: dict[str, list[str]] = {}
-    for name, location in sorted(datasets.items()):
-        where = location or default
-        by_location.setdefault((canonical_location(where) or where) if where else "", []).append(name)
-    return [
-        (location, batch)
-        for location, names in sorted(by_location.items())
-        for batch in ([names] if region_qualified else infoschema.batches(names, size))
-    ]
-
-
-def _same_base(catalog: dict[str, Any], physical: dict[str, Any]) -> bool:
-    from bqmanage.types import canonical_name
-
-    return canonical_name(str(catalog.get("type"))) == canonical_name(str(physical.get("type")))
-
-
-def _parameter(name: str, value: Any) -> Any:
-    if isinstance(value, list):
-        return bigquery.ArrayQueryParameter(name, "STRING", value)
-    kinds = (
-        (bool, "BOOL"),
-        (int, "INT64"),
-        (float, "FLOAT64"),
-        (decimal.Decimal, "NUMERIC"),
-        (dt.datetime, "TIMESTAMP"),
-        (dt.date, "DATE"),
-        (str, "STRING"),
-    )
-    kind = next((k for t, k in kinds if isinstance(value, t)), "STRING")
-    return bigquery.ScalarQueryParameter(name, kind, value)

@@ -9,6 +9,7 @@ the file read-only, so that they can run side by side, and never create it.
 from __future__ import annotations
 
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -19,6 +20,19 @@ import duckdb
 from bqmanage.errors import ConfigError, WarehouseError
 
 _HOLDER = re.compile(r"\(PID (\d+)\)")
+
+
+# DuckDB shares one database instance per file within a process, and the file lock only keeps
+# other processes out: two engines of one process (threads of a library caller, concurrent
+# `tenant add`s) would otherwise meet in catalog write-write conflicts. One lock per file makes
+# them take turns, as separate processes do.
+_FILE_LOCKS: dict[str, threading.RLock] = {}
+_FILE_LOCKS_GUARD = threading.Lock()
+
+
+def file_lock(path: Path) -> threading.RLock:
+    with _FILE_LOCKS_GUARD:
+        return _FILE_LOCKS.setdefault(str(path.resolve()), threading.RLock())
 
 
 def connect(path: Path, read_only: bool, lock_timeout: float, on_wait: Callable[[str], None]) -> duckdb.DuckDBPyConnection:

@@ -6,7 +6,9 @@ only while it maps to that physical type.
 
 from __future__ import annotations
 
+import json
 import re
+from functools import lru_cache
 from typing import Any
 
 import sqlglot
@@ -123,9 +125,20 @@ def to_duckdb(sql: str) -> list[str]:
     return [tree.transform(adapt).sql(dialect=_Duck) for tree in sqlglot.parse(sql, read="bigquery") if tree]
 
 
+def in_rowid_range(update: str) -> str:
+    """A DuckDB UPDATE limited to rows whose rowid is in [$lo, $hi), its two parameters."""
+    tree = sqlglot.parse_one(update, read="duckdb")
+    if not isinstance(tree, exp.Update):
+        raise ValueError(f"not an UPDATE: {update[:80]}")
+    return tree.where("rowid >= $lo AND rowid < $hi", dialect="duckdb").sql(dialect=_Duck)
+
+
 _GEOGPOINT = re.compile(r"\s*ST_GEOGPOINT\s*\(\s*(-?[\d.]+)\s*,\s*(-?[\d.]+)\s*\)\s*\Z", re.I)
 
 
+# Both are pure and sqlglot parses take about a millisecond; a warehouse of many tenant datasets
+# repeats the same few defaults thousands of times, so introspection asks for each only once.
+@lru_cache(maxsize=4096)
 def bq_default_to_duck(expr: str) -> str:
     # GEOGRAPHY is text (WKT) on the local engine, which has no spatial functions loaded.
     if point := _GEOGPOINT.match(expr):
@@ -133,6 +146,7 @@ def bq_default_to_duck(expr: str) -> str:
     return to_duckdb(f"SELECT {expr}")[0][len("SELECT ") :]
 
 
+@lru_cache(maxsize=4096)
 def same_expression(physical: str, converted: str) -> bool:
     """Whether two DuckDB expressions read the same once sqlglot spells both (case, aliases)."""
 
@@ -156,17 +170,15 @@ def field_from_duck(name: str, physical: Any, side: dict[str, dict[str, Any]], p
         physical, mode = physical.children[0][1], "REPEATED"
     meta = side.get(path)
     # The side spelling first: a RANGE is physically a STRUCT of its two ends.
-    if meta is not None and meta.get("type") not in ("RECORD", "STRUCT"):
-        candidate = _column_from_meta(name, meta, mode)
-        if candidate is not None and duck_type(candidate, with_array=False) == str(physical):
-            out = {k: v for k, v in meta.items() if k not in ("defaultValueExpression", "fields")}
-            out.update(
-                {
-                    "name": name,
-                    "mode": mode if mode == "REPEATED" or meta.get("mode") != "REQUIRED" or "." not in path else "REQUIRED",
-                }
-            )
-            return out
+    if meta is not None and meta.get("type") not in ("RECORD", "STRUCT") and _spelled(name, meta) == str(physical):
+        out = {k: v for k, v in meta.items() if k not in ("defaultValueExpression", "fields")}
+        out.update(
+            {
+                "name": name,
+                "mode": mode if mode == "REPEATED" or meta.get("mode") != "REQUIRED" or "." not in path else "REQUIRED",
+            }
+        )
+        return out
     if physical.id == "struct":
         fields = [field_from_duck(n, t, side, f"{path}.{n.lower()}") for n, t in physical.children]
         out = {"name": name, "type": "RECORD", "mode": mode, "fields": fields}
@@ -182,7 +194,19 @@ def field_from_duck(name: str, physical: Any, side: dict[str, dict[str, Any]], p
     return {"name": name, "type": _REVERSE.get(text, "STRING"), "mode": mode}
 
 
-def _column_from_meta(name: str, meta: dict[str, Any], mode: str) -> Column | None:
+def _spelled(name: str, meta: dict[str, Any]) -> str | None:
+    """The DuckDB type the side table's spelling maps to, None if it is not a valid column.
+    Tenant datasets repeat the same columns: each spelling is validated once per process."""
+    return _spelled_duck_type(name, json.dumps(meta))
+
+
+@lru_cache(maxsize=8192)
+def _spelled_duck_type(name: str, meta: str) -> str | None:
+    candidate = _column_from_meta(name, json.loads(meta))
+    return None if candidate is None else duck_type(candidate, with_array=False)
+
+
+def _column_from_meta(name: str, meta: dict[str, Any]) -> Column | None:
     try:
         return column_from_api({**meta, "name": name, "mode": "NULLABLE"})
     except (KeyError, ValueError):

@@ -12,7 +12,6 @@ import contextlib
 import datetime as dt
 import json
 import sys
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -20,12 +19,14 @@ from typing import Any
 
 import duckdb
 
-from bqmanage.engines.duck_file import connect, interrupts_as_keyboard
+from bqmanage.engines.dml import DmlStats
+from bqmanage.engines.duck_catalog import META_DDL, Names, read_dataset_meta, read_ledgers, read_names, read_tables
+from bqmanage.engines.duck_file import connect, file_lock, interrupts_as_keyboard
 from bqmanage.engines.duck_types import (
     bq_default_to_duck,
     duck_str,
     duck_type,
-    field_from_duck,
+    in_rowid_range,
     qi,
     same_expression,
     to_duckdb,
@@ -37,6 +38,10 @@ from bqmanage.plan import Capabilities, Step
 from bqmanage.rest import column_to_api, expiration_ms, table_to_api
 
 META = RESERVED_PREFIX  # the side schema
+# Rows per committed chunk of a backfill: memory stays near 250 MB at any table size, and the
+# rowid ranges prune row groups, so the chunks cost no more time than one UPDATE.
+BACKFILL_ROWS = 500_000
+MEMORY_LIMIT = "256MB"
 
 
 def _ref(ref: TableRef) -> str:
@@ -54,6 +59,7 @@ class LocalEngine:
         multi_action_alter=False,
         runs_as="each step runs as DuckDB statements of its own (one ALTER per added column, COMMENT ON for "
         "descriptions, a side table for BigQuery-only options; DML is transpiled by sqlglot)",
+        thread_safe=False,  # one DuckDB connection: statements from several threads would interleave
     )
 
     def __init__(
@@ -61,108 +67,117 @@ class LocalEngine:
     ) -> None:
         self.path = path
         self.con = connect(path, read_only, lock_timeout, on_wait)
-        self._lock = threading.Lock()
+        # DuckDB's default (80% of RAM) lets its buffer pool grow with the table an ALTER or a
+        # backfill walks: 5 million rows took 1.27 GB. Past this limit it evicts (or spills to
+        # <file>.tmp), so a command's memory stays about this much above Python's own.
+        self.con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+        self._lock = file_lock(path)
         # Sees each statement bqmanage sends, in GoogleSQL as on BigQuery (not the DuckDB it becomes).
         self.on_statement: Callable[[str], None] = lambda statement: None
         # The side schema is created on the first write only, so that reads stay reads.
         self._has_meta = bool(self._x("SELECT 1 FROM duckdb_schemas() WHERE schema_name = ?", [META]).fetchall())
+        # What the catalog says, read in bulk once and kept until a statement may change it.
+        self._names: Names | None = None
+        self._dataset_meta: dict[str, dict[str, Any]] | None = None
+        self._resources: dict[str, dict[str, Any] | None] = {}
+        self._same_value: dict[tuple[str, str], bool] = {}
 
     def _x(self, sql: str, params: Any = None) -> duckdb.DuckDBPyConnection:
-        """Every DuckDB statement goes through here: Ctrl-C interrupts it cleanly."""
+        """Every DuckDB statement goes through here: Ctrl-C interrupts it cleanly, and what it may
+        change in the catalog is forgotten."""
+        self._forget(sql)
         with interrupts_as_keyboard():
             return self.con.execute(sql, params) if params is not None else self.con.execute(sql)
 
-    def _meta(self, sql: str, params: list[Any]) -> list[Any]:
-        """Rows of a side-table query; none before the side schema exists."""
-        return self._x(sql, params).fetchall() if self._has_meta else []
+    def _forget(self, sql: str | None = None) -> None:
+        """Drop the kept catalog a statement may change (all of it when ``sql`` is None).
+
+        A read, BEGIN or COMMIT changes nothing this connection sees; DML and an ALTER change row
+        counts, columns and the side tables (dataset and table options), not which datasets and
+        tables exist nor their comments; anything else (CREATE, DROP, COMMENT, a rename) may
+        change all. Keeping the names through a migration's ALTERs keeps apply's per-dataset
+        ledger lookups free."""
+        text = sql.lstrip().upper() if sql is not None else ""
+        if text.startswith(("SELECT", "BEGIN", "COMMIT")):
+            return
+        self._resources = {}
+        self._dataset_meta = None
+        if text.startswith(("INSERT", "UPDATE", "DELETE", "MERGE", "SET ")) or (
+            text.startswith("ALTER") and " RENAME " not in text
+        ):
+            return
+        self._names = None
 
     def _ensure_meta(self) -> None:
         if self._has_meta:
             return
         self._has_meta = True
-        self._x(f"CREATE SCHEMA IF NOT EXISTS {META}")
-        self._x(f"CREATE TABLE IF NOT EXISTS {META}.datasets (dataset VARCHAR PRIMARY KEY, meta JSON)")
-        self._x(
-            f"CREATE TABLE IF NOT EXISTS {META}.tables "
-            "(dataset VARCHAR, tbl VARCHAR, meta JSON, modified TIMESTAMPTZ, PRIMARY KEY (dataset, tbl))"
-        )
-        self._x(
-            f"CREATE TABLE IF NOT EXISTS {META}.columns "
-            "(dataset VARCHAR, tbl VARCHAR, path VARCHAR, meta JSON, PRIMARY KEY (dataset, tbl, path))"
-        )
+        for statement in META_DDL:
+            self._x(statement)
 
     # ---- catalog ----
+    # Read in bulk (duck_catalog) and kept for the command: no other process can write the file
+    # while this one has it open, and every statement of this engine goes through _x, which
+    # drops what a statement may change. The resources handed out are shared: read-only.
+
+    def _rows(self, sql: str, params: list[Any] | None) -> list[tuple[Any, ...]]:
+        return self._x(sql, params).fetchall()
+
+    def _catalog_names(self) -> Names:
+        if self._names is None:
+            self._names = read_names(self._rows)
+        return self._names
 
     def list_datasets(self) -> list[str]:
-        rows = self._x(
-            "SELECT schema_name FROM duckdb_schemas() WHERE database_name = current_database() "
-            "AND NOT internal AND schema_name NOT IN ('main', ?) ORDER BY 1",
-            [META],
-        ).fetchall()
-        return [r[0] for r in rows]
+        return list(self._catalog_names().datasets)
 
     def get_dataset(self, dataset: str) -> dict[str, Any] | None:
-        if dataset not in self.list_datasets():
-            return None
-        rows = self._meta(f"SELECT meta FROM {META}.datasets WHERE dataset = ?", [dataset])
-        meta = json.loads(rows[0][0]) if rows else {}
-        return {"datasetReference": {"datasetId": dataset}, **meta}
+        return self.get_datasets([dataset])[dataset]
+
+    def get_datasets(self, datasets: list[str]) -> dict[str, dict[str, Any] | None]:
+        live = set(self._catalog_names().datasets)
+        if self._dataset_meta is None:
+            self._dataset_meta = read_dataset_meta(self._rows, self._has_meta)
+        meta = self._dataset_meta
+        return {
+            name: {"datasetReference": {"datasetId": name}, **meta.get(name, {})} if name in live else None for name in datasets
+        }
 
     def list_tables(self, dataset: str) -> list[str]:
-        rows = self._x(
-            "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = ? ORDER BY 1",
+        return list(self._catalog_names().tables.get(dataset, []))
+
+    def list_table_types(self, dataset: str) -> dict[str, str]:
+        # bqmanage creates tables only; a view here was made by hand, and import says it skipped it.
+        views = self._x(
+            "SELECT view_name FROM duckdb_views() WHERE database_name = current_database() AND schema_name = ? AND NOT internal",
             [dataset],
         ).fetchall()
-        return [r[0] for r in rows]
+        return dict(sorted({**{t: "TABLE" for t in self.list_tables(dataset)}, **{v[0]: "VIEW" for v in views}}.items()))
 
     def get_table(self, dataset: str, table: str) -> dict[str, Any] | None:
-        row = self._x(
-            "SELECT comment FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = ? AND table_name = ?",
-            [dataset, table],
-        ).fetchone()
-        if row is None:
-            return None
-        meta_rows = self._meta(f"SELECT meta, modified FROM {META}.tables WHERE dataset = ? AND tbl = ?", [dataset, table])
-        meta_row = meta_rows[0] if meta_rows else None
-        meta = json.loads(meta_row[0]) if meta_row else {}
-        side = {
-            r[0]: json.loads(r[1])
-            for r in self._meta(f"SELECT path, meta FROM {META}.columns WHERE dataset = ? AND tbl = ?", [dataset, table])
-        }
-        physical = self._x(
-            "SELECT column_name, is_nullable, column_default, comment FROM duckdb_columns() "
-            "WHERE database_name = current_database() AND schema_name = ? AND table_name = ? ORDER BY column_index",
-            [dataset, table],
-        ).fetchall()
-        with interrupts_as_keyboard():
-            rel = self.con.sql(f"SELECT * FROM {qi(dataset)}.{qi(table)} LIMIT 0")
-        types = dict(zip(rel.columns, rel.types, strict=False))
-        fields = []
-        for name, nullable, default, comment in physical:
-            field = field_from_duck(name, types[name], side, name.lower())
-            if not nullable and field["mode"] == "NULLABLE":
-                field["mode"] = "REQUIRED"
-            if nullable and field["mode"] == "REQUIRED":
-                field["mode"] = "NULLABLE"
-            if default is not None:
-                field["defaultValueExpression"] = self._believed_default(
-                    side.get(name.lower(), {}).get("defaultValueExpression"), default
-                )
-            if comment:
-                field["description"] = comment
-            fields.append(field)
-        count = self._x(f"SELECT count(*) FROM {qi(dataset)}.{qi(table)}").fetchone()
-        resource = {
-            "tableReference": {"datasetId": dataset, "tableId": table},
-            "schema": {"fields": fields},
-            "numRows": str(count[0] if count else 0),
-            **meta,
-        }
-        if meta_row and meta_row[1] is not None:
-            resource["lastModifiedTime"] = str(int(meta_row[1].timestamp() * 1000))
-        if row[0]:
-            resource["description"] = row[0]
-        return resource
+        return self.get_tables([(dataset, table)])[f"{dataset}.{table}"]
+
+    def get_tables(self, tables: list[tuple[str, str]]) -> dict[str, dict[str, Any] | None]:
+        missing = [(d, t) for d, t in tables if f"{d}.{t}" not in self._resources]
+        if missing:
+            self._resources.update(
+                read_tables(self._rows, self._has_meta, self._catalog_names(), missing, self.con.type, self._believed_default)
+            )
+        return {f"{d}.{t}": self._resources[f"{d}.{t}"] for d, t in tables}
+
+    def latest_ledger_rows(self, datasets: dict[str, str | None]) -> dict[str, dict[str, Any]]:
+        return read_ledgers(self._rows, self._catalog_names(), list(datasets))
+
+    def read_catalog(self, datasets: dict[str, str | None], on_progress: Any = None) -> dict[str, dict[str, Any]]:
+        """Every table of ``datasets`` but bqmanage's own (the ledger), which no caller compares.
+
+        DuckDB's catalog is local and exact: no lag, no batching to do; one read serves all."""
+        names = self._catalog_names().tables
+        wanted = [(d, t) for d in datasets for t in names.get(d, []) if not t.lower().startswith(META)]
+        found = self.get_tables(wanted)
+        if on_progress:
+            on_progress(len(datasets), len(datasets))
+        return {key: resource for key, resource in found.items() if resource is not None}
 
     def _believed_default(self, defined: str | None, physical: str) -> str:
         """The BigQuery spelling from the side table while DuckDB's stored default means the same,
@@ -174,22 +189,16 @@ class LocalEngine:
             return defined
         if defined.rstrip().endswith(")"):
             return physical  # a function (CURRENT_TIMESTAMP()...): two evaluations need not agree
-        try:
-            row = self._x(f"SELECT ({physical}) IS NOT DISTINCT FROM ({converted})").fetchone()
-        except duckdb.Error:
-            return physical
-        return defined if row and row[0] else physical
+        if (physical, converted) not in self._same_value:  # constants: the answer never changes
+            try:
+                row = self._x(f"SELECT ({physical}) IS NOT DISTINCT FROM ({converted})").fetchone()
+            except duckdb.Error:
+                row = None
+            self._same_value[(physical, converted)] = bool(row and row[0])
+        return defined if self._same_value[(physical, converted)] else physical
 
-    def read_catalog(self, datasets: dict[str, str | None], on_progress: Any = None) -> dict[str, dict[str, Any]]:
-        # DuckDB's catalog is local and exact: no lag, no batching to do.
-        out: dict[str, dict[str, Any]] = {}
-        for i, dataset in enumerate(datasets):
-            for table in self.list_tables(dataset):
-                if (resource := self.get_table(dataset, table)) is not None:
-                    out[f"{dataset}.{table}"] = resource
-            if on_progress:
-                on_progress(i + 1, len(datasets))
-        return out
+    def read_datasets(self, datasets: list[str]) -> dict[str, dict[str, Any] | None]:
+        return self.get_datasets(datasets)  # the local catalog never lags
 
     # ---- execution ----
 
@@ -214,6 +223,7 @@ class LocalEngine:
                 raise
 
     def _rollback(self) -> None:
+        self._forget()  # whatever was read inside the transaction is gone with it
         with contextlib.suppress(duckdb.Error):  # DuckDB may have ended the transaction itself
             self.con.execute("ROLLBACK")
 
@@ -228,6 +238,24 @@ class LocalEngine:
     def run_sql(self, sql: str) -> None:
         for statement in to_duckdb(sql):
             self._x(statement)
+
+    def backfill(self, ref: TableRef, sql: str) -> None:
+        """The UPDATE in rowid ranges of BACKFILL_ROWS, each committed on its own.
+
+        DuckDB holds a transaction's undo data in memory, so one UPDATE of every row peaked at
+        1.27 GB for 5 million rows (about 230 MB per million). The UPDATE is idempotent (it sets
+        only what is still NULL) and apply records an interrupted step as failed with its
+        backfill, so a stop between two chunks leaves rows the re-run finishes, never a wrong one.
+        """
+        (statement,) = to_duckdb(sql)
+        ranged = in_rowid_range(statement)
+        row = self._x(f"SELECT max(rowid) FROM {_ref(ref)}").fetchone()
+        top = row[0] if row and row[0] is not None else -1
+        for lo in range(0, top + 1, BACKFILL_ROWS):
+            if lo:
+                self._x("COMMIT")
+                self._x("BEGIN TRANSACTION")
+            self._x(ranged, {"lo": lo, "hi": lo + BACKFILL_ROWS})
 
     def create_dataset(self, dataset: Dataset) -> None:
         self._x(f"CREATE SCHEMA IF NOT EXISTS {qi(dataset.name)}")
@@ -364,6 +392,18 @@ class LocalEngine:
                 names = [d[0] for d in result.description]
                 out = [dict(zip(names, r, strict=False)) for r in result.fetchall()]
         return out
+
+    def dml(self, sql: str, params: dict[str, Any] | None = None, label: str = "query") -> DmlStats:
+        # DuckDB answers a DML statement with one row: the number of rows it changed.
+        rows = self.query(sql, params, label)
+        return DmlStats(affected=int(rows[0]["Count"]) if rows and "Count" in rows[0] else 0)
+
+    def read_rows(self, dataset: str, table: str, fields: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        try:
+            result = self._x(f"SELECT {', '.join(qi(f['name']) for f in fields)} FROM {qi(dataset)}.{qi(table)}")
+        except duckdb.Error as exc:
+            raise WarehouseError(f"local: reading {dataset}.{table} failed: {exc}") from None
+        return [dict(zip([f["name"] for f in fields], row, strict=True)) for row in result.fetchall()]
 
     def estimate_bytes(self, sql: str, params: dict[str, Any] | None = None) -> int | None:
         return None  # DuckDB has no notion of billed bytes

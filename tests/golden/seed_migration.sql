@@ -9,19 +9,22 @@ ALTER TABLE `tenants`.`tenant_usage_quotas`
   ADD COLUMN IF NOT EXISTS `last_pipeline_started_at` TIMESTAMP,
   ADD COLUMN IF NOT EXISTS `last_pipeline_completed_at` TIMESTAMP;
 
-ALTER TABLE `tenants`.`tenant_usage_quotas` ALTER COLUMN `concurrent_limit` SET DEFAULT 3;
-
-ALTER TABLE `tenants`.`tenant_usage_quotas` ALTER COLUMN `pipelines_cancelled_today` SET DEFAULT 0;
-
-ALTER TABLE `tenants`.`tenant_usage_quotas` ALTER COLUMN `max_concurrent_reached` SET DEFAULT 0;
-
-ALTER TABLE `tenants`.`tenant_usage_quotas` ALTER COLUMN `quota_exceeded` SET DEFAULT FALSE;
-
-ALTER TABLE `tenants`.`tenant_usage_quotas` ALTER COLUMN `quota_warning_sent` SET DEFAULT FALSE;
-
-ALTER TABLE `tenants`.`tenant_usage_quotas` ALTER COLUMN `total_api_calls_today` SET DEFAULT 0;
-
-ALTER TABLE `tenants`.`tenant_usage_quotas` ALTER COLUMN `total_storage_used_gb` SET DEFAULT NUMERIC "0";
+-- API tables.patch: set the default of concurrent_limit, pipelines_cancelled_today, max_concurrent_reached, quota_exceeded, quota_warning_sent, total_api_calls_today, total_storage_used_gb in one tables.patch with the table's etag (one metadata update)
+--   concurrent_limit: defaultValueExpression = 3
+--   pipelines_cancelled_today: defaultValueExpression = 0
+--   max_concurrent_reached: defaultValueExpression = 0
+--   quota_exceeded: defaultValueExpression = FALSE
+--   quota_warning_sent: defaultValueExpression = FALSE
+--   total_api_calls_today: defaultValueExpression = 0
+--   total_storage_used_gb: defaultValueExpression = NUMERIC "0"
+-- if BigQuery rejects a default through the API, apply sets it with DDL instead:
+-- ALTER TABLE `tenants`.`tenant_usage_quotas` ALTER COLUMN `concurrent_limit` SET DEFAULT 3;
+-- ALTER TABLE `tenants`.`tenant_usage_quotas` ALTER COLUMN `pipelines_cancelled_today` SET DEFAULT 0;
+-- ALTER TABLE `tenants`.`tenant_usage_quotas` ALTER COLUMN `max_concurrent_reached` SET DEFAULT 0;
+-- ALTER TABLE `tenants`.`tenant_usage_quotas` ALTER COLUMN `quota_exceeded` SET DEFAULT FALSE;
+-- ALTER TABLE `tenants`.`tenant_usage_quotas` ALTER COLUMN `quota_warning_sent` SET DEFAULT FALSE;
+-- ALTER TABLE `tenants`.`tenant_usage_quotas` ALTER COLUMN `total_api_calls_today` SET DEFAULT 0;
+-- ALTER TABLE `tenants`.`tenant_usage_quotas` ALTER COLUMN `total_storage_used_gb` SET DEFAULT NUMERIC "0";
 
 UPDATE `tenants`.`tenant_usage_quotas`
 SET

@@ -1,0 +1,181 @@
+"""The local engine's catalog, read in bulk.
+
+DuckDB's catalog functions enumerate every table of the file whatever their WHERE clause says:
+at 1,500 tables one ``duckdb_tables()`` or ``duckdb_columns()`` call costs 40 to 60 ms, so reading
+them once per table made ``check`` quadratic in the size of the warehouse (238 s at 500 datasets).
+Here each catalog function and each side table is read once for all the tables asked for, and
+the REST resources are assembled in Python.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from bqmanage.engines.duck_types import duck_str, field_from_duck, qi
+from bqmanage.names import LEDGER, RESERVED_PREFIX
+
+META = RESERVED_PREFIX  # the side schema
+# What DuckDB cannot hold (BigQuery type spelling, partitioning, options...), created on the first write.
+META_DDL = (
+    f"CREATE SCHEMA IF NOT EXISTS {META}",
+    f"CREATE TABLE IF NOT EXISTS {META}.datasets (dataset VARCHAR PRIMARY KEY, meta JSON)",
+    f"CREATE TABLE IF NOT EXISTS {META}.tables "
+    "(dataset VARCHAR, tbl VARCHAR, meta JSON, modified TIMESTAMPTZ, PRIMARY KEY (dataset, tbl))",
+    f"CREATE TABLE IF NOT EXISTS {META}.columns "
+    "(dataset VARCHAR, tbl VARCHAR, path VARCHAR, meta JSON, PRIMARY KEY (dataset, tbl, path))",
+)
+
+# Runs one DuckDB statement (through LocalEngine._x, so that Ctrl-C interrupts it) -> its rows.
+Rows = Callable[[str, list[Any] | None], list[tuple[Any, ...]]]
+
+# Row counts and ledgers are read with one UNION ALL per batch: DuckDB plans a long UNION ALL in
+# time that grows faster than its length (1,500 count(*) branches: 1.2 s, 15 batches of 100: 0.3 s).
+_BATCH = 100
+_LEDGER_COLUMNS = ("applied_at", "principal", "definitions_digest", "outcome", "applied_steps", "total_steps", "backfill")
+
+
+@dataclass(frozen=True)
+class Names:
+    """What the catalog lists: the datasets (schemas), the tables of each, sorted, and their comments."""
+
+    datasets: list[str]
+    tables: dict[str, list[str]]
+    comments: dict[tuple[str, str], str | None]
+
+
+def read_names(rows: Rows) -> Names:
+    """One read of duckdb_schemas() and one of duckdb_tables()."""
+    schemas = rows(
+        "SELECT schema_name FROM duckdb_schemas() WHERE database_name = current_database() "
+        "AND NOT internal AND schema_name NOT IN ('main', ?) ORDER BY 1",
+        [META],
+    )
+    tables: dict[str, list[str]] = defaultdict(list)
+    comments: dict[tuple[str, str], str | None] = {}
+    for schema, table, comment in rows(
+        "SELECT schema_name, table_name, comment FROM duckdb_tables() WHERE database_name = current_database() ORDER BY 1, 2",
+        None,
+    ):
+        tables[schema].append(table)
+        comments[(schema, table)] = comment
+    return Names(datasets=[r[0] for r in schemas], tables=dict(tables), comments=comments)
+
+
+def read_dataset_meta(rows: Rows, has_meta: bool) -> dict[str, dict[str, Any]]:
+    """The side table's options (description, labels, location) of every dataset."""
+    if not has_meta:
+        return {}
+    return {dataset: json.loads(meta) for dataset, meta in rows(f"SELECT dataset, meta FROM {META}.datasets", None)}
+
+
+def read_tables(
+    rows: Rows,
+    has_meta: bool,
+    names: Names,
+    wanted: Iterable[tuple[str, str]],
+    parse_type: Callable[[str], Any],
+    believed_default: Callable[[str | None, str], str],
+) -> dict[str, dict[str, Any] | None]:
+    """REST Table resources of ``wanted`` (dataset, table) pairs, keyed "dataset.table" (None
+    where absent): which exist, and their comments, come from ``names`` (one duckdb_tables() read);
+    then one query each over duckdb_columns() and the two side tables, filtered to the datasets in
+    question, and row counts in batches."""
+    pairs = list(dict.fromkeys(wanted))
+    out: dict[str, dict[str, Any] | None] = {f"{d}.{t}": None for d, t in pairs}
+    if not pairs:
+        return out
+    datasets = sorted({d for d, _ in pairs})
+    comments = {pair: names.comments[pair] for pair in pairs if pair in names.comments}
+    if not comments:
+        return out
+    physical: dict[tuple[str, str], list[tuple[Any, ...]]] = defaultdict(list)
+    for s, t, *column in rows(
+        "SELECT schema_name, table_name, column_name, is_nullable, column_default, comment, data_type "
+        "FROM duckdb_columns() WHERE database_name = current_database() AND list_contains(?, schema_name) "
+        "ORDER BY schema_name, table_name, column_index",
+        [datasets],
+    ):
+        if (s, t) in comments:
+            physical[(s, t)].append(tuple(column))
+    table_meta: dict[tuple[str, str], tuple[dict[str, Any], Any]] = {}
+    side: dict[tuple[str, str], dict[str, dict[str, Any]]] = defaultdict(dict)
+    if has_meta:
+        for s, t, meta, modified in rows(
+            f"SELECT dataset, tbl, meta, modified FROM {META}.tables WHERE list_contains(?, dataset)", [datasets]
+        ):
+            if (s, t) in comments:
+                table_meta[(s, t)] = (json.loads(meta) if meta else {}, modified)
+        sql = f"SELECT dataset, tbl, path, meta FROM {META}.columns WHERE list_contains(?, dataset)"
+        for s, t, path, meta in rows(sql, [datasets]):
+            if (s, t) in comments:
+                side[(s, t)][path] = json.loads(meta)
+    counts = _row_counts(rows, list(comments))
+    types: dict[str, Any] = {}  # a few distinct type spellings serve the whole warehouse
+    for (s, t), comment in comments.items():
+        meta, modified = table_meta.get((s, t), ({}, None))
+        columns = side.get((s, t), {})
+        fields = []
+        for name, nullable, default, description, data_type in physical[(s, t)]:
+            duck = types.get(data_type)
+            if duck is None:
+                duck = types[data_type] = parse_type(data_type)
+            field = field_from_duck(name, duck, columns, name.lower())
+            if not nullable and field["mode"] == "NULLABLE":
+                field["mode"] = "REQUIRED"
+            if nullable and field["mode"] == "REQUIRED":
+                field["mode"] = "NULLABLE"
+            if default is not None:
+                defined = columns.get(name.lower(), {}).get("defaultValueExpression")
+                field["defaultValueExpression"] = believed_default(defined, default)
+            if description:
+                field["description"] = description
+            fields.append(field)
+        resource: dict[str, Any] = {
+            "tableReference": {"datasetId": s, "tableId": t},
+            "schema": {"fields": fields},
+            "numRows": str(counts[(s, t)]),
+            **meta,
+        }
+        if modified is not None:
+            resource["lastModifiedTime"] = str(int(modified.timestamp() * 1000))
+        if comment:
+            resource["description"] = comment
+        out[f"{s}.{t}"] = resource
+    return out
+
+
+def _row_counts(rows: Rows, tables: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
+    counts: dict[tuple[str, str], int] = {}
+    for start in range(0, len(tables), _BATCH):
+        batch = tables[start : start + _BATCH]
+        sql = " UNION ALL ".join(f"SELECT {i} AS i, count(*) AS n FROM {qi(s)}.{qi(t)}" for i, (s, t) in enumerate(batch, start))
+        for i, n in rows(sql, None):
+            counts[tables[i]] = n
+    return counts
+
+
+def read_ledgers(rows: Rows, names: Names, datasets: list[str]) -> dict[str, dict[str, Any]]:
+    """The newest ledger row of each of ``datasets`` that has a ledger, straight from DuckDB.
+
+    Through GoogleSQL (one query per dataset, transpiled by sqlglot) it cost about 7 ms a dataset,
+    3.5 s at 500; here which datasets have a ledger comes from ``names``, and their rows from one
+    UNION ALL per batch, the newest picked by DuckDB as ``apply.latest_entry_sql`` picks it (a
+    finished row before a "running" one of the same instant)."""
+    found = [d for d in datasets if LEDGER in names.tables.get(d, [])]
+    columns = ", ".join(_LEDGER_COLUMNS)
+    out: dict[str, dict[str, Any]] = {}
+    for start in range(0, len(found), _BATCH):
+        union = " UNION ALL ".join(
+            f"SELECT {duck_str(d)} AS dataset, {columns} FROM {qi(d)}.{qi(LEDGER)}" for d in found[start : start + _BATCH]
+        )
+        sql = (
+            f"SELECT * FROM ({union}) QUALIFY row_number() OVER "
+            "(PARTITION BY dataset ORDER BY applied_at DESC, outcome = 'running') = 1"
+        )
+        for dataset, *values in rows(sql, None):
+            out[dataset] = dict(zip(_LEDGER_COLUMNS, values, strict=True))
+    return out
