@@ -1,36 +1,34 @@
-"""Three sample tenants in the registry, so that `./dev demo` leaves something for `reset` to do.
+"""Three sample tenants, so that `./dev demo` leaves something for `reset` and `tenant list` to show.
 
-The README's quick tour starts from here. It goes through the library API (values as query
-parameters) and is idempotent: a tenant already in the registry is left as it is.
+The README's quick tour starts from here. It onboards them as `bqmanage tenant add` does, through
+the library API (the registry row, then today's quota row), and suspends one as `tenant suspend`
+does. Like those commands it is idempotent: run again, it changes nothing.
 """
 
 from __future__ import annotations
 
+from bqmanage import api
 from bqmanage.engines import engine_session
 from bqmanage.settings import resolve_settings
 
+# (id, name, daily limit, suspended); the other limits are the registry's defaults.
 TENANTS = (
-    {"tenant_id": "acme", "tenant_name": "Acme Corp", "status": "active", "daily_limit": 100},
-    {"tenant_id": "globex", "tenant_name": "Globex", "status": "active", "daily_limit": 250},
-    {"tenant_id": "initech", "tenant_name": "Initech", "status": "suspended", "daily_limit": 100},
+    ("acme", "Acme Corp", 100, False),
+    ("globex", "Globex", 250, False),
+    ("initech", "Initech", 100, True),
 )
-
-_MERGE = """
-MERGE `tenants`.`tenant_profiles` AS t
-USING (SELECT @tenant_id AS tenant_id, @tenant_name AS tenant_name, @status AS status,
-              @daily_limit AS daily_limit) AS s
-ON t.tenant_id = s.tenant_id
-WHEN NOT MATCHED THEN INSERT (tenant_id, tenant_name, status, daily_limit)
-  VALUES (s.tenant_id, s.tenant_name, s.status, s.daily_limit)
-"""
 
 
 def seed_tenants() -> None:
-    with engine_session(resolve_settings(), "demo") as engine:
-        for tenant in TENANTS:
-            engine.query(_MERGE, tenant, label="demo")
+    settings = resolve_settings()
+    desired = api.validate(settings)
+    with engine_session(settings, "demo") as engine:
+        for tenant_id, name, daily_limit, suspended in TENANTS:
+            api.tenant_add(settings, engine, tenant_id, name, daily_limit, desired=desired)
+            if suspended:
+                api.tenant_suspend(settings, engine, tenant_id, desired=desired)
 
 
 if __name__ == "__main__":
     seed_tenants()
-    print(f"Sample tenants in tenants.tenant_profiles: {', '.join(t['tenant_id'] for t in TENANTS)}.")
+    print(f"Sample tenants in tenants.tenant_profiles: {', '.join(t[0] for t in TENANTS)}.")
