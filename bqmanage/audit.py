@@ -9,6 +9,7 @@ decide whether the legacy object is still in use.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from bqmanage.findings import SEVERITY, Finding
@@ -27,17 +28,40 @@ def _renamed(name: str, prefixes: dict[str, str]) -> str | None:
     return None
 
 
-def audit_warehouse(engine: Engine, desired: Definitions, legacy: LegacyConfig) -> list[Finding]:
-    """legacy_dataset and legacy_table findings for every live object with a legacy name."""
+def legacy_dataset_replacement(dataset: str, legacy: LegacyConfig) -> str | None:
+    """The dataset that replaces a legacy one (the config's dataset map, then its prefix map), or None."""
+    return legacy.datasets.get(dataset) or _renamed(dataset, legacy.prefixes)
+
+
+def legacy_table_replacement(table: str, legacy: LegacyConfig) -> str | None:
+    """The name that replaces a legacy table name by the prefix map, or None."""
+    return _renamed(table, legacy.prefixes)
+
+
+def audit_warehouse(
+    engine: Engine,
+    desired: Definitions,
+    legacy: LegacyConfig,
+    listed: Mapping[str, list[str]] | None = None,
+    skip: Callable[[str], bool] | None = None,
+) -> list[Finding]:
+    """legacy_dataset and legacy_table findings for every live object with a legacy name, except in
+    the datasets ``skip`` names (tenants' templated datasets, which check reads per tenant).
+
+    :param listed: the table names of the datasets ``check`` has already read; only the other live
+        datasets are listed here (one tables.list each).
+    """
     by_legacy = {name: t for t in desired.tables for name in t.legacy_names}
     defined = {t.name: t for t in desired.tables}
     defined_datasets = {t.dataset for t in desired.tables}
     findings: list[Finding] = []
     for dataset in engine.list_datasets():
+        if skip is not None and skip(dataset):
+            continue
         if dataset in defined_datasets:
             new_dataset: str | None = None
         else:
-            new_dataset = legacy.datasets.get(dataset) or _renamed(dataset, legacy.prefixes)
+            new_dataset = legacy_dataset_replacement(dataset, legacy)
         if new_dataset is not None:
             findings.append(
                 Finding(
@@ -50,7 +74,8 @@ def audit_warehouse(engine: Engine, desired: Definitions, legacy: LegacyConfig) 
                     replacement=new_dataset,
                 )
             )
-        for table in engine.list_tables(dataset):
+        known = (listed or {}).get(dataset)
+        for table in known if known is not None else engine.list_tables(dataset):
             if table.lower().startswith(RESERVED_PREFIX):  # bqmanage's own ledger
                 continue
             full = f"{dataset}.{table}"

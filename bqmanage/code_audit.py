@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bqmanage.code_config import AuditCodeConfig
-from bqmanage.code_fix import FileFix, plan_fix, write
 from bqmanage.code_lex import Lines, Piece, pieces
 from bqmanage.code_refs import Edit, LegacyIndex
 from bqmanage.code_scan import Prefilter, Scanner, ScanStats
@@ -30,6 +29,8 @@ from bqmanage.settings import LegacyConfig
 
 if TYPE_CHECKING:
     import pathspec
+
+    from bqmanage.code_fix import FileFix
 
 # `# bqmanage: ignore`, `-- bqmanage: ignore[legacy_reference]`, `// bqmanage: ignore[a, b]`
 _IGNORE = re.compile(r"(?:#|--|//)\s*bqmanage:\s*ignore(?:\[([\w\s,]*)\])?")
@@ -118,6 +119,8 @@ def audit_code(
         kept = _unsuppressed(result, file_found, lines, source.display, allow_paths, frozenset(config.allow.names))
         edits = [e for f in kept for e in f.edits]
         if fix and edits:
+            from bqmanage.code_fix import plan_fix, write  # only --fix writes: its imports wait for it
+
             planned = plan_fix(source.path, source.display, source.kind, text, edits, sum(1 for f in kept if f.edits), encoding)
             result.fixes.append(planned)
             if planned.refused is None and not dry_run:
