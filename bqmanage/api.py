@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from bqmanage.loader import load_definitions
 from bqmanage.model import Definitions, Table
@@ -18,8 +18,11 @@ if TYPE_CHECKING:
     from bqmanage.code_audit import CodeAuditResult
     from bqmanage.engines import Engine
     from bqmanage.findings import Finding
+    from bqmanage.fleet import OnTenant, TenantOutcome
     from bqmanage.plan import Plan, Step
-    from bqmanage.reset import ResetSql
+    from bqmanage.reset_run import ResetReport
+    from bqmanage.templates import Registry
+    from bqmanage.tenant import TenantJob, TenantListing, TenantReport
 
 
 def validate(settings: Settings) -> Definitions:
@@ -48,11 +51,30 @@ class PlanResult:
     desired: Definitions
     ledger: list[LedgerEntry] = field(default_factory=list)
     resumed: list[str] = field(default_factory=list)
+    # With tenants: each tenant's own plan of its templated datasets (or why it has none).
+    tenants: list[TenantOutcome[PlanResult]] = field(default_factory=list)
+    registry: Registry | None = None  # --all-tenants: what the registry said
 
 
-def make_plan(settings: Settings, engine: Engine, backfill: bool = True, desired: Definitions | None = None) -> PlanResult:
-    """Load, introspect, diff and plan: what ``apply`` would do, without doing it."""
-    from bqmanage.apply import latest_entry
+def make_plan(
+    settings: Settings,
+    engine: Engine,
+    backfill: bool = True,
+    desired: Definitions | None = None,
+    history: bool = True,
+    *,
+    tenants: list[str] | None = None,
+    all_tenants: bool = False,
+    on_tenant: OnTenant[PlanResult] | None = None,
+) -> PlanResult:
+    """Load, introspect, diff and plan: what ``apply`` would do, without doing it. ``history`` reads
+    every dataset's latest ledger entry (plan shows them); without it, only the ledgers that can owe
+    a backfill are read: those of datasets with a column that has a default.
+
+    ``tenants`` (or ``all_tenants``, the registry's active tenants) also plans the dataset
+    templates for those tenants, one plan per tenant; None leaves templates alone.
+    """
+    from bqmanage.apply import latest_entries
     from bqmanage.diff import compare
     from bqmanage.introspect import read_actual
     from bqmanage.plan import build_plan
@@ -61,7 +83,8 @@ def make_plan(settings: Settings, engine: Engine, backfill: bool = True, desired
     actual = read_actual(engine, desired)
     changes = compare(desired, actual, engine.capabilities.unobservable)
     # Only live datasets can hold a ledger; introspection already knows which those are.
-    ledger = [e for name in sorted(actual.datasets) if (e := latest_entry(engine, name)) is not None]
+    resumable = {t.dataset for t in desired.tables if any(c.default is not None for c in t.columns)}
+    ledger = latest_entries(engine, {name: d.location for name, d in actual.datasets.items() if history or name in resumable})
     resume: dict[tuple[str, str], tuple[str, ...]] = {}
     for entry in ledger:
         if entry.outcome != "succeeded":
@@ -69,13 +92,29 @@ def make_plan(settings: Settings, engine: Engine, backfill: bool = True, desired
                 resume[(entry.dataset, table)] = tuple(columns)
     plan = build_plan(changes, settings.project, resume, desired, backfill)
     resumed = [f"{d}.{t}" for d, t in resume]
-    return PlanResult(plan=plan, desired=desired, ledger=ledger, resumed=resumed)
+    planned = PlanResult(plan=plan, desired=desired, ledger=ledger, resumed=resumed)
+    if tenants is not None or all_tenants:
+        from bqmanage import fleet
+        from bqmanage.templates import for_tenants
+
+        scope = fleet.scope(settings, engine, desired, tenants, all_tenants)
+        planned.registry = scope.registry
+        planned.tenants = scope.failed + fleet.run_per_tenant(
+            scope.tenants,
+            lambda t: make_plan(settings, engine, backfill, for_tenants(desired, [t])),
+            fleet.workers(settings, engine),
+            on_tenant,
+        )
+    return planned
 
 
 @dataclass
 class ApplyOutcome:
     planned: PlanResult
     result: ApplyResult | None
+    # With tenants: each tenant's own apply of its templated datasets, or its failure.
+    tenants: list[TenantOutcome[ApplyOutcome]] = field(default_factory=list)
+    registry: Registry | None = None
 
 
 def apply(
@@ -85,20 +124,50 @@ def apply(
     backfill: bool = True,
     on_step: Callable[[int, int, Step], None] | None = None,
     desired: Definitions | None = None,
+    *,
+    tenants: list[str] | None = None,
+    all_tenants: bool = False,
+    keep_going: bool = False,
+    on_tenant: OnTenant[ApplyOutcome] | None = None,
 ) -> ApplyOutcome:
-    """Bring the warehouse to the definitions. Refused changes stop everything before any statement."""
+    """Bring the warehouse to the definitions. Refused changes stop everything before any statement.
+
+    ``tenants`` (or ``all_tenants``: the registry's active tenants, read after the fixed datasets
+    are applied, so that a new warehouse gets its registry first) then applies the dataset
+    templates, tenant by tenant in a bounded pool: each tenant plans and applies on its own, and one
+    tenant's failure does not stop the others. Afterwards the failures raise TenantsFailedError
+    (worst exit code), unless ``keep_going``: then they are in ``tenants`` for the caller to report.
+    """
     from bqmanage.apply import apply_plan
     from bqmanage.errors import RefusedChangeError
     from bqmanage.report import refusals_text
 
-    planned = make_plan(settings, engine, backfill, desired)
+    planned = make_plan(settings, engine, backfill, desired, history=dry_run)  # a dry run prints the plan
     if planned.plan.has_refused:
         raise RefusedChangeError(refusals_text(planned.plan))
     if dry_run:
-        return ApplyOutcome(planned=planned, result=None)
-    return ApplyOutcome(
-        planned=planned, result=apply_plan(engine, planned.plan, planned.desired.digest, on_step, settings.project)
-    )
+        outcome = ApplyOutcome(planned=planned, result=None)
+    else:
+        outcome = ApplyOutcome(
+            planned=planned, result=apply_plan(engine, planned.plan, planned.desired.digest, on_step, settings.project)
+        )
+    if tenants is not None or all_tenants:
+        from bqmanage import fleet
+        from bqmanage.templates import for_tenants
+
+        whole = planned.desired
+        scope = fleet.scope(settings, engine, whole, tenants, all_tenants)
+        outcome.registry = scope.registry
+        outcome.tenants = scope.failed + fleet.run_per_tenant(
+            scope.tenants,
+            lambda t: apply(settings, engine, dry_run, backfill, None, for_tenants(whole, [t])),
+            fleet.workers(settings, engine),
+            on_tenant,
+        )
+        failed = [o for o in outcome.tenants if o.error is not None]
+        if failed and not keep_going:
+            raise fleet.TenantsFailedError(failed)
+    return outcome
 
 
 def inspect(settings: Settings, engine: Engine, all_datasets: bool = False, desired: Definitions | None = None) -> list[Table]:
@@ -108,62 +177,83 @@ def inspect(settings: Settings, engine: Engine, all_datasets: bool = False, desi
 
     defined = (desired or validate(settings)).all_datasets
     names = engine.list_datasets() if all_datasets else [d.name for d in defined()]
-    tables = []
-    for dataset in names:
-        if engine.get_dataset(dataset) is None:
-            continue
-        for name in engine.list_tables(dataset):
-            if name.lower().startswith(RESERVED_PREFIX) and not all_datasets:
-                continue  # bqmanage's own ledger
-            resource = engine.get_table(dataset, name)
-            if resource is not None:
-                tables.append(table_from_api(resource))
-    return tables
+    wanted = [
+        (dataset, name)
+        for dataset, resource in engine.get_datasets(names).items()
+        if resource is not None
+        for name in engine.list_tables(dataset)
+        if all_datasets or not name.lower().startswith(RESERVED_PREFIX)  # bqmanage's own ledger
+    ]
+    # One bulk read: each engine reads many tables its own fastest way.
+    return [table_from_api(resource) for resource in engine.get_tables(wanted).values() if resource is not None]
 
 
 @dataclass
 class CheckResult:
     findings: list[Finding]
     desired: Definitions
+    # With tenants: one outcome per tenant (its findings are in ``findings`` too), or its failure.
+    tenants: list[TenantOutcome[list[Finding]]] = field(default_factory=list)
+    registry: Registry | None = None
 
     @property
     def clean(self) -> bool:
-        return not self.findings
+        return not self.findings and not self.failed
+
+    @property
+    def failed(self) -> list[TenantOutcome[list[Finding]]]:
+        return [o for o in self.tenants if o.error is not None]
 
 
 def check(
-    settings: Settings, engine: Engine, desired: Definitions | None = None, on_progress: Callable[[int, int], None] | None = None
+    settings: Settings,
+    engine: Engine,
+    desired: Definitions | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+    *,
+    tenants: list[str] | None = None,
+    all_tenants: bool = False,
+    on_tenant: OnTenant[list[Finding]] | None = None,
 ) -> CheckResult:
-    """Drift of the live warehouse against the definitions, plus the legacy-name audit. Read-only."""
+    """Drift of the live warehouse against the definitions, plus the legacy-name audit. Read-only.
+
+    ``tenants`` (or ``all_tenants``) also checks those tenants' templated datasets, read in bulk;
+    each finding names its tenant, and a tenant whose datasets cannot be read is a failure of its
+    own (the others are still checked). ``all_tenants`` also reports live datasets that match a
+    template but belong to no tenant of the registry (``orphan_dataset``).
+    """
+    from functools import partial
+
     from bqmanage.audit import audit_warehouse
     from bqmanage.diff import compare
     from bqmanage.findings import findings_from_changes
-    from bqmanage.introspect import read_actual
+    from bqmanage.introspect import read_for_check
+    from bqmanage.templates import templated
 
     desired = desired or validate(settings)
-    actual = read_actual(engine, desired, bulk=True, on_progress=on_progress)
+    actual, listed = read_for_check(engine, desired, on_progress)
     changes = compare(desired, actual, engine.capabilities.unobservable)
-    findings = findings_from_changes(changes, desired) + audit_warehouse(engine, desired, settings.legacy)
-    return CheckResult(findings=findings, desired=desired)
+    # Tenants' datasets are the templates' (no legacy names there): the audit leaves them to the
+    # per-tenant check, so that one unreadable tenant dataset does not fail the whole check.
+    skip = partial(templated, desired) if desired.templates else None
+    findings = findings_from_changes(changes, desired) + audit_warehouse(engine, desired, settings.legacy, listed, skip)
+    result = CheckResult(findings=findings, desired=desired)
+    if tenants is not None or all_tenants:
+        from bqmanage import fleet
+        from bqmanage.templates import orphan_findings
 
-
-@dataclass
-class ResetReport:
-    table: str
-    registry: str
-    run_date: str
-    strategy: str
-    active_tenants: int
-    new_rows: int  # active tenants that had no row for the run date and now have one
-    already_current: int
-    dry_run: bool
-    without_history: list[str] = field(default_factory=list)  # registry defaults
-    carried_from_older: list[str] = field(default_factory=list)  # latest row older than the lookback
-    registry_duplicates: list[str] = field(default_factory=list)  # active tenants listed more than once
-    bytes_estimate: int | None = None
-
-    def to_json(self) -> dict[str, object]:
-        return dict(self.__dict__)
+        scope = fleet.scope(settings, engine, desired, tenants, all_tenants)
+        result.registry = scope.registry
+        # One bulk read per batch of tenants: all of them at once when the target reads a region's
+        # INFORMATION_SCHEMA in one query.
+        batch = max(len(scope.tenants), 1) if settings.region_qualified_information_schema else settings.info_schema_batch
+        result.tenants = scope.failed + fleet.check_tenants(
+            engine, desired, scope.tenants, batch, fleet.workers(settings, engine), on_tenant
+        )
+        result.findings += [f for o in result.tenants for f in o.value or []]
+        if scope.registry is not None and not scope.registry.missing:
+            result.findings += orphan_findings(engine.list_datasets(), desired, scope.registry)
+    return result
 
 
 def reset(
@@ -174,69 +264,22 @@ def reset(
     dry_run: bool = False,
     desired: Definitions | None = None,
     allow_future_date: bool = False,
+    tenant: str | None = None,
 ) -> ResetReport:
     """Run the daily quota reset for ``run_date`` (default: today in the table's time zone).
 
-    One set-based MERGE (never a loop per tenant) over the de-duplicated registry, then one MERGE
-    that collapses any duplicate rows, all with query parameters. Tenants with no row in the
-    lookback window cost one narrow extra lookup for their latest older row, and only then.
-    Reports who got a new row, who was already current, whose values came from the registry or
-    from an older row, and which tenants the registry lists more than once.
+    One set-based MERGE over the de-duplicated registry, then one MERGE that collapses duplicate
+    rows, with query parameters: two jobs on a normal day (reset_run.py says when more are needed).
+    Reports who got a new row, who was already current, and where the values came from.
     """
     from bqmanage.reset import find_quota_table, render_reset, resolve_run_date
+    from bqmanage.reset_run import run_reset
 
     desired = desired or validate(settings)
     table = find_quota_table(desired, table_name)
-    sql = render_reset(desired, table, settings.project)
+    sql = render_reset(desired, table, settings.project, one_tenant=tenant is not None)
     day = resolve_run_date(sql.quota, run_date, allow_future_date)
-    params: dict[str, object] = {"run_date": day}
-    before = _reset_status(engine, sql, params, settings.target)
-    current_before = {r["tenant"] for r in before if r["current_rows"]}
-    absent = [r["tenant"] for r in before if not r["has_history"] and not r["current_rows"]]
-    older: dict[str, date] = {}
-    if sql.older is not None and absent:
-        rows = engine.query(sql.older, {"run_date": day, "carry_tenants": absent}, label="reset")
-        older = {r["tenant"]: r["last_date"] for r in rows}
-    merge_params = dict(params)
-    if sql.older is not None:
-        merge_params.update(carry_tenants=sorted(older), carry_from=min(older.values(), default=sql.window_start(day)))
-    report = ResetReport(
-        table=f"{table.dataset}.{table.name}",
-        registry=f"{sql.registry.dataset}.{sql.registry.name}",
-        run_date=day.isoformat(),
-        strategy=sql.quota.strategy,
-        active_tenants=len(before),
-        new_rows=0,
-        already_current=len(current_before),
-        dry_run=dry_run,
-        without_history=sorted(t for t in absent if t not in older),
-        carried_from_older=sorted(older),
-        registry_duplicates=[r["tenant"] for r in before if r["copies"] > 1],
-    )
-    if dry_run:
-        report.bytes_estimate = engine.estimate_bytes(sql.merge, merge_params)
-        report.new_rows = len(before) - len(current_before)
-        return report
-    engine.query(sql.merge, merge_params, label="reset")
-    engine.query(sql.dedup, params, label="reset")
-    after = engine.query(sql.status, params, label="reset")
-    report.new_rows = sum(1 for r in after if r["current_rows"] and r["tenant"] not in current_before)
-    return report
-
-
-def _reset_status(engine: Engine, sql: ResetSql, params: dict[str, object], target: str) -> list[dict[str, Any]]:
-    """The first read of a reset; when it fails because apply never ran, say so plainly."""
-    from bqmanage.errors import NotAppliedError, WarehouseError
-    from bqmanage.reset import not_applied_message
-
-    try:
-        return engine.query(sql.status, params, label="reset")
-    except WarehouseError:
-        # Only on failure: the normal run pays no tables.get round trips for this.
-        missing = [t for t in (sql.table, sql.registry) if engine.get_table(t.dataset, t.name) is None]
-        if missing:
-            raise NotAppliedError(not_applied_message(missing, target)) from None
-        raise
+    return run_reset(engine, sql, day, dry_run, settings.target, tenant)
 
 
 def audit_code(
@@ -268,3 +311,109 @@ def audit_code(
     return run(
         paths, desired, settings.legacy, config, skip=frozenset(skip), analyzer=analyzer, fix=fix, dry_run=dry_run, notice=notice
     )
+
+
+def tenant_add(
+    settings: Settings,
+    engine: Engine,
+    tenant_id: str,
+    name: str | None = None,
+    daily_limit: int | None = None,
+    monthly_limit: int | None = None,
+    concurrent_limit: int | None = None,
+    *,
+    run_date: date | None = None,
+    desired: Definitions | None = None,
+) -> TenantReport:
+    """Onboard a tenant: its registry row (limits not given: the registry's defaults in the
+    definitions), its templated datasets and tables, and its quota row for today (the reset's
+    SQL, restricted to it). Again with the same arguments it changes nothing and says so; with
+    other limits it updates the registry and today's row. A bad id is refused (UsageError, exit 2)
+    before anything is read or written."""
+    from bqmanage import tenant as tenants
+
+    limits = {"daily_limit": daily_limit, "monthly_limit": monthly_limit, "concurrent_limit": concurrent_limit}
+    job = tenants.job(settings, "tenant_add", tenant_id, desired, run_date, limits, name)
+    tenants.register(engine, job.tables, job.report, job.wanted, job.tables.quota.active_status, settings.target)
+    job.report.datasets = _tenant_datasets(settings, engine, job.desired, tenant_id)
+    _quota_row(settings, engine, job)
+    tenants.update_changed_limits(engine, job)
+    return job.report
+
+
+def tenant_list(
+    settings: Settings, engine: Engine, *, run_date: date | None = None, desired: Definitions | None = None
+) -> TenantListing:
+    """Every tenant of the registry: status, limits, and its usage on ``run_date`` (default today
+    in the quota table's time zone) against the limits of that day's row. Read-only."""
+    from bqmanage import tenant as tenants
+    from bqmanage.reset import resolve_run_date
+    from bqmanage.tenant_sql import tenant_tables
+
+    t = tenant_tables(desired or validate(settings), settings.project)
+    return tenants.list_tenants(engine, t, resolve_run_date(t.quota, run_date, allow_future=True), settings.target)
+
+
+def tenant_suspend(settings: Settings, engine: Engine, tenant_id: str, *, desired: Definitions | None = None) -> TenantReport:
+    """Suspend a tenant: resets give it no row from now on; its rows so far are kept."""
+    from bqmanage import tenant as tenants
+    from bqmanage.tenant_sql import SUSPENDED
+
+    job = tenants.job(settings, "tenant_suspend", tenant_id, desired)
+    tenants.set_status(engine, job.tables, job.report, SUSPENDED, settings.target)
+    return job.report
+
+
+def tenant_resume(
+    settings: Settings, engine: Engine, tenant_id: str, *, run_date: date | None = None, desired: Definitions | None = None
+) -> TenantReport:
+    """Make a suspended tenant active again, with its row for today carried from its latest row
+    however old (limits, storage and the other carried values), as the next reset would."""
+    from bqmanage import tenant as tenants
+
+    job = tenants.job(settings, "tenant_resume", tenant_id, desired, run_date)
+    tenants.set_status(engine, job.tables, job.report, job.tables.quota.active_status, settings.target)
+    _quota_row(settings, engine, job)
+    tenants.align_quota_row(engine, job.tables, job.report, job.day)
+    return job.report
+
+
+def tenant_set_limits(
+    settings: Settings,
+    engine: Engine,
+    tenant_id: str,
+    daily_limit: int | None = None,
+    monthly_limit: int | None = None,
+    concurrent_limit: int | None = None,
+    *,
+    run_date: date | None = None,
+    desired: Definitions | None = None,
+) -> TenantReport:
+    """Change a tenant's limits in the registry and in its row for today, which an active tenant
+    gets now if the reset has not made it yet: later resets carry the limits from it."""
+    from bqmanage import tenant as tenants
+
+    limits = {"daily_limit": daily_limit, "monthly_limit": monthly_limit, "concurrent_limit": concurrent_limit}
+    job = tenants.job(settings, "tenant_set_limits", tenant_id, desired, run_date, limits)
+    tenants.set_limits(engine, job.tables, job.report, job.wanted, settings.target)
+    if job.report.changes:  # today's row too, made first for an active tenant the reset has not reached yet
+        _quota_row(settings, engine, job)
+        tenants.update_changed_limits(engine, job)
+    return job.report
+
+
+def _tenant_datasets(settings: Settings, engine: Engine, desired: Definitions, tenant_id: str) -> list[str]:
+    """The tenant's templated datasets and tables (dataset directories named with ``{tenant}``):
+    ``apply`` restricted to this tenant. Without a template there is nothing to do."""
+    if not desired.templates:
+        return []
+    outcome = apply(settings, engine, desired=desired, tenants=[tenant_id])
+    return [s.reason for done in outcome.tenants if done.value for s in done.value.planned.plan.steps]
+
+
+def _quota_row(settings: Settings, engine: Engine, job: TenantJob) -> None:
+    """The tenant's quota row for the job's day, made by the reset restricted to it: from its
+    latest row however old, else the registry's values; none for a tenant that is not active."""
+    from bqmanage.tenant import note_quota_row
+
+    note_quota_row(engine, job, reset(settings, engine, run_date=job.day, desired=job.desired, tenant=job.report.tenant))

@@ -8,6 +8,7 @@ an entry that never reached ``succeeded`` hands its unfinished backfill to the n
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import time
 import uuid
@@ -18,10 +19,10 @@ from typing import TYPE_CHECKING, Any
 
 from bqmanage import __version__
 from bqmanage.changes import CreateTable
-from bqmanage.errors import ApplyError, BqmanageError
+from bqmanage.errors import ApplyError, BqmanageError, DefaultsRejected
 from bqmanage.model import Column, Table
-from bqmanage.names import LEDGER, quote
-from bqmanage.plan import Plan, Step, step_of
+from bqmanage.names import LEDGER, quote, string_literal
+from bqmanage.plan import Plan, Step, fallback_steps, step_of
 from bqmanage.report import capped
 
 if TYPE_CHECKING:
@@ -79,24 +80,34 @@ def ledger_insert_sql(dataset: str) -> str:
     )
 
 
-def latest_entry(engine: Engine, dataset: str) -> LedgerEntry | None:
-    """The newest ledger row of an existing dataset, or None when it has no ledger."""
-    if LEDGER not in engine.list_tables(dataset):
-        return None
-    rows = engine.query(latest_entry_sql(dataset), label="plan")
-    if not rows:
-        return None
-    row = rows[0]
-    return LedgerEntry(
-        dataset=dataset,
-        applied_at=row["applied_at"],
-        principal=row["principal"],
-        definitions_digest=row["definitions_digest"],
-        outcome=row["outcome"],
-        applied_steps=row["applied_steps"],
-        total_steps=row["total_steps"],
-        backfill=[(t, list(c)) for t, c in json.loads(row["backfill"] or "[]")],
+# Ledgers read per query: BigQuery reads at most 1,000 tables in one query
+# (https://cloud.google.com/bigquery/quotas#query_jobs).
+LEDGER_BATCH = 500
+
+
+def latest_entries_sql(datasets: list[str]) -> str:
+    """The newest ledger row of each of ``datasets`` in one query, named by its dataset."""
+    return "\nUNION ALL\n".join(
+        f"SELECT {string_literal(d)} AS dataset, latest.* FROM ({latest_entry_sql(d)}) AS latest" for d in datasets
     )
+
+
+def latest_entries(engine: Engine, datasets: dict[str, str | None]) -> list[LedgerEntry]:
+    """The newest ledger row of every live dataset that has a ledger (name -> location), read the
+    way the engine reads many at once (Engine.latest_ledger_rows). No ledger, no query."""
+    return [
+        LedgerEntry(
+            dataset=dataset,
+            applied_at=row["applied_at"],
+            principal=row["principal"],
+            definitions_digest=row["definitions_digest"],
+            outcome=row["outcome"],
+            applied_steps=row["applied_steps"],
+            total_steps=row["total_steps"],
+            backfill=[(t, list(c)) for t, c in json.loads(row["backfill"] or "[]")],
+        )
+        for dataset, row in sorted(engine.latest_ledger_rows(datasets).items())
+    ]
 
 
 @dataclass
@@ -147,7 +158,7 @@ def apply_plan(
             if on_step:
                 on_step(index, total, step)
             pacer.wait(step)
-            engine.execute(step)
+            _execute(engine, step, pacer, project, functools.partial(_announce, on_step, index, total))
         except (BqmanageError, KeyboardInterrupt) as exc:
             # Ctrl-C or SIGTERM is a failure too: the ledger must say this run stopped, so that the
             # next plan resumes its backfill; then the interrupt goes on to the CLI (exit 130).
@@ -169,6 +180,24 @@ def apply_plan(
         _ledger_write(engine, dataset, run_id, principal, digest, "succeeded", total, total, statements, plan, None)
     result.datasets = sorted(started)
     return result
+
+
+def _announce(on_step: Callable[[int, int, Step], None] | None, index: int, total: int, step: Step) -> None:
+    if on_step:
+        on_step(index, total, step)
+
+
+def _execute(engine: Engine, step: Step, pacer: _Pacer, project: str | None, on_fallback: Callable[[Step], None]) -> None:
+    """Run one step. A ``patch_columns`` step whose defaults BigQuery rejects through the API is
+    made again with DDL for them (plan.fallback_steps): each fallback step is announced through
+    ``on_fallback`` (the CLI prints its reason), paced like any metadata update."""
+    try:
+        engine.execute(step)
+    except DefaultsRejected:
+        for fallback in fallback_steps(step, project):
+            on_fallback(fallback)
+            pacer.wait(fallback)
+            engine.execute(fallback)
 
 
 def _ledger_start(

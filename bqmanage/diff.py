@@ -35,8 +35,12 @@ def compare_table(desired: Table, actual: Table | None, unobservable: frozenset[
 def _compare_columns(desired: tuple[Column, ...], actual: tuple[Column, ...], parent: ColumnAt) -> list[Change]:
     """The columns of a table, or the fields of a STRUCT, and all that is below them."""
     changes: list[Change] = []
+    # By key, once: a lookup per column made a wide table quadratic, and check compares thousands.
+    by_key: dict[str, Column] = {}
+    for c in actual:
+        by_key.setdefault(c.key, c)  # the first of a case-folded pair, as the scan found it
     for column in desired:
-        live = next((c for c in actual if c.key == column.key), None)
+        live = by_key.get(column.key)
         at = parent.child(column.name)
         changes.extend(c for kind in KINDS for c in kind.on_column(column, live, at))
         if live is not None and at.descends(column, live):

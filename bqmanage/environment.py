@@ -7,5 +7,8 @@ ENVIRONMENT = {
     "BQMANAGE_JOB_TIMEOUT": "seconds to wait for one BigQuery job before cancelling it [default: 3600]",
     "BQMANAGE_LOCK_TIMEOUT": "seconds to wait for another bqmanage using the local file [default: 60]",
     "BQMANAGE_INFO_SCHEMA_BATCH": "datasets per INFORMATION_SCHEMA query of check on BigQuery [default: 50]",
+    "BQMANAGE_TENANT_WORKERS": "tenants applied or checked at once on BigQuery (--all-tenants) [default: 8]",
+    "BQMANAGE_CONCURRENCY": "BigQuery requests (tables.get, datasets.get, catalog jobs) in flight at once [default: 8]",
     "BQMANAGE_AUDIT_PROCESSES": "1 makes audit-code read files in one process [default: a second one for large trees]",
+    "BQMANAGE_LOAD_PROCESSES": "1 reads the definitions in one process [default: a second one from 64 datasets]",
 }

@@ -47,6 +47,16 @@ class DefinitionError(BqmanageError):
         super().__init__("\n".join(lines))
 
 
+class ImportRefusedError(DefinitionError):
+    """The definitions import generated (with those already in place) do not validate; nothing was written."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__(problems)
+        noun = "problem" if len(problems) == 1 else "problems"
+        lines = [*(str(p) for p in problems), f"{len(problems)} {noun} in the imported definitions; nothing was written."]
+        self.args = ("\n".join(lines),)
+
+
 class ConfigError(BqmanageError):
     """Bad settings, flags or config file."""
 
@@ -71,3 +81,7 @@ class WarehouseError(BqmanageError):
 
 class ApplyError(WarehouseError):
     """A step of an apply failed; earlier steps ran, later ones did not (the message lists both)."""
+
+
+class DefaultsRejected(WarehouseError):
+    """BigQuery rejected the column defaults of a tables.patch; apply sets them with DDL instead."""

@@ -7,10 +7,11 @@ scripts depend on it."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bqmanage.changes import Backfill, Change, Drift
-from bqmanage.model import Definitions
+if TYPE_CHECKING:  # only check's path needs the changes; audit-code's start-up does without them
+    from bqmanage.changes import Change, Drift
+    from bqmanage.model import Definitions
 
 KINDS = (
     "missing_dataset",
@@ -30,6 +31,7 @@ KINDS = (
     "unknown_table_reference",
     "unknown_column_reference",
     "sql_type_error",
+    "orphan_dataset",
 )
 SEVERITY = {
     "missing_dataset": "error",
@@ -49,6 +51,8 @@ SEVERITY = {
     "unknown_table_reference": "error",
     "unknown_column_reference": "error",
     "sql_type_error": "error",
+    # A tenant's dataset left behind: nothing breaks, but its data outlives the tenant.
+    "orphan_dataset": "warning",
 }
 
 
@@ -74,6 +78,8 @@ class Finding:
     path: str | None = None
     line: int | None = None
     col: int | None = None
+    # check --tenant/--all-tenants: the tenant whose templated dataset drifted.
+    tenant: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -110,8 +116,15 @@ def findings_from_changes(changes: list[Change], desired: Definitions) -> list[F
 def _apply_would(change: Change, drift: Drift) -> str:
     """What apply does about a drift, in words, and the steps it runs: the same names ``plan``
     prints, so that check never describes SQL that render does not produce."""
+    from bqmanage.changes import Backfill
+
     refusal = change.refusal()
     if refusal is not None:
         return f"apply cannot fix this ({refusal.code}): {refusal.reason}; manual path: {refusal.suggestion}"
-    steps = [change.kind, *(f.kind for f in change.follow_ups()), *([Backfill.kind] if change.backfills() else [])]
+    steps = [_step_name(change), *(_step_name(f) for f in change.follow_ups()), *([Backfill.kind] if change.backfills() else [])]
     return f"apply {drift.fix} ({'steps' if len(steps) > 1 else 'step'}: {', '.join(steps)})"
+
+
+def _step_name(change: Change) -> str:
+    """The step a change runs in, as ``plan`` names it (several kinds share ``patch_columns``)."""
+    return type(change).step_kind or change.kind

@@ -177,11 +177,18 @@ class Dataset(Frozen):
 
 
 class Definitions(Frozen):
-    """Everything under schemas/: the desired state."""
+    """Everything under schemas/: the desired state.
+
+    Dataset templates (a directory name holding ``{tenant}``) are kept apart from ``datasets`` and
+    ``tables``: they name no dataset until ``templates.for_tenants`` expands them for tenants, so
+    everything that reads the concrete definitions (diff, render, reset, audit) never sees them.
+    """
 
     datasets: tuple[Dataset, ...]
     tables: tuple[Table, ...]
     digest: str
+    templates: tuple[Dataset, ...] = ()
+    template_tables: tuple[Table, ...] = ()
 
     def table(self, dataset: str, name: str) -> Table | None:
         return next((t for t in self.tables if t.dataset == dataset and t.name == name), None)

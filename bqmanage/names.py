@@ -9,6 +9,7 @@ https://cloud.google.com/bigquery/docs/schemas#column_names.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -38,10 +39,14 @@ LEDGER = f"{RESERVED_PREFIX}_migrations"
 
 def column_name_problem(name: str) -> str | None:
     """Why ``name`` is not a valid BigQuery column name, or None."""
+    # The same column names recur in every dataset of a warehouse: each is judged once.
+    return _column_name_problem(name) if len(name) <= 300 else f"column name {name[:20]!r}... is longer than 300 characters"
+
+
+@functools.lru_cache(maxsize=4096)
+def _column_name_problem(name: str) -> str | None:
     if not name:
         return "column name is empty"
-    if len(name) > 300:
-        return f"column name {name[:20]!r}... is longer than 300 characters"
     if not _COLUMN.match(name):
         return f"invalid column name {name!r}: use letters, digits and underscores, starting with a letter or underscore"
     upper = name.upper()
@@ -60,6 +65,12 @@ def dataset_name_problem(name: str) -> str | None:
 
 def table_name_problem(name: str) -> str | None:
     """Why ``name`` is not a valid table name, or None."""
+    # Every tenant dataset repeats the same table names (and legacy names): each is judged once.
+    return _table_name_problem(name) if len(name) <= 1024 else f"invalid table name {name!r}: use 1-1024 bytes"
+
+
+@functools.lru_cache(maxsize=4096)
+def _table_name_problem(name: str) -> str | None:
     if not name or len(name.encode()) > 1024:
         return f"invalid table name {name!r}: use 1-1024 bytes"
     for char in name:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from bqmanage.changes import Backfill, Change
+from bqmanage.changes import Backfill, Change, without_defaults
 from bqmanage.model import Column, Definitions, Partitioning, TableRef
 
 
@@ -31,6 +31,8 @@ class Capabilities:
     info_schema_missing: frozenset[str] = frozenset()
     # Whether tables.get shows the columns ALTER added; when not, the engine reads a query's schema.
     catalog_follows_alter: bool = True
+    # Whether several threads may call the engine at once (--all-tenants runs tenants in a pool).
+    thread_safe: bool = True
 
 
 @dataclass(frozen=True)
@@ -47,12 +49,19 @@ class Step:
     changes: tuple[Change, ...] = ()
     is_metadata: bool = True  # counts toward the per-table metadata update limit
     actions: tuple[str, ...] = ()  # ``sql`` one action per statement (Rendered.actions)
+    detail: tuple[str, ...] = ()  # what an API call changes, one line each (Rendered.detail)
+    fallback: tuple[str, ...] = ()  # DDL for the defaults of an API call BigQuery rejects (Rendered.fallback)
 
     def text(self) -> str:
         """What ``plan`` and ``--dry-run`` print for this step."""
         if self.sql is not None:
             return self.sql + ";"
-        return f"-- API {self.api['method'] if self.api else '?'}: {self.reason}"
+        lines = [f"-- API {self.api['method'] if self.api else '?'}: {self.reason}"]
+        lines += [f"--   {line}" for line in self.detail]
+        if self.fallback:
+            lines.append("-- if BigQuery rejects a default through the API, apply sets it with DDL instead:")
+            lines += [f"-- {sql};" for sql in self.fallback]
+        return "\n".join(lines)
 
 
 @dataclass(frozen=True)
@@ -98,13 +107,33 @@ def step_of(change: Change, project: str | None = None) -> Step:
     return _step([change], project)
 
 
+def fallback_steps(step: Step, project: str | None = None) -> list[Step]:
+    """What apply runs instead of a ``patch_columns`` step whose defaults BigQuery rejected through
+    the API: the patch without them (when it has anything else), then each default's DDL."""
+    rest = without_defaults(step.changes)
+    steps = [_step(rest, project)] if rest else []
+    for change in step.changes:
+        if change not in rest:
+            sql = change.render(project)
+            assert isinstance(sql, str)  # a default's DDL form
+            reason = f"{change.describe()} with DDL: BigQuery rejected it through tables.patch"
+            steps.append(Step(change.kind, change.dataset, change.table, reason, sql=sql, changes=(change,)))
+    return steps
+
+
 def _groups(changes: list[Change]) -> list[list[Change]]:
     """One group per change, except that a ``per_table`` kind has one per table (one ALTER or
-    one tables.patch with all of them); in the order the changes came."""
+    one tables.patch with all of them), and kinds that share a ``step_kind`` one per table
+    together; in the order the changes came."""
     groups: dict[object, list[Change]] = {}
     for i, change in enumerate(changes):
         kind = type(change)
-        groups.setdefault((kind, change.dataset, change.table) if kind.per_table else i, []).append(change)
+        key: object = i
+        if kind.step_kind:
+            key = (kind.step_kind, change.dataset, change.table)
+        elif kind.per_table:
+            key = (kind, change.dataset, change.table)
+        groups.setdefault(key, []).append(change)
     return list(groups.values())
 
 
@@ -112,7 +141,7 @@ def _step(group: list[Change], project: str | None) -> Step:
     kind, first = type(group[0]), group[0]
     rendered = kind.render_group(group, project)
     return Step(
-        kind.kind,
+        kind.step_kind or kind.kind,
         first.dataset,
         first.table,
         rendered.reason,
@@ -121,6 +150,8 @@ def _step(group: list[Change], project: str | None) -> Step:
         changes=tuple(group),
         is_metadata=kind.is_metadata,
         actions=rendered.actions,
+        detail=rendered.detail,
+        fallback=rendered.fallback,
     )
 
 

@@ -10,8 +10,10 @@ from bqmanage.model import Table
 from bqmanage.names import LEDGER
 
 if TYPE_CHECKING:
-    from bqmanage.api import PlanResult, ResetReport
+    from bqmanage.api import PlanResult
     from bqmanage.plan import Plan
+    from bqmanage.reset_run import ResetReport
+    from bqmanage.tenant import TenantListing, TenantReport
 
 
 # Text output names at most this many items of a list; JSON output always carries all of them.
@@ -153,3 +155,73 @@ def registry_duplicates_text(report: ResetReport) -> str:
         f"{name_list(report.registry_duplicates)}; the reset {done} once for each, with the lowest of "
         "their copies' defaults. Remove the extra rows from the registry."
     )
+
+
+def _values(values: dict[str, object]) -> str:
+    # NULL as SQL says it: "tenant_name None" read like a name.
+    return ", ".join(f"{k} {v!r}" if isinstance(v, str) else f"{k} {'NULL' if v is None else v}" for k, v in values.items())
+
+
+_ROW_SOURCE = {
+    "registry": "with the registry's values (no earlier row)",
+    "latest row": "carried from its latest row",
+    "older row": "carried from its latest row, older than the lookback window",
+}
+
+
+def tenant_text(report: TenantReport) -> str:
+    """What ``tenant add|suspend|resume|set-limits`` print: what changed, or that nothing did."""
+    who, verb = f"tenant {report.tenant}", report.operation.removeprefix("tenant_")
+    if not report.changed:
+        state = "has its row for today" if report.quota_row == "unchanged" else "has no row for today"
+        if verb == "add":
+            hint = f" (`bqmanage tenant resume {report.tenant}` makes it active)" if report.status == "suspended" else ""
+            return f"Nothing to do: {who} is already in {report.registry} ({report.status}) with these values, and {state}{hint}."
+        if verb == "set_limits":
+            return f"Nothing to do: {who} already has these limits in {report.registry}."
+        return f"Nothing to do: {who} is already {report.status}" + (f", and {state}." if verb == "resume" else ".")
+    lines = []
+    changes = ", ".join(f"{k} {before} -> {after}" for k, (before, after) in report.changes.items())
+    if report.registered:
+        lines.append(f"Added {who} to {report.registry} ({report.status}): {_values(report.values)}.")
+    elif verb == "suspend" and report.changes:
+        lines.append(f"Suspended {who}: resets give it no row from now on; its rows so far are kept.")
+    elif verb == "resume" and report.changes:
+        lines.append(f"Resumed {who} ({report.status}).")
+    elif report.changes:
+        lines.append(f"Updated {who} in {report.registry}: {changes}.")
+    lines += [f"From the dataset templates: {step}." for step in report.datasets]
+    updates = _values(report.row_updates)
+    if report.quota_row == "created":
+        then = f"; then set {updates}" if updates else ""
+        lines.append(f"Created its row for today in {report.quota_table}, {_ROW_SOURCE[report.row_source or 'registry']}{then}.")
+    elif report.quota_row == "updated":
+        lines.append(f"Updated its row for today in {report.quota_table}: {updates}.")
+    elif report.quota_row == "unchanged" and verb == "resume":
+        lines.append(f"Its row for today in {report.quota_table} was already there.")
+    elif report.quota_row == "none" and verb != "suspend":
+        lines.append(f"No row for today in {report.quota_table}: the tenant is {report.status}, and only active tenants get one.")
+    return "\n".join(lines)
+
+
+def tenants_text(listing: TenantListing) -> str:
+    """What ``tenant list`` prints: one line per tenant, today's usage against its limits."""
+    limits = list(listing.tenants[0].limits) if listing.tenants else []
+    header = ["tenant", "status", *(k.removesuffix("_limit") for k in limits), "name"]
+    table = [header]
+    for t in listing.tenants:
+        usage = [
+            f"{t.today[k]['used']}/{t.today[k]['limit']}" if t.today and k in t.today else f"-/{t.limits[k]}" for k in limits
+        ]
+        table.append([t.tenant, t.status, *usage, t.name or ""])
+    widths = [max(len(str(row[i])) for row in table) for i in range(len(header))]
+    lines = ["  ".join(str(cell).ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in table]
+    statuses: dict[str, int] = {}
+    for t in listing.tenants:
+        statuses[t.status] = statuses.get(t.status, 0) + 1
+    counts = ", ".join(f"{n} {s}" for s, n in sorted(statuses.items()))
+    lines.append(
+        f"{len(listing.tenants)} tenant(s) in {listing.registry}" + (f": {counts}" if counts else "") + ". "
+        f"Usage today from {listing.quota_table} (used/limit; '-': no row today)."
+    )
+    return "\n".join(lines)

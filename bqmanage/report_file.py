@@ -23,20 +23,30 @@ def check_format(fmt: str) -> None:
 
 
 def findings_document(
-    fmt: str, findings: list[Finding], desired: Definitions, text: Callable[[], str], summary: Mapping[str, object] | None = None
+    fmt: str,
+    findings: list[Finding],
+    desired: Definitions,
+    text: Callable[[], str],
+    summary: Mapping[str, object] | None = None,
+    *,
+    extra: Mapping[str, object] | None = None,
+    notifications: list[str] | None = None,
 ) -> str:
-    """The report in ``fmt``: text as ``text`` words it, JSON (clean + findings [+ summary]), or SARIF."""
+    """The report in ``fmt``: text as ``text`` words it, JSON (clean + findings [+ summary] [+ extra]),
+    or SARIF. ``notifications`` are failures of the run itself (a tenant that could not be read):
+    JSON has them in ``extra``, SARIF as tool execution notifications, and either is then not clean."""
     import json
 
     from bqmanage import report
 
     if fmt == "json":
-        document = {**report.findings_json(findings), **({"summary": summary} if summary is not None else {})}
+        document = {**report.findings_json(findings), **({"summary": summary} if summary is not None else {}), **(extra or {})}
+        document["clean"] = document["clean"] and not notifications
         return json.dumps(document, indent=2, default=str) + "\n"
     if fmt == "sarif":
         from bqmanage.sarif import to_sarif
 
-        return json.dumps(to_sarif(findings, desired), indent=2, default=str) + "\n"
+        return json.dumps(to_sarif(findings, desired, notifications or []), indent=2, default=str) + "\n"
     return text()
 
 

@@ -30,6 +30,7 @@ _HELP = {
     "unknown_table_reference": "Code refers to an undefined table.",
     "unknown_column_reference": "Code refers to an undefined column.",
     "sql_type_error": "A statement on a managed table has a type error (Google's GoogleSQL analyzer).",
+    "orphan_dataset": "A live dataset matches a dataset template but belongs to no tenant of the registry.",
 }
 
 
@@ -58,7 +59,9 @@ def _location(finding: Finding, desired: Definitions) -> dict[str, Any]:
     }
 
 
-def to_sarif(findings: list[Finding], desired: Definitions) -> dict[str, Any]:
+def to_sarif(findings: list[Finding], desired: Definitions, failures: list[str] | None = None) -> dict[str, Any]:
+    """``failures``: what the run could not do (a tenant whose datasets could not be read), as
+    tool execution notifications of an unsuccessful invocation."""
     rules = [
         {
             "id": kind,
@@ -75,16 +78,21 @@ def to_sarif(findings: list[Finding], desired: Definitions) -> dict[str, Any]:
             for x in (finding.kind, finding.dataset, finding.table, finding.column)
             + ((finding.path, finding.line, finding.actual) if finding.path else ())
         )
-        results.append(
-            {
-                "ruleId": finding.kind,
-                "ruleIndex": KINDS.index(finding.kind),
-                "level": _LEVEL[finding.severity],
-                "message": {"text": finding.message},
-                "locations": [_location(finding, desired)],
-                "partialFingerprints": {"bqmanageFinding/v1": hashlib.sha256(identity.encode()).hexdigest()[:32]},
-            }
-        )
+        result: dict[str, Any] = {
+            "ruleId": finding.kind,
+            "ruleIndex": KINDS.index(finding.kind),
+            "level": _LEVEL[finding.severity],
+            "message": {"text": finding.message},
+            "locations": [_location(finding, desired)],
+            "partialFingerprints": {"bqmanageFinding/v1": hashlib.sha256(identity.encode()).hexdigest()[:32]},
+        }
+        if finding.tenant is not None:
+            result["properties"] = {"tenant": finding.tenant}
+        results.append(result)
+    invocation = {
+        "executionSuccessful": not failures,
+        "toolExecutionNotifications": [{"level": "error", "message": {"text": text}} for text in failures or []],
+    }
     return {
         "$schema": SCHEMA,
         "version": "2.1.0",
@@ -100,6 +108,7 @@ def to_sarif(findings: list[Finding], desired: Definitions) -> dict[str, Any]:
                     }
                 },
                 "results": results,
+                "invocations": [invocation],
                 "columnKind": "utf16CodeUnits",
             }
         ],

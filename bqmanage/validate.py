@@ -17,6 +17,7 @@ from bqmanage.names import (
     table_name_problem,
 )
 from bqmanage.specs import DatasetSpec, PartitioningSpec, TableSpec, structure
+from bqmanage.templates import is_template, template_name_problem
 from bqmanage.types import TIME_UNIT_TYPES
 from bqmanage.validate_columns import column_count_problem, columns_from_specs
 from bqmanage.validate_quota import quota_problems
@@ -32,7 +33,8 @@ def validate_dataset(data: Any, lines: LineMap, dir_name: str) -> tuple[Dataset 
     if spec is None:
         return None, problems
     name = spec.dataset or dir_name
-    if (why := dataset_name_problem(name) or reserved_name_problem(name, "dataset")) is not None:
+    named = template_name_problem(name) if is_template(name) else dataset_name_problem(name)
+    if (why := named or reserved_name_problem(name, "dataset")) is not None:
         problems.append(_dataset_problem(lines, ("dataset",), why))
     if spec.dataset and spec.dataset != dir_name:
         problems.append(lines.problem(("dataset",), f"dataset {spec.dataset!r} must match its directory {dir_name!r}"))

@@ -18,10 +18,14 @@ START, END = "<!-- cli-reference:start -->", "<!-- cli-reference:end -->"
 
 
 def commands() -> list[str]:
+    """Every command, a sub-command as "group command" (``tenant add``), after its group."""
     import typer.main
 
-    group = typer.main.get_command(app)
-    return list(group.commands)  # type: ignore[attr-defined]
+    names: list[str] = []
+    for name, command in typer.main.get_command(app).commands.items():  # type: ignore[attr-defined]
+        names.append(name)
+        names += [f"{name} {sub}" for sub in getattr(command, "commands", {})]  # a group's own commands
+    return names
 
 
 def help_text(*args: str) -> str:
@@ -32,7 +36,7 @@ def help_text(*args: str) -> str:
 def reference() -> str:
     parts = ["```text\n$ bqmanage --help\n" + help_text() + "```\n"]
     for name in commands():
-        parts.append(f"#### `bqmanage {name}`\n\n```text\n$ bqmanage {name} --help\n" + help_text(name) + "```\n")
+        parts.append(f"#### `bqmanage {name}`\n\n```text\n$ bqmanage {name} --help\n" + help_text(*name.split()) + "```\n")
     return "\n".join(parts)
 
 

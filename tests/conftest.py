@@ -1,12 +1,11 @@
 """Shared fixtures: the real engines. The local DuckDB engine, and bqemulator driven through the
 official BigQuery client (started once per session as a subprocess from its own environment,
-offline; see tests/emulator.py)."""
+offline; see bqmanage/emulator.py)."""
 
 from __future__ import annotations
 
 import itertools
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -33,6 +32,16 @@ def project(request: pytest.FixtureRequest, workdir: Path) -> str | None:
     return None if request.param == "local" else str(request.getfixturevalue("emulator"))
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """bqmanage's pytest plugin (the fixtures an application's tests use; tests/sample_app uses
+    them too) comes by its pytest11 entry point once bqmanage is installed from this pyproject;
+    an install from before the entry point existed gets it here."""
+    import bqmanage.pytest_plugin as plugin
+
+    if not config.pluginmanager.is_registered(plugin):
+        config.pluginmanager.register(plugin, "bqmanage")
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Every test that reaches bqemulator is marked `emulator`, so that `-m "not emulator"` is a
     tier that never starts it and `-m emulator` runs exactly the emulator tier."""
@@ -42,12 +51,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture(scope="session")
-def emulator_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A bqemulator 1.4.0 server on a free loopback port, for the whole session."""
-    from tests.emulator import running_emulator
-
-    with running_emulator(tmp_path_factory.mktemp("emulator-home")) as url:
-        yield url
+def emulator_url(bqmanage_emulator_url: str) -> str:
+    """A bqemulator 1.4.0 server on a free loopback port, for the whole session: the plugin's, so
+    that one session starts one emulator."""
+    return bqmanage_emulator_url
 
 
 @pytest.fixture

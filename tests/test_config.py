@@ -38,6 +38,7 @@ def test_job_labels_are_validated_like_table_labels(labels: str, fragment: str, 
         ("BQMANAGE_JOB_TIMEOUT", "nan"),
         ("BQMANAGE_INFO_SCHEMA_BATCH", "0"),
         ("BQMANAGE_INFO_SCHEMA_BATCH", "ten"),
+        ("BQMANAGE_CONCURRENCY", "0"),
     ],
 )
 def test_a_bad_tuning_variable_is_bad_input(name: str, value: str, workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from bqmanage.changes.fields import SetFieldDescription
+from bqmanage.changes.patch import SetFieldDescription
 from bqmanage.diff import compare_table
 from bqmanage.model import Column, Table
 from bqmanage.plan import build_plan
@@ -46,7 +46,7 @@ def test_one_tables_patch_sets_every_field_description_of_a_table() -> None:
         Column(name="inner", type="STRUCT", fields=(Column(name="a", type="INT64"),)),
     )
     (step,) = build_plan(compare_table(desired, actual)).steps
-    assert step.kind == "set_field_description" and step.sql is None
+    assert step.kind == "patch_columns" and step.sql is None
     assert step.api == {"method": "tables.patch", "descriptions": {"meta.source": "new", "meta.inner.a": "deep"}}
     # What the bigquery engine sends: the live resource with each description changed in place.
     resource = table_to_api(actual)
@@ -75,7 +75,7 @@ def test_check_reports_apply_sets_and_check_is_clean_after(workdir: Path) -> Non
         ("description_mismatch", "meta.source", "The upstream system.", "Where it came from."),
     ]
     plan = run_cli("plan")
-    assert "set_field_description: set the description of nested fields meta.source, meta.inner.a via tables.patch" in plan.stdout
+    assert "patch_columns: set the description of nested fields meta.source, meta.inner.a in one tables.patch" in plan.stdout
     assert run_cli("apply").exit_code == 0
     assert run_cli("check").exit_code == 0
     resource = engine_for(None).get_table("app", "events")

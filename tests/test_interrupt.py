@@ -125,8 +125,8 @@ def seeded_warehouse(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, di
 # the defaults are set, and in the middle of the backfill UPDATE of every row.
 CASES = [
     ("add_column", signal.SIGKILL),
-    ("set_default", signal.SIGKILL),
-    ("set_default", signal.SIGTERM),
+    ("patch_columns", signal.SIGKILL),
+    ("patch_columns", signal.SIGTERM),
     ("backfill", signal.SIGKILL),
     ("backfill", signal.SIGINT),
     ("backfill", signal.SIGTERM),

@@ -6,10 +6,11 @@ from typing import Any
 
 import pytest
 
-from bqmanage.changes import KINDS, Backfill, Change
+from bqmanage.changes import KINDS, Backfill, Change, TablePatch
 from bqmanage.diff import compare, compare_table
 from bqmanage.model import Column, Dataset, Definitions, Partitioning, Table, Warehouse
-from bqmanage.plan import build_plan
+from bqmanage.plan import build_plan, fallback_steps
+from bqmanage.rest import table_from_api, table_to_api
 
 
 def col(name: str, type_: str = "INT64", mode: str = "NULLABLE", **kw: Any) -> Column:
@@ -222,11 +223,16 @@ def test_planner_case(case_id: str, desired: Table, actual: Table | None, kinds:
         assert [s.kind for s in plan.steps] == STEPS.get(case_id, kinds)
 
 
-# Cases whose steps are not simply their changes.
+# Cases whose steps are not simply their changes: defaults and descriptions are one tables.patch
+# per table (patch_columns), and a new column's default is set, then backfilled.
 STEPS = {
-    "add column with default": ["add_column", "set_default", "backfill"],
-    "nested field description": ["set_field_description"],
-}  # one tables.patch for the table
+    "add column with default": ["add_column", "patch_columns", "backfill"],
+    "nested field description": ["patch_columns"],
+    "set default": ["patch_columns"],
+    "change default": ["patch_columns"],
+    "drop default": ["patch_columns"],
+    "column description": ["patch_columns"],
+}
 
 
 # (id, desired, actual, expected change kinds): the dataset-level cases, through compare().
@@ -284,3 +290,35 @@ def test_unobservable_properties_are_not_compared() -> None:
     )
     actual = table(*BASE, struct("m", col("a")))
     assert compare_table(desired, actual, frozenset({"default", "description", "clustering"})) == []
+
+
+def test_defaults_and_descriptions_of_a_table_are_one_patch_with_a_ddl_fallback() -> None:
+    """Every default and description of a table: one tables.patch (one metadata update); each
+    default also rendered as the DDL apply falls back to if BigQuery rejects it through the API."""
+    desired = table(
+        col("id", "STRING", "REQUIRED", description="the id"),
+        col("n", default="3"),
+        col("m"),
+        struct("meta", col("a", description="deep")),
+    )
+    actual = table(col("id", "STRING", "REQUIRED"), col("n"), col("m", default="1"), struct("meta", col("a")))
+    (step,) = build_plan(compare_table(desired, actual)).steps
+    assert step.kind == "patch_columns" and step.sql is None and step.is_metadata
+    assert step.api == {
+        "method": "tables.patch",
+        "defaults": {"n": "3", "m": None},
+        "descriptions": {"id": "the id", "meta.a": "deep"},
+    }
+    assert step.fallback == (
+        "ALTER TABLE `ds`.`t` ALTER COLUMN `n` SET DEFAULT 3",
+        "ALTER TABLE `ds`.`t` ALTER COLUMN `m` DROP DEFAULT",
+    )
+    # What the bigquery engine sends: the live resource with each field changed in place.
+    resource = table_to_api(actual)
+    assert {c.patch(resource) for c in step.changes if isinstance(c, TablePatch)} == {"schema"}
+    assert table_from_api(resource) == desired
+    # The fallback: the patch without the defaults, then one ALTER per default.
+    fallback = fallback_steps(step)
+    assert [s.kind for s in fallback] == ["patch_columns", "set_default", "drop_default"]
+    assert fallback[0].api == {"method": "tables.patch", "descriptions": {"id": "the id", "meta.a": "deep"}}
+    assert [s.sql for s in fallback[1:]] == list(step.fallback)
