@@ -224,7 +224,7 @@ def check(
     """
     from functools import partial
 
-    from bqmanage.audit import audit_warehouse
+    from bqmanage.audit import audit_warehouse, extra_table_findings
     from bqmanage.diff import compare
     from bqmanage.findings import findings_from_changes
     from bqmanage.introspect import read_for_check
@@ -236,7 +236,8 @@ def check(
     # Tenants' datasets are the templates' (no legacy names there): the audit leaves them to the
     # per-tenant check, so that one unreadable tenant dataset does not fail the whole check.
     skip = partial(templated, desired) if desired.templates else None
-    findings = findings_from_changes(changes, desired) + audit_warehouse(engine, desired, settings.legacy, listed, skip)
+    findings = findings_from_changes(changes, desired) + extra_table_findings(desired, listed, settings.legacy)
+    findings += audit_warehouse(engine, desired, settings.legacy, listed, skip)
     result = CheckResult(findings=findings, desired=desired)
     if tenants is not None or all_tenants:
         from bqmanage import fleet

@@ -9,7 +9,7 @@ decide whether the legacy object is still in use.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import TYPE_CHECKING, Any
 
 from bqmanage.findings import SEVERITY, Finding
@@ -42,7 +42,7 @@ def audit_warehouse(
     engine: Engine,
     desired: Definitions,
     legacy: LegacyConfig,
-    listed: Mapping[str, list[str]] | None = None,
+    listed: Mapping[str, Collection[str]] | None = None,
     skip: Callable[[str], bool] | None = None,
 ) -> list[Finding]:
     """legacy_dataset and legacy_table findings for every live object with a legacy name, except in
@@ -116,3 +116,43 @@ def _stats(resource: dict[str, Any] | None) -> tuple[int | None, str | None]:
     modified = resource.get("lastModifiedTime")
     when = dt.datetime.fromtimestamp(int(modified) / 1000, dt.UTC).isoformat(timespec="seconds") if modified else None
     return (int(rows) if rows not in (None, "") else None), when
+
+
+def extra_table_findings(
+    desired: Definitions, listed: Mapping[str, Mapping[str, str]], legacy: LegacyConfig | None
+) -> list[Finding]:
+    """An ``extra_table`` finding for each live table of a defined dataset that no definition
+    names. With ``legacy``, a table the legacy audit reports (a legacy name or prefix) is left to it.
+    Views are not managed, so never extra; apply never drops a table."""
+    legacy_names = {name for t in desired.tables for name in t.legacy_names}
+    findings = []
+    for dataset, table in undefined_tables(desired, listed):
+        full = f"{dataset}.{table}"
+        if legacy is not None and (full in legacy_names or _renamed(table, legacy.prefixes) is not None):
+            continue
+        findings.append(
+            Finding(
+                "extra_table",
+                SEVERITY["extra_table"],
+                f"{full}: table is live but not defined; apply leaves it alone: define it, or drop it yourself "
+                "once its data is not needed",
+                dataset=dataset,
+                table=table,
+                actual=full,
+            )
+        )
+    return findings
+
+
+def undefined_tables(desired: Definitions, listing: Mapping[str, Mapping[str, str]]) -> list[tuple[str, str]]:
+    """The live tables (not views) of defined datasets that no definition names, bqmanage's own
+    ledger aside: ``extra_table`` findings, unless the legacy audit names them."""
+    defined = {(t.dataset, t.name) for t in desired.tables}
+    managed = {d.name for d in desired.all_datasets()}
+    return [
+        (dataset, table)
+        for dataset, types in sorted(listing.items())
+        if dataset in managed
+        for table, kind in sorted(types.items())
+        if kind == "TABLE" and (dataset, table) not in defined and not table.lower().startswith(RESERVED_PREFIX)
+    ]

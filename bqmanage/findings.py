@@ -18,6 +18,7 @@ KINDS = (
     "missing_table",
     "missing_column",
     "extra_column",
+    "extra_table",
     "type_mismatch",
     "mode_mismatch",
     "default_mismatch",
@@ -42,6 +43,8 @@ SEVERITY = {
     "partitioning_mismatch": "error",
     "default_mismatch": "error",
     "extra_column": "warning",
+    # Another tool's table, or one made by hand: nothing breaks, but nothing checks it either.
+    "extra_table": "warning",
     "description_mismatch": "warning",
     "clustering_mismatch": "warning",
     "option_mismatch": "warning",

@@ -144,15 +144,22 @@ def check_tenants(
     """Drift of the tenants' datasets. The catalog is read in bulk, ``batch`` tenants per read
     (INFORMATION_SCHEMA on BigQuery, one UNION ALL job per view), several batches at once; a batch
     that fails is read again tenant by tenant, so that one unreachable dataset fails one tenant."""
+    from bqmanage.audit import extra_table_findings
     from bqmanage.diff import compare
-    from bqmanage.introspect import read_actual
+    from bqmanage.introspect import read_actual, read_for_check
 
     def read(group: list[str], bulk: bool) -> list[TenantOutcome[list[Finding]]]:
         part = for_tenants(desired, group)
-        actual = read_actual(engine, part, bulk=bulk)
+        if bulk:
+            actual, listed = read_for_check(engine, part)
+        else:
+            actual = read_actual(engine, part)
+            listed = {dataset: engine.list_table_types(dataset) for dataset in sorted(actual.datasets)}
         owner = tenant_datasets(desired, group)
         found: dict[str, list[Finding]] = {t: [] for t in group}
-        for finding in findings_from_changes(compare(part, actual, engine.capabilities.unobservable), part):
+        # A template has no legacy names: every undefined table of a tenant's dataset is extra.
+        drift = findings_from_changes(compare(part, actual, engine.capabilities.unobservable), part)
+        for finding in drift + extra_table_findings(part, listed, None):
             tenant = owner[finding.dataset or ""]
             found[tenant].append(dataclasses.replace(finding, tenant=tenant, message=f"tenant {tenant}: {finding.message}"))
         return [TenantOutcome(t, value=found[t]) for t in group]

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from bqmanage.audit import undefined_tables
 from bqmanage.diff import compare
 from bqmanage.model import Definitions, Warehouse
 from bqmanage.rest import dataset_from_api, table_from_api
@@ -39,9 +40,10 @@ def _read_each(engine: Engine, desired: Definitions) -> Warehouse:
 
 def read_for_check(
     engine: Engine, desired: Definitions, on_progress: Callable[[int, int], None] | None = None
-) -> tuple[Warehouse, dict[str, list[str]]]:
-    """The bulk read of ``check``, and the names of every table it saw in each live dataset, which
-    the legacy audit reads instead of listing each dataset again.
+) -> tuple[Warehouse, dict[str, dict[str, str]]]:
+    """The bulk read of ``check``, and every table it saw in each live dataset with its type
+    (``TABLE``, ``VIEW``, ...), which the legacy audit and ``extra_table`` read instead of listing
+    each dataset again.
 
     INFORMATION_SCHEMA can lag behind DDL, so every table it shows drifting, or does not show at
     all, is re-read with tables.get before anything is reported; so is every drifting dataset.
@@ -49,10 +51,10 @@ def read_for_check(
     found = engine.read_datasets([d.name for d in desired.all_datasets()])
     datasets = {name: dataset_from_api(resource) for name, resource in found.items() if resource is not None}
     resources = engine.read_catalog({name: d.location for name, d in sorted(datasets.items())}, on_progress)
-    listing: dict[str, list[str]] = {name: [] for name in datasets}
+    listing: dict[str, dict[str, str]] = {name: {} for name in datasets}
     for key in sorted(resources):
         dataset, table = key.split(".", 1)
-        listing.setdefault(dataset, []).append(table)
+        listing.setdefault(dataset, {})[table] = resources[key].get("type", "TABLE")
     wanted = {f"{t.dataset}.{t.name}" for t in desired.tables}
     tables = {k: table_from_api(v) for k, v in resources.items() if k in wanted and v.get("type", "TABLE") == "TABLE"}
     drift = compare(desired, Warehouse(datasets=datasets, tables=tables), engine.capabilities.unobservable)
@@ -64,14 +66,16 @@ def read_for_check(
             listing.pop(name)
         else:
             datasets[name] = dataset_from_api(resource)
-    suspects = sorted({(c.dataset, c.table) for c in drift if c.table and c.dataset in datasets})
-    for key, resource in engine.get_tables(suspects).items():
+    suspects = {(c.dataset, c.table) for c in drift if c.table and c.dataset in datasets}
+    # A table dropped a moment ago can still be listed: an undefined one is confirmed too.
+    suspects |= {(d, t) for d, t in undefined_tables(desired, listing) if d in datasets}
+    for key, resource in engine.get_tables(sorted(suspects)).items():
         dataset, table = key.split(".", 1)
         if resource is None:
             tables.pop(key, None)
+            listing[dataset].pop(table, None)
         else:
             tables[key] = table_from_api(resource)
-            if table not in listing[dataset]:
-                listing[dataset].append(table)
+            listing[dataset].setdefault(table, resource.get("type", "TABLE"))
     tables = {k: v for k, v in tables.items() if k.split(".", 1)[0] in datasets}
     return Warehouse(datasets=datasets, tables=tables), listing

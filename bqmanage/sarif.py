@@ -17,6 +17,7 @@ _HELP = {
     "missing_table": "A defined table does not exist.",
     "missing_column": "A defined column is not in the live table.",
     "extra_column": "A live column is not defined.",
+    "extra_table": "A live table in a defined dataset is not defined.",
     "type_mismatch": "A column's live type differs from its definition.",
     "mode_mismatch": "A column's live mode (NULLABLE/REQUIRED/REPEATED) differs from its definition.",
     "default_mismatch": "A column's live DEFAULT differs from its definition.",

@@ -99,6 +99,7 @@ def _shop(engine: Engine, fixable_only: bool, relax: bool = True) -> None:
     create(engine, _drifted_orders(orders, fixable_only, relax))
     if not fixable_only:
         create(engine, Table(dataset="customers", name="customer_orders", columns=(Column(name="id", type="STRING"),)))
+        create(engine, Table(dataset="shop", name="scratch", columns=(Column(name="id", type="STRING"),)))  # extra_table
     run_cli("apply", "--dry-run")  # harmless; keeps the fixture honest about validity
 
 
@@ -107,6 +108,7 @@ EVERY_KIND = {
     "missing_table",
     "missing_column",
     "extra_column",
+    "extra_table",
     "type_mismatch",
     "mode_mismatch",
     "default_mismatch",
@@ -194,6 +196,26 @@ def test_legacy_customers_dataset(project: str | None) -> None:
         assert tables["customer_profiles"]["row_count"] == 0
     (dataset,) = [f for f in report["findings"] if f["kind"] == "legacy_dataset"]
     assert dataset["replacement"] == "tenants"
+
+
+def test_undefined_tables_of_a_defined_dataset_are_extra(project: str | None) -> None:
+    """A table made by hand in a managed dataset is reported, once; a legacy-named one is the
+    legacy audit's, and views and bqmanage's own ledger are not tables it manages."""
+    engine = engine_for(project)
+    assert run_cli(*target_args(project), "apply").exit_code == 0
+    for name in ("scratch_copy", "customer_notes"):
+        create(engine, Table(dataset="tenants", name=name, columns=(Column(name="id", type="STRING"),)))
+    engine.query("CREATE VIEW `tenants`.`active_profiles` AS SELECT tenant_id FROM `tenants`.`tenant_profiles`")
+    code, kinds, report = _kinds(project)
+    assert code == 1
+    assert kinds == Counter({"extra_table": 1, "legacy_table": 1})
+    (extra,) = [f for f in report["findings"] if f["kind"] == "extra_table"]
+    assert (extra["dataset"], extra["table"], extra["severity"]) == ("tenants", "scratch_copy", "warning")
+    assert "apply leaves it alone" in extra["message"]
+    # apply has nothing to do about it, and drops nothing.
+    applied = run_cli(*target_args(project), "apply")
+    assert applied.exit_code == 0, applied.stderr
+    assert engine.get_table("tenants", "scratch_copy") is not None
 
 
 def test_json_and_sarif_validate_against_their_schemas(workdir: Path) -> None:

@@ -227,6 +227,27 @@ def test_check_names_the_tenant_and_reports_orphans(project: str | None) -> None
     assert code == 1 and [f["kind"] for f in report["findings"]] == ["orphan_dataset"]  # apply never drops it
 
 
+def test_an_undefined_table_in_a_tenants_dataset_names_the_tenant(project: str | None) -> None:
+    from bqmanage.model import Column, Table
+    from tests.test_check import create
+
+    assert run_cli(*target_args(project), "apply").exit_code == 0
+    register(project, acme="active", hooli="active")
+    assert run_cli(*target_args(project), "apply", "--all-tenants").exit_code == 0
+    engine = engine_for(project)
+    create(engine, Table(dataset="tenant_hooli", name="customer_backup", columns=(Column(name="id", type="STRING"),)))
+    engine.close()
+    code, report = json_check(project, "--all-tenants")
+    # A template has no legacy names, so even a customer_ table there is extra, and the tenant's.
+    assert code == 1 and [(f["kind"], f.get("tenant"), f["table"]) for f in report["findings"]] == [
+        ("extra_table", "hooli", "customer_backup")
+    ]
+    assert report["findings"][0]["message"].startswith("tenant hooli: tenant_hooli.customer_backup: table is live")
+    # Without the tenant flags, the templated datasets are left alone, this table too.
+    code, report = json_check(project)
+    assert (code, report["findings"]) == (0, [])
+
+
 def test_a_registry_id_that_cannot_name_a_dataset_fails_that_tenant_only(workdir: Path) -> None:
     assert run_cli("apply").exit_code == 0
     register(None, acme="active", globex="active")
