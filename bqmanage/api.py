@@ -30,19 +30,19 @@ def validate(settings: Settings) -> Definitions:
     return load_definitions(settings.schemas_dir)
 
 
-def render_ddl(settings: Settings, fmt: str = "sql") -> str:
-    """The CREATE DDL of every definition, or ``bq``-compatible JSON schemas."""
-    from bqmanage import render
-    from bqmanage.rest import schema_to_api
+def render_ddl(
+    settings: Settings,
+    fmt: str = "sql",
+    table: str | None = None,
+    tenants: list[str] | None = None,
+    desired: Definitions | None = None,
+) -> str:
+    """The CREATE DDL (or ``bq``'s JSON schemas) of every definition and ``tenants``' templates."""
+    from bqmanage.render import render_definitions
+    from bqmanage.templates import with_tenants
 
-    desired = validate(settings)
-    if fmt == "json-schema":
-        import json
-
-        return json.dumps({f"{t.dataset}.{t.name}": schema_to_api(t.columns) for t in desired.tables}, indent=2)
-    parts = [render.create_schema_sql(d, settings.project) + ";" for d in desired.all_datasets()]
-    parts += [render.create_table_sql(t, settings.project) + ";" for t in desired.tables]
-    return "\n\n".join(parts) + "\n"
+    desired = with_tenants(desired or validate(settings), tenants or [])
+    return render_definitions(desired, fmt, settings.project, table)
 
 
 @dataclass

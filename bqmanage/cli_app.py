@@ -75,18 +75,34 @@ def validate(ctx: typer.Context) -> None:
 @funnel
 def render(
     ctx: typer.Context,
-    fmt: str = typer.Option("sql", "--format", help="sql (CREATE DDL) or json-schema (for bq mk --schema)."),
+    fmt: str = typer.Option("sql", "--format", help="sql (CREATE DDL) or json-schema (bq's JSON schema)."),
+    table: str | None = typer.Option(
+        None,
+        "--table",
+        metavar="DATASET.TABLE",
+        help="Only this table: its CREATE TABLE, or its schema as bq mk --schema reads it.",
+    ),
+    tenant: list[str] = cli_templates.TENANT,
 ) -> None:
-    """Print the CREATE SCHEMA / CREATE TABLE DDL for every definition.
+    """Print the CREATE SCHEMA / CREATE TABLE DDL for every definition. No warehouse access.
 
-    Example: bqmanage render --format json-schema
+    --format json-schema prints one object keyed by dataset.table; with --table it prints that
+    table's array of fields, the file bq mk --schema takes.
+
+    Example: bqmanage render --format json-schema --table tenants.tenant_profiles > profiles.json
     """
     from bqmanage import api
     from bqmanage.errors import UsageError
 
     if fmt not in ("sql", "json-schema"):
         raise UsageError(f"--format: expected sql or json-schema, got {fmt!r}")
-    typer.echo(api.render_ddl(_settings(ctx), fmt), nl=False)
+    settings = _settings(ctx)
+    desired = api.validate(settings)
+    text = api.render_ddl(settings, fmt, table, tenant or None, desired)
+    if desired.templates and not tenant:  # on stderr: stdout is the DDL or JSON a script redirects
+        names = ", ".join(d.name for d in desired.templates)
+        typer.echo(f"Note: dataset template(s) {names} not rendered; add --tenant ID to render a tenant's datasets.", err=True)
+    typer.echo(text, nl=False)
 
 
 @app.command()

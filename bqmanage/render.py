@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from bqmanage.defaults import default_expression
-from bqmanage.model import Column, Dataset, Partitioning, Table
+from bqmanage.model import Column, Dataset, Definitions, Partitioning, Table
 from bqmanage.names import quote, string_literal
 
 
@@ -133,3 +133,27 @@ def every_partition_sql(partitioning: Partitioning, alias: str | None = None) ->
     column = quote(partitioning.column) if partitioning.column else "_PARTITIONTIME"
     ref = f"{alias}.{column}" if alias else column
     return f"({ref} IS NOT NULL OR {ref} IS NULL)"
+
+
+def render_definitions(desired: Definitions, fmt: str, project: str | None = None, table: str | None = None) -> str:
+    """What ``render`` prints: the CREATE DDL of every dataset and table, or their schemas as
+    ``bq`` takes them. With ``table`` ("dataset.table"): that table's CREATE TABLE, or its schema
+    alone, a JSON array of fields, which is the file ``bq mk --schema`` reads."""
+    import json
+
+    from bqmanage.errors import UsageError
+    from bqmanage.rest import schema_to_api
+
+    tables = {f"{t.dataset}.{t.name}": t for t in desired.tables}
+    if table is not None:
+        if table not in tables:
+            known = ", ".join(sorted(tables)) or "none"
+            raise UsageError(f"--table: no definition of {table!r}; defined tables: {known}")
+        if fmt == "json-schema":
+            return json.dumps(schema_to_api(tables[table].columns), indent=2) + "\n"
+        return create_table_sql(tables[table], project) + ";\n"
+    if fmt == "json-schema":
+        return json.dumps({key: schema_to_api(t.columns) for key, t in tables.items()}, indent=2)
+    parts = [create_schema_sql(d, project) + ";" for d in desired.all_datasets()]
+    parts += [create_table_sql(t, project) + ";" for t in desired.tables]
+    return "\n\n".join(parts) + "\n"

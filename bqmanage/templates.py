@@ -115,6 +115,12 @@ def for_tenants(desired: Definitions, tenants: Iterable[str]) -> Definitions:
     return Definitions(datasets=datasets, tables=tables, digest=desired.digest)
 
 
+def with_tenants(desired: Definitions, tenants: Iterable[str]) -> Definitions:
+    """The concrete definitions plus those tenants' templated datasets (``render --tenant``)."""
+    part = for_tenants(desired, check_tenant_list(tenants))
+    return desired.model_copy(update={"datasets": desired.datasets + part.datasets, "tables": desired.tables + part.tables})
+
+
 def tenant_datasets(desired: Definitions, tenants: Iterable[str]) -> dict[str, str]:
     """dataset -> tenant id, for the tenants' templated datasets."""
     return {dataset_name(d.name, t): t for t in tenants for d in desired.templates}

@@ -32,6 +32,39 @@ def test_json_schema_matches_golden(workdir: Path) -> None:
     assert json.loads(result.stdout) == json.loads((GOLDEN / "render_tenants.json").read_text())
 
 
+def test_one_table_is_the_schema_file_bq_mk_reads(workdir: Path) -> None:
+    """bq mk --schema takes a JSON array of fields (name, type, mode, fields, ...), not an object."""
+    result = run_cli("render", "--format", "json-schema", "--table", "tenants.tenant_profiles")
+    assert result.exit_code == 0, result.stderr
+    fields = json.loads(result.stdout)
+    assert isinstance(fields, list) and all({"name", "type", "mode"} <= set(f) for f in fields)
+    assert fields == json.loads((GOLDEN / "render_tenants.json").read_text())["tenants.tenant_profiles"]
+    ddl = run_cli("render", "--table", "tenants.tenant_usage_quotas")
+    assert ddl.exit_code == 0
+    assert ddl.stdout == (GOLDEN / "render_tenants.sql").read_text().split("\n\n")[-1]
+
+
+def test_render_a_tenants_templated_datasets(workdir: Path) -> None:
+    plain = run_cli("render")
+    assert "not rendered; add --tenant ID" in plain.stderr and "pipeline_runs" not in plain.stdout
+    result = run_cli("render", "--tenant", "acme-eu", "--tenant", "globex")
+    assert result.exit_code == 0 and result.stderr == ""
+    statements = [s for s in sqlglot.parse(result.stdout, read="bigquery") if s]
+    created = [s.this.sql("bigquery") for s in statements if isinstance(s, exp.Create)]
+    assert "`tenant_acme_eu`" in created and "`tenant_globex`.`pipeline_runs`" in " ".join(created)
+    assert len(statements) == 3 + 2 * 2  # the fixed datasets', then each tenant's dataset and table
+    one = run_cli("render", "--tenant", "globex", "--format", "json-schema", "--table", "tenant_globex.pipeline_runs")
+    assert one.exit_code == 0 and json.loads(one.stdout)[0]["name"] == "run_id"
+
+
+def test_render_bad_table_or_tenant_is_one_message(workdir: Path) -> None:
+    unknown = run_cli("render", "--table", "tenants.nope")
+    assert unknown.exit_code == 2 and unknown.stdout == ""
+    assert unknown.stderr.startswith("error: --table: no definition of 'tenants.nope'; defined tables: tenants.tenant_profiles")
+    hostile = run_cli("render", "--tenant", "x`; DROP SCHEMA tenants; --")
+    assert hostile.exit_code == 2 and hostile.stdout == "" and "invalid tenant id" in hostile.stderr
+
+
 def test_golden_ddl_parses_as_bigquery() -> None:
     statements = [s for s in sqlglot.parse((GOLDEN / "render_tenants.sql").read_text(), read="bigquery") if s]
     assert len(statements) == 3
