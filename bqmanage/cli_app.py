@@ -272,7 +272,9 @@ def reset(
     resolve_run_date(quota_table.quota, run_date, allow_future_date)  # so does a far-future --date
     from bqmanage.engines import engine_session
 
-    with engine_session(settings, "reset", read_only=dry_run) as engine:
+    # No local warehouse yet: nothing to reset, and the refusal must not leave an empty file behind.
+    absent = settings.engine == "local" and not settings.local_path.exists()
+    with engine_session(settings, "reset", read_only=dry_run or absent) as engine:
         report = api.reset(settings, engine, table, run_date, dry_run, desired, allow_future_date)
     typer.echo(json.dumps(report.to_json(), indent=2) if fmt == "json" else text.reset_text(report), nl=fmt == "json")
     if report.registry_duplicates:

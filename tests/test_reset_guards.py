@@ -186,6 +186,10 @@ def test_reset_before_apply_says_run_apply(missing: str, project: str | None) ->
             f"`tenants.tenant_usage_quotas` and `tenants.tenant_profiles` do not exist on target {target}; "
             "run `bqmanage apply` first"
         ) in result.stderr
+        if project is None:  # the refusal left no empty warehouse file behind
+            from bqmanage.settings import resolve_settings
+
+            assert not resolve_settings().local_path.exists()
         assert engine_for(project).list_datasets() == []  # nothing was created
     else:
         assert f"`tenants.tenant_profiles` does not exist on target {target}; run `bqmanage apply` first" in result.stderr
