@@ -56,6 +56,7 @@ class LineMap:
     def __init__(self, path: str) -> None:
         self.path = path
         self.lines: dict[KeyPath, int] = {}
+        self.parser_failed = False  # True when the YAML parser, not bqmanage's own bounds, stopped the read
 
     def line(self, key_path: KeyPath) -> int | None:
         # Fall back to the nearest parent that has a line (e.g. for a missing key, or for what an
@@ -116,15 +117,31 @@ def parse_yaml(text: str, display: str, allow_empty: bool = False) -> tuple[Any,
     A file with no document at all (empty, or only comments) is a problem unless ``allow_empty``;
     then its data is None.
     """
+    data, lines, problems = _parse_with(_LOADER, text, display, allow_empty)
+    if lines.parser_failed and _LOADER is not yaml.SafeLoader:
+        # libyaml stops on limits of its own (PyYAML 6.0.4 builds it with a nesting limit of 1,000
+        # flow levels, which its scanner can reach before this builder counts 100) and words its
+        # syntax errors its own way. The error path is read again with the pure-Python parser, which
+        # has neither, so that the one problem reported (its line and message) is bqmanage's and the
+        # same whichever libyaml is installed.
+        return _parse_with(yaml.SafeLoader, text, display, allow_empty)
+    return data, lines, problems
+
+
+def _parse_with(
+    loader_class: type[yaml.SafeLoader | yaml.CSafeLoader], text: str, display: str, allow_empty: bool
+) -> tuple[Any, LineMap, list[Problem]]:
     lines = LineMap(display)
     problems: list[Problem] = []
-    loader = _LOADER(text)
+    loader = loader_class(text)
     try:
         return _Builder(loader, lines, problems).document(allow_empty), lines, problems
     except yaml.MarkedYAMLError as exc:
+        lines.parser_failed = True
         mark = exc.problem_mark
         return None, lines, [Problem(display, mark.line + 1 if mark else None, "", f"invalid YAML: {exc.problem}")]
     except yaml.YAMLError as exc:  # a ReaderError (control character): read_text reports those with a line first
+        lines.parser_failed = True
         return None, lines, [Problem(display, None, "", f"invalid YAML: {exc}")]
     except _Refused as exc:
         return None, lines, [Problem(display, exc.line, "", exc.message)]

@@ -17,7 +17,9 @@ from pathlib import Path
 from types import FrameType
 
 import pytest
+import yaml
 
+from bqmanage import yaml_source
 from tests.helpers import Result, run_cli, write
 
 TABLE = "schemas/ds/t.yaml"
@@ -93,6 +95,23 @@ def test_aliases_within_the_limit_are_fine(unchanged: Path) -> None:
 def test_deep_nesting_is_refused(unchanged: Path) -> None:
     write(Path(TABLE), "columns: " + "[" * 5000 + "]" * 5000 + "\n")
     _validate_rejects(f"{TABLE}:1:", "nesting is deeper than 100 levels")
+
+
+@pytest.mark.parametrize("loader", ["SafeLoader", "CSafeLoader"])
+@pytest.mark.parametrize("opening", ["[" * 5000, "{a: " * 5000, "[" * 1001, "[" * 101])
+def test_deep_nesting_gives_bqmanages_message_whichever_parser_stops_first(
+    loader: str, opening: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # libyaml has a nesting limit of its own (1,000 flow levels since PyYAML 6.0.4); the problem
+    # reported must be bqmanage's, located, whichever parser is installed and whichever stops first.
+    if not hasattr(yaml, loader):
+        pytest.skip(f"PyYAML is built without {loader}")
+    monkeypatch.setattr(yaml_source, "_LOADER", getattr(yaml, loader))
+    started = time.perf_counter()
+    data, _, problems = yaml_source.parse_yaml("columns: " + opening + "\n", "t.yaml")
+    assert time.perf_counter() - started < 10
+    assert data is None
+    assert [(p.path, p.line, p.message) for p in problems] == [("t.yaml", 1, "nesting is deeper than 100 levels; refusing it")]
 
 
 def test_deep_block_nesting_is_refused(unchanged: Path) -> None:
