@@ -131,8 +131,8 @@ def wall(argv: list[str], runs: int, env: dict[str, str] | None = None) -> tuple
 def candidate_names() -> list[str]:
     """The names audit-code pre-filters on for this repository's definitions: grep gets the same."""
     sys.path.insert(0, str(ROOT))
-    from bqmanage.code_refs import LegacyIndex
-    from bqmanage.loader import load_definitions
+    from bqmanage.codeaudit.refs import LegacyIndex
+    from bqmanage.definitions.load import load_definitions
     from bqmanage.settings import LegacyConfig
 
     legacy = LegacyConfig()
@@ -179,7 +179,7 @@ def googlesql_start(runs: int = RUNS) -> float | None:
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "bqmanage"
     if not any(cache.glob("zetasql-*.cwasm")):
         return None  # the first run compiles it for about a minute: not what this measures
-    code = "from bqmanage.googlesql import googlesql; googlesql()"
+    code = "from bqmanage.codeaudit.googlesql import googlesql; googlesql()"
     seconds, out = wall([sys.executable, "-c", code], runs, {**os.environ, "PYTHONPATH": str(ROOT)})
     return seconds if out.returncode == 0 else None
 
@@ -202,7 +202,7 @@ tree grows. Every size found all its planted references (exit 1).
 What makes it fast:
 
 - **A start-up that loads only what audit-code needs.** `bqmanage audit-code` and `validate`, in
-  the forms their `--help` shows, run without typer (`bqmanage/cli_direct.py`): typer 0.29 imports
+  the forms their `--help` shows, run without typer (`bqmanage/cli/direct.py`): typer 0.29 imports
   itself and then builds a pydantic adapter for each of the command's 13 parameters on every
   parse, 0.2-0.3 s before the first file is read. Everything else (`--help`, other commands, a
   malformed command line) still goes through typer. Modules that only `check` or `--fix` need

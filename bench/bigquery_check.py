@@ -56,7 +56,7 @@ def _populate(url: str, project: str, desired: Any, ledgers: bool) -> None:
     from google.cloud import bigquery
 
     from bqmanage.apply import ledger_table
-    from bqmanage.rest import table_to_api
+    from bqmanage.model.rest import table_to_api
 
     client = bigquery.Client(project=project, credentials=AnonymousCredentials(), client_options=ClientOptions(api_endpoint=url))
     names = sorted({t.dataset for t in desired.tables})
@@ -157,7 +157,7 @@ def _approaches(proxy: faultproxy.FaultProxy, project: str, desired: Any, n: int
 
 
 def run(sizes: tuple[int, ...]) -> dict[int, dict[str, dict[str, Any]]]:
-    from bqmanage.loader import load_definitions
+    from bqmanage.definitions.load import load_definitions
     from tests.emulator import running_emulator
 
     results: dict[int, dict[str, dict[str, Any]]] = {}

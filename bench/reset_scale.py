@@ -39,8 +39,8 @@ import harness  # noqa: E402
 from bqmanage import api  # noqa: E402
 from bqmanage.engines import Engine, open_engine  # noqa: E402
 from bqmanage.engines.dml import DmlStats  # noqa: E402
-from bqmanage.reset import find_quota_table, render_reset  # noqa: E402
 from bqmanage.settings import resolve_settings  # noqa: E402
+from bqmanage.tenants.reset_sql import find_quota_table, render_reset  # noqa: E402
 from tests.emulator import running_emulator  # noqa: E402
 from tests.faultproxy import FaultProxy  # noqa: E402
 

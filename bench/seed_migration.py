@@ -38,9 +38,9 @@ sys.path.insert(0, str(ROOT / "bench"))
 import harness  # noqa: E402
 
 from bqmanage import api, apply  # noqa: E402
-from bqmanage.defaults import default_expression  # noqa: E402
+from bqmanage.definitions.load import load_definitions  # noqa: E402
 from bqmanage.engines.bigquery import BigQueryEngine  # noqa: E402
-from bqmanage.loader import load_definitions  # noqa: E402
+from bqmanage.model.defaults import default_expression  # noqa: E402
 from bqmanage.render import create_schema_sql, create_table_sql  # noqa: E402
 from bqmanage.settings import resolve_settings  # noqa: E402
 from tests import seed  # noqa: E402

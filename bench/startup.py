@@ -31,7 +31,9 @@ NAIVE_HELP = "import duckdb, google.cloud.bigquery, sqlglot, pydantic; import bq
 # The naive validate: the same command, with the YAML reader's parser swapped for PyYAML's pure-Python
 # one, reading the definitions in one process (as before issue 11).
 NAIVE_ENV = {"BQMANAGE_LOAD_PROCESSES": "1"}
-NAIVE_VALIDATE = "import sys, yaml, bqmanage.yaml_source as s; s._LOADER = yaml.SafeLoader; from bqmanage.cli import run; run()"
+NAIVE_VALIDATE = (
+    "import sys, yaml, bqmanage.definitions.yaml_source as s; s._LOADER = yaml.SafeLoader; from bqmanage.cli import run; run()"
+)
 DATASETS = (50, 200, 500)
 LIMIT_SECONDS = 1.5
 
@@ -169,7 +171,7 @@ shared).
 What makes `validate` fast, with the same located problems and the same bomb protection:
 
 - **No typer on the way.** `validate` and `audit-code`, in their plain forms, are parsed by
-  `bqmanage/cli_direct.py`; typer 0.29 costs its import plus a pydantic adapter per parameter on
+  `bqmanage/cli/direct.py`; typer 0.29 costs its import plus a pydantic adapter per parameter on
   every parse. `--help` and everything else still go through typer.
 - **libyaml's event stream, with less Python per event.** The YAML reader builds each document
   from the C parser's events within its limits (bytes, depth, nodes with aliases expanded). Plain

@@ -7,22 +7,22 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING
 
-from bqmanage.loader import load_definitions
-from bqmanage.model import Definitions, Table
+from bqmanage.definitions.load import load_definitions
+from bqmanage.model.schema import Definitions, Table
 from bqmanage.settings import Settings
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from bqmanage.apply import ApplyResult, LedgerEntry
-    from bqmanage.code_audit import CodeAuditResult
+    from bqmanage.check.findings import Finding
+    from bqmanage.codeaudit.audit import CodeAuditResult
     from bqmanage.engines import Engine
-    from bqmanage.findings import Finding
-    from bqmanage.fleet import OnTenant, TenantOutcome
     from bqmanage.plan import Plan, Step
-    from bqmanage.reset_run import ResetReport
-    from bqmanage.templates import Registry
-    from bqmanage.tenant import TenantJob, TenantListing, TenantReport
+    from bqmanage.tenants.commands import TenantJob, TenantListing, TenantReport
+    from bqmanage.tenants.fleet import OnTenant, TenantOutcome
+    from bqmanage.tenants.reset import ResetReport
+    from bqmanage.tenants.templates import Registry
 
 
 def validate(settings: Settings) -> Definitions:
@@ -39,7 +39,7 @@ def render_ddl(
 ) -> str:
     """The CREATE DDL (or ``bq``'s JSON schemas) of every definition and ``tenants``' templates."""
     from bqmanage.render import render_definitions
-    from bqmanage.templates import with_tenants
+    from bqmanage.tenants.templates import with_tenants
 
     desired = with_tenants(desired or validate(settings), tenants or [])
     return render_definitions(desired, fmt, settings.project, table)
@@ -94,8 +94,8 @@ def make_plan(
     resumed = [f"{d}.{t}" for d, t in resume]
     planned = PlanResult(plan=plan, desired=desired, ledger=ledger, resumed=resumed)
     if tenants is not None or all_tenants:
-        from bqmanage import fleet
-        from bqmanage.templates import for_tenants
+        from bqmanage.tenants import fleet
+        from bqmanage.tenants.templates import for_tenants
 
         scope = fleet.scope(settings, engine, desired, tenants, all_tenants)
         planned.registry = scope.registry
@@ -140,7 +140,7 @@ def apply(
     """
     from bqmanage.apply import apply_plan
     from bqmanage.errors import RefusedChangeError
-    from bqmanage.report import refusals_text
+    from bqmanage.report.text import refusals_text
 
     planned = make_plan(settings, engine, backfill, desired, history=dry_run)  # a dry run prints the plan
     if planned.plan.has_refused:
@@ -152,8 +152,8 @@ def apply(
             planned=planned, result=apply_plan(engine, planned.plan, planned.desired.digest, on_step, settings.project)
         )
     if tenants is not None or all_tenants:
-        from bqmanage import fleet
-        from bqmanage.templates import for_tenants
+        from bqmanage.tenants import fleet
+        from bqmanage.tenants.templates import for_tenants
 
         whole = planned.desired
         scope = fleet.scope(settings, engine, whole, tenants, all_tenants)
@@ -172,8 +172,8 @@ def apply(
 
 def inspect(settings: Settings, engine: Engine, all_datasets: bool = False, desired: Definitions | None = None) -> list[Table]:
     """The live tables of the datasets the definitions name (or every dataset), as the model."""
-    from bqmanage.names import RESERVED_PREFIX
-    from bqmanage.rest import table_from_api
+    from bqmanage.model.names import RESERVED_PREFIX
+    from bqmanage.model.rest import table_from_api
 
     defined = (desired or validate(settings)).all_datasets
     names = engine.list_datasets() if all_datasets else [d.name for d in defined()]
@@ -224,11 +224,11 @@ def check(
     """
     from functools import partial
 
-    from bqmanage.audit import audit_warehouse, extra_table_findings
+    from bqmanage.check.findings import findings_from_changes
+    from bqmanage.check.legacy import audit_warehouse, extra_table_findings
     from bqmanage.diff import compare
-    from bqmanage.findings import findings_from_changes
     from bqmanage.introspect import read_for_check
-    from bqmanage.templates import templated
+    from bqmanage.tenants.templates import templated
 
     desired = desired or validate(settings)
     actual, listed = read_for_check(engine, desired, on_progress)
@@ -240,8 +240,8 @@ def check(
     findings += audit_warehouse(engine, desired, settings.legacy, listed, skip)
     result = CheckResult(findings=findings, desired=desired)
     if tenants is not None or all_tenants:
-        from bqmanage import fleet
-        from bqmanage.templates import orphan_findings
+        from bqmanage.tenants import fleet
+        from bqmanage.tenants.templates import orphan_findings
 
         scope = fleet.scope(settings, engine, desired, tenants, all_tenants)
         result.registry = scope.registry
@@ -273,8 +273,8 @@ def reset(
     rows, with query parameters: two jobs on a normal day (reset_run.py says when more are needed).
     Reports who got a new row, who was already current, and where the values came from.
     """
-    from bqmanage.reset import find_quota_table, render_reset, resolve_run_date
-    from bqmanage.reset_run import run_reset
+    from bqmanage.tenants.reset import run_reset
+    from bqmanage.tenants.reset_sql import find_quota_table, render_reset, resolve_run_date
 
     desired = desired or validate(settings)
     table = find_quota_table(desired, table_name)
@@ -299,7 +299,7 @@ def audit_code(
     legacy names (``dry_run``: computes the diffs, writes nothing). Flags add to the config's
     ``audit_code`` include and exclude patterns. Never audits the definitions or the config file,
     which name legacy tables on purpose."""
-    from bqmanage.code_audit import audit_code as run
+    from bqmanage.codeaudit.audit import audit_code as run
 
     desired = desired or validate(settings)
     config = settings.audit_code.model_copy(
@@ -331,7 +331,7 @@ def tenant_add(
     SQL, restricted to it). Again with the same arguments it changes nothing and says so; with
     other limits it updates the registry and today's row. A bad id is refused (UsageError, exit 2)
     before anything is read or written."""
-    from bqmanage import tenant as tenants
+    from bqmanage.tenants import commands as tenants
 
     limits = {"daily_limit": daily_limit, "monthly_limit": monthly_limit, "concurrent_limit": concurrent_limit}
     job = tenants.job(settings, "tenant_add", tenant_id, desired, run_date, limits, name)
@@ -347,9 +347,9 @@ def tenant_list(
 ) -> TenantListing:
     """Every tenant of the registry: status, limits, and its usage on ``run_date`` (default today
     in the quota table's time zone) against the limits of that day's row. Read-only."""
-    from bqmanage import tenant as tenants
-    from bqmanage.reset import resolve_run_date
-    from bqmanage.tenant_sql import tenant_tables
+    from bqmanage.tenants import commands as tenants
+    from bqmanage.tenants.reset_sql import resolve_run_date
+    from bqmanage.tenants.sql import tenant_tables
 
     t = tenant_tables(desired or validate(settings), settings.project)
     return tenants.list_tenants(engine, t, resolve_run_date(t.quota, run_date, allow_future=True), settings.target)
@@ -357,8 +357,8 @@ def tenant_list(
 
 def tenant_suspend(settings: Settings, engine: Engine, tenant_id: str, *, desired: Definitions | None = None) -> TenantReport:
     """Suspend a tenant: resets give it no row from now on; its rows so far are kept."""
-    from bqmanage import tenant as tenants
-    from bqmanage.tenant_sql import SUSPENDED
+    from bqmanage.tenants import commands as tenants
+    from bqmanage.tenants.sql import SUSPENDED
 
     job = tenants.job(settings, "tenant_suspend", tenant_id, desired)
     tenants.set_status(engine, job.tables, job.report, SUSPENDED, settings.target)
@@ -370,7 +370,7 @@ def tenant_resume(
 ) -> TenantReport:
     """Make a suspended tenant active again, with its row for today carried from its latest row
     however old (limits, storage and the other carried values), as the next reset would."""
-    from bqmanage import tenant as tenants
+    from bqmanage.tenants import commands as tenants
 
     job = tenants.job(settings, "tenant_resume", tenant_id, desired, run_date)
     tenants.set_status(engine, job.tables, job.report, job.tables.quota.active_status, settings.target)
@@ -392,7 +392,7 @@ def tenant_set_limits(
 ) -> TenantReport:
     """Change a tenant's limits in the registry and in its row for today, which an active tenant
     gets now if the reset has not made it yet: later resets carry the limits from it."""
-    from bqmanage import tenant as tenants
+    from bqmanage.tenants import commands as tenants
 
     limits = {"daily_limit": daily_limit, "monthly_limit": monthly_limit, "concurrent_limit": concurrent_limit}
     job = tenants.job(settings, "tenant_set_limits", tenant_id, desired, run_date, limits)
@@ -415,6 +415,6 @@ def _tenant_datasets(settings: Settings, engine: Engine, desired: Definitions, t
 def _quota_row(settings: Settings, engine: Engine, job: TenantJob) -> None:
     """The tenant's quota row for the job's day, made by the reset restricted to it: from its
     latest row however old, else the registry's values; none for a tenant that is not active."""
-    from bqmanage.tenant import note_quota_row
+    from bqmanage.tenants.commands import note_quota_row
 
     note_quota_row(engine, job, reset(settings, engine, run_date=job.day, desired=job.desired, tenant=job.report.tenant))

@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING, Any
 from bqmanage import __version__
 from bqmanage.changes import CreateTable
 from bqmanage.errors import ApplyError, BqmanageError, DefaultsRejected
-from bqmanage.model import Column, Table
-from bqmanage.names import LEDGER, quote, string_literal
+from bqmanage.model.names import LEDGER, quote, string_literal
+from bqmanage.model.schema import Column, Table
 from bqmanage.plan import Plan, Step, fallback_steps, step_of
-from bqmanage.report import capped
+from bqmanage.report.text import capped
 
 if TYPE_CHECKING:
     from bqmanage.engines import Engine

@@ -10,7 +10,7 @@ engine cannot observe are not compared.
 from __future__ import annotations
 
 from bqmanage.changes import KINDS, Change, ColumnAt
-from bqmanage.model import Column, Definitions, Table, Warehouse
+from bqmanage.model.schema import Column, Definitions, Table, Warehouse
 
 
 def compare(desired: Definitions, actual: Warehouse, unobservable: frozenset[str] = frozenset()) -> list[Change]:

@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from bqmanage.audit import undefined_tables
+from bqmanage.check.legacy import undefined_tables
 from bqmanage.diff import compare
-from bqmanage.model import Definitions, Warehouse
-from bqmanage.rest import dataset_from_api, table_from_api
+from bqmanage.model.rest import dataset_from_api, table_from_api
+from bqmanage.model.schema import Definitions, Warehouse
 
 if TYPE_CHECKING:
     from bqmanage.engines import Engine

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bqmanage.changes import Backfill, Change, without_defaults
-from bqmanage.model import Column, Definitions, Partitioning, TableRef
+from bqmanage.model.schema import Column, Definitions, Partitioning, TableRef
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from bqmanage.defaults import default_expression
-from bqmanage.model import Column, Dataset, Definitions, Partitioning, Table
-from bqmanage.names import quote, string_literal
+from bqmanage.model.defaults import default_expression
+from bqmanage.model.names import quote, string_literal
+from bqmanage.model.schema import Column, Dataset, Definitions, Partitioning, Table
 
 
 def dataset_sql(name: str, project: str | None = None) -> str:
@@ -142,7 +142,7 @@ def render_definitions(desired: Definitions, fmt: str, project: str | None = Non
     import json
 
     from bqmanage.errors import UsageError
-    from bqmanage.rest import schema_to_api
+    from bqmanage.model.rest import schema_to_api
 
     tables = {f"{t.dataset}.{t.name}": t for t in desired.tables}
     if table is not None:

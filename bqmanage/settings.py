@@ -13,11 +13,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from bqmanage.code_config import AuditCodeConfig
+from bqmanage.codeaudit.config import AuditCodeConfig
+from bqmanage.definitions.source_text import SourceError, read_text
+from bqmanage.definitions.yaml_source import parse_yaml
 from bqmanage.errors import ConfigError
-from bqmanage.names import label_problem, project_problem
-from bqmanage.source_text import SourceError, read_text
-from bqmanage.yaml_source import parse_yaml
+from bqmanage.model.names import label_problem, project_problem
 
 CONFIG_FILE = "bqmanage.yaml"
 

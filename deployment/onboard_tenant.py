@@ -22,12 +22,13 @@ import json
 import os
 import sys
 
-from bqmanage import api, report
+from bqmanage import api
 from bqmanage.engines import engine_session
 from bqmanage.errors import EXIT_INTERRUPTED, BqmanageError
+from bqmanage.report import text as report
 from bqmanage.settings import resolve_settings
-from bqmanage.tenant import check_limits
-from bqmanage.tenant_ids import RULE, check_tenant_id
+from bqmanage.tenants.commands import check_limits
+from bqmanage.tenants.ids import RULE, check_tenant_id
 
 
 def _parser() -> argparse.ArgumentParser:

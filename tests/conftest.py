@@ -1,6 +1,6 @@
 """Shared fixtures: the real engines. The local DuckDB engine, and bqemulator driven through the
 official BigQuery client (started once per session as a subprocess from its own environment,
-offline; see bqmanage/emulator.py)."""
+offline; see bqmanage/testing/emulator.py)."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def pytest_configure(config: pytest.Config) -> None:
     """bqmanage's pytest plugin (the fixtures an application's tests use; tests/sample_app uses
     them too) comes by its pytest11 entry point once bqmanage is installed from this pyproject;
     an install from before the entry point existed gets it here."""
-    import bqmanage.pytest_plugin as plugin
+    import bqmanage.testing.pytest_plugin as plugin
 
     if not config.pluginmanager.is_registered(plugin):
         config.pluginmanager.register(plugin, "bqmanage")

@@ -1,4 +1,4 @@
-"""bqemulator for bqmanage's own tests: the one the pytest plugin ships (bqmanage/emulator.py).
+"""bqemulator for bqmanage's own tests: the one the pytest plugin ships (bqmanage/testing/emulator.py).
 
 ``python -m tests.emulator`` creates its environment (``./dev test`` does this first).
 """
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sys
 
-from bqmanage.emulator import ensure_env, is_ready, running_emulator, venv_dir
+from bqmanage.testing.emulator import ensure_env, is_ready, running_emulator, venv_dir
 
 __all__ = ["ensure_env", "is_ready", "running_emulator", "venv_dir"]
 

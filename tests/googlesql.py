@@ -1,4 +1,4 @@
-"""Google's GoogleSQL front end (ZetaSQL) as a test oracle: a thin layer over bqmanage.googlesql.
+"""Google's GoogleSQL front end (ZetaSQL) as a test oracle: a thin layer over bqmanage.codeaudit.googlesql.
 
 The product module loads the PyPI ``zetasql`` package's WebAssembly module (compiled once, then
 cached in ``~/.cache/bqmanage/``) and builds a catalog from the definitions, one sub-catalog per
@@ -15,8 +15,8 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from bqmanage.googlesql import GoogleSQL, GoogleSQLError
-from bqmanage.model import Definitions, Table
+from bqmanage.codeaudit.googlesql import GoogleSQL, GoogleSQLError
+from bqmanage.model.schema import Definitions, Table
 
 
 class OracleError(AssertionError):

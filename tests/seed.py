@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from bqmanage.changes import CreateDataset, CreateTable
+from bqmanage.definitions.load import load_definitions
 from bqmanage.engines import Engine
-from bqmanage.loader import load_definitions
-from bqmanage.model import Table
+from bqmanage.model.schema import Table
 from bqmanage.plan import Step
 from bqmanage.render import create_schema_sql, create_table_sql
 

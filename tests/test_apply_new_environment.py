@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bqmanage.loader import load_definitions
-from bqmanage.names import LEDGER
-from bqmanage.rest import table_from_api
+from bqmanage.definitions.load import load_definitions
+from bqmanage.model.names import LEDGER
+from bqmanage.model.rest import table_from_api
 from tests.helpers import engine_for, record, run_cli, target_args
 
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from bqmanage.code_lex import Lines, pieces
-from bqmanage.code_refs import LegacyIndex
-from bqmanage.code_scan import Prefilter, Scanner, ScanStats
-from bqmanage.loader import load_definitions
+from bqmanage.codeaudit.lex import Lines, pieces
+from bqmanage.codeaudit.refs import LegacyIndex
+from bqmanage.codeaudit.scan import Prefilter, Scanner, ScanStats
+from bqmanage.definitions.load import load_definitions
 from bqmanage.settings import LegacyConfig
 from tests.helpers import write
 
@@ -157,7 +157,7 @@ def test_googlesql_announces_its_one_compile_and_caches_it(tmp_path: Path, monke
     pytest.importorskip("zetasql")
     import wasmtime
 
-    from bqmanage import googlesql
+    from bqmanage.codeaudit import googlesql
 
     real = googlesql.cache_dir() / f"zetasql-{googlesql._versions()}.cwasm"
     if not real.exists():

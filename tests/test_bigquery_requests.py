@@ -14,11 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from bqmanage import api, infoschema
+from bqmanage import api
 from bqmanage.apply import ledger_insert_sql
+from bqmanage.definitions.load import load_definitions
+from bqmanage.engines import infoschema
 from bqmanage.engines.bigquery import BigQueryEngine
-from bqmanage.loader import load_definitions
-from bqmanage.model import Definitions
+from bqmanage.model.schema import Definitions
 from bqmanage.settings import Settings, resolve_settings
 from tests.faultproxy import Fault, FaultProxy
 from tests.helpers import write

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from bqmanage.definitions.load import load_definitions
 from bqmanage.diff import compare
-from bqmanage.loader import load_definitions
-from bqmanage.model import Column, Definitions, Partitioning, Table, Warehouse
+from bqmanage.model.schema import Column, Definitions, Partitioning, Table, Warehouse
 from bqmanage.plan import build_plan
 from bqmanage.render import create_table_sql, partition_sql
-from bqmanage.reset import render_reset
+from bqmanage.tenants.reset_sql import render_reset
 
 EVERYTHING = Path(__file__).parent / "fixtures" / "everything"
 

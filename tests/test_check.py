@@ -14,10 +14,10 @@ import pytest
 
 from bqmanage import api
 from bqmanage.changes import CreateDataset, CreateTable
+from bqmanage.definitions.load import load_definitions
 from bqmanage.engines import Engine
 from bqmanage.engines.local import LocalEngine
-from bqmanage.loader import load_definitions
-from bqmanage.model import Column, Dataset, Table
+from bqmanage.model.schema import Column, Dataset, Table
 from bqmanage.plan import Step
 from bqmanage.render import create_schema_sql, create_table_sql
 from bqmanage.settings import resolve_settings

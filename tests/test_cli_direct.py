@@ -1,4 +1,4 @@
-"""`validate` and `audit-code` run without typer (bqmanage/cli_direct.py): the command lines it
+"""`validate` and `audit-code` run without typer (bqmanage/cli/direct.py): the command lines it
 takes mean what they mean to the typer app, everything else still goes to typer, and the
 console script's start-up imports neither typer nor what the command does not need."""
 
@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from bqmanage import cli_direct
+from bqmanage.cli import direct as cli_direct
 from tests.helpers import run_cli, write
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,7 +44,7 @@ def test_validate_and_audit_code_start_without_typer(tmp_path: Path) -> None:
     validate = imported(["--schemas", SCHEMAS, "validate"], tmp_path)
     assert not {"typer", "sqlglot", "duckdb", "google.cloud.bigquery", "bqmanage.changes"} & validate
     audit = imported(["--schemas", SCHEMAS, "audit-code", "app/config"], tmp_path)  # YAML only: no SQL to parse
-    assert not {"typer", "sqlglot", "duckdb", "google.cloud.bigquery", "bqmanage.changes", "bqmanage.code_fix"} & audit
+    assert not {"typer", "sqlglot", "duckdb", "google.cloud.bigquery", "bqmanage.changes", "bqmanage.codeaudit.fix"} & audit
     assert "typer" in imported(["--schemas", SCHEMAS, "validate", "--help"], tmp_path)  # typer answers help
 
 

@@ -17,7 +17,7 @@ def test_github_workflow_runs_check_with_wif_and_uploads_sarif() -> None:
     assert any(u.startswith("google-github-actions/auth@") for u in uses)
     assert any(u.startswith("github/codeql-action/upload-sarif@") for u in uses)
     run = "\n".join(s.get("run", "") for s in steps)
-    assert "check --format sarif --output bqmanage.sarif" in run
+    assert "check --format sarif --output bqmanage.report.sarif" in run
     auth = next(s for s in steps if s.get("uses", "").startswith("google-github-actions/auth@"))
     assert "workload_identity_provider" in auth["with"] and "credentials_json" not in auth["with"]
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 from bqmanage.changes.patch import SetFieldDescription
 from bqmanage.diff import compare_table
-from bqmanage.model import Column, Table
+from bqmanage.model.rest import table_from_api, table_to_api
+from bqmanage.model.schema import Column, Table
 from bqmanage.plan import build_plan
-from bqmanage.rest import table_from_api, table_to_api
 from tests.helpers import engine_for, run_cli, write
 
 EVENTS = """\

@@ -20,8 +20,8 @@ import yaml
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from bqmanage.definitions.load import load_definitions
 from bqmanage.errors import DefinitionError
-from bqmanage.loader import load_definitions
 from tests.conftest import SCHEMAS
 from tests.helpers import run_cli
 

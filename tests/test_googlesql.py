@@ -13,14 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from bqmanage import infoschema
 from bqmanage.apply import LEDGER, latest_entries_sql, latest_entry_sql, ledger_insert_sql, ledger_table
+from bqmanage.definitions.load import load_definitions
 from bqmanage.diff import compare, compare_table
-from bqmanage.loader import load_definitions
-from bqmanage.model import Dataset, Definitions, Table, Warehouse
+from bqmanage.engines import infoschema
+from bqmanage.model.schema import Dataset, Definitions, Table, Warehouse
 from bqmanage.plan import Step, build_plan
 from bqmanage.render import create_schema_sql, create_table_sql
-from bqmanage.reset import render_reset
+from bqmanage.tenants.reset_sql import render_reset
 from tests import seed
 from tests.googlesql import OracleError, oracle, statements
 from tests.test_planner import CASES, DATASET_CASES, compare_datasets

@@ -1,7 +1,7 @@
 """Issue 8: hostile input gives one located message and exit 2, never a traceback, and writes nothing.
 
 Definitions under schemas/ and the bqmanage.yaml config are read by the same bounded reader
-(bqmanage/yaml_source.py): alias bombs, deep nesting, huge files, odd tags and keys, broken
+(bqmanage/definitions/yaml_source.py): alias bombs, deep nesting, huge files, odd tags and keys, broken
 links, directories and FIFOs where a file should be, and bytes that are not UTF-8.
 """
 
@@ -19,7 +19,7 @@ from types import FrameType
 import pytest
 import yaml
 
-from bqmanage import yaml_source
+from bqmanage.definitions import yaml_source
 from tests.helpers import Result, run_cli, write
 
 TABLE = "schemas/ds/t.yaml"

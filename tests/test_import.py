@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import yaml
 
-from bqmanage.loader import load_definitions
-from bqmanage.model import Column, Definitions, Partitioning, Table
+from bqmanage.definitions.load import load_definitions
+from bqmanage.model.schema import Column, Definitions, Partitioning, Table
 from tests import seed
 from tests.helpers import engine_for, run_cli, target_args
 

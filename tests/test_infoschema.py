@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sqlglot
 
-from bqmanage import infoschema
-from bqmanage.rest import table_from_api
+from bqmanage.engines import infoschema
+from bqmanage.model.rest import table_from_api
 
 
 def test_union_all_batches_dataset_qualified_views_in_one_query() -> None:

@@ -1,4 +1,4 @@
-"""The loader reads many dataset directories in two processes (bqmanage/forked.py): the outcome,
+"""The loader reads many dataset directories in two processes (bqmanage/definitions/forked.py): the outcome,
 problems, their order and the digest included, is the one a single process gives."""
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from bqmanage.definitions.forked import map_in_two
+from bqmanage.definitions.load import PARALLEL_FROM, load_definitions
 from bqmanage.errors import DefinitionError
-from bqmanage.forked import map_in_two
-from bqmanage.loader import PARALLEL_FROM, load_definitions
 
 ROOT = Path(__file__).resolve().parent.parent
 

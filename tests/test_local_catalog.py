@@ -21,7 +21,7 @@ import pytest
 from bqmanage import api
 from bqmanage.engines import Engine
 from bqmanage.engines.local import LocalEngine
-from bqmanage.names import RESERVED_PREFIX
+from bqmanage.model.names import RESERVED_PREFIX
 from bqmanage.settings import resolve_settings
 from tests import seed
 from tests.helpers import engine_for, write

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from bqmanage.apply import _Pacer
 from bqmanage.engines.bigquery import BQEMULATOR
+from bqmanage.model.rest import table_from_api
 from bqmanage.plan import Step
-from bqmanage.rest import table_from_api
 from tests.helpers import engine_for, run_cli, target_args, write
 
 EVENTS = """\

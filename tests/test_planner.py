@@ -8,9 +8,9 @@ import pytest
 
 from bqmanage.changes import KINDS, Backfill, Change, TablePatch
 from bqmanage.diff import compare, compare_table
-from bqmanage.model import Column, Dataset, Definitions, Partitioning, Table, Warehouse
+from bqmanage.model.rest import table_from_api, table_to_api
+from bqmanage.model.schema import Column, Dataset, Definitions, Partitioning, Table, Warehouse
 from bqmanage.plan import build_plan, fallback_steps
-from bqmanage.rest import table_from_api, table_to_api
 
 
 def col(name: str, type_: str = "INT64", mode: str = "NULLABLE", **kw: Any) -> Column:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bqmanage.emulator import venv_dir
+from bqmanage.testing.emulator import venv_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "tests" / "sample_app"
@@ -24,7 +24,7 @@ EMULATOR_VENV = venv_dir()
 # How an application's conftest gets the plugin when bqmanage is installed without its pytest11
 # entry point (an editable install from before it existed); with it, nothing is needed.
 _CONFTEST = """
-import bqmanage.pytest_plugin as plugin
+import bqmanage.testing.pytest_plugin as plugin
 
 def pytest_configure(config):
     if not config.pluginmanager.is_registered(plugin):
@@ -95,7 +95,7 @@ def test_bad_definitions_fail_the_test_with_one_located_message(
 
 
 def test_each_test_gets_an_empty_warehouse(bqmanage_warehouse: object) -> None:
-    from bqmanage.testing import LocalWarehouse
+    from bqmanage.testing.warehouses import LocalWarehouse
 
     assert isinstance(bqmanage_warehouse, LocalWarehouse)
     assert bqmanage_warehouse.query("SELECT COUNT(*) AS n FROM `tenants`.`tenant_profiles`") == [{"n": 0}]
@@ -113,7 +113,7 @@ def test_each_test_gets_an_empty_warehouse(bqmanage_warehouse: object) -> None:
 
 def test_a_bad_tenant_id_is_refused(bqmanage_warehouse: object) -> None:
     from bqmanage.errors import UsageError
-    from bqmanage.testing import LocalWarehouse
+    from bqmanage.testing.warehouses import LocalWarehouse
 
     assert isinstance(bqmanage_warehouse, LocalWarehouse)
     with pytest.raises(UsageError, match="invalid tenant id 'Acme Corp'"):
@@ -122,13 +122,13 @@ def test_a_bad_tenant_id_is_refused(bqmanage_warehouse: object) -> None:
 
 def test_the_plugin_is_declared_for_pytest_and_imports_nothing_heavy() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    assert project["entry-points"]["pytest11"] == {"bqmanage": "bqmanage.pytest_plugin"}
+    assert project["entry-points"]["pytest11"] == {"bqmanage": "bqmanage.testing.pytest_plugin"}
     assert any(r.startswith("pytest") for r in project["optional-dependencies"]["pytest"])
     loaded = subprocess.run(
         [
             sys.executable,
             "-c",
-            "import sys, bqmanage.pytest_plugin; "
+            "import sys, bqmanage.testing.pytest_plugin; "
             "print(sorted({m.split('.')[0] for m in sys.modules} & {'duckdb', 'google', 'pydantic', 'bqemulator', 'sqlglot'}))",
         ],
         capture_output=True,

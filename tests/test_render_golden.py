@@ -105,7 +105,7 @@ def test_quotas_table_is_the_seed_schema() -> None:
         ("last_pipeline_completed_at", "TIMESTAMP", False, None),
         ("created_at", "TIMESTAMP", True, "CURRENT_TIMESTAMP()"),
     ]
-    from bqmanage.loader import load_definitions
+    from bqmanage.definitions.load import load_definitions
 
     table = load_definitions(Path(__file__).parent.parent / "schemas").table("tenants", "tenant_usage_quotas")
     assert table is not None

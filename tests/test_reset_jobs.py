@@ -13,11 +13,11 @@ import sqlglot
 from sqlglot import exp
 
 from bqmanage import api
-from bqmanage.loader import load_definitions
-from bqmanage.model import Definitions
-from bqmanage.reset import render_reset
-from bqmanage.reset_run import ResetReport
+from bqmanage.definitions.load import load_definitions
+from bqmanage.model.schema import Definitions
 from bqmanage.settings import resolve_settings
+from bqmanage.tenants.reset import ResetReport
+from bqmanage.tenants.reset_sql import render_reset
 from tests.faultproxy import FaultProxy
 from tests.helpers import engine_for
 from tests.test_reset import SAME_MONTH, build

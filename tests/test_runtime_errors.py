@@ -16,7 +16,7 @@ import pytest
 
 from bqmanage import api
 from bqmanage.apply import LEDGER
-from bqmanage.report import name_list
+from bqmanage.report.text import name_list
 from bqmanage.settings import resolve_settings
 from tests import seed
 from tests.faultproxy import Fault, FaultProxy, SlowJobs
@@ -361,7 +361,7 @@ def test_apply_summary_over_many_datasets_is_one_short_line(workdir: Path) -> No
 def test_every_allowed_default_function_works_on_the_local_engine(workdir: Path) -> None:
     """Each function a definition may use as a default (defaults.FUNCTIONS) creates a column the
     local engine can fill; CURRENT_DATETIME() has no DuckDB twin and once failed at CREATE."""
-    from bqmanage.defaults import FUNCTIONS
+    from bqmanage.model.defaults import FUNCTIONS
 
     columns = "".join(
         f"  - {{name: c_{name.lower()}, type: {type_}, default: '{name}()'}}\n" for name, type_ in FUNCTIONS.items()

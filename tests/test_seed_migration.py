@@ -8,9 +8,9 @@ import pytest
 import sqlglot
 
 from bqmanage import api
+from bqmanage.definitions.load import load_definitions
 from bqmanage.diff import compare
-from bqmanage.loader import load_definitions
-from bqmanage.model import Dataset, Warehouse
+from bqmanage.model.schema import Dataset, Warehouse
 from bqmanage.plan import build_plan
 from bqmanage.settings import resolve_settings
 from tests import seed

@@ -12,9 +12,9 @@ from typing import Any
 import jsonschema
 import pytest
 
-from bqmanage.loader import load_definitions
-from bqmanage.names import dataset_name_problem
-from bqmanage.templates import dataset_name, for_tenants, template_name_problem, tenant_part
+from bqmanage.definitions.load import load_definitions
+from bqmanage.model.names import dataset_name_problem
+from bqmanage.tenants.templates import dataset_name, for_tenants, template_name_problem, tenant_part
 from tests.helpers import engine_for, record, run_cli, target_args, write
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -228,7 +228,7 @@ def test_check_names_the_tenant_and_reports_orphans(project: str | None) -> None
 
 
 def test_an_undefined_table_in_a_tenants_dataset_names_the_tenant(project: str | None) -> None:
-    from bqmanage.model import Column, Table
+    from bqmanage.model.schema import Column, Table
     from tests.test_check import create
 
     assert run_cli(*target_args(project), "apply").exit_code == 0
@@ -283,9 +283,9 @@ def test_tenant_workers_setting_is_checked(workdir: Path, monkeypatch: pytest.Mo
 def test_one_tenant_failing_apply_does_not_stop_the_others(workdir: Path) -> None:
     from bqmanage import api
     from bqmanage.errors import WarehouseError
-    from bqmanage.fleet import TenantsFailedError
     from bqmanage.plan import Step
     from bqmanage.settings import resolve_settings
+    from bqmanage.tenants.fleet import TenantsFailedError
 
     assert run_cli("apply").exit_code == 0
     register(None, acme="active", globex="active", hooli="active")

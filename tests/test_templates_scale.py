@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from bqmanage.loader import load_definitions
+from bqmanage.definitions.load import load_definitions
 from bqmanage.render import create_schema_sql, create_table_sql
-from bqmanage.templates import for_tenants
+from bqmanage.tenants.templates import for_tenants
 from tests.faultproxy import Fault, FaultProxy
 from tests.helpers import engine_for, run_cli
 

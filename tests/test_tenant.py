@@ -209,7 +209,7 @@ def test_ids_that_share_a_dataset_name_are_refused(project: str | None) -> None:
 
 
 def test_the_registry_lookup_spells_the_dataset_name_mapping_as_tenant_ids_does() -> None:
-    from bqmanage.tenant_ids import dataset_part
+    from bqmanage.tenants.ids import dataset_part
 
     # tenant_sql.lookup_sql narrows with REPLACE(id, '-', '_'): the same mapping.
     assert dataset_part("acme-eu_1-x") == "acme-eu_1-x".replace("-", "_") == "acme_eu_1_x"

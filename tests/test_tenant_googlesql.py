@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from bqmanage import tenant_sql as sql
-from bqmanage.loader import load_definitions
-from bqmanage.model import Definitions
-from bqmanage.reset import render_reset
+from bqmanage.definitions.load import load_definitions
+from bqmanage.model.schema import Definitions
+from bqmanage.tenants import sql
+from bqmanage.tenants.reset_sql import render_reset
 from tests.googlesql import oracle
 
 pytestmark = pytest.mark.googlesql

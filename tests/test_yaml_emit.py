@@ -10,9 +10,9 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bqmanage.defaults import default_sql, normalize_default
-from bqmanage.model import Column
-from bqmanage.yaml_emit import Unexpressible, column_lines, default_value, scalar
+from bqmanage.importer.emit import Unexpressible, column_lines, default_value, scalar
+from bqmanage.model.defaults import default_sql, normalize_default
+from bqmanage.model.schema import Column
 
 
 @given(st.text(max_size=60))

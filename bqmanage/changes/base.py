@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol, Self
 
-from bqmanage.model import Column, Dataset, Table, TableRef
+from bqmanage.model.schema import Column, Dataset, Table, TableRef
 
 # Every concrete kind, in definition order. diff asks each what it detects, so adding a kind
 # needs no edit elsewhere; the order is the order of findings within a column or table.

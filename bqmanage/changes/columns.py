@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from typing import ClassVar, Self
 
 from bqmanage.changes.base import Change, ColumnAt, ColumnChange, Drift, LocalTarget, Refusal, Refused, Rendered, mismatch
-from bqmanage.model import Column
-from bqmanage.names import quote
+from bqmanage.model.names import quote
+from bqmanage.model.schema import Column
+from bqmanage.model.types import DECIMAL_LIMITS
 from bqmanage.render import column_sql
-from bqmanage.types import DECIMAL_LIMITS
 
 # Types BigQuery's ALTER COLUMN SET DATA TYPE widens each type to (conversion_rules#coercion).
 _WIDER = {"INT64": ("NUMERIC", "BIGNUMERIC", "FLOAT64"), "NUMERIC": ("BIGNUMERIC", "FLOAT64")}

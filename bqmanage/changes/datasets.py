@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from bqmanage.changes.base import Change, Drift, LocalTarget, Options, option_diff, options_drifts
-from bqmanage.model import Dataset
+from bqmanage.model.schema import Dataset
 from bqmanage.render import create_schema_sql, dataset_sql, set_options_sql
 
 

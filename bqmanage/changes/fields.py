@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Self
 
 from bqmanage.changes.base import Change, ColumnAt, ColumnChange, Drift, LocalTarget, Refusal, Rendered, TablePatch
-from bqmanage.model import Column
-from bqmanage.rest import column_to_api
+from bqmanage.model.rest import column_to_api
+from bqmanage.model.schema import Column
 
 
 def schema_field(table: dict[str, Any], path: str) -> dict[str, Any] | None:

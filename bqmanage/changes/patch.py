@@ -24,10 +24,10 @@ from typing import Any, ClassVar, Self
 
 from bqmanage.changes.base import Change, ColumnAt, ColumnChange, Drift, LocalTarget, Rendered, TablePatch, mismatch
 from bqmanage.changes.fields import schema_field
-from bqmanage.defaults import default_expression
 from bqmanage.errors import WarehouseError
-from bqmanage.model import Column
-from bqmanage.names import quote
+from bqmanage.model.defaults import default_expression
+from bqmanage.model.names import quote
+from bqmanage.model.schema import Column
 from bqmanage.render import literal_sql
 
 PATCH_COLUMNS = "patch_columns"

@@ -19,9 +19,9 @@ from bqmanage.changes.base import (
     option_diff,
     options_drifts,
 )
-from bqmanage.defaults import default_expression
-from bqmanage.model import Column, Partitioning, Table
-from bqmanage.names import quote
+from bqmanage.model.defaults import default_expression
+from bqmanage.model.names import quote
+from bqmanage.model.schema import Column, Partitioning, Table
 from bqmanage.render import create_table_sql, every_partition_sql, set_options_sql
 
 _TABLE_OPTIONS = ("description", "partition_expiration_days", "friendly_name", "labels", "require_partition_filter")

@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from google.api_core import exceptions as gexc
 
-from bqmanage import infoschema
+from bqmanage.engines import infoschema
 from bqmanage.errors import WarehouseError
-from bqmanage.locations import canonical_location
+from bqmanage.model.locations import canonical_location
 
 if TYPE_CHECKING:
     from bqmanage.engines.bigquery import BigQueryEngine
@@ -155,7 +155,7 @@ def latest_ledger_rows(engine: BigQueryEngine, datasets: dict[str, str | None]) 
     then one query per location (and per LEDGER_BATCH ledgers) reads them all. No ledger, no query.
     """
     from bqmanage.apply import LEDGER_BATCH, latest_entries_sql
-    from bqmanage.names import LEDGER
+    from bqmanage.model.names import LEDGER
 
     found = engine.get_tables([(name, LEDGER) for name in sorted(datasets)])
     by_location: dict[str, list[str]] = {}

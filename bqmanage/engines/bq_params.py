@@ -27,6 +27,6 @@ def query_parameter(name: str, value: Any) -> Any:
 
 
 def same_base_type(catalog: dict[str, Any], physical: dict[str, Any]) -> bool:
-    from bqmanage.types import canonical_name
+    from bqmanage.model.types import canonical_name
 
     return canonical_name(str(catalog.get("type"))) == canonical_name(str(physical.get("type")))

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bqmanage.engines.duck_types import duck_str, field_from_duck, qi
-from bqmanage.names import LEDGER, RESERVED_PREFIX
+from bqmanage.model.names import LEDGER, RESERVED_PREFIX
 
 META = RESERVED_PREFIX  # the side schema
 # What DuckDB cannot hold (BigQuery type spelling, partitioning, options...), created on the first write.

@@ -15,8 +15,8 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.dialects.duckdb import DuckDB
 
-from bqmanage.model import Column
-from bqmanage.rest import column_from_api
+from bqmanage.model.rest import column_from_api
+from bqmanage.model.schema import Column
 
 _SCALAR = {
     "INT64": "BIGINT",

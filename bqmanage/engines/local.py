@@ -32,10 +32,10 @@ from bqmanage.engines.duck_types import (
     to_duckdb,
 )
 from bqmanage.errors import WarehouseError
-from bqmanage.model import Column, Dataset, Table, TableRef
-from bqmanage.names import RESERVED_PREFIX
+from bqmanage.model.names import RESERVED_PREFIX
+from bqmanage.model.rest import column_to_api, expiration_ms, table_to_api
+from bqmanage.model.schema import Column, Dataset, Table, TableRef
 from bqmanage.plan import Capabilities, Step
-from bqmanage.rest import column_to_api, expiration_ms, table_to_api
 
 META = RESERVED_PREFIX  # the side schema
 # Rows per committed chunk of a backfill: memory stays near 250 MB at any table size, and the

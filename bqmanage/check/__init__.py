@@ -1,0 +1,1 @@
+"""Check: findings (drift of the actual warehouse against the desired) and the legacy-name audit."""

@@ -1,0 +1,325 @@
+"""The bqmanage command line (typer): parse flags, call one api function, print through report.
+
+Heavy libraries (pydantic, duckdb, the BigQuery client) are imported inside the commands
+that need them, so ``bqmanage --help`` stays fast. ``validate`` and ``audit-code`` are written in
+cli_direct.py, which also runs them without typer (bqmanage/cli/__init__.py says why).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from bqmanage.cli import direct as cli_direct
+from bqmanage.cli import pipeline as cli_templates
+from bqmanage.cli.common import funnel
+from bqmanage.cli.common import settings_of as _settings
+from bqmanage.cli.imports import import_command
+from bqmanage.cli.tenant import tenant_app
+from bqmanage.environment import ENVIRONMENT
+from bqmanage.errors import EXIT_BAD_INPUT
+
+app = typer.Typer(
+    name="bqmanage",
+    help=(
+        "Keep a multi-tenant BigQuery warehouse exactly as its YAML definitions say.\n\n"
+        "Definitions live in schemas/<dataset>/<table>.yaml. The default target is the embedded "
+        "`local` engine (a DuckDB file in .bqmanage/); `--target bigquery` talks to BigQuery.\n\n"
+        "Exit codes: 0 ok, 1 findings, 2 bad input or refused change, 3 warehouse failure.\n\n"
+        "Example: bqmanage apply --dry-run"
+    ),
+    epilog="\b\nEnvironment (beyond each flag's BQMANAGE_* twin):\n"
+    + "\n".join(f"  {name:<27} {what}" for name, what in ENVIRONMENT.items()),
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    target: str = typer.Option(
+        None, "--target", envvar="BQMANAGE_TARGET", help="Target: local (default), bigquery, or one named in bqmanage.yaml."
+    ),
+    project: str = typer.Option(
+        None, "--project", envvar="BQMANAGE_PROJECT", help="Google Cloud project (else GOOGLE_CLOUD_PROJECT)."
+    ),
+    location: str = typer.Option(
+        None, "--location", envvar="BQMANAGE_LOCATION", help="BigQuery location for jobs, e.g. US or EU."
+    ),
+    schemas: str = typer.Option(None, "--schemas", envvar="BQMANAGE_SCHEMAS", help="Definitions directory [default: ./schemas]."),
+    config: str = typer.Option(
+        None, "--config", envvar="BQMANAGE_CONFIG", help="Config file [default: ./bqmanage.yaml if present]."
+    ),
+) -> None:
+    ctx.obj = {"target": target, "project": project, "location": location, "schemas": schemas, "config": config}
+
+
+@app.command()
+@funnel
+def validate(ctx: typer.Context) -> None:
+    """Load and validate the definitions; no warehouse access.
+
+    Every problem is reported as file:line: key.path: message. Exit 2 on any problem.
+
+    Global flags such as --schemas go before the command.
+
+    Example: bqmanage --schemas ./schemas validate
+    """
+    cli_direct.validate(ctx.obj)
+
+
+@app.command()
+@funnel
+def render(
+    ctx: typer.Context,
+    fmt: str = typer.Option("sql", "--format", help="sql (CREATE DDL) or json-schema (bq's JSON schema)."),
+    table: str | None = typer.Option(
+        None,
+        "--table",
+        metavar="DATASET.TABLE",
+        help="Only this table: its CREATE TABLE, or its schema as bq mk --schema reads it.",
+    ),
+    tenant: list[str] = cli_templates.TENANT,
+) -> None:
+    """Print the CREATE SCHEMA / CREATE TABLE DDL for every definition. No warehouse access.
+
+    --format json-schema prints one object keyed by dataset.table; with --table it prints that
+    table's array of fields, the file bq mk --schema takes.
+
+    Example: bqmanage render --format json-schema --table tenants.tenant_profiles > profiles.json
+    """
+    from bqmanage import api
+    from bqmanage.errors import UsageError
+
+    if fmt not in ("sql", "json-schema"):
+        raise UsageError(f"--format: expected sql or json-schema, got {fmt!r}")
+    settings = _settings(ctx)
+    desired = api.validate(settings)
+    text = api.render_ddl(settings, fmt, table, tenant or None, desired)
+    if desired.templates and not tenant:  # on stderr: stdout is the DDL or JSON a script redirects
+        names = ", ".join(d.name for d in desired.templates)
+        typer.echo(f"Note: dataset template(s) {names} not rendered; add --tenant ID to render a tenant's datasets.", err=True)
+    typer.echo(text, nl=False)
+
+
+@app.command()
+@funnel
+def plan(
+    ctx: typer.Context,
+    no_backfill: bool = typer.Option(False, "--no-backfill", help="Plan without the backfill UPDATE of existing rows."),
+    tenant: list[str] = cli_templates.TENANT,
+    all_tenants: bool = cli_templates.ALL_TENANTS,
+) -> None:
+    """Print what apply would do: each step with a one-line reason and its exact SQL.
+
+    Shows the latest ledger entry of every dataset. Exit 0 when nothing is pending, 1 when
+    steps are pending, 2 when a change is refused, 3 when a tenant could not be read.
+
+    Example: bqmanage --target bigquery --project my-proj plan
+    """
+    tenants = cli_templates.requested(tenant, all_tenants)  # a bad id fails before any warehouse call
+    raise typer.Exit(cli_templates.run_plan(_settings(ctx), not no_backfill, tenants, all_tenants))
+
+
+@app.command()
+@funnel
+def apply(
+    ctx: typer.Context,
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print exactly what would run; change nothing."),
+    no_backfill: bool = typer.Option(
+        False, "--no-backfill", help="Skip the UPDATE that gives existing rows the new columns' defaults."
+    ),
+    tenant: list[str] = cli_templates.TENANT,
+    all_tenants: bool = cli_templates.ALL_TENANTS,
+) -> None:
+    """Create missing datasets and tables, add columns, set defaults and backfill existing rows.
+
+    A second run does nothing and says so. Changes BigQuery cannot make in place (REQUIRED
+    columns, type narrowing, partitioning, drops) are refused with exit 2 before anything runs.
+    With tenants, one tenant's failure does not stop the others; the exit code is the worst.
+
+    Example: bqmanage apply --dry-run
+    """
+    tenants = cli_templates.requested(tenant, all_tenants)  # a bad id fails before any warehouse call
+    raise typer.Exit(cli_templates.run_apply(_settings(ctx), dry_run, not no_backfill, tenants, all_tenants))
+
+
+@app.command()
+@funnel
+def inspect(
+    ctx: typer.Context,
+    all_datasets: bool = typer.Option(False, "--all", help="Every live dataset, not only the defined ones."),
+) -> None:
+    """Show the live tables and their columns as the engine reports them.
+
+    Example: bqmanage inspect
+    """
+    from bqmanage import api
+    from bqmanage.engines import engine_session
+    from bqmanage.report import text as report
+
+    settings = _settings(ctx)
+    desired = None if all_datasets else api.validate(settings)  # bad definitions fail before the warehouse is opened
+    with engine_session(settings, "inspect", read_only=True) as engine:
+        tables = api.inspect(settings, engine, all_datasets, desired)
+    typer.echo(report.tables_text(tables), nl=False)
+
+
+@app.command()
+@funnel
+def check(
+    ctx: typer.Context,
+    fmt: str = typer.Option(
+        "text", "--format", help="text, json (one object: clean + findings) or sarif (GitHub code scanning)."
+    ),
+    output: str = typer.Option(None, "--output", "-o", help="Write the report to this file instead of stdout."),
+    code: list[str] = typer.Option(
+        None, "--code", metavar="PATH", help="Also audit these source paths (as audit-code does) into the report."
+    ),
+    tenant: list[str] = cli_templates.TENANT,
+    all_tenants: bool = cli_templates.ALL_TENANTS,
+) -> None:
+    """Report drift of the live warehouse against the definitions, and legacy names.
+
+    Read-only: it runs no DDL or DML. On BigQuery it reads INFORMATION_SCHEMA in batches and
+    confirms every suspected drift with tables.get. Exit 0 clean, 1 findings, 2 bad input,
+    3 warehouse failure (with tenants: the worst of theirs; the others are still checked).
+
+    Example: bqmanage --target bigquery --project my-proj check --format sarif -o drift.sarif
+    """
+    from bqmanage import api
+    from bqmanage.engines import engine_session
+    from bqmanage.report.file import check_format, writable, write_whole
+
+    check_format(fmt)
+    # A bad --output fails before any warehouse work.
+    report_path = writable(output, cli_direct.protected(ctx.obj)) if output is not None else None
+    settings, tenants = _settings(ctx), cli_templates.requested(tenant, all_tenants)
+    desired = api.validate(settings)
+    with engine_session(settings, "check", read_only=True) as engine:
+        result = cli_templates.run_check(settings, engine, desired, fmt, tenants, all_tenants)
+    if code:
+        result.findings += api.audit_code(settings, [Path(p) for p in code], desired=desired).findings
+    note = cli_templates.left_alone(desired, tenants, all_tenants, "check")
+    text, exit_code = cli_templates.check_document(fmt, result, settings.target, note)
+    if report_path:
+        write_whole(report_path, text)
+    else:
+        typer.echo(text, nl=False)
+    raise typer.Exit(exit_code)
+
+
+@app.command()
+@funnel
+def reset(
+    ctx: typer.Context,
+    table: str = typer.Option(
+        None, "--table", help="dataset.table of the quota table [default: the only one with a quota section]."
+    ),
+    date: str = typer.Option(None, "--date", help="Run date YYYY-MM-DD [default: today in the table's time zone]."),
+    allow_future_date: bool = typer.Option(False, "--allow-future-date", help="Accept a --date more than one day after today."),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Report what would happen (and, on BigQuery, the bytes it would scan); change nothing."
+    ),
+    print_sql: bool = typer.Option(
+        False, "--print-sql", help="Print the script, which takes @run_date, for a BigQuery scheduled query; run nothing."
+    ),
+    fmt: str = typer.Option("text", "--format", help="text or json."),
+) -> None:
+    """Run the daily quota reset, derived from the definitions.
+
+    One set-based MERGE for all tenants, with @run_date as a query parameter, then a MERGE that
+    collapses any duplicate a concurrent run inserted. Rollover keeps history: past rows never
+    change, and a second run on the same date changes nothing. A tenant with no row in the
+    lookback window carries from its latest older row.
+
+    Exit 2, having changed nothing, for a --date more than one day after today (unless
+    --allow-future-date) and when apply has not created the tables. A registry that lists a
+    tenant twice is still reset once per tenant, then exits 2 naming the duplicates.
+
+    Example: bqmanage reset --date 2026-11-21 --dry-run
+    """
+    import datetime as dt
+    import json
+    import re
+
+    from bqmanage import api
+    from bqmanage.errors import UsageError
+    from bqmanage.report import text
+
+    if fmt not in ("text", "json"):
+        raise UsageError(f"--format: expected text or json, got {fmt!r}")
+    run_date = None
+    if date is not None:
+        try:
+            # fromisoformat alone also takes 20261121 and 2026-W47-6: only what --help promises.
+            if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", date):
+                raise ValueError(date)
+            run_date = dt.date.fromisoformat(date)
+        except ValueError:
+            raise UsageError(f"--date: {date!r} is not a date (YYYY-MM-DD)") from None
+    settings = _settings(ctx)
+    desired = api.validate(settings)
+    from bqmanage.tenants.reset_sql import find_quota_table, render_reset, resolve_run_date
+
+    quota_table = find_quota_table(desired, table)  # a bad --table fails before any warehouse call
+    if print_sql:
+        typer.echo(render_reset(desired, quota_table, settings.project).script(), nl=False)
+        return
+    assert quota_table.quota is not None
+    resolve_run_date(quota_table.quota, run_date, allow_future_date)  # so does a far-future --date
+    from bqmanage.engines import engine_session
+
+    # No local warehouse yet: nothing to reset, and the refusal must not leave an empty file behind.
+    absent = settings.engine == "local" and not settings.local_path.exists()
+    with engine_session(settings, "reset", read_only=dry_run or absent) as engine:
+        report = api.reset(settings, engine, table, run_date, dry_run, desired, allow_future_date)
+    typer.echo(json.dumps(report.to_json(), indent=2) if fmt == "json" else text.reset_text(report), nl=fmt == "json")
+    if report.registry_duplicates:
+        typer.echo(f"error: {text.registry_duplicates_text(report)}", err=True)
+        raise typer.Exit(EXIT_BAD_INPUT)
+
+
+app.add_typer(tenant_app, name="tenant")
+app.command("import")(funnel(import_command))
+
+
+@app.command("audit-code")
+@funnel
+def audit_code(
+    ctx: typer.Context,
+    paths: list[str] = typer.Argument(..., metavar="PATH", help="Files or directories to audit."),
+    fix: bool = typer.Option(
+        False, "--fix", help="Rewrite legacy references in place (keeping quoting and qualification); print the diff."
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="With --fix: print the diff, write nothing."),
+    fmt: str = typer.Option("text", "--format", help="text, json (one object: clean + findings + summary) or sarif."),
+    output: str = typer.Option(None, "--output", "-o", help="Write the report to this file instead of stdout."),
+    include: list[str] = typer.Option(
+        None,
+        "--include",
+        metavar="GLOB",
+        help="Only files matching this gitignore-style pattern (repeatable; replaces the default types).",
+    ),
+    exclude: list[str] = typer.Option(
+        None, "--exclude", metavar="GLOB", help="Skip files and directories matching this gitignore-style pattern (repeatable)."
+    ),
+    analyzer: str = typer.Option(
+        None, "--analyzer", help="SQL analyzer: sqlglot (default) or googlesql (Google's, pip install 'bqmanage[googlesql]')."
+    ),
+) -> None:
+    """Find legacy table names and unknown table/column references in source files.
+
+    Reads Python, SQL, YAML, JSON, JS/TS and shell files, honouring .gitignore. Comments and
+    prose are never references. SQL in .sql files and Python strings that touches a managed
+    table is checked against the definitions. A line with `bqmanage: ignore[KIND]` in a comment
+    is suppressed. Exit 0 clean, 1 findings (after --fix: findings that remain), 2 bad input.
+
+    Example: bqmanage audit-code src/ --fix --dry-run
+    """
+    code = cli_direct.audit_code(ctx.obj, paths, fix, dry_run, fmt, output, include, exclude, analyzer)
+    raise typer.Exit(code)

@@ -1,0 +1,214 @@
+"""``validate`` and ``audit-code`` without typer: the two commands that run on every push.
+
+The typer app (cli_app.py) parses them the same way and calls the same functions below; this
+module only recognises the plain forms of their command lines (global flags before the command,
+``--flag value`` or ``--flag=value``, the options their ``--help`` lists) and hands anything
+else, ``--help`` included, back to typer, which answers it. So what is accepted here means the
+same as there, and a mistake gets typer's message.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bqmanage.errors import EXIT_FINDINGS, EXIT_INTERRUPTED, EXIT_OK
+
+if TYPE_CHECKING:
+    from bqmanage.errors import BqmanageError
+    from bqmanage.settings import Settings
+
+# The global flags, each with its environment variable (typer reads a non-empty one when the flag is absent).
+GLOBAL_FLAGS = {
+    "--target": "target",
+    "--project": "project",
+    "--location": "location",
+    "--schemas": "schemas",
+    "--config": "config",
+}
+GLOBAL_ENV = {key: f"BQMANAGE_{key.upper()}" for key in GLOBAL_FLAGS.values()}
+_AUDIT_FLAGS = {"--fix": "fix", "--dry-run": "dry_run"}
+_AUDIT_VALUES = {"--format": "fmt", "--output": "output", "-o": "output", "--analyzer": "analyzer"}
+_AUDIT_LISTS = {"--include": "include", "--exclude": "exclude"}
+INTERRUPTED = "interrupted; re-run to resume (every step is idempotent)"
+
+
+def echo(text: str, nl: bool = True, err: bool = False) -> None:
+    """What typer.echo does for text: write, then flush (the streams are looked up when called, as tests swap them)."""
+    stream = sys.stderr if err else sys.stdout
+    stream.write(text + "\n" if nl else text)
+    stream.flush()
+
+
+def error_text(exc: BqmanageError) -> str:
+    """How the error funnel prints an expected failure: one line starting with where, or the message as it is."""
+    return f"error: {exc}" if "\n" not in str(exc) else str(exc)
+
+
+def terminate(signum: int, frame: object) -> None:
+    # Kubernetes, systemd and CI runners stop a job with SIGTERM: stop as cleanly as on Ctrl-C
+    # (apply records the failure in its ledger, the CLI says how to resume, exit 130).
+    raise KeyboardInterrupt
+
+
+def protected(obj: dict[str, Any]) -> tuple[Path, ...]:
+    """What a report file must never overwrite: the definitions and the config file."""
+    return (Path(obj.get("schemas") or "schemas"), Path(obj.get("config") or "bqmanage.yaml"))
+
+
+def settings_of(obj: dict[str, Any]) -> Settings:
+    from bqmanage.settings import resolve_settings
+
+    return resolve_settings(**obj)
+
+
+def validate(obj: dict[str, Any]) -> int:
+    """``bqmanage validate``."""
+    from bqmanage import api
+
+    desired = api.validate(settings_of(obj))
+    # Count the datasets apply would create, including an empty one that has only a _dataset.yaml.
+    templates = (
+        f", and {len(desired.template_tables)} in {len(desired.templates)} dataset template(s)" if desired.templates else ""
+    )
+    echo(f"OK: {len(desired.tables)} table(s) in {len(desired.all_datasets())} dataset(s){templates} are valid.")
+    return EXIT_OK
+
+
+def audit_code(
+    obj: dict[str, Any],
+    paths: list[str],
+    fix: bool = False,
+    dry_run: bool = False,
+    fmt: str = "text",
+    output: str | None = None,
+    include: list[str] | None = None,
+    exclude: list[str] | None = None,
+    analyzer: str | None = None,
+) -> int:
+    """``bqmanage audit-code``."""
+    from bqmanage import api
+    from bqmanage.errors import UsageError
+    from bqmanage.report import code as code_report
+    from bqmanage.report.file import check_format, findings_document, writable, write_whole
+
+    check_format(fmt)
+    if analyzer not in (None, "sqlglot", "googlesql"):
+        raise UsageError(f"--analyzer: expected sqlglot or googlesql, got {analyzer!r}")
+    if dry_run and not fix:
+        raise UsageError("--dry-run: only with --fix (audit-code writes nothing without --fix)")
+    report_path = writable(output, protected(obj)) if output is not None else None  # fails before any file is read
+    settings = settings_of(obj)
+    desired = api.validate(settings)
+    result = api.audit_code(
+        settings,
+        [Path(p) for p in paths],
+        fix=fix,
+        dry_run=dry_run,
+        include=include,
+        exclude=exclude,
+        analyzer=analyzer,
+        desired=desired,
+        notice=lambda m: echo(m, err=True),
+    )
+    if fix:  # the diff goes with the text report, or to stderr beside a machine-readable one
+        echo(code_report.fix_text(result, dry_run), nl=False, err=fmt != "text")
+    text = findings_document(fmt, result.findings, desired, lambda: code_report.findings_text(result), result.summary())
+    if report_path:
+        write_whole(report_path, text)
+    else:
+        echo(text, nl=False)
+    return EXIT_OK if result.clean else EXIT_FINDINGS
+
+
+def direct(argv: list[str]) -> int | None:
+    """Run ``validate`` or ``audit-code`` and return the exit code, or None: typer's to parse."""
+    parsed = parse(argv)
+    if parsed is None:
+        return None
+    command, kwargs = parsed
+    import gc
+
+    from bqmanage.errors import BqmanageError
+
+    # One command, then the process exits: what it builds is kept to the end and makes no garbage
+    # cycles worth collecting, while the collector's passes over a heap that keeps growing (500
+    # datasets of definitions, the files of a large tree) cost about 5% of the run.
+    gc.disable()
+
+    try:
+        return command(**kwargs)
+    except BqmanageError as exc:
+        echo(error_text(exc), err=True)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        echo(INTERRUPTED, err=True)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # As click does when the reader of stdout goes away (`| head`): no traceback, exit 1. What
+        # is still buffered goes to /dev/null, so that flushing it at exit raises nothing either.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+
+
+def parse(argv: list[str]) -> tuple[Callable[..., int], dict[str, Any]] | None:
+    """The command and its arguments, when ``argv`` is a plain ``validate`` or ``audit-code``; else None."""
+    obj: dict[str, Any] = {}
+    i = 0
+    while i < len(argv) and argv[i].startswith("--"):
+        flag, eq, value = argv[i].partition("=")
+        key = GLOBAL_FLAGS.get(flag)
+        if key is None or key in obj:
+            return None
+        if not eq:
+            if i + 1 >= len(argv):
+                return None
+            i += 1
+            value = argv[i]
+        if value.startswith("-"):
+            return None  # typer's parser decides what `--schemas -x` means
+        obj[key] = value
+        i += 1
+    for key, var in GLOBAL_ENV.items():
+        if key not in obj:
+            obj[key] = os.environ.get(var) or None  # typer ignores an empty variable
+    command, rest = (argv[i], argv[i + 1 :]) if i < len(argv) else (None, [])
+    if command == "validate" and not rest:
+        return validate, {"obj": obj}
+    if command == "audit-code":
+        options = _audit_options(rest)
+        return (audit_code, {"obj": obj, **options}) if options is not None else None
+    return None
+
+
+def _audit_options(args: list[str]) -> dict[str, Any] | None:
+    out: dict[str, Any] = {"paths": []}
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        i += 1
+        if not arg.startswith("-") or arg == "-":
+            out["paths"].append(arg)
+            continue
+        flag, eq, value = arg.partition("=") if arg.startswith("--") else (arg, "", "")
+        if flag in _AUDIT_FLAGS and not eq:
+            out[_AUDIT_FLAGS[flag]] = True
+            continue
+        key = _AUDIT_VALUES.get(flag) or _AUDIT_LISTS.get(flag)
+        if key is None or (key in out and flag in _AUDIT_VALUES):
+            return None  # unknown, `--`, `-oFILE`, or given twice: typer's to answer
+        if not eq:
+            if i >= len(args):
+                return None
+            value = args[i]
+            i += 1
+        if value.startswith("-") and value != "-":
+            return None
+        if flag in _AUDIT_LISTS:
+            out.setdefault(key, []).append(value)
+        else:
+            out[key] = value
+    return out if out["paths"] else None

@@ -1,0 +1,86 @@
+"""``bqmanage import``: the command, thin over ``importer.import_live`` (the library function); cli_app.py registers it."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+
+from bqmanage.errors import EXIT_BAD_INPUT, UsageError
+
+
+def import_command(
+    ctx: typer.Context,
+    dataset: list[str] = typer.Option(None, "--dataset", metavar="NAME", help="A live dataset to import (repeatable)."),
+    all_datasets: bool = typer.Option(False, "--all", help="Every live dataset except legacy ones (customers)."),
+    out: str = typer.Option(None, "--out", help="Where to write [default: the definitions directory, ./schemas]."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace definition files that differ (the diff is shown first)."),
+    yes: bool = typer.Option(False, "--yes", help="With --overwrite: do not ask; needed without a terminal."),
+    as_template: str = typer.Option(
+        None, "--as-template", metavar="PATTERN", help="Write the one --dataset as a per-tenant template, e.g. tenant_{tenant}."
+    ),
+) -> None:
+    """Write definitions of what is live, so that an existing warehouse comes under management.
+
+    Reads datasets and tables as plan and check do, and writes schemas/<dataset>/_dataset.yaml and
+    <table>.yaml, validated before anything is written. Views, external tables and bqmanage's
+    ledger are skipped and named; what the target cannot report is said, not guessed. A file
+    that exists and differs is replaced only with --overwrite, after its diff, with confirmation
+    (a terminal or --yes). Exit 0 written or unchanged, 2 refused (nothing written), 3 warehouse failure.
+
+    Example: bqmanage import --dataset tenants
+    """
+    from bqmanage.cli.common import settings_of
+    from bqmanage.engines import engine_session
+    from bqmanage.importer.live import import_live
+
+    if yes and not overwrite:
+        raise UsageError("--yes: only with --overwrite (import never replaces a file without it)")
+    if all_datasets and dataset:
+        raise UsageError("--all and --dataset: choose one")
+    settings = settings_of(ctx)
+    with engine_session(settings, "import", read_only=True) as engine:
+        out_dir = Path(out) if out else None
+        result = import_live(settings, engine, dataset or [], all_datasets, out=out_dir, template=as_template)
+    staged = result.staged
+    try:
+        for line in result.skipped:
+            typer.echo(f"skipped {line}")
+        changed = staged.changed()
+        if changed and not overwrite:
+            names = ", ".join(f.path.as_posix() for f in changed)
+            typer.echo(
+                f"error: {names}: exists and differs from what is live; nothing written. "
+                "Pass --overwrite to replace (the diff is shown first).",
+                err=True,
+            )
+            raise typer.Exit(EXIT_BAD_INPUT)
+        if changed:
+            typer.echo("".join(f.diff() for f in changed), nl=False)
+            if not yes and not _confirmed(len(changed)):
+                raise typer.Exit(EXIT_BAD_INPUT)
+        for file in staged.commit():
+            typer.echo(f"{'replaced' if file.old is not None else 'wrote'} {file.path.as_posix()}")
+        for line in result.notes:
+            typer.echo(f"note: {line}")
+        for line in result.template_report:
+            typer.echo(line)
+        same = sum(1 for f in staged.files if f.status == "unchanged")
+        tail = f"; {same} file(s) already matched" if same else ""
+        typer.echo(
+            f"Imported {result.tables} table(s) of {len(result.datasets)} dataset(s) from target {result.target} "
+            f"into {staged.out.as_posix()}/{tail}. Next: bqmanage check"
+        )
+    finally:
+        staged.discard()
+
+
+def _confirmed(count: int) -> bool:
+    if not sys.stdin.isatty():
+        typer.echo("error: --overwrite without a terminal to confirm on: pass --yes to replace; nothing written.", err=True)
+        return False
+    if typer.confirm(f"Replace {count} file(s)?", default=False):
+        return True
+    typer.echo("Nothing written.", err=True)
+    return False

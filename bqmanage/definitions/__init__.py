@@ -1,0 +1,1 @@
+"""Definitions: YAML under schemas/ -> the desired model, every problem located."""

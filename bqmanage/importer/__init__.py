@@ -1,0 +1,1 @@
+"""``bqmanage import``: definitions written from what is live."""

@@ -1,0 +1,1 @@
+"""Model: the one in-memory model of datasets, tables, columns and types, and its REST pair."""

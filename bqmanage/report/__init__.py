@@ -1,0 +1,1 @@
+"""Report: text, files, SARIF. Formatting only; nothing below it imports it."""

@@ -1,0 +1,106 @@
+"""The findings report of check and audit-code: its format, and its file (-o), refused up front
+when it cannot be written, and written whole or not at all."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from bqmanage.errors import UsageError
+
+if TYPE_CHECKING:
+    from bqmanage.check.findings import Finding
+    from bqmanage.model.schema import Definitions
+
+FORMATS = ("text", "json", "sarif")
+
+
+def check_format(fmt: str) -> None:
+    if fmt not in FORMATS:
+        raise UsageError(f"--format: expected text, json or sarif, got {fmt!r}")
+
+
+def findings_document(
+    fmt: str,
+    findings: list[Finding],
+    desired: Definitions,
+    text: Callable[[], str],
+    summary: Mapping[str, object] | None = None,
+    *,
+    extra: Mapping[str, object] | None = None,
+    notifications: list[str] | None = None,
+) -> str:
+    """The report in ``fmt``: text as ``text`` words it, JSON (clean + findings [+ summary] [+ extra]),
+    or SARIF. ``notifications`` are failures of the run itself (a tenant that could not be read):
+    JSON has them in ``extra``, SARIF as tool execution notifications, and either is then not clean."""
+    import json
+
+    from bqmanage.report import text as report
+
+    if fmt == "json":
+        document = {**report.findings_json(findings), **({"summary": summary} if summary is not None else {}), **(extra or {})}
+        document["clean"] = document["clean"] and not notifications
+        return json.dumps(document, indent=2, default=str) + "\n"
+    if fmt == "sarif":
+        from bqmanage.report.sarif import to_sarif
+
+        return json.dumps(to_sarif(findings, desired, notifications or []), indent=2, default=str) + "\n"
+    return text()
+
+
+def writable(output: str, protected: tuple[Path, ...] = ()) -> Path:
+    """The report file, if it can be written: refused up front, never after the warehouse was read.
+
+    A symlink is followed (the report goes where it points). What exists must be a regular file:
+    the report replaces it by a rename, which would turn a device (/dev/null), a FIFO or a socket
+    into a plain file. Nothing under ``protected`` (the definitions, the config) is overwritten.
+    """
+    if not output:
+        raise UsageError("--output: empty path; leave the option out to print the report")
+    path = Path(os.path.realpath(output))
+    if path.is_dir():
+        raise UsageError(f"{output}: cannot write the report: it is a directory")
+    if path.exists() and not path.is_file():
+        raise UsageError(
+            f"{output}: cannot write the report: it is not a regular file (a device, FIFO or socket); "
+            "leave -o out and redirect stdout instead"
+        )
+    for place in protected:
+        real = Path(os.path.realpath(place))
+        if path == real or real in path.parents:
+            raise UsageError(f"{output}: cannot write the report over {place}, which bqmanage reads")
+    if not path.parent.is_dir():
+        raise UsageError(f"{output}: cannot write the report: directory {path.parent} does not exist")
+    if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise UsageError(f"{output}: cannot write the report: permission denied")
+    return path
+
+
+def write_whole(path: Path, text: str) -> None:
+    """Write beside the report, then rename over it: readers see the old report or the whole new
+    one, never a half-written file, whatever stops the write."""
+    import tempfile
+
+    mode = path.stat().st_mode & 0o777 if path.exists() else 0o666 & ~umask()
+    try:
+        fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot write the report: {exc.strerror or exc}") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.chmod(temp, mode)  # mkstemp's 0600 is not what a report file should get
+        os.replace(temp, path)
+    except BaseException as exc:
+        Path(temp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise UsageError(f"{path}: cannot write the report: {exc.strerror or exc}") from None
+        raise
+
+
+def umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current

@@ -1,0 +1,116 @@
+"""SARIF 2.1.0 output of findings, as GitHub code scanning accepts it: each result is located at
+the definition file and line of its table or column."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from bqmanage import __version__
+from bqmanage.check.findings import KINDS, SEVERITY, Finding
+from bqmanage.model.schema import Definitions
+
+SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+_LEVEL = {"error": "error", "warning": "warning", "note": "note"}
+_HELP = {
+    "missing_dataset": "A defined dataset does not exist.",
+    "missing_table": "A defined table does not exist.",
+    "missing_column": "A defined column is not in the live table.",
+    "extra_column": "A live column is not defined.",
+    "extra_table": "A live table in a defined dataset is not defined.",
+    "type_mismatch": "A column's live type differs from its definition.",
+    "mode_mismatch": "A column's live mode (NULLABLE/REQUIRED/REPEATED) differs from its definition.",
+    "default_mismatch": "A column's live DEFAULT differs from its definition.",
+    "description_mismatch": "A live description differs from its definition.",
+    "partitioning_mismatch": "The live partitioning differs from the definition.",
+    "clustering_mismatch": "The live clustering differs from the definition.",
+    "option_mismatch": "A live table or dataset option differs from the definition.",
+    "legacy_dataset": "A dataset still carries a legacy name.",
+    "legacy_table": "A table still carries a legacy name.",
+    "legacy_reference": "Code refers to a legacy name.",
+    "unknown_table_reference": "Code refers to an undefined table.",
+    "unknown_column_reference": "Code refers to an undefined column.",
+    "sql_type_error": "A statement on a managed table has a type error (Google's GoogleSQL analyzer).",
+    "orphan_dataset": "A live dataset matches a dataset template but belongs to no tenant of the registry.",
+}
+
+
+def _rule_name(kind: str) -> str:
+    return "".join(part.capitalize() for part in kind.split("_"))
+
+
+def _location(finding: Finding, desired: Definitions) -> dict[str, Any]:
+    if finding.path is not None:  # a code finding: the source file, line and column
+        return {
+            "physicalLocation": {
+                "artifactLocation": {"uri": finding.path, "uriBaseId": "%SRCROOT%"},
+                "region": {"startLine": finding.line or 1, "startColumn": finding.col or 1},
+            }
+        }
+    uri, line = finding.definition, finding.definition_line
+    if uri is None:
+        # Legacy datasets have no definition of their own: point at the replacement's first table.
+        candidates = [t for t in desired.tables if t.dataset == finding.replacement] or list(desired.tables)
+        uri, line = candidates[0].source, 1
+    return {
+        "physicalLocation": {
+            "artifactLocation": {"uri": uri or "schemas", "uriBaseId": "%SRCROOT%"},
+            "region": {"startLine": max(1, line or 1)},
+        }
+    }
+
+
+def to_sarif(findings: list[Finding], desired: Definitions, failures: list[str] | None = None) -> dict[str, Any]:
+    """``failures``: what the run could not do (a tenant whose datasets could not be read), as
+    tool execution notifications of an unsuccessful invocation."""
+    rules = [
+        {
+            "id": kind,
+            "name": _rule_name(kind),
+            "shortDescription": {"text": _HELP[kind]},
+            "defaultConfiguration": {"level": _LEVEL[SEVERITY[kind]]},
+        }
+        for kind in KINDS
+    ]
+    results = []
+    for finding in findings:
+        identity = "|".join(
+            str(x)
+            for x in (finding.kind, finding.dataset, finding.table, finding.column)
+            + ((finding.path, finding.line, finding.actual) if finding.path else ())
+        )
+        result: dict[str, Any] = {
+            "ruleId": finding.kind,
+            "ruleIndex": KINDS.index(finding.kind),
+            "level": _LEVEL[finding.severity],
+            "message": {"text": finding.message},
+            "locations": [_location(finding, desired)],
+            "partialFingerprints": {"bqmanageFinding/v1": hashlib.sha256(identity.encode()).hexdigest()[:32]},
+        }
+        if finding.tenant is not None:
+            result["properties"] = {"tenant": finding.tenant}
+        results.append(result)
+    invocation = {
+        "executionSuccessful": not failures,
+        "toolExecutionNotifications": [{"level": "error", "message": {"text": text}} for text in failures or []],
+    }
+    return {
+        "$schema": SCHEMA,
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "bqmanage",
+                        "version": __version__,
+                        "semanticVersion": __version__,
+                        "informationUri": "https://pypi.org/project/bqmanage/",
+                        "rules": rules,
+                    }
+                },
+                "results": results,
+                "invocations": [invocation],
+                "columnKind": "utf16CodeUnits",
+            }
+        ],
+    }

@@ -1,0 +1,1 @@
+"""Tenants: the registry, tenant ids, per-tenant dataset templates, fleet runs, tenant commands and the quota reset."""

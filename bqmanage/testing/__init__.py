@@ -1,0 +1,1 @@
+"""Warehouses for applications' tests: built from the same definitions as production, the pytest plugin, the emulator."""

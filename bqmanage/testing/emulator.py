@@ -1,0 +1,143 @@
+"""bqemulator 1.4.0, from an environment of its own, started offline on a free loopback port.
+
+It ships with bqmanage because the pytest plugin (``bqmanage_bigquery``) starts it for an
+application's tests; bqmanage's own tests use it the same way.
+
+The emulator pins duckdb 1.5.5 (its spatial extension wheel stops there), sqlglot < 30.12 and an
+older google-cloud-bigquery. Installed beside bqmanage, those pins would decide which DuckDB the
+product runs on (and a DuckDB 2 warehouse file cannot be read by 1.5). So the emulator lives in a
+virtual environment of its own, made from ``emulator-requirements.txt`` (beside this module) and kept in the user
+cache keyed by that file's hash (``~/.cache/bqmanage-tests/emulator-<hash>``, or
+``$BQMANAGE_EMULATOR_VENV``), so that fresh clones and CI runs reuse it; it runs as a subprocess
+and the tests talk to it over REST with the product's own client.
+
+``python -m bqmanage.testing.emulator`` creates the environment (``./dev test`` does this first, through
+``python -m tests.emulator``). The first time it needs PyPI and takes a minute or two (about 600 MB).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+REQUIREMENTS = Path(__file__).resolve().parent / "emulator-requirements.txt"
+_STAMP = "bqmanage-requirements.sha256"
+
+
+def venv_dir() -> Path:
+    if explicit := os.environ.get("BQMANAGE_EMULATOR_VENV"):
+        return Path(explicit)
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return cache / "bqmanage-tests" / f"emulator-{_wanted()[:12]}"
+
+
+def _python(venv: Path) -> Path:
+    return venv / "bin" / "python"
+
+
+def _wanted() -> str:
+    return hashlib.sha256(REQUIREMENTS.read_bytes()).hexdigest()
+
+
+def is_ready() -> bool:
+    stamp = venv_dir() / _STAMP
+    return _python(venv_dir()).exists() and stamp.exists() and stamp.read_text().strip() == _wanted()
+
+
+def ensure_env(quiet: bool = True) -> Path:
+    """Create (or re-create, when the pins changed) the emulator's environment; return its python."""
+    venv = venv_dir()
+    if is_ready():
+        return _python(venv)
+    if venv.exists():
+        shutil.rmtree(venv)  # a half-made environment from an interrupted run
+    venv.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    pip = [str(_python(venv)), "-m", "pip", "install", "--disable-pip-version-check", *(["--quiet"] if quiet else [])]
+    subprocess.run([*pip, "--upgrade", "pip"], check=True)
+    subprocess.run([*pip, "-r", str(REQUIREMENTS)], check=True)
+    (venv / _STAMP).write_text(_wanted() + "\n")  # written last: a half-made venv is re-made
+    return _python(venv)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+# Run inside the emulator's environment: bqemulator runs INSTALL spatial at start; offline, it
+# must find the wheel's extension under $HOME/.duckdb (evaluation §1, option 1).
+_SPATIAL = """
+import shutil, sys
+from pathlib import Path
+import duckdb, duckdb_extension_spatial
+version = duckdb.__version__
+source = next(Path(duckdb_extension_spatial.__file__).parent.glob(f"extensions/v{version}/spatial.duckdb_extension"))
+platform = duckdb.execute("PRAGMA platform").fetchone()[0]
+target = Path(sys.argv[1]) / ".duckdb" / "extensions" / f"v{version}" / platform
+target.mkdir(parents=True, exist_ok=True)
+shutil.copy(source, target / source.name)
+"""
+
+
+@contextlib.contextmanager
+def running_emulator(home: Path | None = None) -> Iterator[str]:
+    """Yield the REST URL of a fresh ephemeral bqemulator; stop it afterwards."""
+    python = ensure_env()
+    home = home or Path(tempfile.mkdtemp(prefix="bqemu-"))
+    subprocess.run([str(python), "-c", _SPATIAL, str(home)], check=True)
+    port, grpc = _free_port(), _free_port()
+    env = {**os.environ, "HOME": str(home), "BQEMU_ENABLE_FORMAT_EXTENSIONS": "false"}
+    env.pop("PYTHONPATH", None)  # the emulator must not import the product's packages
+    exe = python.parent / "bqemulator"
+    with open(home / "emulator.log", "w") as log:
+        proc = subprocess.Popen(
+            [
+                str(exe),
+                "start",
+                "--rest-port",
+                str(port),
+                "--grpc-port",
+                str(grpc),
+                "--project",
+                "test-project",
+                "--log-level",
+                "error",
+            ],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    urllib.request.urlopen(f"{url}/bigquery/v2/projects/test-project/datasets", timeout=2)
+                    break
+                except OSError:
+                    if proc.poll() is not None or time.monotonic() > deadline:
+                        raise RuntimeError(f"bqemulator did not start: {(home / 'emulator.log').read_text()[-2000:]}") from None
+                    time.sleep(0.2)
+            yield url
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+if __name__ == "__main__":
+    print(f"bqemulator environment: {ensure_env(quiet='-v' not in sys.argv).parent.parent}")
