@@ -270,7 +270,7 @@ def reset(
     """Run the daily quota reset for ``run_date`` (default: today in the table's time zone).
 
     One set-based MERGE over the de-duplicated registry, then one MERGE that collapses duplicate
-    rows, with query parameters: two jobs on a normal day (reset_run.py says when more are needed).
+    rows, with query parameters: two jobs on a normal day (tenants/reset.py says when more are needed).
     Reports who got a new row, who was already current, and where the values came from.
     """
     from bqmanage.tenants.reset import run_reset

@@ -1,6 +1,6 @@
 """The ``bqmanage`` entry point: run the command line, starting no more of it than the command needs.
 
-The typer app (bqmanage/cli/app.py) is the command line. Building it costs a start-up that the
+The typer app (bqmanage/cli/main.py) is the command line. Building it costs a start-up that the
 commands CI and pre-commit hooks run on every push do not need to pay: importing typer, and a
 pydantic adapter per parameter on every parse (0.2-0.3 s). So ``validate`` and ``audit-code``,
 written in the plain forms their ``--help`` shows, run directly (bqmanage/cli/direct.py); every
@@ -24,7 +24,7 @@ def run() -> None:
     code = direct(sys.argv[1:])
     if code is not None:
         sys.exit(code)
-    from bqmanage.cli.app import app
+    from bqmanage.cli.main import app
 
     app()
 
@@ -32,7 +32,7 @@ def run() -> None:
 def __getattr__(name: str) -> Any:
     # ``from bqmanage.cli import app`` still names the typer app, imported only when asked for.
     if name == "app":
-        from bqmanage.cli.app import app
+        from bqmanage.cli.main import app
 
         return app
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,6 +1,6 @@
 """``validate`` and ``audit-code`` without typer: the two commands that run on every push.
 
-The typer app (cli_app.py) parses them the same way and calls the same functions below; this
+The typer app (cli/main.py) parses them the same way and calls the same functions below; this
 module only recognises the plain forms of their command lines (global flags before the command,
 ``--flag value`` or ``--flag=value``, the options their ``--help`` lists) and hands anything
 else, ``--help`` included, back to typer, which answers it. So what is accepted here means the

@@ -1,4 +1,4 @@
-"""``bqmanage import``: the command, thin over ``importer.import_live`` (the library function); cli_app.py registers it."""
+"""``bqmanage import``: the command, thin over ``importer.import_live`` (the library function); cli/main.py registers it."""
 
 from __future__ import annotations
 

@@ -16,7 +16,7 @@ from yaml.reader import Reader
 
 from bqmanage.errors import Problem
 
-MAX_BYTES = 4 << 20  # see yaml_source.py: a 10,000-column table with long descriptions still fits
+MAX_BYTES = 4 << 20  # see definitions/yaml_source.py: a 10,000-column table with long descriptions still fits
 
 
 class SourceError(Exception):

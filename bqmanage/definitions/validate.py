@@ -1,4 +1,4 @@
-"""Validation of one definition file: its shape (specs.py) then BigQuery's rules, all problems at once."""
+"""Validation of one definition file: its shape (definitions/specs.py) then BigQuery's rules, all problems at once."""
 
 from __future__ import annotations
 

@@ -199,7 +199,7 @@ def _rollover_merge_sql(sql: _Sql, carry_tenants: str, carry_from: str, window_o
     that BigQuery prunes partitions: the lookback window, and the stretch before it back to
     ``carry_from`` for ``carry_tenants`` only (an empty range when there are none).
     https://cloud.google.com/bigquery/docs/querying-partitioned-tables#best_practices_for_partition_pruning
-    With ``window_only`` true, only tenants that have such a row get one (reset_run.py: the
+    With ``window_only`` true, only tenants that have such a row get one (tenants/reset.py: the
     first MERGE of a normal day, which needs nothing read before it).
     """
     t, d = sql.tenant, sql.date

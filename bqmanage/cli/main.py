@@ -2,7 +2,7 @@
 
 Heavy libraries (pydantic, duckdb, the BigQuery client) are imported inside the commands
 that need them, so ``bqmanage --help`` stays fast. ``validate`` and ``audit-code`` are written in
-cli_direct.py, which also runs them without typer (bqmanage/cli/__init__.py says why).
+cli/direct.py, which also runs them without typer (bqmanage/cli/__init__.py says why).
 """
 
 from __future__ import annotations
