@@ -10,6 +10,7 @@
 # release workflow (.github/workflows/release.yml) prints the digest of the image it pushes.
 # Any Debian-like image with python3 (3.11+), its venv module and useradd works.
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+# checkov:skip=CKV_DOCKER_7:FROM names the PYTHON_IMAGE argument, whose default is a version tag (never latest); pin a digest at build time
 
 # --- stage 1: build the wheel (and nothing else) from the sources ---------------------------
 FROM ${PYTHON_IMAGE} AS wheel

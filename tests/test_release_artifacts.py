@@ -72,7 +72,7 @@ def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_the_sdist_ships_the_license_and_no_tests(dist: Path) -> None:
     with tarfile.open(dist / f"bqmanage-{VERSION}.tar.gz") as archive:
         names = {n.split("/", 1)[1] for n in archive.getnames() if "/" in n}
-    assert "LICENSE" in names and "pyproject.toml" in names and "bqmanage/cli.py" in names
+    assert "LICENSE" in names and "pyproject.toml" in names and "bqmanage/__init__.py" in names
     assert not [n for n in names if n.startswith(("tests/", "bench/", "deployment/", "schemas/"))]
 
 
