@@ -11,25 +11,37 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_github_workflow_runs_check_with_wif_and_uploads_sarif() -> None:
     workflow = yaml.safe_load((ROOT / "deployment" / "github" / "bqmanage-check.yml").read_text())
-    assert workflow["permissions"]["id-token"] == "write"
-    steps = workflow["jobs"]["check"]["steps"]
+    assert workflow["permissions"] == {}  # per job only
+    job = workflow["jobs"]["check"]
+    assert job["permissions"]["id-token"] == "write" and job["permissions"]["security-events"] == "write"
+    steps = job["steps"]
     uses = [s.get("uses", "") for s in steps]
     assert any(u.startswith("google-github-actions/auth@") for u in uses)
     assert any(u.startswith("github/codeql-action/upload-sarif@") for u in uses)
-    run = "\n".join(s.get("run", "") for s in steps)
-    assert "check --format sarif --output bqmanage.report.sarif" in run
+    check = next(s for s in steps if s.get("with", {}).get("command") == "check")
+    assert check["with"]["args"].split() == ["--all-tenants", "--format", "sarif", "--output", "bqmanage.sarif"]
+    assert check["with"]["success-exit-codes"].split() == ["0", "1"]  # drift is uploaded, then fails the run
     auth = next(s for s in steps if s.get("uses", "").startswith("google-github-actions/auth@"))
     assert "workload_identity_provider" in auth["with"] and "credentials_json" not in auth["with"]
+    # Scheduled, not on pull requests: a PR that adds a column is drift until it is applied.
+    assert "pull_request" not in workflow[True] and "schedule" in workflow[True]
+
+
+def _reset_container() -> dict:  # type: ignore[type-arg]
+    cron = yaml.safe_load((ROOT / "deployment" / "reset" / "cronjob.yaml").read_text())
+    return cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]  # type: ignore[no-any-return]
 
 
 def test_reset_schedules_are_off_the_hour() -> None:
     cron = yaml.safe_load((ROOT / "deployment" / "reset" / "cronjob.yaml").read_text())
     assert cron["kind"] == "CronJob" and cron["spec"]["schedule"].split()[0] not in ("0", "00")
-    assert (
-        "bqmanage --target bigquery reset" in cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["args"][0]
-    )
-    line = next(ln for ln in (ROOT / "deployment" / "reset" / "crontab").read_text().splitlines() if "bqmanage" in ln)
+    args = _reset_container()["args"]
+    assert args[: args.index("reset") + 1] == ["--target", "bigquery", "reset"]
+    crontab = (ROOT / "deployment" / "reset" / "crontab").read_text().splitlines()
+    line = next(ln for ln in crontab if "bqmanage" in ln and not ln.startswith("#"))
     assert line.split()[0] == "17" and "reset" in line
+    # cron's PATH is minimal: bqmanage by its absolute path.
+    assert "&& /opt/bqmanage/bin/bqmanage --target" in line
     import json
 
     config = json.loads((ROOT / "deployment" / "reset" / "scheduled_query.json").read_text())
@@ -42,7 +54,7 @@ def _kubectl_configmaps(text: str) -> dict[str, dict[str, str]]:
     import re
 
     maps: dict[str, dict[str, str]] = {}
-    for name, source in re.findall(r"kubectl create configmap (\S+) --from-file=(\S+)", text):
+    for name, source in re.findall(r"kubectl (?:-n \S+ )?create configmap (\S+) --from-file=(\S+)", text):
         directory = ROOT / source
         assert directory.is_dir(), f"{source}: --from-file of a directory the repository does not have"
         maps[name] = {f.name: f.read_text() for f in sorted(directory.iterdir()) if f.is_file()}
@@ -72,8 +84,6 @@ def _mount_like_kubelet(
 
 def test_reset_cronjob_mounts_definitions_where_bqmanage_finds_them(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """Materialise the CronJob's volumes from its ConfigMaps, then run its command's flags there."""
-    import shlex
-
     from tests.helpers import run_cli
 
     text = (ROOT / "deployment" / "reset" / "cronjob.yaml").read_text()
@@ -82,6 +92,8 @@ def test_reset_cronjob_mounts_definitions_where_bqmanage_finds_them(tmp_path: Pa
     maps = _kubectl_configmaps(text)
     volumes = {v["name"]: v for v in pod["volumes"]}
     for mount in container["volumeMounts"]:
+        if "configMap" not in volumes[mount["name"]]:
+            continue  # the emptyDir at /tmp
         source = volumes[mount["name"]]["configMap"]
         _mount_like_kubelet(tmp_path, mount["mountPath"], maps[source["name"]], source.get("items"), mount.get("subPath"))
     # Every definition file in the repository reaches the container.
@@ -91,8 +103,7 @@ def test_reset_cronjob_mounts_definitions_where_bqmanage_finds_them(tmp_path: Pa
     mounted = {str(p.relative_to(schemas)) for p in schemas.glob("*/*.yaml") if not p.parent.name.startswith(".")}
     assert mounted == shipped
 
-    command = container["args"][0].split("&&")[-1]
-    argv = shlex.split(command)[1:]  # drop "bqmanage"
+    argv = container["args"]  # the image's entrypoint is bqmanage
     global_flags = argv[: argv.index("reset")]
     monkeypatch.chdir(tmp_path / container["workingDir"].strip("/"))
     for name, value in env.items():
