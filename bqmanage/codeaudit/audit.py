@@ -263,15 +263,28 @@ def _unsuppressed(
     """The findings neither an inline comment nor the config's allowlist accepts; the rest are counted."""
     path_allowed = allow_paths is not None and allow_paths.match_file(display)
     kept = []
+    # Each line's marker is read once: a minified line holds thousands of findings, and reading
+    # the line again for each made audit-code quadratic in them.
+    markers: dict[int, frozenset[str] | None] = {}
     for found_one in found:
         finding = found_one.finding
-        marker = _IGNORE.search(lines.line_text(finding.line or 1))
-        kinds = {k.strip() for k in (marker.group(1) or "").split(",") if k.strip()} if marker else set()
-        if (marker and (not kinds or finding.kind in kinds)) or path_allowed or found_one.names & allow_names:
+        line = finding.line or 1
+        if line not in markers:
+            markers[line] = _ignored_kinds(lines.line_text(line))
+        kinds = markers[line]
+        if (kinds is not None and (not kinds or finding.kind in kinds)) or path_allowed or found_one.names & allow_names:
             result.suppressed += 1
         else:
             kept.append(found_one)
     return kept
+
+
+def _ignored_kinds(line: str) -> frozenset[str] | None:
+    """The kinds a line's ``bqmanage: ignore`` marker names (empty: every kind), None without one."""
+    marker = _IGNORE.search(line)
+    if marker is None:
+        return None
+    return frozenset(k.strip() for k in (marker.group(1) or "").split(",") if k.strip())
 
 
 def _allow_paths(config: AuditCodeConfig) -> pathspec.GitIgnoreSpec | None:
