@@ -33,6 +33,9 @@ KINDS = (
     "unknown_column_reference",
     "sql_type_error",
     "orphan_dataset",
+    "pending_backfill",
+    "unreadable_path",
+    "skipped_link",
 )
 SEVERITY = {
     "missing_dataset": "error",
@@ -56,6 +59,13 @@ SEVERITY = {
     "sql_type_error": "error",
     # A tenant's dataset left behind: nothing breaks, but its data outlives the tenant.
     "orphan_dataset": "warning",
+    # An apply stopped before its backfill finished: rows still hold NULL where the definition
+    # gives a default; the next apply finishes it.
+    "pending_backfill": "error",
+    # audit-code could not read a file or directory: what it holds was not audited.
+    "unreadable_path": "error",
+    # A link inside an audited directory that leads out of it: not followed, so not audited.
+    "skipped_link": "warning",
 }
 
 

@@ -127,6 +127,7 @@ def audit_code(
                 write(planned)
                 kept = [f for f in kept if not f.edits]  # every edit was made: those are fixed
         result.findings += [f.finding for f in kept]
+    result.findings += _unaudited(scanner.stats)
     result.findings.sort(key=lambda f: (f.path or "", f.line or 0, f.col or 0, f.kind))
     result.fixes.sort(key=lambda f: f.display)
     return result
@@ -163,6 +164,30 @@ def _legacy_findings(
         )
         out.append(_Found(finding, edits if fixable else (), ref.names))
     return out, spans
+
+
+def _unaudited(stats: ScanStats) -> list[Finding]:
+    """What the walk could not audit, as findings: a run that skipped something is never clean."""
+    out = [
+        Finding(
+            "unreadable_path",
+            SEVERITY["unreadable_path"],
+            f"cannot read {'directory' if path.endswith('/') else 'file'}: {why}; it was not audited",
+            path=path,
+        )
+        for path, why in stats.unreadable
+    ]
+    out += [
+        Finding(
+            "skipped_link",
+            SEVERITY["skipped_link"],
+            "link to a path outside the audited directories (or to nothing); not followed, so not audited: "
+            "audit its target directly, or exclude the link",
+            path=path,
+        )
+        for path, _target in stats.links
+    ]
+    return out
 
 
 def _encoding(kind: str, data: bytes) -> str:

@@ -116,7 +116,7 @@ def findings_text(findings: list[Finding], target: str) -> str:
     for name in sorted(groups):
         out.append(name)
         for f in groups[name]:
-            where = f"{f.line}:{f.col}: " if f.path else ""
+            where = f"{f.line}:{f.col}: " if f.path and f.line is not None else ""
             out.append(f"  {f.severity:<8} {f.kind:<{width}}  {where}{f.message}")
         out.append("")
     errors = sum(1 for f in findings if f.severity == "error")
