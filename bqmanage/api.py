@@ -278,7 +278,7 @@ def reset(
 
     desired = desired or validate(settings)
     table = find_quota_table(desired, table_name)
-    sql = render_reset(desired, table, settings.project, one_tenant=tenant is not None)
+    sql = render_reset(desired, table, settings.warehouse_project, one_tenant=tenant is not None)
     day = resolve_run_date(sql.quota, run_date, allow_future_date)
     return run_reset(engine, sql, day, dry_run, settings.target, tenant)
 
@@ -351,7 +351,7 @@ def tenant_list(
     from bqmanage.tenants.reset_sql import resolve_run_date
     from bqmanage.tenants.sql import tenant_tables
 
-    t = tenant_tables(desired or validate(settings), settings.project)
+    t = tenant_tables(desired or validate(settings), settings.warehouse_project)
     return tenants.list_tenants(engine, t, resolve_run_date(t.quota, run_date, allow_future=True), settings.target)
 
 

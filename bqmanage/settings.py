@@ -100,6 +100,13 @@ class Settings(BaseModel):
     audit_code: AuditCodeConfig = Field(default_factory=AuditCodeConfig)
     config_file: Path | None = None  # the bqmanage.yaml that was read, if any: audit-code never audits it
 
+    @property
+    def warehouse_project(self) -> str | None:
+        """The project that qualifies the SQL sent to the warehouse. A project belongs to the
+        bigquery engine (design §4); the local engine has none, so --project and BQMANAGE_PROJECT,
+        which render and plan still print, never qualify what runs locally."""
+        return self.project if self.engine == "bigquery" else None
+
 
 def env_seconds(name: str, default: float) -> float:
     """A duration in seconds from the environment; a bad value is bad input, named as such."""
