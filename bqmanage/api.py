@@ -215,17 +215,16 @@ def check(
     all_tenants: bool = False,
     on_tenant: OnTenant[list[Finding]] | None = None,
 ) -> CheckResult:
-    """Drift of the live warehouse against the definitions, plus the legacy-name audit. Read-only.
-
-    ``tenants`` (or ``all_tenants``) also checks those tenants' templated datasets, read in bulk;
-    each finding names its tenant, and a tenant whose datasets cannot be read is a failure of its
-    own (the others are still checked). ``all_tenants`` also reports live datasets that match a
-    template but belong to no tenant of the registry (``orphan_dataset``).
-    """
+    """Drift of the live warehouse against the definitions, work an interrupted apply still owes, and the
+    legacy-name audit. Read-only. ``tenants`` (or ``all_tenants``) also checks those tenants' templated
+    datasets, read in bulk; each finding names its tenant, and a tenant whose datasets cannot be read is a
+    failure of its own (the others are still checked). ``all_tenants`` also reports live datasets that
+    match a template but belong to no tenant of the registry (``orphan_dataset``)."""
     from functools import partial
 
     from bqmanage.check.findings import findings_from_changes
     from bqmanage.check.legacy import audit_warehouse, extra_table_findings
+    from bqmanage.check.owed import owed_backfills
     from bqmanage.diff import compare
     from bqmanage.introspect import read_for_check
     from bqmanage.tenants.templates import templated
@@ -236,7 +235,8 @@ def check(
     # Tenants' datasets are the templates' (no legacy names there): the audit leaves them to the
     # per-tenant check, so that one unreadable tenant dataset does not fail the whole check.
     skip = partial(templated, desired) if desired.templates else None
-    findings = findings_from_changes(changes, desired) + extra_table_findings(desired, listed, settings.legacy)
+    findings = findings_from_changes(changes, desired) + owed_backfills(engine, desired, actual)
+    findings += extra_table_findings(desired, listed, settings.legacy)
     findings += audit_warehouse(engine, desired, settings.legacy, listed, skip)
     result = CheckResult(findings=findings, desired=desired)
     if tenants is not None or all_tenants:
@@ -278,7 +278,7 @@ def reset(
 
     desired = desired or validate(settings)
     table = find_quota_table(desired, table_name)
-    sql = render_reset(desired, table, settings.project, one_tenant=tenant is not None)
+    sql = render_reset(desired, table, settings.warehouse_project, one_tenant=tenant is not None)
     day = resolve_run_date(sql.quota, run_date, allow_future_date)
     return run_reset(engine, sql, day, dry_run, settings.target, tenant)
 
@@ -351,7 +351,7 @@ def tenant_list(
     from bqmanage.tenants.reset_sql import resolve_run_date
     from bqmanage.tenants.sql import tenant_tables
 
-    t = tenant_tables(desired or validate(settings), settings.project)
+    t = tenant_tables(desired or validate(settings), settings.warehouse_project)
     return tenants.list_tenants(engine, t, resolve_run_date(t.quota, run_date, allow_future=True), settings.target)
 
 

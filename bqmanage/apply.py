@@ -149,11 +149,17 @@ def apply_plan(
     pacer = _Pacer(engine.capabilities.metadata_updates_per_10s)
     statements = [s.text() for s in plan.steps]
     started: set[str] = set()
+    finished: set[str] = set()
     total = len(plan.steps)
+    # Each dataset's ledger counts its own steps, and records its end as soon as its last step is
+    # done: a run killed later, in another dataset, leaves this one's ledger true (not "running").
+    mine = {d: sum(1 for s in plan.steps if s.dataset == d) for d in {s.dataset for s in plan.steps}}
+    last = {s.dataset: i for i, s in enumerate(plan.steps)}
+    done = dict.fromkeys(mine, 0)
     for index, step in enumerate(plan.steps):
         try:
             if step.kind != "create_dataset" and step.dataset not in started:
-                _ledger_start(engine, step.dataset, run_id, principal, digest, statements, plan, total, project)
+                _ledger_start(engine, step.dataset, run_id, principal, digest, statements, plan, mine[step.dataset], project)
                 started.add(step.dataset)
             if on_step:
                 on_step(index, total, step)
@@ -163,9 +169,20 @@ def apply_plan(
             # Ctrl-C or SIGTERM is a failure too: the ledger must say this run stopped, so that the
             # next plan resumes its backfill; then the interrupt goes on to the CLI (exit 130).
             reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else str(exc)
-            for dataset in started:
+            for dataset in started - finished:
                 _ledger_write(
-                    engine, dataset, run_id, principal, digest, "failed", index, total, statements, plan, reason, quiet=True
+                    engine,
+                    dataset,
+                    run_id,
+                    principal,
+                    digest,
+                    "failed",
+                    done[dataset],
+                    mine[dataset],
+                    statements,
+                    plan,
+                    reason,
+                    quiet=True,
                 )
             if isinstance(exc, KeyboardInterrupt):
                 raise
@@ -176,8 +193,22 @@ def apply_plan(
                 f"{ran}\n{left}\nRe-run `bqmanage apply` to resume: every step is idempotent.".replace("\n\n", "\n")
             ) from None
         result.executed.append(step)
-    for dataset in sorted(started):
-        _ledger_write(engine, dataset, run_id, principal, digest, "succeeded", total, total, statements, plan, None)
+        done[step.dataset] += 1
+        if last[step.dataset] == index and step.dataset in started:
+            _ledger_write(
+                engine,
+                step.dataset,
+                run_id,
+                principal,
+                digest,
+                "succeeded",
+                done[step.dataset],
+                mine[step.dataset],
+                statements,
+                plan,
+                None,
+            )
+            finished.add(step.dataset)
     result.datasets = sorted(started)
     return result
 

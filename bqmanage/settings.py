@@ -53,6 +53,14 @@ class LegacyConfig(BaseModel):
     datasets: dict[str, str] = Field(default_factory=lambda: {"customers": "tenants"})
     prefixes: dict[str, str] = Field(default_factory=lambda: {"customer_": "tenant_"})
 
+    @field_validator("datasets", "prefixes")
+    @classmethod
+    def _old_names_are_not_empty(cls, names: dict[str, str]) -> dict[str, str]:
+        # Every name starts with the empty prefix: it would call every table legacy.
+        if any(not str(old).strip() for old in names):
+            raise ValueError("a legacy name or prefix must not be empty")
+        return names
+
 
 class ConfigFile(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -91,6 +99,13 @@ class Settings(BaseModel):
     concurrency: int = 8
     audit_code: AuditCodeConfig = Field(default_factory=AuditCodeConfig)
     config_file: Path | None = None  # the bqmanage.yaml that was read, if any: audit-code never audits it
+
+    @property
+    def warehouse_project(self) -> str | None:
+        """The project that qualifies the SQL sent to the warehouse. A project belongs to the
+        bigquery engine (design §4); the local engine has none, so --project and BQMANAGE_PROJECT,
+        which render and plan still print, never qualify what runs locally."""
+        return self.project if self.engine == "bigquery" else None
 
 
 def env_seconds(name: str, default: float) -> float:
@@ -138,7 +153,8 @@ def _read_config(path: Path | None) -> ConfigFile:
         return ConfigFile.model_validate(data or {})
     except ValidationError as exc:
         first = exc.errors()[0]
-        raise ConfigError(str(lines.problem(tuple(first["loc"]), first["msg"]))) from None
+        message = str(first["ctx"]["error"]) if first["type"] == "value_error" else first["msg"]  # our own words
+        raise ConfigError(str(lines.problem(tuple(first["loc"]), message))) from None
 
 
 def resolve_settings(

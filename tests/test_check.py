@@ -212,6 +212,11 @@ def test_undefined_tables_of_a_defined_dataset_are_extra(project: str | None) ->
     (extra,) = [f for f in report["findings"] if f["kind"] == "extra_table"]
     assert (extra["dataset"], extra["table"], extra["severity"]) == ("tenants", "scratch_copy", "warning")
     assert "apply leaves it alone" in extra["message"]
+    # Located at its own dataset's file, in JSON and in SARIF: never another table's definition.
+    assert extra["definition"] == "schemas/tenants/_dataset.yaml"
+    sarif = json.loads(run_cli(*target_args(project), "check", "--format", "sarif").stdout)
+    (located,) = [r for r in sarif["runs"][0]["results"] if r["ruleId"] == "extra_table"]
+    assert located["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "schemas/tenants/_dataset.yaml"
     # apply has nothing to do about it, and drops nothing.
     applied = run_cli(*target_args(project), "apply")
     assert applied.exit_code == 0, applied.stderr

@@ -11,6 +11,7 @@ backfill included.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -155,3 +156,57 @@ def test_killed_apply_loses_nothing_and_resumes(
     assert check.returncode == 0, check.stdout + check.stderr
     again = subprocess.run(_cli("apply"), env=_env(), capture_output=True, text=True, timeout=300)
     assert again.returncode == 0 and "Nothing to do" in again.stdout
+
+
+def _ledger_rows() -> int:
+    return int(_query("SELECT COUNT(*) AS n FROM `tenants`.`_bqmanage_migrations`")["n"])
+
+
+def test_check_reports_the_backfill_a_killed_apply_still_owes(
+    workdir: Path, seeded_warehouse: tuple[Path, dict[str, Any]]
+) -> None:
+    """The columns and their defaults are live, so the schema matches; the rows still read NULL.
+    check says so, located at the table's definition, as plan resumes it; and writes nothing."""
+    base, before = seeded_warehouse
+    DB.parent.mkdir(exist_ok=True)
+    shutil.copy(base / DB, DB)
+    _kill_during("backfill", signal.SIGKILL)
+    rows = _ledger_rows()
+
+    check = subprocess.run(_cli("check", "--format", "json"), env=_env(), capture_output=True, text=True, timeout=300)
+    assert check.returncode == 1, check.stdout + check.stderr
+    assert "Traceback" not in check.stderr
+    (owed,) = [f for f in json.loads(check.stdout)["findings"] if f["kind"] == "pending_backfill"]
+    assert (owed["severity"], owed["dataset"], owed["table"]) == ("error", "tenants", "tenant_usage_quotas")
+    assert owed["definition"] == "schemas/tenants/tenant_usage_quotas.yaml" and owed["definition_line"] >= 1
+    text = subprocess.run(_cli("check"), env=_env(), capture_output=True, text=True, timeout=300)
+    assert text.returncode == 1 and "tenants.tenant_usage_quotas: an apply that stopped" in text.stdout
+    assert _query(_OLD_FINGERPRINT) == before and _ledger_rows() == rows  # read-only
+    assert (_query(_BACKFILLED)["done"] or 0) < ROWS  # the rows still read NULL
+
+    assert subprocess.run(_cli("apply"), env=_env(), capture_output=True, text=True, timeout=300).returncode == 0
+    after = subprocess.run(_cli("check", "--format", "json"), env=_env(), capture_output=True, text=True, timeout=300)
+    assert after.returncode == 0, after.stdout
+
+
+def test_a_dataset_finished_before_the_kill_is_recorded_as_finished(
+    workdir: Path, seeded_warehouse: tuple[Path, dict[str, Any]]
+) -> None:
+    """A run over two datasets, killed in the second: the first one's ledger says it succeeded,
+    with its own step count, then and after the re-run; no ledger claims a run still going."""
+    base, _before = seeded_warehouse
+    DB.parent.mkdir(exist_ok=True)
+    shutil.copy(base / DB, DB)
+    (workdir / "schemas" / "audit_log").mkdir()
+    (workdir / "schemas" / "audit_log" / "events.yaml").write_text("table: events\ncolumns:\n  - {name: id, type: STRING}\n")
+    _kill_during("backfill", signal.SIGKILL)  # the backfill of tenants runs after audit_log's table
+    killed = subprocess.run(_cli("plan"), env=_env(), capture_output=True, text=True, timeout=300)
+    assert "Last apply on audit_log:" in killed.stdout
+    assert "succeeded (2/2 steps)" in killed.stdout.split("Last apply on audit_log:")[1].splitlines()[0]
+    assert "started, no end recorded (killed, or still running) (0/" in killed.stdout  # tenants: the truth
+
+    assert subprocess.run(_cli("apply"), env=_env(), capture_output=True, text=True, timeout=300).returncode == 0
+    plan = subprocess.run(_cli("plan"), env=_env(), capture_output=True, text=True, timeout=300)
+    ledger = [line for line in plan.stdout.splitlines() if line.startswith("Last apply on")]
+    assert len(ledger) == 2 and all("succeeded" in line for line in ledger), plan.stdout
+    assert "running" not in plan.stdout

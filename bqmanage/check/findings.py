@@ -6,7 +6,7 @@ scripts depend on it."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # only check's path needs the changes; audit-code's start-up does without them
@@ -33,6 +33,9 @@ KINDS = (
     "unknown_column_reference",
     "sql_type_error",
     "orphan_dataset",
+    "pending_backfill",
+    "unreadable_path",
+    "skipped_link",
 )
 SEVERITY = {
     "missing_dataset": "error",
@@ -56,6 +59,13 @@ SEVERITY = {
     "sql_type_error": "error",
     # A tenant's dataset left behind: nothing breaks, but its data outlives the tenant.
     "orphan_dataset": "warning",
+    # An apply stopped before its backfill finished: rows still hold NULL where the definition
+    # gives a default; the next apply finishes it.
+    "pending_backfill": "error",
+    # audit-code could not read a file or directory: what it holds was not audited.
+    "unreadable_path": "error",
+    # A link inside an audited directory that leads out of it: not followed, so not audited.
+    "skipped_link": "warning",
 }
 
 
@@ -85,12 +95,17 @@ class Finding:
     tenant: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
+        data = {name: getattr(self, name) for name in _FIELD_NAMES}
+        if not all(v is None or isinstance(v, (str, int, float)) for v in data.values()):
+            data = asdict(self)  # a nested value (a partitioning): copied as plain data
         if self.path is not None:
             data["column"] = data.pop("col")
             return {k: v for k, v in data.items() if v is not None or k == "replacement"}
         del data["col"]
         return {k: v for k, v in data.items() if v is not None or k in ("dataset", "table", "column", "expected", "actual")}
+
+
+_FIELD_NAMES = tuple(f.name for f in fields(Finding))  # asdict deep-copies: 25,000 code findings took seconds
 
 
 def findings_from_changes(changes: list[Change], desired: Definitions) -> list[Finding]:

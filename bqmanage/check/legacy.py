@@ -125,6 +125,10 @@ def extra_table_findings(
     names. With ``legacy``, a table the legacy audit reports (a legacy name or prefix) is left to it.
     Views are not managed, so never extra; apply never drops a table."""
     legacy_names = {name for t in desired.tables for name in t.legacy_names}
+    # Located at the dataset's own file (its _dataset.yaml), else at a table of the same dataset:
+    # never at another dataset's definition.
+    where = {t.dataset: (t.source, 1) for t in reversed(desired.tables)}
+    where.update({d.name: (d.source, d.line or 1) for d in desired.datasets if d.source})
     findings = []
     for dataset, table in undefined_tables(desired, listed):
         full = f"{dataset}.{table}"
@@ -139,6 +143,8 @@ def extra_table_findings(
                 dataset=dataset,
                 table=table,
                 actual=full,
+                definition=where.get(dataset, (None, None))[0],
+                definition_line=where.get(dataset, (None, None))[1],
             )
         )
     return findings

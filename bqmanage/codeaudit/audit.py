@@ -127,6 +127,7 @@ def audit_code(
                 write(planned)
                 kept = [f for f in kept if not f.edits]  # every edit was made: those are fixed
         result.findings += [f.finding for f in kept]
+    result.findings += _unaudited(scanner.stats)
     result.findings.sort(key=lambda f: (f.path or "", f.line or 0, f.col or 0, f.kind))
     result.fixes.sort(key=lambda f: f.display)
     return result
@@ -163,6 +164,30 @@ def _legacy_findings(
         )
         out.append(_Found(finding, edits if fixable else (), ref.names))
     return out, spans
+
+
+def _unaudited(stats: ScanStats) -> list[Finding]:
+    """What the walk could not audit, as findings: a run that skipped something is never clean."""
+    out = [
+        Finding(
+            "unreadable_path",
+            SEVERITY["unreadable_path"],
+            f"cannot read {'directory' if path.endswith('/') else 'file'}: {why}; it was not audited",
+            path=path,
+        )
+        for path, why in stats.unreadable
+    ]
+    out += [
+        Finding(
+            "skipped_link",
+            SEVERITY["skipped_link"],
+            "link to a path outside the audited directories (or to nothing); not followed, so not audited: "
+            "audit its target directly, or exclude the link",
+            path=path,
+        )
+        for path, _target in stats.links
+    ]
+    return out
 
 
 def _encoding(kind: str, data: bytes) -> str:
@@ -263,15 +288,28 @@ def _unsuppressed(
     """The findings neither an inline comment nor the config's allowlist accepts; the rest are counted."""
     path_allowed = allow_paths is not None and allow_paths.match_file(display)
     kept = []
+    # Each line's marker is read once: a minified line holds thousands of findings, and reading
+    # the line again for each made audit-code quadratic in them.
+    markers: dict[int, frozenset[str] | None] = {}
     for found_one in found:
         finding = found_one.finding
-        marker = _IGNORE.search(lines.line_text(finding.line or 1))
-        kinds = {k.strip() for k in (marker.group(1) or "").split(",") if k.strip()} if marker else set()
-        if (marker and (not kinds or finding.kind in kinds)) or path_allowed or found_one.names & allow_names:
+        line = finding.line or 1
+        if line not in markers:
+            markers[line] = _ignored_kinds(lines.line_text(line))
+        kinds = markers[line]
+        if (kinds is not None and (not kinds or finding.kind in kinds)) or path_allowed or found_one.names & allow_names:
             result.suppressed += 1
         else:
             kept.append(found_one)
     return kept
+
+
+def _ignored_kinds(line: str) -> frozenset[str] | None:
+    """The kinds a line's ``bqmanage: ignore`` marker names (empty: every kind), None without one."""
+    marker = _IGNORE.search(line)
+    if marker is None:
+        return None
+    return frozenset(k.strip() for k in (marker.group(1) or "").split(",") if k.strip())
 
 
 def _allow_paths(config: AuditCodeConfig) -> pathspec.GitIgnoreSpec | None:

@@ -36,11 +36,16 @@ class Piece:
 
 
 class Lines:
-    """1-based line and column of a file offset."""
+    """1-based line and column of a file offset.
+
+    Every lookup costs O(log n) or O(1) after one pass over a line, never a pass per lookup: a
+    minified file holds thousands of references on one line (bench/audit_code_long_line.py)."""
 
     def __init__(self, text: str) -> None:
         self.text = text
         self.starts = [0] + [m.end() for m in re.finditer(r"\r\n?|\n", text)]
+        # line -> (byte end of each non-ASCII character, characters before it), or None when ASCII
+        self._wide: dict[int, tuple[list[int], list[int]] | None] = {}
 
     def position(self, offset: int) -> tuple[int, int]:
         line = bisect.bisect_right(self.starts, offset)
@@ -53,10 +58,29 @@ class Lines:
     def offset(self, line: int, byte_col: int) -> int:
         """ast's (line, UTF-8 byte column) as a character offset."""
         start = self.starts[line - 1]
+        if line not in self._wide:
+            self._wide[line] = self._scan(line)
+        wide = self._wide[line]
+        if wide is None:
+            return start + byte_col
+        ends, chars = wide
+        # The non-ASCII characters wholly before byte_col: each is 2-4 bytes for one character.
+        k = bisect.bisect_right(ends, byte_col)
+        if k == 0:
+            return start + byte_col
+        return start + chars[k - 1] + 1 + (byte_col - ends[k - 1])
+
+    def _scan(self, line: int) -> tuple[list[int], list[int]] | None:
         text = self.line_text(line)
         if text.isascii():
-            return start + byte_col
-        return start + len(text.encode("utf-8", "surrogateescape")[:byte_col].decode("utf-8", "surrogateescape"))
+            return None
+        ends, chars, byte = [], [], 0
+        for i, ch in enumerate(text):
+            byte += len(ch.encode("utf-8", "surrogateescape")) if ord(ch) > 127 else 1
+            if ord(ch) > 127:
+                ends.append(byte)
+                chars.append(i)
+        return ends, chars
 
 
 def pieces(kind: str, text: str) -> tuple[list[Piece], bool]:

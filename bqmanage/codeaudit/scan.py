@@ -54,6 +54,10 @@ class ScanStats:
     parsed: int = 0  # of those, files that held a candidate name and were parsed
     skipped_binary: int = 0
     skipped_large: int = 0
+    # Never silent: what could not be read (display path, why), and links that lead out of the
+    # audited tree (display path, target), which are reported instead of followed.
+    unreadable: list[tuple[str, str]] = field(default_factory=list)
+    links: list[tuple[str, str]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -186,6 +190,7 @@ class Scanner:
         self._exclude = compile_patterns(self.exclude, "--exclude or audit_code.exclude") if self.exclude else None
         self._skip = {str(p) for p in self.skip}
         self._cwd = os.getcwd() + os.sep
+        self._trees = tuple(str(r.resolve()) for r in self.roots if r.is_dir())
 
     def files(self) -> list[SourceFile]:
         """Every file to parse, sorted by path; ``stats`` counts what was read and skipped.
@@ -247,7 +252,7 @@ class Scanner:
             return found + self._part(theirs, [])
         theirs_found: list[SourceFile]
         theirs_found, stats = pickle.loads(payload)  # our own forked child's answer, never outside data
-        for name in ("read", "parsed", "skipped_binary", "skipped_large"):
+        for name in ("read", "parsed", "skipped_binary", "skipped_large", "unreadable", "links"):
             setattr(self.stats, name, getattr(self.stats, name) + getattr(stats, name))
         return found + theirs_found
 
@@ -265,6 +270,10 @@ class Scanner:
                 self.stats.read += 1
                 continue
             if file_ignores is not None and file_ignores.ignored(path, False):
+                continue
+            if verdict == "unreadable":
+                display = self._rel(path) if file_ignores is not None else display_path(Path(path))
+                self.stats.unreadable.append((display, data.decode()))
                 continue
             self.stats.read += 1
             if verdict == "large":
@@ -301,12 +310,16 @@ class Scanner:
         try:
             with os.scandir(directory) as it:
                 entries = list(it)
-        except OSError:
+        except OSError as exc:
+            self.stats.unreadable.append((self._rel(directory) + "/", exc.strerror or str(exc)))
             return
         filtered = self._include is not None or self._exclude is not None
         for entry in entries:
-            if entry.is_symlink() or entry.path in self._skip:
-                continue  # a link is audited where it points, if that is in the tree
+            if entry.path in self._skip:
+                continue
+            if entry.is_symlink():
+                self._link(entry, ignores)
+                continue
             if entry.is_dir():
                 if entry.name in _VCS_DIRS or self._excluded(self._rel(entry.path), True) or ignores.ignored(entry.path, True):
                     continue
@@ -327,10 +340,24 @@ class Scanner:
                 if kind is not None and not self._excluded(display, False):
                     out.append((entry.path, kind, ignores))
 
+    def _link(self, entry: os.DirEntry[str], ignores: _Ignores) -> None:
+        """A link is never followed (it could loop, or read a file twice). Its target is audited where
+        it is when that is inside an audited directory; a link that leads elsewhere (or nowhere) and
+        would be audited is reported, so that nothing is skipped silently."""
+        target = os.path.realpath(entry.path)
+        if any(target == tree or target.startswith(tree + os.sep) for tree in self._trees):
+            return
+        is_dir = os.path.isdir(target)
+        display = self._rel(entry.path)
+        if self._excluded(display, is_dir) or ignores.ignored(entry.path, is_dir):
+            return
+        if is_dir or self._kind(entry.name, display) not in (None, "shebang"):
+            self.stats.links.append((display + ("/" if is_dir else ""), target))
+
 
 def _read_all(files: list[Candidate], prefilter: Prefilter, max_bytes: int) -> list[tuple[str | None, bytes]]:
     """(verdict, data) of each file: its kind when it may hold a name (with its bytes), else
-    "miss", "large", "binary", or None when it cannot be read or is no script.
+    "miss", "large", "binary", "unreadable" (the reason as its bytes), or None when it is no script.
 
     Each file is read into one reused buffer and tested there; bytes are copied out only for the
     few that may hold a name."""
@@ -348,8 +375,8 @@ def _read_all(files: list[Candidate], prefilter: Prefilter, max_bytes: int) -> l
                     rest = read(fd, max_bytes + 1 - _CHUNK)
             finally:
                 close(fd)
-        except OSError:
-            append((None, b""))
+        except OSError as exc:
+            append(("unreadable", (exc.strerror or str(exc)).encode()))
             continue
         if kind == "shebang":
             first = bytes(buffer[: min(n, 128)]).split(b"\n", 1)[0].rstrip()

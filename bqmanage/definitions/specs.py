@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import difflib
 import typing
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, field_validator
 
 from bqmanage.definitions.yaml_source import KeyPath, LineMap
 from bqmanage.errors import Problem
@@ -22,6 +22,20 @@ S = TypeVar("S", bound=BaseModel)
 
 class Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+
+    @field_validator("description", "friendly_name", "default", check_fields=False)
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        # A NUL ends a C string: text holding one is cut short or refused somewhere on its way to
+        # BigQuery and back, and would then drift for ever.
+        if isinstance(value, str) and "\0" in value:
+            raise ValueError("text holds a NUL character (\\0), which is not allowed")
+        return value
+
+
+# A number of days (an int or a float, never a string or a bool) and a strict bool: pydantic's lax
+# mode reads "yes", "1" or 1 as true and "1e300" as a number, which the author did not write.
+Days = Annotated[float, Field(strict=True)]
 
 
 class ColumnSpec(Spec):
@@ -53,8 +67,8 @@ class TableSpec(Spec):
     legacy_names: list[str] = []
     partitioning: Any = None  # a PartitioningSpec, checked on its own
     clustering: list[str] = []
-    partition_expiration_days: float | None = None
-    require_partition_filter: bool | None = None
+    partition_expiration_days: Days | None = None
+    require_partition_filter: StrictBool | None = None
     quota: Any = None  # the model's QuotaSpec, checked on its own
     columns: list[Any]  # each one a ColumnSpec, checked on its own
 
@@ -110,7 +124,7 @@ def _problem(spec: type[BaseModel], err: Any, at: KeyPath, lines: LineMap, data:
         return lines.problem((*at, *loc), f"unknown key {key!r}{suffix}")
     if err["type"] == "missing":
         return lines.problem((*at, *loc[:-1]), f"required key {loc[-1]!r} is missing")
-    message = err["msg"][:1].lower() + err["msg"][1:]
+    message = str(err["ctx"]["error"]) if err["type"] == "value_error" else err["msg"][:1].lower() + err["msg"][1:]
     return lines.problem((*at, *loc), f"{message} (got {shown(err.get('input'))})")
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -19,6 +18,7 @@ from bqmanage.model.names import (
     reserved_name_problem,
     table_name_problem,
 )
+from bqmanage.model.rest import expiration_problem
 from bqmanage.model.schema import Column, Dataset, Partitioning, QuotaSpec, Table
 from bqmanage.model.types import TIME_UNIT_TYPES
 from bqmanage.tenants.templates import is_template, template_name_problem
@@ -88,13 +88,8 @@ def validate_table(data: Any, lines: LineMap, dataset: str, stem: str) -> tuple[
     by_key = {c.key: c for c in columns}
     partitioning = _partitioning(spec, by_key, broken, lines, problems)
     _clustering(spec, by_key, broken, lines, problems)
-    expiration = spec.partition_expiration_days
-    if expiration is not None and not (math.isfinite(expiration) and expiration > 0):
-        problems.append(
-            lines.problem(
-                ("partition_expiration_days",), f"partition_expiration_days must be a positive number of days, got {expiration}"
-            )
-        )
+    if (why := expiration_problem(spec.partition_expiration_days)) is not None:
+        problems.append(lines.problem(("partition_expiration_days",), why))
     if spec.partitioning is None and (spec.require_partition_filter or spec.partition_expiration_days is not None):
         key = "require_partition_filter" if spec.require_partition_filter else "partition_expiration_days"
         problems.append(lines.problem((key,), f"{key} needs a partitioned table"))

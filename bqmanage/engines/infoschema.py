@@ -14,7 +14,7 @@ from collections import defaultdict
 from typing import Any
 
 from bqmanage.model.names import quote
-from bqmanage.model.rest import column_to_api
+from bqmanage.model.rest import column_to_api, expiration_ms
 from bqmanage.model.schema import Mode, column_from_type
 from bqmanage.model.types import TypeSpec, TypeSyntaxError, parse_type
 
@@ -187,7 +187,7 @@ def to_resources(project: str, rows: dict[str, list[dict[str, Any]]]) -> dict[st
         for row in options.get(key, []):
             name, value = _option(row["option_name"], str(row["option_value"]))
             if name == "partition_expiration_days":
-                resource.setdefault("timePartitioning", {"type": "DAY"})["expirationMs"] = str(int(value * 86400000))
+                resource.setdefault("timePartitioning", {"type": "DAY"})["expirationMs"] = expiration_ms(value)
             else:
                 resource[name] = value
         out[key] = resource

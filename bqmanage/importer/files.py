@@ -14,10 +14,12 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from bqmanage.definitions.load import load_definitions
 from bqmanage.definitions.tree import display_of
 from bqmanage.errors import DefinitionError, ImportRefusedError, Problem
+from bqmanage.model.schema import Dataset, Definitions, Table
 
 
 @dataclass(frozen=True)
@@ -25,10 +27,13 @@ class GeneratedFile:
     path: Path  # where it goes: under the definitions directory
     text: str
     old: str | None  # what is there now, None when nothing is
+    same_meaning: bool = False  # the file there now defines exactly this, however it is written
 
     @property
     def status(self) -> str:
-        return "new" if self.old is None else "unchanged" if self.old == self.text else "changed"
+        if self.old is None:
+            return "new"
+        return "unchanged" if self.old == self.text or self.same_meaning else "changed"
 
     def diff(self) -> str:
         shown = self.path.as_posix()
@@ -96,8 +101,8 @@ def stage(out: Path, files: dict[str, str], renames: dict[str, str] | None = Non
             _write(check / final.relative_to(out), text)
             _write(root / "out" / final.relative_to(out), text)
             generated.append(GeneratedFile(final, text, final.read_text(encoding="utf-8") if final.is_file() else None))
-        _validate(check, out)
-        return Staged(out, root, generated)
+        staged = _validate(check, out)
+        return Staged(out, root, _by_meaning(generated, staged, check, out))
     except BaseException:
         shutil.rmtree(root, ignore_errors=True)
         raise
@@ -114,10 +119,51 @@ def _write(path: Path, text: str) -> None:
     path.write_text(text, encoding="utf-8")
 
 
-def _validate(check: Path, out: Path) -> None:
+def _by_meaning(generated: list[GeneratedFile], staged: Definitions, check: Path, out: Path) -> list[GeneratedFile]:
+    """Mark each file whose text differs but whose definitions do not: a line wrapped otherwise,
+    a comment, flow or block style. Those are left as they are, never reported as drift."""
+    differing = [f for f in generated if f.old is not None and f.old != f.text]
+    if not differing:
+        return generated
+    try:
+        current = load_definitions(out)
+    except DefinitionError:
+        return generated  # what is there does not load: compare text only
+    staged_root, real_root = display_of(check), display_of(out)
+    now, new = _meanings(current), _meanings(staged)
+    out_files = []
+    for f in generated:
+        if f in differing:
+            source = display_of(f.path)
+            same = source in now and now[source] == new.get(source.replace(real_root, staged_root, 1))
+            f = GeneratedFile(f.path, f.text, f.old, same)
+        out_files.append(f)
+    return out_files
+
+
+def _meanings(defs: Definitions) -> dict[str, list[Any]]:
+    """What each definition file defines (source path -> its datasets and tables, as plain data
+    without lines or paths)."""
+    out: dict[str, list[Any]] = {}
+    items: list[Dataset | Table] = [*defs.datasets, *defs.tables, *defs.templates, *defs.template_tables]
+    for item in items:
+        if item.source is not None:
+            out.setdefault(item.source, []).append(_plain(item.model_dump()))
+    return out
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items() if k not in ("line", "source")}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _validate(check: Path, out: Path) -> Definitions:
     """Load the staged tree; its problems are reported at the paths the files would have."""
     try:
-        load_definitions(check)
+        return load_definitions(check)
     except DefinitionError as exc:
         staged, real = display_of(check), display_of(out)
         problems = [Problem(p.path.replace(staged, real, 1), p.line, p.key_path, p.message) for p in exc.problems]

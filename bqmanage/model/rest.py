@@ -8,6 +8,7 @@ engines and the pipeline stages, so that both can use it without importing each 
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from bqmanage.model.defaults import default_expression, normalize_default
@@ -121,7 +122,33 @@ def table_to_api(table: Table) -> dict[str, Any]:
 
 def expiration_ms(days: float) -> str:
     """``partition_expiration_days`` as the REST ``timePartitioning.expirationMs`` string."""
-    return str(int(days * _MS_PER_DAY))
+    return str(round(days * _MS_PER_DAY))
+
+
+_INT64_MAX = 2**63 - 1
+
+
+def expiration_problem(days: float | None) -> str | None:
+    """Why BigQuery cannot hold ``days`` as it is written, or None. The API stores the expiration
+    as an INT64 of milliseconds (timePartitioning.expirationMs): a value must be positive, at most
+    INT64 milliseconds, and a whole number of milliseconds, or it reads back as another number
+    and drifts on every check."""
+    if days is None:
+        return None
+    if not (math.isfinite(days) and days > 0):
+        return f"partition_expiration_days must be a positive number of days, got {days}"
+    ms = days * _MS_PER_DAY
+    if ms >= _INT64_MAX:
+        return (
+            f"partition_expiration_days {days} is too large: BigQuery stores it as an INT64 of milliseconds "
+            f"(at most {_INT64_MAX // _MS_PER_DAY:,} days)"
+        )
+    if round(ms) < 1 or round(ms) / _MS_PER_DAY != days:
+        return (
+            f"partition_expiration_days {days} is not a whole number of milliseconds ({ms:g} ms): BigQuery keeps "
+            "whole milliseconds, so it would read back as another value"
+        )
+    return None
 
 
 def dataset_from_api(resource: dict[str, Any]) -> Dataset:

@@ -11,7 +11,7 @@ if TYPE_CHECKING:
 
 
 def findings_text(result: CodeAuditResult) -> str:
-    out = [f"{f.path}:{f.line}:{f.col}: {f.severity} {f.kind}: {f.message}" for f in result.findings]
+    out = [f"{_where(f.path, f.line, f.col)}: {f.severity} {f.kind}: {f.message}" for f in result.findings]
     if out:
         files = len({f.path for f in result.findings})
         errors = sum(1 for f in result.findings if f.severity == "error")
@@ -24,6 +24,11 @@ def findings_text(result: CodeAuditResult) -> str:
         out.append("Clean: no legacy names and no unknown table or column references.")
     out.append(summary_text(result))
     return "\n".join(out) + "\n"
+
+
+def _where(path: str | None, line: int | None, col: int | None) -> str:
+    """``path:line:col``, or the path alone for what has no line (a file that could not be read)."""
+    return f"{path}:{line}:{col}" if line is not None else str(path)
 
 
 def summary_text(result: CodeAuditResult) -> str:

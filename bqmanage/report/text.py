@@ -51,9 +51,11 @@ def plan_text(planned: PlanResult, target: str, runs_as: str | None = None) -> s
     lines: list[str] = []
     for entry in planned.ledger:
         when = entry.applied_at.isoformat(timespec="seconds") if hasattr(entry.applied_at, "isoformat") else entry.applied_at
+        # A "running" row is a start whose end was never written: a killed run, or one still going.
+        outcome = "started, no end recorded (killed, or still running)" if entry.outcome == "running" else entry.outcome
         lines.append(
             f"Last apply on {entry.dataset}: {when} by {entry.principal or 'unknown'}, "
-            f"{entry.outcome} ({entry.applied_steps}/{entry.total_steps} steps), definitions {entry.definitions_digest}"
+            f"{outcome} ({entry.applied_steps}/{entry.total_steps} steps), definitions {entry.definitions_digest}"
         )
     if not planned.ledger:
         lines.append(f"No earlier apply recorded (no {LEDGER} ledger yet).")
@@ -116,7 +118,7 @@ def findings_text(findings: list[Finding], target: str) -> str:
     for name in sorted(groups):
         out.append(name)
         for f in groups[name]:
-            where = f"{f.line}:{f.col}: " if f.path else ""
+            where = f"{f.line}:{f.col}: " if f.path and f.line is not None else ""
             out.append(f"  {f.severity:<8} {f.kind:<{width}}  {where}{f.message}")
         out.append("")
     errors = sum(1 for f in findings if f.severity == "error")

@@ -120,7 +120,7 @@ def job(
     if operation == "tenant_set_limits" and not wanted:
         raise UsageError("tenant set-limits: give at least one of --daily-limit, --monthly-limit, --concurrent-limit")
     desired = desired or load_definitions(settings.schemas_dir)
-    t = sql.tenant_tables(desired, settings.project)
+    t = sql.tenant_tables(desired, settings.warehouse_project)
     for column in wanted:
         t.registry_column(column, f"--{column.replace('_', '-')}")
     if name is not None:
