@@ -20,10 +20,12 @@ import re
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
+
+from tests.bqservice import Billing, DmlRules, job_sql
 
 # The latency model: seconds one request takes on BigQuery, seen from the client, by kind. These are
 # assumptions (BigQuery publishes no latencies), sized from reports of real projects: a metadata
@@ -203,6 +205,12 @@ class FaultProxy:
     slow: SlowJobs | None = None
     slowed: int = 0  # answers that said "still running"
     rate_limit: MetadataRateLimit | None = None  # when set, enforced (see MetadataRateLimit)
+    dml: DmlRules | None = None  # when set, BigQuery's per-table DML queues are enforced (bqservice)
+    billing: Billing = field(default_factory=Billing)  # bytes every job would bill on demand
+    # What BigQuery does that bqemulator does not: edit a request before it goes upstream (a change
+    # the service ignores), or an answer before the client sees it (a column with policyTags).
+    edit_request: Callable[[str, str, bytes], bytes] | None = None
+    edit_answer: Callable[[str, str, bytes], bytes] | None = None
     headers: list[dict[str, str]] = field(default_factory=list)  # every request's headers, as bodies
     # With a scale, every request takes its modelled latency (LATENCY), measured on ``clock``, which
     # runs that much faster than the wall; None leaves the emulator's own timing alone.
@@ -270,6 +278,12 @@ class FaultProxy:
                 if fault is None and proxy.rate_limit is not None and not proxy.rate_limit.admit(self.command, self.path, body):
                     proxy.injected += 1
                     fault = Fault(self.command, re.compile(""), 0, RATE_LIMIT)
+                place = None
+                if fault is None and self.command == "POST" and urlsplit(self.path).path.endswith("/jobs"):
+                    error, place = proxy.dml.admit(job_sql(body)[0], _project(self.path)) if proxy.dml else (None, None)
+                    fault = Fault(self.command, re.compile(""), 0, error) if error else None
+                    if fault is None and b"LIMIT 0" not in body:  # the emulator-only probe bills nothing
+                        proxy.billing.bill(body)
                 if fault is not None:
                     status, reason, message = fault.error
                     payload = json.dumps(
@@ -283,11 +297,20 @@ class FaultProxy:
                     return
                 conn = http.client.HTTPConnection(up.hostname, up.port, timeout=60)
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
-                with proxy.clock.upstream() if proxy.scale is not None else contextlib.nullcontext():
-                    conn.request(self.command, self.path, body=body or None, headers=headers)
-                    response = conn.getresponse()
-                    payload = response.read()
+                if proxy.edit_request is not None:
+                    body = proxy.edit_request(self.command, self.path, body)
+                    headers = {k: v for k, v in headers.items() if k.lower() != "content-length"}  # http.client sets it
+                try:
+                    with proxy.clock.upstream() if proxy.scale is not None else contextlib.nullcontext():
+                        conn.request(self.command, self.path, body=body or None, headers=headers)
+                        response = conn.getresponse()
+                        payload = response.read()
+                finally:
+                    if place is not None and proxy.dml is not None:
+                        proxy.dml.release(place)  # the statement ran: its place in the queue is free
                 data = proxy._as_running(self.command, self.path, body, payload)
+                if proxy.edit_answer is not None:
+                    data = proxy.edit_answer(self.command, self.path, data)
                 self.send_response(response.status)
                 for key, value in response.getheaders():
                     if key.lower() not in ("transfer-encoding", "connection", "content-length"):
@@ -395,6 +418,11 @@ class FaultProxy:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def _project(path: str) -> str:
+    parts = urlsplit(path).path.split("/")
+    return parts[parts.index("projects") + 1] if "projects" in parts else ""
 
 
 def _job_id(body: bytes) -> str:

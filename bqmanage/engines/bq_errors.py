@@ -17,7 +17,18 @@ _RETRY_REASONS = {
     "jobBackendError",
     "jobInternalError",
 }
-_RETRY_TEXT = ("could not serialize access", "concurrent update", "exceeded rate limits")
+# Two per-table DML queue errors are transient too, though their reasons (resourcesExceeded,
+# quotaExceeded) usually are not: the mutating queue is full (2 running + 20 pending,
+# https://cloud.google.com/bigquery/docs/troubleshoot-queries#too_many_dml_statements), or too many
+# DML jobs write one table (troubleshoot-queries#error_403_quota_exceeded). Both clear as the
+# queued statements finish, so they are matched by their text, not their reason.
+_RETRY_TEXT = (
+    "could not serialize access",
+    "concurrent update",
+    "exceeded rate limits",
+    "too many dml statements outstanding",
+    "total number of dml jobs writing to a table",
+)
 # What the transport raises when the endpoint is down, drops the connection or does not answer;
 # the client's own retry wraps the last of them in a RetryError at its deadline.
 NETWORK = (requests.exceptions.ConnectionError, requests.exceptions.Timeout, gexc.RetryError)
