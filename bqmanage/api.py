@@ -332,12 +332,18 @@ def tenant_add(
     other limits it updates the registry and today's row. A bad id is refused (UsageError, exit 2)
     before anything is read or written."""
     from bqmanage.tenants import commands as tenants
+    from bqmanage.tenants import onboard
 
     limits = {"daily_limit": daily_limit, "monthly_limit": monthly_limit, "concurrent_limit": concurrent_limit}
     job = tenants.job(settings, "tenant_add", tenant_id, desired, run_date, limits, name)
+    # Only what belongs to the tenant: shared datasets that need a migration are apply's (onboard).
+    onboard.refuse_pending_migration(settings, engine, job)
     tenants.register(engine, job.tables, job.report, job.wanted, job.tables.quota.active_status, settings.target)
-    job.report.datasets = _tenant_datasets(settings, engine, job.desired, tenant_id)
-    _quota_row(settings, engine, job)
+    if job.report.registered:  # its quota row first: one read then confirms both rows
+        onboard.confirm_new(settings, engine, job)
+    job.report.datasets = onboard.tenant_datasets(settings, engine, job.desired, tenant_id)
+    if not job.report.registered:
+        _quota_row(settings, engine, job)
     tenants.update_changed_limits(engine, job)
     return job.report
 
@@ -401,15 +407,6 @@ def tenant_set_limits(
         _quota_row(settings, engine, job)
         tenants.update_changed_limits(engine, job)
     return job.report
-
-
-def _tenant_datasets(settings: Settings, engine: Engine, desired: Definitions, tenant_id: str) -> list[str]:
-    """The tenant's templated datasets and tables (dataset directories named with ``{tenant}``):
-    ``apply`` restricted to this tenant. Without a template there is nothing to do."""
-    if not desired.templates:
-        return []
-    outcome = apply(settings, engine, desired=desired, tenants=[tenant_id])
-    return [s.reason for done in outcome.tenants if done.value for s in done.value.planned.plan.steps]
 
 
 def _quota_row(settings: Settings, engine: Engine, job: TenantJob) -> None:

@@ -262,8 +262,29 @@ def _ledger_write(
     quiet: bool = False,
 ) -> None:
     # INSERT only, never UPDATE: inserts never conflict with concurrent DML.
+    params = ledger_params(dataset, run_id, principal, digest, outcome, applied, total, statements, plan, error)
+    try:
+        engine.query(ledger_insert_sql(dataset), params, label="apply")
+    except BqmanageError:
+        if not quiet:
+            raise
+
+
+def ledger_params(
+    dataset: str,
+    run_id: str,
+    principal: str,
+    digest: str,
+    outcome: str,
+    applied: int,
+    total: int,
+    statements: list[str],
+    plan: Plan,
+    error: str | None,
+) -> dict[str, Any]:
+    """The query parameters of one ledger row (``ledger_insert_sql``)."""
     backfill = [[t, list(c)] for d, t, c in plan.backfill if d == dataset]
-    params = {
+    return {
         "run_id": run_id,
         "applied_at": dt.datetime.now(dt.UTC),
         "principal": principal,
@@ -276,8 +297,3 @@ def _ledger_write(
         "backfill": json.dumps(backfill),
         "error": error,
     }
-    try:
-        engine.query(ledger_insert_sql(dataset), params, label="apply")
-    except BqmanageError:
-        if not quiet:
-            raise

@@ -33,6 +33,9 @@ class Capabilities:
     catalog_follows_alter: bool = True
     # Whether several threads may call the engine at once (--all-tenants runs tenants in a pool).
     thread_safe: bool = True
+    # Whether one query job may hold several statements (a BigQuery script): tenant add creates a
+    # new tenant's dataset in one job instead of one per statement.
+    scripts: bool = False
 
 
 @dataclass(frozen=True)
