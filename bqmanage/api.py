@@ -54,6 +54,13 @@ class PlanResult:
     # With tenants: each tenant's own plan of its templated datasets (or why it has none).
     tenants: list[TenantOutcome[PlanResult]] = field(default_factory=list)
     registry: Registry | None = None  # --all-tenants: what the registry said
+    # Per step, the bytes it would bill (a dry run; data steps only, None elsewhere or unknown).
+    estimates: list[int | None] = field(default_factory=list)
+
+    @property
+    def estimated_bytes(self) -> int | None:
+        known = [e for e in self.estimates if e is not None]
+        return sum(known) if known else None
 
 
 def make_plan(
@@ -92,7 +99,9 @@ def make_plan(
                 resume[(entry.dataset, table)] = tuple(columns)
     plan = build_plan(changes, settings.project, resume, desired, backfill)
     resumed = [f"{d}.{t}" for d, t in resume]
-    planned = PlanResult(plan=plan, desired=desired, ledger=ledger, resumed=resumed)
+    # Steps that read or write data (the backfill) bill bytes: a dry run says how many, free.
+    estimates = [engine.estimate_bytes(s.sql) if not s.is_metadata and s.sql else None for s in plan.steps]
+    planned = PlanResult(plan=plan, desired=desired, ledger=ledger, resumed=resumed, estimates=estimates)
     if tenants is not None or all_tenants:
         from bqmanage.tenants import fleet
         from bqmanage.tenants.templates import for_tenants
@@ -145,6 +154,14 @@ def apply(
     planned = make_plan(settings, engine, backfill, desired, history=dry_run)  # a dry run prints the plan
     if planned.plan.has_refused:
         raise RefusedChangeError(refusals_text(planned.plan))
+    cap, estimate = settings.maximum_bytes_billed, planned.estimated_bytes
+    if cap is not None and estimate is not None and estimate > cap and not dry_run:
+        # Before any change: BigQuery would fail the backfill half-way, after the ALTERs.
+        raise RefusedChangeError(
+            f"target {settings.target}: the plan's data steps would bill about {estimate:,} bytes, above its "
+            f"maximum_bytes_billed of {cap:,}; nothing was run. Raise the limit, or apply with --no-backfill "
+            "and backfill in smaller steps."
+        )
     if dry_run:
         outcome = ApplyOutcome(planned=planned, result=None)
     else:

@@ -144,7 +144,7 @@ class Billing:
         except ValueError:
             cap = None
         with self.lock:
-            self.capped.append(int(cap) if cap is not None else None)
+            self.capped.append(int(cap) if isinstance(cap, str) and cap.isdigit() else None)
             if dry_run:
                 return
             self.jobs += 1

@@ -222,6 +222,7 @@ class FaultProxy:
     _probes: set[str] = field(default_factory=set)
     _waits: dict[str, float] = field(default_factory=dict)  # job id -> its run time, paid by its first poll
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _upstream: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         proxy = self
@@ -300,8 +301,11 @@ class FaultProxy:
                 if proxy.edit_request is not None:
                     body = proxy.edit_request(self.command, self.path, body)
                     headers = {k: v for k, v in headers.items() if k.lower() != "content-length"}  # http.client sets it
+                # Under the DML model many clients call at once: bqemulator gets them one at a time
+                # (it serialises its work anyway), so none waits out its socket timeout inside it.
+                gate = proxy._upstream if proxy.dml is not None else contextlib.nullcontext()
                 try:
-                    with proxy.clock.upstream() if proxy.scale is not None else contextlib.nullcontext():
+                    with gate, proxy.clock.upstream() if proxy.scale is not None else contextlib.nullcontext():
                         conn.request(self.command, self.path, body=body or None, headers=headers)
                         response = conn.getresponse()
                         payload = response.read()

@@ -81,6 +81,7 @@ class BigQueryEngine:
         self.client = bigquery.Client(project=settings.project, credentials=creds, location=settings.location)
         self.project = settings.project
         self.location = settings.location
+        self.maximum_bytes_billed = settings.maximum_bytes_billed  # sent with every job
         self._locations: dict[str, str] = {}  # dataset -> location, as datasets.get reported it
         # Where every failure message starts: which warehouse, reached how.
         self.where = f"bigquery project {settings.project} at {emulator or 'https://bigquery.googleapis.com'}"
@@ -235,14 +236,11 @@ class BigQueryEngine:
                 raise
 
     def _verify(self, step: Step) -> None:
-        """Read the table back after a patch: a default it lacks goes to the DDL fallback; anything
-        else missing fails the step, never reported as applied."""
-        after = self.get_table(step.dataset, step.table or "") or {}
-        missing = unapplied(step.changes, after, self.capabilities.unobservable)
+        """Read the table back: a default it lacks goes to the DDL fallback, anything else fails."""
+        missing = unapplied(step.changes, self.get_table(step.dataset, step.table or "") or {}, self.capabilities.unobservable)
         if missing and step.fallback and all(c.observed == "default" for c in missing):
             raise DefaultsRejected(f"tables.patch left {', '.join(c.path for c in missing)} without its default")
-        if missing:
-            what = ", ".join(f"{c.verb} {c.path}" for c in missing)
+        if what := ", ".join(f"{c.verb} {c.path}" for c in missing):
             raise self._failure("tables.patch", f"answered OK, but the table read back does not show: {what}")
 
     def query(
@@ -277,11 +275,14 @@ class BigQueryEngine:
         labels = dict(self.labels)
         if label:
             labels["bqmanage_step"] = label
+        # Only a set cap is passed (the client sends None as the string "None").
+        cap = {} if dry_run or self.maximum_bytes_billed is None else {"maximum_bytes_billed": self.maximum_bytes_billed}
         return bigquery.QueryJobConfig(
             labels=labels,
             dry_run=dry_run,
             use_query_cache=not dry_run,
             query_parameters=[query_parameter(k, v) for k, v in (params or {}).items()],
+            **cap,
         )
 
     def _run(
