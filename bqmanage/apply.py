@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from bqmanage import __version__
 from bqmanage.changes import CreateTable
-from bqmanage.errors import ApplyError, BqmanageError, DefaultsRejected
+from bqmanage.errors import ApplyError, BqmanageError, DefaultsRejected, StreamingBufferError
 from bqmanage.model.names import LEDGER, quote, string_literal
 from bqmanage.model.schema import Column, Table
 from bqmanage.plan import Plan, Step, fallback_steps, step_of
@@ -186,6 +186,8 @@ def apply_plan(
                 )
             if isinstance(exc, KeyboardInterrupt):
                 raise
+            if isinstance(exc, StreamingBufferError):  # one line: the cause is known, the cure is to wait
+                raise ApplyError(f"{step.dataset}.{step.table or ''}: {step.kind} not run: {exc}") from None
             ran = "\n".join(capped([f"  done     {s.kind} {s.dataset}.{s.table or ''}" for s in result.executed]))
             left = "\n".join(capped([f"  not run  {s.kind} {s.dataset}.{s.table or ''}" for s in plan.steps[index:]]))
             raise ApplyError(

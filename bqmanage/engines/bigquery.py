@@ -24,7 +24,7 @@ from bqmanage.changes.patch import strip_governance, unapplied
 from bqmanage.engines import bq_catalog
 from bqmanage.engines.bq_catalog import each
 from bqmanage.engines.bq_credentials import credentials
-from bqmanage.engines.bq_errors import NETWORK, api_message, is_retryable, network_reason
+from bqmanage.engines.bq_errors import NETWORK, api_message, error_class, is_retryable, network_reason
 from bqmanage.engines.bq_params import query_parameter, same_base_type
 from bqmanage.engines.dml import DmlStats
 from bqmanage.errors import ConfigError, DefaultsRejected, WarehouseError
@@ -394,7 +394,7 @@ class BigQueryEngine:
         except WarehouseError:
             raise
         except gexc.GoogleAPICallError as exc:
-            raise self._failure(operation, api_message(exc)) from exc
+            raise error_class(exc)(f"{self.where}: {operation} failed: {api_message(exc)}") from exc
         except NETWORK as exc:
             cause = exc.cause if isinstance(exc, gexc.RetryError) else exc
             if isinstance(cause, gexc.GoogleAPICallError):

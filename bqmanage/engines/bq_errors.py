@@ -7,6 +7,8 @@ import re
 import requests
 from google.api_core import exceptions as gexc
 
+from bqmanage.errors import StreamingBufferError, WarehouseError
+
 # Failures worth a new attempt: short-term rate limits, backend errors, and DML that lost a
 # concurrent-update race (reason invalidQuery, which the client does not retry by itself).
 _RETRY_REASONS = {
@@ -44,7 +46,19 @@ def is_retryable(exc: Exception) -> bool:
     )
 
 
+# https://cloud.google.com/bigquery/docs/data-manipulation-language#limitations: rows written by
+# legacy streaming in the last ~30 minutes (rarely up to 90) cannot be changed by DML.
+_STREAMING = "would affect rows in the streaming buffer"
+
+
+def error_class(exc: gexc.GoogleAPICallError) -> type[WarehouseError]:
+    """The WarehouseError a client error becomes."""
+    return StreamingBufferError if _STREAMING in str(exc) else WarehouseError
+
+
 def api_message(exc: gexc.GoogleAPICallError) -> str:
+    if _STREAMING in str(exc):
+        return "rows in the streaming buffer; re-run in up to 90 minutes (DML cannot change rows streamed in that time)"
     message = f"{exc.code} {getattr(exc, 'message', None) or exc}"
     if isinstance(exc, (gexc.Forbidden, gexc.Unauthorized)) and not is_retryable(exc):
         message += " (check the credentials' BigQuery roles: Data Editor and Job User for apply)"
