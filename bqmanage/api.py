@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from bqmanage.codeaudit.audit import CodeAuditResult
     from bqmanage.engines import Engine
     from bqmanage.plan import Plan, Step
-    from bqmanage.tenants.commands import TenantJob, TenantListing, TenantReport
+    from bqmanage.tenants.commands import TenantListing, TenantReport
     from bqmanage.tenants.fleet import OnTenant, TenantOutcome
     from bqmanage.tenants.reset import ResetReport
     from bqmanage.tenants.templates import Registry
@@ -57,11 +57,6 @@ class PlanResult:
     # Per step, the bytes it would bill (a dry run; data steps only, None elsewhere or unknown).
     estimates: list[int | None] = field(default_factory=list)
 
-    @property
-    def estimated_bytes(self) -> int | None:
-        known = [e for e in self.estimates if e is not None]
-        return sum(known) if known else None
-
 
 def make_plan(
     settings: Settings,
@@ -84,9 +79,9 @@ def make_plan(
     from bqmanage.apply import latest_entries
     from bqmanage.diff import compare
     from bqmanage.introspect import read_actual
-    from bqmanage.plan import build_plan
+    from bqmanage.plan import build_plan, estimate_bytes, place_datasets, refuse_unplaced
 
-    desired = desired or validate(settings)
+    desired = place_datasets(desired or validate(settings), settings.location)
     actual = read_actual(engine, desired)
     changes = compare(desired, actual, engine.capabilities.unobservable)
     # Only live datasets can hold a ledger; introspection already knows which those are.
@@ -99,9 +94,8 @@ def make_plan(
                 resume[(entry.dataset, table)] = tuple(columns)
     plan = build_plan(changes, settings.project, resume, desired, backfill)
     resumed = [f"{d}.{t}" for d, t in resume]
-    # Steps that read or write data (the backfill) bill bytes: a dry run says how many, free.
-    estimates = [engine.estimate_bytes(s.sql) if not s.is_metadata and s.sql else None for s in plan.steps]
-    planned = PlanResult(plan=plan, desired=desired, ledger=ledger, resumed=resumed, estimates=estimates)
+    refuse_unplaced(plan, engine.capabilities, settings.target)
+    planned = PlanResult(plan=plan, desired=desired, ledger=ledger, resumed=resumed, estimates=estimate_bytes(engine, plan))
     if tenants is not None or all_tenants:
         from bqmanage.tenants import fleet
         from bqmanage.tenants.templates import for_tenants
@@ -149,22 +143,16 @@ def apply(
     """
     from bqmanage.apply import apply_plan
     from bqmanage.errors import RefusedChangeError
+    from bqmanage.plan import refuse_over_cap, total_bytes
     from bqmanage.report.text import refusals_text
 
     planned = make_plan(settings, engine, backfill, desired, history=dry_run)  # a dry run prints the plan
     if planned.plan.has_refused:
         raise RefusedChangeError(refusals_text(planned.plan))
-    cap, estimate = settings.maximum_bytes_billed, planned.estimated_bytes
-    if cap is not None and estimate is not None and estimate > cap and not dry_run:
-        # Before any change: BigQuery would fail the backfill half-way, after the ALTERs.
-        raise RefusedChangeError(
-            f"target {settings.target}: the plan's data steps would bill about {estimate:,} bytes, above its "
-            f"maximum_bytes_billed of {cap:,}; nothing was run. Raise the limit, or apply with --no-backfill "
-            "and backfill in smaller steps."
-        )
     if dry_run:
         outcome = ApplyOutcome(planned=planned, result=None)
     else:
+        refuse_over_cap(settings.target, settings.maximum_bytes_billed, total_bytes(planned.estimates))
         outcome = ApplyOutcome(
             planned=planned, result=apply_plan(engine, planned.plan, planned.desired.digest, on_step, settings.project)
         )
@@ -244,9 +232,10 @@ def check(
     from bqmanage.check.owed import owed_backfills
     from bqmanage.diff import compare
     from bqmanage.introspect import read_for_check
+    from bqmanage.plan import place_datasets
     from bqmanage.tenants.templates import templated
 
-    desired = desired or validate(settings)
+    desired = place_datasets(desired or validate(settings), settings.location)
     actual, listed = read_for_check(engine, desired, on_progress)
     changes = compare(desired, actual, engine.capabilities.unobservable)
     # Tenants' datasets are the templates' (no legacy names there): the audit leaves them to the
@@ -360,7 +349,7 @@ def tenant_add(
         onboard.confirm_new(settings, engine, job)
     job.report.datasets = onboard.tenant_datasets(settings, engine, job.desired, tenant_id)
     if not job.report.registered:
-        _quota_row(settings, engine, job)
+        onboard.quota_row(settings, engine, job)
     tenants.update_changed_limits(engine, job)
     return job.report
 
@@ -394,10 +383,11 @@ def tenant_resume(
     """Make a suspended tenant active again, with its row for today carried from its latest row
     however old (limits, storage and the other carried values), as the next reset would."""
     from bqmanage.tenants import commands as tenants
+    from bqmanage.tenants import onboard
 
     job = tenants.job(settings, "tenant_resume", tenant_id, desired, run_date)
     tenants.set_status(engine, job.tables, job.report, job.tables.quota.active_status, settings.target)
-    _quota_row(settings, engine, job)
+    onboard.quota_row(settings, engine, job)
     tenants.align_quota_row(engine, job.tables, job.report, job.day)
     return job.report
 
@@ -416,19 +406,12 @@ def tenant_set_limits(
     """Change a tenant's limits in the registry and in its row for today, which an active tenant
     gets now if the reset has not made it yet: later resets carry the limits from it."""
     from bqmanage.tenants import commands as tenants
+    from bqmanage.tenants import onboard
 
     limits = {"daily_limit": daily_limit, "monthly_limit": monthly_limit, "concurrent_limit": concurrent_limit}
     job = tenants.job(settings, "tenant_set_limits", tenant_id, desired, run_date, limits)
     tenants.set_limits(engine, job.tables, job.report, job.wanted, settings.target)
     if job.report.changes:  # today's row too, made first for an active tenant the reset has not reached yet
-        _quota_row(settings, engine, job)
+        onboard.quota_row(settings, engine, job)
         tenants.update_changed_limits(engine, job)
     return job.report
-
-
-def _quota_row(settings: Settings, engine: Engine, job: TenantJob) -> None:
-    """The tenant's quota row for the job's day, made by the reset restricted to it: from its
-    latest row however old, else the registry's values; none for a tenant that is not active."""
-    from bqmanage.tenants.commands import note_quota_row
-
-    note_quota_row(engine, job, reset(settings, engine, run_date=job.day, desired=job.desired, tenant=job.report.tenant))

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from bqmanage.settings import Settings
 
 # Real BigQuery: one multi-action ALTER per table, 5 metadata updates per 10 s per table.
-BIGQUERY = Capabilities(multi_action_alter=True, metadata_updates_per_10s=5, scripts=True)
+BIGQUERY = Capabilities(multi_action_alter=True, metadata_updates_per_10s=5, scripts=True, requires_location=True)
 # bqemulator 1.4.0 (measured; README "Tests" lists the gaps): rejects multi-action ALTER,
 # drops defaults, descriptions, labels, clustering, require_partition_filter, type parameters
 # and CREATE SCHEMA options, and its catalog does not follow ALTER (read physical columns instead).
@@ -55,6 +55,7 @@ BQEMULATOR = Capabilities(
             "type_params",
             "dataset_options",
             "friendly_name",
+            "location",
         }
     ),
 )
@@ -81,7 +82,7 @@ class BigQueryEngine:
         self.client = bigquery.Client(project=settings.project, credentials=creds, location=settings.location)
         self.project = settings.project
         self.location = settings.location
-        self.maximum_bytes_billed = settings.maximum_bytes_billed  # sent with every job
+        self.maximum_bytes_billed = settings.maximum_bytes_billed  # sent with every job when set (None goes as "None")
         self._locations: dict[str, str] = {}  # dataset -> location, as datasets.get reported it
         # Where every failure message starts: which warehouse, reached how.
         self.where = f"bigquery project {settings.project} at {emulator or 'https://bigquery.googleapis.com'}"
@@ -275,7 +276,6 @@ class BigQueryEngine:
         labels = dict(self.labels)
         if label:
             labels["bqmanage_step"] = label
-        # Only a set cap is passed (the client sends None as the string "None").
         cap = {} if dry_run or self.maximum_bytes_billed is None else {"maximum_bytes_billed": self.maximum_bytes_billed}
         return bigquery.QueryJobConfig(
             labels=labels,

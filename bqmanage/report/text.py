@@ -75,9 +75,9 @@ def plan_text(planned: PlanResult, target: str, runs_as: str | None = None) -> s
         if estimate is not None:
             lines.append(f"-- estimated bytes billed: {estimate:,} (dry run)")
         lines.append(step.text())
-    if planned.estimated_bytes is not None:
+    if known := [e for e in estimates if e is not None]:
         lines.append("")
-        lines.append(f"-- estimated bytes billed in all: {planned.estimated_bytes:,}")
+        lines.append(f"-- estimated bytes billed in all: {sum(known):,}")
     datasets = sorted({s.dataset for s in plan.steps})
     if runs_as:
         lines.append("")

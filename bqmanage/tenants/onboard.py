@@ -29,12 +29,12 @@ from bqmanage.errors import NotAppliedError, RefusedChangeError, UsageError, War
 from bqmanage.introspect import read_actual
 from bqmanage.model.names import LEDGER
 from bqmanage.model.schema import Definitions
-from bqmanage.plan import Plan, Step, build_plan, step_of
+from bqmanage.plan import Plan, Step, build_plan, place_datasets, refuse_unplaced, step_of
 from bqmanage.report.text import capped, refusals_text
 from bqmanage.tenants import sql as tsql
-from bqmanage.tenants.commands import LABEL, refuse_collision, shown
+from bqmanage.tenants.commands import LABEL, note_quota_row, refuse_collision, shown
 from bqmanage.tenants.ids import dataset_part
-from bqmanage.tenants.reset import merge_params
+from bqmanage.tenants.reset import merge_params, run_reset
 from bqmanage.tenants.reset_sql import not_applied_message, render_reset
 from bqmanage.tenants.templates import for_tenants
 
@@ -73,8 +73,9 @@ def tenant_datasets(settings: Settings, engine: Engine, desired: Definitions, te
     """Create or bring up to date the tenant's templated datasets; what each step did."""
     if not desired.templates:
         return []
-    part = for_tenants(desired, [tenant])
+    part = place_datasets(for_tenants(desired, [tenant]), settings.location)
     plan = _plan(engine, part, settings.project)
+    refuse_unplaced(plan, engine.capabilities, settings.target)
     if plan.has_refused:
         raise RefusedChangeError(refusals_text(plan))
     by_dataset: dict[str, list[Step]] = {}
@@ -137,3 +138,10 @@ def confirm_new(settings: Settings, engine: Engine, job: TenantJob) -> None:
     report.values = shown(t, own[0])
     report.quota_row = "created" if own[0]["_bqm_rows_today"] else "none"
     report.row_source = "registry" if own[0]["_bqm_rows_today"] else None
+
+
+def quota_row(settings: Settings, engine: Engine, job: TenantJob) -> None:
+    """The tenant's quota row for the job's day, made by the reset restricted to it: from its
+    latest row however old, else the registry's values; none for a tenant that is not active."""
+    sql = render_reset(job.desired, job.tables.quota_table, settings.project, one_tenant=True)
+    note_quota_row(engine, job, run_reset(engine, sql, job.day, False, settings.target, job.report.tenant))
