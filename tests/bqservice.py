@@ -34,6 +34,7 @@ import re
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 MB = 1024 * 1024
@@ -82,6 +83,9 @@ class DmlRules:
     per_window: int = 25  # DML statements per table per window
     window: float = 10.0  # seconds; a test may scale it down together with the client's sleeps
     run_seconds: float = 0.0  # wall seconds a statement runs after bqemulator answered
+    # The clock of the rate windows: the proxy's modelled clock (FaultProxy.clock, with a scale)
+    # keeps bqemulator's own slowness out, so that statements arrive as fast as on BigQuery.
+    clock: Callable[[], float] = time.monotonic
     outstanding: Counter[tuple[str, str]] = field(default_factory=Counter)  # (kind, table): running + pending
     inserts: Counter[str] = field(default_factory=Counter)  # INSERTs run per table
     recent: dict[str, list[float]] = field(default_factory=dict)
@@ -96,7 +100,7 @@ class DmlRules:
             return None, None
         kind, table = target
         with self._lock:
-            now = time.monotonic()
+            now = self.clock()
             recent = [t for t in self.recent.get(table, []) if now - t < self.window]
             self.recent[table] = recent
             if kind == "mutating":

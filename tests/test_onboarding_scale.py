@@ -8,7 +8,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,31 +28,35 @@ SCALE = 0.02  # the model's 10 s windows and the client's backoff waits run this
 
 @pytest.fixture
 def proxy(emulator: str, emulator_url: str, monkeypatch: pytest.MonkeyPatch, workdir: Path) -> Iterator[FaultProxy]:
-    proxy = FaultProxy(emulator_url)
+    # Modelled time: every request takes its BigQuery latency, SCALE times faster, and bqemulator's
+    # own work takes none, so that 50 clients' statements meet in the model as on BigQuery.
+    proxy = FaultProxy(emulator_url, scale=SCALE)
     monkeypatch.setenv("BIGQUERY_EMULATOR_HOST", proxy.url)
-    monkeypatch.setenv("BQMANAGE_RETRY_DEADLINE", "120")  # the default: BigQuery's queues drain in time
+    # The retry deadline is in wall seconds, which bqemulator stretches (it serves one request at a
+    # time, about 0.2 s each here); BigQuery's 120 s default holds in modelled time.
+    monkeypatch.setenv("BQMANAGE_RETRY_DEADLINE", "3600")
     settings = resolve_settings(target="bigquery", project=emulator)
     api.apply(settings, BigQueryEngine(settings, "test"))
     yield proxy
     proxy.close()
 
 
-def _engine(settings: Settings) -> BigQueryEngine:
+def _engine(settings: Settings, proxy: FaultProxy) -> BigQueryEngine:
     engine = BigQueryEngine(settings, "test")
-    engine.sleep = lambda seconds: time.sleep(seconds * SCALE)  # type: ignore[method-assign]
+    engine.sleep = lambda seconds: proxy.clock.sleep_until(proxy.clock.now() + seconds)  # type: ignore[method-assign]
     # bqemulator answers one request at a time: with every client waiting on it at once, an answer
     # can take longer than the 60 s one HTTP request is given (BigQuery answers in about a second).
     engine.rpc_timeout = 600.0
     return engine
 
 
-def _concurrently(settings: Settings, tenants: list[str]) -> list[BaseException | None]:
+def _concurrently(settings: Settings, proxy: FaultProxy, tenants: list[str]) -> list[BaseException | None]:
     """``tenant add`` of each id, each in its own thread with its own client, all at once."""
     outcomes: list[BaseException | None] = [None] * len(tenants)
     start = threading.Barrier(len(tenants))
 
     def add(i: int) -> None:
-        engine = _engine(settings)
+        engine = _engine(settings, proxy)
         start.wait()
         try:
             api.tenant_add(settings, engine, tenants[i], run_date=DAY)
@@ -85,9 +88,9 @@ def onboard(
 ) -> tuple[list[BaseException | None], dict[str, int], dict[str, int], DmlRules]:
     """``count`` concurrent adds through BigQuery's DML rules: the outcomes, the rows per tenant
     (registry, quota) and the model, with what it refused."""
-    rules = proxy.dml = DmlRules(window=10.0 * SCALE, run_seconds=1.0 * SCALE)
+    rules = proxy.dml = DmlRules(clock=proxy.clock.now)
     settings = resolve_settings(target="bigquery", project=project)
-    outcomes = _concurrently(settings, [f"t{i:03d}" for i in range(count)])
+    outcomes = _concurrently(settings, proxy, [f"t{i:03d}" for i in range(count)])
     proxy.dml = None
     return outcomes, *_rows(settings), rules
 
@@ -102,21 +105,21 @@ def test_fifty_concurrent_adds_of_distinct_tenants_all_succeed_with_one_row_of_e
 
 
 def test_concurrent_adds_of_one_tenant_leave_one_registry_row_and_one_quota_row(emulator: str, proxy: FaultProxy) -> None:
-    proxy.dml = DmlRules(window=10.0 * SCALE, run_seconds=1.0 * SCALE)
+    proxy.dml = DmlRules(clock=proxy.clock.now)
     settings = resolve_settings(target="bigquery", project=emulator)
-    outcomes = _concurrently(settings, ["acme"] * 4)
+    outcomes = _concurrently(settings, proxy, ["acme"] * 4)
     assert outcomes == [None] * 4
     assert _rows(settings) == ({"acme": 1}, {"acme": 1})
 
 
 def test_colliding_ids_are_refused_and_never_both_registered(emulator: str, proxy: FaultProxy) -> None:
     settings = resolve_settings(target="bigquery", project=emulator)
-    outcomes = _concurrently(settings, ["acme-x", "acme_x"])
+    outcomes = _concurrently(settings, proxy, ["acme-x", "acme_x"])
     assert all(o is None or isinstance(o, UsageError) for o in outcomes)
     registry, _ = _rows(settings)
     assert len(set(registry) & {"acme-x", "acme_x"}) <= 1
     # One after the other: the second is refused before it writes anything.
-    engine = _engine(settings)
+    engine = _engine(settings, proxy)
     if not registry:
         api.tenant_add(settings, engine, "acme-x", run_date=DAY)
     taken = "acme_x" if "acme-x" in _rows(settings)[0] else "acme-x"
@@ -158,7 +161,7 @@ def test_a_full_mutating_queue_is_answered_as_bigquery_does_and_retried(emulator
     status, reason, message = TOO_MANY_DML
     full = (status, reason, message.format(table=f"{emulator}:tenants.tenant_usage_quotas"))
     proxy.faults.append(Fault("POST", re.compile(r"/jobs"), 2, full, re.compile("MERGE")))
-    engine = _engine(settings)
+    engine = _engine(settings, proxy)
     waits: list[float] = []
     engine.sleep = waits.append  # type: ignore[method-assign]
     report = api.tenant_add(settings, engine, "acme", run_date=DAY)
