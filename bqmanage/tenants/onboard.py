@@ -9,12 +9,13 @@ be cheap and must not contend on the shared tables more than it has to:
 - The tenant's templated datasets are planned on their own, without reading a ledger (an owed
   backfill is ``apply``'s to resume). A new tenant's datasets are CREATEs only: on BigQuery they go
   as one script job per dataset, with the ledger's table, instead of a job each.
-- The tenant's quota row for the day comes from the reset restricted to it; a tenant registered
-  by this very add skips the status read before the MERGE (tenants/reset.py).
+- A tenant this add registered gets its quota row from the reset's one-tenant MERGE, then one read
+  confirms both rows (``confirm_new``): copies or a colliding id left by concurrent adds show there.
+  A tenant registered before gets it from the reset restricted to it (``quota_row``).
 
-So a new tenant costs at most 6 query jobs (registry lookup and insert, read back without a job;
-the dataset script and its ledger row; the quota MERGE and its status read) and a repeated add 2
-(lookup and the quota status).
+So a new tenant costs at most 6 query jobs (registry lookup and INSERT; the quota MERGE and the
+confirming read; the dataset script and its ledger row) and a repeated add 2 (lookup and the
+reset's status read).
 """
 
 from __future__ import annotations
