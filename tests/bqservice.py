@@ -36,6 +36,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 MB = 1024 * 1024
 TOO_MANY_DML = (
@@ -165,3 +166,59 @@ class Billing:
         if target is not None and target[0] == "mutating":
             billed = max(billed, self.table_bytes.get(target[1], 0))
         return billed
+
+
+_TABLE_PATH = re.compile(r"/datasets/([^/]+)/tables/([^/?]+)(?:\?|$)")
+_ALTER = re.compile(r"^\s*ALTER\s+TABLE\s+(?:IF\s+EXISTS\s+)?(\S+)", re.IGNORECASE)
+
+
+@dataclass
+class MetadataRateLimit:
+    """BigQuery's table metadata update limit, enforced: at most ``per`` updates of one table in
+    any ``window`` seconds (https://cloud.google.com/bigquery/quotas#standard_tables: 5 per 10 s);
+    one more is answered 403 rateLimitExceeded, as BigQuery does, and is not an update.
+
+    An update is an ``ALTER TABLE`` query job (one job, whatever it holds: a multi-action ALTER
+    is one statement on BigQuery, which bqemulator gets as a script of one-action ALTERs) or a
+    ``tables.patch``/``tables.update`` of the table."""
+
+    per: int = 5
+    window: float = 10.0
+    updates: Counter[str] = field(default_factory=Counter)  # accepted, by dataset.table
+    rejected: Counter[str] = field(default_factory=Counter)  # answered rateLimitExceeded
+    recent: dict[str, list[float]] = field(default_factory=dict)
+    log: list[tuple[float, str, bool]] = field(default_factory=list)  # (monotonic time, table, accepted)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def admit(self, method: str, path: str, body: bytes) -> bool:
+        """False when the request is a metadata update over the limit (it gets the 403)."""
+        table = _updated_table(method, path, body)
+        if table is None:
+            return True
+        with self.lock:
+            now = time.monotonic()
+            recent = [t for t in self.recent.get(table, []) if now - t < self.window]
+            accepted = len(recent) < self.per
+            self.recent[table] = [*recent, now] if accepted else recent
+            (self.updates if accepted else self.rejected)[table] += 1
+            self.log.append((now, table, accepted))
+            return accepted
+
+
+def _updated_table(method: str, path: str, body: bytes) -> str | None:
+    """dataset.table that a request updates the metadata of, or None."""
+    route = urlsplit(path).path
+    if method in ("PATCH", "PUT") and (match := _TABLE_PATH.search(route)):
+        return f"{match.group(1)}.{match.group(2)}"
+    if method != "POST" or not route.endswith(("/jobs", "/queries")) or not body:
+        return None
+    try:
+        request = json.loads(body)
+    except ValueError:
+        return None
+    sql = ((request.get("configuration") or {}).get("query") or {}).get("query") or request.get("query") or ""
+    match = _ALTER.match(sql)
+    if match is None:
+        return None
+    parts = match.group(1).replace("`", "").split(".")
+    return ".".join(parts[-2:])
