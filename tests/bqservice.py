@@ -1,7 +1,7 @@
-"""BigQuery's per-table DML rules and its on-demand billing, modelled for the proxy (tests/faultproxy.py).
-
-bqemulator runs every job at once and bills nothing, so neither shows what breaks a multi-tenant
-platform on the real service. The proxy asks this model before it forwards a query job:
+"""BigQuery's per-table rules (DML queues and rates, metadata updates) and its on-demand billing,
+modelled for the proxy (tests/faultproxy.py). The metadata update limit is ``MetadataRateLimit``
+at the end. bqemulator runs every job at once and bills nothing, so neither shows what breaks a
+multi-tenant platform on the real service. The proxy asks ``DmlRules`` before it forwards a job:
 
 - the mutating DML queue of each table: at most 2 UPDATE/DELETE/MERGE statements run at once and
   at most 20 wait as PENDING; one more fails at once with BigQuery's error body
