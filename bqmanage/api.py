@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from bqmanage.codeaudit.audit import CodeAuditResult
     from bqmanage.engines import Engine
     from bqmanage.plan import Plan, Step
-    from bqmanage.tenants.commands import TenantJob, TenantListing, TenantReport
+    from bqmanage.tenants.commands import TenantListing, TenantReport
     from bqmanage.tenants.fleet import OnTenant, TenantOutcome
     from bqmanage.tenants.reset import ResetReport
     from bqmanage.tenants.templates import Registry
@@ -54,6 +54,8 @@ class PlanResult:
     # With tenants: each tenant's own plan of its templated datasets (or why it has none).
     tenants: list[TenantOutcome[PlanResult]] = field(default_factory=list)
     registry: Registry | None = None  # --all-tenants: what the registry said
+    # Per step, the bytes it would bill (a dry run; data steps only, None elsewhere or unknown).
+    estimates: list[int | None] = field(default_factory=list)
 
 
 def make_plan(
@@ -77,9 +79,9 @@ def make_plan(
     from bqmanage.apply import latest_entries
     from bqmanage.diff import compare
     from bqmanage.introspect import read_actual
-    from bqmanage.plan import build_plan
+    from bqmanage.plan import build_plan, estimate_bytes, place_datasets, refuse_unplaced
 
-    desired = desired or validate(settings)
+    desired = place_datasets(desired or validate(settings), settings.location)
     actual = read_actual(engine, desired)
     changes = compare(desired, actual, engine.capabilities.unobservable)
     # Only live datasets can hold a ledger; introspection already knows which those are.
@@ -92,7 +94,8 @@ def make_plan(
                 resume[(entry.dataset, table)] = tuple(columns)
     plan = build_plan(changes, settings.project, resume, desired, backfill)
     resumed = [f"{d}.{t}" for d, t in resume]
-    planned = PlanResult(plan=plan, desired=desired, ledger=ledger, resumed=resumed)
+    refuse_unplaced(plan, engine.capabilities, settings.target)
+    planned = PlanResult(plan=plan, desired=desired, ledger=ledger, resumed=resumed, estimates=estimate_bytes(engine, plan))
     if tenants is not None or all_tenants:
         from bqmanage.tenants import fleet
         from bqmanage.tenants.templates import for_tenants
@@ -140,6 +143,7 @@ def apply(
     """
     from bqmanage.apply import apply_plan
     from bqmanage.errors import RefusedChangeError
+    from bqmanage.plan import refuse_over_cap, total_bytes
     from bqmanage.report.text import refusals_text
 
     planned = make_plan(settings, engine, backfill, desired, history=dry_run)  # a dry run prints the plan
@@ -148,6 +152,7 @@ def apply(
     if dry_run:
         outcome = ApplyOutcome(planned=planned, result=None)
     else:
+        refuse_over_cap(settings.target, settings.maximum_bytes_billed, total_bytes(planned.estimates))
         outcome = ApplyOutcome(
             planned=planned, result=apply_plan(engine, planned.plan, planned.desired.digest, on_step, settings.project)
         )
@@ -227,9 +232,10 @@ def check(
     from bqmanage.check.owed import owed_backfills
     from bqmanage.diff import compare
     from bqmanage.introspect import read_for_check
+    from bqmanage.plan import place_datasets
     from bqmanage.tenants.templates import templated
 
-    desired = desired or validate(settings)
+    desired = place_datasets(desired or validate(settings), settings.location)
     actual, listed = read_for_check(engine, desired, on_progress)
     changes = compare(desired, actual, engine.capabilities.unobservable)
     # Tenants' datasets are the templates' (no legacy names there): the audit leaves them to the
@@ -332,12 +338,18 @@ def tenant_add(
     other limits it updates the registry and today's row. A bad id is refused (UsageError, exit 2)
     before anything is read or written."""
     from bqmanage.tenants import commands as tenants
+    from bqmanage.tenants import onboard
 
     limits = {"daily_limit": daily_limit, "monthly_limit": monthly_limit, "concurrent_limit": concurrent_limit}
     job = tenants.job(settings, "tenant_add", tenant_id, desired, run_date, limits, name)
+    # Only what belongs to the tenant: shared datasets that need a migration are apply's (onboard).
+    onboard.refuse_pending_migration(settings, engine, job)
     tenants.register(engine, job.tables, job.report, job.wanted, job.tables.quota.active_status, settings.target)
-    job.report.datasets = _tenant_datasets(settings, engine, job.desired, tenant_id)
-    _quota_row(settings, engine, job)
+    if job.report.registered:  # its quota row first: one read then confirms both rows
+        onboard.confirm_new(settings, engine, job)
+    job.report.datasets = onboard.tenant_datasets(settings, engine, job.desired, tenant_id)
+    if not job.report.registered:
+        onboard.quota_row(settings, engine, job)
     tenants.update_changed_limits(engine, job)
     return job.report
 
@@ -371,10 +383,11 @@ def tenant_resume(
     """Make a suspended tenant active again, with its row for today carried from its latest row
     however old (limits, storage and the other carried values), as the next reset would."""
     from bqmanage.tenants import commands as tenants
+    from bqmanage.tenants import onboard
 
     job = tenants.job(settings, "tenant_resume", tenant_id, desired, run_date)
     tenants.set_status(engine, job.tables, job.report, job.tables.quota.active_status, settings.target)
-    _quota_row(settings, engine, job)
+    onboard.quota_row(settings, engine, job)
     tenants.align_quota_row(engine, job.tables, job.report, job.day)
     return job.report
 
@@ -393,28 +406,12 @@ def tenant_set_limits(
     """Change a tenant's limits in the registry and in its row for today, which an active tenant
     gets now if the reset has not made it yet: later resets carry the limits from it."""
     from bqmanage.tenants import commands as tenants
+    from bqmanage.tenants import onboard
 
     limits = {"daily_limit": daily_limit, "monthly_limit": monthly_limit, "concurrent_limit": concurrent_limit}
     job = tenants.job(settings, "tenant_set_limits", tenant_id, desired, run_date, limits)
     tenants.set_limits(engine, job.tables, job.report, job.wanted, settings.target)
     if job.report.changes:  # today's row too, made first for an active tenant the reset has not reached yet
-        _quota_row(settings, engine, job)
+        onboard.quota_row(settings, engine, job)
         tenants.update_changed_limits(engine, job)
     return job.report
-
-
-def _tenant_datasets(settings: Settings, engine: Engine, desired: Definitions, tenant_id: str) -> list[str]:
-    """The tenant's templated datasets and tables (dataset directories named with ``{tenant}``):
-    ``apply`` restricted to this tenant. Without a template there is nothing to do."""
-    if not desired.templates:
-        return []
-    outcome = apply(settings, engine, desired=desired, tenants=[tenant_id])
-    return [s.reason for done in outcome.tenants if done.value for s in done.value.planned.plan.steps]
-
-
-def _quota_row(settings: Settings, engine: Engine, job: TenantJob) -> None:
-    """The tenant's quota row for the job's day, made by the reset restricted to it: from its
-    latest row however old, else the registry's values; none for a tenant that is not active."""
-    from bqmanage.tenants.commands import note_quota_row
-
-    note_quota_row(engine, job, reset(settings, engine, run_date=job.day, desired=job.desired, tenant=job.report.tenant))

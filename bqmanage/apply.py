@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from bqmanage import __version__
 from bqmanage.changes import CreateTable
-from bqmanage.errors import ApplyError, BqmanageError, DefaultsRejected
+from bqmanage.errors import ApplyError, BqmanageError, DefaultsRejected, StreamingBufferError
 from bqmanage.model.names import LEDGER, quote, string_literal
 from bqmanage.model.schema import Column, Table
 from bqmanage.plan import Plan, Step, fallback_steps, step_of
@@ -186,6 +186,8 @@ def apply_plan(
                 )
             if isinstance(exc, KeyboardInterrupt):
                 raise
+            if isinstance(exc, StreamingBufferError):  # one line: the cause is known, the cure is to wait
+                raise ApplyError(f"{step.dataset}.{step.table or ''}: {step.kind} not run: {exc}") from None
             ran = "\n".join(capped([f"  done     {s.kind} {s.dataset}.{s.table or ''}" for s in result.executed]))
             left = "\n".join(capped([f"  not run  {s.kind} {s.dataset}.{s.table or ''}" for s in plan.steps[index:]]))
             raise ApplyError(
@@ -262,8 +264,29 @@ def _ledger_write(
     quiet: bool = False,
 ) -> None:
     # INSERT only, never UPDATE: inserts never conflict with concurrent DML.
+    params = ledger_params(dataset, run_id, principal, digest, outcome, applied, total, statements, plan, error)
+    try:
+        engine.query(ledger_insert_sql(dataset), params, label="apply")
+    except BqmanageError:
+        if not quiet:
+            raise
+
+
+def ledger_params(
+    dataset: str,
+    run_id: str,
+    principal: str,
+    digest: str,
+    outcome: str,
+    applied: int,
+    total: int,
+    statements: list[str],
+    plan: Plan,
+    error: str | None,
+) -> dict[str, Any]:
+    """The query parameters of one ledger row (``ledger_insert_sql``)."""
     backfill = [[t, list(c)] for d, t, c in plan.backfill if d == dataset]
-    params = {
+    return {
         "run_id": run_id,
         "applied_at": dt.datetime.now(dt.UTC),
         "principal": principal,
@@ -276,8 +299,3 @@ def _ledger_write(
         "backfill": json.dumps(backfill),
         "error": error,
     }
-    try:
-        engine.query(ledger_insert_sql(dataset), params, label="apply")
-    except BqmanageError:
-        if not quiet:
-            raise

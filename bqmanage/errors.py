@@ -85,3 +85,8 @@ class ApplyError(WarehouseError):
 
 class DefaultsRejected(WarehouseError):
     """BigQuery rejected the column defaults of a tables.patch; apply sets them with DDL instead."""
+
+
+class StreamingBufferError(WarehouseError):
+    """DML would change rows still in a table's streaming buffer (legacy streaming inserts), which
+    BigQuery refuses for up to 90 minutes. Not retried: it clears in minutes, not seconds."""

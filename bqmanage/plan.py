@@ -8,10 +8,14 @@ engine quirks arrive as data (``Capabilities``), never as ``if engine == ...``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bqmanage.changes import Backfill, Change, without_defaults
+from bqmanage.changes import Backfill, Change, CreateDataset, without_defaults
+from bqmanage.errors import RefusedChangeError, UsageError
 from bqmanage.model.schema import Column, Definitions, Partitioning, TableRef
+
+if TYPE_CHECKING:
+    from bqmanage.engines import Engine
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,12 @@ class Capabilities:
     catalog_follows_alter: bool = True
     # Whether several threads may call the engine at once (--all-tenants runs tenants in a pool).
     thread_safe: bool = True
+    # Whether one query job may hold several statements (a BigQuery script): tenant add creates a
+    # new tenant's dataset in one job instead of one per statement.
+    scripts: bool = False
+    # Whether CREATE SCHEMA must name a location: BigQuery puts a dataset without one in the US
+    # (https://cloud.google.com/bigquery/docs/locations#specify_locations), which nobody meant.
+    requires_location: bool = False
 
 
 @dataclass(frozen=True)
@@ -185,3 +195,50 @@ def _backfills(
             if column.key in wanted and column.key not in have and column.default is not None:
                 out.setdefault((dataset, table), []).append(column)
     return {k: tuple(v) for k, v in out.items()}
+
+
+def place_datasets(desired: Definitions, location: str | None) -> Definitions:
+    """Datasets whose definition names no location take the target's (when it has one): that is
+    where CREATE SCHEMA puts them, and where ``check`` expects them."""
+    if not location or all(d.location for d in desired.all_datasets()):
+        return desired
+    update = {
+        "datasets": tuple(d if d.location else d.model_copy(update={"location": location}) for d in desired.datasets),
+        "templates": tuple(d if d.location else d.model_copy(update={"location": location}) for d in desired.templates),
+    }
+    return desired.model_copy(update=update)
+
+
+def refuse_unplaced(plan: Plan, capabilities: Capabilities, target: str) -> None:
+    """On BigQuery, refuse a CREATE SCHEMA that names no location (UsageError, exit 2)."""
+    unplaced = sorted(
+        {c.dataset for s in plan.steps for c in s.changes if isinstance(c, CreateDataset) and not c.desired.location}
+    )
+    if capabilities.requires_location and unplaced:
+        raise UsageError(
+            f"dataset {unplaced[0]}: no location to create it in; set `location:` in its _dataset.yaml or the location "
+            f"of target {target} (--location, BQMANAGE_LOCATION); BigQuery would otherwise put it in the US"
+        )
+
+
+def estimate_bytes(engine: Engine, plan: Plan) -> list[int | None]:
+    """Per step, the bytes it would bill: a dry run (free) of each step that reads or writes data
+    (the backfill), None for the others and where the engine cannot tell."""
+    return [engine.estimate_bytes(s.sql) if not s.is_metadata and s.sql else None for s in plan.steps]
+
+
+def total_bytes(estimates: list[int | None]) -> int | None:
+    """What the estimated steps would bill together; None when none was estimated."""
+    known = [e for e in estimates if e is not None]
+    return sum(known) if known else None
+
+
+def refuse_over_cap(target: str, cap: int | None, estimate: int | None) -> None:
+    """Refuse (exit 2) a plan whose data steps would bill more than the target's cap: checked
+    before any change, since BigQuery would fail the backfill half-way, after the ALTERs."""
+    if cap is not None and estimate is not None and estimate > cap:
+        raise RefusedChangeError(
+            f"target {target}: the plan's data steps would bill about {estimate:,} bytes, above its "
+            f"maximum_bytes_billed of {cap:,}; nothing was run. Raise the limit, or apply with --no-backfill "
+            "and backfill in smaller steps."
+        )

@@ -45,6 +45,10 @@ class TargetConfig(BaseModel):
 
     # Read INFORMATION_SCHEMA with one region-qualified query per view instead of per-dataset batches.
     region_qualified_information_schema: bool = False
+    # The most bytes any one job may bill: sent with every job (BigQuery fails a job that would bill
+    # more, https://cloud.google.com/bigquery/docs/best-practices-costs#limit_query_costs_by_restricting_the_number_of_bytes_billed),
+    # and apply refuses up front when a data step's dry-run estimate is above it.
+    maximum_bytes_billed: int | None = Field(default=None, gt=0)
 
 
 class LegacyConfig(BaseModel):
@@ -88,6 +92,7 @@ class Settings(BaseModel):
     labels: dict[str, str] = Field(default_factory=dict)
     legacy: LegacyConfig = Field(default_factory=LegacyConfig)
     region_qualified_information_schema: bool = False
+    maximum_bytes_billed: int | None = None  # TargetConfig.maximum_bytes_billed
     # Tuning read from the environment (bqmanage/environment.py lists it), in one place.
     retry_deadline: float = 120.0
     job_timeout: float = 3600.0
@@ -201,6 +206,7 @@ def resolve_settings(
         labels=tcfg.labels,
         legacy=cfg.legacy,
         region_qualified_information_schema=tcfg.region_qualified_information_schema,
+        maximum_bytes_billed=tcfg.maximum_bytes_billed,
         retry_deadline=env_seconds("BQMANAGE_RETRY_DEADLINE", 120),
         job_timeout=env_seconds("BQMANAGE_JOB_TIMEOUT", 3600),
         lock_timeout=env_seconds("BQMANAGE_LOCK_TIMEOUT", 60),

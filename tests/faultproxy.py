@@ -20,10 +20,12 @@ import re
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
+
+from tests.bqservice import Billing, DmlRules, MetadataRateLimit, job_sql
 
 # The latency model: seconds one request takes on BigQuery, seen from the client, by kind. These are
 # assumptions (BigQuery publishes no latencies), sized from reports of real projects: a metadata
@@ -75,60 +77,6 @@ class SlowJobs:
 
 
 _JOB_PATH = re.compile(r"/projects/([^/]+)/(jobs|queries)/([^/?]+)(?:\?|$)")
-_TABLE_PATH = re.compile(r"/datasets/([^/]+)/tables/([^/?]+)(?:\?|$)")
-_ALTER = re.compile(r"^\s*ALTER\s+TABLE\s+(?:IF\s+EXISTS\s+)?(\S+)", re.IGNORECASE)
-
-
-@dataclass
-class MetadataRateLimit:
-    """BigQuery's table metadata update limit, enforced: at most ``per`` updates of one table in
-    any ``window`` seconds (https://cloud.google.com/bigquery/quotas#standard_tables: 5 per 10 s);
-    one more is answered 403 rateLimitExceeded, as BigQuery does, and is not an update.
-
-    An update is an ``ALTER TABLE`` query job (one job, whatever it holds: a multi-action ALTER
-    is one statement on BigQuery, which bqemulator gets as a script of one-action ALTERs) or a
-    ``tables.patch``/``tables.update`` of the table."""
-
-    per: int = 5
-    window: float = 10.0
-    updates: Counter[str] = field(default_factory=Counter)  # accepted, by dataset.table
-    rejected: Counter[str] = field(default_factory=Counter)  # answered rateLimitExceeded
-    recent: dict[str, list[float]] = field(default_factory=dict)
-    log: list[tuple[float, str, bool]] = field(default_factory=list)  # (monotonic time, table, accepted)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def admit(self, method: str, path: str, body: bytes) -> bool:
-        """False when the request is a metadata update over the limit (it gets the 403)."""
-        table = _updated_table(method, path, body)
-        if table is None:
-            return True
-        with self.lock:
-            now = time.monotonic()
-            recent = [t for t in self.recent.get(table, []) if now - t < self.window]
-            accepted = len(recent) < self.per
-            self.recent[table] = [*recent, now] if accepted else recent
-            (self.updates if accepted else self.rejected)[table] += 1
-            self.log.append((now, table, accepted))
-            return accepted
-
-
-def _updated_table(method: str, path: str, body: bytes) -> str | None:
-    """dataset.table that a request updates the metadata of, or None."""
-    route = urlsplit(path).path
-    if method in ("PATCH", "PUT") and (match := _TABLE_PATH.search(route)):
-        return f"{match.group(1)}.{match.group(2)}"
-    if method != "POST" or not route.endswith(("/jobs", "/queries")) or not body:
-        return None
-    try:
-        request = json.loads(body)
-    except ValueError:
-        return None
-    sql = ((request.get("configuration") or {}).get("query") or {}).get("query") or request.get("query") or ""
-    match = _ALTER.match(sql)
-    if match is None:
-        return None
-    parts = match.group(1).replace("`", "").split(".")
-    return ".".join(parts[-2:])
 
 
 class ModelledClock:
@@ -203,6 +151,12 @@ class FaultProxy:
     slow: SlowJobs | None = None
     slowed: int = 0  # answers that said "still running"
     rate_limit: MetadataRateLimit | None = None  # when set, enforced (see MetadataRateLimit)
+    dml: DmlRules | None = None  # when set, BigQuery's per-table DML queues are enforced (bqservice)
+    billing: Billing = field(default_factory=Billing)  # bytes every job would bill on demand
+    # What BigQuery does that bqemulator does not: edit a request before it goes upstream (a change
+    # the service ignores), or an answer before the client sees it (a column with policyTags).
+    edit_request: Callable[[str, str, bytes], bytes] | None = None
+    edit_answer: Callable[[str, str, bytes], bytes] | None = None
     headers: list[dict[str, str]] = field(default_factory=list)  # every request's headers, as bodies
     # With a scale, every request takes its modelled latency (LATENCY), measured on ``clock``, which
     # runs that much faster than the wall; None leaves the emulator's own timing alone.
@@ -214,6 +168,7 @@ class FaultProxy:
     _probes: set[str] = field(default_factory=set)
     _waits: dict[str, float] = field(default_factory=dict)  # job id -> its run time, paid by its first poll
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _upstream: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         proxy = self
@@ -270,6 +225,12 @@ class FaultProxy:
                 if fault is None and proxy.rate_limit is not None and not proxy.rate_limit.admit(self.command, self.path, body):
                     proxy.injected += 1
                     fault = Fault(self.command, re.compile(""), 0, RATE_LIMIT)
+                place = None
+                if fault is None and self.command == "POST" and urlsplit(self.path).path.endswith("/jobs"):
+                    error, place = proxy.dml.admit(job_sql(body)[0], _project(self.path)) if proxy.dml else (None, None)
+                    fault = Fault(self.command, re.compile(""), 0, error) if error else None
+                    if fault is None and b"LIMIT 0" not in body:  # the emulator-only probe bills nothing
+                        proxy.billing.bill(body)
                 if fault is not None:
                     status, reason, message = fault.error
                     payload = json.dumps(
@@ -283,11 +244,23 @@ class FaultProxy:
                     return
                 conn = http.client.HTTPConnection(up.hostname, up.port, timeout=60)
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
-                with proxy.clock.upstream() if proxy.scale is not None else contextlib.nullcontext():
-                    conn.request(self.command, self.path, body=body or None, headers=headers)
-                    response = conn.getresponse()
-                    payload = response.read()
+                if proxy.edit_request is not None:
+                    body = proxy.edit_request(self.command, self.path, body)
+                    headers = {k: v for k, v in headers.items() if k.lower() != "content-length"}  # http.client sets it
+                # Under the DML model many clients call at once: bqemulator gets them one at a time
+                # (it serialises its work anyway), so none waits out its socket timeout inside it.
+                gate = proxy._upstream if proxy.dml is not None else contextlib.nullcontext()
+                try:
+                    with gate, proxy.clock.upstream() if proxy.scale is not None else contextlib.nullcontext():
+                        conn.request(self.command, self.path, body=body or None, headers=headers)
+                        response = conn.getresponse()
+                        payload = response.read()
+                finally:
+                    if place is not None and proxy.dml is not None:
+                        proxy.dml.release(place)  # the statement ran: its place in the queue is free
                 data = proxy._as_running(self.command, self.path, body, payload)
+                if proxy.edit_answer is not None:
+                    data = proxy.edit_answer(self.command, self.path, data)
                 self.send_response(response.status)
                 for key, value in response.getheaders():
                     if key.lower() not in ("transfer-encoding", "connection", "content-length"):
@@ -395,6 +368,11 @@ class FaultProxy:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def _project(path: str) -> str:
+    parts = urlsplit(path).path.split("/")
+    return parts[parts.index("projects") + 1] if "projects" in parts else ""
 
 
 def _job_id(body: bytes) -> str:

@@ -245,6 +245,9 @@ DATASET_CASES: list[tuple[str, Dataset, Dataset | None, list[str]]] = [
         ["set_dataset_options"],
     ),
     ("identical dataset", Dataset(name="ds", labels={"a": "b"}), Dataset(name="ds", labels={"a": "b"}), []),
+    ("same location, other spelling", Dataset(name="ds", location="eu"), Dataset(name="ds", location="EU"), []),
+    # Refused (BigQuery fixes a dataset's location at creation): no step, a refusal.
+    ("location differs refused", Dataset(name="ds", location="EU"), Dataset(name="ds", location="US"), ["location_mismatch"]),
 ]
 
 
@@ -255,7 +258,9 @@ def compare_datasets(desired: Dataset, actual: Dataset | None) -> list[Change]:
 @pytest.mark.parametrize("case_id,desired,actual,kinds", DATASET_CASES, ids=[c[0] for c in DATASET_CASES])
 def test_dataset_case(case_id: str, desired: Dataset, actual: Dataset | None, kinds: list[str]) -> None:
     plan = build_plan(compare_datasets(desired, actual))
-    assert [s.kind for s in plan.steps] == kinds and not plan.has_refused
+    assert [s.kind for s in plan.steps] + [c.kind for c in plan.refused] == kinds
+    assert plan.has_refused == case_id.endswith("refused")
+    assert [c.refusal().code for c in plan.refused] == (["BQM106"] if plan.has_refused else [])  # type: ignore[union-attr]
 
 
 def test_every_kind_diff_can_detect_has_a_case() -> None:

@@ -30,7 +30,7 @@ from bqmanage.changes.base import (
     TablePatch,
 )
 from bqmanage.changes.columns import AddColumn, ChangeMode, ChangeType, DropColumn, RelaxColumn, WidenType, is_widening
-from bqmanage.changes.datasets import CreateDataset, SetDatasetOptions
+from bqmanage.changes.datasets import CreateDataset, LocationMismatch, SetDatasetOptions
 from bqmanage.changes.fields import AddField
 from bqmanage.changes.patch import (
     PATCH_COLUMNS,
@@ -62,6 +62,7 @@ __all__ = [
     "DropColumn",
     "DropDefault",
     "LocalTarget",
+    "LocationMismatch",
     "Refusal",
     "Refused",
     "RelaxColumn",

@@ -17,6 +17,7 @@ https://cloud.google.com/bigquery/docs/reference/rest/v2/tables/patch
 
 from __future__ import annotations
 
+import copy
 from abc import abstractmethod
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -41,6 +42,8 @@ class ColumnPatch(ColumnChange, TablePatch):
     step_kind: ClassVar[str | None] = PATCH_COLUMNS
     # How the step's one-line reason groups it: "set the default of", "set the description of"...
     verb: ClassVar[str]
+    # The property it sets, as Capabilities.unobservable names it (read back after the patch).
+    observed: ClassVar[str] = "description"
 
     @abstractmethod
     def edit(self, field: dict[str, Any]) -> None:
@@ -68,6 +71,40 @@ class ColumnPatch(ColumnChange, TablePatch):
     @classmethod
     def render_group(cls, changes: Sequence[Self], project: str | None) -> Rendered:
         return patch_columns_step(changes, project)
+
+    def applied(self, table: dict[str, Any]) -> bool:
+        """Whether the table read back after the patch has this change: editing it again would
+        change nothing."""
+        field = schema_field(table, self.path)
+        if field is None:
+            return False
+        again = copy.deepcopy(field)
+        self.edit(again)
+        return again == field
+
+
+# Column-level security that a schema read with tables.get carries. Echoed back in a patch, even
+# unchanged, it needs Data Catalog permissions (a Data Editor gets a 403); left out, the column
+# keeps its tags, as only `"names": []` clears them.
+# https://cloud.google.com/bigquery/docs/column-level-security#clear_policy_tags ,
+# apache/airflow#15367 (review by a Google maintainer); for dataPolicies, keeping them when left
+# out is not documented: the read-back (unapplied) is what bqmanage relies on.
+GOVERNANCE = ("policyTags", "dataPolicies")
+
+
+def strip_governance(fields: list[dict[str, Any]]) -> None:
+    """Remove ``GOVERNANCE`` keys from REST fields, nested ones too, in place."""
+    for field in fields:
+        for key in GOVERNANCE:
+            field.pop(key, None)
+        strip_governance(field.get("fields") or [])
+
+
+def unapplied(changes: Sequence[Change], table: dict[str, Any], unobservable: frozenset[str]) -> list[ColumnPatch]:
+    """The column patches that ``table``, read back after a tables.patch, does not show (those
+    whose property the engine can see). The docs do not say that tables.patch applies a default
+    (reference/bigquery-facts.md §10), so a success answer alone proves nothing."""
+    return [c for c in changes if isinstance(c, ColumnPatch) and c.observed not in unobservable and not c.applied(table)]
 
 
 def patch_columns_step(changes: Sequence[ColumnPatch], project: str | None) -> Rendered:
@@ -103,6 +140,7 @@ class SetDefault(ColumnPatch):
 
     kind: ClassVar[str] = "set_default"
     verb: ClassVar[str] = "set the default of"
+    observed: ClassVar[str] = "default"
 
     @classmethod
     def on_column(cls, desired: Column | None, actual: Column | None, at: ColumnAt) -> Iterator[Change]:
@@ -142,6 +180,7 @@ class DropDefault(ColumnPatch):
 
     kind: ClassVar[str] = "drop_default"
     verb: ClassVar[str] = "drop the default of"
+    observed: ClassVar[str] = "default"
 
     @classmethod
     def on_column(cls, desired: Column | None, actual: Column | None, at: ColumnAt) -> Iterator[Change]:

@@ -36,6 +36,7 @@ KINDS = (
     "pending_backfill",
     "unreadable_path",
     "skipped_link",
+    "location_mismatch",
 )
 SEVERITY = {
     "missing_dataset": "error",
@@ -66,6 +67,8 @@ SEVERITY = {
     "unreadable_path": "error",
     # A link inside an audited directory that leads out of it: not followed, so not audited.
     "skipped_link": "warning",
+    # Its jobs run in the live location; data and queries are not where they were meant to be.
+    "location_mismatch": "error",
 }
 
 

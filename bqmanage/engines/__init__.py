@@ -62,7 +62,9 @@ class Engine(Protocol):
     def execute(self, step: Step) -> None:
         """Run one rendered step: its SQL, or its API call."""
 
-    def query(self, sql: str, params: dict[str, Any] | None = None, label: str = "query") -> list[dict[str, Any]]:
+    def query(
+        self, sql: str, params: dict[str, Any] | None = None, label: str = "query", location: str | None = None
+    ) -> list[dict[str, Any]]:
         """Run GoogleSQL with named query parameters; return the rows."""
 
     def dml(self, sql: str, params: dict[str, Any] | None = None, label: str = "query") -> DmlStats:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import os
+import random
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -19,10 +20,11 @@ from google.api_core import exceptions as gexc
 from google.cloud import bigquery
 
 from bqmanage.changes import CreateDataset, TablePatch
+from bqmanage.changes.patch import strip_governance, unapplied
 from bqmanage.engines import bq_catalog
 from bqmanage.engines.bq_catalog import each
 from bqmanage.engines.bq_credentials import credentials
-from bqmanage.engines.bq_errors import NETWORK, api_message, is_retryable, network_reason
+from bqmanage.engines.bq_errors import NETWORK, api_message, error_class, is_retryable, network_reason
 from bqmanage.engines.bq_params import query_parameter, same_base_type
 from bqmanage.engines.dml import DmlStats
 from bqmanage.errors import ConfigError, DefaultsRejected, WarehouseError
@@ -32,13 +34,14 @@ if TYPE_CHECKING:
     from bqmanage.settings import Settings
 
 # Real BigQuery: one multi-action ALTER per table, 5 metadata updates per 10 s per table.
-BIGQUERY = Capabilities(multi_action_alter=True, metadata_updates_per_10s=5)
+BIGQUERY = Capabilities(multi_action_alter=True, metadata_updates_per_10s=5, scripts=True, requires_location=True)
 # bqemulator 1.4.0 (measured; README "Tests" lists the gaps): rejects multi-action ALTER,
 # drops defaults, descriptions, labels, clustering, require_partition_filter, type parameters
 # and CREATE SCHEMA options, and its catalog does not follow ALTER (read physical columns instead).
 BQEMULATOR = Capabilities(
     multi_action_alter=False,
     catalog_follows_alter=False,
+    scripts=True,
     runs_as="bqemulator gets a multi-action ALTER as one script job of one-action ALTERs",
     # SCHEMATA_OPTIONS answers with SCHEMATA's rows and columns (measured).
     info_schema_missing=frozenset({"COLUMN_FIELD_PATHS", "COLUMNS.column_default", "TABLES.ddl", "SCHEMATA_OPTIONS"}),
@@ -52,6 +55,7 @@ BQEMULATOR = Capabilities(
             "type_params",
             "dataset_options",
             "friendly_name",
+            "location",
         }
     ),
 )
@@ -78,6 +82,7 @@ class BigQueryEngine:
         self.client = bigquery.Client(project=settings.project, credentials=creds, location=settings.location)
         self.project = settings.project
         self.location = settings.location
+        self.maximum_bytes_billed = settings.maximum_bytes_billed  # sent with every job when set (None goes as "None")
         self._locations: dict[str, str] = {}  # dataset -> location, as datasets.get reported it
         # Where every failure message starts: which warehouse, reached how.
         self.where = f"bigquery project {settings.project} at {emulator or 'https://bigquery.googleapis.com'}"
@@ -88,6 +93,7 @@ class BigQueryEngine:
         self.rpc_timeout = min(self.deadline, 60.0)
         self.on_statement: Callable[[str], None] = lambda statement: None  # see Engine
         self.sleep = time.sleep
+        self.jitter: Callable[[], float] = lambda: random.uniform(0.5, 1.0)  # the share of a backoff step waited
         # Datasets per UNION ALL query (bench/infoschema_batch.py measures the trade-off).
         self.info_schema_batch = settings.info_schema_batch
         self.region_qualified = settings.region_qualified_information_schema
@@ -219,9 +225,10 @@ class BigQueryEngine:
             if resource is None:
                 raise self._failure("tables.get", f"table {step.dataset}.{step.table} does not exist")
             fields = {change.patch(resource) for change in step.changes if isinstance(change, TablePatch)}
+            strip_governance((resource.get("schema") or {}).get("fields") or [])
             try:
                 self._update(bigquery.Table.from_api_repr(resource), sorted(fields))
-                return
+                return self._verify(step)
             except WarehouseError as exc:
                 if isinstance(exc.__cause__, gexc.PreconditionFailed) and attempt + 1 < _PATCH_ATTEMPTS:
                     continue
@@ -229,9 +236,19 @@ class BigQueryEngine:
                     raise DefaultsRejected(str(exc)) from exc.__cause__
                 raise
 
-    def query(self, sql: str, params: dict[str, Any] | None = None, label: str = "query") -> list[dict[str, Any]]:
+    def _verify(self, step: Step) -> None:
+        """Read the table back: a default it lacks goes to the DDL fallback, anything else fails."""
+        missing = unapplied(step.changes, self.get_table(step.dataset, step.table or "") or {}, self.capabilities.unobservable)
+        if missing and step.fallback and all(c.observed == "default" for c in missing):
+            raise DefaultsRejected(f"tables.patch left {', '.join(c.path for c in missing)} without its default")
+        if what := ", ".join(f"{c.verb} {c.path}" for c in missing):
+            raise self._failure("tables.patch", f"answered OK, but the table read back does not show: {what}")
+
+    def query(
+        self, sql: str, params: dict[str, Any] | None = None, label: str = "query", location: str | None = None
+    ) -> list[dict[str, Any]]:
         self.on_statement(sql)
-        rows, _ = self._run(sql, params, label)
+        rows, _ = self._run(sql, params, label, location)
         return [dict(r.items()) for r in rows]
 
     def dml(self, sql: str, params: dict[str, Any] | None = None, label: str = "query") -> DmlStats:
@@ -259,11 +276,13 @@ class BigQueryEngine:
         labels = dict(self.labels)
         if label:
             labels["bqmanage_step"] = label
+        cap = {} if dry_run or self.maximum_bytes_billed is None else {"maximum_bytes_billed": self.maximum_bytes_billed}
         return bigquery.QueryJobConfig(
             labels=labels,
             dry_run=dry_run,
             use_query_cache=not dry_run,
             query_parameters=[query_parameter(k, v) for k, v in (params or {}).items()],
+            **cap,
         )
 
     def _run(
@@ -346,20 +365,25 @@ class BigQueryEngine:
         return int(job.total_bytes_processed or 0)
 
     def _retrying(self, func: Callable[[], T]) -> T:
-        """Re-run on rate limits and concurrent-update conflicts with exponential backoff, bounded."""
+        """Re-run on rate limits, full DML queues and concurrent-update conflicts, with exponential
+        backoff within the retry deadline. Each wait is drawn at random from the upper half of its
+        step ("equal jitter"): pipelines that failed together must not retry together, or they
+        meet the same full queue again (https://cloud.google.com/bigquery/docs/error-messages:
+        retry with truncated exponential backoff)."""
         start, delay = time.monotonic(), 1.0
         while True:
             try:
                 return func()
             except WarehouseError as exc:
                 cause = exc.__cause__
+                wait = delay * self.jitter()
                 if (
                     not isinstance(cause, gexc.GoogleAPICallError)
                     or not is_retryable(cause)
-                    or time.monotonic() - start + delay > self.deadline
+                    or time.monotonic() - start + wait > self.deadline
                 ):
                     raise
-                self.sleep(delay)
+                self.sleep(wait)
                 delay = min(delay * 2, 32.0)
 
     def _call(self, operation: str, func: Callable[[], T]) -> T:
@@ -370,7 +394,7 @@ class BigQueryEngine:
         except WarehouseError:
             raise
         except gexc.GoogleAPICallError as exc:
-            raise self._failure(operation, api_message(exc)) from exc
+            raise error_class(exc)(f"{self.where}: {operation} failed: {api_message(exc)}") from exc
         except NETWORK as exc:
             cause = exc.cause if isinstance(exc, gexc.RetryError) else exc
             if isinstance(cause, gexc.GoogleAPICallError):

@@ -7,6 +7,8 @@ import re
 import requests
 from google.api_core import exceptions as gexc
 
+from bqmanage.errors import StreamingBufferError, WarehouseError
+
 # Failures worth a new attempt: short-term rate limits, backend errors, and DML that lost a
 # concurrent-update race (reason invalidQuery, which the client does not retry by itself).
 _RETRY_REASONS = {
@@ -17,7 +19,18 @@ _RETRY_REASONS = {
     "jobBackendError",
     "jobInternalError",
 }
-_RETRY_TEXT = ("could not serialize access", "concurrent update", "exceeded rate limits")
+# Two per-table DML queue errors are transient too, though their reasons (resourcesExceeded,
+# quotaExceeded) usually are not: the mutating queue is full (2 running + 20 pending,
+# https://cloud.google.com/bigquery/docs/troubleshoot-queries#too_many_dml_statements), or too many
+# DML jobs write one table (troubleshoot-queries#error_403_quota_exceeded). Both clear as the
+# queued statements finish, so they are matched by their text, not their reason.
+_RETRY_TEXT = (
+    "could not serialize access",
+    "concurrent update",
+    "exceeded rate limits",
+    "too many dml statements outstanding",
+    "total number of dml jobs writing to a table",
+)
 # What the transport raises when the endpoint is down, drops the connection or does not answer;
 # the client's own retry wraps the last of them in a RetryError at its deadline.
 NETWORK = (requests.exceptions.ConnectionError, requests.exceptions.Timeout, gexc.RetryError)
@@ -33,7 +46,19 @@ def is_retryable(exc: Exception) -> bool:
     )
 
 
+# https://cloud.google.com/bigquery/docs/data-manipulation-language#limitations: rows written by
+# legacy streaming in the last ~30 minutes (rarely up to 90) cannot be changed by DML.
+_STREAMING = "would affect rows in the streaming buffer"
+
+
+def error_class(exc: gexc.GoogleAPICallError) -> type[WarehouseError]:
+    """The WarehouseError a client error becomes."""
+    return StreamingBufferError if _STREAMING in str(exc) else WarehouseError
+
+
 def api_message(exc: gexc.GoogleAPICallError) -> str:
+    if _STREAMING in str(exc):
+        return "rows in the streaming buffer; re-run in up to 90 minutes (DML cannot change rows streamed in that time)"
     message = f"{exc.code} {getattr(exc, 'message', None) or exc}"
     if isinstance(exc, (gexc.Forbidden, gexc.Unauthorized)) and not is_retryable(exc):
         message += " (check the credentials' BigQuery roles: Data Editor and Job User for apply)"

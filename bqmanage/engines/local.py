@@ -365,7 +365,9 @@ class LocalEngine:
         meta = {**(json.loads(row[0]) if row else {}), **update}
         self._upsert(f"{META}.columns", [*key, json.dumps({k: v for k, v in meta.items() if v is not None})])
 
-    def query(self, sql: str, params: dict[str, Any] | None = None, label: str = "query") -> list[dict[str, Any]]:
+    def query(
+        self, sql: str, params: dict[str, Any] | None = None, label: str = "query", location: str | None = None
+    ) -> list[dict[str, Any]]:
         self.on_statement(sql)
         statements = to_duckdb(sql)
         delay = 0.01

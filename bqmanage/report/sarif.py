@@ -35,6 +35,7 @@ _HELP = {
     "pending_backfill": "An interrupted apply left a backfill unfinished: existing rows still lack a column's default.",
     "unreadable_path": "audit-code could not read a file or directory, so its contents were not audited.",
     "skipped_link": "A link inside an audited directory leads out of it, so its target was not audited.",
+    "location_mismatch": "A live dataset is in another location than its definition says.",
 }
 
 

@@ -68,10 +68,16 @@ def plan_text(planned: PlanResult, target: str, runs_as: str | None = None) -> s
             lines.append(f"No changes: target {target} matches the definitions.")
         return "\n".join(lines)
     lines.append(f"{len(plan.steps)} step(s) to bring target {target} to the definitions:")
-    for i, step in enumerate(plan.steps, 1):
+    estimates = planned.estimates or [None] * len(plan.steps)
+    for i, (step, estimate) in enumerate(zip(plan.steps, estimates, strict=False), 1):
         lines.append("")
         lines.append(f"-- [{i}] {step.kind}: {step.reason}")
+        if estimate is not None:
+            lines.append(f"-- estimated bytes billed: {estimate:,} (dry run)")
         lines.append(step.text())
+    if known := [e for e in estimates if e is not None]:
+        lines.append("")
+        lines.append(f"-- estimated bytes billed in all: {sum(known):,}")
     datasets = sorted({s.dataset for s in plan.steps})
     if runs_as:
         lines.append("")

@@ -140,7 +140,7 @@ def _read(engine: Engine, t: sql.TenantTables, statement: str, params: dict[str,
         raise
 
 
-def _shown(t: sql.TenantTables, row: dict[str, Any]) -> dict[str, Any]:
+def shown(t: sql.TenantTables, row: dict[str, Any]) -> dict[str, Any]:
     names = [sql.NAME, *sql.LIMITS]
     return {n: row.get(n) for n in names if t.registry.column(n) is not None}
 
@@ -150,25 +150,22 @@ def register(
 ) -> dict[str, Any]:
     """Make @tenant's registry row hold ``wanted`` (column: value): insert it when absent (status
     ``active``), else update the columns that differ. Refuses an id whose datasets would be named
-    like another tenant's. Returns the row as it is now."""
+    like another tenant's. Returns the row as it is now, or {} for a row just inserted, which
+    ``onboard.confirm_new`` reads back."""
     tenant = report.tenant
-    rows = _read(engine, t, sql.lookup_sql(t), {"dataset_part": dataset_part(tenant)}, target)
+    lookup = {"dataset_part": dataset_part(tenant)}
+    rows = _read(engine, t, sql.lookup_sql(t), lookup, target)
     key = t.quota.tenant_column
-    # The SQL narrows by the mapping's SQL spelling; the mapping itself decides.
-    others = sorted({r[key] for r in rows if dataset_part(r[key]) == dataset_part(tenant)} - {tenant})
-    if others:
-        raise UsageError(
-            f"tenant id {tenant!r}: tenant {others[0]!r} is already registered in {t.registry.ref}, and their "
-            f"datasets would have the same name ('-' reads as '_' in a dataset name: {dataset_part(tenant)}); "
-            "choose another id"
-        )
+    refuse_collision(t, tenant, rows, key)
     own = [r for r in rows if r[key] == tenant]
     params: dict[str, Any] = {"tenant": tenant, **{sql.param(c): v for c, v in wanted.items()}}
     if not own:
+        # Confirmed by onboard.confirm_new after the quota row is made: one read for both.
         status = t.quota.status_column
-        engine.query(sql.registry_insert_sql(t, list(wanted)), {**params, sql.param(status): active}, label=LABEL)
+        params = {**params, sql.param(status): active, **lookup}
+        engine.query(sql.registry_insert_sql(t, list(wanted)), params, label=LABEL)
         report.registered = True
-        own = engine.query(sql.registry_row_sql(t), {"tenant": tenant}, label=LABEL)
+        return {}
     if len(own) > 1:  # a concurrent add inserted too (see tenant_sql), or a hand-written copy
         engine.query(sql.registry_dedup_sql(t), {"tenant": tenant}, label=LABEL)
         own = engine.query(sql.registry_row_sql(t), {"tenant": tenant}, label=LABEL)
@@ -179,8 +176,19 @@ def register(
             engine.query(sql.registry_update_sql(t, list(report.changes)), params, label=LABEL)
             row = {**row, **{c: v for c, (_, v) in report.changes.items()}}
     report.status = row[t.quota.status_column]
-    report.values = _shown(t, row)
+    report.values = shown(t, row)
     return row
+
+
+def refuse_collision(t: sql.TenantTables, tenant: str, rows: list[dict[str, Any]], key: str) -> None:
+    # The SQL narrows by the mapping's SQL spelling; the mapping itself decides.
+    others = sorted({r[key] for r in rows if dataset_part(r[key]) == dataset_part(tenant)} - {tenant})
+    if others:
+        raise UsageError(
+            f"tenant id {tenant!r}: tenant {others[0]!r} is already registered in {t.registry.ref}, and their "
+            f"datasets would have the same name ('-' reads as '_' in a dataset name: {dataset_part(tenant)}); "
+            "choose another id"
+        )
 
 
 def read_tenant(engine: Engine, t: sql.TenantTables, tenant: str, target: str) -> dict[str, Any]:
@@ -196,7 +204,7 @@ def set_status(engine: Engine, t: sql.TenantTables, report: TenantReport, status
     row = read_tenant(engine, t, report.tenant, target)
     column = t.quota.status_column
     before = row[column]
-    report.values = _shown(t, row)
+    report.values = shown(t, row)
     report.status = status
     if before == status:
         return
@@ -256,7 +264,7 @@ def set_limits(engine: Engine, t: sql.TenantTables, report: TenantReport, wanted
     row = read_tenant(engine, t, report.tenant, target)
     report.status = row[t.quota.status_column]
     report.changes = {c: [row.get(c), v] for c, v in wanted.items() if row.get(c) != v}
-    report.values = {**_shown(t, row), **wanted}
+    report.values = {**shown(t, row), **wanted}
     if report.changes:
         params = {"tenant": report.tenant, **{sql.param(c): v for c, v in wanted.items()}}
         engine.query(sql.registry_update_sql(t, list(report.changes)), params, label=LABEL)

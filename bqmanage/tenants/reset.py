@@ -182,3 +182,10 @@ def _guarded(engine: Engine, sql: ResetSql, target: str, read: Any) -> Any:
         if missing:
             raise NotAppliedError(not_applied_message(missing, target)) from None
         raise
+
+
+def merge_params(sql: ResetSql, day: dt.date, tenant: str) -> dict[str, object]:
+    """The parameters of the one-tenant MERGE (rendered ``one_tenant``) of a tenant that has no
+    row older than the lookback window to carry: one just registered (tenants/onboard.py)."""
+    params: dict[str, object] = {"run_date": day, "tenant": tenant}
+    return {**params, **_merge_params(sql, day)} if sql.older is not None else params

@@ -102,9 +102,15 @@ def registry_row_sql(t: TenantTables) -> str:
 
 
 def registry_insert_sql(t: TenantTables, given: Sequence[str]) -> str:
-    """An insert-only MERGE of @tenant's registry row: ``given`` columns from their parameters
-    (``param``), the status from @v_<status column>, every other column its default from the
-    definitions (not the table's: bqemulator drops defaults), else NULL."""
+    """An INSERT of @tenant's registry row unless it has one: ``given`` columns from their
+    parameters (``param``), the status from @v_<status column>, every other column its default from
+    the definitions (not the table's: bqemulator drops defaults), else NULL.
+
+    An INSERT, not a MERGE: every MERGE takes a place in the table's mutating DML queue (2 running,
+    20 pending; one more fails), while the first 1,500 INSERTs of a day into a table run at once
+    (https://cloud.google.com/bigquery/docs/data-manipulation-language#insert_dml_concurrency), so
+    parallel onboardings do not queue behind each other on the registry. Nothing is inserted when
+    the id, or one with the same dataset name (@dataset_part), is registered already."""
     keys = {c.lower() for c in given} | {t.quota.status_column.lower()}
     values = []
     for column in t.registry.columns:
@@ -123,10 +129,33 @@ def registry_insert_sql(t: TenantTables, given: Sequence[str]) -> str:
             value = f"CAST(NULL AS {column.type_sql()})"
         values.append(f"{value} AS {quote(column.name)}")
     names = ", ".join(quote(c.name) for c in t.registry.columns)
-    sources = ", ".join(f"source.{quote(c.name)}" for c in t.registry.columns)
     return (
-        f"MERGE {t.reg_ref} AS target\nUSING (SELECT {', '.join(values)}) AS source\n"
-        f"ON target.{t.tenant} = source.{t.tenant}\nWHEN NOT MATCHED THEN INSERT ({names}) VALUES ({sources})"
+        f"INSERT INTO {t.reg_ref} ({names})\nSELECT {', '.join(values)}\n"
+        f"FROM UNNEST([1])\nWHERE NOT EXISTS (\n  SELECT 1 FROM {t.reg_ref} AS r\n"
+        f"  WHERE REPLACE(r.{t.tenant}, '-', '_') = @dataset_part\n)"
+    )
+
+
+def registry_withdraw_sql(t: TenantTables) -> str:
+    """Remove @tenant's registry rows: an add that finds, after its insert, another id with the
+    same dataset name (inserted at the same time) takes its own row back."""
+    return f"DELETE FROM {t.reg_ref}\nWHERE {t.tenant} = @tenant"
+
+
+def quota_withdraw_sql(t: TenantTables) -> str:
+    """Remove @tenant's quota rows for @run_date (with ``registry_withdraw_sql``)."""
+    return f"DELETE FROM {t.quota_ref}\nWHERE {t.tenant} = @tenant AND {quote(t.quota.date_column)} = @run_date"
+
+
+def confirm_sql(t: TenantTables) -> str:
+    """After a new tenant's registry insert and quota MERGE, in one read: every registry row of an
+    id with @tenant's dataset name (@dataset_part), with its id's copies, and @tenant's quota rows
+    for @run_date. Concurrent adds show here: copies of the same id, or a colliding id."""
+    d = quote(t.quota.date_column)
+    return (
+        f"SELECT r.*, COUNT(*) OVER (PARTITION BY r.{t.tenant}) AS _bqm_copies,\n"
+        f"  (SELECT COUNT(*) FROM {t.quota_ref} AS q WHERE q.{t.tenant} = @tenant AND q.{d} = @run_date) AS _bqm_rows_today\n"
+        f"FROM {t.reg_ref} AS r\nWHERE REPLACE(r.{t.tenant}, '-', '_') = @dataset_part"
     )
 
 

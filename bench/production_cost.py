@@ -1,0 +1,147 @@
+"""What the fleet commands cost on the bigquery target, as BigQuery would bill them: requests, query
+jobs and modelled bytes billed for `check --all-tenants`, a no-op `apply --all-tenants` and `tenant
+add`, against the naive ways.
+
+The warehouse is made directly through bqemulator's REST API; the commands run through the counting
+proxy (tests/faultproxy.py), whose billing model (tests/bqservice.py) bills each job as on-demand
+pricing would: at least 10 MB per query and per table referenced, 10 MB per INFORMATION_SCHEMA view
+referenced (the pessimistic case, unconfirmed), DDL and dry runs free. Usage:
+``python bench/production_cost.py [--quick]`` (10 tenants only) or ``[--sizes 10,100]``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import harness
+
+from tests import faultproxy
+from tests.bqservice import MB
+
+SIZES = (10, 100)
+ROOT = Path(__file__).resolve().parent.parent
+# `tenant add` before this change (main at 73b956d), measured through the same proxy on one tenant:
+# a new tenant 13 jobs and 36 requests, a repeated add 4 jobs and 19 requests (it planned and applied
+# the whole definitions, shared datasets included, and read every ledger).
+NAIVE_ADD = {"new": (36, 13), "repeated": (19, 4)}
+
+
+def _warehouse(url: str, project: str, n: int) -> list[str]:
+    """The fixed datasets applied, ``n`` active tenants registered, their datasets and ledgers made."""
+    from google.api_core.client_options import ClientOptions
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import bigquery
+
+    from bqmanage import api
+    from bqmanage.apply import ledger_table
+    from bqmanage.engines.bigquery import BigQueryEngine
+    from bqmanage.model.rest import table_to_api
+    from bqmanage.settings import resolve_settings
+    from bqmanage.tenants.templates import for_tenants
+
+    os.environ["BIGQUERY_EMULATOR_HOST"] = url
+    settings = resolve_settings(target="bigquery", project=project, schemas=str(ROOT / "schemas"))
+    desired = api.validate(settings)
+    api.apply(settings, BigQueryEngine(settings, "bench"), desired=desired)
+    ids = [f"t{i:04d}" for i in range(n)]
+    client = bigquery.Client(project=project, credentials=AnonymousCredentials(), client_options=ClientOptions(api_endpoint=url))
+    rows = [
+        {"tenant_id": t, "status": "active", "daily_limit": 100, "concurrent_limit": 3, "created_at": "2026-12-01T00:00:00Z"}
+        for t in ids
+    ]
+    client.insert_rows_json(f"{project}.tenants.tenant_profiles", rows)
+    part = for_tenants(desired, ids)
+    for dataset in part.datasets:
+        client.create_dataset(bigquery.Dataset(f"{project}.{dataset.name}"))
+    for table in [*part.tables, *(ledger_table(d.name) for d in part.datasets)]:
+        resource = table_to_api(table)
+        resource["tableReference"]["projectId"] = project
+        client.create_table(bigquery.Table.from_api_repr(resource))
+    client.close()
+    return ids
+
+
+def _measure(proxy: faultproxy.FaultProxy, run: Any) -> tuple[int, int, int]:
+    proxy.reset()
+    billed = proxy.billing.billed
+    run()
+    return proxy.requests(), proxy.jobs(), proxy.billing.billed - billed
+
+
+def _naive_check(views: int, n: int) -> tuple[int, int, int]:
+    """One INFORMATION_SCHEMA query per view and tenant dataset: jobs and bytes by the same model."""
+    return 2 * views * n, views * n, views * n * 10 * MB
+
+
+def _commands(proxy: faultproxy.FaultProxy, project: str, views: int, n: int) -> dict[str, tuple[int, int, int]]:
+    from bqmanage import api
+    from bqmanage.engines.bigquery import BigQueryEngine
+    from bqmanage.settings import resolve_settings
+
+    settings = resolve_settings(target="bigquery", project=project, schemas=str(ROOT / "schemas"))
+    region = settings.model_copy(update={"region_qualified_information_schema": True})
+    engine = BigQueryEngine(settings, "bench")
+    engine.rpc_timeout = 900.0
+    return {
+        "check --all-tenants (batches of 50)": _measure(proxy, lambda: api.check(settings, engine, all_tenants=True)),
+        "check --all-tenants, region-qualified": _measure(
+            proxy, lambda: api.check(region, BigQueryEngine(region, "bench"), all_tenants=True)
+        ),
+        "naive check: a query per view and dataset": _naive_check(views, n),
+        "apply --all-tenants (no change)": _measure(proxy, lambda: api.apply(settings, engine, all_tenants=True)),
+        "tenant add, new tenant": _measure(proxy, lambda: api.tenant_add(settings, engine, "newcomer")),
+        "tenant add, repeated": _measure(proxy, lambda: api.tenant_add(settings, engine, "newcomer")),
+    }
+
+
+def bench(quick: bool = False, sizes: tuple[int, ...] = SIZES) -> harness.Result:
+    from bqmanage.engines import infoschema
+    from bqmanage.testing.emulator import running_emulator
+
+    rows: list[list[Any]] = []
+    views = len(infoschema.VIEWS)
+    with running_emulator() as url:
+        for n in sizes[:1] if quick else sizes:
+            project = f"prodcost-{n}"
+            _warehouse(url, project, n)
+            proxy = faultproxy.FaultProxy(url)
+            os.environ["BIGQUERY_EMULATOR_HOST"] = proxy.url
+            measured = _commands(proxy, project, views, n)
+            proxy.close()
+            for what, (requests, jobs, billed) in measured.items():
+                rows.append([n, what, requests, jobs, f"{billed / MB:,.0f}"])
+            for kind, (requests, jobs) in NAIVE_ADD.items():
+                rows.append([n, f"naive tenant add, {kind} (before)", requests, jobs, f"{jobs * 10:,} (min.)"])
+    # 1,000 tenants: the tenant batches' bytes by the model (each batch query references 50 datasets'
+    # views, 10 MB each), not run here (bqemulator takes minutes per batch of 50 at that size).
+    batches = math.ceil(1000 / 50)
+    rows.append([1000, "check --all-tenants (batches of 50): batches, by the model", "", batches, f"{1000 * views * 10:,}"])
+    rows.append([1000, "check --all-tenants, region-qualified: tenant views, by the model", "", 1, f"{views * 10:,}"])
+    rows.append([1000, "naive check, by the model", *_naive_check(views, 1000)[:2], f"{1000 * views * 10:,}"])
+    return harness.Result(
+        name="production_cost",
+        title="Fleet commands on the bigquery target: requests, jobs and modelled bytes billed",
+        method=__doc__ or "",
+        headers=["tenants", "what", "requests", "query jobs", "modelled MB billed"],
+        rows=rows,
+    )
+
+
+if __name__ == "__main__":
+    start = time.perf_counter()
+    chosen = SIZES
+    if "--sizes" in sys.argv:
+        chosen = tuple(int(s) for s in sys.argv[sys.argv.index("--sizes") + 1].split(","))
+    result = bench("--quick" in sys.argv, chosen)
+    print(f"| {' | '.join(result.headers)} |\n|{'---|' * len(result.headers)}")
+    for row in result.rows:
+        print(f"| {' | '.join(str(c) for c in row)} |")
+    print(f"\n({time.perf_counter() - start:.0f} s)")
