@@ -55,3 +55,13 @@ def test_the_cli_against_a_served_emulator_prints_what_the_docs_show(served: str
         sandbox = tmp_path / block.id.replace("/", "_")
         _clone(sandbox)
         run_block(block, Shell(cwd=sandbox, replace={SHOWN_URL: served}))
+
+
+def test_serve_refuses_a_port_that_is_not_one_before_starting_anything(capsys: pytest.CaptureFixture[str]) -> None:
+    from bqmanage.testing import emulator
+
+    with pytest.raises(SystemExit) as exited:
+        emulator.main(["serve", "--port", "70000"])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert "--port 70000: not a port" in err and "Traceback" not in err
