@@ -1,28 +1,285 @@
-"""The README's promises: its CLI reference is the real --help, and its commands are what CI runs."""
+"""The documentation is what a user sees: every example that shows output is run and compared.
+
+The convention is in tests/docs_examples.py. Each ```console block names a setup below: the
+sandbox it runs in, built the way the page's prose says (a fresh clone, the demo's warehouse, ...).
+"""
 
 from __future__ import annotations
 
+import doctest
+import importlib.util
+import io
+import re
 import runpy
 import shlex
+import shutil
+import subprocess
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from tests import cli_reference
-from tests.helpers import run_cli
+import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests import cli_reference, docs_examples
+from tests.docs_examples import ROOT, Block, Shell, bqmanage, sandbox
+
+# ---- the sandboxes ----
 
 
-def test_cli_reference_is_current() -> None:
-    readme = cli_reference.README.read_text()
-    assert cli_reference.section(readme) == cli_reference.reference().strip("\n"), (
-        "README CLI reference is stale: run python -m tests.cli_reference --write"
+def _clone(path: Path) -> None:
+    """The repository's tracked files (as they are in the work tree): what `git clone` gives."""
+    ls_files = ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"]
+    listed = subprocess.run(ls_files, cwd=ROOT, capture_output=True, check=True).stdout
+    for name in filter(None, listed.decode().split("\0")):
+        source = ROOT / name
+        if source.is_file():
+            target = path / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+
+
+def _demo_commands() -> list[list[str]]:
+    """What `./dev demo` runs, read from the script itself, so that the two cannot drift apart."""
+    body = (ROOT / "dev").read_text().split("\n  demo)", 1)[1].split(";;", 1)[0]
+    return [shlex.split(line.strip()) for line in body.splitlines() if line.strip().startswith(".venv/bin/")]
+
+
+def _demo(path: Path) -> None:
+    _clone(path)
+    for argv in _demo_commands():
+        if argv[0].endswith("bqmanage"):
+            code, output = bqmanage(argv[1:], path, {})
+            assert code == 0, output
+        else:
+            assert argv[0].endswith("python"), argv
+            with sandbox(path, {}):
+                runpy.run_path(str(path / argv[1]), run_name="__main__")
+
+
+def _sql(path: Path, *statements: str) -> None:
+    """Change the local warehouse behind bqmanage's back, as a person with a SQL console would."""
+    import duckdb
+
+    con = duckdb.connect(str(path / ".bqmanage" / "local.duckdb"))
+    try:
+        for statement in statements:
+            con.execute(statement)
+    finally:
+        con.close()
+
+
+def _old_quota_table(path: Path) -> None:
+    """The seed incident: tenant_usage_quotas as an old deploy script created it."""
+    from tests import seed
+    from tests.helpers import engine_for
+
+    _clone(path)
+    with sandbox(path, {}):
+        engine = engine_for(None)
+        try:
+            seed.create_old_table(engine)
+        finally:
+            engine.close()
+
+
+def _broken_definitions(path: Path) -> None:
+    _clone(path)
+    quotas = path / "schemas" / "tenants" / "tenant_usage_quotas.yaml"
+    text = quotas.read_text()
+    broken = text.replace("type: INT64", "type: INT46", 1).replace('default: "CURRENT_TIMESTAMP()"', 'default: "NOW()"', 1)
+    assert broken.count("INT46") == 1 and broken.count("NOW()") == 1
+    quotas.write_text(broken)
+
+
+def _tenant_drift(path: Path) -> None:
+    _demo(path)
+    _sql(
+        path,
+        "ALTER TABLE tenant_acme.pipeline_runs DROP COLUMN rows_processed",
+        "CREATE SCHEMA tenant_zzz",
+        "CREATE TABLE tenant_zzz.pipeline_runs (run_id VARCHAR)",
     )
 
 
-def test_every_command_has_help_with_an_example() -> None:
-    for name in cli_reference.commands():
-        text = cli_reference.help_text(*name.split())
-        assert "Example:" in text, f"bqmanage {name} --help has no example"
+def _extra_table(path: Path) -> None:
+    _demo(path)
+    _sql(path, "CREATE TABLE tenants.scratch_copy AS SELECT * FROM tenants.tenant_profiles")
+
+
+def _adopt(path: Path) -> None:
+    """A warehouse that predates bqmanage: the tenants dataset, a view made by hand, and three
+    tenants' datasets made by another tool; no definitions yet."""
+    _clone(path)
+    code, output = bqmanage(["apply"], path, {})
+    assert code == 0, output
+    statements = ["CREATE VIEW tenants.active_tenants AS SELECT tenant_id FROM tenants.tenant_profiles"]
+    for tenant in ("acme", "globex", "initech"):
+        note = ", note VARCHAR" if tenant == "globex" else ""
+        statements += [f"CREATE SCHEMA tenant_{tenant}", f"CREATE TABLE tenant_{tenant}.events (id VARCHAR NOT NULL{note})"]
+    _sql(path, *statements)
+    shutil.rmtree(path / "schemas")
+
+
+SETUPS: dict[str, Callable[[Path], None]] = {
+    "clone": _clone,
+    "demo": _demo,
+    "old-quota-table": _old_quota_table,
+    "broken-definitions": _broken_definitions,
+    "tenant-drift": _tenant_drift,
+    "extra-table": _extra_table,
+    "adopt": _adopt,
+}
+# Setups whose blocks another test runs, because they need more than a sandbox directory.
+ELSEWHERE = {
+    "pytest-plugin": "tests/test_pytest_plugin.py",  # a pytest run of an application, on both engines
+    "emulator": "tests/test_docs_emulator.py",  # bqemulator running, BIGQUERY_EMULATOR_HOST set
+}
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str], Path]]:
+    """Each setup built once; every block gets a copy of it."""
+    cache: dict[str, Path] = {}
+
+    def get(name: str) -> Path:
+        if name not in cache:
+            cache[name] = tmp_path_factory.mktemp(f"setup-{name}")
+            SETUPS[name](cache[name])
+        copy = tmp_path_factory.mktemp("example") / "repo"
+        shutil.copytree(cache[name], copy, symlinks=True)
+        return copy
+
+    yield get
+
+
+def run_block(block: Block, shell: Shell) -> None:
+    steps = block.steps()
+    for index, (command, expected) in enumerate(steps):
+        actual = shell.run(command)
+        where = f"{block.id}: $ {command}"
+        difference = "\n--- shown:\n" + "\n".join(expected) + "\n--- printed:\n" + "\n".join(actual)
+        assert docs_examples.shown(actual, expected), where + difference
+        if shell.status != 0 and command != "echo $?":
+            shows_it = index + 1 < len(steps) and steps[index + 1][0] == "echo $?"
+            assert shows_it, f"{where}: exits {shell.status}; show it with $ echo $?"
+
+
+def run_doctest(block: Block, cwd: Path) -> None:
+    """A ```pycon block: Python's own doctest, in the sandbox (``...`` elides, as in console blocks)."""
+    parser, report = doctest.DocTestParser(), io.StringIO()
+    test = parser.get_doctest(block.text, {}, block.id, block.page, block.line)
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    with sandbox(cwd, {}):
+        runner.run(test, out=report.write)
+    assert runner.failures == 0 and runner.tries > 0, report.getvalue()
+
+
+RUN_HERE = [b for b in docs_examples.all_blocks() if b.info in ("console", "pycon") and b.setup in SETUPS]
+
+
+@pytest.mark.parametrize("block", RUN_HERE, ids=[b.id for b in RUN_HERE])
+def test_example_prints_what_the_docs_show(block: Block, built: Callable[[str], Path]) -> None:
+    assert block.setup is not None
+    if block.info == "pycon":
+        run_doctest(block, built(block.setup))
+    else:
+        run_block(block, Shell(cwd=built(block.setup)))
+
+
+# ---- the convention itself ----
+
+
+def test_every_example_with_output_names_its_sandbox() -> None:
+    for block in docs_examples.all_blocks():
+        if block.page == "docs/cli.md":
+            continue  # generated from --help, compared whole below
+        has_prompt = any(line.startswith(("$ ", ">>> ")) for line in block.text.splitlines())
+        if block.info in ("console", "pycon"):
+            assert block.setup in SETUPS or block.setup in ELSEWHERE, f"{block.id}: <!-- example: SETUP --> missing or unknown"
+            assert has_prompt, f"{block.id}: a console block shows commands"
+        else:
+            assert not has_prompt, f"{block.id}: a command with its output goes in a console block, which is run"
+            assert block.setup is None, f"{block.id}: only console blocks are run"
+
+
+def test_examples_run_elsewhere_are_read_there() -> None:
+    for setup, test_file in ELSEWHERE.items():
+        assert any(b.setup == setup for b in docs_examples.all_blocks()), setup
+        assert f'"{setup}"' in (ROOT / test_file).read_text(), f"{test_file} does not run the {setup} examples"
+
+
+def _global_options() -> set[str]:
+    return set(re.findall(r"--[a-z][a-z-]*", cli_reference.help_text().split("Commands:", 1)[0]))
+
+
+def _check_bqmanage_line(argv: list[str], where: str, names: list[str], global_options: set[str]) -> None:
+    words = iter(argv)
+    command: list[str] = []
+    for word in words:
+        if word.startswith("--"):
+            assert word.split("=", 1)[0] in global_options, f"{where}: no global option {word}"
+            if "=" not in word:
+                next(words)  # every global option takes a value
+            continue
+        command.append(word)
+        if " ".join(command) in names and not any(n.startswith(" ".join(command) + " ") for n in names):
+            break
+    name = " ".join(command)
+    assert name in names, f"{where}: no command bqmanage {name}"
+    options = set(re.findall(r"--[a-z][a-z-]*", cli_reference.help_text(*command)))
+    for word in words:
+        if word.startswith("--"):
+            assert word.split("=", 1)[0] in options, f"{where}: bqmanage {name} has no option {word}"
+
+
+def test_commands_shown_without_output_exist() -> None:
+    """```sh blocks are not run (they need BigQuery, or change the repository), but every bqmanage
+    command, option, ./dev job and python -m module they name is real."""
+    names = cli_reference.commands()
+    global_options = _global_options()
+    jobs = set(re.findall(r"^  ([\w-]+)\)", (ROOT / "dev").read_text(), re.M))
+    checked = 0
+    for block in docs_examples.all_blocks():
+        if block.info != "sh":
+            continue
+        for number, raw in enumerate(block.text.replace("\\\n", "  ").splitlines()):  # one line per command
+            line = raw.split(" #", 1)[0].strip()
+            if not line:
+                continue
+            where = f"{block.page}:{block.line + 1 + number}"
+            argv = shlex.split(line.replace("$(", "").replace(")", ""))
+            if argv[0] == "bqmanage":
+                _check_bqmanage_line(argv[1:], where, names, global_options)
+            elif argv[0] == "./dev":
+                assert argv[1] in jobs, f"{where}: ./dev has no job {argv[1]}"
+            elif argv[:2] == ["python", "-m"]:
+                assert importlib.util.find_spec(argv[2]) is not None, f"{where}: no module {argv[2]}"
+            else:
+                continue
+            checked += 1
+    assert checked >= 8
+
+
+# ---- the pages ----
+
+
+def test_readme_is_short_and_links_every_page() -> None:
+    readme = (ROOT / "README.md").read_text()
+    assert len(readme.encode()) < 8 * 1024
+    linked = set(re.findall(r"\]\((docs/[\w-]+\.md)(?:#[\w-]+)?\)", readme))
+    assert {f"docs/{p.name}" for p in (ROOT / "docs").glob("*.md")} <= linked
+
+
+def test_links_between_pages_resolve() -> None:
+    for page in docs_examples.pages():
+        for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", page.read_text()):
+            if "://" in target:
+                continue
+            assert (page.parent / target).exists(), f"{page.relative_to(ROOT)} links to a missing {target}"
+
+
+def test_pages_name_no_issue_numbers() -> None:
+    for page in docs_examples.pages():
+        assert not re.search(r"\b[Ii]ssue\s*#?\d+", page.read_text()), page
 
 
 def test_readme_opens_with_the_two_commands_and_ci_runs_the_test_one() -> None:
@@ -32,96 +289,13 @@ def test_readme_opens_with_the_two_commands_and_ci_runs_the_test_one() -> None:
     assert "./dev test" in (ROOT / ".ci" / "run").read_text()
 
 
-def _demo_commands() -> list[list[str]]:
-    """What `./dev demo` runs, read from the script itself, so that the two cannot drift apart."""
-    body = (ROOT / "dev").read_text().split("\n  demo)", 1)[1].split(";;", 1)[0]
-    return [shlex.split(line.strip()) for line in body.splitlines() if line.strip().startswith(".venv/bin/")]
-
-
-def _quick_tour() -> list[tuple[str, str]]:
-    """(command, expected output) pairs of the README's Quick tour block."""
-    readme = (ROOT / "README.md").read_text()
-    block = readme.split("## Quick tour", 1)[1].split("```text\n", 1)[1].split("```", 1)[0]
-    pairs: list[tuple[str, str]] = []
-    for chunk in block.split("$ ")[1:]:
-        command, _, output = chunk.partition("\n")
-        pairs.append((command.strip(), output.strip()))
-    return pairs
-
-
-def test_quick_tour_is_what_a_new_user_sees_after_the_demo(workdir: Path) -> None:
-    for argv in _demo_commands():
-        if argv[0].endswith("bqmanage"):
-            assert run_cli(*argv[1:]).exit_code == 0
-        else:
-            assert argv[0].endswith("python")
-            runpy.run_path(str(ROOT / argv[1]), run_name="__main__")
-    tour = _quick_tour()
-    assert len(tour) >= 5
-    for command, expected in tour:
-        argv = shlex.split(command)
-        assert argv[0] == "bqmanage", command
-        result = run_cli(*argv[1:])
-        assert result.exit_code == 0, (command, result.stdout, result.stderr)
-        assert (result.stderr + result.stdout).strip() == expected, command
-
-
-def test_the_check_excerpt_names_the_steps_plan_prints(workdir: Path) -> None:
-    """The README's `check` excerpt, on the seed's old table: each line is what check prints, so its
-    step names (add_column, patch_columns, backfill) are the ones plan and apply use."""
-    from tests import seed
-    from tests.helpers import engine_for
-
-    readme = (ROOT / "README.md").read_text()
-    excerpt = readme.split("$ bqmanage check\ntenants.tenant_usage_quotas\n", 1)[1].split("\n\n", 1)[0]
-    lines = [line for line in excerpt.splitlines() if line.strip() != "..."]
-    assert len(lines) == 2 and "patch_columns" in excerpt
-    engine = engine_for(None)
-    seed.create_old_table(engine)
-    engine.close()
-    printed = run_cli("check").stdout.splitlines()
-    assert all(line in printed for line in lines), lines
-
-
-def _section_blocks(heading: str) -> list[list[tuple[str, str]]]:
-    """The (command, expected output) pairs of every ```text block of one README section."""
-    section = (ROOT / "README.md").read_text().split(heading, 1)[1].split("\n## ", 1)[0]
-    blocks = [chunk.split("```", 1)[0] for chunk in section.split("```text\n")[1:]]
-    return [[(c.partition("\n")[0].strip(), c.partition("\n")[2].strip()) for c in block.split("$ ")[1:]] for block in blocks]
-
-
-def _shown(actual: str, expected: str) -> bool:
-    """The README shows the output line for line; a line ending in '...' is cut short there."""
-    lines, want = actual.strip().splitlines(), expected.splitlines()
-    return len(lines) == len(want) and all(
-        a == w or (w.endswith("...") and a.startswith(w[:-3])) for a, w in zip(lines, want, strict=True)
+def test_cli_reference_is_current() -> None:
+    assert (ROOT / "docs" / "cli.md").read_text() == cli_reference.page(), (
+        "docs/cli.md is stale: run python -m tests.cli_reference --write"
     )
 
 
-def test_adopting_an_existing_warehouse_is_what_import_prints(workdir: Path) -> None:
-    import shutil
-
-    from tests.helpers import engine_for, write
-
-    assert run_cli("apply").exit_code == 0
-    engine = engine_for(None)
-    try:  # a view made by hand, beside bqmanage's tables
-        engine.con.execute("CREATE VIEW tenants.active_tenants AS SELECT tenant_id FROM tenants.tenant_profiles")  # type: ignore[attr-defined]
-    finally:
-        engine.close()
-    shutil.rmtree("schemas")  # a warehouse with no definitions yet
-    for tenant, extra in (("acme", ""), ("globex", "  - {name: note, type: STRING}\n"), ("initech", "")):
-        write(
-            workdir / "tenant_defs" / f"tenant_{tenant}" / "events.yaml",
-            "table: events\ncolumns:\n  - {name: id, type: STRING, mode: REQUIRED}\n" + extra,
-        )
-    adopt, template = _section_blocks("## Adopting an existing warehouse")
-    for command, expected in adopt:
-        result = run_cli(*shlex.split(command)[1:])
-        assert result.exit_code == 0, (command, result.stderr)
-        assert _shown(result.stdout, expected), (command, result.stdout)
-    assert run_cli("--schemas", "tenant_defs", "apply").exit_code == 0
-    for command, expected in template:
-        result = run_cli(*shlex.split(command)[1:])
-        assert result.exit_code == 0, (command, result.stderr)
-        assert _shown(result.stdout, expected), (command, result.stdout)
+def test_every_command_has_help_with_an_example() -> None:
+    for name in cli_reference.commands():
+        text = cli_reference.help_text(*name.split())
+        assert "Example:" in text, f"bqmanage {name} --help has no example"

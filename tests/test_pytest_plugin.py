@@ -57,17 +57,20 @@ def test_the_app_test_fails_on_both_fixtures_when_the_app_queries_an_undefined_c
     assert "test_a_pipeline_run_counts_against_todays_quota[local]" in text
     assert "test_a_pipeline_run_counts_against_todays_quota[emulator]" in text
     # Each engine names the column it does not have: DuckDB through the local engine, bqemulator
-    # through the official client. The README shows these lines.
+    # through the official client. docs/pytest-plugin.md shows these lines.
     assert text.count("pipelines_started_today") >= 2
-    result.stdout.fnmatch_lines(_readme_failure_lines())
+    result.stdout.fnmatch_lines(_shown_failure_lines())
 
 
-def _readme_failure_lines() -> list[str]:
-    """The pytest output "Testing your application" shows, as patterns ('...' elides)."""
-    section = (ROOT / "README.md").read_text().split("## Testing your application", 1)[1].split("\n## ", 1)[0]
-    block = section.split("```text\n", 1)[1].split("```", 1)[0]
+def _shown_failure_lines() -> list[str]:
+    """The pytest output docs/pytest-plugin.md shows (its "pytest-plugin" example), as patterns ('...' elides)."""
+    from tests import docs_examples
+
+    (block,) = [b for b in docs_examples.all_blocks() if b.setup == "pytest-plugin"]
+    ((command, shown),) = block.steps()
+    assert command == "pytest -q test_quota_app.py"
     patterns = []
-    for line in block.splitlines()[1:]:  # after the $ pytest line
+    for line in shown:
         if line == "...":
             continue
         line = line.replace("[", "[[]").replace("...", "*")

@@ -379,14 +379,3 @@ def test_four_parallel_add_processes_on_local_leave_one_registry_row_and_one_quo
     engine = engine_for(None)
     assert len(registry_rows(engine, "acme")) == 1
     assert len(quota_rows(engine, "acme")) == 1
-
-
-def test_readme_refused_id_example_is_what_the_cli_prints(workdir: Path) -> None:
-    import shlex
-
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
-    block = readme.split("an id that could do\nharm", 1)[1].split("```text\n", 1)[1].split("```", 1)[0]
-    command, message = block.splitlines()[:2]
-    result = run_cli(*shlex.split(command.removeprefix("$ bqmanage ")))
-    assert (result.exit_code, result.stderr.strip()) == (2, message)
-    assert block.splitlines()[2:] == ["$ echo $?", "2"]

@@ -1,4 +1,4 @@
-"""What the daily reset needs from a quota table's definition (README: "The daily quota reset"), checked at load time
+"""What the daily reset needs from a quota table's definition (docs/reset.md), checked at load time
 so that `reset` never finds it out at midnight."""
 
 from __future__ import annotations

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
 # Real BigQuery: one multi-action ALTER per table, 5 metadata updates per 10 s per table.
 BIGQUERY = Capabilities(multi_action_alter=True, metadata_updates_per_10s=5, scripts=True, requires_location=True)
-# bqemulator 1.4.0 (measured; README "Tests" lists the gaps): rejects multi-action ALTER,
+# bqemulator 1.4.0 (measured; docs/architecture.md lists the gaps): rejects multi-action ALTER,
 # drops defaults, descriptions, labels, clustering, require_partition_filter, type parameters
 # and CREATE SCHEMA options, and its catalog does not follow ALTER (read physical columns instead).
 BQEMULATOR = Capabilities(

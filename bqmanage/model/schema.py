@@ -118,7 +118,7 @@ class Partitioning(Frozen):
 
 
 class QuotaSpec(Frozen):
-    """How the daily reset treats a quota table (README: "The daily quota reset")."""
+    """How the daily reset treats a quota table (docs/reset.md)."""
 
     tenant_column: str
     date_column: str

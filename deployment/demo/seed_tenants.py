@@ -1,8 +1,10 @@
 """Three sample tenants, so that `./dev demo` leaves something for `reset` and `tenant list` to show.
 
-The README's quick tour starts from here. It onboards them as `bqmanage tenant add` does, through
-the library API (the registry row, then today's quota row), and suspends one as `tenant suspend`
-does. Like those commands it is idempotent: run again, it changes nothing.
+The quick tour (docs/getting-started.md) starts from here. It onboards them as `bqmanage tenant add`
+does, through the library API (the registry row, the tenant's dataset from the template, today's
+quota row), and suspends one as `tenant suspend` does: a suspended tenant keeps its dataset and
+rows, and `--all-tenants` leaves it out. Like those commands it is idempotent: run again, it
+changes nothing.
 """
 
 from __future__ import annotations
