@@ -14,10 +14,11 @@ from bqmanage.settings import Settings
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from bqmanage.apply import ApplyResult, LedgerEntry
+    from bqmanage.apply import ApplyResult
     from bqmanage.check.findings import Finding
     from bqmanage.codeaudit.audit import CodeAuditResult
     from bqmanage.engines import Engine
+    from bqmanage.ledger import LedgerEntry
     from bqmanage.plan import Plan, Step
     from bqmanage.tenants.commands import TenantListing, TenantReport
     from bqmanage.tenants.fleet import OnTenant, TenantOutcome
@@ -143,8 +144,7 @@ def apply(
     """
     from bqmanage.apply import apply_plan
     from bqmanage.errors import RefusedChangeError
-    from bqmanage.plan import refuse_over_cap, total_bytes
-    from bqmanage.report.text import refusals_text
+    from bqmanage.plan import refusals_text, refuse_over_cap, total_bytes
 
     planned = make_plan(settings, engine, backfill, desired, history=dry_run)  # a dry run prints the plan
     if planned.plan.has_refused:
@@ -275,9 +275,8 @@ def reset(
 ) -> ResetReport:
     """Run the daily quota reset for ``run_date`` (default: today in the table's time zone).
 
-    One set-based MERGE over the de-duplicated registry, then one MERGE that collapses duplicate
-    rows, with query parameters: two jobs on a normal day (tenants/reset.py says when more are needed).
-    Reports who got a new row, who was already current, and where the values came from.
+    Two MERGE jobs on a normal day (tenants/reset.py says when more are needed). Reports who got a
+    new row, who was already current, and where the values came from.
     """
     from bqmanage.tenants.reset import run_reset
     from bqmanage.tenants.reset_sql import find_quota_table, render_reset, resolve_run_date

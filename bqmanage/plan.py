@@ -85,6 +85,17 @@ class Plan:
         return bool(self.refused)
 
 
+def refusals_text(plan: Plan) -> str:
+    """The message of a plan with refused changes: each one, why, and the manual path."""
+    lines = [f"Refused: {len(plan.refused)} change(s) BigQuery cannot make in place; nothing was run."]
+    for change in plan.refused:
+        refusal = change.refusal()
+        assert refusal is not None
+        lines.append(f"  {refusal.code} {change.target}: {refusal.reason}")
+        lines.append(f"        manual path: {refusal.suggestion}")
+    return "\n".join(lines)
+
+
 def build_plan(
     changes: list[Change],
     project: str | None = None,

@@ -34,7 +34,6 @@ _TABLE_CATEGORIES = ("L", "M", "N", "Pc", "Pd", "Zs")
 # bqmanage's own names: the ledger table in every dataset it manages and the local engine's side
 # schema. DuckDB folds case, so every spelling of the prefix would collide there.
 RESERVED_PREFIX = "_bqmanage"
-LEDGER = f"{RESERVED_PREFIX}_migrations"
 
 
 def column_name_problem(name: str) -> str | None:

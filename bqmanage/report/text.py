@@ -6,18 +6,14 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from bqmanage.check.findings import Finding
-from bqmanage.model.names import LEDGER
+from bqmanage.errors import LIST_LIMIT
+from bqmanage.ledger import LEDGER
 from bqmanage.model.schema import Table
 
 if TYPE_CHECKING:
     from bqmanage.api import PlanResult
-    from bqmanage.plan import Plan
     from bqmanage.tenants.commands import TenantListing, TenantReport
     from bqmanage.tenants.reset import ResetReport
-
-
-# Text output names at most this many items of a list; JSON output always carries all of them.
-LIST_LIMIT = 20
 
 
 def name_list(names: Sequence[str], limit: int = LIST_LIMIT, full: str | None = "--format json lists them all") -> str:
@@ -26,23 +22,6 @@ def name_list(names: Sequence[str], limit: int = LIST_LIMIT, full: str | None = 
     shown = ", ".join(names[:limit])
     rest = len(names) - limit
     return shown if rest <= 0 else f"{shown} and {rest:,} more" + (f" ({full})" if full else "")
-
-
-def capped(lines: list[str], limit: int = LIST_LIMIT) -> list[str]:
-    """The first ``limit`` lines of a long listing, then one line saying how many were left out."""
-    if len(lines) <= limit:
-        return lines
-    return [*lines[:limit], f"  ... and {len(lines) - limit} more"]
-
-
-def refusals_text(plan: Plan) -> str:
-    lines = [f"Refused: {len(plan.refused)} change(s) BigQuery cannot make in place; nothing was run."]
-    for change in plan.refused:
-        refusal = change.refusal()
-        assert refusal is not None
-        lines.append(f"  {refusal.code} {change.target}: {refusal.reason}")
-        lines.append(f"        manual path: {refusal.suggestion}")
-    return "\n".join(lines)
 
 
 def plan_text(planned: PlanResult, target: str, runs_as: str | None = None) -> str:
@@ -62,6 +41,8 @@ def plan_text(planned: PlanResult, target: str, runs_as: str | None = None) -> s
     for name in planned.resumed:
         lines.append(f"Resuming the unfinished backfill of {name} from an interrupted apply.")
     if plan.has_refused:
+        from bqmanage.plan import refusals_text
+
         lines.append(refusals_text(plan))
     if not plan.steps:
         if not plan.has_refused:
