@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bqmanage.errors import UsageError
-from bqmanage.importer.emit import Unexpressible, dataset_yaml, default_value, table_yaml
+from bqmanage.importer.emit import LiveDataset, Unexpressible, dataset_yaml, default_value, table_yaml
 from bqmanage.model.names import RESERVED_PREFIX
 from bqmanage.model.rest import dataset_from_api, table_from_api
-from bqmanage.model.schema import Column, Dataset, Table
+from bqmanage.model.schema import Column, Table
 
 if TYPE_CHECKING:
     from bqmanage.engines import Engine
@@ -55,12 +55,6 @@ UNEXPRESSED = {
     "resourceTags": "tags",
 }
 _FIELD_UNEXPRESSED = {"policyTags": "policy tags", "collation": "collation", "roundingMode": "rounding mode"}
-
-
-@dataclass
-class LiveDataset:
-    dataset: Dataset
-    tables: list[Table] = field(default_factory=list)
 
 
 @dataclass
