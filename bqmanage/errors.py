@@ -31,6 +31,11 @@ class BqmanageError(Exception):
 
     exit_code: int = EXIT_BAD_INPUT
 
+    def printed(self) -> str:
+        """How it is printed: one line starting with where ("error: ..."), or a located
+        multi-line message (every definition problem) as it is."""
+        return f"error: {self}" if "\n" not in str(self) else str(self)
+
 
 @dataclass(frozen=True)
 class Problem:

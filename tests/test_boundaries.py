@@ -18,7 +18,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("bqmanage.__main__", "bqmanage.cli"),  # the command line: parses, calls the API, prints
     ("bqmanage.testing",),  # warehouses for applications' tests, built through the API
     ("bqmanage.report",),  # text, files, SARIF: formatting of what the API returns, nothing else
-    ("bqmanage.api",),  # the library façade
+    ("bqmanage.project",),  # the library's front door: validates, then opens the warehouse
+    ("bqmanage.api",),  # the engine-level API: one function per command over an open engine
     # The wings: the features built on the stages.
     ("bqmanage.importer", "bqmanage.tenants", "bqmanage.codeaudit", "bqmanage.definitions"),
     # The stages that touch the warehouse, and the warehouse check built on the same reads.
