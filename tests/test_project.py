@@ -186,3 +186,17 @@ def test_the_public_api_is_exported_lazily() -> None:
     assert set(bqmanage.__all__) <= set(dir(bqmanage))
     for name in bqmanage.__all__:
         assert getattr(bqmanage, name) is not None
+
+
+def test_every_command_refuses_two_quota_tables_with_one_message(workdir: Path) -> None:
+    quotas = workdir / "schemas" / "tenants" / "tenant_usage_quotas.yaml"
+    text = quotas.read_text().replace("table: tenant_usage_quotas", "table: tenant_usage_quotas_eu", 1)
+    (quotas.parent / "tenant_usage_quotas_eu.yaml").write_text(text)
+    said = set()
+    for args in (["tenant", "list"], ["tenant", "add", "acme"], ["reset", "--dry-run"]):
+        result = run_cli(*args)
+        assert result.exit_code == EXIT_BAD_INPUT and "Traceback" not in result.stderr, args
+        said.add(result.stderr.split(":", 2)[2].split(";")[0])
+    assert said == {" needs exactly one quota table with its tenant registry"}
+    assert "tenants.tenant_usage_quotas, tenants.tenant_usage_quotas_eu" in result.stderr
+    assert not WAREHOUSE.exists()
