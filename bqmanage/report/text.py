@@ -92,21 +92,32 @@ def tables_text(tables: list[Table]) -> str:
     return "\n".join(out).rstrip() + "\n"
 
 
+def code_finding_line(f: Finding) -> str:
+    """A finding in a source file, as compilers print one (editors jump to it), the same under
+    ``audit-code`` and ``check --code``. What has no line (a file that could not be read) is
+    located at its path alone."""
+    where = f"{f.path}:{f.line}:{f.col}" if f.line is not None else str(f.path)
+    return f"{where}: {f.severity} {f.kind}: {f.message}"
+
+
 def findings_text(findings: list[Finding], target: str) -> str:
-    """A readable table of findings, grouped by dataset and table."""
+    """A readable table of the warehouse's findings, grouped by dataset and table, then the code
+    findings of ``check --code``, one line each."""
     if not findings:
         return f"Clean: target {target} matches the definitions; no legacy names found.\n"
     groups: dict[str, list[Finding]] = {}
-    for finding in findings:  # code findings (check --code) are grouped by their file
-        key = finding.path or (f"{finding.dataset}.{finding.table}" if finding.table else str(finding.dataset))
-        groups.setdefault(key, []).append(finding)
-    width = max(len(f.kind) for f in findings)
+    in_code = [f for f in findings if f.path]
+    for finding in findings:
+        if not finding.path:
+            groups.setdefault(f"{finding.dataset}.{finding.table}" if finding.table else str(finding.dataset), []).append(finding)
+    width = max((len(f.kind) for f in findings if not f.path), default=0)
     out = []
     for name in sorted(groups):
         out.append(name)
-        for f in groups[name]:
-            where = f"{f.line}:{f.col}: " if f.path and f.line is not None else ""
-            out.append(f"  {f.severity:<8} {f.kind:<{width}}  {where}{f.message}")
+        out += [f"  {f.severity:<8} {f.kind:<{width}}  {f.message}" for f in groups[name]]
+        out.append("")
+    if in_code:
+        out += [code_finding_line(f) for f in in_code]
         out.append("")
     errors = sum(1 for f in findings if f.severity == "error")
     out.append(f"{len(findings)} finding(s) on target {target}: {errors} error(s), {len(findings) - errors} warning(s).")
