@@ -175,7 +175,7 @@ def apply(
 
 def inspect(settings: Settings, engine: Engine, all_datasets: bool = False, desired: Definitions | None = None) -> list[Table]:
     """The live tables of the datasets the definitions name (or every dataset), as the model."""
-    from bqmanage.model.names import RESERVED_PREFIX
+    from bqmanage.model.names import is_own
     from bqmanage.model.rest import table_from_api
 
     defined = (desired or validate(settings)).all_datasets
@@ -185,7 +185,7 @@ def inspect(settings: Settings, engine: Engine, all_datasets: bool = False, desi
         for dataset, resource in engine.get_datasets(names).items()
         if resource is not None
         for name in engine.list_tables(dataset)
-        if all_datasets or not name.lower().startswith(RESERVED_PREFIX)  # bqmanage's own ledger
+        if all_datasets or not is_own(name)
     ]
     # One bulk read: each engine reads many tables its own fastest way.
     return [table_from_api(resource) for resource in engine.get_tables(wanted).values() if resource is not None]
