@@ -94,7 +94,9 @@ def make_plan(
     plan = build_plan(changes, settings.project, resume, desired, backfill)
     resumed = [f"{d}.{t}" for d, t in resume]
     refuse_unplaced(plan, engine.capabilities, settings.target)
-    planned = PlanResult(plan=plan, desired=desired, ledger=ledger, resumed=resumed, estimates=estimate_bytes(engine, plan))
+    planned = PlanResult(
+        plan=plan, desired=desired, ledger=ledger, resumed=resumed, estimates=estimate_bytes(engine.estimate_bytes, plan)
+    )
     if tenants is not None or all_tenants:
         from bqmanage.tenants import fleet
         from bqmanage.tenants.templates import for_tenants
