@@ -55,7 +55,7 @@ def _populate(url: str, project: str, desired: Any, ledgers: bool) -> None:
     from google.auth.credentials import AnonymousCredentials
     from google.cloud import bigquery
 
-    from bqmanage.apply import ledger_table
+    from bqmanage.ledger import ledger_table
     from bqmanage.model.rest import table_to_api
 
     client = bigquery.Client(project=project, credentials=AnonymousCredentials(), client_options=ClientOptions(api_endpoint=url))
@@ -113,7 +113,7 @@ def _measure(proxy: faultproxy.FaultProxy, func: Callable[[], Any], scale: float
 
 def _approaches(proxy: faultproxy.FaultProxy, project: str, desired: Any, n: int) -> dict[str, dict[str, Any]]:
     from bqmanage import api
-    from bqmanage.apply import latest_entry_sql
+    from bqmanage.ledger import latest_entry_sql
 
     names = sorted({t.dataset for t in desired.tables})
     out: dict[str, dict[str, Any]] = {}

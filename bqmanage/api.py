@@ -10,16 +10,15 @@ from typing import TYPE_CHECKING
 from bqmanage.definitions.load import load_definitions
 from bqmanage.model.schema import Definitions, Table
 from bqmanage.settings import Settings
+from bqmanage.tenants.scope import Limits
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
-    from bqmanage.apply import ApplyResult, LedgerEntry
+    from bqmanage.apply import ApplyResult
     from bqmanage.check.findings import Finding
-    from bqmanage.codeaudit.audit import CodeAuditResult
     from bqmanage.engines import Engine
+    from bqmanage.ledger import LedgerEntry
     from bqmanage.plan import Plan, Step
-    from bqmanage.tenants.commands import TenantListing, TenantReport
+    from bqmanage.tenants.commands import TenantJob, TenantListing, TenantReport
     from bqmanage.tenants.fleet import OnTenant, TenantOutcome
     from bqmanage.tenants.reset import ResetReport
     from bqmanage.tenants.templates import Registry
@@ -95,7 +94,9 @@ def make_plan(
     plan = build_plan(changes, settings.project, resume, desired, backfill)
     resumed = [f"{d}.{t}" for d, t in resume]
     refuse_unplaced(plan, engine.capabilities, settings.target)
-    planned = PlanResult(plan=plan, desired=desired, ledger=ledger, resumed=resumed, estimates=estimate_bytes(engine, plan))
+    planned = PlanResult(
+        plan=plan, desired=desired, ledger=ledger, resumed=resumed, estimates=estimate_bytes(engine.estimate_bytes, plan)
+    )
     if tenants is not None or all_tenants:
         from bqmanage.tenants import fleet
         from bqmanage.tenants.templates import for_tenants
@@ -143,8 +144,7 @@ def apply(
     """
     from bqmanage.apply import apply_plan
     from bqmanage.errors import RefusedChangeError
-    from bqmanage.plan import refuse_over_cap, total_bytes
-    from bqmanage.report.text import refusals_text
+    from bqmanage.plan import refusals_text, refuse_over_cap, total_bytes
 
     planned = make_plan(settings, engine, backfill, desired, history=dry_run)  # a dry run prints the plan
     if planned.plan.has_refused:
@@ -177,7 +177,7 @@ def apply(
 
 def inspect(settings: Settings, engine: Engine, all_datasets: bool = False, desired: Definitions | None = None) -> list[Table]:
     """The live tables of the datasets the definitions name (or every dataset), as the model."""
-    from bqmanage.model.names import RESERVED_PREFIX
+    from bqmanage.model.names import is_own
     from bqmanage.model.rest import table_from_api
 
     defined = (desired or validate(settings)).all_datasets
@@ -187,7 +187,7 @@ def inspect(settings: Settings, engine: Engine, all_datasets: bool = False, desi
         for dataset, resource in engine.get_datasets(names).items()
         if resource is not None
         for name in engine.list_tables(dataset)
-        if all_datasets or not name.lower().startswith(RESERVED_PREFIX)  # bqmanage's own ledger
+        if all_datasets or not is_own(name)
     ]
     # One bulk read: each engine reads many tables its own fastest way.
     return [table_from_api(resource) for resource in engine.get_tables(wanted).values() if resource is not None]
@@ -275,9 +275,8 @@ def reset(
 ) -> ResetReport:
     """Run the daily quota reset for ``run_date`` (default: today in the table's time zone).
 
-    One set-based MERGE over the de-duplicated registry, then one MERGE that collapses duplicate
-    rows, with query parameters: two jobs on a normal day (tenants/reset.py says when more are needed).
-    Reports who got a new row, who was already current, and where the values came from.
+    Two MERGE jobs on a normal day (tenants/reset.py says when more are needed). Reports who got a
+    new row, who was already current, and where the values came from.
     """
     from bqmanage.tenants.reset import run_reset
     from bqmanage.tenants.reset_sql import find_quota_table, render_reset, resolve_run_date
@@ -287,37 +286,6 @@ def reset(
     sql = render_reset(desired, table, settings.warehouse_project, one_tenant=tenant is not None)
     day = resolve_run_date(sql.quota, run_date, allow_future_date)
     return run_reset(engine, sql, day, dry_run, settings.target, tenant)
-
-
-def audit_code(
-    settings: Settings,
-    paths: list[Path],
-    *,
-    fix: bool = False,
-    dry_run: bool = False,
-    include: list[str] | None = None,
-    exclude: list[str] | None = None,
-    analyzer: str | None = None,
-    desired: Definitions | None = None,
-    notice: Callable[[str], None] | None = None,
-) -> CodeAuditResult:
-    """Legacy names and unknown table/column references in source files; ``fix`` rewrites the
-    legacy names (``dry_run``: computes the diffs, writes nothing). Flags add to the config's
-    ``audit_code`` include and exclude patterns. Never audits the definitions or the config file,
-    which name legacy tables on purpose."""
-    from bqmanage.codeaudit.audit import audit_code as run
-
-    desired = desired or validate(settings)
-    config = settings.audit_code.model_copy(
-        update={
-            "include": [*settings.audit_code.include, *(include or [])],
-            "exclude": [*settings.audit_code.exclude, *(exclude or [])],
-        }
-    )
-    skip = {settings.schemas_dir.resolve()} | ({settings.config_file.resolve()} if settings.config_file else set())
-    return run(
-        paths, desired, settings.legacy, config, skip=frozenset(skip), analyzer=analyzer, fix=fix, dry_run=dry_run, notice=notice
-    )
 
 
 def tenant_add(
@@ -331,6 +299,7 @@ def tenant_add(
     *,
     run_date: date | None = None,
     desired: Definitions | None = None,
+    job: TenantJob | None = None,
 ) -> TenantReport:
     """Onboard a tenant: its registry row (limits not given: the registry's defaults in the
     definitions), its templated datasets and tables, and its quota row for today (the reset's
@@ -340,8 +309,8 @@ def tenant_add(
     from bqmanage.tenants import commands as tenants
     from bqmanage.tenants import onboard
 
-    limits = {"daily_limit": daily_limit, "monthly_limit": monthly_limit, "concurrent_limit": concurrent_limit}
-    job = tenants.job(settings, "tenant_add", tenant_id, desired, run_date, limits, name)
+    limits = Limits(daily_limit, monthly_limit, concurrent_limit)
+    job = job or tenants.job(settings, "tenant_add", tenant_id, desired, run_date, limits, name)
     # Only what belongs to the tenant: shared datasets that need a migration are apply's (onboard).
     onboard.refuse_pending_migration(settings, engine, job)
     tenants.register(engine, job.tables, job.report, job.wanted, job.tables.quota.active_status, settings.target)
@@ -367,25 +336,33 @@ def tenant_list(
     return tenants.list_tenants(engine, t, resolve_run_date(t.quota, run_date, allow_future=True), settings.target)
 
 
-def tenant_suspend(settings: Settings, engine: Engine, tenant_id: str, *, desired: Definitions | None = None) -> TenantReport:
+def tenant_suspend(
+    settings: Settings, engine: Engine, tenant_id: str, *, desired: Definitions | None = None, job: TenantJob | None = None
+) -> TenantReport:
     """Suspend a tenant: resets give it no row from now on; its rows so far are kept."""
     from bqmanage.tenants import commands as tenants
     from bqmanage.tenants.sql import SUSPENDED
 
-    job = tenants.job(settings, "tenant_suspend", tenant_id, desired)
+    job = job or tenants.job(settings, "tenant_suspend", tenant_id, desired)
     tenants.set_status(engine, job.tables, job.report, SUSPENDED, settings.target)
     return job.report
 
 
 def tenant_resume(
-    settings: Settings, engine: Engine, tenant_id: str, *, run_date: date | None = None, desired: Definitions | None = None
+    settings: Settings,
+    engine: Engine,
+    tenant_id: str,
+    *,
+    run_date: date | None = None,
+    desired: Definitions | None = None,
+    job: TenantJob | None = None,
 ) -> TenantReport:
     """Make a suspended tenant active again, with its row for today carried from its latest row
     however old (limits, storage and the other carried values), as the next reset would."""
     from bqmanage.tenants import commands as tenants
     from bqmanage.tenants import onboard
 
-    job = tenants.job(settings, "tenant_resume", tenant_id, desired, run_date)
+    job = job or tenants.job(settings, "tenant_resume", tenant_id, desired, run_date)
     tenants.set_status(engine, job.tables, job.report, job.tables.quota.active_status, settings.target)
     onboard.quota_row(settings, engine, job)
     tenants.align_quota_row(engine, job.tables, job.report, job.day)
@@ -402,14 +379,15 @@ def tenant_set_limits(
     *,
     run_date: date | None = None,
     desired: Definitions | None = None,
+    job: TenantJob | None = None,
 ) -> TenantReport:
     """Change a tenant's limits in the registry and in its row for today, which an active tenant
     gets now if the reset has not made it yet: later resets carry the limits from it."""
     from bqmanage.tenants import commands as tenants
     from bqmanage.tenants import onboard
 
-    limits = {"daily_limit": daily_limit, "monthly_limit": monthly_limit, "concurrent_limit": concurrent_limit}
-    job = tenants.job(settings, "tenant_set_limits", tenant_id, desired, run_date, limits)
+    limits = Limits(daily_limit, monthly_limit, concurrent_limit)
+    job = job or tenants.job(settings, "tenant_set_limits", tenant_id, desired, run_date, limits)
     tenants.set_limits(engine, job.tables, job.report, job.wanted, settings.target)
     if job.report.changes:  # today's row too, made first for an active tenant the reset has not reached yet
         onboard.quota_row(settings, engine, job)

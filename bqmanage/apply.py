@@ -1,7 +1,7 @@
 """Apply stage: run a plan's steps through an engine, stop at the first failure, keep a ledger.
 
 Every step is idempotent (IF NOT EXISTS, diff-derived), so a re-run after a failure resumes.
-Each apply that changes something records itself in ``<dataset>._bqmanage_migrations``;
+Each apply that changes something records itself in its datasets' ledgers (``ledger``);
 an entry that never reached ``succeeded`` hands its unfinished backfill to the next plan.
 """
 
@@ -19,95 +19,18 @@ from typing import TYPE_CHECKING, Any
 
 from bqmanage import __version__
 from bqmanage.changes import CreateTable
-from bqmanage.errors import ApplyError, BqmanageError, DefaultsRejected, StreamingBufferError
-from bqmanage.model.names import LEDGER, quote, string_literal
-from bqmanage.model.schema import Column, Table
+from bqmanage.errors import ApplyError, BqmanageError, DefaultsRejected, StreamingBufferError, capped
+from bqmanage.ledger import LEDGER, LedgerEntry, entry_from_row, ledger_insert_sql, ledger_table
 from bqmanage.plan import Plan, Step, fallback_steps, step_of
-from bqmanage.report.text import capped
 
 if TYPE_CHECKING:
     from bqmanage.engines import Engine
-
-_LEDGER_COLUMNS = (
-    Column(name="run_id", type="STRING", mode="REQUIRED"),
-    Column(name="applied_at", type="TIMESTAMP", mode="REQUIRED"),
-    Column(name="principal", type="STRING"),
-    Column(name="definitions_digest", type="STRING"),
-    Column(name="bqmanage_version", type="STRING"),
-    Column(name="outcome", type="STRING", mode="REQUIRED"),
-    Column(name="applied_steps", type="INT64"),
-    Column(name="total_steps", type="INT64"),
-    Column(name="statements", type="STRING", description="JSON array of the statements of the run"),
-    Column(name="backfill", type="STRING", description="JSON array of [table, [columns]] to backfill"),
-    Column(name="error", type="STRING"),
-)
-
-
-def ledger_table(dataset: str) -> Table:
-    return Table(
-        dataset=dataset,
-        name=LEDGER,
-        columns=_LEDGER_COLUMNS,
-        description="bqmanage apply history: one row per run start and end.",
-    )
-
-
-@dataclass
-class LedgerEntry:
-    dataset: str
-    applied_at: Any
-    principal: str | None
-    definitions_digest: str | None
-    outcome: str
-    applied_steps: int | None
-    total_steps: int | None
-    backfill: list[tuple[str, list[str]]]
-
-
-def latest_entry_sql(dataset: str) -> str:
-    return (
-        f"SELECT applied_at, principal, definitions_digest, outcome, applied_steps, total_steps, backfill "
-        f"FROM {quote(dataset)}.{quote(LEDGER)} ORDER BY applied_at DESC, outcome = 'running' LIMIT 1"
-    )
-
-
-def ledger_insert_sql(dataset: str) -> str:
-    """One ledger row; every value is a query parameter."""
-    return (
-        f"INSERT INTO {quote(dataset)}.{quote(LEDGER)} (run_id, applied_at, principal, definitions_digest, "
-        "bqmanage_version, outcome, applied_steps, total_steps, statements, backfill, error) VALUES "
-        "(@run_id, @applied_at, @principal, @digest, @version, @outcome, @applied, @total, @statements, @backfill, @error)"
-    )
-
-
-# Ledgers read per query: BigQuery reads at most 1,000 tables in one query
-# (https://cloud.google.com/bigquery/quotas#query_jobs).
-LEDGER_BATCH = 500
-
-
-def latest_entries_sql(datasets: list[str]) -> str:
-    """The newest ledger row of each of ``datasets`` in one query, named by its dataset."""
-    return "\nUNION ALL\n".join(
-        f"SELECT {string_literal(d)} AS dataset, latest.* FROM ({latest_entry_sql(d)}) AS latest" for d in datasets
-    )
 
 
 def latest_entries(engine: Engine, datasets: dict[str, str | None]) -> list[LedgerEntry]:
     """The newest ledger row of every live dataset that has a ledger (name -> location), read the
     way the engine reads many at once (Engine.latest_ledger_rows). No ledger, no query."""
-    return [
-        LedgerEntry(
-            dataset=dataset,
-            applied_at=row["applied_at"],
-            principal=row["principal"],
-            definitions_digest=row["definitions_digest"],
-            outcome=row["outcome"],
-            applied_steps=row["applied_steps"],
-            total_steps=row["total_steps"],
-            backfill=[(t, list(c)) for t, c in json.loads(row["backfill"] or "[]")],
-        )
-        for dataset, row in sorted(engine.latest_ledger_rows(datasets).items())
-    ]
+    return [entry_from_row(dataset, row) for dataset, row in sorted(engine.latest_ledger_rows(datasets).items())]
 
 
 @dataclass

@@ -2,23 +2,23 @@
 
 This module only walks the two models side by side: datasets, tables, then columns and STRUCT
 fields level by level. At each place it asks every change kind what it detects there
-(``changes.KINDS``), so a new kind needs no edit here. Column order is not drift (BigQuery
+(``changes.CHANGE_KINDS``), so a new kind needs no edit here. Column order is not drift (BigQuery
 appends new columns at the end), names compare case-insensitively, and properties the actual
 engine cannot observe are not compared.
 """
 
 from __future__ import annotations
 
-from bqmanage.changes import KINDS, Change, ColumnAt
+from bqmanage.changes import CHANGE_KINDS, Change, ColumnAt
 from bqmanage.model.schema import Column, Definitions, Table, Warehouse
 
 
 def compare(desired: Definitions, actual: Warehouse, unobservable: frozenset[str] = frozenset()) -> list[Change]:
-    """Every difference between the definitions and the live warehouse, as typed changes."""
+    """Every difference between the definitions (desired) and the warehouse (actual), as typed changes."""
     changes: list[Change] = []
     for dataset in desired.all_datasets():
-        live = actual.datasets.get(dataset.name)
-        changes.extend(c for kind in KINDS for c in kind.on_dataset(dataset, live, unobservable))
+        actual_dataset = actual.datasets.get(dataset.name)
+        changes.extend(c for kind in CHANGE_KINDS for c in kind.on_dataset(dataset, actual_dataset, unobservable))
     for table in desired.tables:
         changes.extend(compare_table(table, actual.table(table.dataset, table.name), unobservable))
     return changes
@@ -26,7 +26,7 @@ def compare(desired: Definitions, actual: Warehouse, unobservable: frozenset[str
 
 def compare_table(desired: Table, actual: Table | None, unobservable: frozenset[str] = frozenset()) -> list[Change]:
     """Changes that bring one table to its definition (``actual`` None: it is not live)."""
-    changes = [c for kind in KINDS for c in kind.on_table(desired, actual, unobservable)]
+    changes = [c for kind in CHANGE_KINDS for c in kind.on_table(desired, actual, unobservable)]
     if actual is not None:
         changes += _compare_columns(desired.columns, actual.columns, ColumnAt(desired, (), unobservable))
     return changes
@@ -40,14 +40,14 @@ def _compare_columns(desired: tuple[Column, ...], actual: tuple[Column, ...], pa
     for c in actual:
         by_key.setdefault(c.key, c)  # the first of a case-folded pair, as the scan found it
     for column in desired:
-        live = by_key.get(column.key)
+        actual_column = by_key.get(column.key)
         at = parent.child(column.name)
-        changes.extend(c for kind in KINDS for c in kind.on_column(column, live, at))
-        if live is not None and at.descends(column, live):
-            changes.extend(_compare_columns(column.fields, live.fields, at))
+        changes.extend(c for kind in CHANGE_KINDS for c in kind.on_column(column, actual_column, at))
+        if actual_column is not None and at.descends(column, actual_column):
+            changes.extend(_compare_columns(column.fields, actual_column.fields, at))
     defined = {c.key for c in desired}
-    for live in actual:
-        if live.key not in defined:
-            at = parent.child(live.name)
-            changes.extend(c for kind in KINDS for c in kind.on_column(None, live, at))
+    for extra in actual:
+        if extra.key not in defined:
+            at = parent.child(extra.name)
+            changes.extend(c for kind in CHANGE_KINDS for c in kind.on_column(None, extra, at))
     return changes

@@ -14,11 +14,27 @@ EXIT_BAD_INPUT = 2  # definitions, flags, config, identifiers, a refused change
 EXIT_WAREHOUSE = 3  # auth, API, network, after retries
 EXIT_INTERRUPTED = 130  # Ctrl-C or SIGTERM, as shells report a SIGINT death (128 + 2): re-run to resume
 
+# Text (messages and text output) names at most this many items of a list; JSON output always
+# carries all of them.
+LIST_LIMIT = 20
+
+
+def capped(lines: list[str], limit: int = LIST_LIMIT) -> list[str]:
+    """The first ``limit`` lines of a long listing, then one line saying how many were left out."""
+    if len(lines) <= limit:
+        return lines
+    return [*lines[:limit], f"  ... and {len(lines) - limit} more"]
+
 
 class BqmanageError(Exception):
     """Base of every expected failure."""
 
     exit_code: int = EXIT_BAD_INPUT
+
+    def printed(self) -> str:
+        """How it is printed: one line starting with where ("error: ..."), or a located
+        multi-line message (every definition problem) as it is."""
+        return f"error: {self}" if "\n" not in str(self) else str(self)
 
 
 @dataclass(frozen=True)

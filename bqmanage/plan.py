@@ -7,15 +7,13 @@ engine quirks arrive as data (``Capabilities``), never as ``if engine == ...``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bqmanage.changes import Backfill, Change, CreateDataset, without_defaults
 from bqmanage.errors import RefusedChangeError, UsageError
 from bqmanage.model.schema import Column, Definitions, Partitioning, TableRef
-
-if TYPE_CHECKING:
-    from bqmanage.engines import Engine
 
 
 @dataclass(frozen=True)
@@ -83,6 +81,17 @@ class Plan:
     @property
     def has_refused(self) -> bool:
         return bool(self.refused)
+
+
+def refusals_text(plan: Plan) -> str:
+    """The message of a plan with refused changes: each one, why, and the manual path."""
+    lines = [f"Refused: {len(plan.refused)} change(s) BigQuery cannot make in place; nothing was run."]
+    for change in plan.refused:
+        refusal = change.refusal()
+        assert refusal is not None
+        lines.append(f"  {refusal.code} {change.target}: {refusal.reason}")
+        lines.append(f"        manual path: {refusal.suggestion}")
+    return "\n".join(lines)
 
 
 def build_plan(
@@ -221,10 +230,11 @@ def refuse_unplaced(plan: Plan, capabilities: Capabilities, target: str) -> None
         )
 
 
-def estimate_bytes(engine: Engine, plan: Plan) -> list[int | None]:
-    """Per step, the bytes it would bill: a dry run (free) of each step that reads or writes data
-    (the backfill), None for the others and where the engine cannot tell."""
-    return [engine.estimate_bytes(s.sql) if not s.is_metadata and s.sql else None for s in plan.steps]
+def estimate_bytes(estimate: Callable[[str], int | None], plan: Plan) -> list[int | None]:
+    """Per step, the bytes it would bill: ``estimate`` (the engine's free dry run) of each step that
+    reads or writes data (the backfill), None for the others and where the engine cannot tell. The
+    engine comes in as a function, so that the planner stays free of I/O and below the engines."""
+    return [estimate(s.sql) if not s.is_metadata and s.sql else None for s in plan.steps]
 
 
 def total_bytes(estimates: list[int | None]) -> int | None:

@@ -22,17 +22,14 @@ import json
 import os
 import sys
 
-from bqmanage import api
-from bqmanage.engines import engine_session
-from bqmanage.errors import EXIT_INTERRUPTED, BqmanageError
-from bqmanage.report import text as report
-from bqmanage.settings import resolve_settings
-from bqmanage.tenants.commands import check_limits
-from bqmanage.tenants.ids import RULE, check_tenant_id
+import bqmanage
+from bqmanage import BqmanageError, Limits, Project
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="Onboard one tenant (bqmanage tenant add).", epilog=RULE)
+    parser = argparse.ArgumentParser(
+        description="Onboard one tenant (bqmanage tenant add).", epilog="`bqmanage tenant --help` states the tenant id rule."
+    )
     parser.add_argument("tenant_id", metavar="ID")
     parser.add_argument("--name", help="display name")
     parser.add_argument("--daily-limit", type=int, metavar="N")
@@ -47,21 +44,20 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)  # a usage error exits 2, as the CLI's do
     try:
-        # Everything that can be refused is checked before the warehouse is opened.
-        check_tenant_id(args.tenant_id)
-        limits = {"daily_limit": args.daily_limit, "monthly_limit": args.monthly_limit, "concurrent_limit": args.concurrent_limit}
-        check_limits(limits)
-        settings = resolve_settings(args.target, args.project, args.location, args.schemas, args.config)
-        desired = api.validate(settings)
-        with engine_session(settings, "tenant") as engine:
-            done = api.tenant_add(settings, engine, args.tenant_id, args.name, **limits, desired=desired)
+        # Project.tenant_add refuses the id, the limits, the definitions and the config before it
+        # opens the warehouse, as `bqmanage tenant add` does (it is the same call).
+        limits = Limits(args.daily_limit, args.monthly_limit, args.concurrent_limit)
+        project = Project.load(
+            target=args.target, project=args.project, location=args.location, schemas=args.schemas, config=args.config
+        )
+        done = project.tenant_add(args.tenant_id, name=args.name, limits=limits)
     except BqmanageError as exc:
-        print(f"error: {exc}" if "\n" not in str(exc) else str(exc), file=sys.stderr)
+        print(exc.printed(), file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("interrupted; re-run to resume (onboarding is idempotent)", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    print(json.dumps(done.to_json(), indent=2, default=str) if args.format == "json" else report.tenant_text(done))
+        return bqmanage.EXIT_INTERRUPTED
+    print(json.dumps(done.to_json(), indent=2, default=str) if args.format == "json" else bqmanage.tenant_text(done))
     return 0
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bqmanage.definitions.load import load_definitions
-from bqmanage.model.names import LEDGER
+from bqmanage.ledger import LEDGER
 from bqmanage.model.rest import table_from_api
 from tests.helpers import engine_for, record, run_cli, target_args
 

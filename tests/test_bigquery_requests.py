@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 
 from bqmanage import api
-from bqmanage.apply import ledger_insert_sql
 from bqmanage.definitions.load import load_definitions
 from bqmanage.engines import infoschema
 from bqmanage.engines.bigquery import BigQueryEngine
+from bqmanage.ledger import ledger_insert_sql
 from bqmanage.model.schema import Definitions
 from bqmanage.settings import Settings, resolve_settings
 from tests.faultproxy import Fault, FaultProxy

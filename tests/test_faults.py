@@ -11,7 +11,7 @@ import pytest
 
 from bqmanage import api
 from bqmanage.errors import ApplyError, WarehouseError
-from bqmanage.model.names import LEDGER
+from bqmanage.ledger import LEDGER
 from bqmanage.plan import Step
 from bqmanage.settings import resolve_settings
 from tests import seed

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from bqmanage.apply import LEDGER, latest_entries_sql, latest_entry_sql, ledger_insert_sql, ledger_table
 from bqmanage.definitions.load import load_definitions
 from bqmanage.diff import compare, compare_table
 from bqmanage.engines import infoschema
+from bqmanage.ledger import LEDGER, latest_entries_sql, latest_entry_sql, ledger_insert_sql, ledger_table
 from bqmanage.model.schema import Dataset, Definitions, Table, Warehouse
 from bqmanage.plan import Step, build_plan
 from bqmanage.render import create_schema_sql, create_table_sql

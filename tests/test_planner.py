@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from bqmanage.changes import KINDS, Backfill, Change, TablePatch
+from bqmanage.changes import CHANGE_KINDS, Backfill, Change, TablePatch
 from bqmanage.diff import compare, compare_table
 from bqmanage.model.rest import table_from_api, table_to_api
 from bqmanage.model.schema import Column, Dataset, Definitions, Partitioning, Table, Warehouse
@@ -265,7 +265,7 @@ def test_dataset_case(case_id: str, desired: Dataset, actual: Dataset | None, ki
 
 def test_every_kind_diff_can_detect_has_a_case() -> None:
     """A new change kind needs a planner case (and so a GoogleSQL analysis of its statements)."""
-    detected = {k.kind for k in KINDS if k is not Backfill}
+    detected = {k.kind for k in CHANGE_KINDS if k is not Backfill}
     assert detected - {kind for case in [*CASES, *DATASET_CASES] for kind in case[3]} == set()
 
 

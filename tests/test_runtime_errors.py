@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from bqmanage import api
-from bqmanage.apply import LEDGER
+from bqmanage.ledger import LEDGER
 from bqmanage.report.text import name_list
 from bqmanage.settings import resolve_settings
 from tests import seed

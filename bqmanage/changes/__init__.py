@@ -18,7 +18,7 @@ what mypy will ask for.
 """
 
 from bqmanage.changes.base import (
-    KINDS,
+    CHANGE_KINDS,
     Change,
     ColumnAt,
     ColumnChange,
@@ -44,7 +44,7 @@ from bqmanage.changes.patch import (
 from bqmanage.changes.tables import Backfill, ChangePartitioning, CreateTable, SetClustering, SetTableOptions
 
 __all__ = [
-    "KINDS",
+    "CHANGE_KINDS",
     "PATCH_COLUMNS",
     "AddColumn",
     "AddField",

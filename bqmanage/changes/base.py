@@ -2,7 +2,7 @@
 
 A kind is a frozen dataclass. Abstract methods are what each kind must answer (mypy refuses to
 instantiate a kind that misses one, so a new kind is walked through them); class attributes
-are its data. Concrete kinds register themselves in ``KINDS`` when defined.
+are its data. Concrete kinds register themselves in ``CHANGE_KINDS`` when defined.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from bqmanage.model.schema import Column, Dataset, Table, TableRef
 
 # Every concrete kind, in definition order. diff asks each what it detects, so adding a kind
 # needs no edit elsewhere; the order is the order of findings within a column or table.
-KINDS: list[type[Change]] = []
+CHANGE_KINDS: list[type[Change]] = []
 
 
 @dataclass(frozen=True)
@@ -160,7 +160,7 @@ class Change(ABC):
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if "kind" in cls.__dict__:
-            KINDS.append(cls)
+            CHANGE_KINDS.append(cls)
 
     @property
     def target(self) -> str:

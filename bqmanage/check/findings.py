@@ -1,7 +1,7 @@
 """Findings: what ``check`` reports. Built from the same typed changes ``apply`` plans (each kind
 states its drifts), so a finding says what apply would do about it, or why it cannot.
 
-``KINDS`` and ``SEVERITY`` are the documented JSON vocabulary (deployment/findings.schema.json):
+``FINDING_KINDS`` and ``SEVERITY`` are the documented JSON vocabulary (deployment/findings.schema.json):
 scripts depend on it."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ if TYPE_CHECKING:  # only check's path needs the changes; audit-code's start-up 
     from bqmanage.changes import Change, Drift
     from bqmanage.model.schema import Definitions
 
-KINDS = (
+FINDING_KINDS = (
     "missing_dataset",
     "missing_table",
     "missing_column",

@@ -13,7 +13,7 @@ from collections.abc import Callable, Collection, Mapping
 from typing import TYPE_CHECKING, Any
 
 from bqmanage.check.findings import SEVERITY, Finding
-from bqmanage.model.names import RESERVED_PREFIX
+from bqmanage.model.names import is_own
 from bqmanage.model.schema import Definitions
 
 if TYPE_CHECKING:
@@ -76,7 +76,7 @@ def audit_warehouse(
             )
         known = (listed or {}).get(dataset)
         for table in known if known is not None else engine.list_tables(dataset):
-            if table.lower().startswith(RESERVED_PREFIX):  # bqmanage's own ledger
+            if is_own(table):
                 continue
             full = f"{dataset}.{table}"
             target = by_legacy.get(full)
@@ -160,5 +160,5 @@ def undefined_tables(desired: Definitions, listing: Mapping[str, Mapping[str, st
         for dataset, types in sorted(listing.items())
         if dataset in managed
         for table, kind in sorted(types.items())
-        if kind == "TABLE" and (dataset, table) not in defined and not table.lower().startswith(RESERVED_PREFIX)
+        if kind == "TABLE" and (dataset, table) not in defined and not is_own(table)
     ]

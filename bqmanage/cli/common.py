@@ -12,6 +12,7 @@ from bqmanage.cli.direct import INTERRUPTED, error_text
 from bqmanage.errors import EXIT_INTERRUPTED
 
 if TYPE_CHECKING:
+    from bqmanage.project import Project
     from bqmanage.settings import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -42,3 +43,11 @@ def settings_of(ctx: typer.Context) -> Settings:
     from bqmanage.settings import resolve_settings
 
     return resolve_settings(**ctx.obj)
+
+
+def project_of(ctx: typer.Context) -> Project:
+    """The command's settings and its definitions, loaded and validated: bad definitions fail here,
+    before any command opens the warehouse."""
+    from bqmanage.project import Project
+
+    return Project.load(settings_of(ctx))

@@ -45,7 +45,7 @@ def echo(text: str, nl: bool = True, err: bool = False) -> None:
 
 def error_text(exc: BqmanageError) -> str:
     """How the error funnel prints an expected failure: one line starting with where, or the message as it is."""
-    return f"error: {exc}" if "\n" not in str(exc) else str(exc)
+    return exc.printed()
 
 
 def terminate(signum: int, frame: object) -> None:
@@ -67,9 +67,9 @@ def settings_of(obj: dict[str, Any]) -> Settings:
 
 def validate(obj: dict[str, Any]) -> int:
     """``bqmanage validate``."""
-    from bqmanage import api
+    from bqmanage.project import Project
 
-    desired = api.validate(settings_of(obj))
+    desired = Project.load(settings_of(obj)).definitions
     # Count the datasets apply would create, including an empty one that has only a _dataset.yaml.
     templates = (
         f", and {len(desired.template_tables)} in {len(desired.templates)} dataset template(s)" if desired.templates else ""
@@ -90,8 +90,8 @@ def audit_code(
     analyzer: str | None = None,
 ) -> int:
     """``bqmanage audit-code``."""
-    from bqmanage import api
     from bqmanage.errors import UsageError
+    from bqmanage.project import Project
     from bqmanage.report import code as code_report
     from bqmanage.report.file import check_format, findings_document, writable, write_whole
 
@@ -101,17 +101,15 @@ def audit_code(
     if dry_run and not fix:
         raise UsageError("--dry-run: only with --fix (audit-code writes nothing without --fix)")
     report_path = writable(output, protected(obj)) if output is not None else None  # fails before any file is read
-    settings = settings_of(obj)
-    desired = api.validate(settings)
-    result = api.audit_code(
-        settings,
+    project = Project.load(settings_of(obj))
+    desired = project.definitions
+    result = project.audit_code(
         [Path(p) for p in paths],
         fix=fix,
         dry_run=dry_run,
         include=include,
         exclude=exclude,
         analyzer=analyzer,
-        desired=desired,
         notice=lambda m: echo(m, err=True),
     )
     if fix:  # the diff goes with the text report, or to stderr beside a machine-readable one

@@ -13,8 +13,7 @@ import typer
 
 from bqmanage.cli import direct as cli_direct
 from bqmanage.cli import pipeline as cli_templates
-from bqmanage.cli.common import funnel
-from bqmanage.cli.common import settings_of as _settings
+from bqmanage.cli.common import funnel, project_of
 from bqmanage.cli.imports import import_command
 from bqmanage.cli.tenant import tenant_app
 from bqmanage.environment import ENVIRONMENT
@@ -92,16 +91,10 @@ def render(
 
     Example: bqmanage render --format json-schema --table tenants.tenant_profiles > profiles.json
     """
-    from bqmanage import api
-    from bqmanage.errors import UsageError
-
-    if fmt not in ("sql", "json-schema"):
-        raise UsageError(f"--format: expected sql or json-schema, got {fmt!r}")
-    settings = _settings(ctx)
-    desired = api.validate(settings)
-    text = api.render_ddl(settings, fmt, table, tenant or None, desired)
-    if desired.templates and not tenant:  # on stderr: stdout is the DDL or JSON a script redirects
-        names = ", ".join(d.name for d in desired.templates)
+    project = project_of(ctx)
+    text = project.render(fmt, table, tenant or ())
+    if project.definitions.templates and not tenant:  # on stderr: stdout is the DDL or JSON a script redirects
+        names = ", ".join(d.name for d in project.definitions.templates)
         typer.echo(f"Note: dataset template(s) {names} not rendered; add --tenant ID to render a tenant's datasets.", err=True)
     typer.echo(text, nl=False)
 
@@ -121,8 +114,10 @@ def plan(
 
     Example: bqmanage --target bigquery --project my-proj plan
     """
-    tenants = cli_templates.requested(tenant, all_tenants)  # a bad id fails before any warehouse call
-    raise typer.Exit(cli_templates.run_plan(_settings(ctx), not no_backfill, tenants, all_tenants))
+    from bqmanage.tenants.scope import TenantScope
+
+    scope = TenantScope.from_flags(tenant, all_tenants)
+    raise typer.Exit(cli_templates.run_plan(project_of(ctx), not no_backfill, scope))
 
 
 @app.command()
@@ -144,8 +139,10 @@ def apply(
 
     Example: bqmanage apply --dry-run
     """
-    tenants = cli_templates.requested(tenant, all_tenants)  # a bad id fails before any warehouse call
-    raise typer.Exit(cli_templates.run_apply(_settings(ctx), dry_run, not no_backfill, tenants, all_tenants))
+    from bqmanage.tenants.scope import TenantScope
+
+    scope = TenantScope.from_flags(tenant, all_tenants)
+    raise typer.Exit(cli_templates.run_apply(project_of(ctx), dry_run, not no_backfill, scope))
 
 
 @app.command()
@@ -158,14 +155,9 @@ def inspect(
 
     Example: bqmanage inspect
     """
-    from bqmanage import api
-    from bqmanage.engines import engine_session
     from bqmanage.report import text as report
 
-    settings = _settings(ctx)
-    desired = None if all_datasets else api.validate(settings)  # bad definitions fail before the warehouse is opened
-    with engine_session(settings, "inspect", read_only=True) as engine:
-        tables = api.inspect(settings, engine, all_datasets, desired)
+    tables = project_of(ctx).inspect(all_datasets)
     typer.echo(report.tables_text(tables), nl=False)
 
 
@@ -191,21 +183,18 @@ def check(
 
     Example: bqmanage --target bigquery --project my-proj check --format sarif -o drift.sarif
     """
-    from bqmanage import api
-    from bqmanage.engines import engine_session
     from bqmanage.report.file import check_format, writable, write_whole
+    from bqmanage.tenants.scope import TenantScope
 
     check_format(fmt)
-    # A bad --output fails before any warehouse work.
+    # A bad --output fails before any warehouse work: a report that cannot be written is refused
+    # here, the rest by Project.check before it opens the warehouse.
     report_path = writable(output, cli_direct.protected(ctx.obj)) if output is not None else None
-    settings, tenants = _settings(ctx), cli_templates.requested(tenant, all_tenants)
-    desired = api.validate(settings)
-    with engine_session(settings, "check", read_only=True) as engine:
-        result = cli_templates.run_check(settings, engine, desired, fmt, tenants, all_tenants)
-    if code:
-        result.findings += api.audit_code(settings, [Path(p) for p in code], desired=desired).findings
-    note = cli_templates.left_alone(desired, tenants, all_tenants, "check")
-    text, exit_code = cli_templates.check_document(fmt, result, settings.target, note)
+    scope = TenantScope.from_flags(tenant, all_tenants)
+    project = project_of(ctx)
+    result = cli_templates.run_check(project, fmt, scope, [Path(p) for p in code or []])
+    note = cli_templates.left_alone(project.definitions, scope, "check")
+    text, exit_code = cli_templates.check_document(fmt, result, project.settings.target, note)
     if report_path:
         write_whole(report_path, text)
     else:
@@ -247,7 +236,6 @@ def reset(
     import json
     import re
 
-    from bqmanage import api
     from bqmanage.errors import UsageError
     from bqmanage.report import text
 
@@ -262,22 +250,11 @@ def reset(
             run_date = dt.date.fromisoformat(date)
         except ValueError:
             raise UsageError(f"--date: {date!r} is not a date (YYYY-MM-DD)") from None
-    settings = _settings(ctx)
-    desired = api.validate(settings)
-    from bqmanage.tenants.reset_sql import find_quota_table, render_reset, resolve_run_date
-
-    quota_table = find_quota_table(desired, table)  # a bad --table fails before any warehouse call
+    project = project_of(ctx)
     if print_sql:
-        typer.echo(render_reset(desired, quota_table, settings.project).script(), nl=False)
+        typer.echo(project.reset_script(table), nl=False)
         return
-    assert quota_table.quota is not None
-    resolve_run_date(quota_table.quota, run_date, allow_future_date)  # so does a far-future --date
-    from bqmanage.engines import engine_session
-
-    # No local warehouse yet: nothing to reset, and the refusal must not leave an empty file behind.
-    absent = settings.engine == "local" and not settings.local_path.exists()
-    with engine_session(settings, "reset", read_only=dry_run or absent) as engine:
-        report = api.reset(settings, engine, table, run_date, dry_run, desired, allow_future_date)
+    report = project.reset(table=table, run_date=run_date, dry_run=dry_run, allow_future_date=allow_future_date)
     typer.echo(json.dumps(report.to_json(), indent=2) if fmt == "json" else text.reset_text(report), nl=fmt == "json")
     if report.registry_duplicates:
         typer.echo(f"error: {text.registry_duplicates_text(report)}", err=True)

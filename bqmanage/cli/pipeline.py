@@ -16,12 +16,14 @@ import typer
 from bqmanage.errors import EXIT_BAD_INPUT, EXIT_FINDINGS, EXIT_OK
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from bqmanage.api import ApplyOutcome, CheckResult, PlanResult
-    from bqmanage.engines import Engine
     from bqmanage.model.schema import Definitions
     from bqmanage.plan import Step
-    from bqmanage.settings import Settings
+    from bqmanage.project import Project
     from bqmanage.tenants.fleet import TenantOutcome
+    from bqmanage.tenants.scope import TenantScope
     from bqmanage.tenants.templates import Registry
 
 TENANT = typer.Option(
@@ -30,26 +32,16 @@ TENANT = typer.Option(
 ALL_TENANTS = typer.Option(False, "--all-tenants", help="Also the templated datasets of every active tenant of the registry.")
 
 
-def requested(tenants: list[str] | None, all_tenants: bool) -> list[str] | None:
-    """The --tenant ids, checked before any warehouse call (exit 2 naming the rule an id breaks)."""
-    from bqmanage.errors import UsageError
-    from bqmanage.tenants.templates import check_tenant_list
-
-    if tenants and all_tenants:
-        raise UsageError("--tenant and --all-tenants: give one or the other")
-    return check_tenant_list(tenants) if tenants else None
-
-
-def say_left_alone(desired: Definitions, tenants: list[str] | None, all_tenants: bool, verb: str) -> None:
+def say_left_alone(desired: Definitions, scope: TenantScope, verb: str) -> None:
     """plan and apply say it first, on stdout: a failure's message is still the first line of
     stderr, and the last line of stdout is still the summary that scripts read."""
-    if (note := left_alone(desired, tenants, all_tenants, verb)) is not None:
+    if (note := left_alone(desired, scope, verb)) is not None:
         typer.echo(note)
 
 
-def left_alone(desired: Definitions, tenants: list[str] | None, all_tenants: bool, verb: str) -> str | None:
+def left_alone(desired: Definitions, scope: TenantScope, verb: str) -> str | None:
     """Without either flag, templates are left alone, and the command says so, once."""
-    if not desired.templates or tenants is not None or all_tenants:
+    if not desired.templates or scope.engaged:
         return None
     names = ", ".join(d.name for d in desired.templates)
     noun = "template" if len(desired.templates) == 1 else "templates"
@@ -144,50 +136,29 @@ def failed_line(outcomes: list[TenantOutcome[Any]]) -> str:
     return f"{len(failed)} failed: " + ", ".join(f"{o.tenant} (exit {o.exit_code})" for o in failed)
 
 
-def run_plan(settings: Settings, backfill: bool, tenants: list[str] | None, all_tenants: bool) -> int:
+def run_plan(project: Project, backfill: bool, scope: TenantScope) -> int:
     """bqmanage plan: print the plan (and the tenants'); return the exit code."""
-    from bqmanage import api
-    from bqmanage.engines import engine_session
-
-    desired = api.validate(settings)  # bad definitions fail before any warehouse call
-    say_left_alone(desired, tenants, all_tenants, "plan")
-    with engine_session(settings, "plan", read_only=True) as engine, progress("planning", planned_steps) as watch:
-        planned = api.make_plan(
-            settings, engine, backfill, desired, tenants=tenants, all_tenants=all_tenants, on_tenant=watch.tenant
-        )
-        runs_as = engine.capabilities.runs_as
-    text, code = plan_with_tenants(planned, settings.target, runs_as)
+    say_left_alone(project.definitions, scope, "plan")
+    with progress("planning", planned_steps) as watch:
+        planned = project.plan(backfill=backfill, scope=scope, on_tenant=watch.tenant)
+    text, code = plan_with_tenants(planned, project.settings.target, project.runs_as)
     typer.echo(text)
     return code
 
 
-def run_apply(settings: Settings, dry_run: bool, backfill: bool, tenants: list[str] | None, all_tenants: bool) -> int:
+def run_apply(project: Project, dry_run: bool, backfill: bool, scope: TenantScope) -> int:
     """bqmanage apply: each step as it starts (stderr), each tenant as it ends; return the exit code."""
-    from bqmanage import api
-    from bqmanage.engines import engine_session
-
-    desired = api.validate(settings)  # bad definitions fail before any warehouse call
-    say_left_alone(desired, tenants, all_tenants, "apply")
+    say_left_alone(project.definitions, scope, "apply")
 
     def on_step(index: int, total: int, step: Step) -> None:
         typer.echo(f"[{index + 1}/{total}] {step.kind}: {step.reason}", err=True)
 
     describe = planned_steps if dry_run else applied
-    with engine_session(settings, "apply", read_only=dry_run) as engine, progress("applying", describe) as watch:
-        outcome = api.apply(
-            settings,
-            engine,
-            dry_run,
-            backfill,
-            on_step,
-            desired,
-            tenants=tenants,
-            all_tenants=all_tenants,
-            keep_going=True,
-            on_tenant=watch.tenant,
+    with progress("applying", describe) as watch:
+        outcome = project.apply(
+            dry_run=dry_run, backfill=backfill, scope=scope, keep_going=True, on_step=on_step, on_tenant=watch.tenant
         )
-        runs_as = engine.capabilities.runs_as
-    return apply_report(outcome, settings.target, runs_as, dry_run)
+    return apply_report(outcome, project.settings.target, project.runs_as, dry_run)
 
 
 def apply_report(outcome: ApplyOutcome, target: str, runs_as: str | None, dry_run: bool) -> int:
@@ -261,16 +232,10 @@ def plan_with_tenants(planned: PlanResult, target: str, runs_as: str | None) -> 
     return "\n".join(parts), code
 
 
-def run_check(
-    settings: Settings, engine: Engine, desired: Definitions, fmt: str, tenants: list[str] | None, all_tenants: bool
-) -> CheckResult:
+def run_check(project: Project, fmt: str, scope: TenantScope, code: list[Path]) -> CheckResult:
     """check, with a bar on a terminal for the text format (JSON and SARIF runs stay quiet there)."""
-    from bqmanage import api
-
     with progress("checking", checked, bar=fmt == "text") as watch:
-        return api.check(
-            settings, engine, desired, watch.catalog, tenants=tenants, all_tenants=all_tenants, on_tenant=watch.tenant
-        )
+        return project.check(scope=scope, code=code, on_progress=watch.catalog, on_tenant=watch.tenant)
 
 
 def check_document(fmt: str, result: CheckResult, target: str, note: str | None) -> tuple[str, int]:

@@ -1,9 +1,5 @@
-"""``bqmanage tenant``: onboard, list and manage tenants. A thin shell over api.tenant_*.
-
-Everything that can be refused (the id, the limits, the definitions) is checked before the
-warehouse is opened: on the local engine, opening it would create its file, and a refused id
-must leave nothing behind.
-"""
+"""``bqmanage tenant``: onboard, list and manage tenants. A thin shell over Project.tenant_*,
+which refuses a bad id, limit or definition before it opens the warehouse."""
 
 from __future__ import annotations
 
@@ -11,11 +7,10 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from bqmanage.cli.common import funnel, settings_of
+from bqmanage.cli.common import funnel
 
 if TYPE_CHECKING:
-    from bqmanage.model.schema import Definitions
-    from bqmanage.settings import Settings
+    from bqmanage.project import Project
     from bqmanage.tenants.commands import TenantListing, TenantReport
 
 tenant_app = typer.Typer(
@@ -39,26 +34,14 @@ _MONTHLY = typer.Option(None, "--monthly-limit", metavar="N", help="Pipelines a 
 _CONCURRENT = typer.Option(None, "--concurrent-limit", metavar="N", help="Pipelines running at once.")
 
 
-def _prepared(
-    ctx: typer.Context,
-    fmt: str,
-    operation: str,
-    tenant_id: str | None = None,
-    limits: dict[str, int | None] | None = None,
-    name: str | None = None,
-) -> tuple[Settings, Definitions]:
-    """The settings and definitions, once the format, the id and the limits have passed."""
-    from bqmanage import api
+def _project(ctx: typer.Context, fmt: str) -> Project:
+    """The project of the command, once the format has passed."""
+    from bqmanage.cli.common import project_of
     from bqmanage.errors import UsageError
-    from bqmanage.tenants.commands import job
 
     if fmt not in ("text", "json"):
         raise UsageError(f"--format: expected text or json, got {fmt!r}")
-    settings = settings_of(ctx)
-    desired = api.validate(settings)
-    if tenant_id is not None:
-        job(settings, operation, tenant_id, desired, None, limits, name)
-    return settings, desired
+    return project_of(ctx)
 
 
 def _show(result: TenantReport | TenantListing, fmt: str) -> None:
@@ -94,14 +77,10 @@ def add(
 
     Example: bqmanage tenant add acme --name 'Acme Corp' --daily-limit 200
     """
-    from bqmanage import api
-    from bqmanage.engines import engine_session
+    from bqmanage.tenants.scope import Limits
 
-    limits = {"daily_limit": daily_limit, "monthly_limit": monthly_limit, "concurrent_limit": concurrent_limit}
-    settings, desired = _prepared(ctx, fmt, "tenant_add", tenant_id, limits, name)
-    with engine_session(settings, "tenant") as engine:
-        result = api.tenant_add(settings, engine, tenant_id, name, daily_limit, monthly_limit, concurrent_limit, desired=desired)
-    _show(result, fmt)
+    limits = Limits(daily_limit, monthly_limit, concurrent_limit)
+    _show(_project(ctx, fmt).tenant_add(tenant_id, name=name, limits=limits), fmt)
 
 
 @tenant_app.command("list")
@@ -111,13 +90,7 @@ def list_(ctx: typer.Context, fmt: str = _FORMAT) -> None:
 
     Example: bqmanage tenant list --format json
     """
-    from bqmanage import api
-    from bqmanage.engines import engine_session
-
-    settings, desired = _prepared(ctx, fmt, "tenant_list")
-    with engine_session(settings, "tenant", read_only=True) as engine:
-        result = api.tenant_list(settings, engine, desired=desired)
-    _show(result, fmt)
+    _show(_project(ctx, fmt).tenant_list(), fmt)
 
 
 @tenant_app.command("suspend")
@@ -127,13 +100,7 @@ def suspend(ctx: typer.Context, tenant_id: str = _ID, fmt: str = _FORMAT) -> Non
 
     Example: bqmanage tenant suspend acme
     """
-    from bqmanage import api
-    from bqmanage.engines import engine_session
-
-    settings, desired = _prepared(ctx, fmt, "tenant_suspend", tenant_id)
-    with engine_session(settings, "tenant") as engine:
-        result = api.tenant_suspend(settings, engine, tenant_id, desired=desired)
-    _show(result, fmt)
+    _show(_project(ctx, fmt).tenant_suspend(tenant_id), fmt)
 
 
 @tenant_app.command("resume")
@@ -146,13 +113,7 @@ def resume(ctx: typer.Context, tenant_id: str = _ID, fmt: str = _FORMAT) -> None
 
     Example: bqmanage tenant resume acme
     """
-    from bqmanage import api
-    from bqmanage.engines import engine_session
-
-    settings, desired = _prepared(ctx, fmt, "tenant_resume", tenant_id)
-    with engine_session(settings, "tenant") as engine:
-        result = api.tenant_resume(settings, engine, tenant_id, desired=desired)
-    _show(result, fmt)
+    _show(_project(ctx, fmt).tenant_resume(tenant_id), fmt)
 
 
 @tenant_app.command("set-limits")
@@ -172,11 +133,7 @@ def set_limits(
 
     Example: bqmanage tenant set-limits acme --daily-limit 500
     """
-    from bqmanage import api
-    from bqmanage.engines import engine_session
+    from bqmanage.tenants.scope import Limits
 
-    limits = {"daily_limit": daily_limit, "monthly_limit": monthly_limit, "concurrent_limit": concurrent_limit}
-    settings, desired = _prepared(ctx, fmt, "tenant_set_limits", tenant_id, limits)
-    with engine_session(settings, "tenant") as engine:
-        result = api.tenant_set_limits(settings, engine, tenant_id, daily_limit, monthly_limit, concurrent_limit, desired=desired)
-    _show(result, fmt)
+    limits = Limits(daily_limit, monthly_limit, concurrent_limit)
+    _show(_project(ctx, fmt).tenant_set_limits(tenant_id, limits), fmt)

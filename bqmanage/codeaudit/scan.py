@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     import pathspec
 
 # File types audit-code reads by default, by suffix, and the lexer each one gets.
-KINDS = {
+LEXERS = {
     ".py": "python",
     ".pyi": "python",
     ".sql": "sql",
@@ -296,9 +296,9 @@ class Scanner:
         dot = name.rfind(".")
         suffix = name[dot:] if dot > 0 else ""
         if self._include is not None:
-            return KINDS.get(suffix, "text") if self._include.match_file(display) else None
-        if suffix in KINDS:
-            return KINDS[suffix]
+            return LEXERS.get(suffix, "text") if self._include.match_file(display) else None
+        if suffix in LEXERS:
+            return LEXERS[suffix]
         if not suffix:
             return "shebang"  # decided once the first line is read
         return "text" if explicit else None
@@ -331,7 +331,7 @@ class Scanner:
                 continue  # a FIFO, socket or device: reading it could block forever
             elif not filtered:
                 dot = entry.name.rfind(".")
-                kind = KINDS.get(entry.name[dot:]) if dot > 0 else "shebang"
+                kind = LEXERS.get(entry.name[dot:]) if dot > 0 else "shebang"
                 if kind is not None:
                     out.append((entry.path, kind, ignores))
             else:

@@ -11,6 +11,7 @@ from bqmanage.definitions.yaml_source import LineMap
 from bqmanage.errors import Problem
 from bqmanage.model.names import dataset_name_problem, table_name_problem
 from bqmanage.model.schema import Column, QuotaSpec, Table
+from bqmanage.tenants.registry import registry_name
 
 _POLICIES = "daily, monthly, carry, now or generated"
 # `now` writes CURRENT_<type>() for these; on any other type it writes the column's default.
@@ -31,11 +32,6 @@ _COERCIONS = {
 
 # Ten years: a lookback is a partition-pruned scan, and a date far before year 1 does not exist.
 MAX_LOOKBACK_DAYS = 3660
-
-
-def registry_name(table: Table, quota: QuotaSpec) -> str:
-    """dataset.table of the registry the reset reads (the same default as reset._registry)."""
-    return quota.registry or f"{table.dataset}.tenant_profiles"
 
 
 def indexed_columns(raw: list[Any], by_key: dict[str, Column]) -> Iterator[tuple[int, Column]]:

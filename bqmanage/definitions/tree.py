@@ -10,10 +10,11 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bqmanage.definitions.quota import registry_name, registry_problems
+from bqmanage.definitions.quota import registry_problems
 from bqmanage.definitions.yaml_source import LineMap
 from bqmanage.errors import Problem
 from bqmanage.model.schema import Table
+from bqmanage.tenants.registry import registry_name
 from bqmanage.tenants.templates import collision_problems
 
 

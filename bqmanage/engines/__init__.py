@@ -50,7 +50,7 @@ class Engine(Protocol):
 
     def latest_ledger_rows(self, datasets: dict[str, str | None]) -> dict[str, dict[str, Any]]:
         """The newest row of the apply ledger of each of ``datasets`` (name -> location) that has
-        one (the columns ``apply.latest_entry_sql`` selects), read the way the engine reads many at once."""
+        one (the columns ``ledger.ENTRY_COLUMNS``), read the way the engine reads many at once."""
 
     def read_datasets(self, datasets: list[str]) -> dict[str, dict[str, Any] | None]:
         """Like get_datasets, in the fewest requests the engine has (check's bulk read). It may lag

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import concurrent.futures
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from google.api_core import exceptions as gexc
 
@@ -18,11 +18,42 @@ from bqmanage.engines import infoschema
 from bqmanage.errors import WarehouseError
 from bqmanage.model.locations import canonical_location
 
-if TYPE_CHECKING:
-    from bqmanage.engines.bigquery import BigQueryEngine
-
 A = TypeVar("A")
 R = TypeVar("R")
+if TYPE_CHECKING:
+    from google.api_core.retry import Retry
+    from google.cloud import bigquery
+
+    from bqmanage.plan import Capabilities
+
+
+class BigQueryEngine(Protocol):
+    """What these bulk reads use of ``engines.bigquery.BigQueryEngine``, which calls them: named
+    here so that this module does not import the engine back (no import cycle)."""
+
+    client: bigquery.Client
+    project: str
+    location: str | None
+    capabilities: Capabilities
+    concurrency: int
+    info_schema_batch: int
+    region_qualified: bool
+    rpc_retry: Retry
+    rpc_timeout: float
+    _locations: dict[str, str]
+    on_statement: Callable[[str], None]
+
+    def _call(self, operation: str, func: Callable[[], R]) -> R: ...
+
+    def _run(
+        self, sql: str, params: dict[str, Any] | None, label: str | None = None, location: str | None = None
+    ) -> tuple[list[Any], Any]: ...
+
+    def get_datasets(self, datasets: list[str]) -> dict[str, dict[str, Any] | None]: ...
+
+    def get_tables(self, tables: list[tuple[str, str]]) -> dict[str, dict[str, Any] | None]: ...
+
+    def query(self, sql: str, params: dict[str, Any] | None = None, label: str = "query") -> list[dict[str, Any]]: ...
 
 
 def each(limit: int, func: Callable[[A], R], items: list[A], on_done: Callable[[int], None] | None = None) -> list[R]:
@@ -152,10 +183,9 @@ def latest_ledger_rows(engine: BigQueryEngine, datasets: dict[str, str | None]) 
 
     Which datasets have one comes from tables.get, read side by side (INFORMATION_SCHEMA could miss a
     ledger that an apply interrupted a minute ago created, and that is the ledger that matters);
-    then one query per location (and per LEDGER_BATCH ledgers) reads them all. No ledger, no query.
+    then one query per location (and per BATCH ledgers) reads them all. No ledger, no query.
     """
-    from bqmanage.apply import LEDGER_BATCH, latest_entries_sql
-    from bqmanage.model.names import LEDGER
+    from bqmanage.ledger import BATCH, LEDGER, latest_entries_sql
 
     found = engine.get_tables([(name, LEDGER) for name in sorted(datasets)])
     by_location: dict[str, list[str]] = {}
@@ -167,6 +197,6 @@ def latest_ledger_rows(engine: BigQueryEngine, datasets: dict[str, str | None]) 
     for names in by_location.values():
         # One location per query: a job reads the datasets of its own location only, and finds it
         # from the tables it reads when the target sets none.
-        for i in range(0, len(names), LEDGER_BATCH):
-            rows += engine.query(latest_entries_sql(names[i : i + LEDGER_BATCH]), label="plan")
+        for i in range(0, len(names), BATCH):
+            rows += engine.query(latest_entries_sql(names[i : i + BATCH]), label="plan")
     return {str(row.pop("dataset")): row for row in rows}

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from bqmanage.engines.duck_types import duck_str, field_from_duck, qi
-from bqmanage.model.names import LEDGER, RESERVED_PREFIX
+from bqmanage.ledger import ENTRY_COLUMNS, LEDGER
+from bqmanage.model.names import RESERVED_PREFIX
 
 META = RESERVED_PREFIX  # the side schema
 # What DuckDB cannot hold (BigQuery type spelling, partitioning, options...), created on the first write.
@@ -35,7 +36,6 @@ Rows = Callable[[str, list[Any] | None], list[tuple[Any, ...]]]
 # Row counts and ledgers are read with one UNION ALL per batch: DuckDB plans a long UNION ALL in
 # time that grows faster than its length (1,500 count(*) branches: 1.2 s, 15 batches of 100: 0.3 s).
 _BATCH = 100
-_LEDGER_COLUMNS = ("applied_at", "principal", "definitions_digest", "outcome", "applied_steps", "total_steps", "backfill")
 
 
 @dataclass(frozen=True)
@@ -166,7 +166,7 @@ def read_ledgers(rows: Rows, names: Names, datasets: list[str]) -> dict[str, dic
     UNION ALL per batch, the newest picked by DuckDB as ``apply.latest_entry_sql`` picks it (a
     finished row before a "running" one of the same instant)."""
     found = [d for d in datasets if LEDGER in names.tables.get(d, [])]
-    columns = ", ".join(_LEDGER_COLUMNS)
+    columns = ", ".join(ENTRY_COLUMNS)
     out: dict[str, dict[str, Any]] = {}
     for start in range(0, len(found), _BATCH):
         union = " UNION ALL ".join(
@@ -177,5 +177,5 @@ def read_ledgers(rows: Rows, names: Names, datasets: list[str]) -> dict[str, dic
             "(PARTITION BY dataset ORDER BY applied_at DESC, outcome = 'running') = 1"
         )
         for dataset, *values in rows(sql, None):
-            out[dataset] = dict(zip(_LEDGER_COLUMNS, values, strict=True))
+            out[dataset] = dict(zip(ENTRY_COLUMNS, values, strict=True))
     return out

@@ -32,7 +32,7 @@ from bqmanage.engines.duck_types import (
     to_duckdb,
 )
 from bqmanage.errors import WarehouseError
-from bqmanage.model.names import RESERVED_PREFIX
+from bqmanage.model.names import RESERVED_PREFIX, is_own
 from bqmanage.model.rest import column_to_api, expiration_ms, table_to_api
 from bqmanage.model.schema import Column, Dataset, Table, TableRef
 from bqmanage.plan import Capabilities, Step
@@ -173,7 +173,7 @@ class LocalEngine:
 
         DuckDB's catalog is local and exact: no lag, no batching to do; one read serves all."""
         names = self._catalog_names().tables
-        wanted = [(d, t) for d in datasets for t in names.get(d, []) if not t.lower().startswith(META)]
+        wanted = [(d, t) for d in datasets for t in names.get(d, []) if not is_own(t)]
         found = self.get_tables(wanted)
         if on_progress:
             on_progress(len(datasets), len(datasets))

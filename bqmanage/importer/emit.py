@@ -13,6 +13,7 @@ import contextlib
 import datetime as dt
 import math
 import re
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
 import yaml
@@ -27,6 +28,14 @@ _PLAIN_BLOCK = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_ .,'/+%-]*\Z")  # a comma end
 # Characters written as escapes in a double-quoted scalar: what YAML refuses raw (PyYAML's
 # NON_PRINTABLE), the line breaks it would fold (NEL, LS, PS), and the BOM.
 _ESCAPED = re.compile('[^\x20-\x7e\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]|[\u2028\u2029\ufeff"\\\\]')
+
+
+@dataclass
+class LiveDataset:
+    """One live dataset and its tables, read into the model: what import writes definitions of."""
+
+    dataset: Dataset
+    tables: list[Table] = field(default_factory=list)
 
 
 class Unexpressible(ValueError):

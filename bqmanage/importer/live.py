@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bqmanage.errors import UsageError
-from bqmanage.importer.emit import Unexpressible, dataset_yaml, default_value, table_yaml
-from bqmanage.model.names import RESERVED_PREFIX
+from bqmanage.importer.emit import LiveDataset, Unexpressible, dataset_yaml, default_value, table_yaml
+from bqmanage.model.names import is_own
 from bqmanage.model.rest import dataset_from_api, table_from_api
-from bqmanage.model.schema import Column, Dataset, Table
+from bqmanage.model.schema import Column, Table
 
 if TYPE_CHECKING:
     from bqmanage.engines import Engine
@@ -58,12 +58,6 @@ _FIELD_UNEXPRESSED = {"policyTags": "policy tags", "collation": "collation", "ro
 
 
 @dataclass
-class LiveDataset:
-    dataset: Dataset
-    tables: list[Table] = field(default_factory=list)
-
-
-@dataclass
 class ImportResult:
     """What import would write (staged and validated), what it skipped and what it wants said."""
 
@@ -97,7 +91,7 @@ def choose_datasets(
     defined = {p.name for p in out.iterdir() if p.is_dir()} if out.is_dir() else set()
     templates = sorted(d for d in defined if is_template(d))
     for name in live:
-        if name.lower().startswith(RESERVED_PREFIX):
+        if is_own(name):
             continue
         new = legacy_dataset_replacement(name, settings.legacy) if name not in defined else None
         template = next((t for t in templates if tenant_part(t, name) is not None), None)
@@ -121,7 +115,7 @@ def read_live(engine: Engine, dataset: str, skipped: list[str], notes: list[str]
     live = LiveDataset(dataset_from_api(resource))
     wanted = []
     for name, kind in engine.list_table_types(dataset).items():
-        if name.lower().startswith(RESERVED_PREFIX):
+        if is_own(name):
             skipped.append(f"{dataset}.{name}: bqmanage's own ledger")
         elif kind != "TABLE":
             skipped.append(f"{dataset}.{name}: {NOT_A_TABLE.get(kind, f'a {kind.lower()} is not a table')}")

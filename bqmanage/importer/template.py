@@ -17,7 +17,7 @@ from bqmanage.model.schema import Definitions
 
 if TYPE_CHECKING:
     from bqmanage.engines import Engine
-    from bqmanage.importer.live import LiveDataset
+    from bqmanage.importer.emit import LiveDataset
 
 
 def _checked(template: str) -> str:

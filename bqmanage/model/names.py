@@ -34,7 +34,6 @@ _TABLE_CATEGORIES = ("L", "M", "N", "Pc", "Pd", "Zs")
 # bqmanage's own names: the ledger table in every dataset it manages and the local engine's side
 # schema. DuckDB folds case, so every spelling of the prefix would collide there.
 RESERVED_PREFIX = "_bqmanage"
-LEDGER = f"{RESERVED_PREFIX}_migrations"
 
 
 def column_name_problem(name: str) -> str | None:
@@ -79,9 +78,15 @@ def _table_name_problem(name: str) -> str | None:
     return None
 
 
+def is_own(name: str) -> bool:
+    """Whether a live dataset or table is bqmanage's own (the ledger, the local engine's side
+    schema), which no definition names, check never compares, and import never writes."""
+    return name.lower().startswith(RESERVED_PREFIX)
+
+
 def reserved_name_problem(name: str, kind: str) -> str | None:
     """Why a dataset or table (``kind``) may not be called ``name`` under bqmanage, or None."""
-    if name.lower().startswith(RESERVED_PREFIX):
+    if is_own(name):
         return (
             f"{kind} name {name!r}: the prefix {RESERVED_PREFIX!r} is reserved for bqmanage's ledger "
             f"({RESERVED_PREFIX}_migrations) and the local engine's {RESERVED_PREFIX} schema, in any case"

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from bqmanage.report.text import code_finding_line
+
 if TYPE_CHECKING:
     from bqmanage.codeaudit.audit import CodeAuditResult
 
 
 def findings_text(result: CodeAuditResult) -> str:
-    out = [f"{_where(f.path, f.line, f.col)}: {f.severity} {f.kind}: {f.message}" for f in result.findings]
+    out = [code_finding_line(f) for f in result.findings]
     if out:
         files = len({f.path for f in result.findings})
         errors = sum(1 for f in result.findings if f.severity == "error")
@@ -24,11 +26,6 @@ def findings_text(result: CodeAuditResult) -> str:
         out.append("Clean: no legacy names and no unknown table or column references.")
     out.append(summary_text(result))
     return "\n".join(out) + "\n"
-
-
-def _where(path: str | None, line: int | None, col: int | None) -> str:
-    """``path:line:col``, or the path alone for what has no line (a file that could not be read)."""
-    return f"{path}:{line}:{col}" if line is not None else str(path)
 
 
 def summary_text(result: CodeAuditResult) -> str:

@@ -7,7 +7,7 @@ import hashlib
 from typing import Any
 
 from bqmanage import __version__
-from bqmanage.check.findings import KINDS, SEVERITY, Finding
+from bqmanage.check.findings import FINDING_KINDS, SEVERITY, Finding
 from bqmanage.model.schema import Definitions
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -74,7 +74,7 @@ def to_sarif(findings: list[Finding], desired: Definitions, failures: list[str] 
             "shortDescription": {"text": _HELP[kind]},
             "defaultConfiguration": {"level": _LEVEL[SEVERITY[kind]]},
         }
-        for kind in KINDS
+        for kind in FINDING_KINDS
     ]
     results = []
     for finding in findings:
@@ -85,7 +85,7 @@ def to_sarif(findings: list[Finding], desired: Definitions, failures: list[str] 
         )
         result: dict[str, Any] = {
             "ruleId": finding.kind,
-            "ruleIndex": KINDS.index(finding.kind),
+            "ruleIndex": FINDING_KINDS.index(finding.kind),
             "level": _LEVEL[finding.severity],
             "message": {"text": finding.message},
             "locations": [_location(finding, desired)],

@@ -6,18 +6,14 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from bqmanage.check.findings import Finding
-from bqmanage.model.names import LEDGER
+from bqmanage.errors import LIST_LIMIT
+from bqmanage.ledger import LEDGER
 from bqmanage.model.schema import Table
 
 if TYPE_CHECKING:
     from bqmanage.api import PlanResult
-    from bqmanage.plan import Plan
     from bqmanage.tenants.commands import TenantListing, TenantReport
     from bqmanage.tenants.reset import ResetReport
-
-
-# Text output names at most this many items of a list; JSON output always carries all of them.
-LIST_LIMIT = 20
 
 
 def name_list(names: Sequence[str], limit: int = LIST_LIMIT, full: str | None = "--format json lists them all") -> str:
@@ -26,23 +22,6 @@ def name_list(names: Sequence[str], limit: int = LIST_LIMIT, full: str | None = 
     shown = ", ".join(names[:limit])
     rest = len(names) - limit
     return shown if rest <= 0 else f"{shown} and {rest:,} more" + (f" ({full})" if full else "")
-
-
-def capped(lines: list[str], limit: int = LIST_LIMIT) -> list[str]:
-    """The first ``limit`` lines of a long listing, then one line saying how many were left out."""
-    if len(lines) <= limit:
-        return lines
-    return [*lines[:limit], f"  ... and {len(lines) - limit} more"]
-
-
-def refusals_text(plan: Plan) -> str:
-    lines = [f"Refused: {len(plan.refused)} change(s) BigQuery cannot make in place; nothing was run."]
-    for change in plan.refused:
-        refusal = change.refusal()
-        assert refusal is not None
-        lines.append(f"  {refusal.code} {change.target}: {refusal.reason}")
-        lines.append(f"        manual path: {refusal.suggestion}")
-    return "\n".join(lines)
 
 
 def plan_text(planned: PlanResult, target: str, runs_as: str | None = None) -> str:
@@ -62,6 +41,8 @@ def plan_text(planned: PlanResult, target: str, runs_as: str | None = None) -> s
     for name in planned.resumed:
         lines.append(f"Resuming the unfinished backfill of {name} from an interrupted apply.")
     if plan.has_refused:
+        from bqmanage.plan import refusals_text
+
         lines.append(refusals_text(plan))
     if not plan.steps:
         if not plan.has_refused:
@@ -111,21 +92,32 @@ def tables_text(tables: list[Table]) -> str:
     return "\n".join(out).rstrip() + "\n"
 
 
+def code_finding_line(f: Finding) -> str:
+    """A finding in a source file, as compilers print one (editors jump to it), the same under
+    ``audit-code`` and ``check --code``. What has no line (a file that could not be read) is
+    located at its path alone."""
+    where = f"{f.path}:{f.line}:{f.col}" if f.line is not None else str(f.path)
+    return f"{where}: {f.severity} {f.kind}: {f.message}"
+
+
 def findings_text(findings: list[Finding], target: str) -> str:
-    """A readable table of findings, grouped by dataset and table."""
+    """A readable table of the warehouse's findings, grouped by dataset and table, then the code
+    findings of ``check --code``, one line each."""
     if not findings:
         return f"Clean: target {target} matches the definitions; no legacy names found.\n"
     groups: dict[str, list[Finding]] = {}
-    for finding in findings:  # code findings (check --code) are grouped by their file
-        key = finding.path or (f"{finding.dataset}.{finding.table}" if finding.table else str(finding.dataset))
-        groups.setdefault(key, []).append(finding)
-    width = max(len(f.kind) for f in findings)
+    in_code = [f for f in findings if f.path]
+    for finding in findings:
+        if not finding.path:
+            groups.setdefault(f"{finding.dataset}.{finding.table}" if finding.table else str(finding.dataset), []).append(finding)
+    width = max((len(f.kind) for f in findings if not f.path), default=0)
     out = []
     for name in sorted(groups):
         out.append(name)
-        for f in groups[name]:
-            where = f"{f.line}:{f.col}: " if f.path and f.line is not None else ""
-            out.append(f"  {f.severity:<8} {f.kind:<{width}}  {where}{f.message}")
+        out += [f"  {f.severity:<8} {f.kind:<{width}}  {f.message}" for f in groups[name]]
+        out.append("")
+    if in_code:
+        out += [code_finding_line(f) for f in in_code]
         out.append("")
     errors = sum(1 for f in findings if f.severity == "error")
     out.append(f"{len(findings)} finding(s) on target {target}: {errors} error(s), {len(findings) - errors} warning(s).")

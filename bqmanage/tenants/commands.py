@@ -16,6 +16,7 @@ from bqmanage.errors import NotAppliedError, UsageError, WarehouseError
 from bqmanage.tenants import sql
 from bqmanage.tenants.ids import check_tenant_id, dataset_part
 from bqmanage.tenants.reset_sql import not_applied_message, resolve_run_date
+from bqmanage.tenants.scope import Limits
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -25,7 +26,6 @@ if TYPE_CHECKING:
     from bqmanage.settings import Settings
     from bqmanage.tenants.reset import ResetReport
 
-INT64_MAX = 2**63 - 1
 LABEL = "tenant"  # the job label of every statement (bqmanage_step=tenant on BigQuery)
 
 
@@ -82,15 +82,6 @@ class TenantListing:
         }
 
 
-def check_limits(limits: dict[str, int | None]) -> dict[str, int]:
-    """The limits that were given, each a whole number from 0 to INT64's maximum."""
-    given = {name: value for name, value in limits.items() if value is not None}
-    for name, value in given.items():
-        if not 0 <= value <= INT64_MAX:
-            raise UsageError(f"--{name.replace('_', '-')}: {value} is not a limit (0 to {INT64_MAX})")
-    return given
-
-
 def report_for(operation: str, t: sql.TenantTables, tenant: str, run_date: str) -> TenantReport:
     return TenantReport(operation, tenant, str(t.registry.ref), str(t.quota_table.ref), run_date)
 
@@ -110,13 +101,13 @@ def job(
     tenant_id: str,
     desired: Definitions | None,
     run_date: dt.date | None = None,
-    limits: dict[str, int | None] | None = None,
+    limits: Limits | None = None,
     name: str | None = None,
 ) -> TenantJob:
     """Everything a tenant command checks before its first read: the id against the one rule,
     the limits, the definitions, and that the registry has the columns the flags write."""
     check_tenant_id(tenant_id)
-    wanted: dict[str, object] = dict(check_limits(limits or {}))
+    wanted: dict[str, object] = dict((limits or Limits()).given())
     if operation == "tenant_set_limits" and not wanted:
         raise UsageError("tenant set-limits: give at least one of --daily-limit, --monthly-limit, --concurrent-limit")
     desired = desired or load_definitions(settings.schemas_dir)

@@ -71,7 +71,7 @@ def scope(settings: Settings, engine: Engine, desired: Definitions, tenants: lis
         return Scope([], [])
     if not all_tenants:
         return Scope(check_tenant_list(tenants or []), [])
-    registry = read_registry(engine, desired, settings.warehouse_project)
+    registry = read_registry(engine, desired)
     failed: list[TenantOutcome[Any]] = [TenantOutcome(t, error=UsageError(why)) for t, why in registry.invalid.items()]
     return Scope(registry.active, failed, registry)
 

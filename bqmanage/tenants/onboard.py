@@ -23,15 +23,14 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING
 
-from bqmanage.apply import apply_plan, ledger_insert_sql, ledger_params, ledger_table
+from bqmanage.apply import apply_plan, ledger_params
 from bqmanage.changes import CreateDataset, CreateTable
 from bqmanage.diff import compare
-from bqmanage.errors import NotAppliedError, RefusedChangeError, UsageError, WarehouseError
+from bqmanage.errors import NotAppliedError, RefusedChangeError, UsageError, WarehouseError, capped
 from bqmanage.introspect import read_actual
-from bqmanage.model.names import LEDGER
+from bqmanage.ledger import LEDGER, ledger_insert_sql, ledger_table
 from bqmanage.model.schema import Definitions
-from bqmanage.plan import Plan, Step, build_plan, place_datasets, refuse_unplaced, step_of
-from bqmanage.report.text import capped, refusals_text
+from bqmanage.plan import Plan, Step, build_plan, place_datasets, refusals_text, refuse_unplaced, step_of
 from bqmanage.tenants import sql as tsql
 from bqmanage.tenants.commands import LABEL, note_quota_row, refuse_collision, shown
 from bqmanage.tenants.ids import dataset_part

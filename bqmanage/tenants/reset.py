@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from bqmanage.errors import NotAppliedError, WarehouseError
-from bqmanage.model.rest import column_to_api
+from bqmanage.tenants.registry import read_statuses
 from bqmanage.tenants.reset_sql import ResetSql, not_applied_message
 
 if TYPE_CHECKING:
@@ -140,12 +140,8 @@ def _reset_one(
 
 
 def _active_tenants(engine: Engine, sql: ResetSql) -> list[Any]:
-    """The active tenants of the registry, a tenant listed twice twice; read without a job."""
-    quota, registry = sql.quota, sql.registry
-    tenant, status = registry.column(quota.tenant_column), registry.column(quota.status_column)
-    assert tenant is not None and status is not None  # checked when the reset SQL was rendered
-    rows = engine.read_rows(registry.dataset, registry.name, [column_to_api(tenant), column_to_api(status)])
-    return [r[tenant.name] for r in rows if r[status.name] == quota.active_status]
+    """The active tenants of the registry, a tenant listed twice twice."""
+    return [tenant for tenant, active in read_statuses(engine, sql.registry, sql.quota) if active]
 
 
 def _older(engine: Engine, sql: ResetSql, day: dt.date, absent: list[Any]) -> dict[Any, dt.date]:

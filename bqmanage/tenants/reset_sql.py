@@ -28,6 +28,7 @@ from bqmanage.model.defaults import default_expression
 from bqmanage.model.names import quote, string_literal
 from bqmanage.model.schema import Column, Definitions, QuotaSpec, Table
 from bqmanage.render import every_partition_sql
+from bqmanage.tenants.registry import registry_of, the_quota_table
 
 _NOW = {"TIMESTAMP": "CURRENT_TIMESTAMP()", "DATETIME": "CURRENT_DATETIME()", "DATE": "CURRENT_DATE()", "TIME": "CURRENT_TIME()"}
 # The scheduled query supplies only @run_date, so its script computes the carry inputs itself,
@@ -59,18 +60,10 @@ class ResetSql:
         return run_date - dt.timedelta(days=self.quota.lookback_days)
 
 
-def quota_tables(desired: Definitions) -> list[Table]:
-    return [t for t in desired.tables if t.quota is not None]
-
-
 def find_quota_table(desired: Definitions, name: str | None) -> Table:
     """The table to reset: ``name`` (dataset.table), or the only quota table."""
-    quotas = quota_tables(desired)
     if name is None:
-        if len(quotas) != 1:
-            names = ", ".join(f"{t.dataset}.{t.name}" for t in quotas) or "none"
-            raise UsageError(f"--table: say which quota table to reset (quota tables: {names})")
-        return quotas[0]
+        return the_quota_table(desired, "reset", "; name the one to reset with --table")
     dataset, _, table_name = name.partition(".")
     table = desired.table(dataset, table_name)
     if table is None:
@@ -161,7 +154,7 @@ def render_reset(desired: Definitions, table: Table, project: str | None = None,
     quota = table.quota
     if quota is None:
         raise UsageError(f"{table.dataset}.{table.name}: no quota section")
-    registry = _registry(desired, table, quota)
+    registry = registry_of(desired, table)
     sql = _Sql(
         table,
         quota,
@@ -329,18 +322,6 @@ def _dedup_sql(sql: _Sql) -> str:
         f"ON target.{t} = source._bqm_key{f' AND target.{d} = @run_date' if rollover else ''}{sql.every_partition('target')}\n"
         f"WHEN MATCHED THEN DELETE\n{sql.insert}"
     )
-
-
-def _registry(desired: Definitions, table: Table, quota: QuotaSpec) -> Table:
-    name = quota.registry or f"{table.dataset}.tenant_profiles"
-    dataset, _, table_name = name.partition(".")
-    registry = desired.table(dataset, table_name)
-    if registry is None:
-        raise UsageError(f"{table.source}: quota.registry {name!r} is not a defined table")
-    for needed in (quota.tenant_column, quota.status_column):
-        if registry.column(needed) is None:
-            raise UsageError(f"{registry.source}: the registry has no column {needed!r}")
-    return registry
 
 
 def _reset_value(column: Column) -> str:

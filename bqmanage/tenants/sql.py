@@ -19,12 +19,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bqmanage.definitions.quota import registry_name
 from bqmanage.errors import UsageError
 from bqmanage.model.defaults import default_expression
 from bqmanage.model.names import quote
 from bqmanage.model.schema import Column, Definitions, QuotaSpec, Table
-from bqmanage.tenants.reset_sql import quota_tables
+from bqmanage.tenants.registry import registry_of, the_quota_table
 
 # The limits the CLI sets (--daily-limit, --monthly-limit, --concurrent-limit), by the column
 # they are in, in the registry and in the quota table; and the counter of the quota table that
@@ -72,17 +71,9 @@ class TenantTables:
 
 def tenant_tables(desired: Definitions, project: str | None) -> TenantTables:
     """The one quota table and its registry (the validator has checked that the registry exists)."""
-    quotas = quota_tables(desired)
-    if len(quotas) != 1:
-        names = ", ".join(f"{t.dataset}.{t.name}" for t in quotas) or "none"
-        raise UsageError(f"tenant commands need exactly one quota table with a registry; the definitions have: {names}")
-    table = quotas[0]
+    table = the_quota_table(desired, "tenant")
     assert table.quota is not None
-    dataset, _, name = registry_name(table, table.quota).partition(".")
-    registry = desired.table(dataset, name)
-    if registry is None:
-        raise UsageError(f"{table.source}: quota.registry {dataset}.{name!r} is not a defined table")
-    return TenantTables(table, table.quota, registry, project)
+    return TenantTables(table, table.quota, registry_of(desired, table), project)
 
 
 def param(column: str) -> str:

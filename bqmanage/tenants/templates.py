@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING
 from bqmanage.check.findings import SEVERITY, Finding
 from bqmanage.definitions.yaml_source import LineMap
 from bqmanage.errors import Problem, UsageError, WarehouseError
-from bqmanage.model.names import quote
 from bqmanage.model.schema import Definitions, Table
 from bqmanage.tenants.ids import MAX_LENGTH, check_tenant_id, dataset_part, tenant_id_problem
 
@@ -151,56 +150,25 @@ class Registry:
     missing: bool = False  # the registry table does not exist yet (apply creates it)
 
 
-def registry_table(desired: Definitions) -> tuple[Table, str, str, str]:
-    """The registry table, its tenant and status columns, and the active status value."""
-    from bqmanage.definitions.quota import registry_name
-    from bqmanage.tenants.reset_sql import quota_tables
-
-    found = {
-        (registry_name(t, t.quota), t.quota.tenant_column, t.quota.status_column, t.quota.active_status)
-        for t in quota_tables(desired)
-        if t.quota
-    }
-    if len(found) != 1:
-        why = "no quota table" if not found else f"{len(found)} quota tables with different registries"
-        raise UsageError(f"--all-tenants: the definitions have {why}, so there is no one tenant registry to read")
-    name, tenant_column, status_column, active = found.pop()
-    dataset, _, table_name = name.partition(".")
-    table = desired.table(dataset, table_name)
-    if table is None:  # validation makes sure it is defined
-        raise UsageError(f"--all-tenants: the registry {name} is not a defined table")
-    return table, tenant_column, status_column, active
-
-
-def registry_sql(table: Table, tenant_column: str, status_column: str, project: str | None = None) -> str:
-    """Every tenant of the registry and whether it is active; the status value is a parameter."""
-    return (
-        f"SELECT DISTINCT CAST({quote(tenant_column)} AS STRING) AS tenant, "
-        f"{quote(status_column)} = @active_status AS active FROM {table.ref.sql(project)}"
-    )
-
-
-def read_registry(engine: Engine, desired: Definitions, project: str | None = None) -> Registry:
+def read_registry(engine: Engine, desired: Definitions) -> Registry:
     """The registry's tenants. An id that breaks the tenant id rule (written by hand, say) cannot
     name a dataset: it is listed in ``invalid``, never expanded."""
-    table, tenant_column, status_column, active_status = registry_table(desired)
+    from bqmanage.tenants.registry import read_statuses, the_registry
+
+    table, quota = the_registry(desired, "--all-tenants")
     registry = Registry(table=f"{table.dataset}.{table.name}")
     try:
-        rows = engine.query(
-            registry_sql(table, tenant_column, status_column, project), {"active_status": active_status}, "tenants"
-        )
+        statuses = read_statuses(engine, table, quota)
     except WarehouseError:
         if engine.get_table(table.dataset, table.name) is not None:
             raise
         registry.missing = True
         return registry
+    rows = [(str(tenant), active) for tenant, active in statuses if tenant is not None]
     owners: dict[str, str] = {}
-    for row in sorted(rows, key=lambda r: (str(r["tenant"]), not r["active"])):
-        tenant = row["tenant"]
-        if tenant is None:
-            continue
+    for tenant, active in sorted(rows, key=lambda r: (r[0], not r[1])):
         registry.known_parts.add(dataset_part(tenant))
-        if not row["active"] or tenant in registry.active or tenant in registry.invalid:
+        if not active or tenant in registry.active or tenant in registry.invalid:
             continue
         problem = tenant_id_problem(tenant)
         if problem is None and (owner := owners.setdefault(dataset_part(tenant), tenant)) != tenant:
@@ -212,9 +180,9 @@ def read_registry(engine: Engine, desired: Definitions, project: str | None = No
     return registry
 
 
-def active_tenants(engine: Engine, desired: Definitions, project: str | None = None) -> list[str]:
+def active_tenants(engine: Engine, desired: Definitions) -> list[str]:
     """The active tenants of the registry whose ids can name datasets, sorted."""
-    return read_registry(engine, desired, project).active
+    return read_registry(engine, desired).active
 
 
 def orphan_findings(live: Iterable[str], desired: Definitions, registry: Registry) -> list[Finding]:

@@ -97,11 +97,14 @@ def seed_tenant(
     on: dt.date | None = None,
     desired: Definitions | None = None,
 ) -> TenantReport:
-    """Onboard a tenant exactly as ``bqmanage tenant add`` does (``api.tenant_add``): its registry
-    row, its templated datasets, and its quota row for ``on`` (default today). The one place the
-    fixtures seed tenants."""
-    limits = {"daily_limit": daily_limit, "monthly_limit": monthly_limit, "concurrent_limit": concurrent_limit}
-    return api.tenant_add(settings, engine, tenant_id, name, **limits, run_date=on, desired=desired)
+    """Onboard a tenant exactly as ``bqmanage tenant add`` does (``Project.tenant_add``): its
+    registry row, its templated datasets, and its quota row for ``on`` (default today). The one
+    place the fixtures seed tenants."""
+    from bqmanage.project import Project
+    from bqmanage.tenants.scope import Limits
+
+    project = Project(settings, desired, engine) if desired is not None else Project.load(settings, engine=engine)
+    return project.tenant_add(tenant_id, name=name, limits=Limits(daily_limit, monthly_limit, concurrent_limit), run_date=on)
 
 
 def _applied(settings: Settings, engine: Engine) -> Definitions:

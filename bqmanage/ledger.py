@@ -1,0 +1,97 @@
+"""The apply ledger: ``<dataset>._bqmanage_migrations``, its columns and its SQL, in one place.
+
+Each apply that changes something records itself in the ledger of every dataset it touches; an
+entry that never reached ``succeeded`` hands its unfinished backfill to the next plan. ``apply``
+writes it, both engines read it in bulk (``Engine.latest_ledger_rows``) and ``plan`` and ``inspect``
+show it: they all take its name, columns and statements from here.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from bqmanage.model.names import RESERVED_PREFIX, quote, string_literal
+from bqmanage.model.schema import Column, Table
+
+LEDGER = f"{RESERVED_PREFIX}_migrations"
+
+COLUMNS = (
+    Column(name="run_id", type="STRING", mode="REQUIRED"),
+    Column(name="applied_at", type="TIMESTAMP", mode="REQUIRED"),
+    Column(name="principal", type="STRING"),
+    Column(name="definitions_digest", type="STRING"),
+    Column(name="bqmanage_version", type="STRING"),
+    Column(name="outcome", type="STRING", mode="REQUIRED"),
+    Column(name="applied_steps", type="INT64"),
+    Column(name="total_steps", type="INT64"),
+    Column(name="statements", type="STRING", description="JSON array of the statements of the run"),
+    Column(name="backfill", type="STRING", description="JSON array of [table, [columns]] to backfill"),
+    Column(name="error", type="STRING"),
+)
+
+# The columns a reader of the newest entry selects, in this order (LedgerEntry's fields).
+ENTRY_COLUMNS = ("applied_at", "principal", "definitions_digest", "outcome", "applied_steps", "total_steps", "backfill")
+
+# Ledgers read per query: BigQuery reads at most 1,000 tables in one query
+# (https://cloud.google.com/bigquery/quotas#query_jobs).
+BATCH = 500
+
+
+def ledger_table(dataset: str) -> Table:
+    return Table(
+        dataset=dataset,
+        name=LEDGER,
+        columns=COLUMNS,
+        description="bqmanage apply history: one row per run start and end.",
+    )
+
+
+@dataclass
+class LedgerEntry:
+    dataset: str
+    applied_at: Any
+    principal: str | None
+    definitions_digest: str | None
+    outcome: str
+    applied_steps: int | None
+    total_steps: int | None
+    backfill: list[tuple[str, list[str]]]
+
+
+def entry_from_row(dataset: str, row: dict[str, Any]) -> LedgerEntry:
+    """A ledger row as an engine returns it (the ENTRY_COLUMNS) -> the entry plan and inspect read."""
+    return LedgerEntry(
+        dataset=dataset,
+        applied_at=row["applied_at"],
+        principal=row["principal"],
+        definitions_digest=row["definitions_digest"],
+        outcome=row["outcome"],
+        applied_steps=row["applied_steps"],
+        total_steps=row["total_steps"],
+        backfill=[(t, list(c)) for t, c in json.loads(row["backfill"] or "[]")],
+    )
+
+
+def latest_entry_sql(dataset: str) -> str:
+    return (
+        f"SELECT {', '.join(ENTRY_COLUMNS)} "
+        f"FROM {quote(dataset)}.{quote(LEDGER)} ORDER BY applied_at DESC, outcome = 'running' LIMIT 1"
+    )
+
+
+def latest_entries_sql(datasets: list[str]) -> str:
+    """The newest ledger row of each of ``datasets`` in one query, named by its dataset."""
+    return "\nUNION ALL\n".join(
+        f"SELECT {string_literal(d)} AS dataset, latest.* FROM ({latest_entry_sql(d)}) AS latest" for d in datasets
+    )
+
+
+def ledger_insert_sql(dataset: str) -> str:
+    """One ledger row; every value is a query parameter."""
+    return (
+        f"INSERT INTO {quote(dataset)}.{quote(LEDGER)} (run_id, applied_at, principal, definitions_digest, "
+        "bqmanage_version, outcome, applied_steps, total_steps, statements, backfill, error) VALUES "
+        "(@run_id, @applied_at, @principal, @digest, @version, @outcome, @applied, @total, @statements, @backfill, @error)"
+    )
