@@ -19,6 +19,9 @@ class BqmanageError(Exception):
     """Base of every expected failure."""
 
     exit_code: int = EXIT_BAD_INPUT
+    # A message of several lines by design (each problem, each step on its own); any other is one
+    # line, and a line break in it came from a quoted value, which the CLI then prints escaped.
+    multiline: bool = False
 
 
 @dataclass(frozen=True)
@@ -31,13 +34,18 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
+        from bqmanage.report.terminal import printable
+
+        # One line each, whatever a file name or a quoted value holds: DefinitionError joins them.
         where = f"{self.path}:{self.line}" if self.line else self.path
         key = f" {self.key_path}:" if self.key_path else ""
-        return f"{where}:{key} {self.message}"
+        return printable(f"{where}:{key} {self.message}")
 
 
 class DefinitionError(BqmanageError):
     """The definitions under schemas/ are invalid; carries every problem found."""
+
+    multiline = True
 
     def __init__(self, problems: list[Problem]) -> None:
         self.problems = problems
@@ -72,6 +80,8 @@ class NotAppliedError(BqmanageError):
 class RefusedChangeError(BqmanageError):
     """The plan contains changes BigQuery cannot make in place; nothing was run."""
 
+    multiline = True
+
 
 class WarehouseError(BqmanageError):
     """The warehouse failed after retries (auth, API, network)."""
@@ -81,6 +91,8 @@ class WarehouseError(BqmanageError):
 
 class ApplyError(WarehouseError):
     """A step of an apply failed; earlier steps ran, later ones did not (the message lists both)."""
+
+    multiline = True
 
 
 class DefaultsRejected(WarehouseError):

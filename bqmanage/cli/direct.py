@@ -44,8 +44,14 @@ def echo(text: str, nl: bool = True, err: bool = False) -> None:
 
 
 def error_text(exc: BqmanageError) -> str:
-    """How the error funnel prints an expected failure: one line starting with where, or the message as it is."""
-    return f"error: {exc}" if "\n" not in str(exc) else str(exc)
+    """How the error funnel prints an expected failure: one line starting with where, or the lines
+    of a message made of several. Whatever it quotes is printed escaped (report/terminal.py)."""
+    from bqmanage.report.terminal import printable, printable_lines
+
+    message = str(exc)
+    if exc.multiline and "\n" in message:
+        return printable_lines(message)
+    return f"error: {printable(message)}"
 
 
 def terminate(signum: int, frame: object) -> None:
@@ -54,9 +60,17 @@ def terminate(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def protected(obj: dict[str, Any]) -> tuple[Path, ...]:
-    """What a report file must never overwrite: the definitions and the config file."""
-    return (Path(obj.get("schemas") or "schemas"), Path(obj.get("config") or "bqmanage.yaml"))
+def protected(obj: dict[str, Any], settings: Settings | None = None) -> tuple[Path, ...]:
+    """What a report file must never overwrite: the definitions, the config file, and the local
+    warehouse with its write-ahead log (``settings`` knows a target's own local_path)."""
+    warehouse = settings.local_path if settings else Path(os.environ.get("BQMANAGE_LOCAL_PATH") or ".bqmanage/local.duckdb")
+    return (
+        Path(obj.get("schemas") or "schemas"),
+        Path(obj.get("config") or "bqmanage.yaml"),
+        warehouse,
+        warehouse.with_name(warehouse.name + ".wal"),
+        *((settings.schemas_dir,) if settings else ()),
+    )
 
 
 def settings_of(obj: dict[str, Any]) -> Settings:
@@ -100,8 +114,9 @@ def audit_code(
         raise UsageError(f"--analyzer: expected sqlglot or googlesql, got {analyzer!r}")
     if dry_run and not fix:
         raise UsageError("--dry-run: only with --fix (audit-code writes nothing without --fix)")
-    report_path = writable(output, protected(obj)) if output is not None else None  # fails before any file is read
     settings = settings_of(obj)
+    # Fails before any file is read; a report never replaces a file it audits.
+    report_path = writable(output, protected(obj, settings), tuple(Path(p) for p in paths)) if output is not None else None
     desired = api.validate(settings)
     result = api.audit_code(
         settings,

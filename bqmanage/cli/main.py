@@ -196,9 +196,10 @@ def check(
     from bqmanage.report.file import check_format, writable, write_whole
 
     check_format(fmt)
-    # A bad --output fails before any warehouse work.
-    report_path = writable(output, cli_direct.protected(ctx.obj)) if output is not None else None
     settings, tenants = _settings(ctx), cli_templates.requested(tenant, all_tenants)
+    # A bad --output fails before any warehouse work; it never replaces a file --code audits.
+    audited = tuple(Path(p) for p in code or ())
+    report_path = writable(output, cli_direct.protected(ctx.obj, settings), audited) if output is not None else None
     desired = api.validate(settings)
     with engine_session(settings, "check", read_only=True) as engine:
         result = cli_templates.run_check(settings, engine, desired, fmt, tenants, all_tenants)

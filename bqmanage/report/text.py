@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from bqmanage.check.findings import Finding
 from bqmanage.model.names import LEDGER
 from bqmanage.model.schema import Table
+from bqmanage.report.terminal import printable
 
 if TYPE_CHECKING:
     from bqmanage.api import PlanResult
@@ -23,7 +24,7 @@ LIST_LIMIT = 20
 def name_list(names: Sequence[str], limit: int = LIST_LIMIT, full: str | None = "--format json lists them all") -> str:
     """At most ``limit`` names for a line of text; 1,800 tenant ids or datasets help nobody.
     ``full`` says where the whole list is, when a command has one."""
-    shown = ", ".join(names[:limit])
+    shown = ", ".join(printable(n) for n in names[:limit])  # tenant ids from a registry, dataset names
     rest = len(names) - limit
     return shown if rest <= 0 else f"{shown} and {rest:,} more" + (f" ({full})" if full else "")
 
@@ -53,9 +54,11 @@ def plan_text(planned: PlanResult, target: str, runs_as: str | None = None) -> s
         when = entry.applied_at.isoformat(timespec="seconds") if hasattr(entry.applied_at, "isoformat") else entry.applied_at
         # A "running" row is a start whose end was never written: a killed run, or one still going.
         outcome = "started, no end recorded (killed, or still running)" if entry.outcome == "running" else entry.outcome
-        lines.append(
-            f"Last apply on {entry.dataset}: {when} by {entry.principal or 'unknown'}, "
-            f"{outcome} ({entry.applied_steps}/{entry.total_steps} steps), definitions {entry.definitions_digest}"
+        lines.append(  # a ledger row is the warehouse's to say: anyone who can write it could forge a line
+            printable(
+                f"Last apply on {entry.dataset}: {when} by {entry.principal or 'unknown'}, "
+                f"{outcome} ({entry.applied_steps}/{entry.total_steps} steps), definitions {entry.definitions_digest}"
+            )
         )
     if not planned.ledger:
         lines.append(f"No earlier apply recorded (no {LEDGER} ledger yet).")
@@ -101,12 +104,12 @@ def tables_text(tables: list[Table]) -> str:
             extras.append(f"partitioned by {table.partitioning.column or '_PARTITIONTIME'}")
         if table.clustering:
             extras.append(f"clustered by {', '.join(table.clustering)}")
-        out.append(f"{table.dataset}.{table.name}" + (f"  ({'; '.join(extras)})" if extras else ""))
+        out.append(printable(f"{table.dataset}.{table.name}" + (f"  ({'; '.join(extras)})" if extras else "")))
         width = max(len(c.name) for c in table.columns) if table.columns else 0
         for column in table.columns:
             flags = "NOT NULL" if column.mode == "REQUIRED" else ""
             default = f"DEFAULT {column.default}" if column.default else ""
-            out.append(f"  {column.name.ljust(width)}  {column.type_sql():<16} {flags:<8} {default}".rstrip())
+            out.append(printable(f"  {column.name.ljust(width)}  {column.type_sql():<16} {flags:<8} {default}".rstrip()))
         out.append("")
     return "\n".join(out).rstrip() + "\n"
 
@@ -122,10 +125,11 @@ def findings_text(findings: list[Finding], target: str) -> str:
     width = max(len(f.kind) for f in findings)
     out = []
     for name in sorted(groups):
-        out.append(name)
+        out.append(printable(name))  # a live table's name: the warehouse's to choose
         for f in groups[name]:
             where = f"{f.line}:{f.col}: " if f.path and f.line is not None else ""
-            out.append(f"  {f.severity:<8} {f.kind:<{width}}  {where}{f.message}")
+            # The message quotes live and defined values (descriptions, defaults): one line each.
+            out.append(f"  {f.severity:<8} {f.kind:<{width}}  {where}{printable(f.message)}")
         out.append("")
     errors = sum(1 for f in findings if f.severity == "error")
     out.append(f"{len(findings)} finding(s) on target {target}: {errors} error(s), {len(findings) - errors} warning(s).")
@@ -221,7 +225,8 @@ def tenants_text(listing: TenantListing) -> str:
         usage = [
             f"{t.today[k]['used']}/{t.today[k]['limit']}" if t.today and k in t.today else f"-/{t.limits[k]}" for k in limits
         ]
-        table.append([t.tenant, t.status, *usage, t.name or ""])
+        # Every cell is the registry's: a name with a line break would forge a row.
+        table.append([printable(cell) for cell in (t.tenant, t.status, *usage, t.name or "")])
     widths = [max(len(str(row[i])) for row in table) for i in range(len(header))]
     lines = ["  ".join(str(cell).ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in table]
     statuses: dict[str, int] = {}
