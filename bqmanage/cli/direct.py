@@ -9,9 +9,10 @@ same as there, and a mistake gets typer's message.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -54,10 +55,31 @@ def error_text(exc: BqmanageError) -> str:
     return f"error: {printable(message)}"
 
 
+# Whether a command is running (inside the error funnel), where an interrupt must unwind it.
+RUNNING = {"command": False}
+
+
 def terminate(signum: int, frame: object) -> None:
     # Kubernetes, systemd and CI runners stop a job with SIGTERM: stop as cleanly as on Ctrl-C
     # (apply records the failure in its ledger, the CLI says how to resume, exit 130).
-    raise KeyboardInterrupt
+    if RUNNING["command"]:
+        raise KeyboardInterrupt
+    # Before the command started (imports, parsing) or after it ended there is nothing to unwind,
+    # and a KeyboardInterrupt there would surface as a traceback or click's "Aborted!" (exit 1).
+    with contextlib.suppress(OSError, RuntimeError, ValueError):  # a write the signal cut, a closed pipe
+        sys.stdout.flush()
+    os.write(2, b"interrupted while no command was running; nothing was started or left half-done\n")
+    os._exit(EXIT_INTERRUPTED)
+
+
+@contextlib.contextmanager
+def running() -> Iterator[None]:
+    """Mark the command as running: an interrupt now unwinds it (KeyboardInterrupt)."""
+    RUNNING["command"] = True
+    try:
+        yield
+    finally:
+        RUNNING["command"] = False
 
 
 def protected(obj: dict[str, Any], settings: Settings | None = None) -> tuple[Path, ...]:
@@ -155,7 +177,8 @@ def direct(argv: list[str]) -> int | None:
     gc.disable()
 
     try:
-        return command(**kwargs)
+        with running():
+            return command(**kwargs)
     except BqmanageError as exc:
         echo(error_text(exc), err=True)
         return exc.exit_code

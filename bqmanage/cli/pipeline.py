@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from bqmanage.errors import EXIT_BAD_INPUT, EXIT_FINDINGS, EXIT_OK
+from bqmanage.errors import EXIT_BAD_INPUT, EXIT_FINDINGS, EXIT_INTERRUPTED, EXIT_OK
 
 if TYPE_CHECKING:
     from bqmanage.api import ApplyOutcome, CheckResult, PlanResult
@@ -173,21 +173,31 @@ def run_apply(settings: Settings, dry_run: bool, backfill: bool, tenants: list[s
         typer.echo(f"[{index + 1}/{total}] {step.kind}: {step.reason}", err=True)
 
     describe = planned_steps if dry_run else applied
-    with engine_session(settings, "apply", read_only=dry_run) as engine, progress("applying", describe) as watch:
-        outcome = api.apply(
-            settings,
-            engine,
-            dry_run,
-            backfill,
-            on_step,
-            desired,
-            tenants=tenants,
-            all_tenants=all_tenants,
-            keep_going=True,
-            on_tenant=watch.tenant,
-        )
-        runs_as = engine.capabilities.runs_as
-    return apply_report(outcome, settings.target, runs_as, dry_run)
+    done: list[tuple[ApplyOutcome, str | None]] = []
+    try:
+        with engine_session(settings, "apply", read_only=dry_run) as engine, progress("applying", describe) as watch:
+            outcome = api.apply(
+                settings,
+                engine,
+                dry_run,
+                backfill,
+                on_step,
+                desired,
+                tenants=tenants,
+                all_tenants=all_tenants,
+                keep_going=True,
+                on_tenant=watch.tenant,
+            )
+            done.append((outcome, engine.capabilities.runs_as))
+    except KeyboardInterrupt:
+        if not done:
+            raise
+        # The interrupt landed after apply had finished (closing the warehouse): what it did is
+        # done and recorded, so say what that was, then that the interrupt came too late to stop it.
+        apply_report(done[0][0], settings.target, done[0][1], dry_run)
+        typer.echo("interrupted after apply had completed; nothing was left undone", err=True)
+        return EXIT_INTERRUPTED
+    return apply_report(done[0][0], settings.target, done[0][1], dry_run)
 
 
 def apply_report(outcome: ApplyOutcome, target: str, runs_as: str | None, dry_run: bool) -> int:
