@@ -161,6 +161,16 @@ def test_check_text_escapes_control_sequences_of_a_definition(applied: Path) -> 
     assert "\\x1b]0;pwned\\x07\\x1b[31mred\\x9b2J\\u2028" in result.stdout
 
 
+def test_plan_and_apply_escape_control_sequences_of_a_definition(applied: Path) -> None:
+    path = Path("schemas/tenants/tenant_profiles.yaml")
+    path.write_text(path.read_text().replace("description: Display name.", 'description: "\\e]0;pwned\\a\\e[2J"', 1))
+    for command in ("plan", "apply"):
+        result = run_cli(command)
+        assert result.exit_code in (0, 1), result.stderr
+        _no_raw_controls(result.stdout + result.stderr)
+    assert run_cli("plan").exit_code == 0  # what apply set is what the definition says: no drift left
+
+
 def test_plan_and_inspect_escape_live_names(applied: Path) -> None:
     _forge_live()
     for command in ("plan", "inspect"):

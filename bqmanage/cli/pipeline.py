@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from bqmanage.errors import EXIT_BAD_INPUT, EXIT_FINDINGS, EXIT_INTERRUPTED, EXIT_OK
+from bqmanage.report.terminal import printable, printable_lines
 
 if TYPE_CHECKING:
     from bqmanage.api import ApplyOutcome, CheckResult, PlanResult
@@ -134,7 +135,7 @@ def _whose(registry: Registry | None, count: int) -> str:
 def report_failures(outcomes: list[TenantOutcome[Any]]) -> None:
     """Each failed tenant's whole message, on stderr."""
     for outcome in _failures(outcomes):
-        typer.echo(f"error: tenant {outcome.tenant}: {outcome.error}", err=True)
+        typer.echo(printable_lines(f"error: tenant {outcome.tenant}: {outcome.error}"), err=True)
 
 
 def failed_line(outcomes: list[TenantOutcome[Any]]) -> str:
@@ -170,7 +171,7 @@ def run_apply(settings: Settings, dry_run: bool, backfill: bool, tenants: list[s
     say_left_alone(desired, tenants, all_tenants, "apply")
 
     def on_step(index: int, total: int, step: Step) -> None:
-        typer.echo(f"[{index + 1}/{total}] {step.kind}: {step.reason}", err=True)
+        typer.echo(printable(f"[{index + 1}/{total}] {step.kind}: {step.reason}"), err=True)
 
     describe = planned_steps if dry_run else applied
     done: list[tuple[ApplyOutcome, str | None]] = []

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from bqmanage.check.findings import Finding
 from bqmanage.model.names import LEDGER
 from bqmanage.model.schema import Table
-from bqmanage.report.terminal import printable
+from bqmanage.report.terminal import printable, printable_lines
 
 if TYPE_CHECKING:
     from bqmanage.api import PlanResult
@@ -74,10 +74,12 @@ def plan_text(planned: PlanResult, target: str, runs_as: str | None = None) -> s
     estimates = planned.estimates or [None] * len(plan.steps)
     for i, (step, estimate) in enumerate(zip(plan.steps, estimates, strict=False), 1):
         lines.append("")
-        lines.append(f"-- [{i}] {step.kind}: {step.reason}")
+        # A description or default in the SQL is the definition's: control characters shown escaped,
+        # as GoogleSQL reads them too (string_literal already escapes line breaks).
+        lines.append(printable(f"-- [{i}] {step.kind}: {step.reason}"))
         if estimate is not None:
             lines.append(f"-- estimated bytes billed: {estimate:,} (dry run)")
-        lines.append(step.text())
+        lines.append(printable_lines(step.text()))
     if known := [e for e in estimates if e is not None]:
         lines.append("")
         lines.append(f"-- estimated bytes billed in all: {sum(known):,}")
@@ -193,7 +195,7 @@ def tenant_text(report: TenantReport) -> str:
             return f"Nothing to do: {who} already has these limits in {report.registry}."
         return f"Nothing to do: {who} is already {report.status}" + (f", and {state}." if verb == "resume" else ".")
     lines = []
-    changes = ", ".join(f"{k} {before} -> {after}" for k, (before, after) in report.changes.items())
+    changes = printable(", ".join(f"{k} {before} -> {after}" for k, (before, after) in report.changes.items()))
     if report.registered:
         lines.append(f"Added {who} to {report.registry} ({report.status}): {_values(report.values)}.")
     elif verb == "suspend" and report.changes:
