@@ -27,7 +27,9 @@ def test_sigterm_during_start_up_exits_without_a_traceback(workdir: Path) -> Non
         proc.send_signal(sig)
         _, err = proc.communicate(timeout=60)
         assert "Traceback" not in err and "Aborted" not in err, (delay, err)
-        assert proc.returncode in (0, 130, -sig), (delay, proc.returncode, err)  # 0: check had finished
+        # 1: check had finished (findings); -15: before the handler; -2: Python's own exit "as by
+        # SIGINT" after the interrupt message, which a shell reports as 130 too.
+        assert proc.returncode in (1, 130, -sig, -signal.SIGINT), (delay, proc.returncode, err)
         assert len(err.splitlines()) <= 2, (delay, err)  # at most the template note and one line
         outcomes.add(proc.returncode)
     assert 130 in outcomes  # at least one landed after the handler was installed
