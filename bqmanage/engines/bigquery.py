@@ -86,8 +86,7 @@ class BigQueryEngine:
         # Where every failure message starts: which warehouse, reached how.
         self.where = f"bigquery project {settings.project} at {shown or 'https://bigquery.googleapis.com'}"
         self.labels = {"bqmanage": command.replace("-", "_"), **settings.labels}
-        # The client's own retry (network failures, 5xx) gives up at the same deadline as bqmanage's,
-        # BQMANAGE_RETRY_DEADLINE, rather than its default 600 s.
+        # The client's own retries (network, 5xx) end at BQMANAGE_RETRY_DEADLINE too, not at its default 600 s.
         self.rpc_retry = bigquery.DEFAULT_RETRY.with_deadline(self.deadline)
         # Per HTTP request: without one, an endpoint that accepts and never answers hangs forever.
         self.rpc_timeout = min(self.deadline, 60.0)

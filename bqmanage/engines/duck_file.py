@@ -113,11 +113,15 @@ def interrupts_as_keyboard() -> Iterator[None]:
         raise
 
 
-def unsaved(path: Path, exc: Exception) -> str:
-    """Why a write to the warehouse file was not saved (a read-only directory, a full disk): not a
-    conflict with another writer, which is retried, but the file system saying no."""
+def refused_commit(path: Path, exc: Exception) -> None:
+    """Fail with why a write to the warehouse file was not saved (a read-only directory, a full
+    disk), unless ``exc`` is a conflict with another writer, which the caller retries."""
+    if "conflict" in str(exc).lower():
+        return
     reason = _first_line(exc).split("Failed to commit: ", 1)[-1]
-    return f"{path}: the local warehouse could not save the change: {reason} (a read-only directory or a full disk?)"
+    raise WarehouseError(
+        f"{path}: the local warehouse could not save the change: {reason} (a read-only directory or a full disk?)"
+    ) from None
 
 
 def damaged(exc: BaseException) -> bool:

@@ -21,7 +21,7 @@ import duckdb
 
 from bqmanage.engines.dml import DmlStats
 from bqmanage.engines.duck_catalog import META_DDL, Names, read_dataset_meta, read_ledgers, read_names, read_tables
-from bqmanage.engines.duck_file import connect, damage_as_failure, file_lock, interrupts_as_keyboard, unsaved
+from bqmanage.engines.duck_file import connect, damage_as_failure, file_lock, interrupts_as_keyboard, refused_commit
 from bqmanage.engines.duck_types import (
     bq_default_to_duck,
     duck_str,
@@ -121,8 +121,7 @@ class LocalEngine:
     # drops what a statement may change. The resources handed out are shared: read-only.
 
     def _rows(self, sql: str, params: list[Any] | None) -> list[tuple[Any, ...]]:
-        with damage_as_failure(self.path):  # a damaged block may be met while fetching, too
-            return self._x(sql, params).fetchall()
+        return self._x(sql, params).fetchall()  # damage met while fetching: engine_session says it
 
     def _catalog_names(self) -> Names:
         if self._names is None:
@@ -377,9 +376,8 @@ class LocalEngine:
                 with self._lock:
                     return self._query(statements, params)
             except duckdb.TransactionException as exc:
-                # "Conflict on update" is BigQuery's concurrent update: retry; a commit not written is not one.
-                if "conflict" not in str(exc).lower():
-                    raise WarehouseError(unsaved(self.path, exc)) from None
+                # DuckDB's "Conflict on update" is BigQuery's concurrent-update error: retry.
+                refused_commit(self.path, exc)  # a commit the file system refused is not one
                 if attempt == 7:
                     raise WarehouseError("local: query failed after retries: concurrent update conflict") from None
                 time.sleep(delay)
