@@ -3,7 +3,7 @@ BQMANAGE_* twin). Kept free of imports: ``bqmanage --help`` lists them, and sett
 
 ENVIRONMENT = {
     "BQMANAGE_LOCAL_PATH": "the local engine's DuckDB file [default: .bqmanage/local.duckdb]",
-    "BQMANAGE_RETRY_DEADLINE": "seconds to keep retrying rate limits and concurrent updates on BigQuery [default: 120]",
+    "BQMANAGE_RETRY_DEADLINE": "seconds to retry rate limits, concurrent updates and network errors on BigQuery [default: 120]",
     "BQMANAGE_JOB_TIMEOUT": "seconds to wait for one BigQuery job before cancelling it [default: 3600]",
     "BQMANAGE_LOCK_TIMEOUT": "seconds to wait for another bqmanage using the local file [default: 60]",
     "BQMANAGE_INFO_SCHEMA_BATCH": "datasets per INFORMATION_SCHEMA query of check on BigQuery [default: 50]",

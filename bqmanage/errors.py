@@ -30,11 +30,20 @@ class BqmanageError(Exception):
     """Base of every expected failure."""
 
     exit_code: int = EXIT_BAD_INPUT
+    # A message of several lines by design (each problem, each step on its own); any other is one
+    # line, and a line break in it came from a quoted value, which the CLI then prints escaped.
+    multiline: bool = False
 
     def printed(self) -> str:
-        """How it is printed: one line starting with where ("error: ..."), or a located
-        multi-line message (every definition problem) as it is."""
-        return f"error: {self}" if "\n" not in str(self) else str(self)
+        """How it is printed: one line starting with where ("error: ..."), or the lines of a
+        message made of several (every definition problem). Whatever it quotes is printed
+        escaped (terminal.py), so that a quoted value can start no line of its own."""
+        from bqmanage.terminal import printable, printable_lines
+
+        message = str(self)
+        if self.multiline and "\n" in message:
+            return printable_lines(message)
+        return f"error: {printable(message)}"
 
 
 @dataclass(frozen=True)
@@ -47,13 +56,18 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
+        from bqmanage.terminal import printable
+
+        # One line each, whatever a file name or a quoted value holds: DefinitionError joins them.
         where = f"{self.path}:{self.line}" if self.line else self.path
         key = f" {self.key_path}:" if self.key_path else ""
-        return f"{where}:{key} {self.message}"
+        return printable(f"{where}:{key} {self.message}")
 
 
 class DefinitionError(BqmanageError):
     """The definitions under schemas/ are invalid; carries every problem found."""
+
+    multiline = True
 
     def __init__(self, problems: list[Problem]) -> None:
         self.problems = problems
@@ -88,6 +102,8 @@ class NotAppliedError(BqmanageError):
 class RefusedChangeError(BqmanageError):
     """The plan contains changes BigQuery cannot make in place; nothing was run."""
 
+    multiline = True
+
 
 class WarehouseError(BqmanageError):
     """The warehouse failed after retries (auth, API, network)."""
@@ -97,6 +113,8 @@ class WarehouseError(BqmanageError):
 
 class ApplyError(WarehouseError):
     """A step of an apply failed; earlier steps ran, later ones did not (the message lists both)."""
+
+    multiline = True
 
 
 class DefaultsRejected(WarehouseError):

@@ -64,6 +64,9 @@ class Project:
         # How the engine that ran the last command runs the plan's statements, when not verbatim
         # (Capabilities.runs_as): plan and apply print it.
         self.runs_as: str | None = None
+        # The outcome of the last apply, kept as soon as it is known: an interrupt that lands while
+        # the warehouse closes must not hide what was done.
+        self.last_apply: ApplyOutcome | None = None
 
     @classmethod
     def load(
@@ -186,8 +189,9 @@ class Project:
         """Bring the warehouse to the definitions (``api.apply`` says how tenants go)."""
         from bqmanage import api
 
+        self.last_apply = None
         with self._session("apply", read_only=dry_run) as engine:
-            return api.apply(
+            self.last_apply = api.apply(
                 self.settings,
                 engine,
                 dry_run,
@@ -199,6 +203,7 @@ class Project:
                 keep_going=keep_going,
                 on_tenant=on_tenant,
             )
+            return self.last_apply
 
     def inspect(self, all_datasets: bool = False) -> list[Table]:
         """The live tables of the defined datasets (or of every dataset), as the model. Read-only."""

@@ -113,8 +113,14 @@ class Settings(BaseModel):
         return self.project if self.engine == "bigquery" else None
 
 
-def env_seconds(name: str, default: float) -> float:
-    """A duration in seconds from the environment; a bad value is bad input, named as such."""
+# Longer than any BigQuery job may run (6 h) by far; what exceeds it is a typo, and ``inf`` would
+# overflow the client's own timers into a traceback.
+MAX_SECONDS = 7 * 24 * 3600.0
+
+
+def env_seconds(name: str, default: float, positive: bool = False) -> float:
+    """A duration in seconds from the environment; a bad value is bad input, named as such.
+    ``positive``: zero is refused too (a retry deadline of 0 would give up before the first try)."""
     text = os.environ.get(name)
     if text is None or not text.strip():
         return default
@@ -122,8 +128,9 @@ def env_seconds(name: str, default: float) -> float:
         value = float(text)
     except ValueError:
         value = -1.0
-    if not value >= 0:  # also refuses NaN
-        raise ConfigError(f"{name}={text}: expected a number of seconds")
+    if not 0 <= value <= MAX_SECONDS or (positive and value == 0):  # also refuses NaN and inf
+        least = "more than 0" if positive else "0 or more"
+        raise ConfigError(f"{name}={text}: expected a number of seconds, {least} and at most {MAX_SECONDS:g} (a week)")
     return value
 
 
@@ -207,8 +214,8 @@ def resolve_settings(
         legacy=cfg.legacy,
         region_qualified_information_schema=tcfg.region_qualified_information_schema,
         maximum_bytes_billed=tcfg.maximum_bytes_billed,
-        retry_deadline=env_seconds("BQMANAGE_RETRY_DEADLINE", 120),
-        job_timeout=env_seconds("BQMANAGE_JOB_TIMEOUT", 3600),
+        retry_deadline=env_seconds("BQMANAGE_RETRY_DEADLINE", 120, positive=True),
+        job_timeout=env_seconds("BQMANAGE_JOB_TIMEOUT", 3600, positive=True),
         lock_timeout=env_seconds("BQMANAGE_LOCK_TIMEOUT", 60),
         info_schema_batch=_env_count("BQMANAGE_INFO_SCHEMA_BATCH", 50),
         tenant_workers=_env_count("BQMANAGE_TENANT_WORKERS", 8),

@@ -34,6 +34,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "bqmanage",
         "bqmanage.model",
         "bqmanage.errors",
+        "bqmanage.terminal",
         "bqmanage.environment",
         "bqmanage.definitions.yaml_source",
         "bqmanage.definitions.source_text",

@@ -36,6 +36,9 @@ def test_job_labels_are_validated_like_table_labels(labels: str, fragment: str, 
         ("BQMANAGE_LOCK_TIMEOUT", "soon"),
         ("BQMANAGE_RETRY_DEADLINE", "-1"),
         ("BQMANAGE_JOB_TIMEOUT", "nan"),
+        ("BQMANAGE_JOB_TIMEOUT", "inf"),
+        ("BQMANAGE_JOB_TIMEOUT", "1e400"),
+        ("BQMANAGE_RETRY_DEADLINE", "0"),
         ("BQMANAGE_INFO_SCHEMA_BATCH", "0"),
         ("BQMANAGE_INFO_SCHEMA_BATCH", "ten"),
         ("BQMANAGE_CONCURRENCY", "0"),
@@ -46,6 +49,7 @@ def test_a_bad_tuning_variable_is_bad_input(name: str, value: str, workdir: Path
     result = run_cli("check")
     assert result.exit_code == 2
     assert result.stderr.startswith(f"error: {name}={value}: expected")
+    assert "Traceback" not in result.stderr and result.stderr.count("\n") == 1
     assert not (workdir / ".bqmanage").exists()
 
 

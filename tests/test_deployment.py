@@ -66,8 +66,12 @@ def _mount_like_kubelet(
 ) -> None:
     """A configMap volume as the kubelet writes it: the files in a hidden timestamped directory,
     ``..data`` linking to it, and one link per top-level entry; ``items`` choose keys and paths,
-    ``subPath`` mounts one entry of the volume instead of the whole of it."""
-    volume = root / "_volumes" / mount_path.strip("/").replace("/", "_")
+    ``subPath`` mounts one entry of the volume instead of the whole of it.
+
+    The mount point is a link to the volume, kept hidden beside it: a kubelet mounts the volume
+    there, in the tree (bqmanage refuses a definition linked from outside the tree)."""
+    mount = root / mount_path.strip("/")
+    volume = mount.parent / f".volume-{mount.name}"
     stamp = volume / "..2026_11_23_00_17_00.000000001"
     chosen = [(i["key"], i["path"]) for i in items] if items else [(k, k) for k in data]
     for key, path in chosen:
@@ -77,8 +81,6 @@ def _mount_like_kubelet(
     (volume / "..data").symlink_to(stamp.name)
     for top in sorted({p.split("/")[0] for _, p in chosen}):
         (volume / top).symlink_to(Path("..data") / top)
-    mount = root / mount_path.strip("/")
-    mount.parent.mkdir(parents=True, exist_ok=True)
     mount.symlink_to((volume / sub_path) if sub_path else volume, target_is_directory=True)
 
 

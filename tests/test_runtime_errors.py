@@ -75,15 +75,6 @@ def test_check_output_never_replaces_what_is_not_a_report(kind: str, workdir: Pa
     assert not Path(".bqmanage").exists()
 
 
-def test_check_output_through_a_symlink_writes_its_target(workdir: Path) -> None:
-    Path("reports").mkdir()
-    Path("reports/drift.json").write_text("old")
-    Path("latest.json").symlink_to("reports/drift.json")
-    assert run_cli("check", "--format", "json", "-o", "latest.json").exit_code == 1
-    assert Path("latest.json").is_symlink()
-    assert json.loads(Path("reports/drift.json").read_text())["clean"] is False
-
-
 # ---- Ctrl-C and SIGTERM in the middle of a DuckDB statement ----
 
 

@@ -20,7 +20,9 @@ def run() -> None:
 
     from bqmanage.cli.direct import direct, terminate
 
+    # Ctrl-C too: between commands (start-up, exit) it must not become a traceback either.
     signal.signal(signal.SIGTERM, terminate)
+    signal.signal(signal.SIGINT, terminate)
     code = direct(sys.argv[1:])
     if code is not None:
         sys.exit(code)

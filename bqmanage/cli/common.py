@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 
-from bqmanage.cli.direct import INTERRUPTED, error_text
+from bqmanage.cli.direct import INTERRUPTED, error_text, running
 from bqmanage.errors import EXIT_INTERRUPTED
 
 if TYPE_CHECKING:
@@ -26,7 +26,8 @@ def funnel(func: F) -> F:
         from bqmanage.errors import BqmanageError
 
         try:
-            return func(*args, **kwargs)
+            with running():
+                return func(*args, **kwargs)
         except BqmanageError as exc:
             typer.echo(error_text(exc), err=True)
             raise typer.Exit(exc.exit_code) from None

@@ -9,9 +9,10 @@ same as there, and a mistake gets typer's message.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -44,19 +45,48 @@ def echo(text: str, nl: bool = True, err: bool = False) -> None:
 
 
 def error_text(exc: BqmanageError) -> str:
-    """How the error funnel prints an expected failure: one line starting with where, or the message as it is."""
+    """How the error funnel prints an expected failure (BqmanageError.printed says how)."""
     return exc.printed()
+
+
+# Whether a command is running (inside the error funnel), where an interrupt must unwind it.
+RUNNING = {"command": False}
 
 
 def terminate(signum: int, frame: object) -> None:
     # Kubernetes, systemd and CI runners stop a job with SIGTERM: stop as cleanly as on Ctrl-C
     # (apply records the failure in its ledger, the CLI says how to resume, exit 130).
-    raise KeyboardInterrupt
+    if RUNNING["command"]:
+        raise KeyboardInterrupt
+    # Before the command started (imports, parsing) or after it ended there is nothing to unwind,
+    # and a KeyboardInterrupt there would surface as a traceback or click's "Aborted!" (exit 1).
+    with contextlib.suppress(OSError, RuntimeError, ValueError):  # a write the signal cut, a closed pipe
+        sys.stdout.flush()
+    os.write(2, b"interrupted while no command was running; nothing was started or left half-done\n")
+    os._exit(EXIT_INTERRUPTED)
 
 
-def protected(obj: dict[str, Any]) -> tuple[Path, ...]:
-    """What a report file must never overwrite: the definitions and the config file."""
-    return (Path(obj.get("schemas") or "schemas"), Path(obj.get("config") or "bqmanage.yaml"))
+@contextlib.contextmanager
+def running() -> Iterator[None]:
+    """Mark the command as running: an interrupt now unwinds it (KeyboardInterrupt)."""
+    RUNNING["command"] = True
+    try:
+        yield
+    finally:
+        RUNNING["command"] = False
+
+
+def protected(obj: dict[str, Any], settings: Settings | None = None) -> tuple[Path, ...]:
+    """What a report file must never overwrite: the definitions, the config file, and the local
+    warehouse with its write-ahead log (``settings`` knows a target's own local_path)."""
+    warehouse = settings.local_path if settings else Path(os.environ.get("BQMANAGE_LOCAL_PATH") or ".bqmanage/local.duckdb")
+    return (
+        Path(obj.get("schemas") or "schemas"),
+        Path(obj.get("config") or "bqmanage.yaml"),
+        warehouse,
+        warehouse.with_name(warehouse.name + ".wal"),
+        *((settings.schemas_dir,) if settings else ()),
+    )
 
 
 def settings_of(obj: dict[str, Any]) -> Settings:
@@ -100,8 +130,10 @@ def audit_code(
         raise UsageError(f"--analyzer: expected sqlglot or googlesql, got {analyzer!r}")
     if dry_run and not fix:
         raise UsageError("--dry-run: only with --fix (audit-code writes nothing without --fix)")
-    report_path = writable(output, protected(obj)) if output is not None else None  # fails before any file is read
-    project = Project.load(settings_of(obj))
+    settings = settings_of(obj)
+    # Fails before any file is read; a report never replaces a file it audits.
+    report_path = writable(output, protected(obj, settings), tuple(Path(p) for p in paths)) if output is not None else None
+    project = Project.load(settings)
     desired = project.definitions
     result = project.audit_code(
         [Path(p) for p in paths],
@@ -138,7 +170,8 @@ def direct(argv: list[str]) -> int | None:
     gc.disable()
 
     try:
-        return command(**kwargs)
+        with running():
+            return command(**kwargs)
     except BqmanageError as exc:
         echo(error_text(exc), err=True)
         return exc.exit_code

@@ -40,8 +40,11 @@ def import_command(
     if all_datasets and dataset:
         raise UsageError("--all and --dataset: choose one")
     settings = settings_of(ctx)
+    out_dir = Path(out) if out else None
+    from bqmanage.importer.files import check_out
+
+    check_out(out_dir or settings.schemas_dir)  # before the warehouse is read
     with engine_session(settings, "import", read_only=True) as engine:
-        out_dir = Path(out) if out else None
         result = import_live(settings, engine, dataset or [], all_datasets, out=out_dir, template=as_template)
     staged = result.staged
     try:

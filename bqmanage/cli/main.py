@@ -187,11 +187,12 @@ def check(
     from bqmanage.tenants.scope import TenantScope
 
     check_format(fmt)
-    # A bad --output fails before any warehouse work: a report that cannot be written is refused
-    # here, the rest by Project.check before it opens the warehouse.
-    report_path = writable(output, cli_direct.protected(ctx.obj)) if output is not None else None
-    scope = TenantScope.from_flags(tenant, all_tenants)
+    # A bad --output fails before any warehouse work (the rest is refused by Project.check before
+    # it opens the warehouse); a report never replaces a file --code audits.
     project = project_of(ctx)
+    audited = tuple(Path(p) for p in code or ())
+    report_path = writable(output, cli_direct.protected(ctx.obj, project.settings), audited) if output is not None else None
+    scope = TenantScope.from_flags(tenant, all_tenants)
     result = cli_templates.run_check(project, fmt, scope, [Path(p) for p in code or []])
     note = cli_templates.left_alone(project.definitions, scope, "check")
     text, exit_code = cli_templates.check_document(fmt, result, project.settings.target, note)

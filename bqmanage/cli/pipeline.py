@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from bqmanage.errors import EXIT_BAD_INPUT, EXIT_FINDINGS, EXIT_OK
+from bqmanage.errors import EXIT_BAD_INPUT, EXIT_FINDINGS, EXIT_INTERRUPTED, EXIT_OK
+from bqmanage.terminal import printable, printable_lines
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -126,7 +127,7 @@ def _whose(registry: Registry | None, count: int) -> str:
 def report_failures(outcomes: list[TenantOutcome[Any]]) -> None:
     """Each failed tenant's whole message, on stderr."""
     for outcome in _failures(outcomes):
-        typer.echo(f"error: tenant {outcome.tenant}: {outcome.error}", err=True)
+        typer.echo(printable_lines(f"error: tenant {outcome.tenant}: {outcome.error}"), err=True)
 
 
 def failed_line(outcomes: list[TenantOutcome[Any]]) -> str:
@@ -151,13 +152,22 @@ def run_apply(project: Project, dry_run: bool, backfill: bool, scope: TenantScop
     say_left_alone(project.definitions, scope, "apply")
 
     def on_step(index: int, total: int, step: Step) -> None:
-        typer.echo(f"[{index + 1}/{total}] {step.kind}: {step.reason}", err=True)
+        typer.echo(printable(f"[{index + 1}/{total}] {step.kind}: {step.reason}"), err=True)
 
     describe = planned_steps if dry_run else applied
-    with progress("applying", describe) as watch:
-        outcome = project.apply(
-            dry_run=dry_run, backfill=backfill, scope=scope, keep_going=True, on_step=on_step, on_tenant=watch.tenant
-        )
+    try:
+        with progress("applying", describe) as watch:
+            outcome = project.apply(
+                dry_run=dry_run, backfill=backfill, scope=scope, keep_going=True, on_step=on_step, on_tenant=watch.tenant
+            )
+    except KeyboardInterrupt:
+        if project.last_apply is None:
+            raise
+        # The interrupt landed after apply had finished (closing the warehouse): what it did is
+        # done and recorded, so say what that was, then that the interrupt came too late to stop it.
+        apply_report(project.last_apply, project.settings.target, project.runs_as, dry_run)
+        typer.echo("interrupted after apply had completed; nothing was left undone", err=True)
+        return EXIT_INTERRUPTED
     return apply_report(outcome, project.settings.target, project.runs_as, dry_run)
 
 

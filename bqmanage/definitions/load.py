@@ -81,8 +81,12 @@ def _read_dataset(dataset_dir: Path) -> _DatasetRead:
     dataset_data: Any = {}
     dataset_lines = LineMap(_display(dataset_dir / DATASET_FILE))
     directory = DatasetDir(dataset_dir.name, _display(dataset_dir), has_dataset_file=False)
+    root = os.path.realpath(dataset_dir.parent)
     for file in _definition_files(dataset_dir, problems):
         display = _display(file)
+        if file.is_symlink() and _leaves(file, root):
+            problems.append(Problem(display, None, "", LINK_OUT))  # not read: its content is no definition's
+            continue
         table_file = TableFile(display, file.stem)
         if file.name == DATASET_FILE:
             directory.has_dataset_file = True
@@ -121,6 +125,9 @@ def _dataset_dirs(schemas_dir: Path, problems: list[Problem]) -> list[Path]:
                 Problem(_display(entry), None, "", f"{what}; a table definition goes in schemas/<dataset>/<table>.yaml")
             )
         elif entry.is_dir():
+            if entry.is_symlink() and _leaves(entry, os.path.realpath(schemas_dir)):
+                problems.append(Problem(_display(entry), None, "", LINK_OUT))
+                continue
             dirs.append(entry)
         elif entry.is_symlink():
             try:
@@ -128,6 +135,16 @@ def _dataset_dirs(schemas_dir: Path, problems: list[Problem]) -> list[Path]:
             except OSError as exc:
                 problems.append(Problem(_display(entry), None, "", f"cannot read: {os_reason(exc, entry)}"))
     return dirs
+
+
+# A link may rename or share a definition inside the tree; one that leaves it would have bqmanage
+# read (and quote, in its problems) whatever file it points at: a token file, a config elsewhere.
+LINK_OUT = "is a symbolic link to outside the definitions directory; not read (copy the file in instead)"
+
+
+def _leaves(link: Path, root: str) -> bool:
+    target = os.path.realpath(link)
+    return target != root and not target.startswith(root.rstrip("/") + "/")
 
 
 def _definition_files(dataset_dir: Path, problems: list[Problem]) -> list[Path]:

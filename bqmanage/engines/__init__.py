@@ -94,6 +94,16 @@ def engine_session(settings: Settings, command: str = "bqmanage", read_only: boo
     engine = open_engine(settings, command, read_only)
     try:
         yield engine
+    except Exception as exc:
+        if settings.engine == "local":
+            # What no caller turned into a message (a damaged block met while fetching rows): one line, exit 3.
+            import duckdb
+
+            from bqmanage.engines.duck_file import failure
+
+            if isinstance(exc, duckdb.Error):
+                raise failure(settings.local_path, exc) from None
+        raise
     finally:
         engine.close()
 

@@ -8,7 +8,6 @@ as the official client itself does, and the engine declares what the emulator ca
 from __future__ import annotations
 
 import concurrent.futures
-import os
 import random
 import time
 from collections.abc import Callable
@@ -23,7 +22,7 @@ from bqmanage.changes import CreateDataset, TablePatch
 from bqmanage.changes.patch import strip_governance, unapplied
 from bqmanage.engines import bq_catalog
 from bqmanage.engines.bq_catalog import each
-from bqmanage.engines.bq_credentials import credentials
+from bqmanage.engines.bq_credentials import credentials, emulator_endpoint, redacted
 from bqmanage.engines.bq_errors import NETWORK, api_message, error_class, is_retryable, network_reason
 from bqmanage.engines.bq_params import query_parameter, same_base_type
 from bqmanage.engines.dml import DmlStats
@@ -71,7 +70,7 @@ class BigQueryEngine:
     def __init__(self, settings: Settings, command: str = "bqmanage") -> None:
         # The endpoint decides the credentials and what the engine can rely on; nothing else
         # branches on it (the emulator's gaps are data: BQEMULATOR).
-        emulator = os.environ.get("BIGQUERY_EMULATOR_HOST")
+        emulator, shown = emulator_endpoint()
         if not settings.project:
             raise ConfigError("--project: the bigquery target needs a project (flag, BQMANAGE_PROJECT or GOOGLE_CLOUD_PROJECT)")
         self.capabilities = BQEMULATOR if emulator else BIGQUERY
@@ -85,10 +84,10 @@ class BigQueryEngine:
         self.maximum_bytes_billed = settings.maximum_bytes_billed  # sent with every job when set (None goes as "None")
         self._locations: dict[str, str] = {}  # dataset -> location, as datasets.get reported it
         # Where every failure message starts: which warehouse, reached how.
-        self.where = f"bigquery project {settings.project} at {emulator or 'https://bigquery.googleapis.com'}"
+        self.where = f"bigquery project {settings.project} at {shown or 'https://bigquery.googleapis.com'}"
         self.labels = {"bqmanage": command.replace("-", "_"), **settings.labels}
-        # Short RPC deadline: emulator bugs answer 500, which the default retry chases for 600 s.
-        self.rpc_retry = bigquery.DEFAULT_RETRY.with_deadline(min(self.deadline, 30))
+        # The client's own retries (network, 5xx) end at BQMANAGE_RETRY_DEADLINE too, not at its default 600 s.
+        self.rpc_retry = bigquery.DEFAULT_RETRY.with_deadline(self.deadline)
         # Per HTTP request: without one, an endpoint that accepts and never answers hangs forever.
         self.rpc_timeout = min(self.deadline, 60.0)
         self.on_statement: Callable[[str], None] = lambda statement: None  # see Engine
@@ -399,19 +398,20 @@ class BigQueryEngine:
             cause = exc.cause if isinstance(exc, gexc.RetryError) else exc
             if isinstance(cause, gexc.GoogleAPICallError):
                 raise self._failure(
-                    operation, f"still failing after {min(self.deadline, 30):g} s of retries: {api_message(cause)}"
+                    operation, f"still failing after {self.deadline:g} s of retries: {api_message(cause)}"
                 ) from cause
             reason = network_reason(cause, self.rpc_timeout)
             raise self._failure(
                 operation,
                 f"cannot reach the endpoint: {reason}"
-                + (f" (gave up after {min(self.deadline, 30):g} s of retries)" if exc is not cause else ""),
+                + (f" (gave up after {self.deadline:g} s of retries)" if exc is not cause else ""),
             ) from None
         except google.auth.exceptions.GoogleAuthError as exc:
             raise self._failure(operation, f"authentication failed: {exc}") from None
 
     def _failure(self, operation: str, message: str) -> WarehouseError:
-        return WarehouseError(f"{self.where}: {operation} failed: {message}")
+        # A transport error's text may carry the endpoint URL, and with it a user:password.
+        return WarehouseError(redacted(f"{self.where}: {operation} failed: {message}"))
 
     def principal(self) -> str:
         return self._principal

@@ -40,6 +40,41 @@ def _adc_file_problem(path: str) -> str | None:
     return None
 
 
+def emulator_endpoint() -> tuple[str | None, str | None]:
+    """BIGQUERY_EMULATOR_HOST checked as a URL (the client would only fail on it deep in a request,
+    with a traceback), and how it is shown: any user:password in it is never printed.
+
+    (None, None) when unset: the real BigQuery."""
+    from urllib.parse import urlsplit
+
+    url = os.environ.get("BIGQUERY_EMULATOR_HOST")
+    if not url:
+        return None, None
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # raises for a port outside 0-65535 or not a number
+        host = parts.hostname
+    except ValueError:
+        parts, port, host = None, None, None
+    shown = redacted(url)
+    if parts is None or parts.scheme not in ("http", "https") or not host or parts.path not in ("", "/"):
+        problem = "expected a URL such as http://localhost:9050"
+    elif any(c.isspace() or not c.isprintable() for c in url) or parts.query or parts.fragment:
+        problem = "spaces, control characters, a query or a fragment have no place in it"
+    elif port == 0:
+        problem = "port 0 is not a port to connect to"
+    else:
+        return url, shown
+    raise ConfigError(f"BIGQUERY_EMULATOR_HOST={shown!r}: {problem}")
+
+
+def redacted(url: str) -> str:
+    """``url`` with the password of any user:password@ replaced, for messages."""
+    import re
+
+    return re.sub(r"://[^/@\s'\"]*@", "://***@", url)
+
+
 def credentials(settings: Settings, emulator: bool) -> tuple[Credentials, str]:
     if emulator:
         return AnonymousCredentials(), "anonymous (emulator)"

@@ -111,3 +111,41 @@ def interrupts_as_keyboard() -> Iterator[None]:
         if is_interrupt(exc):
             raise KeyboardInterrupt from None
         raise
+
+
+def refused_commit(path: Path, exc: Exception) -> None:
+    """Fail with why a write to the warehouse file was not saved (a read-only directory, a full
+    disk), unless ``exc`` is a conflict with another writer, which the caller retries."""
+    if "conflict" in str(exc).lower():
+        return
+    reason = _first_line(exc).split("Failed to commit: ", 1)[-1]
+    raise WarehouseError(
+        f"{path}: the local warehouse could not save the change: {reason} (a read-only directory or a full disk?)"
+    ) from None
+
+
+def damaged(exc: BaseException) -> bool:
+    """Whether DuckDB says the file is damaged, or gave up on the database after a fatal error."""
+    first = _first_line(exc)
+    return isinstance(exc, duckdb.FatalException) or "Corrupt database file" in first or "invalidated" in first
+
+
+def failure(path: Path, exc: duckdb.Error) -> WarehouseError:
+    """The one message for a DuckDB error no caller expected: a damaged file, or anything else."""
+    if damaged(exc):
+        return WarehouseError(
+            f"{path}: the local warehouse file is damaged: {_first_line(exc)}; restore it from a copy, "
+            "or move it away and run `bqmanage apply` to start a new one"
+        )
+    return WarehouseError(f"{path}: the local warehouse failed: {_first_line(exc)}")
+
+
+@contextmanager
+def damage_as_failure(path: Path) -> Iterator[None]:
+    """A damaged file fails the command with one message, wherever DuckDB notices it."""
+    try:
+        yield
+    except duckdb.Error as exc:
+        if damaged(exc):
+            raise failure(path, exc) from None
+        raise

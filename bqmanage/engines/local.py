@@ -21,7 +21,7 @@ import duckdb
 
 from bqmanage.engines.dml import DmlStats
 from bqmanage.engines.duck_catalog import META_DDL, Names, read_dataset_meta, read_ledgers, read_names, read_tables
-from bqmanage.engines.duck_file import connect, file_lock, interrupts_as_keyboard
+from bqmanage.engines.duck_file import connect, damage_as_failure, file_lock, interrupts_as_keyboard, refused_commit
 from bqmanage.engines.duck_types import (
     bq_default_to_duck,
     duck_str,
@@ -86,7 +86,7 @@ class LocalEngine:
         """Every DuckDB statement goes through here: Ctrl-C interrupts it cleanly, and what it may
         change in the catalog is forgotten."""
         self._forget(sql)
-        with interrupts_as_keyboard():
+        with interrupts_as_keyboard(), damage_as_failure(self.path):
             return self.con.execute(sql, params) if params is not None else self.con.execute(sql)
 
     def _forget(self, sql: str | None = None) -> None:
@@ -121,7 +121,7 @@ class LocalEngine:
     # drops what a statement may change. The resources handed out are shared: read-only.
 
     def _rows(self, sql: str, params: list[Any] | None) -> list[tuple[Any, ...]]:
-        return self._x(sql, params).fetchall()
+        return self._x(sql, params).fetchall()  # damage met while fetching: engine_session says it
 
     def _catalog_names(self) -> Names:
         if self._names is None:
@@ -375,8 +375,9 @@ class LocalEngine:
             try:
                 with self._lock:
                     return self._query(statements, params)
-            except duckdb.TransactionException:
+            except duckdb.TransactionException as exc:
                 # DuckDB's "Conflict on update" is BigQuery's concurrent-update error: retry.
+                refused_commit(self.path, exc)  # a commit the file system refused is not one
                 if attempt == 7:
                     raise WarehouseError("local: query failed after retries: concurrent update conflict") from None
                 time.sleep(delay)

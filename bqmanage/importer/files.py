@@ -18,7 +18,7 @@ from typing import Any
 
 from bqmanage.definitions.load import load_definitions
 from bqmanage.definitions.tree import display_of
-from bqmanage.errors import DefinitionError, ImportRefusedError, Problem
+from bqmanage.errors import DefinitionError, ImportRefusedError, Problem, UsageError
 from bqmanage.model.schema import Dataset, Definitions, Table
 
 
@@ -80,10 +80,17 @@ def stage(out: Path, files: dict[str, str], renames: dict[str, str] | None = Non
     dataset to its template), and validated as.
     """
     renames = renames or {}
+    for rel in files:  # names were checked against BigQuery's rules; this is the last word on paths
+        parts = Path(rel).parts
+        if len(parts) != 2 or any(p in ("", ".", "..") or p.startswith(".") for p in parts) or Path(rel).is_absolute():
+            raise UsageError(f"import: {rel!r} would not be a file of one dataset directory under --out; nothing written")
     if not files:
         return Staged(out, Path(tempfile.mkdtemp(prefix=".bqmanage-import-")), [])  # nothing to validate or move
-    out.parent.mkdir(parents=True, exist_ok=True)
-    root = Path(tempfile.mkdtemp(prefix=".bqmanage-import-", dir=out.parent))
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        root = Path(tempfile.mkdtemp(prefix=".bqmanage-import-", dir=out.parent))
+    except OSError as exc:
+        raise UsageError(f"--out {out}: cannot write there: {exc.strerror or exc}; nothing written") from None
     try:
         check = root / "check"
         if out.is_dir():
@@ -103,9 +110,28 @@ def stage(out: Path, files: dict[str, str], renames: dict[str, str] | None = Non
             generated.append(GeneratedFile(final, text, final.read_text(encoding="utf-8") if final.is_file() else None))
         staged = _validate(check, out)
         return Staged(out, root, _by_meaning(generated, staged, check, out))
+    except OSError as exc:
+        shutil.rmtree(root, ignore_errors=True)
+        raise UsageError(f"--out {out}: cannot write there: {exc.strerror or exc}; nothing written") from None
     except BaseException:
         shutil.rmtree(root, ignore_errors=True)
         raise
+
+
+def check_out(out: Path) -> None:
+    """Refuse an --out that cannot hold definitions, before the warehouse is read: a file, or a
+    path under one, or a place that cannot be written (``/proc``)."""
+    place = out
+    while not place.exists() and place != place.parent:
+        if place.is_symlink():
+            raise UsageError(f"--out {out}: {place} is a dangling symbolic link")
+        place = place.parent
+    if not place.is_dir():
+        what = "is not a directory" if place == out else f"is under {place}, which is not a directory"
+        raise UsageError(f"--out {out}: {what}; give the definitions directory")
+    real = Path(os.path.realpath(place))
+    if real.parts[1:2] in (("proc",), ("sys",), ("dev",)) or not os.access(real, os.W_OK | os.X_OK):
+        raise UsageError(f"--out {out}: cannot write under {place}")
 
 
 def _existing_spelling(path: Path) -> Path:

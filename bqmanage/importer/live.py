@@ -17,9 +17,10 @@ from typing import TYPE_CHECKING, Any
 
 from bqmanage.errors import UsageError
 from bqmanage.importer.emit import LiveDataset, Unexpressible, dataset_yaml, default_value, table_yaml
-from bqmanage.model.names import is_own
+from bqmanage.model.names import dataset_name_problem, is_own, table_name_problem
 from bqmanage.model.rest import dataset_from_api, table_from_api
 from bqmanage.model.schema import Column, Table
+from bqmanage.terminal import printable
 
 if TYPE_CHECKING:
     from bqmanage.engines import Engine
@@ -80,8 +81,13 @@ def choose_datasets(
     if names:
         unknown = [n for n in names if n not in live]
         if unknown:
-            shown = ", ".join(live) if live else "none"
-            raise UsageError(f"--dataset: {', '.join(unknown)} not found on target {settings.target} (live datasets: {shown})")
+            shown = ", ".join(printable(n) for n in live) if live else "none"
+            raise UsageError(
+                f"--dataset: {printable(', '.join(unknown))} not found on target {settings.target} (live datasets: {shown})"
+            )
+        # A name becomes a directory: only what BigQuery allows (no '/', no '..') is written.
+        if bad := next((why for n in names if (why := dataset_name_problem(n))), None):
+            raise UsageError(f"--dataset: {printable(bad)}; no definition can name it")
         return list(dict.fromkeys(names)), []
     if not all_datasets:
         raise UsageError("name the datasets to import with --dataset NAME (repeatable), or import every one with --all")
@@ -92,6 +98,9 @@ def choose_datasets(
     templates = sorted(d for d in defined if is_template(d))
     for name in live:
         if is_own(name):
+            continue
+        if (why := dataset_name_problem(name)) is not None:  # a local warehouse takes any name
+            skipped.append(f"dataset {printable(name)}: {printable(why)}; no definition can name it")
             continue
         new = legacy_dataset_replacement(name, settings.legacy) if name not in defined else None
         template = next((t for t in templates if tenant_part(t, name) is not None), None)
@@ -115,7 +124,10 @@ def read_live(engine: Engine, dataset: str, skipped: list[str], notes: list[str]
     live = LiveDataset(dataset_from_api(resource))
     wanted = []
     for name, kind in engine.list_table_types(dataset).items():
-        if is_own(name):
+        if (why := table_name_problem(name) or _file_name_problem(name)) is not None:
+            # The name becomes a file name: only what BigQuery allows is written (no '/').
+            skipped.append(f"{dataset}.{printable(name)}: {printable(why)}; no definition can name it")
+        elif is_own(name):
             skipped.append(f"{dataset}.{name}: bqmanage's own ledger")
         elif kind != "TABLE":
             skipped.append(f"{dataset}.{name}: {NOT_A_TABLE.get(kind, f'a {kind.lower()} is not a table')}")
@@ -134,6 +146,20 @@ def read_live(engine: Engine, dataset: str, skipped: list[str], notes: list[str]
             notes.append(f"{key}: not expressible in a definition, left as it is live: {', '.join(unexpressed)}")
         live.tables.append(_without_unexpressible_defaults(table, notes))
     return live
+
+
+def _file_name_problem(name: str) -> str | None:
+    # BigQuery allows 1,024 bytes; a file name on Linux and macOS 255.
+    if len(table_file(name).encode()) > 255:
+        return "the name is too long for a file name (255 bytes with its .yaml)"
+    return None
+
+
+def table_file(name: str) -> str:
+    """The file a table's definition is written to: ``_dataset.yaml`` is the dataset's own file, so a
+    table named ``_dataset`` (a valid BigQuery name) is written as ``_dataset.yml``, which the
+    loader reads as that table."""
+    return f"{name}.yml" if name == "_dataset" else f"{name}.yaml"
 
 
 def _unexpressed(resource: dict[str, Any]) -> list[str]:
@@ -176,7 +202,7 @@ def files_of(live: LiveDataset, dir_name: str, header: list[str], existing: Path
         files[f"{dir_name}/_dataset.yaml"] = dataset_text
     for table in live.tables:
         kept, quota, comments = keep_own_keys(table, existing)
-        files[f"{dir_name}/{table.name}.yaml"] = table_yaml(kept, header, quota, comments)
+        files[f"{dir_name}/{table_file(table.name)}"] = table_yaml(kept, header, quota, comments)
     return files
 
 
@@ -189,7 +215,8 @@ def keep_own_keys(table: Table, directory: Path) -> tuple[Table, dict[str, Any] 
     from bqmanage.definitions.validate import validate_table
     from bqmanage.definitions.yaml_source import parse_yaml
 
-    path = next((p for p in (directory / f"{table.name}.yaml", directory / f"{table.name}.yml") if p.is_file()), None)
+    names = (table_file(table.name),) if table.name == "_dataset" else (f"{table.name}.yaml", f"{table.name}.yml")
+    path = next((directory / n for n in names if (directory / n).is_file()), None)
     if path is None:
         return table, None, []
     try:

@@ -44,10 +44,13 @@ def summary_text(result: CodeAuditResult) -> str:
 
 def fix_text(result: CodeAuditResult, dry_run: bool) -> str:
     """The unified diff of every fixed file, then what was (or would be) written and what was not."""
-    out = [fix.diff() for fix in result.fixes if fix.refused is None]
+    from bqmanage.terminal import printable, printable_lines
+
+    # A diff's lines are the source's own; each starts with its marker, and sends no control sequence.
+    out = [printable_lines(fix.diff()) for fix in result.fixes if fix.refused is None]
     for fix in result.fixes:
         if fix.refused is not None:
-            out.append(f"{fix.display}: not fixed: {fix.refused}; the file is untouched\n")
+            out.append(printable(f"{fix.display}: not fixed: {fix.refused}; the file is untouched") + "\n")
     fixed = [f for f in result.fixes if f.refused is None]
     count = sum(f.count for f in fixed)
     verb = "Would fix" if dry_run else "Fixed"

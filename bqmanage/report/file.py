@@ -4,6 +4,7 @@ when it cannot be written, and written whole or not at all."""
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -50,18 +51,27 @@ def findings_document(
     return text()
 
 
-def writable(output: str, protected: tuple[Path, ...] = ()) -> Path:
+def writable(output: str, protected: tuple[Path, ...] = (), audited: tuple[Path, ...] = ()) -> Path:
     """The report file, if it can be written: refused up front, never after the warehouse was read.
 
-    A symlink is followed (the report goes where it points). What exists must be a regular file:
-    the report replaces it by a rename, which would turn a device (/dev/null), a FIFO or a socket
-    into a plain file. Nothing under ``protected`` (the definitions, the config) is overwritten.
+    A report replaces only what it can afford to lose: nothing at all, an empty file, or an earlier
+    report of bqmanage's. Anything else that exists (the warehouse, a source file, a document) is
+    refused, as is any path under ``protected`` (the definitions, the config, the warehouse file
+    and its WAL, which must not come into being as a report either). Under ``audited`` (the
+    paths audit-code reads) even an empty file is left alone: it is a source file.
+
+    A symlink is followed only within its own directory: one that leads elsewhere would let a
+    checked-out link write over any file the user can. What exists must be a regular file: the
+    report replaces it by a rename, which would turn a device (/dev/null), a FIFO or a socket into
+    a plain file.
     """
     if not output:
         raise UsageError("--output: empty path; leave the option out to print the report")
     path = Path(os.path.realpath(output))
     if path.is_dir():
         raise UsageError(f"{output}: cannot write the report: it is a directory")
+    if os.path.islink(output) and path.parent != Path(os.path.realpath(os.path.dirname(output) or ".")):
+        raise UsageError(f"{output}: cannot write the report: it is a symbolic link out of its directory")
     if path.exists() and not path.is_file():
         raise UsageError(
             f"{output}: cannot write the report: it is not a regular file (a device, FIFO or socket); "
@@ -71,11 +81,51 @@ def writable(output: str, protected: tuple[Path, ...] = ()) -> Path:
         real = Path(os.path.realpath(place))
         if path == real or real in path.parents:
             raise UsageError(f"{output}: cannot write the report over {place}, which bqmanage reads")
+    if path.exists() and not _replaceable(path, inside=any(_under(path, p) for p in audited)):
+        raise UsageError(
+            f"{output}: cannot write the report: the file exists and is not an earlier bqmanage report; "
+            "remove it or choose another path"
+        )
     if not path.parent.is_dir():
         raise UsageError(f"{output}: cannot write the report: directory {path.parent} does not exist")
     if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
         raise UsageError(f"{output}: cannot write the report: permission denied")
     return path
+
+
+def _under(path: Path, place: Path) -> bool:
+    real = Path(os.path.realpath(place))
+    return path == real or real in path.parents
+
+
+# How every report bqmanage writes begins (JSON, SARIF) or ends (text: check's and audit-code's
+# summary lines, then at most a note on tenants).
+_JSON_HEAD = re.compile(r'\{\s*"(clean|\$schema)": ')
+_TEXT_TAIL = re.compile(
+    r"^(Clean: (target \S+ matches the definitions|no legacy names)"
+    r"|\d+ finding\(s\) (on target \S+|in \d+ file\(s\)): \d+ error\(s\), \d+ warning\(s\)\.$"
+    r"|Read \d+ file\(s\), parsed \d+ )",
+    re.MULTILINE,
+)
+
+
+def _replaceable(path: Path, inside: bool) -> bool:
+    """Whether an existing file may be replaced by a report: empty (outside audited trees), or one."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(4096)
+            size = os.fstat(handle.fileno()).st_size
+            handle.seek(max(0, size - 4096))
+            tail = handle.read(4096)
+    except OSError:
+        return True  # unreadable: the permission check that follows says so
+    if not head:
+        return not inside
+    if b"\0" in head:
+        return False  # binary: a database, an image, never a report
+    if _JSON_HEAD.match(head.decode("utf-8", "replace")):
+        return True
+    return _TEXT_TAIL.search(tail.decode("utf-8", "replace")) is not None
 
 
 def write_whole(path: Path, text: str) -> None:

@@ -9,6 +9,7 @@ from bqmanage.check.findings import Finding
 from bqmanage.errors import LIST_LIMIT
 from bqmanage.ledger import LEDGER
 from bqmanage.model.schema import Table
+from bqmanage.terminal import printable, printable_lines
 
 if TYPE_CHECKING:
     from bqmanage.api import PlanResult
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
 def name_list(names: Sequence[str], limit: int = LIST_LIMIT, full: str | None = "--format json lists them all") -> str:
     """At most ``limit`` names for a line of text; 1,800 tenant ids or datasets help nobody.
     ``full`` says where the whole list is, when a command has one."""
-    shown = ", ".join(names[:limit])
+    shown = ", ".join(printable(n) for n in names[:limit])  # tenant ids from a registry, dataset names
     rest = len(names) - limit
     return shown if rest <= 0 else f"{shown} and {rest:,} more" + (f" ({full})" if full else "")
 
@@ -32,9 +33,11 @@ def plan_text(planned: PlanResult, target: str, runs_as: str | None = None) -> s
         when = entry.applied_at.isoformat(timespec="seconds") if hasattr(entry.applied_at, "isoformat") else entry.applied_at
         # A "running" row is a start whose end was never written: a killed run, or one still going.
         outcome = "started, no end recorded (killed, or still running)" if entry.outcome == "running" else entry.outcome
-        lines.append(
-            f"Last apply on {entry.dataset}: {when} by {entry.principal or 'unknown'}, "
-            f"{outcome} ({entry.applied_steps}/{entry.total_steps} steps), definitions {entry.definitions_digest}"
+        lines.append(  # a ledger row is the warehouse's to say: anyone who can write it could forge a line
+            printable(
+                f"Last apply on {entry.dataset}: {when} by {entry.principal or 'unknown'}, "
+                f"{outcome} ({entry.applied_steps}/{entry.total_steps} steps), definitions {entry.definitions_digest}"
+            )
         )
     if not planned.ledger:
         lines.append(f"No earlier apply recorded (no {LEDGER} ledger yet).")
@@ -52,10 +55,12 @@ def plan_text(planned: PlanResult, target: str, runs_as: str | None = None) -> s
     estimates = planned.estimates or [None] * len(plan.steps)
     for i, (step, estimate) in enumerate(zip(plan.steps, estimates, strict=False), 1):
         lines.append("")
-        lines.append(f"-- [{i}] {step.kind}: {step.reason}")
+        # A description or default in the SQL is the definition's: control characters shown escaped,
+        # as GoogleSQL reads them too (string_literal already escapes line breaks).
+        lines.append(printable(f"-- [{i}] {step.kind}: {step.reason}"))
         if estimate is not None:
             lines.append(f"-- estimated bytes billed: {estimate:,} (dry run)")
-        lines.append(step.text())
+        lines.append(printable_lines(step.text()))
     if known := [e for e in estimates if e is not None]:
         lines.append("")
         lines.append(f"-- estimated bytes billed in all: {sum(known):,}")
@@ -82,12 +87,12 @@ def tables_text(tables: list[Table]) -> str:
             extras.append(f"partitioned by {table.partitioning.column or '_PARTITIONTIME'}")
         if table.clustering:
             extras.append(f"clustered by {', '.join(table.clustering)}")
-        out.append(f"{table.dataset}.{table.name}" + (f"  ({'; '.join(extras)})" if extras else ""))
+        out.append(printable(f"{table.dataset}.{table.name}" + (f"  ({'; '.join(extras)})" if extras else "")))
         width = max(len(c.name) for c in table.columns) if table.columns else 0
         for column in table.columns:
             flags = "NOT NULL" if column.mode == "REQUIRED" else ""
             default = f"DEFAULT {column.default}" if column.default else ""
-            out.append(f"  {column.name.ljust(width)}  {column.type_sql():<16} {flags:<8} {default}".rstrip())
+            out.append(printable(f"  {column.name.ljust(width)}  {column.type_sql():<16} {flags:<8} {default}".rstrip()))
         out.append("")
     return "\n".join(out).rstrip() + "\n"
 
@@ -97,7 +102,8 @@ def code_finding_line(f: Finding) -> str:
     ``audit-code`` and ``check --code``. What has no line (a file that could not be read) is
     located at its path alone."""
     where = f"{f.path}:{f.line}:{f.col}" if f.line is not None else str(f.path)
-    return f"{where}: {f.severity} {f.kind}: {f.message}"
+    # A file name and a quoted reference are the audited tree's: one line each.
+    return printable(f"{where}: {f.severity} {f.kind}: {f.message}")
 
 
 def findings_text(findings: list[Finding], target: str) -> str:
@@ -113,8 +119,9 @@ def findings_text(findings: list[Finding], target: str) -> str:
     width = max((len(f.kind) for f in findings if not f.path), default=0)
     out = []
     for name in sorted(groups):
-        out.append(name)
-        out += [f"  {f.severity:<8} {f.kind:<{width}}  {f.message}" for f in groups[name]]
+        out.append(printable(name))  # a live table's name: the warehouse's to choose
+        # The message quotes live and defined values (descriptions, defaults): one line each.
+        out += [f"  {f.severity:<8} {f.kind:<{width}}  {printable(f.message)}" for f in groups[name]]
         out.append("")
     if in_code:
         out += [code_finding_line(f) for f in in_code]
@@ -181,7 +188,7 @@ def tenant_text(report: TenantReport) -> str:
             return f"Nothing to do: {who} already has these limits in {report.registry}."
         return f"Nothing to do: {who} is already {report.status}" + (f", and {state}." if verb == "resume" else ".")
     lines = []
-    changes = ", ".join(f"{k} {before} -> {after}" for k, (before, after) in report.changes.items())
+    changes = printable(", ".join(f"{k} {before} -> {after}" for k, (before, after) in report.changes.items()))
     if report.registered:
         lines.append(f"Added {who} to {report.registry} ({report.status}): {_values(report.values)}.")
     elif verb == "suspend" and report.changes:
@@ -213,7 +220,8 @@ def tenants_text(listing: TenantListing) -> str:
         usage = [
             f"{t.today[k]['used']}/{t.today[k]['limit']}" if t.today and k in t.today else f"-/{t.limits[k]}" for k in limits
         ]
-        table.append([t.tenant, t.status, *usage, t.name or ""])
+        # Every cell is the registry's: a name with a line break would forge a row.
+        table.append([printable(cell) for cell in (t.tenant, t.status, *usage, t.name or "")])
     widths = [max(len(str(row[i])) for row in table) for i in range(len(header))]
     lines = ["  ".join(str(cell).ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in table]
     statuses: dict[str, int] = {}

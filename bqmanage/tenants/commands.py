@@ -82,6 +82,15 @@ class TenantListing:
         }
 
 
+def check_display_name(name: str) -> None:
+    """A display name is one line of plain text: a control character (a line break, an escape
+    sequence) or a Unicode line separator in it could only forge what a listing shows."""
+    from bqmanage.terminal import printable
+
+    if printable(name) != name:
+        raise UsageError(f"--name: '{printable(name)}' holds a control character or line break; give one line of text")
+
+
 def report_for(operation: str, t: sql.TenantTables, tenant: str, run_date: str) -> TenantReport:
     return TenantReport(operation, tenant, str(t.registry.ref), str(t.quota_table.ref), run_date)
 
@@ -115,6 +124,7 @@ def job(
     for column in wanted:
         t.registry_column(column, f"--{column.replace('_', '-')}")
     if name is not None:
+        check_display_name(name)
         wanted = {t.registry_column(sql.NAME, "--name").name: name, **wanted}
     day = resolve_run_date(t.quota, run_date, allow_future=False)
     return TenantJob(desired, t, report_for(operation, t, tenant_id, day.isoformat()), day, wanted)

@@ -45,6 +45,8 @@ class TenantOutcome(Generic[T]):
 class TenantsFailedError(BqmanageError):
     """Some tenants failed (each message says which); the exit code is the worst of theirs."""
 
+    multiline = True
+
     def __init__(self, failed: list[TenantOutcome[T]]) -> None:
         self.exit_code = max(o.exit_code for o in failed)
         super().__init__("\n".join(f"tenant {o.tenant}: {o.error}" for o in failed))
