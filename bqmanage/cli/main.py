@@ -37,9 +37,21 @@ app = typer.Typer(
 )
 
 
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        # The installed distribution's version: the one a release tag fixes (pyproject.toml).
+        typer.echo(f"bqmanage {version('bqmanage')}")
+        raise typer.Exit(0)
+
+
 @app.callback()
 def main(
     ctx: typer.Context,
+    _show_version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the installed version and exit."
+    ),
     target: str = typer.Option(
         None, "--target", envvar="BQMANAGE_TARGET", help="Target: local (default), bigquery, or one named in bqmanage.yaml."
     ),
