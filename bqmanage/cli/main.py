@@ -228,7 +228,12 @@ def reset(
         False, "--dry-run", help="Report what would happen (and, on BigQuery, the bytes it would scan); change nothing."
     ),
     print_sql: bool = typer.Option(
-        False, "--print-sql", help="Print the script, which takes @run_date, for a BigQuery scheduled query; run nothing."
+        False, "--print-sql", help="Print the script for a BigQuery scheduled query (in the table's time zone); run nothing."
+    ),
+    print_transfer_config: bool = typer.Option(
+        False,
+        "--print-transfer-config",
+        help="Print the scheduled query's transferConfigs.create request (JSON: parent, transferConfig); run nothing.",
     ),
     fmt: str = typer.Option("text", "--format", help="text or json."),
 ) -> None:
@@ -266,6 +271,9 @@ def reset(
     project = project_of(ctx)
     if print_sql:
         typer.echo(project.reset_script(table), nl=False)
+        return
+    if print_transfer_config:
+        typer.echo(json.dumps(project.reset_transfer_config(table), indent=2))
         return
     report = project.reset(table=table, run_date=run_date, dry_run=dry_run, allow_future_date=allow_future_date)
     typer.echo(json.dumps(report.to_json(), indent=2) if fmt == "json" else text.reset_text(report), nl=fmt == "json")
