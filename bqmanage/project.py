@@ -104,10 +104,10 @@ class Project:
     # ---- no warehouse ----
 
     def render(self, fmt: str = "sql", table: str | None = None, tenants: Sequence[str] = ()) -> str:
-        """The CREATE DDL (or ``bq``'s JSON schemas) of every definition and ``tenants``' templates."""
+        """The CREATE DDL (or ``bq``'s JSON schemas, or ODCS contracts) of every definition and ``tenants``' templates."""
         from bqmanage import api
 
-        _choice("--format", fmt, ("sql", "json-schema"))
+        _choice("--format", fmt, ("sql", "json-schema", "odcs"))
         return api.render_ddl(self.settings, fmt, table, list(tenants) or None, self.definitions)
 
     def audit_code(

@@ -87,7 +87,9 @@ def validate(ctx: typer.Context) -> None:
 @funnel
 def render(
     ctx: typer.Context,
-    fmt: str = typer.Option("sql", "--format", help="sql (CREATE DDL) or json-schema (bq's JSON schema)."),
+    fmt: str = typer.Option(
+        "sql", "--format", help="sql (CREATE DDL), json-schema (bq's JSON schema) or odcs (Open Data Contract Standard v3 YAML)."
+    ),
     table: str | None = typer.Option(
         None,
         "--table",
@@ -99,7 +101,9 @@ def render(
     """Print the CREATE SCHEMA / CREATE TABLE DDL for every definition. No warehouse access.
 
     --format json-schema prints one object keyed by dataset.table; with --table it prints that
-    table's array of fields, the file bq mk --schema takes.
+    table's array of fields, the file bq mk --schema takes. --format odcs prints each table as an
+    Open Data Contract Standard v3 document (YAML, `---` between tables); bqmanage's own settings
+    are under customProperties.
 
     Example: bqmanage render --format json-schema --table tenants.tenant_profiles > profiles.json
     """
