@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bqmanage.errors import UsageError
 from bqmanage.tenants.scope import Limits, TenantScope
@@ -104,10 +104,10 @@ class Project:
     # ---- no warehouse ----
 
     def render(self, fmt: str = "sql", table: str | None = None, tenants: Sequence[str] = ()) -> str:
-        """The CREATE DDL (or ``bq``'s JSON schemas) of every definition and ``tenants``' templates."""
+        """The CREATE DDL (or ``bq``'s JSON schemas, or ODCS contracts) of every definition and ``tenants``' templates."""
         from bqmanage import api
 
-        _choice("--format", fmt, ("sql", "json-schema"))
+        _choice("--format", fmt, ("sql", "json-schema", "odcs"))
         return api.render_ddl(self.settings, fmt, table, list(tenants) or None, self.definitions)
 
     def audit_code(
@@ -152,10 +152,26 @@ class Project:
         )
 
     def reset_script(self, table: str | None = None) -> str:
-        """The reset as a script that takes @run_date, for a BigQuery scheduled query."""
+        """The reset as a script for a BigQuery scheduled query, on the run date of the quota
+        table's time zone (the scheduler's @run_date is UTC's)."""
+        from bqmanage.tenants import schedule
         from bqmanage.tenants.reset_sql import find_quota_table, render_reset
 
-        return render_reset(self.definitions, find_quota_table(self.definitions, table), self.settings.project).script()
+        quota_table = find_quota_table(self.definitions, table)
+        return schedule.scheduled_script(render_reset(self.definitions, quota_table, self.settings.project))
+
+    def reset_transfer_config(self, table: str | None = None) -> dict[str, Any]:
+        """The reset as a BigQuery scheduled query: the transferConfigs.create request (``parent``
+        with the project and location, ``transferConfig`` the body). Location: the target's, else
+        the quota table's dataset's."""
+        from bqmanage.tenants import schedule
+        from bqmanage.tenants.reset_sql import find_quota_table, render_reset
+
+        quota_table = find_quota_table(self.definitions, table)
+        dataset = next((d for d in self.definitions.all_datasets() if d.name == quota_table.dataset), None)
+        location = self.settings.location or (dataset.location if dataset else None)
+        rendered = render_reset(self.definitions, quota_table, self.settings.project)
+        return schedule.transfer_config(rendered, self.settings.project, location)
 
     # ---- the warehouse ----
 

@@ -136,12 +136,14 @@ def every_partition_sql(partitioning: Partitioning, alias: str | None = None) ->
 
 
 def render_definitions(desired: Definitions, fmt: str, project: str | None = None, table: str | None = None) -> str:
-    """What ``render`` prints: the CREATE DDL of every dataset and table, or their schemas as
-    ``bq`` takes them. With ``table`` ("dataset.table"): that table's CREATE TABLE, or its schema
-    alone, a JSON array of fields, which is the file ``bq mk --schema`` reads."""
+    """What ``render`` prints: the CREATE DDL of every dataset and table, their schemas as ``bq``
+    takes them, or their Open Data Contract Standard documents (YAML, one per table). With
+    ``table`` ("dataset.table"): that table's CREATE TABLE, its contract, or its schema alone, a
+    JSON array of fields, which is the file ``bq mk --schema`` reads."""
     import json
 
     from bqmanage.errors import UsageError
+    from bqmanage.model.odcs import render_contracts
     from bqmanage.model.rest import schema_to_api
 
     tables = {f"{t.dataset}.{t.name}": t for t in desired.tables}
@@ -151,9 +153,13 @@ def render_definitions(desired: Definitions, fmt: str, project: str | None = Non
             raise UsageError(f"--table: no definition of {table!r}; defined tables: {known}")
         if fmt == "json-schema":
             return json.dumps(schema_to_api(tables[table].columns), indent=2) + "\n"
+        if fmt == "odcs":
+            return render_contracts([tables[table]], project)
         return create_table_sql(tables[table], project) + ";\n"
     if fmt == "json-schema":
         return json.dumps({key: schema_to_api(t.columns) for key, t in tables.items()}, indent=2)
+    if fmt == "odcs":
+        return render_contracts(list(tables.values()), project)
     parts = [create_schema_sql(d, project) + ";" for d in desired.all_datasets()]
     parts += [create_table_sql(t, project) + ";" for t in desired.tables]
     return "\n\n".join(parts) + "\n"

@@ -45,7 +45,8 @@ def test_reset_schedules_are_off_the_hour() -> None:
     import json
 
     config = json.loads((ROOT / "deployment" / "reset" / "scheduled_query.json").read_text())
-    assert config["dataSourceId"] == "scheduled_query" and config["schedule"].endswith(":17")
+    transfer = config["transferConfig"]
+    assert transfer["dataSourceId"] == "scheduled_query" and transfer["schedule"].endswith(":17")
 
 
 def _kubectl_configmaps(text: str) -> dict[str, dict[str, str]]:

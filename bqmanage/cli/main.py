@@ -87,7 +87,9 @@ def validate(ctx: typer.Context) -> None:
 @funnel
 def render(
     ctx: typer.Context,
-    fmt: str = typer.Option("sql", "--format", help="sql (CREATE DDL) or json-schema (bq's JSON schema)."),
+    fmt: str = typer.Option(
+        "sql", "--format", help="sql (CREATE DDL), json-schema (bq's JSON schema) or odcs (Open Data Contract Standard v3 YAML)."
+    ),
     table: str | None = typer.Option(
         None,
         "--table",
@@ -99,7 +101,9 @@ def render(
     """Print the CREATE SCHEMA / CREATE TABLE DDL for every definition. No warehouse access.
 
     --format json-schema prints one object keyed by dataset.table; with --table it prints that
-    table's array of fields, the file bq mk --schema takes.
+    table's array of fields, the file bq mk --schema takes. --format odcs prints each table as an
+    Open Data Contract Standard v3 document (YAML, `---` between tables); bqmanage's own settings
+    are under customProperties.
 
     Example: bqmanage render --format json-schema --table tenants.tenant_profiles > profiles.json
     """
@@ -228,7 +232,12 @@ def reset(
         False, "--dry-run", help="Report what would happen (and, on BigQuery, the bytes it would scan); change nothing."
     ),
     print_sql: bool = typer.Option(
-        False, "--print-sql", help="Print the script, which takes @run_date, for a BigQuery scheduled query; run nothing."
+        False, "--print-sql", help="Print the script for a BigQuery scheduled query (in the table's time zone); run nothing."
+    ),
+    print_transfer_config: bool = typer.Option(
+        False,
+        "--print-transfer-config",
+        help="Print the scheduled query's transferConfigs.create request (JSON: parent, transferConfig); run nothing.",
     ),
     fmt: str = typer.Option("text", "--format", help="text or json."),
 ) -> None:
@@ -266,6 +275,9 @@ def reset(
     project = project_of(ctx)
     if print_sql:
         typer.echo(project.reset_script(table), nl=False)
+        return
+    if print_transfer_config:
+        typer.echo(json.dumps(project.reset_transfer_config(table), indent=2))
         return
     report = project.reset(table=table, run_date=run_date, dry_run=dry_run, allow_future_date=allow_future_date)
     typer.echo(json.dumps(report.to_json(), indent=2) if fmt == "json" else text.reset_text(report), nl=fmt == "json")

@@ -202,6 +202,8 @@ class Scanner:
         explicit: list[Candidate] = []
         units: list[tuple[str, _Ignores]] = []  # directories still to walk, with their ignore rules
         for root in self.roots:
+            if self._skipped(root):
+                continue  # named outright (pre-commit passes files by name): still never audited
             if root.is_dir():
                 top = str(root.resolve())
                 units.append((top, _repository_ignores(root).entering(top)))
@@ -214,6 +216,11 @@ class Scanner:
             self._walk(directory, ignores, explicit, units)
         found = self._in_two(units, explicit) if self._may_fork(units) else self._part(units, explicit)
         return sorted(found, key=lambda f: f.display)
+
+    def _skipped(self, root: Path) -> bool:
+        """``root`` is, or is inside, a path never audited (the definitions, the config file)."""
+        resolved = root.resolve()
+        return any(str(p) in self._skip for p in (resolved, *resolved.parents))
 
     def _may_fork(self, units: list[tuple[str, _Ignores]]) -> bool:
         import threading
