@@ -116,7 +116,7 @@ def confirm_new(settings: Settings, engine: Engine, job: TenantJob) -> None:
     the same dataset name makes this add take its rows back and refuse (both may; a re-run adds
     one), and copies of either row are collapsed (the last add to commit sees every copy)."""
     t, report = job.tables, job.report
-    sql = render_reset(job.desired, t.quota_table, settings.project, one_tenant=True)
+    sql = render_reset(job.desired, t.quota_table, settings.warehouse_project, one_tenant=True)
     params: dict[str, object] = {"run_date": job.day, "tenant": report.tenant}
     engine.query(sql.merge, merge_params(sql, job.day, report.tenant), label=LABEL)
     rows = engine.query(tsql.confirm_sql(t), {**params, "dataset_part": dataset_part(report.tenant)}, label=LABEL)
@@ -143,5 +143,5 @@ def confirm_new(settings: Settings, engine: Engine, job: TenantJob) -> None:
 def quota_row(settings: Settings, engine: Engine, job: TenantJob) -> None:
     """The tenant's quota row for the job's day, made by the reset restricted to it: from its
     latest row however old, else the registry's values; none for a tenant that is not active."""
-    sql = render_reset(job.desired, job.tables.quota_table, settings.project, one_tenant=True)
+    sql = render_reset(job.desired, job.tables.quota_table, settings.warehouse_project, one_tenant=True)
     note_quota_row(engine, job, run_reset(engine, sql, job.day, False, settings.target, job.report.tenant))
