@@ -93,9 +93,11 @@ def read_tables(
     if not comments:
         return out
     physical: dict[tuple[str, str], list[tuple[Any, ...]]] = defaultdict(list)
+    # ``IN (SELECT unnest(?))`` is a hash semi-join; ``list_contains(?, schema_name)`` scanned the
+    # list once per column row, quadratic in the warehouse (6.1 s against 0.19 s at 2,000 datasets).
     for s, t, *column in rows(
         "SELECT schema_name, table_name, column_name, is_nullable, column_default, comment, data_type "
-        "FROM duckdb_columns() WHERE database_name = current_database() AND list_contains(?, schema_name) "
+        "FROM duckdb_columns() WHERE database_name = current_database() AND schema_name IN (SELECT unnest(?)) "
         "ORDER BY schema_name, table_name, column_index",
         [datasets],
     ):
@@ -105,11 +107,11 @@ def read_tables(
     side: dict[tuple[str, str], dict[str, dict[str, Any]]] = defaultdict(dict)
     if has_meta:
         for s, t, meta, modified in rows(
-            f"SELECT dataset, tbl, meta, modified FROM {META}.tables WHERE list_contains(?, dataset)", [datasets]
+            f"SELECT dataset, tbl, meta, modified FROM {META}.tables WHERE dataset IN (SELECT unnest(?))", [datasets]
         ):
             if (s, t) in comments:
                 table_meta[(s, t)] = (json.loads(meta) if meta else {}, modified)
-        sql = f"SELECT dataset, tbl, path, meta FROM {META}.columns WHERE list_contains(?, dataset)"
+        sql = f"SELECT dataset, tbl, path, meta FROM {META}.columns WHERE dataset IN (SELECT unnest(?))"
         for s, t, path, meta in rows(sql, [datasets]):
             if (s, t) in comments:
                 side[(s, t)][path] = json.loads(meta)

@@ -60,6 +60,7 @@ class LocalEngine:
         runs_as="each step runs as DuckDB statements of its own (one ALTER per added column, COMMENT ON for "
         "descriptions, a side table for BigQuery-only options; DML is transpiled by sqlglot)",
         thread_safe=False,  # one DuckDB connection: statements from several threads would interleave
+        one_catalog_read=True,
     )
 
     def __init__(

@@ -153,14 +153,15 @@ def check_tenants(
     def read(group: list[str], bulk: bool) -> list[TenantOutcome[list[Finding]]]:
         part = for_tenants(desired, group)
         if bulk:
-            actual, listed = read_for_check(engine, part)
+            _, listed, changes = read_for_check(engine, part)
         else:
             actual = read_actual(engine, part)
             listed = {dataset: engine.list_table_types(dataset) for dataset in sorted(actual.datasets)}
+            changes = compare(part, actual, engine.capabilities.unobservable)
         owner = tenant_datasets(desired, group)
         found: dict[str, list[Finding]] = {t: [] for t in group}
         # A template has no legacy names: every undefined table of a tenant's dataset is extra.
-        drift = findings_from_changes(compare(part, actual, engine.capabilities.unobservable), part)
+        drift = findings_from_changes(changes, part)
         for finding in drift + extra_table_findings(part, listed, None):
             tenant = owner[finding.dataset or ""]
             found[tenant].append(dataclasses.replace(finding, tenant=tenant, message=f"tenant {tenant}: {finding.message}"))
