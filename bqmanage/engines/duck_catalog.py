@@ -9,6 +9,7 @@ the REST resources are assembled in Python.
 
 from __future__ import annotations
 
+import bisect
 import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -45,6 +46,20 @@ class Names:
     datasets: list[str]
     tables: dict[str, list[str]]
     comments: dict[tuple[str, str], str | None]
+
+    def add(self, dataset: str, table: str | None = None) -> None:
+        """What a CREATE made, kept sorted as read_names reads them."""
+        if table is None:
+            if dataset not in self.datasets:
+                bisect.insort(self.datasets, dataset)
+            return
+        tables = self.tables.setdefault(dataset, [])
+        if table not in tables:
+            bisect.insort(tables, table)
+            self.comments[(dataset, table)] = None
+
+    def comment(self, table: tuple[str, str], text: str | None) -> None:
+        self.comments[table] = text
 
 
 def read_names(rows: Rows) -> Names:
