@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from bqmanage.engines.duck_types import duck_str, field_from_duck, qi
+from bqmanage.engines.duck_types import WRITTEN_DEFAULT, duck_str, field_from_duck, qi
 from bqmanage.ledger import ENTRY_COLUMNS, LEDGER
 from bqmanage.model.names import RESERVED_PREFIX
 
@@ -93,7 +93,7 @@ def read_tables(
     names: Names,
     wanted: Iterable[tuple[str, str]],
     parse_type: Callable[[str], Any],
-    believed_default: Callable[[str | None, str], str],
+    believed_default: Callable[[str | None, str, str | None], str],
 ) -> dict[str, dict[str, Any] | None]:
     """REST Table resources of ``wanted`` (dataset, table) pairs, keyed "dataset.table" (None
     where absent): which exist, and their comments, come from ``names`` (one duckdb_tables() read);
@@ -146,8 +146,9 @@ def read_tables(
             if nullable and field["mode"] == "REQUIRED":
                 field["mode"] = "NULLABLE"
             if default is not None:
-                defined = columns.get(name.lower(), {}).get("defaultValueExpression")
-                field["defaultValueExpression"] = believed_default(defined, default)
+                side_column = columns.get(name.lower(), {})
+                defined = side_column.get("defaultValueExpression")
+                field["defaultValueExpression"] = believed_default(defined, default, side_column.get(WRITTEN_DEFAULT))
             if description:
                 field["description"] = description
             fields.append(field)

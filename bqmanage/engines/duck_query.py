@@ -13,7 +13,7 @@ import duckdb
 
 from bqmanage.engines.dml import DmlStats
 from bqmanage.engines.duck_file import refused_commit
-from bqmanage.engines.duck_types import qi, to_duckdb
+from bqmanage.engines.duck_types import qi
 from bqmanage.errors import WarehouseError
 
 
@@ -31,6 +31,8 @@ class DuckQueries:
         self, sql: str, params: dict[str, Any] | None = None, label: str = "query", location: str | None = None
     ) -> list[dict[str, Any]]:
         self.on_statement(sql)
+        from bqmanage.engines.duck_sql import to_duckdb  # sqlglot: only where a query is run
+
         statements = to_duckdb(sql)
         delay = 0.01
         for attempt in range(8):

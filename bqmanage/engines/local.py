@@ -21,15 +21,7 @@ import duckdb
 from bqmanage.engines.duck_catalog import META_DDL, Names, read_dataset_meta, read_ledgers, read_names, read_tables
 from bqmanage.engines.duck_file import connect, damage_as_failure, file_lock, interrupts_as_keyboard
 from bqmanage.engines.duck_query import DuckQueries
-from bqmanage.engines.duck_types import (
-    bq_default_to_duck,
-    duck_str,
-    duck_type,
-    in_rowid_range,
-    qi,
-    same_expression,
-    to_duckdb,
-)
+from bqmanage.engines.duck_types import WRITTEN_DEFAULT, duck_str, duck_type, qi
 from bqmanage.errors import WarehouseError
 from bqmanage.model.names import RESERVED_PREFIX, is_own
 from bqmanage.model.rest import column_to_api, expiration_ms, table_to_api
@@ -196,11 +188,17 @@ class LocalEngine(DuckQueries):
             on_progress(len(datasets), len(datasets))
         return {key: resource for key, resource in found.items() if resource is not None}
 
-    def _believed_default(self, defined: str | None, physical: str) -> str:
+    def _believed_default(self, defined: str | None, physical: str, written: str | None = None) -> str:
         """The BigQuery spelling from the side table while DuckDB's stored default means the same,
-        else DuckDB's own: a default stored altered (or changed behind bqmanage's back) is drift."""
+        else DuckDB's own: a default stored altered (or changed behind bqmanage's back) is drift.
+        ``written``, the DuckDB spelling bqmanage stored with ``defined``: when DuckDB still says
+        exactly that, no transpiling is needed (and a read-only command never loads sqlglot)."""
         if defined is None:
             return physical
+        if written is not None and written == physical:
+            return defined
+        from bqmanage.engines.duck_sql import bq_default_to_duck, same_expression
+
         converted = bq_default_to_duck(defined)
         if same_expression(physical, converted):
             return defined
@@ -257,6 +255,8 @@ class LocalEngine(DuckQueries):
     # ---- the primitives the change kinds use (changes.LocalTarget) ----
 
     def run_sql(self, sql: str) -> None:
+        from bqmanage.engines.duck_sql import to_duckdb
+
         for statement in to_duckdb(sql):
             self._x(statement)
 
@@ -268,6 +268,8 @@ class LocalEngine(DuckQueries):
         only what is still NULL) and apply records an interrupted step as failed with its
         backfill, so a stop between two chunks leaves rows the re-run finishes, never a wrong one.
         """
+        from bqmanage.engines.duck_sql import in_rowid_range, to_duckdb
+
         (statement,) = to_duckdb(sql)
         ranged = in_rowid_range(statement)
         row = self._x(f"SELECT max(rowid) FROM {_ref(ref)}").fetchone()
@@ -295,6 +297,8 @@ class LocalEngine(DuckQueries):
         self._upsert(f"{META}.datasets", [dataset, json.dumps(meta)])
 
     def create_table(self, table: Table) -> None:
+        from bqmanage.engines.duck_sql import bq_default_to_duck
+
         cols = []
         for column in table.columns:
             parts = [qi(column.name), duck_type(column)]
@@ -340,12 +344,12 @@ class LocalEngine(DuckQueries):
         self._upsert(f"{META}.columns", *self._column_meta(ref, column, path.lower()))
 
     def set_default(self, ref: TableRef, column: Column) -> None:
+        from bqmanage.engines.duck_sql import bq_default_to_duck
+
         alter = f"ALTER TABLE {_ref(ref)} ALTER COLUMN {qi(column.name)}"
-        if column.default is None:
-            self._x(f"{alter} DROP DEFAULT")
-        else:
-            self._x(f"{alter} SET DEFAULT {bq_default_to_duck(column.default)}")
-        self._set_column_meta(ref, column.key, {"defaultValueExpression": column.default})
+        written = None if column.default is None else bq_default_to_duck(column.default)
+        self._x(f"{alter} DROP DEFAULT" if written is None else f"{alter} SET DEFAULT {written}")
+        self._set_column_meta(ref, column.key, {"defaultValueExpression": column.default, WRITTEN_DEFAULT: written})
 
     def drop_not_null(self, ref: TableRef, name: str) -> None:
         self._x(f"ALTER TABLE {_ref(ref)} ALTER COLUMN {qi(name)} DROP NOT NULL")
@@ -379,6 +383,10 @@ class LocalEngine(DuckQueries):
         api = column_to_api(column)
         api.pop("fields", None)
         api.pop("description", None) if "." not in path else None  # top-level descriptions are physical comments
+        if column.default is not None:
+            from bqmanage.engines.duck_sql import bq_default_to_duck
+
+            api[WRITTEN_DEFAULT] = bq_default_to_duck(column.default)
         rows = [[ref.dataset, ref.table, path, json.dumps(api)]]
         if column.description and "." not in path:
             self._x(f"COMMENT ON COLUMN {_ref(ref)}.{qi(column.name)} IS {duck_str(column.description)}", names=_same)
