@@ -85,7 +85,8 @@ def check_tenants(
     settings: Settings, engine: Engine, desired: Definitions, scope: Scope, on_done: OnTenant[list[Finding]] | None = None
 ) -> list[TenantOutcome[list[Finding]]]:
     """check's tenants: in one bulk read where the engine reads its catalog whole (the embedded
-    engine) or a region's INFORMATION_SCHEMA in one query, else ``info_schema_batch`` at a time."""
+    engine) or a region's INFORMATION_SCHEMA in one query, else (or if that read fails)
+    ``info_schema_batch`` tenants at a time."""
     whole = engine.capabilities.one_catalog_read or settings.region_qualified_information_schema
-    batch = max(len(scope.tenants), 1) if whole else settings.info_schema_batch
-    return scope.failed + fleet.check_tenants(engine, desired, scope.tenants, batch, fleet.workers(settings, engine), on_done)
+    size = fleet.workers(settings, engine)
+    return scope.failed + fleet.check_tenants(engine, desired, scope.tenants, settings.info_schema_batch, size, on_done, whole)
