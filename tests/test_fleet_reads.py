@@ -100,9 +100,7 @@ def test_check_compares_the_warehouse_once(workdir: Path, monkeypatch: pytest.Mo
     assert calls == [None]  # one comparison of everything; nothing was re-read to compare again
 
 
-def test_creating_many_tables_checkpoints_so_that_memory_stays_evictable(
-    workdir: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_creating_many_tables_checkpoints_so_that_memory_stays_evictable(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(local, "CHECKPOINT_TABLES", 4)
     settings = resolve_settings(schemas=str(workdir / "schemas"))
     engine = LocalEngine(workdir / "ckpt.duckdb")

@@ -112,7 +112,9 @@ def field_from_duck(name: str, physical: Any, side: dict[str, dict[str, Any]], p
 def _spelled(name: str, meta: dict[str, Any]) -> str | None:
     """The DuckDB type the side table's spelling maps to, None if it is not a valid column.
     Tenant datasets repeat the same columns: each spelling is validated once per process."""
-    return _spelled_duck_type(name, json.dumps({k: v for k, v in meta.items() if k != WRITTEN_DEFAULT}))
+    if WRITTEN_DEFAULT in meta:  # not a REST property: the spelling is the same with or without it
+        meta = {k: v for k, v in meta.items() if k != WRITTEN_DEFAULT}
+    return _spelled_duck_type(name, json.dumps(meta))
 
 
 @lru_cache(maxsize=8192)

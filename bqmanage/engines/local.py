@@ -45,6 +45,12 @@ def _ref(ref: TableRef) -> str:
     return f"{qi(ref.dataset)}.{qi(ref.table)}"
 
 
+def _same_spelling(written: str, physical: str) -> bool:
+    """Whether DuckDB reports a default as bqmanage wrote it: exactly, or but for the case of its
+    keywords (it lowercases FALSE), which only a quoted literal or identifier makes matter."""
+    return written == physical or ("'" not in written and '"' not in written and written.lower() == physical.lower())
+
+
 def _same(names: Names) -> None:
     """A column's comment: nothing the kept names hold."""
 
@@ -195,7 +201,7 @@ class LocalEngine(DuckQueries):
         exactly that, no transpiling is needed (and a read-only command never loads sqlglot)."""
         if defined is None:
             return physical
-        if written is not None and written == physical:
+        if written is not None and _same_spelling(written, physical):
             return defined
         from bqmanage.engines.duck_sql import bq_default_to_duck, same_expression
 
