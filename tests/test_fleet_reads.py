@@ -36,7 +36,7 @@ def _statements(engine: LocalEngine) -> Iterator[list[str]]:
 
     def spy(sql: str, params: Any = None, names: Any = None) -> Any:
         sent.append(sql)
-        return real(sql, params, names)
+        return real(sql, params) if names is None else real(sql, params, names)
 
     engine._x = spy  # type: ignore[method-assign]
     try:
