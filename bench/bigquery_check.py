@@ -76,7 +76,7 @@ def _populate(url: str, project: str, desired: Any, ledgers: bool) -> None:
     client.close()
 
 
-def _engine(proxy: faultproxy.FaultProxy, project: str, region: bool = False, concurrency: int | None = None) -> Any:
+def _engine(proxy: faultproxy.FaultProxy, project: str, region: bool = True, concurrency: int | None = None) -> Any:
     from bqmanage.engines.bigquery import BigQueryEngine
     from bqmanage.settings import resolve_settings
 
@@ -101,10 +101,16 @@ def _measure(proxy: faultproxy.FaultProxy, func: Callable[[], Any], scale: float
     proxy.clock.scale = scale
     start, wall = proxy.clock.now(), time.perf_counter()
     result = func()
+    from bqmanage.engines.bq_catalog import CATALOG_BY_DATASET
+
+    # Dataset-qualified catalog jobs that re-read what a region-qualified job showed nothing of:
+    # on bqemulator, which answers no region-qualified view, every dataset; on BigQuery, none.
+    gap = sum(m == "POST" and CATALOG_BY_DATASET.encode() in b and b"/jobs" in p.encode() for m, p, b in proxy.bodies)
     return {
         "result": result,
         "requests": proxy.requests(),
         "jobs": proxy.jobs(),
+        "gap_jobs": gap,
         "modelled": proxy.clock.now() - start,
         "wall": time.perf_counter() - wall,
         "emulator_only": sum(proxy.emulator_only.values()),
@@ -120,8 +126,8 @@ def _approaches(proxy: faultproxy.FaultProxy, project: str, desired: Any, n: int
     settings, engine = _engine(proxy, project)
     out["check"] = _measure(proxy, lambda: api.check(settings, engine, desired))
     assert out["check"]["result"].clean, [f.message for f in out["check"]["result"].findings][:3]
-    settings_r, engine_r = _engine(proxy, project, region=True)
-    out["check, region-qualified"] = _measure(proxy, lambda: api.check(settings_r, engine_r, desired))
+    settings_d, engine_d = _engine(proxy, project, region=False)
+    out["check, dataset-qualified"] = _measure(proxy, lambda: api.check(settings_d, engine_d, desired))
 
     def get_loop() -> None:
         for table in desired.tables:
@@ -209,10 +215,11 @@ columns, since its catalog does not follow ALTER) get no latency and are not cou
 are never altered, so the benchmark's engines skip the probe as they would on BigQuery.
 
 **Approaches.** `check`: datasets from one `datasets.list` (+ one SCHEMATA_OPTIONS job per location
-on BigQuery; bqemulator's is broken, so it is not read there), tables from INFORMATION_SCHEMA with
-one job per 50 datasets that reads every view in one UNION ALL, {concurrency} jobs at a time, then
-`tables.get` for whatever drifts. `check, region-qualified`: the target setting
-`region_qualified_information_schema`, one job per location for every view. Naive, measured in the
+on BigQuery; bqemulator's is broken, so it is not read there), tables from INFORMATION_SCHEMA: one
+region-qualified job per location that reads every view in one UNION ALL, then, for the datasets it
+shows nothing of, their own views, one job per 50 datasets, {concurrency} jobs at a time; then
+`tables.get` for whatever drifts. `check, dataset-qualified`: `region_qualified_information_schema:
+false`, the per-50-datasets jobs only. Naive, measured in the
 same run: a sequential `tables.get` per table (what `plan` read before, without its datasets.get and
 ledger reads), and one INFORMATION_SCHEMA.COLUMNS query per dataset (up to {naive_is} datasets:
 bqemulator spends about 0.1 s of its own on each dataset-qualified COLUMNS view). `plan` and a
@@ -237,12 +244,14 @@ def bench(quick: bool = False) -> harness.Result:
             base = before if name in ("plan", "no-op apply") else naive
             rows.append(_row(n, name, m, None if m is base else base))
     top = max(results)
-    check, region, naive = results[top]["check"], results[top]["check, region-qualified"], results[top]["sequential tables.get"]
-    region_jobs = [results[n]["check, region-qualified"]["jobs"] for n in results]
+    found = results[top]
+    check, by_dataset, naive = found["check"], found["check, dataset-qualified"], found["sequential tables.get"]
+    model_jobs = [results[n]["check"]["jobs"] - results[n]["check"]["gap_jobs"] for n in results]
+    gap_jobs = [results[n]["check"]["gap_jobs"] for n in results]
     probes = sum(m["emulator_only"] for found in results.values() for m in found.values())
     names = (
         "check",
-        "check, region-qualified",
+        "check, dataset-qualified",
         "sequential tables.get",
         "INFORMATION_SCHEMA per dataset",
         "plan",
@@ -256,14 +265,18 @@ def bench(quick: bool = False) -> harness.Result:
         )
         for name in names
     ]
-    notes = f"""- At {top:,} datasets `check` makes {check["requests"]} requests ({check["requests"] / top:.2f} per dataset) in
-  {check["jobs"]} jobs, {naive["modelled"] / check["modelled"]:.0f}x faster under the model than the sequential
-  `tables.get` loop ({naive["requests"]:,} requests). Its jobs grow with the datasets (one per 50 datasets,
-  every view in one query), run 8 at a time.
-- With region-qualified views the job count is {", ".join(str(j) for j in region_jobs)} at {", ".join(f"{n:,}" for n in results)}
-  datasets: constant. bqemulator returns 0 rows for region-qualified COLUMNS, TABLES and TABLE_OPTIONS,
-  so every table then looks missing and is re-read with `tables.get` ({region["requests"]:,} requests at
-  {top:,}): on BigQuery, which answers those views, the requests would be as few as the batched path's.
+    notes = f"""- At {top:,} datasets `check` (default settings: region-qualified INFORMATION_SCHEMA) makes
+  {check["requests"]} requests ({check["requests"] / top:.2f} per dataset) in {check["jobs"]} jobs on bqemulator,
+  {naive["modelled"] / check["modelled"]:.0f}x faster under the model than the sequential `tables.get` loop
+  ({naive["requests"]:,} requests).
+- Jobs as BigQuery would run them (the region-qualified job per location, which BigQuery answers):
+  {", ".join(str(j) for j in model_jobs)} at {", ".join(f"{n:,}" for n in results)} datasets. **bqemulator returns
+  0 rows for region-qualified views**, so there every dataset is read again from its own views, one job
+  per 50 datasets ({", ".join(str(j) for j in gap_jobs)} jobs, labelled `check_by_dataset`, counted apart; their
+  time is in the modelled seconds above, which therefore overstate `check` on BigQuery). With
+  `region_qualified_information_schema: false` (dataset-qualified only): {by_dataset["jobs"]} jobs at {top:,}.
+- Bytes: every INFORMATION_SCHEMA query bills at least 10 MB (reference/bigquery-facts.md §10), so one
+  job per location bills less than one per 50 datasets; the proxy does not model bytes here.
 - bqemulator-only requests seen: {probes} (the engines skip the probe; see above).
 - Not measured: real BigQuery. The latencies are the model's; the counts are exact."""
     criteria = [
@@ -273,9 +286,11 @@ def bench(quick: bool = False) -> harness.Result:
             f"{check['requests']} requests ({check['requests'] / top:.2f} per dataset)",
         ),
         harness.Criterion(
-            "check makes a constant number of jobs with region-qualified views",
-            len(set(region_jobs)) == 1,
-            f"{', '.join(str(j) for j in region_jobs)} jobs at {', '.join(f'{n:,}' for n in results)} datasets",
+            "bigquery: check makes a constant number of jobs with the default settings (jobs bqemulator's "
+            "missing region-qualified views add are counted apart)",
+            len(set(model_jobs)) == 1,
+            f"{', '.join(str(j) for j in model_jobs)} jobs at {', '.join(f'{n:,}' for n in results)} datasets "
+            f"(+ {', '.join(str(j) for j in gap_jobs)} dataset-qualified jobs on bqemulator)",
         ),
         harness.Criterion(
             f"check at {top:,} datasets is at least 10x faster than the sequential tables.get loop (latency model)",

@@ -17,7 +17,10 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BUDGET_SECONDS = 15 * 60  # the whole full run, on a 2-core machine
+# The whole full run, on a 2-core machine. Raised from 15 minutes: tenant_fleet creates 5,000
+# tenants' datasets in one `apply --all-tenants` (about 10 minutes of it at load 17) and
+# embedded_scale builds and reads 2,000 datasets, as the thousands-of-tenants goals require.
+BUDGET_SECONDS = 40 * 60
 
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
+from functools import partial
 from typing import TYPE_CHECKING
 
 from bqmanage.definitions.load import load_definitions
@@ -19,9 +20,12 @@ if TYPE_CHECKING:
     from bqmanage.ledger import LedgerEntry
     from bqmanage.plan import Plan, Step
     from bqmanage.tenants.commands import TenantJob, TenantListing, TenantReport
+    from bqmanage.tenants.fanout import Read
     from bqmanage.tenants.fleet import OnTenant, TenantOutcome
     from bqmanage.tenants.reset import ResetReport
     from bqmanage.tenants.templates import Registry
+
+    OnStep = Callable[[int, int, Step], None]
 
 
 def validate(settings: Settings) -> Definitions:
@@ -75,41 +79,46 @@ def make_plan(
     ``tenants`` (or ``all_tenants``, the registry's active tenants) also plans the dataset
     templates for those tenants, one plan per tenant; None leaves templates alone.
     """
+    from bqmanage.plan import place_datasets
+
+    desired = place_datasets(desired or validate(settings), settings.location)
+    planned = plan_against(settings, engine, backfill, history, desired, None)
+    if tenants is not None or all_tenants:
+        from bqmanage.tenants import fanout, fleet
+
+        scope = fleet.scope(settings, engine, desired, tenants, all_tenants)
+        planned.registry = scope.registry
+        one = fanout.plan_each(engine, desired, scope.tenants, True, partial(plan_against, settings, engine, backfill, True))
+        planned.tenants = scope.failed + fleet.run_per_tenant(scope.tenants, one, fleet.workers(settings, engine), on_tenant)
+    return planned
+
+
+def plan_against(
+    settings: Settings, engine: Engine, backfill: bool, history: bool, desired: Definitions, read: Read | None
+) -> PlanResult:
+    """make_plan of ``desired`` (placed) against what was read of it: its live part and newest ledger
+    entries (None: read here; ``ledger_datasets`` says which ledgers). The location guardrail and
+    the cost estimate are here, so that each tenant's plan of a fleet gets them too."""
     from bqmanage.apply import latest_entries
     from bqmanage.diff import compare
     from bqmanage.introspect import read_actual
-    from bqmanage.plan import build_plan, estimate_bytes, place_datasets, refuse_unplaced
+    from bqmanage.ledger import ledger_datasets
+    from bqmanage.plan import build_plan, estimate_bytes, refuse_unplaced
 
-    desired = place_datasets(desired or validate(settings), settings.location)
-    actual = read_actual(engine, desired)
+    actual, ledger = read if read is not None else (read_actual(engine, desired), None)
     changes = compare(desired, actual, engine.capabilities.unobservable)
-    # Only live datasets can hold a ledger; introspection already knows which those are.
-    resumable = {t.dataset for t in desired.tables if any(c.default is not None for c in t.columns)}
-    ledger = latest_entries(engine, {name: d.location for name, d in actual.datasets.items() if history or name in resumable})
+    if ledger is None:
+        ledger = latest_entries(engine, ledger_datasets(desired, actual, history))
     resume: dict[tuple[str, str], tuple[str, ...]] = {}
     for entry in ledger:
         if entry.outcome != "succeeded":
             for table, columns in entry.backfill:
                 resume[(entry.dataset, table)] = tuple(columns)
     plan = build_plan(changes, settings.project, resume, desired, backfill)
-    resumed = [f"{d}.{t}" for d, t in resume]
     refuse_unplaced(plan, engine.capabilities, settings.target)
-    planned = PlanResult(
-        plan=plan, desired=desired, ledger=ledger, resumed=resumed, estimates=estimate_bytes(engine.estimate_bytes, plan)
-    )
-    if tenants is not None or all_tenants:
-        from bqmanage.tenants import fleet
-        from bqmanage.tenants.templates import for_tenants
-
-        scope = fleet.scope(settings, engine, desired, tenants, all_tenants)
-        planned.registry = scope.registry
-        planned.tenants = scope.failed + fleet.run_per_tenant(
-            scope.tenants,
-            lambda t: make_plan(settings, engine, backfill, for_tenants(desired, [t])),
-            fleet.workers(settings, engine),
-            on_tenant,
-        )
-    return planned
+    resumed = [f"{d}.{t}" for d, t in resume]
+    estimates = estimate_bytes(engine.estimate_bytes, plan)
+    return PlanResult(plan=plan, desired=desired, ledger=ledger, resumed=resumed, estimates=estimates)
 
 
 @dataclass
@@ -138,41 +147,46 @@ def apply(
 
     ``tenants`` (or ``all_tenants``: the registry's active tenants, read after the fixed datasets
     are applied, so that a new warehouse gets its registry first) then applies the dataset
-    templates, tenant by tenant in a bounded pool: each tenant plans and applies on its own, and one
-    tenant's failure does not stop the others. Afterwards the failures raise TenantsFailedError
+    templates, tenant by tenant in a bounded pool: each planned against one read of them all, then
+    applied on its own; one tenant's failure does not stop the others. Afterwards the failures raise TenantsFailedError
     (worst exit code), unless ``keep_going``: then they are in ``tenants`` for the caller to report.
     """
-    from bqmanage.apply import apply_plan
-    from bqmanage.errors import RefusedChangeError
-    from bqmanage.plan import refusals_text, refuse_over_cap, total_bytes
-
     planned = make_plan(settings, engine, backfill, desired, history=dry_run)  # a dry run prints the plan
-    if planned.plan.has_refused:
-        raise RefusedChangeError(refusals_text(planned.plan))
-    if dry_run:
-        outcome = ApplyOutcome(planned=planned, result=None)
-    else:
-        refuse_over_cap(settings.target, settings.maximum_bytes_billed, total_bytes(planned.estimates))
-        outcome = ApplyOutcome(
-            planned=planned, result=apply_plan(engine, planned.plan, planned.desired.digest, on_step, settings.project)
-        )
+    outcome = apply_planned(settings, engine, planned, dry_run, on_step)
     if tenants is not None or all_tenants:
-        from bqmanage.tenants import fleet
-        from bqmanage.tenants.templates import for_tenants
+        from bqmanage.tenants import fanout, fleet
 
         whole = planned.desired
         scope = fleet.scope(settings, engine, whole, tenants, all_tenants)
         outcome.registry = scope.registry
-        outcome.tenants = scope.failed + fleet.run_per_tenant(
-            scope.tenants,
-            lambda t: apply(settings, engine, dry_run, backfill, None, for_tenants(whole, [t])),
-            fleet.workers(settings, engine),
-            on_tenant,
+        # Planned against one read of every tenant's datasets, then applied tenant by tenant.
+        one = fanout.plan_each(engine, whole, scope.tenants, dry_run, partial(plan_against, settings, engine, backfill, dry_run))
+        done = fleet.run_per_tenant(
+            scope.tenants, lambda t: apply_planned(settings, engine, one(t), dry_run), fleet.workers(settings, engine), on_tenant
         )
+        outcome.tenants = scope.failed + done
         failed = [o for o in outcome.tenants if o.error is not None]
         if failed and not keep_going:
             raise fleet.TenantsFailedError(failed)
     return outcome
+
+
+def apply_planned(
+    settings: Settings, engine: Engine, planned: PlanResult, dry_run: bool = False, on_step: OnStep | None = None
+) -> ApplyOutcome:
+    """Run a plan (none with ``dry_run``). A refused change, or data steps that would bill more
+    than the target's cap, stop it before any statement."""
+    from bqmanage.apply import apply_plan
+    from bqmanage.errors import RefusedChangeError
+    from bqmanage.plan import refusals_text, refuse_over_cap, total_bytes
+
+    if planned.plan.has_refused:
+        raise RefusedChangeError(refusals_text(planned.plan))
+    if dry_run:
+        return ApplyOutcome(planned=planned, result=None)
+    refuse_over_cap(settings.target, settings.maximum_bytes_billed, total_bytes(planned.estimates))
+    result = apply_plan(engine, planned.plan, planned.desired.digest, on_step, settings.project)
+    return ApplyOutcome(planned=planned, result=result)
 
 
 def inspect(settings: Settings, engine: Engine, all_datasets: bool = False, desired: Definitions | None = None) -> list[Table]:
@@ -225,19 +239,15 @@ def check(
     datasets, read in bulk; each finding names its tenant, and a tenant whose datasets cannot be read is a
     failure of its own (the others are still checked). ``all_tenants`` also reports live datasets that
     match a template but belong to no tenant of the registry (``orphan_dataset``)."""
-    from functools import partial
-
     from bqmanage.check.findings import findings_from_changes
     from bqmanage.check.legacy import audit_warehouse, extra_table_findings
     from bqmanage.check.owed import owed_backfills
-    from bqmanage.diff import compare
     from bqmanage.introspect import read_for_check
     from bqmanage.plan import place_datasets
     from bqmanage.tenants.templates import templated
 
     desired = place_datasets(desired or validate(settings), settings.location)
-    actual, listed = read_for_check(engine, desired, on_progress)
-    changes = compare(desired, actual, engine.capabilities.unobservable)
+    actual, listed, changes = read_for_check(engine, desired, on_progress)
     # Tenants' datasets are the templates' (no legacy names there): the audit leaves them to the
     # per-tenant check, so that one unreadable tenant dataset does not fail the whole check.
     skip = partial(templated, desired) if desired.templates else None
@@ -246,17 +256,12 @@ def check(
     findings += audit_warehouse(engine, desired, settings.legacy, listed, skip)
     result = CheckResult(findings=findings, desired=desired)
     if tenants is not None or all_tenants:
-        from bqmanage.tenants import fleet
+        from bqmanage.tenants import fanout, fleet
         from bqmanage.tenants.templates import orphan_findings
 
         scope = fleet.scope(settings, engine, desired, tenants, all_tenants)
         result.registry = scope.registry
-        # One bulk read per batch of tenants: all of them at once when the target reads a region's
-        # INFORMATION_SCHEMA in one query.
-        batch = max(len(scope.tenants), 1) if settings.region_qualified_information_schema else settings.info_schema_batch
-        result.tenants = scope.failed + fleet.check_tenants(
-            engine, desired, scope.tenants, batch, fleet.workers(settings, engine), on_tenant
-        )
+        result.tenants = fanout.check_tenants(settings, engine, desired, scope, on_tenant)
         result.findings += [f for o in result.tenants for f in o.value or []]
         if scope.registry is not None and not scope.registry.missing:
             result.findings += orphan_findings(engine.list_datasets(), desired, scope.registry)

@@ -12,15 +12,30 @@ from __future__ import annotations
 from bqmanage.changes import CHANGE_KINDS, Change, ColumnAt
 from bqmanage.model.schema import Column, Definitions, Table, Warehouse
 
+# Where a change is: (dataset, None) for a dataset's own, (dataset, table) for a table's.
+Place = tuple[str, str | None]
+
 
 def compare(desired: Definitions, actual: Warehouse, unobservable: frozenset[str] = frozenset()) -> list[Change]:
     """Every difference between the definitions (desired) and the warehouse (actual), as typed changes."""
-    changes: list[Change] = []
+    return [c for part in compare_by_place(desired, actual, unobservable).values() for c in part]
+
+
+def compare_by_place(
+    desired: Definitions, actual: Warehouse, unobservable: frozenset[str] = frozenset(), only: set[Place] | None = None
+) -> dict[Place, list[Change]]:
+    """``compare``'s changes by place, in its order (datasets, then tables as defined); ``only``
+    compares those places alone, so that a caller that re-read a few can compare them again."""
+    changes: dict[Place, list[Change]] = {}
     for dataset in desired.all_datasets():
-        actual_dataset = actual.datasets.get(dataset.name)
-        changes.extend(c for kind in CHANGE_KINDS for c in kind.on_dataset(dataset, actual_dataset, unobservable))
+        if only is None or (dataset.name, None) in only:
+            actual_dataset = actual.datasets.get(dataset.name)
+            on_dataset = [c for kind in CHANGE_KINDS for c in kind.on_dataset(dataset, actual_dataset, unobservable)]
+            changes[(dataset.name, None)] = on_dataset
     for table in desired.tables:
-        changes.extend(compare_table(table, actual.table(table.dataset, table.name), unobservable))
+        if only is None or (table.dataset, table.name) in only:
+            found = actual.table(table.dataset, table.name)
+            changes[(table.dataset, table.name)] = compare_table(table, found, unobservable)
     return changes
 
 

@@ -10,11 +10,12 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from bqmanage.check.legacy import undefined_tables
-from bqmanage.diff import compare
+from bqmanage.diff import Place, compare_by_place
 from bqmanage.model.rest import dataset_from_api, table_from_api
 from bqmanage.model.schema import Definitions, Warehouse
 
 if TYPE_CHECKING:
+    from bqmanage.changes import Change
     from bqmanage.engines import Engine
 
 
@@ -40,10 +41,10 @@ def _read_each(engine: Engine, desired: Definitions) -> Warehouse:
 
 def read_for_check(
     engine: Engine, desired: Definitions, on_progress: Callable[[int, int], None] | None = None
-) -> tuple[Warehouse, dict[str, dict[str, str]]]:
-    """The bulk read of ``check``, and every table it saw in each live dataset with its type
+) -> tuple[Warehouse, dict[str, dict[str, str]], list[Change]]:
+    """The bulk read of ``check``; every table it saw in each live dataset with its type
     (``TABLE``, ``VIEW``, ...), which the legacy audit and ``extra_table`` read instead of listing
-    each dataset again.
+    each dataset again; and the drift, compared once (the places re-read compared again alone).
 
     INFORMATION_SCHEMA can lag behind DDL, so every table it shows drifting, or does not show at
     all, is re-read with tables.get before anything is reported; so is every drifting dataset.
@@ -57,18 +58,24 @@ def read_for_check(
         listing.setdefault(dataset, {})[table] = resources[key].get("type", "TABLE")
     wanted = {f"{t.dataset}.{t.name}" for t in desired.tables}
     tables = {k: table_from_api(v) for k, v in resources.items() if k in wanted and v.get("type", "TABLE") == "TABLE"}
-    drift = compare(desired, Warehouse(datasets=datasets, tables=tables), engine.capabilities.unobservable)
+    unobservable = engine.capabilities.unobservable
+    by_place = compare_by_place(desired, Warehouse(datasets=datasets, tables=tables), unobservable)
+    drift = [c for part in by_place.values() for c in part]
+    reread: set[Place] = set()
     for name, resource in engine.get_datasets(
         sorted({c.dataset for c in drift if c.table is None and c.dataset in datasets})
     ).items():
+        reread.add((name, None))
         if resource is None:
             datasets.pop(name)
             listing.pop(name)
+            reread |= {(t.dataset, t.name) for t in desired.tables if t.dataset == name}
         else:
             datasets[name] = dataset_from_api(resource)
     suspects = {(c.dataset, c.table) for c in drift if c.table and c.dataset in datasets}
     # A table dropped a moment ago can still be listed: an undefined one is confirmed too.
     suspects |= {(d, t) for d, t in undefined_tables(desired, listing) if d in datasets}
+    reread.update(suspects)
     for key, resource in engine.get_tables(sorted(suspects)).items():
         dataset, table = key.split(".", 1)
         if resource is None:
@@ -78,4 +85,7 @@ def read_for_check(
             tables[key] = table_from_api(resource)
             listing[dataset].setdefault(table, resource.get("type", "TABLE"))
     tables = {k: v for k, v in tables.items() if k.split(".", 1)[0] in datasets}
-    return Warehouse(datasets=datasets, tables=tables), listing
+    actual = Warehouse(datasets=datasets, tables=tables)
+    if reread:
+        by_place.update(compare_by_place(desired, actual, unobservable, only=reread))
+    return actual, listing, [c for part in by_place.values() for c in part]

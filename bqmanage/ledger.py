@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bqmanage.model.names import RESERVED_PREFIX, quote, string_literal
-from bqmanage.model.schema import Column, Table
+from bqmanage.model.schema import Column, Definitions, Table, Warehouse
 
 LEDGER = f"{RESERVED_PREFIX}_migrations"
 
@@ -95,3 +95,11 @@ def ledger_insert_sql(dataset: str) -> str:
         "bqmanage_version, outcome, applied_steps, total_steps, statements, backfill, error) VALUES "
         "(@run_id, @applied_at, @principal, @digest, @version, @outcome, @applied, @total, @statements, @backfill, @error)"
     )
+
+
+def ledger_datasets(desired: Definitions, actual: Warehouse, history: bool) -> dict[str, str | None]:
+    """The datasets whose newest ledger entry a plan reads (name -> location): every live one with
+    ``history``, else those that can owe a backfill (a table with a column that has a default).
+    Only live datasets can hold a ledger; introspection already knows which those are."""
+    resumable = {t.dataset for t in desired.tables if any(c.default is not None for c in t.columns)}
+    return {name: d.location for name, d in actual.datasets.items() if history or name in resumable}

@@ -41,6 +41,9 @@ class Capabilities:
     # Whether CREATE SCHEMA must name a location: BigQuery puts a dataset without one in the US
     # (https://cloud.google.com/bigquery/docs/locations#specify_locations), which nobody meant.
     requires_location: bool = False
+    # Whether its whole catalog is one read whatever its size (a local file): check --all-tenants
+    # then reads every tenant at once instead of in batches.
+    one_catalog_read: bool = False
 
 
 @dataclass(frozen=True)

@@ -43,8 +43,9 @@ class TargetConfig(BaseModel):
                 raise ValueError(why)
         return labels
 
-    # Read INFORMATION_SCHEMA with one region-qualified query per view instead of per-dataset batches.
-    region_qualified_information_schema: bool = False
+    # Read INFORMATION_SCHEMA with one region-qualified job per location (false: dataset-qualified
+    # views, info_schema_batch datasets per job, as a fallback does where the region cannot answer).
+    region_qualified_information_schema: bool = True
     # The most bytes any one job may bill: sent with every job (BigQuery fails a job that would bill
     # more, https://cloud.google.com/bigquery/docs/best-practices-costs#limit_query_costs_by_restricting_the_number_of_bytes_billed),
     # and apply refuses up front when a data step's dry-run estimate is above it.
@@ -91,7 +92,7 @@ class Settings(BaseModel):
     impersonate_service_account: str | None = None
     labels: dict[str, str] = Field(default_factory=dict)
     legacy: LegacyConfig = Field(default_factory=LegacyConfig)
-    region_qualified_information_schema: bool = False
+    region_qualified_information_schema: bool = True
     maximum_bytes_billed: int | None = None  # TargetConfig.maximum_bytes_billed
     # Tuning read from the environment (bqmanage/environment.py lists it), in one place.
     retry_deadline: float = 120.0

@@ -56,6 +56,9 @@ def proxy(emulator_url: str, workdir: Path, monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("BIGQUERY_EMULATOR_HOST", proxy.url)
     monkeypatch.setenv("BQMANAGE_RETRY_DEADLINE", "60")  # bqemulator answers slowly while it reads 50 datasets' catalog
     monkeypatch.setenv("BQMANAGE_TENANT_WORKERS", os.environ.get("SCALE_WORKERS", "2"))
+    # bqemulator works one request at a time: a check reading 200 tenants' catalog in one go sends
+    # its per-50-datasets jobs side by side, and 8 queued behind each other outlast the deadline.
+    monkeypatch.setenv("BQMANAGE_CONCURRENCY", os.environ.get("SCALE_WORKERS", "2"))
     yield proxy
     proxy.close()
 

@@ -85,6 +85,11 @@ def each(limit: int, func: Callable[[A], R], items: list[A], on_done: Callable[[
     return [future.result() for future in futures]
 
 
+# The job label of a dataset-qualified catalog read: where a region-qualified one could not answer
+# (bench/bigquery_check.py counts them apart: bqemulator answers no region-qualified view).
+CATALOG_BY_DATASET = "check_by_dataset"
+
+
 def location_batches(
     datasets: dict[str, str | None], default: str | None, size: int, region_qualified: bool
 ) -> list[tuple[str, list[str]]]:
@@ -152,30 +157,55 @@ def read_datasets(engine: BigQueryEngine, names: list[str]) -> dict[str, dict[st
 def read_catalog(
     engine: BigQueryEngine, datasets: dict[str, str | None], on_progress: Callable[[int, int], None] | None = None
 ) -> dict[str, dict[str, Any]]:
-    """Every table of ``datasets`` (name -> location) from INFORMATION_SCHEMA: one job per batch of
-    datasets of one location, reading all the views at once, run in that location, the jobs side by
-    side. A query job runs in one location and can read only datasets there, so mixing locations in
-    a batch fails (https://cloud.google.com/bigquery/docs/information-schema-intro#syntax,
-    https://cloud.google.com/bigquery/docs/locations#specify_locations)."""
-    missing = engine.capabilities.info_schema_missing
-    views = [v for v in infoschema.VIEWS if v not in missing]
+    """Every table of ``datasets`` (name -> location) from INFORMATION_SCHEMA, the jobs side by side,
+    each run in its location: a query job runs in one location and can read only datasets there
+    (https://cloud.google.com/bigquery/docs/information-schema-intro#syntax,
+    https://cloud.google.com/bigquery/docs/locations#specify_locations).
+
+    Region-qualified (the default): one job per location, however many datasets, each view
+    filtered to them by a parameter. Where that cannot answer (a dataset it shows no table of, or
+    no permission on the region's metadata), those datasets are read again from their own
+    dataset-qualified views, ``info_schema_batch`` datasets per job, as without the setting. An
+    INFORMATION_SCHEMA query bills at least 10 MB whatever it reads (reference/bigquery-facts.md
+    §10), so one job per location is also the cheapest read of many datasets."""
     for name, location in datasets.items():
         engine._locations.setdefault(name, location or "")
-    groups = location_batches(datasets, engine.location, engine.info_schema_batch, engine.region_qualified)
-
-    def run(group: tuple[str, list[str]]) -> dict[str, dict[str, Any]]:
-        location, names = group
-        region = (location or "US") if engine.region_qualified else None
-        sql = infoschema.catalog_sql(views, names, engine.project, missing, region)
-        engine.on_statement(sql)
-        result, _ = engine._run(sql, {"datasets": names} if region else None, "check", location or None)
-        return infoschema.to_resources(engine.project, infoschema.split_rows([dict(r.items()) for r in result]))
-
-    done = (lambda n: on_progress(n, len(groups))) if on_progress else None
     out: dict[str, dict[str, Any]] = {}
-    for resources in each(engine.concurrency, run, groups, done):
+    if engine.region_qualified:
+        groups = location_batches(datasets, engine.location, engine.info_schema_batch, region_qualified=True)
+        done = (lambda n: on_progress(n, len(groups))) if on_progress else None
+        for resources in each(engine.concurrency, lambda g: _catalog_job(engine, g, True), groups, done):
+            out.update(resources)
+        seen = {key.split(".", 1)[0] for key in out}
+        datasets = {name: location for name, location in datasets.items() if name not in seen}
+        if not datasets:
+            return out
+    groups = location_batches(datasets, engine.location, engine.info_schema_batch, region_qualified=False)
+    done = (lambda n: on_progress(n, len(groups))) if on_progress else None
+    for resources in each(engine.concurrency, lambda g: _catalog_job(engine, g, False), groups, done):
         out.update(resources)
     return out
+
+
+def _catalog_job(engine: BigQueryEngine, group: tuple[str, list[str]], region_qualified: bool) -> dict[str, dict[str, Any]]:
+    """One INFORMATION_SCHEMA job reading every view for ``group``'s datasets (all of them at once)."""
+    missing = engine.capabilities.info_schema_missing
+    views = [v for v in infoschema.VIEWS if v not in missing]
+    location, names = group
+    region = (location or "US") if region_qualified else None
+    sql = infoschema.catalog_sql(views, names, engine.project, missing, region)
+    engine.on_statement(sql)
+    try:
+        result, _ = engine._run(
+            sql, {"datasets": names} if region else None, "check" if region else CATALOG_BY_DATASET, location or None
+        )
+    except WarehouseError as exc:
+        # Region-qualified views need metadata permission on the whole project: with grants on the
+        # datasets alone, the caller reads them from their own views.
+        if region is not None and isinstance(exc.__cause__, gexc.Forbidden):
+            return {}
+        raise
+    return infoschema.to_resources(engine.project, infoschema.split_rows([dict(r.items()) for r in result]))
 
 
 def latest_ledger_rows(engine: BigQueryEngine, datasets: dict[str, str | None]) -> dict[str, dict[str, Any]]:

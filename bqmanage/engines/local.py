@@ -12,25 +12,16 @@ import contextlib
 import datetime as dt
 import json
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
-from bqmanage.engines.dml import DmlStats
 from bqmanage.engines.duck_catalog import META_DDL, Names, read_dataset_meta, read_ledgers, read_names, read_tables
-from bqmanage.engines.duck_file import connect, damage_as_failure, file_lock, interrupts_as_keyboard, refused_commit
-from bqmanage.engines.duck_types import (
-    bq_default_to_duck,
-    duck_str,
-    duck_type,
-    in_rowid_range,
-    qi,
-    same_expression,
-    to_duckdb,
-)
+from bqmanage.engines.duck_file import connect, damage_as_failure, file_lock, interrupts_as_keyboard
+from bqmanage.engines.duck_query import DuckQueries
+from bqmanage.engines.duck_types import WRITTEN_DEFAULT, duck_str, duck_type, qi
 from bqmanage.errors import WarehouseError
 from bqmanage.model.names import RESERVED_PREFIX, is_own
 from bqmanage.model.rest import column_to_api, expiration_ms, table_to_api
@@ -42,17 +33,33 @@ META = RESERVED_PREFIX  # the side schema
 # rowid ranges prune row groups, so the chunks cost no more time than one UPDATE.
 BACKFILL_ROWS = 500_000
 MEMORY_LIMIT = "256MB"
+# A CHECKPOINT after this many tables created. Until a checkpoint, DuckDB keeps what each new table
+# holds in memory it cannot evict (about 300 KB a tenant dataset with its ledger), and the WAL of
+# one new dataset is about 10 KB: creating thousands never reached the 16 MB auto-checkpoint, and
+# apply --all-tenants ran out of the memory limit at about 800 tenants. After a checkpoint the
+# same data is on disk, in blocks the buffer pool can evict.
+CHECKPOINT_TABLES = 200
 
 
 def _ref(ref: TableRef) -> str:
     return f"{qi(ref.dataset)}.{qi(ref.table)}"
 
 
+def _same_spelling(written: str, physical: str) -> bool:
+    """Whether DuckDB reports a default as bqmanage wrote it: exactly, or but for the case of its
+    keywords (it lowercases FALSE), which only a quoted literal or identifier makes matter."""
+    return written == physical or ("'" not in written and '"' not in written and written.lower() == physical.lower())
+
+
+def _same(names: Names) -> None:
+    """A column's comment: nothing the kept names hold."""
+
+
 def _stderr(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-class LocalEngine:
+class LocalEngine(DuckQueries):
     name = "local"
     # DuckDB adds one column per ALTER; it can observe everything bqmanage stores.
     capabilities = Capabilities(
@@ -60,6 +67,7 @@ class LocalEngine:
         runs_as="each step runs as DuckDB statements of its own (one ALTER per added column, COMMENT ON for "
         "descriptions, a side table for BigQuery-only options; DML is transpiled by sqlglot)",
         thread_safe=False,  # one DuckDB connection: statements from several threads would interleave
+        one_catalog_read=True,
     )
 
     def __init__(
@@ -81,29 +89,36 @@ class LocalEngine:
         self._dataset_meta: dict[str, dict[str, Any]] | None = None
         self._resources: dict[str, dict[str, Any] | None] = {}
         self._same_value: dict[tuple[str, str], bool] = {}
+        self._created = 0  # tables created since the last checkpoint
 
-    def _x(self, sql: str, params: Any = None) -> duckdb.DuckDBPyConnection:
+    def _x(self, sql: str, params: Any = None, names: Callable[[Names], None] | None = None) -> duckdb.DuckDBPyConnection:
         """Every DuckDB statement goes through here: Ctrl-C interrupts it cleanly, and what it may
-        change in the catalog is forgotten."""
-        self._forget(sql)
+        change in the catalog is forgotten. ``names`` says what a CREATE or COMMENT changes in the
+        kept names instead: re-reading them after each dataset made creating thousands quadratic."""
+        self._forget(sql, keep_names=names is not None)
         with interrupts_as_keyboard(), damage_as_failure(self.path):
-            return self.con.execute(sql, params) if params is not None else self.con.execute(sql)
+            result = self.con.execute(sql, params) if params is not None else self.con.execute(sql)
+        if names is not None and self._names is not None:
+            names(self._names)
+        return result
 
-    def _forget(self, sql: str | None = None) -> None:
+    def _forget(self, sql: str | None = None, keep_names: bool = False) -> None:
         """Drop the kept catalog a statement may change (all of it when ``sql`` is None).
 
-        A read, BEGIN or COMMIT changes nothing this connection sees; DML and an ALTER change row
+        A read, BEGIN, COMMIT or CHECKPOINT changes nothing this connection sees; DML and an ALTER change row
         counts, columns and the side tables (dataset and table options), not which datasets and
         tables exist nor their comments; anything else (CREATE, DROP, COMMENT, a rename) may
         change all. Keeping the names through a migration's ALTERs keeps apply's per-dataset
         ledger lookups free."""
         text = sql.lstrip().upper() if sql is not None else ""
-        if text.startswith(("SELECT", "BEGIN", "COMMIT")):
+        if text.startswith(("SELECT", "BEGIN", "COMMIT", "CHECKPOINT")):
             return
         self._resources = {}
         self._dataset_meta = None
-        if text.startswith(("INSERT", "UPDATE", "DELETE", "MERGE", "SET ")) or (
-            text.startswith("ALTER") and " RENAME " not in text
+        if (
+            keep_names
+            or text.startswith(("INSERT", "UPDATE", "DELETE", "MERGE", "SET "))
+            or (text.startswith("ALTER") and " RENAME " not in text)
         ):
             return
         self._names = None
@@ -179,11 +194,17 @@ class LocalEngine:
             on_progress(len(datasets), len(datasets))
         return {key: resource for key, resource in found.items() if resource is not None}
 
-    def _believed_default(self, defined: str | None, physical: str) -> str:
+    def _believed_default(self, defined: str | None, physical: str, written: str | None = None) -> str:
         """The BigQuery spelling from the side table while DuckDB's stored default means the same,
-        else DuckDB's own: a default stored altered (or changed behind bqmanage's back) is drift."""
+        else DuckDB's own: a default stored altered (or changed behind bqmanage's back) is drift.
+        ``written``, the DuckDB spelling bqmanage stored with ``defined``: when DuckDB still says
+        exactly that, no transpiling is needed (and a read-only command never loads sqlglot)."""
         if defined is None:
             return physical
+        if written is not None and _same_spelling(written, physical):
+            return defined
+        from bqmanage.engines.duck_sql import bq_default_to_duck, same_expression
+
         converted = bq_default_to_duck(defined)
         if same_expression(physical, converted):
             return defined
@@ -221,6 +242,10 @@ class LocalEngine:
                 if isinstance(exc, duckdb.Error):
                     raise WarehouseError(f"{step.dataset}.{step.table or ''}: {step.kind} failed: {exc}") from None
                 raise
+            if self._created >= CHECKPOINT_TABLES:
+                self._created = 0
+                with contextlib.suppress(duckdb.Error):  # the step is committed: a later checkpoint will do
+                    self._x("CHECKPOINT")
 
     def _rollback(self) -> None:
         self._forget()  # whatever was read inside the transaction is gone with it
@@ -236,6 +261,8 @@ class LocalEngine:
     # ---- the primitives the change kinds use (changes.LocalTarget) ----
 
     def run_sql(self, sql: str) -> None:
+        from bqmanage.engines.duck_sql import to_duckdb
+
         for statement in to_duckdb(sql):
             self._x(statement)
 
@@ -247,6 +274,8 @@ class LocalEngine:
         only what is still NULL) and apply records an interrupted step as failed with its
         backfill, so a stop between two chunks leaves rows the re-run finishes, never a wrong one.
         """
+        from bqmanage.engines.duck_sql import in_rowid_range, to_duckdb
+
         (statement,) = to_duckdb(sql)
         ranged = in_rowid_range(statement)
         row = self._x(f"SELECT max(rowid) FROM {_ref(ref)}").fetchone()
@@ -258,7 +287,7 @@ class LocalEngine:
             self._x(ranged, {"lo": lo, "hi": lo + BACKFILL_ROWS})
 
     def create_dataset(self, dataset: Dataset) -> None:
-        self._x(f"CREATE SCHEMA IF NOT EXISTS {qi(dataset.name)}")
+        self._x(f"CREATE SCHEMA IF NOT EXISTS {qi(dataset.name)}", names=lambda n: n.add(dataset.name))
         meta = {
             k: v
             for k, v in (("description", dataset.description), ("labels", dataset.labels or None), ("location", dataset.location))
@@ -274,6 +303,8 @@ class LocalEngine:
         self._upsert(f"{META}.datasets", [dataset, json.dumps(meta)])
 
     def create_table(self, table: Table) -> None:
+        from bqmanage.engines.duck_sql import bq_default_to_duck
+
         cols = []
         for column in table.columns:
             parts = [qi(column.name), duck_type(column)]
@@ -283,14 +314,18 @@ class LocalEngine:
                 parts.append("NOT NULL")
             cols.append(" ".join(parts))
         ref = _ref(table.ref)
-        self._x(f"CREATE TABLE IF NOT EXISTS {ref} ({', '.join(cols)})")
+        pair = (table.dataset, table.name)
+        self._created += 1
+        self._x(f"CREATE TABLE IF NOT EXISTS {ref} ({', '.join(cols)})", names=lambda n: n.add(*pair))
         if table.description:
-            self._x(f"COMMENT ON TABLE {ref} IS {duck_str(table.description)}")
+            self._x(
+                f"COMMENT ON TABLE {ref} IS {duck_str(table.description)}", names=lambda n: n.comment(pair, table.description)
+            )
         # The side table keeps what DuckDB cannot: the REST resource minus what is physical.
         meta = {k: v for k, v in table_to_api(table).items() if k not in ("tableReference", "schema", "description")}
         self._upsert(f"{META}.tables", [table.dataset, table.name, json.dumps(meta), dt.datetime.now(dt.UTC)])
-        for column in table.columns:
-            self._column_meta(table.ref, column, column.key)
+        rows = [row for column in table.columns for row in self._column_meta(table.ref, column, column.key)]
+        self._upsert(f"{META}.columns", *rows)  # one statement for all: a table has dozens of paths
 
     def update_table(self, ref: TableRef, options: dict[str, Any]) -> None:
         row = self._x(f"SELECT meta FROM {META}.tables WHERE dataset = ? AND tbl = ?", [ref.dataset, ref.table]).fetchone()
@@ -312,15 +347,15 @@ class LocalEngine:
         # DuckDB adds a STRUCT field by its dotted path, as it adds a column.
         target = ".".join(qi(p) for p in path.split("."))
         self._x(f"ALTER TABLE {_ref(ref)} ADD COLUMN IF NOT EXISTS {target} {duck_type(column)}")
-        self._column_meta(ref, column, path.lower())
+        self._upsert(f"{META}.columns", *self._column_meta(ref, column, path.lower()))
 
     def set_default(self, ref: TableRef, column: Column) -> None:
+        from bqmanage.engines.duck_sql import bq_default_to_duck
+
         alter = f"ALTER TABLE {_ref(ref)} ALTER COLUMN {qi(column.name)}"
-        if column.default is None:
-            self._x(f"{alter} DROP DEFAULT")
-        else:
-            self._x(f"{alter} SET DEFAULT {bq_default_to_duck(column.default)}")
-        self._set_column_meta(ref, column.key, {"defaultValueExpression": column.default})
+        written = None if column.default is None else bq_default_to_duck(column.default)
+        self._x(f"{alter} DROP DEFAULT" if written is None else f"{alter} SET DEFAULT {written}")
+        self._set_column_meta(ref, column.key, {"defaultValueExpression": column.default, WRITTEN_DEFAULT: written})
 
     def drop_not_null(self, ref: TableRef, name: str) -> None:
         self._x(f"ALTER TABLE {_ref(ref)} ALTER COLUMN {qi(name)} DROP NOT NULL")
@@ -340,23 +375,30 @@ class LocalEngine:
 
     # ---- the side table ----
 
-    def _upsert(self, table: str, values: list[Any]) -> None:
-        marks = ", ".join("?" for _ in values)
-        self._x(f"INSERT OR REPLACE INTO {table} VALUES ({marks})", values)
+    def _upsert(self, table: str, *rows: list[Any]) -> None:
+        if rows:
+            marks = ", ".join(f"({', '.join('?' for _ in row)})" for row in rows)
+            self._x(f"INSERT OR REPLACE INTO {table} VALUES {marks}", [v for row in rows for v in row])
 
     def _touch(self, dataset: str, table: str | None) -> None:
         if table:
             self._x(f"UPDATE {META}.tables SET modified = now() WHERE dataset = ? AND tbl = ?", [dataset, table])
 
-    def _column_meta(self, ref: TableRef, column: Column, path: str) -> None:
+    def _column_meta(self, ref: TableRef, column: Column, path: str) -> list[list[Any]]:
+        """The side-table rows of a column and its fields (the caller writes them); its comment."""
         api = column_to_api(column)
         api.pop("fields", None)
         api.pop("description", None) if "." not in path else None  # top-level descriptions are physical comments
-        self._upsert(f"{META}.columns", [ref.dataset, ref.table, path, json.dumps(api)])
+        if column.default is not None:
+            from bqmanage.engines.duck_sql import bq_default_to_duck
+
+            api[WRITTEN_DEFAULT] = bq_default_to_duck(column.default)
+        rows = [[ref.dataset, ref.table, path, json.dumps(api)]]
         if column.description and "." not in path:
-            self._x(f"COMMENT ON COLUMN {_ref(ref)}.{qi(column.name)} IS {duck_str(column.description)}")
+            self._x(f"COMMENT ON COLUMN {_ref(ref)}.{qi(column.name)} IS {duck_str(column.description)}", names=_same)
         for field in column.fields:
-            self._column_meta(ref, field, f"{path}.{field.key}")
+            rows += self._column_meta(ref, field, f"{path}.{field.key}")
+        return rows
 
     def _set_column_meta(self, ref: TableRef, path: str, update: dict[str, Any]) -> None:
         """Merge into a column's side-table entry; a None value removes the key."""
@@ -364,52 +406,6 @@ class LocalEngine:
         row = self._x(f"SELECT meta FROM {META}.columns WHERE dataset = ? AND tbl = ? AND path = ?", key).fetchone()
         meta = {**(json.loads(row[0]) if row else {}), **update}
         self._upsert(f"{META}.columns", [*key, json.dumps({k: v for k, v in meta.items() if v is not None})])
-
-    def query(
-        self, sql: str, params: dict[str, Any] | None = None, label: str = "query", location: str | None = None
-    ) -> list[dict[str, Any]]:
-        self.on_statement(sql)
-        statements = to_duckdb(sql)
-        delay = 0.01
-        for attempt in range(8):
-            try:
-                with self._lock:
-                    return self._query(statements, params)
-            except duckdb.TransactionException as exc:
-                # DuckDB's "Conflict on update" is BigQuery's concurrent-update error: retry.
-                refused_commit(self.path, exc)  # a commit the file system refused is not one
-                if attempt == 7:
-                    raise WarehouseError("local: query failed after retries: concurrent update conflict") from None
-                time.sleep(delay)
-                delay *= 2
-            except duckdb.Error as exc:
-                raise WarehouseError(f"local: query failed: {exc}") from None
-        return []
-
-    def _query(self, statements: list[str], params: dict[str, Any] | None) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = []
-        for statement in statements:
-            used = {k: v for k, v in (params or {}).items() if f"${k}" in statement}
-            result = self._x(statement, used) if used else self._x(statement)
-            if result.description:
-                names = [d[0] for d in result.description]
-                out = [dict(zip(names, r, strict=False)) for r in result.fetchall()]
-        return out
-
-    def dml(self, sql: str, params: dict[str, Any] | None = None, label: str = "query") -> DmlStats:
-        # DuckDB answers a DML statement with one row: the number of rows it changed.
-        rows = self.query(sql, params, label)
-        return DmlStats(affected=int(rows[0]["Count"]) if rows and "Count" in rows[0] else 0)
-
-    def read_rows(self, dataset: str, table: str, fields: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        try:
-            result = self._x(f"SELECT {', '.join(qi(f['name']) for f in fields)} FROM {qi(dataset)}.{qi(table)}")
-        except duckdb.Error as exc:
-            raise WarehouseError(f"local: reading {dataset}.{table} failed: {exc}") from None
-        return [dict(zip([f["name"] for f in fields], row, strict=True)) for row in result.fetchall()]
-
-    def estimate_bytes(self, sql: str, params: dict[str, Any] | None = None) -> int | None:
-        return None  # DuckDB has no notion of billed bytes
 
     def principal(self) -> str:
         import getpass

@@ -142,10 +142,12 @@ def check_tenants(
     batch: int,
     size: int,
     on_done: OnTenant[list[Finding]] | None = None,
+    whole: bool = False,
 ) -> list[TenantOutcome[list[Finding]]]:
     """Drift of the tenants' datasets. The catalog is read in bulk, ``batch`` tenants per read
     (INFORMATION_SCHEMA on BigQuery, one UNION ALL job per view), several batches at once; a batch
-    that fails is read again tenant by tenant, so that one unreachable dataset fails one tenant."""
+    that fails is read again tenant by tenant, so that one unreachable dataset fails one tenant.
+    ``whole``: all the tenants in one read first, and in batches only if that read fails."""
     from bqmanage.check.legacy import extra_table_findings
     from bqmanage.diff import compare
     from bqmanage.introspect import read_actual, read_for_check
@@ -153,14 +155,15 @@ def check_tenants(
     def read(group: list[str], bulk: bool) -> list[TenantOutcome[list[Finding]]]:
         part = for_tenants(desired, group)
         if bulk:
-            actual, listed = read_for_check(engine, part)
+            _, listed, changes = read_for_check(engine, part)
         else:
             actual = read_actual(engine, part)
             listed = {dataset: engine.list_table_types(dataset) for dataset in sorted(actual.datasets)}
+            changes = compare(part, actual, engine.capabilities.unobservable)
         owner = tenant_datasets(desired, group)
         found: dict[str, list[Finding]] = {t: [] for t in group}
         # A template has no legacy names: every undefined table of a tenant's dataset is extra.
-        drift = findings_from_changes(compare(part, actual, engine.capabilities.unobservable), part)
+        drift = findings_from_changes(changes, part)
         for finding in drift + extra_table_findings(part, listed, None):
             tenant = owner[finding.dataset or ""]
             found[tenant].append(dataclasses.replace(finding, tenant=tenant, message=f"tenant {tenant}: {finding.message}"))
@@ -179,6 +182,16 @@ def check_tenants(
                 outcomes.append(TenantOutcome(tenant, error=exc))
         return outcomes
 
-    groups = [tenants[i : i + batch] for i in range(0, len(tenants), max(batch, 1))]
     order = {t: i for i, t in enumerate(tenants)}
+    if whole and len(tenants) > 1:
+        try:
+            outcomes = read(tenants, bulk=True)
+        except BqmanageError:
+            outcomes = []  # which batch failed it? Read them in batches, as without ``whole``
+        for done, outcome in enumerate(outcomes, 1):
+            if on_done is not None:
+                on_done(outcome, done, len(tenants))
+        if outcomes:
+            return sorted(outcomes, key=lambda o: order[o.tenant])
+    groups = [tenants[i : i + batch] for i in range(0, len(tenants), max(batch, 1))]
     return sorted(run_pool(groups, work, size, len(tenants), on_done), key=lambda o: order[o.tenant])
