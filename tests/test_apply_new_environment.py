@@ -1,4 +1,4 @@
-"""Issue 2: apply creates a new environment on either engine; what reads back equals the definitions."""
+"""Apply creates a new environment on either engine; what reads back equals the definitions."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Issue 13: `bqmanage audit-code` on a tree in the incident's shape (seeds/002: legacy
+"""`bqmanage audit-code` on a tree in the incident's shape (seeds/002: legacy
 `customer_usage_quotas` references left in auth.py and tenant_management.py), --fix, the SQL
 checks with both analyzers, suppression, the output contracts and every bad input."""
 

@@ -1,4 +1,4 @@
-"""Issue 11: what check, plan and a no-op apply cost on the bigquery target, counted at the proxy in
+"""What check, plan and a no-op apply cost on the bigquery target, counted at the proxy in
 front of bqemulator: requests and jobs that do not grow per dataset as they did (one datasets.get,
 one tables.list and one ledger query each), the dataset read from datasets.list and
 SCHEMATA_OPTIONS, the batched ledger read that still finds an unfinished apply, and the bound on

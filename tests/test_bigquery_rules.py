@@ -1,4 +1,4 @@
-"""Issue 9: BigQuery rules that are not grammar, so the GoogleSQL analyzer cannot check them.
+"""BigQuery rules that are not grammar, so the GoogleSQL analyzer cannot check them.
 Each test cites the BigQuery documentation page the rule comes from. Pure: render and plan only."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Issue 4: `bqmanage check` on the local engine and on bqemulator: every finding kind, the seed
+"""`bqmanage check` on the local engine and on bqemulator: every finding kind, the seed
 scenario, the legacy audit, the JSON and SARIF contracts, and proof that check writes nothing."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Issue 3: an apply interrupted after each step in turn resumes on re-run with nothing lost or
+"""An apply interrupted after each step in turn resumes on re-run with nothing lost or
 duplicated; rate-limit and concurrent-update errors are retried; a rebuild is refused before anything runs."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Issue 8, property-based: whatever a definition file holds, loading it ends in Definitions or a
+"""Property-based: whatever a definition file holds, loading it ends in Definitions or a
 DefinitionError whose every problem is located (file path, and line), in bounded time and memory.
 
 The generators: YAML documents dumped from random data, definition-shaped documents, raw text

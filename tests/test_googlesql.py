@@ -1,4 +1,4 @@
-"""Issue 9: every kind of statement bqmanage sends, parsed and analyzed by Google's GoogleSQL front
+"""Every kind of statement bqmanage sends, parsed and analyzed by Google's GoogleSQL front
 end (ZetaSQL) against a catalog built from the definitions. A statement it rejects fails the test
 with Google's message. See tests/googlesql.py for how the analyzer is loaded and cached.
 

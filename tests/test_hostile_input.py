@@ -1,4 +1,4 @@
-"""Issue 8: hostile input gives one located message and exit 2, never a traceback, and writes nothing.
+"""Hostile input gives one located message and exit 2, never a traceback, and writes nothing.
 
 Definitions under schemas/ and the bqmanage.yaml config are read by the same bounded reader
 (bqmanage/definitions/yaml_source.py): alias bombs, deep nesting, huge files, odd tags and keys, broken

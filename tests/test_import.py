@@ -1,4 +1,4 @@
-"""Issue 14: `bqmanage import` on the local engine and on bqemulator. Round trips (import, then
+"""`bqmanage import` on the local engine and on bqemulator. Round trips (import, then
 validate, check and plan on the same target), the shipped definitions reproduced, what is skipped
 and why, and its safety: no overwrite without --overwrite and confirmation, nothing written when
 the generated files do not validate."""

@@ -1,4 +1,4 @@
-"""Issue 8 item 2: kill `bqmanage apply` mid-migration, on the DuckDB the default install gets.
+"""Kill `bqmanage apply` mid-migration, on the DuckDB the default install gets.
 
 DuckDB 1.5 could leave a WAL that it can never replay ("Failure while replaying WAL file") when a
 process died after an ALTER or a column comment on a table with a CURRENT_TIMESTAMP() default:

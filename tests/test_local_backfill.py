@@ -1,4 +1,4 @@
-"""Issue 11 item 6: the local engine backfills in committed rowid chunks, under a memory limit.
+"""The local engine backfills in committed rowid chunks, under a memory limit.
 
 The chunk size is made small here so that a few thousand rows span several chunks; the 5-million-row
 measurement is bench/backfill_memory.py. A stop between two chunks is injected by the DuckDB

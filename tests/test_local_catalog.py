@@ -1,4 +1,4 @@
-"""Issue 11 item 1: the local engine reads its catalog in bulk, a bounded number of times per command.
+"""The local engine reads its catalog in bulk, a bounded number of times per command.
 
 The resources it hands out are exactly those of the per-table reads it replaced:
 ``tests/golden/local_resources.json`` was written by that implementation (main at 6cd2959, with

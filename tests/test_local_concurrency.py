@@ -1,4 +1,4 @@
-"""Issue 8: two bqmanage processes on the same local DuckDB file. DuckDB allows one writing
+"""Two bqmanage processes on the same local DuckDB file. DuckDB allows one writing
 process or many reading ones, so read-only commands open the file read-only and never create it,
 and every command waits (boundedly, saying so) for the lock instead of failing at once."""
 

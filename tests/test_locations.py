@@ -1,4 +1,4 @@
-"""Issue 9: a job runs in one location and reads or creates datasets there only
+"""A job runs in one location and reads or creates datasets there only
 (https://cloud.google.com/bigquery/docs/locations#specify_locations). check groups datasets by
 location for INFORMATION_SCHEMA, and CREATE SCHEMA runs in the dataset's own location."""
 

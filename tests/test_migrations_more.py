@@ -1,4 +1,4 @@
-"""Issue 3, beyond the seed: nested STRUCT fields and clustering go through the API path, apply
+"""Beyond the seed: nested STRUCT fields and clustering go through the API path, apply
 paces itself under BigQuery's metadata rate limit, and what bqemulator cannot show is skipped."""
 
 from __future__ import annotations

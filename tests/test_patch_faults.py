@@ -1,4 +1,4 @@
-"""Issue 11 item 3: the one tables.patch that sets a table's defaults, against BigQuery's answers
+"""The one tables.patch that sets a table's defaults, against BigQuery's answers
 that bqemulator never gives: a default rejected through the API (apply falls back to ALTER COLUMN
 SET DEFAULT and says so), and a stale etag (the table changed since it was read). The faults are
 injected by the proxy in front of bqemulator; the real client and engine see them."""

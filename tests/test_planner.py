@@ -1,4 +1,4 @@
-"""Issue 3: table-driven diff and planner cases, (desired, actual) -> changes or refusals. Pure."""
+"""Table-driven diff and planner cases, (desired, actual) -> changes or refusals. Pure."""
 
 from __future__ import annotations
 

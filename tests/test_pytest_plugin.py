@@ -1,4 +1,4 @@
-"""Issue 14: the pytest plugin. The sample application's test (tests/sample_app) passes through it
+"""The pytest plugin. The sample application's test (tests/sample_app) passes through it
 on both fixtures; the very same test fails on both when the application queries a column the
 definitions do not have; the plugin is declared for pytest11 and imports nothing heavy."""
 

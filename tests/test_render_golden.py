@@ -1,4 +1,4 @@
-"""Issue 2: golden DDL for the tenants dataset, valid GoogleSQL per sqlglot's BigQuery dialect.
+"""Golden DDL for the tenants dataset, valid GoogleSQL per sqlglot's BigQuery dialect.
 
 The golden files were reviewed by hand against the DDL reference
 (https://cloud.google.com/bigquery/docs/reference/standard-sql/data-definition-language#create_table_statement): column

@@ -1,4 +1,4 @@
-"""Issue 5: the daily quota reset, on the local engine and on bqemulator, with 3 tenants and 40
+"""The daily quota reset, on the local engine and on bqemulator, with 3 tenants and 40
 days of history: rollover and in_place semantics, idempotency, month boundary, concurrency,
 golden SQL, and bad input."""
 

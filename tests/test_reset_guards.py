@@ -1,4 +1,4 @@
-"""Issue 8: the reset against bad registries, bad dates, reactivated tenants, an unprepared
+"""The reset against bad registries, bad dates, reactivated tenants, an unprepared
 warehouse and long reports. Each on the local engine and, where it applies, on bqemulator."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Issue 11 item 5: a reset is two jobs on a normal day (the MERGE, then the dedup), reporting from
+"""A reset is two jobs on a normal day (the MERGE, then the dedup), reporting from
 their DML statistics; the registry is read without a job. And every filter on the date column of
 the quota table is a constant expression of parameters, so that BigQuery prunes partitions."""
 

@@ -1,4 +1,4 @@
-"""Issue 8: runtime failures give one located message and the documented exit code, never a
+"""Runtime failures give one located message and the documented exit code, never a
 traceback, and leave nothing half-written: report paths, interrupts, network failures, jobs that
 outlive their deadline, bad credential files, and exact BYTES/STRING defaults."""
 

@@ -1,4 +1,4 @@
-"""Issue 12, item 3: per-tenant dataset templates (schemas/tenant_{tenant}/), validated like any
+"""Per-tenant dataset templates (schemas/tenant_{tenant}/), validated like any
 dataset, applied, planned and checked once per tenant with --tenant or --all-tenants, left alone
 (and said so, once) without either, and orphan datasets reported. On the local engine and on
 bqemulator."""

@@ -1,4 +1,4 @@
-"""Issue 12, item 4: hundreds of tenants on the bigquery target (bqemulator through the fault proxy).
+"""Hundreds of tenants on the bigquery target (bqemulator through the fault proxy).
 
 200 tenant datasets from the shipped template: a column missing from one tenant's table is exactly
 one finding naming that tenant; the catalog is read in bulk (a few INFORMATION_SCHEMA jobs, not one

@@ -1,4 +1,4 @@
-"""Issue 12 (items 1 and 2): `bqmanage tenant add|list|suspend|resume|set-limits`, on the local
+"""`bqmanage tenant add|list|suspend|resume|set-limits`, on the local
 engine and on bqemulator: idempotent onboarding shown by the statements sent, concurrent adds of
 one id, suspend and resume against the reset, and hostile ids that leave nothing written."""
 

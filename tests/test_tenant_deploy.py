@@ -1,4 +1,4 @@
-"""Issue 12 (item 5): the deploy script onboards a tenant through the library API, with the CLI's
+"""The deploy script onboards a tenant through the library API, with the CLI's
 exit codes, and the GitHub Actions example runs it with Workload Identity."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Issue 12: the statements of the tenant commands, analyzed by Google's GoogleSQL front end
+"""The statements of the tenant commands, analyzed by Google's GoogleSQL front end
 (ZetaSQL) against a catalog built from the definitions, as tests/test_googlesql.py does for the
 rest: the registry's statements, and the reset's restricted to one tenant."""
 

@@ -1,4 +1,4 @@
-"""Issue 2: bad definitions give exit 2, one message per problem with file:line, and no warehouse call."""
+"""Bad definitions give exit 2, one message per problem with file:line, and no warehouse call."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Issue 8.5: definitions that used to validate and then failed in apply or reset.
+"""Definitions that used to validate and then failed in apply or reset.
 
 Each one is now an exit-2 problem from `validate`, and from `apply` before anything is written,
 located as file:line: key.path (or at the directory, for a directory-level problem).

@@ -1,4 +1,4 @@
-"""Issue 14, pure tier: what import writes reads back as what was live. Every scalar is the same
+"""Pure tier: what import writes reads back as what was live. Every scalar is the same
 value after YAML reads it, and every default loads back as the same canonical default."""
 
 from __future__ import annotations
