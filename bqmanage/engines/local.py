@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -56,7 +55,9 @@ def _same(names: Names) -> None:
 
 
 def _stderr(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+    from bqmanage.terminal import log
+
+    log(message, "WARNING")
 
 
 class LocalEngine(DuckQueries):
