@@ -164,7 +164,8 @@ def run_apply(project: Project, dry_run: bool, backfill: bool, scope: TenantScop
     def on_step(index: int, total: int, step: Step) -> None:
         log(printable(f"[{index + 1}/{total}] {step.kind}: {step.reason}"))
 
-    describe = planned_steps if dry_run else applied
+    # Each tenant's value is its ApplyOutcome; a dry run says what its plan would do.
+    describe: Callable[[ApplyOutcome], str] = (lambda o: planned_steps(o.planned)) if dry_run else applied
     try:
         with progress("applying", describe) as watch:
             outcome = project.apply(
