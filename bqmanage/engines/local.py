@@ -26,6 +26,7 @@ from bqmanage.model.names import RESERVED_PREFIX, is_own
 from bqmanage.model.rest import column_to_api, expiration_ms, table_to_api
 from bqmanage.model.schema import Column, Dataset, Table, TableRef
 from bqmanage.plan import Capabilities, Step
+from bqmanage.terminal import log
 
 META = RESERVED_PREFIX  # the side schema
 # Rows per committed chunk of a backfill: memory stays near 250 MB at any table size, and the
@@ -55,8 +56,6 @@ def _same(names: Names) -> None:
 
 
 def _stderr(message: str) -> None:
-    from bqmanage.terminal import log
-
     log(message, "WARNING")
 
 
