@@ -180,6 +180,11 @@ def test_log_format_json_through_the_installed_entry_point(workdir: Path) -> Non
     )
     assert failed.returncode == 2 and failed.stdout == ""
     assert [e["severity"] for e in _log_lines(failed.stderr)] == ["ERROR"]
+    # click's own usage errors too, with their exit code.
+    usage = subprocess.run([BQMANAGE, "plan", "--bogus"], capture_output=True, text=True, env=env, check=False)
+    assert usage.returncode == 2
+    ((entry),) = _log_lines(usage.stderr)
+    assert entry["severity"] == "ERROR" and "--bogus" in entry["message"]
 
 
 def test_an_unknown_log_format_is_bad_input(workdir: Path) -> None:
