@@ -159,7 +159,7 @@ def audit_code(
         include=include,
         exclude=exclude,
         analyzer=analyzer,
-        notice=log,
+        notice=lambda message: log(message, "INFO"),
     )
     if fix:  # the diff goes with the text report, or to stderr beside a machine-readable one
         diff = code_report.fix_text(result, dry_run)
