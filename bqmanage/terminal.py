@@ -33,3 +33,40 @@ def printable(value: object) -> str:
 def printable_lines(text: str) -> str:
     """A message of several lines, each made printable: only its own line breaks stay."""
     return "\n".join(printable(line) for line in text.split("\n"))
+
+
+# How lines on stderr are written: "text" as they read, or "json", one object per line with the
+# ``severity`` and ``message`` fields Cloud Logging reads from a container's output
+# (https://cloud.google.com/logging/docs/structured-logging), so that a collector that splits
+# stderr by line (GKE's) keeps each message whole and at its severity. Set once per process by the
+# command line's --log-format (or BQMANAGE_LOG_FORMAT).
+LOG_FORMATS = ("text", "json")
+_LOG = {"format": "text"}
+
+
+def set_log_format(value: str) -> None:
+    if value not in LOG_FORMATS:
+        raise ValueError(value)
+    _LOG["format"] = value
+
+
+def json_logs() -> bool:
+    return _LOG["format"] == "json"
+
+
+def log_text(message: str, severity: str = "INFO") -> str:
+    """``message`` as the line(s) ``log`` writes."""
+    if _LOG["format"] == "json":
+        import json
+
+        return json.dumps({"severity": severity, "message": message})
+    return message
+
+
+def log(message: str, severity: str = "INFO") -> None:
+    """The one way bqmanage writes a line to stderr: progress (INFO), notes (WARNING) and errors
+    (ERROR). The stream is looked up when called, as tests swap it."""
+    import sys
+
+    sys.stderr.write(log_text(message, severity) + "\n")
+    sys.stderr.flush()

@@ -54,6 +54,8 @@ def test_validate_and_audit_code_start_without_typer(tmp_path: Path) -> None:
         ["validate"],
         ["--schemas", "s", "--target=local", "--config", "c.yaml", "validate"],
         ["--project=", "validate"],
+        ["--log-format", "json", "validate", "--format", "json"],
+        ["--log-format=text", "validate", "--format=text"],
         ["audit-code", "src"],
         ["--schemas=s", "audit-code", "a", "--fix", "b", "--dry-run", "--format", "json", "-o", "out.json"],
         ["audit-code", "--include", "*.py", "--include=*.sql", "--exclude", "vendor/", ".", "--analyzer=googlesql"],
@@ -69,8 +71,8 @@ def test_what_runs_directly_means_what_it_means_to_typer(argv: list[str], monkey
     command, kwargs = parsed
     calls: list[tuple[str, dict[str, Any]]] = []
 
-    def validate(obj: dict[str, Any]) -> int:
-        calls.append(("validate", {"obj": obj}))
+    def validate(obj: dict[str, Any], fmt: str = "text") -> int:
+        calls.append(("validate", {"obj": obj, "fmt": fmt}))
         return 0
 
     def audit_code(obj: dict[str, Any], paths: list[str], *args: Any) -> int:
@@ -87,6 +89,8 @@ def test_what_runs_directly_means_what_it_means_to_typer(argv: list[str], monkey
         defaults = {"fix": False, "dry_run": False, "fmt": "text", "output": None, "include": None, "exclude": None}
         kwargs = {**defaults, "analyzer": None, **kwargs}
         typer_kwargs = {k: v or (None if k in ("include", "exclude") else v) for k, v in typer_kwargs.items()}
+    else:
+        kwargs = {"fmt": "text", **kwargs}
     assert kwargs == typer_kwargs
 
 
@@ -97,6 +101,10 @@ def test_what_runs_directly_means_what_it_means_to_typer(argv: list[str], monkey
         ["--help"],
         ["validate", "--help"],
         ["validate", "extra"],
+        ["validate", "--format", "yaml"],
+        ["validate", "--format", "json", "extra"],
+        ["--log-format", "xml", "validate"],
+        ["--log-format", "json", "--log-format", "json", "validate"],
         ["--target", "a", "--target", "b", "validate"],
         ["--schemas", "--target", "validate"],
         ["--unknown", "x", "validate"],

@@ -28,7 +28,53 @@ def run() -> None:
         sys.exit(code)
     from bqmanage.cli.main import app
 
-    app()
+    if not _json_logs(sys.argv[1:]):
+        app()
+        return
+    # click prints its own usage errors; with --log-format json they become one entry each too.
+    import io
+
+    import typer
+
+    try:
+        code = app(standalone_mode=False)
+    except typer.Abort:
+        _log_error("Aborted!")
+        sys.exit(1)
+    except Exception as exc:
+        # click's usage errors (ClickException: typer vendors click, so it is matched by what it
+        # does, as its standalone mode prints it: show() and exit_code).
+        show, exit_code = getattr(exc, "show", None), getattr(exc, "exit_code", None)
+        if show is None or not isinstance(exit_code, int):
+            raise
+        shown = io.StringIO()
+        show(file=shown)
+        _log_error(shown.getvalue().rstrip("\n"))
+        sys.exit(exit_code)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _json_logs(argv: list[str]) -> bool:
+    """Whether the command line asks for JSON log lines (the typer app's callback sets it only
+    once the global flags are parsed; a usage error there is to be logged the same way)."""
+    import os
+
+    value = os.environ.get("BQMANAGE_LOG_FORMAT") or "text"
+    for i, arg in enumerate(argv):
+        if not arg.startswith("--"):
+            break  # the command: the global flags are before it
+        if arg.startswith("--log-format="):
+            value = arg.partition("=")[2]
+        elif arg == "--log-format" and i + 1 < len(argv):
+            value = argv[i + 1]
+    return value == "json"
+
+
+def _log_error(message: str) -> None:
+    from bqmanage.terminal import log, set_log_format
+
+    set_log_format("json")
+    log(message, "ERROR")
 
 
 def __getattr__(name: str) -> Any:

@@ -8,14 +8,20 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 
-from bqmanage.cli.direct import INTERRUPTED, error_text, running
+from bqmanage.cli.direct import INTERRUPTED, check_text_or_json, error_text, running
 from bqmanage.errors import EXIT_INTERRUPTED
+from bqmanage.terminal import log
 
 if TYPE_CHECKING:
     from bqmanage.project import Project
     from bqmanage.settings import Settings
 
+__all__ = ["FORMAT", "check_text_or_json", "funnel", "project_of", "settings_of"]
 F = TypeVar("F", bound=Callable[..., Any])
+
+# --format of validate, plan, apply, inspect and import: their report, or one line of JSON
+# (report/json_docs.py; deployment/schemas/<command>.schema.json).
+FORMAT = typer.Option("text", "--format", help="text, or json (one line: deployment/schemas/<command>.schema.json).")
 
 
 def funnel(func: F) -> F:
@@ -29,10 +35,10 @@ def funnel(func: F) -> F:
             with running():
                 return func(*args, **kwargs)
         except BqmanageError as exc:
-            typer.echo(error_text(exc), err=True)
+            log(error_text(exc), "ERROR")
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
-            typer.echo(INTERRUPTED, err=True)
+            log(INTERRUPTED, "ERROR")
             raise typer.Exit(EXIT_INTERRUPTED) from None
 
     return wrapper  # type: ignore[return-value]

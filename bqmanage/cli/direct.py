@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bqmanage.errors import EXIT_FINDINGS, EXIT_INTERRUPTED, EXIT_OK
+from bqmanage.terminal import LOG_FORMATS, log, log_text, set_log_format
 
 if TYPE_CHECKING:
     from bqmanage.errors import BqmanageError
@@ -31,6 +32,7 @@ GLOBAL_FLAGS = {
     "--config": "config",
 }
 GLOBAL_ENV = {key: f"BQMANAGE_{key.upper()}" for key in GLOBAL_FLAGS.values()}
+LOG_FLAG = {"--log-format": "log_format"}  # not a setting: parse takes it out again
 _AUDIT_FLAGS = {"--fix": "fix", "--dry-run": "dry_run"}
 _AUDIT_VALUES = {"--format": "fmt", "--output": "output", "-o": "output", "--analyzer": "analyzer"}
 _AUDIT_LISTS = {"--include": "include", "--exclude": "exclude"}
@@ -62,7 +64,8 @@ def terminate(signum: int, frame: object) -> None:
     # and a KeyboardInterrupt there would surface as a traceback or click's "Aborted!" (exit 1).
     with contextlib.suppress(OSError, RuntimeError, ValueError):  # a write the signal cut, a closed pipe
         sys.stdout.flush()
-    os.write(2, b"interrupted while no command was running; nothing was started or left half-done\n")
+    line = log_text("interrupted while no command was running; nothing was started or left half-done", "ERROR")
+    os.write(2, line.encode() + b"\n")
     os._exit(EXIT_INTERRUPTED)
 
 
@@ -95,11 +98,25 @@ def settings_of(obj: dict[str, Any]) -> Settings:
     return resolve_settings(**obj)
 
 
-def validate(obj: dict[str, Any]) -> int:
+def check_text_or_json(fmt: str) -> None:
+    """--format of validate, plan, apply, inspect, import and reset."""
+    from bqmanage.errors import UsageError
+
+    if fmt not in ("text", "json"):
+        raise UsageError(f"--format: expected text or json, got {fmt!r}")
+
+
+def validate(obj: dict[str, Any], fmt: str = "text") -> int:
     """``bqmanage validate``."""
     from bqmanage.project import Project
 
+    check_text_or_json(fmt)
     desired = Project.load(settings_of(obj)).definitions
+    if fmt == "json":
+        from bqmanage.report.json_docs import compact, validate_doc
+
+        echo(compact(validate_doc(desired)))
+        return EXIT_OK
     # Count the datasets apply would create, including an empty one that has only a _dataset.yaml.
     templates = (
         f", and {len(desired.template_tables)} in {len(desired.templates)} dataset template(s)" if desired.templates else ""
@@ -142,10 +159,14 @@ def audit_code(
         include=include,
         exclude=exclude,
         analyzer=analyzer,
-        notice=lambda m: echo(m, err=True),
+        notice=lambda message: log(message, "INFO"),
     )
     if fix:  # the diff goes with the text report, or to stderr beside a machine-readable one
-        echo(code_report.fix_text(result, dry_run), nl=False, err=fmt != "text")
+        diff = code_report.fix_text(result, dry_run)
+        if fmt == "text":
+            echo(diff, nl=False)
+        elif diff:
+            log(diff.rstrip("\n"))
     text = findings_document(fmt, result.findings, desired, lambda: code_report.findings_text(result), result.summary())
     if report_path:
         write_whole(report_path, text)
@@ -173,10 +194,10 @@ def direct(argv: list[str]) -> int | None:
         with running():
             return command(**kwargs)
     except BqmanageError as exc:
-        echo(error_text(exc), err=True)
+        log(error_text(exc), "ERROR")
         return exc.exit_code
     except KeyboardInterrupt:
-        echo(INTERRUPTED, err=True)
+        log(INTERRUPTED, "ERROR")
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         # As click does when the reader of stdout goes away (`| head`): no traceback, exit 1. What
@@ -191,7 +212,7 @@ def parse(argv: list[str]) -> tuple[Callable[..., int], dict[str, Any]] | None:
     i = 0
     while i < len(argv) and argv[i].startswith("--"):
         flag, eq, value = argv[i].partition("=")
-        key = GLOBAL_FLAGS.get(flag)
+        key = GLOBAL_FLAGS.get(flag) or LOG_FLAG.get(flag)
         if key is None or key in obj:
             return None
         if not eq:
@@ -206,13 +227,31 @@ def parse(argv: list[str]) -> tuple[Callable[..., int], dict[str, Any]] | None:
     for key, var in GLOBAL_ENV.items():
         if key not in obj:
             obj[key] = os.environ.get(var) or None  # typer ignores an empty variable
+    log_format = obj.pop("log_format", None) or os.environ.get("BQMANAGE_LOG_FORMAT") or "text"
+    if log_format not in LOG_FORMATS:
+        return None  # typer's message
     command, rest = (argv[i], argv[i + 1 :]) if i < len(argv) else (None, [])
-    if command == "validate" and not rest:
-        return validate, {"obj": obj}
-    if command == "audit-code":
+    found: tuple[Callable[..., int], dict[str, Any]] | None = None
+    if command == "validate":
+        fmt = _validate_format(rest)
+        found = (validate, {"obj": obj} | ({"fmt": fmt} if fmt != "text" else {})) if fmt is not None else None
+    elif command == "audit-code":
         options = _audit_options(rest)
-        return (audit_code, {"obj": obj, **options}) if options is not None else None
-    return None
+        found = (audit_code, {"obj": obj, **options}) if options is not None else None
+    if found is not None:
+        set_log_format(log_format)  # as the typer app's callback does
+    return found
+
+
+def _validate_format(args: list[str]) -> str | None:
+    """validate's --format, when ``args`` is no more than that; else None (typer's to parse)."""
+    if not args:
+        return "text"
+    flag, eq, value = args[0].partition("=")
+    if flag != "--format" or len(args) != (1 if eq else 2):
+        return None
+    value = value if eq else args[1]
+    return value if value in ("text", "json") else None
 
 
 def _audit_options(args: list[str]) -> dict[str, Any] | None:

@@ -7,7 +7,10 @@ from pathlib import Path
 
 import typer
 
+from bqmanage.cli.common import FORMAT
 from bqmanage.errors import EXIT_BAD_INPUT, UsageError
+from bqmanage.report.json_docs import compact, import_doc
+from bqmanage.terminal import log
 
 
 def import_command(
@@ -20,6 +23,7 @@ def import_command(
     as_template: str = typer.Option(
         None, "--as-template", metavar="PATTERN", help="Write the one --dataset as a per-tenant template, e.g. tenant_{tenant}."
     ),
+    fmt: str = FORMAT,
 ) -> None:
     """Write definitions of what is live, so that an existing warehouse comes under management.
 
@@ -31,10 +35,11 @@ def import_command(
 
     Example: bqmanage import --dataset tenants
     """
-    from bqmanage.cli.common import settings_of
+    from bqmanage.cli.common import check_text_or_json, settings_of
     from bqmanage.engines import engine_session
     from bqmanage.importer.live import import_live
 
+    check_text_or_json(fmt)
     if yes and not overwrite:
         raise UsageError("--yes: only with --overwrite (import never replaces a file without it)")
     if all_datasets and dataset:
@@ -47,23 +52,29 @@ def import_command(
     with engine_session(settings, "import", read_only=True) as engine:
         result = import_live(settings, engine, dataset or [], all_datasets, out=out_dir, template=as_template)
     staged = result.staged
+    say = typer.echo if fmt == "text" else log  # beside a JSON document, which is all of stdout: stderr
     try:
-        for line in result.skipped:
-            typer.echo(f"skipped {line}")
+        if fmt == "text":
+            for line in result.skipped:
+                typer.echo(f"skipped {line}")
         changed = staged.changed()
         if changed and not overwrite:
             names = ", ".join(f.path.as_posix() for f in changed)
-            typer.echo(
+            log(
                 f"error: {names}: exists and differs from what is live; nothing written. "
                 "Pass --overwrite to replace (the diff is shown first).",
-                err=True,
+                "ERROR",
             )
             raise typer.Exit(EXIT_BAD_INPUT)
         if changed:
-            typer.echo("".join(f.diff() for f in changed), nl=False)
+            say("".join(f.diff() for f in changed).rstrip("\n"))
             if not yes and not _confirmed(len(changed)):
                 raise typer.Exit(EXIT_BAD_INPUT)
-        for file in staged.commit():
+        written = staged.commit()
+        if fmt == "json":
+            typer.echo(compact(import_doc(result, written)))
+            return
+        for file in written:
             typer.echo(f"{'replaced' if file.old is not None else 'wrote'} {file.path.as_posix()}")
         for line in result.notes:
             typer.echo(f"note: {line}")
@@ -81,9 +92,9 @@ def import_command(
 
 def _confirmed(count: int) -> bool:
     if not sys.stdin.isatty():
-        typer.echo("error: --overwrite without a terminal to confirm on: pass --yes to replace; nothing written.", err=True)
+        log("error: --overwrite without a terminal to confirm on: pass --yes to replace; nothing written.", "ERROR")
         return False
     if typer.confirm(f"Replace {count} file(s)?", default=False):
         return True
-    typer.echo("Nothing written.", err=True)
+    log("Nothing written.", "ERROR")
     return False

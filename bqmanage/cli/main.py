@@ -13,11 +13,12 @@ import typer
 
 from bqmanage.cli import direct as cli_direct
 from bqmanage.cli import pipeline as cli_templates
-from bqmanage.cli.common import funnel, project_of
+from bqmanage.cli.common import FORMAT, check_text_or_json, funnel, project_of
 from bqmanage.cli.imports import import_command
 from bqmanage.cli.tenant import tenant_app
 from bqmanage.environment import ENVIRONMENT
 from bqmanage.errors import EXIT_BAD_INPUT
+from bqmanage.terminal import log
 
 app = typer.Typer(
     name="bqmanage",
@@ -65,13 +66,24 @@ def main(
     config: str = typer.Option(
         None, "--config", envvar="BQMANAGE_CONFIG", help="Config file [default: ./bqmanage.yaml if present]."
     ),
+    log_format: str = typer.Option(
+        "text",
+        "--log-format",
+        envvar="BQMANAGE_LOG_FORMAT",
+        help="stderr lines as text, or json: one {severity, message} object per line (Cloud Logging).",
+    ),
 ) -> None:
+    from bqmanage.terminal import LOG_FORMATS, set_log_format
+
+    if log_format not in LOG_FORMATS:
+        raise typer.BadParameter(f"expected text or json, got {log_format!r}", param_hint="--log-format")
+    set_log_format(log_format)
     ctx.obj = {"target": target, "project": project, "location": location, "schemas": schemas, "config": config}
 
 
 @app.command()
 @funnel
-def validate(ctx: typer.Context) -> None:
+def validate(ctx: typer.Context, fmt: str = FORMAT) -> None:
     """Load and validate the definitions; no warehouse access.
 
     Every problem is reported as file:line: key.path: message. Exit 2 on any problem.
@@ -80,7 +92,7 @@ def validate(ctx: typer.Context) -> None:
 
     Example: bqmanage --schemas ./schemas validate
     """
-    cli_direct.validate(ctx.obj)
+    cli_direct.validate(ctx.obj, fmt)
 
 
 @app.command()
@@ -111,7 +123,7 @@ def render(
     text = project.render(fmt, table, tenant or ())
     if project.definitions.templates and not tenant:  # on stderr: stdout is the DDL or JSON a script redirects
         names = ", ".join(d.name for d in project.definitions.templates)
-        typer.echo(f"Note: dataset template(s) {names} not rendered; add --tenant ID to render a tenant's datasets.", err=True)
+        log(f"Note: dataset template(s) {names} not rendered; add --tenant ID to render a tenant's datasets.", "WARNING")
     typer.echo(text, nl=False)
 
 
@@ -122,6 +134,7 @@ def plan(
     no_backfill: bool = typer.Option(False, "--no-backfill", help="Plan without the backfill UPDATE of existing rows."),
     tenant: list[str] = cli_templates.TENANT,
     all_tenants: bool = cli_templates.ALL_TENANTS,
+    fmt: str = FORMAT,
 ) -> None:
     """Print what apply would do: each step with a one-line reason and its exact SQL.
 
@@ -133,7 +146,8 @@ def plan(
     from bqmanage.tenants.scope import TenantScope
 
     scope = TenantScope.from_flags(tenant, all_tenants)
-    raise typer.Exit(cli_templates.run_plan(project_of(ctx), not no_backfill, scope))
+    check_text_or_json(fmt)
+    raise typer.Exit(cli_templates.run_plan(project_of(ctx), not no_backfill, scope, fmt))
 
 
 @app.command()
@@ -146,6 +160,7 @@ def apply(
     ),
     tenant: list[str] = cli_templates.TENANT,
     all_tenants: bool = cli_templates.ALL_TENANTS,
+    fmt: str = FORMAT,
 ) -> None:
     """Create missing datasets and tables, add columns, set defaults and backfill existing rows.
 
@@ -158,7 +173,8 @@ def apply(
     from bqmanage.tenants.scope import TenantScope
 
     scope = TenantScope.from_flags(tenant, all_tenants)
-    raise typer.Exit(cli_templates.run_apply(project_of(ctx), dry_run, not no_backfill, scope))
+    check_text_or_json(fmt)
+    raise typer.Exit(cli_templates.run_apply(project_of(ctx), dry_run, not no_backfill, scope, fmt))
 
 
 @app.command()
@@ -166,15 +182,18 @@ def apply(
 def inspect(
     ctx: typer.Context,
     all_datasets: bool = typer.Option(False, "--all", help="Every live dataset, not only the defined ones."),
+    fmt: str = FORMAT,
 ) -> None:
     """Show the live tables and their columns as the engine reports them.
 
     Example: bqmanage inspect
     """
     from bqmanage.report import text as report
+    from bqmanage.report.json_docs import compact, inspect_doc
 
+    check_text_or_json(fmt)
     tables = project_of(ctx).inspect(all_datasets)
-    typer.echo(report.tables_text(tables), nl=False)
+    typer.echo(compact(inspect_doc(tables)) if fmt == "json" else report.tables_text(tables), nl=fmt == "json")
 
 
 @app.command()
@@ -261,8 +280,7 @@ def reset(
     from bqmanage.errors import UsageError
     from bqmanage.report import text
 
-    if fmt not in ("text", "json"):
-        raise UsageError(f"--format: expected text or json, got {fmt!r}")
+    check_text_or_json(fmt)
     run_date = None
     if date is not None:
         try:
@@ -282,7 +300,7 @@ def reset(
     report = project.reset(table=table, run_date=run_date, dry_run=dry_run, allow_future_date=allow_future_date)
     typer.echo(json.dumps(report.to_json(), indent=2) if fmt == "json" else text.reset_text(report), nl=fmt == "json")
     if report.registry_duplicates:
-        typer.echo(f"error: {text.registry_duplicates_text(report)}", err=True)
+        log(f"error: {text.registry_duplicates_text(report)}", "ERROR")
         raise typer.Exit(EXIT_BAD_INPUT)
 
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from bqmanage.errors import EXIT_BAD_INPUT, EXIT_FINDINGS, EXIT_INTERRUPTED, EXIT_OK
-from bqmanage.terminal import printable, printable_lines
+from bqmanage.terminal import json_logs, log, printable, printable_lines
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -33,11 +33,15 @@ TENANT = typer.Option(
 ALL_TENANTS = typer.Option(False, "--all-tenants", help="Also the templated datasets of every active tenant of the registry.")
 
 
-def say_left_alone(desired: Definitions, scope: TenantScope, verb: str) -> None:
+def say_left_alone(desired: Definitions, scope: TenantScope, verb: str, fmt: str = "text") -> None:
     """plan and apply say it first, on stdout: a failure's message is still the first line of
-    stderr, and the last line of stdout is still the summary that scripts read."""
+    stderr, and the last line of stdout is still the summary that scripts read. Beside a JSON
+    document, which is all of stdout, it goes to stderr."""
     if (note := left_alone(desired, scope, verb)) is not None:
-        typer.echo(note)
+        if fmt == "text":
+            typer.echo(note)
+        else:
+            log(note, "WARNING")
 
 
 def left_alone(desired: Definitions, scope: TenantScope, verb: str) -> str | None:
@@ -61,10 +65,10 @@ class Watch:
 def progress(verb: str, describe: Callable[[Any], str], bar: bool = True) -> Iterator[Watch]:
     """A progress bar on a terminal (unless ``bar`` is False), else one line per tenant: a CI log
     keeps every line, and a bar would be noise there."""
-    if not sys.stderr.isatty():
+    if not sys.stderr.isatty() or json_logs():
 
         def line(outcome: TenantOutcome[Any], done: int, total: int) -> None:
-            typer.echo(f"[{done}/{total}] tenant {outcome.tenant}: {_state(outcome, describe)}", err=True)
+            log(f"[{done}/{total}] tenant {outcome.tenant}: {_state(outcome, describe)}")
 
         yield Watch(line)
         return
@@ -127,7 +131,7 @@ def _whose(registry: Registry | None, count: int) -> str:
 def report_failures(outcomes: list[TenantOutcome[Any]]) -> None:
     """Each failed tenant's whole message, on stderr."""
     for outcome in _failures(outcomes):
-        typer.echo(printable_lines(f"error: tenant {outcome.tenant}: {outcome.error}"), err=True)
+        log(printable_lines(f"error: tenant {outcome.tenant}: {outcome.error}"), "ERROR")
 
 
 def failed_line(outcomes: list[TenantOutcome[Any]]) -> str:
@@ -137,24 +141,31 @@ def failed_line(outcomes: list[TenantOutcome[Any]]) -> str:
     return f"{len(failed)} failed: " + ", ".join(f"{o.tenant} (exit {o.exit_code})" for o in failed)
 
 
-def run_plan(project: Project, backfill: bool, scope: TenantScope) -> int:
+def run_plan(project: Project, backfill: bool, scope: TenantScope, fmt: str = "text") -> int:
     """bqmanage plan: print the plan (and the tenants'); return the exit code."""
-    say_left_alone(project.definitions, scope, "plan")
+    say_left_alone(project.definitions, scope, "plan", fmt)
     with progress("planning", planned_steps) as watch:
         planned = project.plan(backfill=backfill, scope=scope, on_tenant=watch.tenant)
+    if fmt == "json":
+        from bqmanage.report.json_docs import compact, plan_doc
+
+        report_failures(planned.tenants)
+        typer.echo(compact(plan_doc(planned, project.settings.target)))
+        return plan_exit(planned)
     text, code = plan_with_tenants(planned, project.settings.target, project.runs_as)
     typer.echo(text)
     return code
 
 
-def run_apply(project: Project, dry_run: bool, backfill: bool, scope: TenantScope) -> int:
+def run_apply(project: Project, dry_run: bool, backfill: bool, scope: TenantScope, fmt: str = "text") -> int:
     """bqmanage apply: each step as it starts (stderr), each tenant as it ends; return the exit code."""
-    say_left_alone(project.definitions, scope, "apply")
+    say_left_alone(project.definitions, scope, "apply", fmt)
 
     def on_step(index: int, total: int, step: Step) -> None:
-        typer.echo(printable(f"[{index + 1}/{total}] {step.kind}: {step.reason}"), err=True)
+        log(printable(f"[{index + 1}/{total}] {step.kind}: {step.reason}"))
 
-    describe = planned_steps if dry_run else applied
+    # Each tenant's value is its ApplyOutcome; a dry run says what its plan would do.
+    describe: Callable[[ApplyOutcome], str] = (lambda o: planned_steps(o.planned)) if dry_run else applied
     try:
         with progress("applying", describe) as watch:
             outcome = project.apply(
@@ -165,16 +176,16 @@ def run_apply(project: Project, dry_run: bool, backfill: bool, scope: TenantScop
             raise
         # The interrupt landed after apply had finished (closing the warehouse): what it did is
         # done and recorded, so say what that was, then that the interrupt came too late to stop it.
-        apply_report(project.last_apply, project.settings.target, project.runs_as, dry_run)
-        typer.echo("interrupted after apply had completed; nothing was left undone", err=True)
+        apply_report(project.last_apply, project.settings.target, project.runs_as, dry_run, fmt)
+        log("interrupted after apply had completed; nothing was left undone", "ERROR")
         return EXIT_INTERRUPTED
-    return apply_report(outcome, project.settings.target, project.runs_as, dry_run)
+    return apply_report(outcome, project.settings.target, project.runs_as, dry_run, fmt)
 
 
-def apply_report(outcome: ApplyOutcome, target: str, runs_as: str | None, dry_run: bool) -> int:
+def apply_report(outcome: ApplyOutcome, target: str, runs_as: str | None, dry_run: bool, fmt: str = "text") -> int:
     """Print what apply did (or, in a dry run, would do); return the exit code."""
     from bqmanage.report import text as report
-    from bqmanage.tenants.fleet import TenantOutcome
+    from bqmanage.tenants.fleet import TenantOutcome, worst_exit
 
     steps = outcome.planned.plan.steps
     if dry_run:
@@ -182,6 +193,13 @@ def apply_report(outcome: ApplyOutcome, target: str, runs_as: str | None, dry_ru
         outcome.planned.tenants = [
             TenantOutcome(o.tenant, o.value.planned if o.value else None, o.error) for o in outcome.tenants
         ]
+    if fmt == "json":
+        from bqmanage.report.json_docs import apply_doc, compact
+
+        report_failures(outcome.tenants)
+        typer.echo(compact(apply_doc(outcome, target, dry_run)))
+        return EXIT_OK if dry_run else worst_exit(outcome.tenants)
+    if dry_run:
         text, _ = plan_with_tenants(outcome.planned, target, runs_as)
         typer.echo(text)
         return EXIT_OK
@@ -219,27 +237,38 @@ def plan_with_tenants(planned: PlanResult, target: str, runs_as: str | None) -> 
     """plan's text: the fixed datasets' plan, then each tenant's that has something to do; and
     the exit code, the worst of all (1 pending, 2 refused, 3 a tenant that could not be read)."""
     from bqmanage.report import text as report
-    from bqmanage.tenants.fleet import worst_exit
 
     parts = [report.plan_text(planned, target, runs_as)]
-    code = EXIT_BAD_INPUT if planned.plan.has_refused else EXIT_FINDINGS if planned.plan.steps else EXIT_OK
     if planned.tenants or planned.registry is not None:
-        pending = [o for o in planned.tenants if o.value is not None and (o.value.plan.steps or o.value.plan.has_refused)]
+        pending = _pending(planned)
         for outcome in pending:
             assert outcome.value is not None
             parts.append(
                 f"\n== tenant {outcome.tenant} ==\n"
                 + report.plan_text(outcome.value, f"{target} (tenant {outcome.tenant})", runs_as)
             )
-            code = max(code, EXIT_BAD_INPUT if outcome.value.plan.has_refused else EXIT_FINDINGS)
         report_failures(planned.tenants)
         ok = sum(1 for o in planned.tenants if o.value is not None) - len(pending)
         parts.append(
             f"\nTenants ({_whose(planned.registry, len(planned.tenants))}): {len(pending)} with changes, "
             f"{ok} up to date, {failed_line(planned.tenants)}."
         )
-        code = max(code, worst_exit(planned.tenants))
-    return "\n".join(parts), code
+    return "\n".join(parts), plan_exit(planned)
+
+
+def _pending(planned: PlanResult) -> list[TenantOutcome[PlanResult]]:
+    return [o for o in planned.tenants if o.value is not None and (o.value.plan.steps or o.value.plan.has_refused)]
+
+
+def plan_exit(planned: PlanResult) -> int:
+    """plan's exit code, the worst of all: 1 pending, 2 refused, 3 a tenant that could not be read."""
+    from bqmanage.tenants.fleet import worst_exit
+
+    def own(result: PlanResult) -> int:
+        return EXIT_BAD_INPUT if result.plan.has_refused else EXIT_FINDINGS if result.plan.steps else EXIT_OK
+
+    codes = [own(planned), *(own(o.value) for o in _pending(planned) if o.value is not None)]
+    return max(*codes, worst_exit(planned.tenants))
 
 
 def run_check(project: Project, fmt: str, scope: TenantScope, code: list[Path]) -> CheckResult:
@@ -268,7 +297,7 @@ def check_document(fmt: str, result: CheckResult, target: str, note: str | None)
     if note is not None:
         line = f"{note}\n"
         if fmt != "text":
-            typer.echo(note, err=True)
+            log(note, "WARNING")
     text = findings_document(
         fmt,
         result.findings,

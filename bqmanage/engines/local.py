@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ from bqmanage.model.names import RESERVED_PREFIX, is_own
 from bqmanage.model.rest import column_to_api, expiration_ms, table_to_api
 from bqmanage.model.schema import Column, Dataset, Table, TableRef
 from bqmanage.plan import Capabilities, Step
+from bqmanage.terminal import log
 
 META = RESERVED_PREFIX  # the side schema
 # Rows per committed chunk of a backfill: memory stays near 250 MB at any table size, and the
@@ -56,7 +56,7 @@ def _same(names: Names) -> None:
 
 
 def _stderr(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+    log(message, "WARNING")
 
 
 class LocalEngine(DuckQueries):
