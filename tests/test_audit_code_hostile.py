@@ -86,11 +86,19 @@ def test_columns_after_wide_characters_are_located_in_characters(tree: Path) -> 
 def _as_unprivileged(tree: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """The CLI as a user that file modes apply to: root reads a mode-000 file regardless."""
     command = [sys.executable, "-m", "bqmanage", "--schemas", SCHEMAS, "audit-code", *args]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
     if os.geteuid() == 0:
         if shutil.which("setpriv") is None:
             pytest.skip("running as root without setpriv: file modes cannot be tested")
-        command = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *command]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        unprivileged = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+        # The unprivileged user must reach the interpreter and the checkout: a clone inside a
+        # directory only root may enter (mktemp -d makes one) cannot be tested this way.
+        probe = subprocess.run(
+            [*unprivileged, sys.executable, "-c", "import bqmanage"], cwd=tree, env=env, capture_output=True, check=False
+        )
+        if probe.returncode != 0:
+            pytest.skip(f"an unprivileged user cannot run this checkout's Python ({ROOT} or its venv is root's alone)")
+        command = [*unprivileged, *command]
     return subprocess.run(command, cwd=tree, capture_output=True, text=True, env=env, timeout=120, check=False)
 
 
