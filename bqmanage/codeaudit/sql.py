@@ -75,9 +75,10 @@ def with_parameters(text: str, holes: tuple[tuple[int, int], ...]) -> str:
     parameter (``@_____``, same length). One inside an identifier or a string stays underscores.
     Templating placeholders in plain strings (%s, {name}, :name) are treated the same way."""
     template = [(m.start(), m.end()) for m in _TEMPLATE.finditer(text)]
-    for a, b in template:
-        text = text[:a] + ("@" if b - a == 1 else "_" * (b - a)) + text[b:]  # :name becomes @name
     chars = list(text)
+    for a, b in template:  # same length, in place: rebuilding the string each time is quadratic
+        chars[a:b] = "@" if b - a == 1 else "_" * (b - a)  # :name becomes @name
+    text = "".join(chars)
     for a, b in [*holes, *((a, b) for a, b in template if b - a > 1)]:
         before = text[a - 1] if a > 0 else " "
         after = text[b] if b < len(text) else " "
@@ -103,6 +104,7 @@ class SqlglotAnalyzer:
         logging.getLogger("sqlglot").setLevel(logging.ERROR)  # it warns on syntax it falls back on
         self._sqlglot = sqlglot
         self.index = index
+        self._columns: dict[tuple[str, str], dict[str, str] | None] = {}
 
     def check(self, sql: str) -> list[SqlIssue] | None:
         from sqlglot import exp
@@ -121,11 +123,12 @@ class SqlglotAnalyzer:
         return issues
 
     def _known(self, table: exp.Table) -> dict[str, str] | None:
-        """The columns of a defined managed table (lower-case -> as defined), else None."""
-        defined = self.index.tables_by_dataset.get(table.db, {}).get(table.name) if table.db else None
-        if defined is None:
-            return None
-        return {c.name.lower(): c.name for c in defined.columns}
+        """The columns of a defined managed table (lower-case -> as defined), else None; once per table."""
+        key = (table.db, table.name)
+        if key not in self._columns:
+            defined = self.index.tables_by_dataset.get(table.db, {}).get(table.name) if table.db else None
+            self._columns[key] = None if defined is None else {c.name.lower(): c.name for c in defined.columns}
+        return self._columns[key]
 
     def _tables(self, tree: exp.Expr) -> list[SqlIssue]:
         from sqlglot import exp
@@ -163,11 +166,20 @@ Sources = dict[str, "dict[str, str] | None"]  # alias -> known columns, or None 
 
 
 class _Resolver:
-    """Resolve every column of one statement against the tables in its scope."""
+    """Resolve every column of one statement against the tables in its scope. A scope's sources and
+    aliases are built once per scope node (by id; the tree outlives this), not once per column."""
 
     def __init__(self, index: LegacyIndex, known: Any) -> None:
         self.index = index
         self.known = known
+        self._sources_cache: dict[int, tuple[Sources, dict[str, exp.Table]]] = {}
+        self._aliases_cache: dict[int, set[str]] = {}
+
+    def aliases(self, scope: exp.Expr) -> set[str]:
+        cached = self._aliases_cache.get(id(scope))
+        if cached is None:
+            cached = self._aliases_cache[id(scope)] = _aliases(scope)
+        return cached
 
     def issues(self, tree: exp.Expr) -> list[SqlIssue]:
         from sqlglot import exp
@@ -180,8 +192,9 @@ class _Resolver:
         if isinstance(tree, exp.Insert) and isinstance(tree.this, exp.Schema) and isinstance(tree.this.this, exp.Table):
             target = tree.this.this
             columns = self.known(target)
+            allowed = columns.keys() | PSEUDO_COLUMNS if columns is not None else set()  # once, not per column
             for ident in tree.this.expressions if columns is not None else ():
-                if isinstance(ident, exp.Identifier) and ident.name.lower() not in columns.keys() | PSEUDO_COLUMNS:
+                if isinstance(ident, exp.Identifier) and ident.name.lower() not in allowed:
                     out.append(self._unknown(ident.name, ident, target, columns))
         return out
 
@@ -198,6 +211,12 @@ class _Resolver:
         return chain
 
     def _sources(self, scope: exp.Expr) -> tuple[Sources, dict[str, exp.Table]]:
+        cached = self._sources_cache.get(id(scope))
+        if cached is None:
+            cached = self._sources_cache[id(scope)] = self._scope_sources(scope)
+        return cached
+
+    def _scope_sources(self, scope: exp.Expr) -> tuple[Sources, dict[str, exp.Table]]:
         from sqlglot import exp
 
         found: list[exp.Expr] = []
@@ -262,7 +281,7 @@ class _Resolver:
             return None
         if any(name.lower() in columns for columns in every if columns is not None):
             return None
-        if any(name in sources for sources, _ in chain) or name.lower() in _aliases(scopes[0]):
+        if any(name in sources for sources, _ in chain) or name.lower() in self.aliases(scopes[0]):
             return None  # a whole row by its alias, or a SELECT alias in GROUP BY / ORDER BY
         own_sources, own_tables = chain[0]
         table = next(iter(own_tables.values()), None)
