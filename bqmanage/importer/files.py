@@ -105,6 +105,7 @@ def stage(out: Path, files: dict[str, str], renames: dict[str, str] | None = Non
         for rel, text in sorted(files.items()):
             head, _, tail = rel.partition("/")
             final = _existing_spelling(out / renames.get(head, head) / tail)
+            _refuse_links(out, final)
             _write(check / final.relative_to(out), text)
             _write(root / "out" / final.relative_to(out), text)
             generated.append(GeneratedFile(final, text, final.read_text(encoding="utf-8") if final.is_file() else None))
@@ -138,6 +139,16 @@ def _existing_spelling(path: Path) -> Path:
     """A table already defined as ``<table>.yml`` keeps that file: two files would define it twice."""
     yml = path.with_suffix(".yml")
     return yml if path.suffix == ".yaml" and not path.exists() and yml.is_file() else path
+
+
+def _refuse_links(out: Path, final: Path) -> None:
+    """Refuse a file whose dataset directory or itself is a symbolic link: the staged copy keeps
+    links as links, so writing the file would write through one, wherever it leads."""
+    place = out
+    for part in final.relative_to(out).parts:
+        place = place / part
+        if place.is_symlink():
+            raise UsageError(f"import: {place} is a symbolic link; import does not write through links; nothing written")
 
 
 def _write(path: Path, text: str) -> None:
