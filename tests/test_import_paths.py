@@ -130,3 +130,13 @@ def test_a_dataset_directory_linked_outside_is_refused_and_its_target_is_left_al
     assert "symbolic link" in line and "nothing written" in line
     assert _sums(outside) == before
     assert not [p for p in os.listdir(applied) if p.startswith(".bqmanage-import")]
+
+
+def test_out_as_the_working_directory_stages_beside_it_not_inside_it(applied: Path) -> None:
+    before = _sums(applied)
+    result = run_cli("import", "--dataset", "tenants", "--out", ".")
+    assert result.exit_code == 2 and "Traceback" not in result.stderr
+    assert len(result.stderr) < 2000, result.stderr[:300]
+    assert result.stderr.rstrip().endswith("nothing was written.")
+    assert _sums(applied) == before
+    assert not [p for p in os.listdir(applied.parent) if p.startswith(".bqmanage-import")]

@@ -86,9 +86,14 @@ def stage(out: Path, files: dict[str, str], renames: dict[str, str] | None = Non
             raise UsageError(f"import: {rel!r} would not be a file of one dataset directory under --out; nothing written")
     if not files:
         return Staged(out, Path(tempfile.mkdtemp(prefix=".bqmanage-import-")), [])  # nothing to validate or move
+    # Staged beside --out's real directory, never inside it: --out . would stage under the tree it
+    # copies, and the copy would copy itself until the path grows too long.
+    real = Path(os.path.realpath(out))
+    if real.parent == real:
+        raise UsageError(f"--out {out}: the filesystem root cannot hold definitions; nothing written")
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        root = Path(tempfile.mkdtemp(prefix=".bqmanage-import-", dir=out.parent))
+        real.parent.mkdir(parents=True, exist_ok=True)
+        root = Path(tempfile.mkdtemp(prefix=".bqmanage-import-", dir=real.parent))
     except OSError as exc:
         raise UsageError(f"--out {out}: cannot write there: {exc.strerror or exc}; nothing written") from None
     try:
