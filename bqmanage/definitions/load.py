@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bqmanage.definitions.forked import map_in_two, may_fork
-from bqmanage.definitions.source_text import SourceError, os_reason, read_text
+from bqmanage.definitions.source_text import SourceError, leaves, os_reason, read_text
 from bqmanage.definitions.tree import DatasetDir, TableFile, cross_file_problems, forget_resolved
 from bqmanage.definitions.tree import display_of as _display
 from bqmanage.definitions.validate import validate_dataset, validate_table
@@ -84,7 +84,7 @@ def _read_dataset(dataset_dir: Path) -> _DatasetRead:
     root = os.path.realpath(dataset_dir.parent)
     for file in _definition_files(dataset_dir, problems):
         display = _display(file)
-        if file.is_symlink() and _leaves(file, root):
+        if file.is_symlink() and leaves(file, root):
             problems.append(Problem(display, None, "", LINK_OUT))  # not read: its content is no definition's
             continue
         table_file = TableFile(display, file.stem)
@@ -125,7 +125,7 @@ def _dataset_dirs(schemas_dir: Path, problems: list[Problem]) -> list[Path]:
                 Problem(_display(entry), None, "", f"{what}; a table definition goes in schemas/<dataset>/<table>.yaml")
             )
         elif entry.is_dir():
-            if entry.is_symlink() and _leaves(entry, os.path.realpath(schemas_dir)):
+            if entry.is_symlink() and leaves(entry, os.path.realpath(schemas_dir)):
                 problems.append(Problem(_display(entry), None, "", LINK_OUT))
                 continue
             dirs.append(entry)
@@ -140,11 +140,6 @@ def _dataset_dirs(schemas_dir: Path, problems: list[Problem]) -> list[Path]:
 # A link may rename or share a definition inside the tree; one that leaves it would have bqmanage
 # read (and quote, in its problems) whatever file it points at: a token file, a config elsewhere.
 LINK_OUT = "is a symbolic link to outside the definitions directory; not read (copy the file in instead)"
-
-
-def _leaves(link: Path, root: str) -> bool:
-    target = os.path.realpath(link)
-    return target != root and not target.startswith(root.rstrip("/") + "/")
 
 
 def _definition_files(dataset_dir: Path, problems: list[Problem]) -> list[Path]:
