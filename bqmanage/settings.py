@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from bqmanage.codeaudit.config import AuditCodeConfig
-from bqmanage.definitions.source_text import SourceError, read_text
+from bqmanage.definitions.source_text import SourceError, leaves, read_text
 from bqmanage.definitions.yaml_source import parse_yaml
 from bqmanage.errors import ConfigError
 from bqmanage.model.names import label_problem, project_problem
@@ -153,6 +153,10 @@ def _read_config(path: Path | None) -> ConfigFile:
         if explicit:
             raise ConfigError(f"{path}: config file not found")
         return ConfigFile()
+    # A link out of its directory would have bqmanage read, and quote in its problems, whatever
+    # file it leads to (a key file, /etc/shadow): refused unread, as the definitions refuse one.
+    if path.is_symlink() and leaves(path, os.path.realpath(path.parent)):
+        raise ConfigError(f"{path}: is a symbolic link to outside its directory; not read (copy the file in instead)")
     try:
         text = read_text(path, str(path), kind="config file")
     except SourceError as exc:

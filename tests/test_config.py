@@ -58,3 +58,17 @@ def test_help_lists_the_tuning_variables() -> None:
 
     text = run_cli("--help").stdout
     assert all(name in text for name in ENVIRONMENT)
+
+
+def test_a_config_linked_out_of_its_directory_is_refused_unread(workdir: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+    secret = tmp_path_factory.mktemp("elsewhere") / "secret"
+    secret.write_text("root:$6$hash-that-must-not-leak:19000:0:99999:7:::\n")
+    before = secret.read_bytes()
+    Path("bqmanage.yaml").symlink_to(secret)
+    result = run_cli("validate")
+    assert result.exit_code == 2 and "Traceback" not in result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: bqmanage.yaml:"), result.stderr
+    assert "symbolic link" in lines[0]
+    assert "hash-that-must-not-leak" not in result.stdout + result.stderr and "root" not in result.stderr
+    assert secret.read_bytes() == before

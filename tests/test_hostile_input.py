@@ -348,3 +348,12 @@ def test_default_config_is_a_dangling_symlink(unchanged: Path) -> None:
 def test_empty_config_is_fine(unchanged: Path) -> None:
     Path("bqmanage.yaml").write_text("# nothing configured yet\n")
     assert run_cli("validate").exit_code == 0
+
+
+def test_a_schemas_directory_with_entries_that_cannot_be_read_is_bad_input_located(workdir: Path) -> None:
+    # /proc holds entries that stat refuses even to root (another namespace's /proc/1/cwd).
+    result = run_cli("--schemas", "/proc", "validate")
+    assert result.exit_code == 2 and "Traceback" not in result.stderr
+    lines = [line.removeprefix("error: ") for line in result.stderr.splitlines()]
+    assert lines and all(line.startswith("/proc") for line in lines[:-1]), lines[:3]
+    assert lines[-1].endswith("problems in the definitions.")

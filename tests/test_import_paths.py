@@ -113,3 +113,30 @@ def test_an_out_that_cannot_hold_definitions_is_refused_before_reading(out: str,
 def test_an_out_in_an_unwritable_directory_is_refused(unwritable: Path, applied: Path) -> None:
     _one_error(run_cli("import", "--all", "--out", "locked/schemas"), "--out locked/schemas:")
     assert list(unwritable.iterdir()) == []
+
+
+def _sums(root: Path) -> dict[str, bytes]:
+    return {p: (root / p).read_bytes() for p in _tree(root) if (root / p).is_file()}
+
+
+def test_a_dataset_directory_linked_outside_is_refused_and_its_target_is_left_alone(applied: Path, tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "tenant_profiles.yaml").write_text("keep\n")
+    (applied / "schemas/tenants").rename(tmp_path / "bak")
+    (applied / "schemas/tenants").symlink_to(outside)
+    before = _sums(outside)
+    line = _one_error(run_cli("import", "--dataset", "tenants"), "import: schemas/tenants")
+    assert "symbolic link" in line and "nothing written" in line
+    assert _sums(outside) == before
+    assert not [p for p in os.listdir(applied) if p.startswith(".bqmanage-import")]
+
+
+def test_out_as_the_working_directory_stages_beside_it_not_inside_it(applied: Path) -> None:
+    before = _sums(applied)
+    result = run_cli("import", "--dataset", "tenants", "--out", ".")
+    assert result.exit_code == 2 and "Traceback" not in result.stderr
+    assert len(result.stderr) < 2000, result.stderr[:300]
+    assert result.stderr.rstrip().endswith("nothing was written.")
+    assert _sums(applied) == before
+    assert not [p for p in os.listdir(applied.parent) if p.startswith(".bqmanage-import")]

@@ -225,3 +225,21 @@ def test_a_definition_file_named_with_a_line_break_is_reported_on_one_line(workd
     assert result.exit_code == 2
     _no_raw_controls(result.stderr)
     assert os.path.exists("schemas/tenants/x\n::error::y.yaml")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "# Usage\n\nRun `bqmanage check -o report.txt`; it prints:\n\nClean: target local matches the definitions\n",
+        '{"$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object"}\n',
+        '{"clean": true, "findings": [], "owner": "ops"}\n',
+        '{"$schema": "https://json.schemastore.org/sarif-2.1.0.json", "runs": [{"tool": {"driver": {"name": "other"}}}]}\n',
+        "# Notes\n\nbqmanage report sha256:" + "0" * 64 + "\n",
+    ],
+)
+def test_a_document_that_only_looks_like_a_report_is_never_replaced(text: str, applied: Path) -> None:
+    write(Path("README.md"), text)
+    before = _state(Path("README.md"))
+    message = _one_error(run_cli("check", "-o", "README.md"), "README.md")
+    assert "not an earlier bqmanage report" in message
+    assert _state(Path("README.md")) == before

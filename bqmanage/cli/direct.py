@@ -140,7 +140,7 @@ def audit_code(
     from bqmanage.errors import UsageError
     from bqmanage.project import Project
     from bqmanage.report import code as code_report
-    from bqmanage.report.file import check_format, findings_document, writable, write_whole
+    from bqmanage.report.file import check_format, findings_document, sealed, writable, write_whole
 
     check_format(fmt)
     if analyzer not in (None, "sqlglot", "googlesql"):
@@ -169,7 +169,7 @@ def audit_code(
             log(diff.rstrip("\n"))
     text = findings_document(fmt, result.findings, desired, lambda: code_report.findings_text(result), result.summary())
     if report_path:
-        write_whole(report_path, text)
+        write_whole(report_path, sealed(fmt, text))
     else:
         echo(text, nl=False)
     return EXIT_OK if result.clean else EXIT_FINDINGS

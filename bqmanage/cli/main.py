@@ -218,7 +218,7 @@ def check(
 
     Example: bqmanage --target bigquery --project my-proj check --format sarif -o drift.sarif
     """
-    from bqmanage.report.file import check_format, writable, write_whole
+    from bqmanage.report.file import check_format, sealed, writable, write_whole
     from bqmanage.tenants.scope import TenantScope
 
     check_format(fmt)
@@ -232,7 +232,7 @@ def check(
     note = cli_templates.left_alone(project.definitions, scope, "check")
     text, exit_code = cli_templates.check_document(fmt, result, project.settings.target, note)
     if report_path:
-        write_whole(report_path, text)
+        write_whole(report_path, sealed(fmt, text))
     else:
         typer.echo(text, nl=False)
     raise typer.Exit(exit_code)

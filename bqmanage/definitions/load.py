@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bqmanage.definitions.forked import map_in_two, may_fork
-from bqmanage.definitions.source_text import SourceError, os_reason, read_text
+from bqmanage.definitions.source_text import SourceError, leaves, os_reason, read_text
 from bqmanage.definitions.tree import DatasetDir, TableFile, cross_file_problems, forget_resolved
 from bqmanage.definitions.tree import display_of as _display
 from bqmanage.definitions.validate import validate_dataset, validate_table
@@ -29,7 +29,11 @@ YAML_SUFFIXES = (".yaml", ".yml")
 
 def load_definitions(schemas_dir: Path) -> Definitions:
     """Read and validate every definition under ``schemas_dir``; raise DefinitionError on any problem."""
-    if not schemas_dir.is_dir():
+    try:
+        found = schemas_dir.is_dir()
+    except OSError as exc:  # is_dir lets a permission error through
+        raise DefinitionError([Problem(str(schemas_dir), None, "", f"cannot read: {os_reason(exc, schemas_dir)}")]) from None
+    if not found:
         raise DefinitionError([Problem(str(schemas_dir), None, "", "schemas directory not found")])
     forget_resolved()
     problems: list[Problem] = []
@@ -84,7 +88,7 @@ def _read_dataset(dataset_dir: Path) -> _DatasetRead:
     root = os.path.realpath(dataset_dir.parent)
     for file in _definition_files(dataset_dir, problems):
         display = _display(file)
-        if file.is_symlink() and _leaves(file, root):
+        if file.is_symlink() and leaves(file, root):
             problems.append(Problem(display, None, "", LINK_OUT))  # not read: its content is no definition's
             continue
         table_file = TableFile(display, file.stem)
@@ -120,16 +124,16 @@ def _dataset_dirs(schemas_dir: Path, problems: list[Problem]) -> list[Path]:
     dirs = []
     for entry in _entries(schemas_dir, problems):
         if entry.name.endswith(YAML_SUFFIXES):
-            what = "is a directory named like a YAML file" if entry.is_dir() else "is not in a dataset directory"
+            what = "is a directory named like a YAML file" if _is_dir(entry) else "is not in a dataset directory"
             problems.append(
                 Problem(_display(entry), None, "", f"{what}; a table definition goes in schemas/<dataset>/<table>.yaml")
             )
-        elif entry.is_dir():
-            if entry.is_symlink() and _leaves(entry, os.path.realpath(schemas_dir)):
+        elif _is_dir(entry, problems):
+            if entry.is_symlink() and leaves(entry, os.path.realpath(schemas_dir)):
                 problems.append(Problem(_display(entry), None, "", LINK_OUT))
                 continue
             dirs.append(entry)
-        elif entry.is_symlink():
+        elif entry.is_symlink() and not (problems and problems[-1].path == _display(entry)):  # said once
             try:
                 os.stat(entry)  # fine when it links to a file; a loop or a dangling link was meant as a dataset
             except OSError as exc:
@@ -140,11 +144,6 @@ def _dataset_dirs(schemas_dir: Path, problems: list[Problem]) -> list[Path]:
 # A link may rename or share a definition inside the tree; one that leaves it would have bqmanage
 # read (and quote, in its problems) whatever file it points at: a token file, a config elsewhere.
 LINK_OUT = "is a symbolic link to outside the definitions directory; not read (copy the file in instead)"
-
-
-def _leaves(link: Path, root: str) -> bool:
-    target = os.path.realpath(link)
-    return target != root and not target.startswith(root.rstrip("/") + "/")
 
 
 def _definition_files(dataset_dir: Path, problems: list[Problem]) -> list[Path]:
@@ -161,7 +160,7 @@ def _definition_files(dataset_dir: Path, problems: list[Problem]) -> list[Path]:
                     f"definition files end in .yaml or .yml (lower case); rename it to {entry.stem}{entry.suffix.lower()}",
                 )
             )
-        elif not entry.suffix and entry.is_dir() and any(p.suffix.lower() in YAML_SUFFIXES for p in _safe_iterdir(entry)):
+        elif not entry.suffix and _is_dir(entry) and any(p.suffix.lower() in YAML_SUFFIXES for p in _safe_iterdir(entry)):
             problems.append(
                 Problem(
                     _display(entry),
@@ -172,6 +171,16 @@ def _definition_files(dataset_dir: Path, problems: list[Problem]) -> list[Path]:
                 )
             )
     return [entry for suffix in YAML_SUFFIXES for entry in entries if entry.suffix == suffix]
+
+
+def _is_dir(entry: Path, problems: list[Problem] | None = None) -> bool:
+    """Path.is_dir, but a permission error (a /proc entry) is a problem, or not a directory, never a traceback."""
+    try:
+        return entry.is_dir()
+    except OSError as exc:
+        if problems is not None:
+            problems.append(Problem(_display(entry), None, "", f"cannot read: {os_reason(exc, entry)}"))
+        return False
 
 
 def _safe_iterdir(directory: Path) -> list[Path]:

@@ -27,6 +27,12 @@ class SourceError(Exception):
         super().__init__(str(problem))
 
 
+def leaves(link: Path, root: str) -> bool:
+    """Whether ``link`` leads outside the directory ``root`` (a real path)."""
+    target = os.path.realpath(link)
+    return target != root and not target.startswith(root.rstrip("/") + "/")
+
+
 def read_text(path: Path, display: str, kind: str = "YAML file") -> str:
     """The text of one regular file, read once and decoded strictly as UTF-8.
 

@@ -86,9 +86,14 @@ def stage(out: Path, files: dict[str, str], renames: dict[str, str] | None = Non
             raise UsageError(f"import: {rel!r} would not be a file of one dataset directory under --out; nothing written")
     if not files:
         return Staged(out, Path(tempfile.mkdtemp(prefix=".bqmanage-import-")), [])  # nothing to validate or move
+    # Staged beside --out's real directory, never inside it: --out . would stage under the tree it
+    # copies, and the copy would copy itself until the path grows too long.
+    real = Path(os.path.realpath(out))
+    if real.parent == real:
+        raise UsageError(f"--out {out}: the filesystem root cannot hold definitions; nothing written")
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        root = Path(tempfile.mkdtemp(prefix=".bqmanage-import-", dir=out.parent))
+        real.parent.mkdir(parents=True, exist_ok=True)
+        root = Path(tempfile.mkdtemp(prefix=".bqmanage-import-", dir=real.parent))
     except OSError as exc:
         raise UsageError(f"--out {out}: cannot write there: {exc.strerror or exc}; nothing written") from None
     try:
@@ -105,6 +110,7 @@ def stage(out: Path, files: dict[str, str], renames: dict[str, str] | None = Non
         for rel, text in sorted(files.items()):
             head, _, tail = rel.partition("/")
             final = _existing_spelling(out / renames.get(head, head) / tail)
+            _refuse_links(out, final)
             _write(check / final.relative_to(out), text)
             _write(root / "out" / final.relative_to(out), text)
             generated.append(GeneratedFile(final, text, final.read_text(encoding="utf-8") if final.is_file() else None))
@@ -138,6 +144,16 @@ def _existing_spelling(path: Path) -> Path:
     """A table already defined as ``<table>.yml`` keeps that file: two files would define it twice."""
     yml = path.with_suffix(".yml")
     return yml if path.suffix == ".yaml" and not path.exists() and yml.is_file() else path
+
+
+def _refuse_links(out: Path, final: Path) -> None:
+    """Refuse a file whose dataset directory or itself is a symbolic link: the staged copy keeps
+    links as links, so writing the file would write through one, wherever it leads."""
+    place = out
+    for part in final.relative_to(out).parts:
+        place = place / part
+        if place.is_symlink():
+            raise UsageError(f"import: {place} is a symbolic link; import does not write through links; nothing written")
 
 
 def _write(path: Path, text: str) -> None:

@@ -3,6 +3,8 @@ when it cannot be written, and written whole or not at all."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -98,34 +100,51 @@ def _under(path: Path, place: Path) -> bool:
     return path == real or real in path.parents
 
 
-# How every report bqmanage writes begins (JSON, SARIF) or ends (text: check's and audit-code's
-# summary lines, then at most a note on tenants).
-_JSON_HEAD = re.compile(r'\{\s*"(clean|\$schema)": ')
-_TEXT_TAIL = re.compile(
-    r"^(Clean: (target \S+ matches the definitions|no legacy names)"
-    r"|\d+ finding\(s\) (on target \S+|in \d+ file\(s\)): \d+ error\(s\), \d+ warning\(s\)\.$"
-    r"|Read \d+ file\(s\), parsed \d+ )",
-    re.MULTILINE,
-)
+_SEAL = re.compile(rb"\nbqmanage report sha256:([0-9a-f]{64})\n\Z")
+
+
+def sealed(fmt: str, text: str) -> str:
+    """The report as its file holds it. A text report ends in a line with the SHA-256 of all that
+    precedes it: the proof, when the next run is asked to replace the file, that bqmanage wrote
+    it. A document that only quotes a report (a README) cannot carry the right sum by accident."""
+    if fmt != "text":
+        return text  # JSON and SARIF are recognised by parsing them
+    body = text if text.endswith("\n") else text + "\n"
+    return f"{body}bqmanage report sha256:{hashlib.sha256(body.encode()).hexdigest()}\n"
 
 
 def _replaceable(path: Path, inside: bool) -> bool:
-    """Whether an existing file may be replaced by a report: empty (outside audited trees), or one."""
+    """Whether an existing file may be replaced by a report: empty (outside audited trees), or one
+    bqmanage provably wrote; anything a heuristic could mistake (a README, a JSON schema) is not."""
     try:
-        with open(path, "rb") as handle:
-            head = handle.read(4096)
-            size = os.fstat(handle.fileno()).st_size
-            handle.seek(max(0, size - 4096))
-            tail = handle.read(4096)
+        data = path.read_bytes()
     except OSError:
         return True  # unreadable: the permission check that follows says so
-    if not head:
+    if not data:
         return not inside
-    if b"\0" in head:
-        return False  # binary: a database, an image, never a report
-    if _JSON_HEAD.match(head.decode("utf-8", "replace")):
-        return True
-    return _TEXT_TAIL.search(tail.decode("utf-8", "replace")) is not None
+    seal = _SEAL.search(data)
+    if seal:
+        return hashlib.sha256(data[: seal.start() + 1]).hexdigest() == seal.group(1).decode()
+    try:
+        document = json.loads(data)
+    except ValueError:
+        return False
+    if not isinstance(document, dict):
+        return False
+    if "runs" in document:  # SARIF: its tool is bqmanage
+        runs = document.get("runs")
+        return isinstance(runs, list) and len(runs) == 1 and _driver(runs[0]) == "bqmanage"
+    # Findings JSON: exactly the keys bqmanage writes
+    keys = set(document)
+    return {"clean", "findings"} <= keys <= {"clean", "findings", "summary", "tenants"} and (
+        isinstance(document["clean"], bool) and isinstance(document["findings"], list)
+    )
+
+
+def _driver(run: object) -> object:
+    tool = run.get("tool") if isinstance(run, dict) else None
+    driver = tool.get("driver") if isinstance(tool, dict) else None
+    return driver.get("name") if isinstance(driver, dict) else None
 
 
 def write_whole(path: Path, text: str) -> None:
