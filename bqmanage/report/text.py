@@ -227,7 +227,7 @@ def tenants_text(listing: TenantListing) -> str:
     statuses: dict[str, int] = {}
     for t in listing.tenants:
         statuses[t.status] = statuses.get(t.status, 0) + 1
-    counts = ", ".join(f"{n} {s}" for s, n in sorted(statuses.items()))
+    counts = ", ".join(f"{n} {printable(s)}" for s, n in sorted(statuses.items()))  # the registry's statuses
     lines.append(
         f"{len(listing.tenants)} tenant(s) in {listing.registry}" + (f": {counts}" if counts else "") + ". "
         f"Usage today from {listing.quota_table} (used/limit; '-': no row today)."
