@@ -186,6 +186,14 @@ def test_tenant_name_with_control_characters_is_refused_and_nothing_written(appl
     assert _state(DB) == before
 
 
+def test_a_tenant_name_longer_than_a_label_is_refused_and_nothing_written(applied: Path) -> None:
+    before = _state(DB)
+    message = _one_error(run_cli("tenant", "add", "evil1", "--name", "n" * 100_000), "--name:")
+    assert len(message) < 200  # named by its length, not printed
+    assert _state(DB) == before
+    assert run_cli("tenant", "add", "evil1", "--name", "n" * 1024).exit_code == 0
+
+
 def test_tenant_list_escapes_names_written_around_bqmanage(applied: Path) -> None:
     assert run_cli("tenant", "add", "evil1", "--name", "Evil").exit_code == 0
     con = duckdb.connect(str(DB))
