@@ -9,6 +9,7 @@ from bqmanage.check.findings import Finding
 from bqmanage.errors import LIST_LIMIT
 from bqmanage.ledger import LEDGER
 from bqmanage.model.schema import Table
+from bqmanage.tenants.ids import RULE
 from bqmanage.terminal import printable, printable_lines
 
 if TYPE_CHECKING:
@@ -152,6 +153,15 @@ def reset_text(report: ResetReport) -> str:
     if report.bytes_estimate is not None:
         lines.append(f"BigQuery estimates the MERGE scans {report.bytes_estimate:,} bytes.")
     return "\n".join(lines) + "\n"
+
+
+def invalid_tenants_text(report: ResetReport) -> str:
+    """Why a reset exits 2 when the registry lists ids that check and apply --all-tenants refuse."""
+    skipped = "would skip" if report.dry_run else "skipped"
+    return (
+        f"{report.registry} lists {len(report.invalid_tenants)} active tenant id(s) that break the tenant-id rule: "
+        f"{name_list(report.invalid_tenants)}; the reset {skipped} them ({RULE}). Fix or remove those rows."
+    )
 
 
 def registry_duplicates_text(report: ResetReport) -> str:

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from bqmanage.errors import NotAppliedError, WarehouseError
+from bqmanage.tenants.ids import tenant_id_problem
 from bqmanage.tenants.registry import read_statuses
 from bqmanage.tenants.reset_sql import ResetSql, not_applied_message
 
@@ -48,6 +49,7 @@ class ResetReport:
     without_history: list[str] = field(default_factory=list)  # registry defaults
     carried_from_older: list[str] = field(default_factory=list)  # latest row older than the lookback
     registry_duplicates: list[str] = field(default_factory=list)  # active tenants listed more than once
+    invalid_tenants: list[str] = field(default_factory=list)  # active ids the tenant-id rule refuses: skipped
     bytes_estimate: int | None = None
 
     def to_json(self) -> dict[str, object]:
@@ -67,9 +69,10 @@ def run_reset(engine: Engine, sql: ResetSql, day: dt.date, dry_run: bool, target
         already_current=0,
         dry_run=dry_run,
     )
+    if tenant is None:
+        active, report.invalid_tenants = _guarded(engine, sql, target, lambda: _active_tenants(engine, sql))
     if dry_run or sql.older is None or tenant is not None:
         return _with_status_first(engine, sql, day, report, target, tenant)
-    active = _guarded(engine, sql, target, lambda: _active_tenants(engine, sql))
     report.active_tenants = len(set(active))
     report.registry_duplicates = sorted(t for t, n in Counter(active).items() if n > 1)
     first = _guarded(engine, sql, target, lambda: engine.dml(sql.merge, _merge_params(sql, day, window_only=True), "reset"))
@@ -139,9 +142,13 @@ def _reset_one(
     return report
 
 
-def _active_tenants(engine: Engine, sql: ResetSql) -> list[Any]:
-    """The active tenants of the registry, a tenant listed twice twice."""
-    return [tenant for tenant, active in read_statuses(engine, sql.registry, sql.quota) if active]
+def _active_tenants(engine: Engine, sql: ResetSql) -> tuple[list[Any], list[str]]:
+    """The active tenants of the registry, a tenant listed twice twice; and, apart, the active ids
+    that break the tenant-id rule, which the statements skip (``ResetSql.active``) as check and
+    apply --all-tenants refuse them."""
+    active = [tenant for tenant, on in read_statuses(engine, sql.registry, sql.quota) if on]
+    invalid = sorted({str(t) for t in active if not isinstance(t, str) or tenant_id_problem(t) is not None})
+    return [t for t in active if isinstance(t, str) and tenant_id_problem(t) is None], invalid
 
 
 def _older(engine: Engine, sql: ResetSql, day: dt.date, absent: list[Any]) -> dict[Any, dt.date]:

@@ -28,6 +28,7 @@ from bqmanage.model.defaults import default_expression
 from bqmanage.model.names import quote, string_literal
 from bqmanage.model.schema import Column, Definitions, QuotaSpec, Table
 from bqmanage.render import every_partition_sql
+from bqmanage.tenants.ids import SQL_PATTERN
 from bqmanage.tenants.registry import registry_of, the_quota_table
 
 _NOW = {"TIMESTAMP": "CURRENT_TIMESTAMP()", "DATETIME": "CURRENT_DATETIME()", "DATE": "CURRENT_DATE()", "TIME": "CURRENT_TIME()"}
@@ -126,7 +127,11 @@ class _Sql:
 
     @property
     def active(self) -> str:
-        return f"r.{quote(self.quota.status_column)} = {string_literal(self.quota.active_status)}{self.only('r')}"
+        """Active tenants whose id keeps the tenant-id rule: a row written around bqmanage with an
+        id that check and apply refuse gets no quota row either (the reset reports it)."""
+        status = f"r.{quote(self.quota.status_column)} = {string_literal(self.quota.active_status)}"
+        valid = f"REGEXP_CONTAINS(r.{self.tenant}, {string_literal(SQL_PATTERN)})"
+        return f"{status} AND {valid}{self.only('r')}"
 
     def every_partition(self, alias: str) -> str:
         """`` AND <a filter keeping every row>`` on a scan of the quota table, when BigQuery needs one
