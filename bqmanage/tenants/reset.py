@@ -69,10 +69,9 @@ def run_reset(engine: Engine, sql: ResetSql, day: dt.date, dry_run: bool, target
         already_current=0,
         dry_run=dry_run,
     )
-    if tenant is None:
-        active, report.invalid_tenants = _guarded(engine, sql, target, lambda: _active_tenants(engine, sql))
     if dry_run or sql.older is None or tenant is not None:
         return _with_status_first(engine, sql, day, report, target, tenant)
+    active, report.invalid_tenants = _guarded(engine, sql, target, lambda: _active_tenants(engine, sql))
     report.active_tenants = len(set(active))
     report.registry_duplicates = sorted(t for t, n in Counter(active).items() if n > 1)
     first = _guarded(engine, sql, target, lambda: engine.dml(sql.merge, _merge_params(sql, day, window_only=True), "reset"))
@@ -80,7 +79,7 @@ def run_reset(engine: Engine, sql: ResetSql, day: dt.date, dry_run: bool, target
     if report.new_rows != report.active_tenants:
         # Someone was already current, or has no row in the window: name them, and give the
         # latter their row from an older one or from the registry.
-        status = engine.query(sql.status, {"run_date": day}, label="reset")
+        status = [r for r in engine.query(sql.status, {"run_date": day}, label="reset") if r["valid"]]
         report.already_current = max(0, sum(1 for r in status if r["current_rows"]) - report.new_rows)
         absent = sorted(r["tenant"] for r in status if not r["current_rows"])
         if absent:
@@ -98,7 +97,9 @@ def _with_status_first(
 ) -> ResetReport:
     """The reset that reads its status first: a dry run, ``in_place``, and one tenant's."""
     params: dict[str, object] = {"run_date": day} if tenant is None else {"run_date": day, "tenant": tenant}
-    before = _guarded(engine, sql, target, lambda: engine.query(sql.status, params, label="reset"))
+    read = _guarded(engine, sql, target, lambda: engine.query(sql.status, params, label="reset"))
+    before = [r for r in read if r["valid"]]
+    report.invalid_tenants = sorted(str(r["tenant"]) for r in read if not r["valid"])
     current_before = {r["tenant"] for r in before if r["current_rows"]}
     absent = [r["tenant"] for r in before if not r["has_history"] and not r["current_rows"]]
     older = _older(engine, sql, day, absent) if sql.older is not None and absent else {}
