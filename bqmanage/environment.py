@@ -9,6 +9,6 @@ ENVIRONMENT = {
     "BQMANAGE_INFO_SCHEMA_BATCH": "datasets per INFORMATION_SCHEMA query of check on BigQuery [default: 50]",
     "BQMANAGE_TENANT_WORKERS": "tenants applied or checked at once on BigQuery (--all-tenants) [default: 8]",
     "BQMANAGE_CONCURRENCY": "BigQuery requests (tables.get, datasets.get, catalog jobs) in flight at once [default: 8]",
-    "BQMANAGE_AUDIT_PROCESSES": "1 makes audit-code read files in one process [default: a second one for large trees]",
-    "BQMANAGE_LOAD_PROCESSES": "1 reads the definitions in one process [default: a second one from 64 datasets]",
+    "BQMANAGE_AUDIT_PROCESSES": "1 makes audit-code read files in one process, 2 allows a second [default: 2, for large trees]",
+    "BQMANAGE_LOAD_PROCESSES": "1 reads the definitions in one process, 2 allows a second [default: 2, from 64 datasets]",
 }

@@ -14,6 +14,7 @@ from typing import Any
 from bqmanage.changes import Backfill, Change, CreateDataset, without_defaults
 from bqmanage.errors import RefusedChangeError, UsageError
 from bqmanage.model.schema import Column, Definitions, Partitioning, TableRef
+from bqmanage.terminal import printable
 
 
 @dataclass(frozen=True)
@@ -92,8 +93,10 @@ def refusals_text(plan: Plan) -> str:
     for change in plan.refused:
         refusal = change.refusal()
         assert refusal is not None
-        lines.append(f"  {refusal.code} {change.target}: {refusal.reason}")
-        lines.append(f"        manual path: {refusal.suggestion}")
+        # Targets, reasons and suggestions name live columns and tables: the warehouse's text, so
+        # each line is escaped on its own and only our line breaks stay.
+        lines.append(printable(f"  {refusal.code} {change.target}: {refusal.reason}"))
+        lines.append(printable(f"        manual path: {refusal.suggestion}"))
     return "\n".join(lines)
 
 

@@ -135,13 +135,42 @@ def env_seconds(name: str, default: float, positive: bool = False) -> float:
     return value
 
 
+# Upper bounds of the counts, each past what could help; beyond them a value is a typo, and one
+# of 20 digits would make a pool of that many threads or an INFORMATION_SCHEMA query naming that
+# many datasets.
+MAX_COUNTS = {
+    # BigQuery's API allows 100 requests per second per method and user
+    # (https://cloud.google.com/bigquery/quotas#api_request_quotas): more in flight only retries.
+    "BQMANAGE_CONCURRENCY": 100,
+    # Each tenant's requests share that same limit, so as many tenants at once as requests.
+    "BQMANAGE_TENANT_WORKERS": 100,
+    # One query per batch unions this many datasets' views; 1,000 stays well inside BigQuery's
+    # query length and complexity limits.
+    "BQMANAGE_INFO_SCHEMA_BATCH": 1000,
+}
+
+
 def _env_count(name: str, default: int) -> int:
     text = os.environ.get(name)
     if text is None or not text.strip():
         return default
-    if not re.fullmatch(r"[0-9]+", text.strip()) or int(text) < 1:  # str.isdigit() also takes '²
-        raise ConfigError(f"{name}={text}: expected a whole number of at least 1")
+    most = MAX_COUNTS[name]
+    # str.isdigit() also takes '²'; the length test keeps int() off a huge number.
+    if not re.fullmatch(r"[0-9]{1,9}", text.strip()) or not 1 <= int(text) <= most:
+        raise ConfigError(f"{name}={text}: expected a whole number from 1 to {most}")
     return int(text)
+
+
+# Variables that choose how many processes read files: 1 keeps one, 2 (the default) allows a
+# second; bqmanage never uses more, so anything else is a typo that would otherwise be ignored.
+PROCESS_VARIABLES = ("BQMANAGE_AUDIT_PROCESSES", "BQMANAGE_LOAD_PROCESSES")
+
+
+def check_process_variables() -> None:
+    for name in PROCESS_VARIABLES:
+        text = os.environ.get(name)
+        if text and text not in ("1", "2"):  # exactly: the readers compare with "1"
+            raise ConfigError(f"{name}={text}: expected 1 (one process) or 2 (a second one where it helps)")
 
 
 def _read_config(path: Path | None) -> ConfigFile:
@@ -206,6 +235,7 @@ def resolve_settings(
             resolved_project, source = os.environ["GOOGLE_CLOUD_PROJECT"], "GOOGLE_CLOUD_PROJECT"
         if resolved_project and (why := project_problem(resolved_project)):
             raise ConfigError(f"{source}: {why}")
+    check_process_variables()
     return Settings(
         target=name,
         engine=tcfg.engine,

@@ -42,6 +42,14 @@ def test_job_labels_are_validated_like_table_labels(labels: str, fragment: str, 
         ("BQMANAGE_INFO_SCHEMA_BATCH", "0"),
         ("BQMANAGE_INFO_SCHEMA_BATCH", "ten"),
         ("BQMANAGE_CONCURRENCY", "0"),
+        ("BQMANAGE_CONCURRENCY", "99999999999999999999"),
+        ("BQMANAGE_CONCURRENCY", "101"),
+        ("BQMANAGE_TENANT_WORKERS", "99999999999999999999"),
+        ("BQMANAGE_INFO_SCHEMA_BATCH", "1001"),
+        ("BQMANAGE_AUDIT_PROCESSES", "inf"),
+        ("BQMANAGE_AUDIT_PROCESSES", "abc"),
+        ("BQMANAGE_LOAD_PROCESSES", "-1"),
+        ("BQMANAGE_LOAD_PROCESSES", "3"),
     ],
 )
 def test_a_bad_tuning_variable_is_bad_input(name: str, value: str, workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -72,3 +80,18 @@ def test_a_config_linked_out_of_its_directory_is_refused_unread(workdir: Path, t
     assert "symbolic link" in lines[0]
     assert "hash-that-must-not-leak" not in result.stdout + result.stderr and "root" not in result.stderr
     assert secret.read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("BQMANAGE_CONCURRENCY", "100"),
+        ("BQMANAGE_TENANT_WORKERS", "100"),
+        ("BQMANAGE_INFO_SCHEMA_BATCH", "1000"),
+        ("BQMANAGE_AUDIT_PROCESSES", "1"),
+        ("BQMANAGE_LOAD_PROCESSES", "2"),
+    ],
+)
+def test_a_tuning_variable_at_its_bound_is_taken(name: str, value: str, workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(name, value)
+    assert run_cli("validate").exit_code == 0

@@ -186,6 +186,14 @@ def test_tenant_name_with_control_characters_is_refused_and_nothing_written(appl
     assert _state(DB) == before
 
 
+def test_a_tenant_name_longer_than_a_label_is_refused_and_nothing_written(applied: Path) -> None:
+    before = _state(DB)
+    message = _one_error(run_cli("tenant", "add", "evil1", "--name", "n" * 100_000), "--name:")
+    assert len(message) < 200  # named by its length, not printed
+    assert _state(DB) == before
+    assert run_cli("tenant", "add", "evil1", "--name", "n" * 1024).exit_code == 0
+
+
 def test_tenant_list_escapes_names_written_around_bqmanage(applied: Path) -> None:
     assert run_cli("tenant", "add", "evil1", "--name", "Evil").exit_code == 0
     con = duckdb.connect(str(DB))
@@ -243,3 +251,37 @@ def test_a_document_that_only_looks_like_a_report_is_never_replaced(text: str, a
     message = _one_error(run_cli("check", "-o", "README.md"), "README.md")
     assert "not an earlier bqmanage report" in message
     assert _state(Path("README.md")) == before
+
+
+def _forge_registry() -> None:
+    """A registry row and a column written around bqmanage, each with a line that would be a command."""
+    con = duckdb.connect(str(DB))
+    con.execute(
+        "INSERT INTO tenants.tenant_profiles (tenant_id, tenant_name, status, daily_limit, concurrent_limit, created_at)"
+        " VALUES (?, 'n', 'active', 1, 1, now()), ('okay', 'n', ?, 1, 1, now())",
+        ["evil\n::error::id", "weird\n::warning::status"],
+    )
+    con.execute('ALTER TABLE tenants.tenant_profiles ADD COLUMN "y\n::error::col" VARCHAR')
+    con.close()
+
+
+@pytest.mark.parametrize(
+    ("args", "code"),
+    [
+        (["check", "--all-tenants"], 2),
+        (["apply", "--all-tenants"], 2),
+        (["plan", "--all-tenants"], 2),
+        (["plan"], 2),
+        (["tenant", "list"], 0),
+    ],
+    ids=["check", "apply", "plan-tenants", "plan", "tenant-list"],
+)
+def test_registry_ids_statuses_and_live_columns_are_printed_on_their_own_line(args: list[str], code: int, applied: Path) -> None:
+    _forge_registry()
+    result = run_cli(*args)
+    assert result.exit_code == code, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stdout + result.stderr
+    _no_raw_controls(result.stdout)
+    _no_raw_controls(result.stderr)
+    shown = result.stdout + result.stderr
+    assert "evil\\n::error::id" in shown or "y\\n::error::col" in shown or "weird\\n::warning::status" in shown

@@ -256,3 +256,24 @@ def test_dry_run_changes_nothing(project: str | None) -> None:
         # bqemulator's dry run reports 0 bytes (evaluation §3); real BigQuery reports the estimate.
         assert "BigQuery estimates the MERGE scans 0 bytes" in result.stdout
     assert snapshot(engine_for(project)) == before
+
+
+@pytest.mark.parametrize("args", [[], ["--dry-run"], ["--in-place"]], ids=["rollover", "dry-run", "in-place"])
+def test_registry_ids_that_break_the_tenant_id_rule_get_no_row_and_exit_2(args: list[str], workdir: Path) -> None:
+    if args == ["--in-place"]:
+        _in_place()
+        args = []
+    engine = build(None, days=1)
+    bad = ["../../x", "evil\n::error::id"]
+    for tenant in bad:
+        engine.query("INSERT INTO `tenants`.`tenant_profiles` (tenant_id, status) VALUES (@t, 'active')", {"t": tenant})
+    result = run_cli("reset", "--date", SAME_MONTH.isoformat(), *args)
+    assert result.exit_code == 2, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stdout + result.stderr
+    assert not any(line.startswith("::") for line in (result.stdout + result.stderr).splitlines())
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "../../x" in errors[0] and "evil\\n::error::id" in errors[0]
+    rows = engine_for(None).query(f"SELECT tenant_id, usage_date FROM {Q}")
+    assert not {r["tenant_id"] for r in rows} & set(bad)  # none for the refused ids
+    if "--dry-run" not in args:  # the valid active tenants still got theirs
+        assert {r["tenant_id"] for r in rows if r["usage_date"] == SAME_MONTH} == {"t1", "t2", "t3"}

@@ -299,8 +299,11 @@ def reset(
         return
     report = project.reset(table=table, run_date=run_date, dry_run=dry_run, allow_future_date=allow_future_date)
     typer.echo(json.dumps(report.to_json(), indent=2) if fmt == "json" else text.reset_text(report), nl=fmt == "json")
+    if report.invalid_tenants:
+        log(f"error: {text.invalid_tenants_text(report)}", "ERROR")
     if report.registry_duplicates:
         log(f"error: {text.registry_duplicates_text(report)}", "ERROR")
+    if report.invalid_tenants or report.registry_duplicates:
         raise typer.Exit(EXIT_BAD_INPUT)
 
 

@@ -68,7 +68,7 @@ def progress(verb: str, describe: Callable[[Any], str], bar: bool = True) -> Ite
     if not sys.stderr.isatty() or json_logs():
 
         def line(outcome: TenantOutcome[Any], done: int, total: int) -> None:
-            log(f"[{done}/{total}] tenant {outcome.tenant}: {_state(outcome, describe)}")
+            log(printable(f"[{done}/{total}] tenant {outcome.tenant}: {_state(outcome, describe)}"))
 
         yield Watch(line)
         return
@@ -90,7 +90,9 @@ def progress(verb: str, describe: Callable[[Any], str], bar: bool = True) -> Ite
         def tenant(outcome: TenantOutcome[Any], done: int, total: int) -> None:
             update(f"{verb} tenants", done, total)
             if outcome.error is not None:  # above the bar, and kept when it goes
-                view.console.print(f"tenant {outcome.tenant}: {_state(outcome, describe)}", markup=False, highlight=False)
+                view.console.print(
+                    printable(f"tenant {outcome.tenant}: {_state(outcome, describe)}"), markup=False, highlight=False
+                )
 
         yield Watch(tenant, lambda done, total: update("reading the catalog", done, total))
 
@@ -131,14 +133,16 @@ def _whose(registry: Registry | None, count: int) -> str:
 def report_failures(outcomes: list[TenantOutcome[Any]]) -> None:
     """Each failed tenant's whole message, on stderr."""
     for outcome in _failures(outcomes):
-        log(printable_lines(f"error: tenant {outcome.tenant}: {outcome.error}"), "ERROR")
+        # The id is the registry's, so escaped on its own; printable_lines keeps only the line
+        # breaks of our own message.
+        log(printable_lines(f"error: tenant {printable(outcome.tenant)}: {outcome.error}"), "ERROR")
 
 
 def failed_line(outcomes: list[TenantOutcome[Any]]) -> str:
     failed = _failures(outcomes)
     if not failed:
         return "0 failed"
-    return f"{len(failed)} failed: " + ", ".join(f"{o.tenant} (exit {o.exit_code})" for o in failed)
+    return f"{len(failed)} failed: " + ", ".join(f"{printable(o.tenant)} (exit {o.exit_code})" for o in failed)
 
 
 def run_plan(project: Project, backfill: bool, scope: TenantScope, fmt: str = "text") -> int:
@@ -244,8 +248,8 @@ def plan_with_tenants(planned: PlanResult, target: str, runs_as: str | None) -> 
         for outcome in pending:
             assert outcome.value is not None
             parts.append(
-                f"\n== tenant {outcome.tenant} ==\n"
-                + report.plan_text(outcome.value, f"{target} (tenant {outcome.tenant})", runs_as)
+                f"\n== tenant {printable(outcome.tenant)} ==\n"
+                + report.plan_text(outcome.value, f"{target} (tenant {printable(outcome.tenant)})", runs_as)
             )
         report_failures(planned.tenants)
         ok = sum(1 for o in planned.tenants if o.value is not None) - len(pending)

@@ -9,6 +9,7 @@ from bqmanage.check.findings import Finding
 from bqmanage.errors import LIST_LIMIT
 from bqmanage.ledger import LEDGER
 from bqmanage.model.schema import Table
+from bqmanage.tenants.ids import RULE
 from bqmanage.terminal import printable, printable_lines
 
 if TYPE_CHECKING:
@@ -154,6 +155,15 @@ def reset_text(report: ResetReport) -> str:
     return "\n".join(lines) + "\n"
 
 
+def invalid_tenants_text(report: ResetReport) -> str:
+    """Why a reset exits 2 when the registry lists ids that check and apply --all-tenants refuse."""
+    skipped = "would skip" if report.dry_run else "skipped"
+    return (
+        f"{report.registry} lists {len(report.invalid_tenants)} active tenant id(s) that break the tenant-id rule: "
+        f"{name_list(report.invalid_tenants)}; the reset {skipped} them ({RULE}). Fix or remove those rows."
+    )
+
+
 def registry_duplicates_text(report: ResetReport) -> str:
     """Why a reset that did its work still exits 2: the registry lists tenants more than once."""
     done = "would run" if report.dry_run else "ran"
@@ -227,7 +237,7 @@ def tenants_text(listing: TenantListing) -> str:
     statuses: dict[str, int] = {}
     for t in listing.tenants:
         statuses[t.status] = statuses.get(t.status, 0) + 1
-    counts = ", ".join(f"{n} {s}" for s, n in sorted(statuses.items()))
+    counts = ", ".join(f"{n} {printable(s)}" for s, n in sorted(statuses.items()))  # the registry's statuses
     lines.append(
         f"{len(listing.tenants)} tenant(s) in {listing.registry}" + (f": {counts}" if counts else "") + ". "
         f"Usage today from {listing.quota_table} (used/limit; '-': no row today)."

@@ -82,11 +82,19 @@ class TenantListing:
         }
 
 
+# A display name is a label on one line of ``tenant list``: 1,024 characters is more than any
+# company or product name needs, and the bound keeps one row from flooding a listing or a log
+# (the registry column is a STRING, which would take megabytes).
+MAX_NAME_LENGTH = 1024
+
+
 def check_display_name(name: str) -> None:
     """A display name is one line of plain text: a control character (a line break, an escape
     sequence) or a Unicode line separator in it could only forge what a listing shows."""
     from bqmanage.terminal import printable
 
+    if len(name) > MAX_NAME_LENGTH:
+        raise UsageError(f"--name: {len(name):,} characters long; give at most {MAX_NAME_LENGTH:,}")
     if printable(name) != name:
         raise UsageError(f"--name: '{printable(name)}' holds a control character or line break; give one line of text")
 

@@ -26,6 +26,9 @@ RULE = (
     "starting with a letter or a digit"
 )
 _ID = re.compile(r"[a-z0-9][a-z0-9_-]*")
+# The same rule as one regular expression for SQL (RE2, on BigQuery and DuckDB alike: ``$`` is the
+# end of the text, never before a final line break), where a statement reads ids from a registry.
+SQL_PATTERN = f"^[a-z0-9][a-z0-9_-]{{0,{MAX_LENGTH - 1}}}$"
 
 
 def tenant_id_problem(value: str) -> str | None:

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from bqmanage.errors import NotAppliedError, WarehouseError
+from bqmanage.tenants.ids import tenant_id_problem
 from bqmanage.tenants.registry import read_statuses
 from bqmanage.tenants.reset_sql import ResetSql, not_applied_message
 
@@ -48,6 +49,7 @@ class ResetReport:
     without_history: list[str] = field(default_factory=list)  # registry defaults
     carried_from_older: list[str] = field(default_factory=list)  # latest row older than the lookback
     registry_duplicates: list[str] = field(default_factory=list)  # active tenants listed more than once
+    invalid_tenants: list[str] = field(default_factory=list)  # active ids the tenant-id rule refuses: skipped
     bytes_estimate: int | None = None
 
     def to_json(self) -> dict[str, object]:
@@ -69,7 +71,7 @@ def run_reset(engine: Engine, sql: ResetSql, day: dt.date, dry_run: bool, target
     )
     if dry_run or sql.older is None or tenant is not None:
         return _with_status_first(engine, sql, day, report, target, tenant)
-    active = _guarded(engine, sql, target, lambda: _active_tenants(engine, sql))
+    active, report.invalid_tenants = _guarded(engine, sql, target, lambda: _active_tenants(engine, sql))
     report.active_tenants = len(set(active))
     report.registry_duplicates = sorted(t for t, n in Counter(active).items() if n > 1)
     first = _guarded(engine, sql, target, lambda: engine.dml(sql.merge, _merge_params(sql, day, window_only=True), "reset"))
@@ -77,7 +79,7 @@ def run_reset(engine: Engine, sql: ResetSql, day: dt.date, dry_run: bool, target
     if report.new_rows != report.active_tenants:
         # Someone was already current, or has no row in the window: name them, and give the
         # latter their row from an older one or from the registry.
-        status = engine.query(sql.status, {"run_date": day}, label="reset")
+        status = [r for r in engine.query(sql.status, {"run_date": day}, label="reset") if r["valid"]]
         report.already_current = max(0, sum(1 for r in status if r["current_rows"]) - report.new_rows)
         absent = sorted(r["tenant"] for r in status if not r["current_rows"])
         if absent:
@@ -95,7 +97,9 @@ def _with_status_first(
 ) -> ResetReport:
     """The reset that reads its status first: a dry run, ``in_place``, and one tenant's."""
     params: dict[str, object] = {"run_date": day} if tenant is None else {"run_date": day, "tenant": tenant}
-    before = _guarded(engine, sql, target, lambda: engine.query(sql.status, params, label="reset"))
+    read = _guarded(engine, sql, target, lambda: engine.query(sql.status, params, label="reset"))
+    before = [r for r in read if r["valid"]]
+    report.invalid_tenants = sorted(str(r["tenant"]) for r in read if not r["valid"])
     current_before = {r["tenant"] for r in before if r["current_rows"]}
     absent = [r["tenant"] for r in before if not r["has_history"] and not r["current_rows"]]
     older = _older(engine, sql, day, absent) if sql.older is not None and absent else {}
@@ -139,9 +143,13 @@ def _reset_one(
     return report
 
 
-def _active_tenants(engine: Engine, sql: ResetSql) -> list[Any]:
-    """The active tenants of the registry, a tenant listed twice twice."""
-    return [tenant for tenant, active in read_statuses(engine, sql.registry, sql.quota) if active]
+def _active_tenants(engine: Engine, sql: ResetSql) -> tuple[list[Any], list[str]]:
+    """The active tenants of the registry, a tenant listed twice twice; and, apart, the active ids
+    that break the tenant-id rule, which the statements skip (``ResetSql.active``) as check and
+    apply --all-tenants refuse them."""
+    active = [tenant for tenant, on in read_statuses(engine, sql.registry, sql.quota) if on]
+    invalid = sorted({str(t) for t in active if not isinstance(t, str) or tenant_id_problem(t) is not None})
+    return [t for t in active if isinstance(t, str) and tenant_id_problem(t) is None], invalid
 
 
 def _older(engine: Engine, sql: ResetSql, day: dt.date, absent: list[Any]) -> dict[Any, dt.date]:

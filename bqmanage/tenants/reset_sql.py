@@ -28,6 +28,7 @@ from bqmanage.model.defaults import default_expression
 from bqmanage.model.names import quote, string_literal
 from bqmanage.model.schema import Column, Definitions, QuotaSpec, Table
 from bqmanage.render import every_partition_sql
+from bqmanage.tenants.ids import SQL_PATTERN
 from bqmanage.tenants.registry import registry_of, the_quota_table
 
 _NOW = {"TIMESTAMP": "CURRENT_TIMESTAMP()", "DATETIME": "CURRENT_DATETIME()", "DATE": "CURRENT_DATE()", "TIME": "CURRENT_TIME()"}
@@ -126,7 +127,17 @@ class _Sql:
 
     @property
     def active(self) -> str:
-        return f"r.{quote(self.quota.status_column)} = {string_literal(self.quota.active_status)}{self.only('r')}"
+        """Active tenants whose id keeps the tenant-id rule: a row written around bqmanage with an
+        id that check and apply refuse gets no quota row either (the reset reports it)."""
+        return f"{self.active_status} AND {self.valid(f'r.{self.tenant}')}{self.only('r')}"
+
+    @property
+    def active_status(self) -> str:
+        return f"r.{quote(self.quota.status_column)} = {string_literal(self.quota.active_status)}"
+
+    def valid(self, tenant: str) -> str:
+        """Whether the id ``tenant`` (a column) keeps the tenant-id rule; NULL for a NULL id."""
+        return f"REGEXP_CONTAINS({tenant}, {string_literal(SQL_PATTERN)})"
 
     def every_partition(self, alias: str) -> str:
         """`` AND <a filter keeping every row>`` on a scan of the quota table, when BigQuery needs one
@@ -257,18 +268,19 @@ def _carry_prelude_sql(sql: _Sql) -> str:
 
 def _status_sql(sql: _Sql) -> str:
     """Per active tenant: its registry copies, its rows on the run date, whether it has an earlier
-    row (in the window, for rollover). One read before the MERGE and one after."""
+    row (in the window, for rollover), and whether its id keeps the tenant-id rule (the MERGEs skip
+    those that do not; the reset names them). One read before the MERGE and one after."""
     t, d = sql.tenant, sql.date
     window = f"q.{d} >= {sql.window_start} AND q.{d} <= @run_date" if sql.quota.strategy == "rollover" else "TRUE"
     narrow = f"{sql.only('q')}{sql.every_partition('q')}"
     scope = f"\n  WHERE {window}{narrow}" if window != "TRUE" or narrow else ""
     return (
         f"WITH reg AS (\n  SELECT r.{t} AS tenant, COUNT(*) AS copies\n  FROM {sql.reg_ref} AS r\n"
-        f"  WHERE {sql.active}\n  GROUP BY r.{t}\n), cur AS (\n"
+        f"  WHERE {sql.active_status}{sql.only('r')}\n  GROUP BY r.{t}\n), cur AS (\n"
         f"  SELECT q.{t} AS tenant, COUNTIF(q.{d} = @run_date) AS current_rows,\n"
         f"    COUNTIF(q.{d} < @run_date) > 0 AS has_history\n  FROM {sql.ref} AS q{scope}\n  GROUP BY q.{t}\n)\n"
         "SELECT reg.tenant, reg.copies, COALESCE(cur.current_rows, 0) AS current_rows,\n"
-        "  COALESCE(cur.has_history, FALSE) AS has_history\n"
+        f"  COALESCE(cur.has_history, FALSE) AS has_history, COALESCE({sql.valid('reg.tenant')}, FALSE) AS valid\n"
         "FROM reg LEFT JOIN cur ON cur.tenant = reg.tenant\nORDER BY reg.tenant"
     )
 

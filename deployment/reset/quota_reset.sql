@@ -1,6 +1,6 @@
 DECLARE bqm_carry_tenants ARRAY<STRING> DEFAULT ARRAY(
   SELECT DISTINCT r.`tenant_id` FROM `tenants`.`tenant_profiles` AS r
-  WHERE r.`status` = "active" AND NOT EXISTS (
+  WHERE r.`status` = "active" AND REGEXP_CONTAINS(r.`tenant_id`, "^[a-z0-9][a-z0-9_-]{0,62}$") AND NOT EXISTS (
     SELECT 1 FROM `tenants`.`tenant_usage_quotas` AS q
     WHERE q.`tenant_id` = r.`tenant_id` AND q.`usage_date` >= DATE_SUB(@run_date, INTERVAL 35 DAY) AND q.`usage_date` <= @run_date));
 DECLARE bqm_carry_from DATE DEFAULT DATE_SUB(@run_date, INTERVAL 35 DAY);
@@ -41,7 +41,7 @@ USING (
     SELECT * FROM (
       SELECT r.*, ROW_NUMBER() OVER (PARTITION BY r.`tenant_id` ORDER BY r.`daily_limit` ASC NULLS LAST, r.`monthly_limit` ASC NULLS LAST, r.`concurrent_limit` ASC NULLS LAST) AS _bqm_copy
       FROM `tenants`.`tenant_profiles` AS r
-      WHERE r.`status` = "active"
+      WHERE r.`status` = "active" AND REGEXP_CONTAINS(r.`tenant_id`, "^[a-z0-9][a-z0-9_-]{0,62}$")
     ) WHERE _bqm_copy = 1
   ) AS r
   LEFT JOIN (
