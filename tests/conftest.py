@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import itertools
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.faultproxy import FaultProxy
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMAS = ROOT / "schemas"
@@ -64,3 +67,16 @@ def emulator(emulator_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("BIGQUERY_EMULATOR_HOST", emulator_url)
     monkeypatch.setenv("BQMANAGE_RETRY_DEADLINE", "15")
     return project
+
+
+@pytest.fixture
+def proxy(emulator_url: str, workdir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FaultProxy]:
+    """The bigquery target through the counting, fault-injecting proxy in front of bqemulator (a
+    test file that needs other settings, a latency model or answers edited, defines its own)."""
+    proxy = FaultProxy(emulator_url)
+    monkeypatch.setenv("BIGQUERY_EMULATOR_HOST", proxy.url)
+    monkeypatch.setenv("BQMANAGE_RETRY_DEADLINE", "15")
+    try:
+        yield proxy
+    finally:
+        proxy.close()

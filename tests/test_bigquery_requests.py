@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -37,15 +37,6 @@ def _definitions(root: Path, datasets: int, default: bool = False) -> Definition
 
 def _settings(project: str, schemas: Path) -> Settings:
     return resolve_settings(target="bigquery", project=project, schemas=str(schemas))
-
-
-@pytest.fixture
-def proxy(emulator_url: str, workdir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FaultProxy]:
-    proxy = FaultProxy(emulator_url)
-    monkeypatch.setenv("BIGQUERY_EMULATOR_HOST", proxy.url)
-    monkeypatch.setenv("BQMANAGE_RETRY_DEADLINE", "15")
-    yield proxy
-    proxy.close()
 
 
 def _applied(project: str, root: Path, datasets: int, default: bool = False) -> tuple[Settings, Definitions]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,15 +22,6 @@ from tests.faultproxy import FaultProxy
 from tests.helpers import run_cli, write
 
 pytestmark = pytest.mark.emulator
-
-
-@pytest.fixture
-def proxy(emulator_url: str, workdir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FaultProxy]:
-    proxy = FaultProxy(emulator_url)
-    monkeypatch.setenv("BIGQUERY_EMULATOR_HOST", proxy.url)
-    monkeypatch.setenv("BQMANAGE_RETRY_DEADLINE", "15")
-    yield proxy
-    proxy.close()
 
 
 def _creates(proxy: FaultProxy) -> list[str]:

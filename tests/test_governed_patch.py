@@ -13,10 +13,7 @@ import dataclasses
 import json
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
-
-import pytest
 
 from bqmanage import api
 from bqmanage.engines.bigquery import BigQueryEngine
@@ -27,17 +24,6 @@ from tests.helpers import engine_for
 
 _TABLE = re.compile(r"/datasets/tenants/tables/tenant_usage_quotas(\?|$)")
 _TAGS = {"names": ["projects/p/locations/us/taxonomies/1/policyTags/2"]}
-
-
-@pytest.fixture
-def proxy(emulator_url: str, workdir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FaultProxy]:
-    proxy = FaultProxy(emulator_url)
-    monkeypatch.setenv("BIGQUERY_EMULATOR_HOST", proxy.url)
-    monkeypatch.setenv("BQMANAGE_RETRY_DEADLINE", "15")
-    try:
-        yield proxy
-    finally:
-        proxy.close()
 
 
 def _governed(method: str, path: str, data: bytes) -> bytes:

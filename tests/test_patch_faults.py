@@ -7,10 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 
 from tests import seed
 from tests.faultproxy import Fault, FaultProxy
@@ -19,17 +15,6 @@ from tests.helpers import engine_for, run_cli, target_args
 _PATCH = re.compile(r"/datasets/tenants/tables/tenant_usage_quotas(\?|$)")
 _REJECTED = (400, "invalid", "Default value expressions are not supported through tables.patch for this table")
 _STALE = (412, "conditionNotMet", "Precondition check failed.")
-
-
-@pytest.fixture
-def proxy(emulator_url: str, workdir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FaultProxy]:
-    proxy = FaultProxy(emulator_url)
-    monkeypatch.setenv("BIGQUERY_EMULATOR_HOST", proxy.url)
-    monkeypatch.setenv("BQMANAGE_RETRY_DEADLINE", "15")
-    try:
-        yield proxy
-    finally:
-        proxy.close()
 
 
 def _patches(proxy: FaultProxy) -> list[tuple[bytes, dict[str, str]]]:

@@ -6,10 +6,6 @@ BigQuery's error (https://cloud.google.com/bigquery/docs/data-manipulation-langu
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 
 from tests import seed
 from tests.faultproxy import Fault, FaultProxy
@@ -25,17 +21,6 @@ _BUFFER = (
 
 # The backfill's UPDATE job itself, not its dry run (plan's estimate) nor a ledger row quoting it.
 _BACKFILL = re.compile(r'^(?!.*"dryRun": true).*"query": "UPDATE ', re.S)
-
-
-@pytest.fixture
-def proxy(emulator_url: str, workdir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FaultProxy]:
-    proxy = FaultProxy(emulator_url)
-    monkeypatch.setenv("BIGQUERY_EMULATOR_HOST", proxy.url)
-    monkeypatch.setenv("BQMANAGE_RETRY_DEADLINE", "15")
-    try:
-        yield proxy
-    finally:
-        proxy.close()
 
 
 def test_a_backfill_over_the_streaming_buffer_fails_in_one_line_and_stays_owed(proxy: FaultProxy) -> None:
