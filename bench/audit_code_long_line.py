@@ -95,7 +95,7 @@ def bench(quick: bool = False) -> harness.Result:
         rows=rows,
         notes=(
             "The CPU ratio stays below the size ratio: a fixed start-up plus a constant cost per reference. "
-            "tests/test_audit_code_hostile.py bounds the characters read per run (at most 3x the file), "
+            "tests/codeaudit/test_audit_code_hostile.py bounds the characters read per run (at most 3x the file), "
             "so a quadratic path fails the test suite, not only this benchmark."
         ),
         plot=harness.Plot(

@@ -1,5 +1,5 @@
 """Concurrent `tenant add` of distinct tenants against the proxy's model of BigQuery's per-table DML
-rules (tests/bqservice.py), in modelled time: the suite runs 50 (tests/test_onboarding_scale.py);
+rules (tests/bqservice.py), in modelled time: the suite runs 50 (tests/tenants/test_onboarding_scale.py);
 this runs any number, 200 by default. Every add must succeed, with one registry row and one quota
 row per tenant. Usage: ``python bench/onboarding_scale.py [--count 200]``.
 """
@@ -22,7 +22,7 @@ def main(count: int) -> int:
     from bqmanage.settings import resolve_settings
     from bqmanage.testing.emulator import running_emulator
     from tests.faultproxy import FaultProxy
-    from tests.test_onboarding_scale import SCALE, onboard
+    from tests.tenants.test_onboarding_scale import SCALE, onboard
 
     os.chdir(ROOT)  # the production definitions under schemas/
     os.environ["BQMANAGE_RETRY_DEADLINE"] = "3600"  # wall seconds, stretched by bqemulator (see the test)

@@ -217,7 +217,7 @@ def bench(quick: bool = False) -> harness.Result:
     criteria = [
         harness.Criterion(
             "Reset: 2 jobs on the bigquery target; rows written equal the active tenants (the rendered SQL's date "
-            "filters are constants and parameters: tests/test_reset_jobs.py)",
+            "filters are constants and parameters: tests/tenants/test_reset_jobs.py)",
             met,
             f"{jobs['ours']} jobs for {jobs['active']} active tenants on bqemulator (one MERGE per tenant: "
             f"{jobs['naive']}); rows written "

@@ -243,7 +243,7 @@ What makes `validate` fast, with the same located problems and the same bomb pro
   differs between 500 tenant datasets); each directory's display path is resolved once.
 - **Two processes from 64 datasets.** A forked child reads and validates part of the dataset
   directories and sends back what it found, pickled, in order (`BQMANAGE_LOAD_PROCESSES=1` reads
-  in one process); `tests/test_load_processes.py` checks the outcome is the one of one process.
+  in one process); `tests/engines/test_load_processes.py` checks the outcome is the one of one process.
 - **No cyclic garbage collection** in these one-command processes: its passes over a heap that
   only grows cost about 5%.
 """

@@ -1,7 +1,7 @@
 """Generate docs/cli.md from --help, so the CLI reference cannot drift from the code.
 
 python -m tests.cli_reference          # print it
-python -m tests.cli_reference --write  # rewrite docs/cli.md (tests/test_docs.py fails when it is stale)
+python -m tests.cli_reference --write  # rewrite docs/cli.md (tests/testing/test_docs.py fails when it is stale)
 """
 
 from __future__ import annotations

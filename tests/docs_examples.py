@@ -1,10 +1,10 @@
 """The documentation's examples, read from README.md and docs/*.md and run as a user would type them.
 
-The convention, which tests/test_docs.py enforces on every page:
+The convention, which tests/testing/test_docs.py enforces on every page:
 
 - A ```console block shows commands (lines starting with ``$ ``) and what each prints. It is
   preceded by ``<!-- example: SETUP -->``, naming the sandbox it runs in (``SETUPS`` in
-  tests/test_docs.py: a fresh clone, the warehouse ``./dev demo`` leaves, ...). Every command is
+  tests/testing/test_docs.py: a fresh clone, the warehouse ``./dev demo`` leaves, ...). Every command is
   run there, in order, and its output (stdout and stderr as one stream, as a terminal shows them)
   must be the lines shown. A command that exits non-zero is followed by ``$ echo $?`` and its code.
 - Two normalisations, and no others: a line ``...`` stands for any number of lines, and a line

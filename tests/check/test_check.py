@@ -24,7 +24,7 @@ from bqmanage.settings import resolve_settings
 from tests import seed
 from tests.helpers import engine_for, record, run_cli, target_args, write
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SHOP = """\
 table: orders
 legacy_names: [customers.customer_orders]

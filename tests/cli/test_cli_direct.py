@@ -16,9 +16,9 @@ import pytest
 from bqmanage.cli import direct as cli_direct
 from tests.helpers import run_cli, write
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SCHEMAS = str(ROOT / "schemas")
-APP = Path(__file__).parent / "fixtures" / "app"
+APP = Path(__file__).parents[1] / "fixtures" / "app"
 
 
 def console(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -18,7 +18,7 @@ import pytest
 from bqmanage.cli import direct as cli_direct
 from tests.helpers import run_cli
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 BQMANAGE = str(Path(sys.executable).parent / "bqmanage")  # the console script of this environment
 SEVERITIES = {"INFO", "WARNING", "ERROR"}
 

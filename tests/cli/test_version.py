@@ -10,7 +10,7 @@ from pathlib import Path
 
 import bqmanage
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_version_flag_prints_the_declared_version_and_exits_0() -> None:

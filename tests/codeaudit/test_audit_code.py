@@ -17,8 +17,8 @@ import yaml
 
 from tests.helpers import run_cli, write
 
-ROOT = Path(__file__).resolve().parent.parent
-APP = Path(__file__).parent / "fixtures" / "app"
+ROOT = Path(__file__).resolve().parents[2]
+APP = Path(__file__).parents[1] / "fixtures" / "app"
 SCHEMAS = str(ROOT / "schemas")
 
 # Every planted reference: (path, line, column, replacement). Nothing else in the tree is one.
@@ -328,7 +328,7 @@ def test_the_pre_commit_hook_runs_audit_code_on_the_files_it_is_given(app: Path)
     assert result.exit_code == 1 and "7 finding(s) in 2 file(s)" in result.stdout
 
 
-SHAPES = Path(__file__).parent / "fixtures" / "sql_shapes.py"  # CTE, UNION, EXISTS, UPDATE FROM, MERGE, templating
+SHAPES = Path(__file__).parents[1] / "fixtures" / "sql_shapes.py"  # CTE, UNION, EXISTS, UPDATE FROM, MERGE, templating
 
 
 @pytest.mark.parametrize(

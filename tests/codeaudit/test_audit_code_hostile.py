@@ -16,7 +16,7 @@ import pytest
 from bqmanage.codeaudit import lex
 from tests.helpers import run_cli
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SCHEMAS = str(ROOT / "schemas")
 REF = '"customers.customer_usage_quotas", '
 

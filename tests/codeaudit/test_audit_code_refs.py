@@ -15,7 +15,7 @@ from bqmanage.definitions.load import load_definitions
 from bqmanage.settings import LegacyConfig
 from tests.helpers import write
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 INDEX = LegacyIndex(load_definitions(ROOT / "schemas"), LegacyConfig().datasets, LegacyConfig().prefixes)
 
 

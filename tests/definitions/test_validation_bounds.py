@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import run_cli, write
-from tests.test_validation_later import T, assert_one_problem
+from tests.definitions.test_validation_later import T, assert_one_problem
 
 PARTITIONED = "columns:\n  - {name: d, type: DATE}\npartitioning: {column: d}\n"
 

@@ -17,7 +17,7 @@ import yaml
 
 from tests.helpers import run_cli
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 LEGACY_CODE = 'QUERY = "SELECT daily_limit FROM customers.customer_usage_quotas"\n'
 
 

@@ -16,7 +16,7 @@ import yaml
 
 from tests.helpers import engine_for, run_cli
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 ACTION = ROOT / "action.yml"
 SHIPPED = sorted((ROOT / "deployment" / "github").glob("*.yml"))
 OWN = sorted((ROOT / ".github" / "workflows").glob("*.yml"))

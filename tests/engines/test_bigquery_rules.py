@@ -14,7 +14,7 @@ from bqmanage.plan import build_plan
 from bqmanage.render import create_table_sql, partition_sql
 from bqmanage.tenants.reset_sql import render_reset
 
-EVERYTHING = Path(__file__).parent / "fixtures" / "everything"
+EVERYTHING = Path(__file__).parents[1] / "fixtures" / "everything"
 
 
 def _table(partitioning: Partitioning, *columns: Column) -> Table:
@@ -64,7 +64,7 @@ def test_backfill_filters_on_the_partition_column_when_the_table_requires_it(tab
 
 
 def test_backfill_of_a_table_without_the_requirement_has_no_extra_predicate() -> None:
-    desired = load_definitions(Path(__file__).resolve().parent.parent / "schemas")
+    desired = load_definitions(Path(__file__).resolve().parents[2] / "schemas")
     quotas = desired.table("tenants", "tenant_usage_quotas")
     assert quotas is not None and not quotas.require_partition_filter
     actual = quotas.model_copy(update={"columns": quotas.columns[:8]})
@@ -95,7 +95,7 @@ def test_numeric_defaults_are_typed_literals(type_: str, default: str, rendered:
 
 
 def _quota_definitions(strategy: str, partition_column: str = "usage_date") -> tuple[Definitions, Table]:
-    desired = load_definitions(Path(__file__).resolve().parent.parent / "schemas")
+    desired = load_definitions(Path(__file__).resolve().parents[2] / "schemas")
     quotas = desired.table("tenants", "tenant_usage_quotas")
     assert quotas is not None and quotas.quota is not None
     table = quotas.model_copy(

@@ -13,7 +13,7 @@ from bqmanage.definitions.forked import map_in_two
 from bqmanage.definitions.load import PARALLEL_FROM, load_definitions
 from bqmanage.errors import DefinitionError
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _tree(root: Path, datasets: int) -> Path:

@@ -2,7 +2,7 @@
 
 The resources it hands out are exactly those of the per-table reads it replaced:
 ``tests/golden/local_resources.json`` was written by that implementation (main at 6cd2959, with
-``PYTHONPATH=<checkout> python tests/test_local_catalog.py OUT``) on the warehouse ``build_warehouse`` makes, which
+``PYTHONPATH=<checkout> python tests/engines/test_local_catalog.py OUT``) on the warehouse ``build_warehouse`` makes, which
 holds every type and option of the kitchen fixture, drift made behind bqmanage's back, rows,
 deleted rows and a table the side tables do not know. ``lastModifiedTime`` is a clock reading,
 so only its presence is compared.
@@ -26,7 +26,7 @@ from bqmanage.settings import resolve_settings
 from tests import seed
 from tests.helpers import engine_for, write
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = ROOT / "tests" / "golden" / "local_resources.json"
 KITCHEN = ROOT / "tests" / "fixtures" / "everything" / "kitchen"
 

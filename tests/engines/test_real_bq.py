@@ -3,7 +3,7 @@
 Skipped unless ``BQMANAGE_TEST_PROJECT`` names a project that the application default credentials
 (or ``GOOGLE_APPLICATION_CREDENTIALS``) may create datasets in; each test makes a dataset of its
 own in ``BQMANAGE_TEST_LOCATION`` (default US) and drops it. Run them with
-``BQMANAGE_TEST_PROJECT=my-project pytest -m real_bq tests/test_real_bq.py``.
+``BQMANAGE_TEST_PROJECT=my-project pytest -m real_bq tests/engines/test_real_bq.py``.
 
 Each test asserts the answer bqmanage assumes, and its docstring says what bqmanage does if the
 answer is no (reference/bigquery-facts.md §9 lists the open questions).

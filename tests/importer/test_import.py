@@ -18,7 +18,7 @@ from bqmanage.model.schema import Column, Definitions, Partitioning, Table
 from tests import seed
 from tests.helpers import engine_for, run_cli, target_args
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 KITCHEN = ROOT / "tests" / "fixtures" / "everything" / "kitchen"
 # Properties bqemulator drops (the bigquery engine declares them unobservable there): an import
 # from it cannot have them, and check on it cannot see them.

@@ -23,12 +23,12 @@ from bqmanage.render import create_schema_sql, create_table_sql
 from bqmanage.tenants.reset_sql import render_reset
 from tests import seed
 from tests.googlesql import OracleError, oracle, statements
-from tests.test_planner import CASES, DATASET_CASES, compare_datasets
+from tests.pipeline.test_planner import CASES, DATASET_CASES, compare_datasets
 
 pytestmark = pytest.mark.googlesql
 
-ROOT = Path(__file__).resolve().parent.parent
-EVERYTHING = Path(__file__).parent / "fixtures" / "everything"
+ROOT = Path(__file__).resolve().parents[2]
+EVERYTHING = Path(__file__).parents[1] / "fixtures" / "everything"
 RUN_DATE = {"run_date": dt.date(2026, 11, 21)}
 
 
@@ -95,7 +95,7 @@ def test_dataset_case_statements(case_id: str, desired: Dataset, actual: Dataset
 
 def test_golden_render_of_the_shipped_definitions() -> None:
     desired = load_definitions(ROOT / "schemas")
-    script = (Path(__file__).parent / "golden" / "render_tenants.sql").read_text()
+    script = (Path(__file__).parents[1] / "golden" / "render_tenants.sql").read_text()
     for sql in statements(script):
         oracle().analyze(sql, desired)
 
@@ -105,7 +105,7 @@ def test_golden_seed_migration() -> None:
     old = seed.old_deploy_table(ROOT / "schemas")
     profiles = desired.table("tenants", "tenant_profiles")
     assert profiles is not None
-    golden = (Path(__file__).parent / "golden" / "seed_migration.sql").read_text()
+    golden = (Path(__file__).parents[1] / "golden" / "seed_migration.sql").read_text()
     for sql in statements(golden):
         oracle().analyze(sql, [old, profiles] if "ADD COLUMN" in sql else desired)
     # The patch step's DDL fallback, printed as comments under it: one ALTER COLUMN per default.

@@ -27,7 +27,7 @@ from tests import seed
 from tests.helpers import engine_for
 
 ROWS = 300_000
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DB = Path(".bqmanage/local.duckdb")
 
 # The old table's rows, generated in the warehouse itself (one INSERT ... SELECT, GoogleSQL).

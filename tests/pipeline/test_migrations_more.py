@@ -91,6 +91,6 @@ def test_apply_paces_metadata_updates_per_table() -> None:
 
 def test_what_bqemulator_cannot_show_is_the_documented_list() -> None:
     """The properties the bigquery engine ignores on bqemulator are exactly those docs/architecture.md lists."""
-    readme = (Path(__file__).resolve().parent.parent / "docs" / "architecture.md").read_text()
+    readme = (Path(__file__).resolve().parents[2] / "docs" / "architecture.md").read_text()
     listed = readme.split("which the bigquery", 1)[1].split("(a test keeps", 1)[0]
     assert set(re.findall(r"`([a-z_]+)`", listed)) == set(BQEMULATOR.unobservable)

@@ -16,7 +16,7 @@ import yaml
 
 from tests.helpers import run_cli
 
-EVERYTHING = Path(__file__).parent / "fixtures" / "everything"
+EVERYTHING = Path(__file__).parents[1] / "fixtures" / "everything"
 
 
 def _validator() -> jsonschema.protocols.Validator:

@@ -17,7 +17,7 @@ from sqlglot import exp
 
 from tests.helpers import run_cli
 
-GOLDEN = Path(__file__).parent / "golden"
+GOLDEN = Path(__file__).parents[1] / "golden"
 
 
 def test_render_matches_golden(workdir: Path) -> None:
@@ -107,7 +107,7 @@ def test_quotas_table_is_the_seed_schema() -> None:
     ]
     from bqmanage.definitions.load import load_definitions
 
-    table = load_definitions(Path(__file__).parent.parent / "schemas").table("tenants", "tenant_usage_quotas")
+    table = load_definitions(Path(__file__).parents[2] / "schemas").table("tenants", "tenant_usage_quotas")
     assert table is not None
     assert [(c.name, c.type_sql(), c.mode == "REQUIRED", c.default) for c in table.columns] == seed
     assert table.partitioning is not None and table.partitioning.column == "usage_date"

@@ -15,7 +15,7 @@ from bqmanage.settings import resolve_settings
 from tests import seed
 from tests.helpers import engine_for, record, run_cli, target_args
 
-GOLDEN = Path(__file__).parent / "golden"
+GOLDEN = Path(__file__).parents[1] / "golden"
 
 
 def _settings(project: str | None):  # type: ignore[no-untyped-def]
@@ -77,12 +77,12 @@ def test_seed_scenario_end_to_end(project: str | None) -> None:
 
 # The missing DEFAULT of an existing column cannot be observed on bqemulator 1.4.0, which drops
 # defaultValueExpression from tables.get (evaluation §3): the local engine test above, the golden
-# SQL below and tests/test_real_bq.py (defaults through tables.patch) cover it.
+# SQL below and tests/engines/test_real_bq.py (defaults through tables.patch) cover it.
 
 
 def _seed_plan():  # type: ignore[no-untyped-def]
-    desired = load_definitions(Path(__file__).parent.parent / "schemas")
-    old = seed.old_deploy_table(Path(__file__).parent.parent / "schemas")
+    desired = load_definitions(Path(__file__).parents[2] / "schemas")
+    old = seed.old_deploy_table(Path(__file__).parents[2] / "schemas")
     profiles = desired.table("tenants", "tenant_profiles")
     actual = Warehouse(
         datasets={

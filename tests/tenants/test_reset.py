@@ -17,7 +17,7 @@ from bqmanage.engines import Engine
 from bqmanage.settings import resolve_settings
 from tests.helpers import engine_for, run_cli, target_args
 
-GOLDEN = Path(__file__).parent / "golden"
+GOLDEN = Path(__file__).parents[1] / "golden"
 Q = "`tenants`.`tenant_usage_quotas`"
 HISTORY_END = dt.date(2026, 11, 20)
 SAME_MONTH, NEXT_MONTH = dt.date(2026, 11, 21), dt.date(2026, 12, 1)

@@ -13,7 +13,7 @@ import pytest
 from bqmanage import api
 from bqmanage.engines import Engine
 from tests.helpers import engine_for, record, run_cli, target_args
-from tests.test_reset import (
+from tests.tenants.test_reset import (
     SAME_MONTH,
     Q,
     _in_place,

@@ -20,9 +20,9 @@ from bqmanage.tenants.reset import ResetReport
 from bqmanage.tenants.reset_sql import render_reset
 from tests.faultproxy import FaultProxy
 from tests.helpers import engine_for
-from tests.test_reset import SAME_MONTH, build
+from tests.tenants.test_reset import SAME_MONTH, build
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture

@@ -12,9 +12,9 @@ import pytest
 
 from tests.googlesql import oracle
 from tests.helpers import engine_for, run_cli
-from tests.test_reset import SAME_MONTH, build, rows_on
+from tests.tenants.test_reset import SAME_MONTH, build, rows_on
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = ROOT / "deployment" / "reset" / "scheduled_query.json"
 # How the shipped file is generated (docs/platform.md says so too).
 ARGS = ("--target", "bigquery", "--project", "my-project", "--location", "US", "reset", "--print-transfer-config")

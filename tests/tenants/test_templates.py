@@ -17,7 +17,7 @@ from bqmanage.model.names import dataset_name_problem
 from bqmanage.tenants.templates import dataset_name, for_tenants, template_name_problem, tenant_part
 from tests.helpers import engine_for, record, run_cli, target_args, write
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 NOTE = "left alone; add --tenant ID or --all-tenants"
 REGISTER = """
 MERGE `tenants`.`tenant_profiles` AS t
@@ -229,7 +229,7 @@ def test_check_names_the_tenant_and_reports_orphans(project: str | None) -> None
 
 def test_an_undefined_table_in_a_tenants_dataset_names_the_tenant(project: str | None) -> None:
     from bqmanage.model.schema import Column, Table
-    from tests.test_check import create
+    from tests.check.test_check import create
 
     assert run_cli(*target_args(project), "apply").exit_code == 0
     register(project, acme="active", hooli="active")

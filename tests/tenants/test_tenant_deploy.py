@@ -12,7 +12,7 @@ import pytest
 
 from tests.helpers import engine_for, run_cli
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "deployment" / "onboard_tenant.py"
 WORKFLOW = ROOT / "deployment" / "github" / "bqmanage-onboard-tenant.yml"
 

@@ -1,5 +1,5 @@
 """The statements of the tenant commands, analyzed by Google's GoogleSQL front end
-(ZetaSQL) against a catalog built from the definitions, as tests/test_googlesql.py does for the
+(ZetaSQL) against a catalog built from the definitions, as tests/pipeline/test_googlesql.py does for the
 rest: the registry's statements, and the reset's restricted to one tenant."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from tests.googlesql import oracle
 
 pytestmark = pytest.mark.googlesql
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DAY = dt.date(2026, 11, 21)
 
 

@@ -130,8 +130,8 @@ SETUPS: dict[str, Callable[[Path], None]] = {
 }
 # Setups whose blocks another test runs, because they need more than a sandbox directory.
 ELSEWHERE = {
-    "pytest-plugin": "tests/test_pytest_plugin.py",  # a pytest run of an application, on both engines
-    "emulator": "tests/test_docs_emulator.py",  # bqemulator running, BIGQUERY_EMULATOR_HOST set
+    "pytest-plugin": "tests/testing/test_pytest_plugin.py",  # a pytest run of an application, on both engines
+    "emulator": "tests/testing/test_docs_emulator.py",  # bqemulator running, BIGQUERY_EMULATOR_HOST set
 }
 
 

@@ -15,7 +15,7 @@ import pytest
 
 from tests import docs_examples
 from tests.docs_examples import ROOT, Shell
-from tests.test_docs import _clone, run_block
+from tests.testing.test_docs import _clone, run_block
 
 SHOWN_URL = "http://127.0.0.1:9050"  # the port the docs show: serve's default
 

@@ -15,7 +15,7 @@ import pytest
 
 from bqmanage.testing.emulator import venv_dir
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "tests" / "sample_app"
 pytest_plugins = ["pytester"]
 # Taken before pytester gives each run a HOME of its own, where there is no emulator environment.
