@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import run_cli, write
 from tests.definitions.test_validation_later import T, assert_one_problem
+from tests.helpers import run_cli, write
 
 PARTITIONED = "columns:\n  - {name: d, type: DATE}\npartitioning: {column: d}\n"
 
