@@ -198,7 +198,7 @@ def inspect(settings: Settings, engine: Engine, all_datasets: bool = False, desi
     names = engine.list_datasets() if all_datasets else [d.name for d in defined()]
     wanted = [
         (dataset, name)
-        for dataset, resource in engine.get_datasets(names).items()
+        for dataset, resource in engine.read_datasets_exact(names).items()
         if resource is not None
         for name in engine.list_tables(dataset)
         if all_datasets or not is_own(name)

@@ -32,7 +32,7 @@ def read_actual(
 
 
 def _read_each(engine: Engine, desired: Definitions) -> Warehouse:
-    found = engine.get_datasets([d.name for d in desired.all_datasets()])
+    found = engine.read_datasets_exact([d.name for d in desired.all_datasets()])
     datasets = {name: dataset_from_api(resource) for name, resource in found.items() if resource is not None}
     resources = engine.get_tables([(t.dataset, t.name) for t in desired.tables if t.dataset in datasets])
     tables = {key: table_from_api(resource) for key, resource in resources.items() if resource is not None}
@@ -49,7 +49,7 @@ def read_for_check(
     INFORMATION_SCHEMA can lag behind DDL, so every table it shows drifting, or does not show at
     all, is re-read with tables.get before anything is reported; so is every drifting dataset.
     """
-    found = engine.read_datasets([d.name for d in desired.all_datasets()])
+    found = engine.read_datasets_bulk([d.name for d in desired.all_datasets()])
     datasets = {name: dataset_from_api(resource) for name, resource in found.items() if resource is not None}
     resources = engine.read_catalog({name: d.location for name, d in sorted(datasets.items())}, on_progress)
     listing: dict[str, dict[str, str]] = {name: {} for name in datasets}
@@ -62,7 +62,7 @@ def read_for_check(
     by_place = compare_by_place(desired, Warehouse(datasets=datasets, tables=tables), unobservable)
     drift = [c for part in by_place.values() for c in part]
     reread: set[Place] = set()
-    for name, resource in engine.get_datasets(
+    for name, resource in engine.read_datasets_exact(
         sorted({c.dataset for c in drift if c.table is None and c.dataset in datasets})
     ).items():
         reread.add((name, None))

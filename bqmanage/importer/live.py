@@ -118,7 +118,7 @@ def choose_datasets(
 
 def read_live(engine: Engine, dataset: str, skipped: list[str], notes: list[str]) -> LiveDataset:
     """One live dataset and its tables, as the model, the way plan reads them (tables.get)."""
-    resource = engine.get_dataset(dataset)
+    resource = engine.read_datasets_exact([dataset])[dataset]
     if resource is None:
         raise UsageError(f"--dataset: {dataset} disappeared while import was reading it")
     live = LiveDataset(dataset_from_api(resource))
