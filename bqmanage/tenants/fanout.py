@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from bqmanage.engines import Engine
     from bqmanage.ledger import LedgerEntry
     from bqmanage.settings import Settings
-    from bqmanage.tenants.fleet import OnTenant, Scope, TenantOutcome
+    from bqmanage.tenants.fleet import Fleet, OnTenant, TenantOutcome
 
 # A tenant's part of the bulk read: its definitions, its live datasets and tables, its ledger rows.
 Part = tuple[Definitions, Warehouse, list["LedgerEntry"]]
@@ -82,11 +82,11 @@ def plan_each(
 
 
 def check_tenants(
-    settings: Settings, engine: Engine, desired: Definitions, scope: Scope, on_done: OnTenant[list[Finding]] | None = None
+    settings: Settings, engine: Engine, desired: Definitions, chosen: Fleet, on_done: OnTenant[list[Finding]] | None = None
 ) -> list[TenantOutcome[list[Finding]]]:
     """check's tenants: in one bulk read where the engine reads its catalog whole (the embedded
     engine) or a region's INFORMATION_SCHEMA in one query, else (or if that read fails)
     ``info_schema_batch`` tenants at a time."""
     whole = engine.capabilities.one_catalog_read or settings.region_qualified_information_schema
     size = fleet.workers(settings, engine)
-    return scope.failed + fleet.check_tenants(engine, desired, scope.tenants, settings.info_schema_batch, size, on_done, whole)
+    return chosen.failed + fleet.check_tenants(engine, desired, chosen.tenants, settings.info_schema_batch, size, on_done, whole)
