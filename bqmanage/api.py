@@ -100,11 +100,11 @@ def plan_against(
     the cost estimate are here, so that each tenant's plan of a fleet gets them too."""
     from bqmanage.apply import latest_entries
     from bqmanage.diff import compare
-    from bqmanage.introspect import read_actual
+    from bqmanage.introspect import read_live
     from bqmanage.ledger import ledger_datasets
     from bqmanage.plan import build_plan, estimate_bytes, refuse_unplaced
 
-    actual, ledger = read if read is not None else (read_actual(engine, desired), None)
+    actual, ledger = read if read is not None else (read_live(engine, desired).actual, None)
     changes = compare(desired, actual, engine.capabilities.unobservable)
     if ledger is None:
         ledger = latest_entries(engine, ledger_datasets(desired, actual, history))
@@ -189,20 +189,15 @@ def apply_planned(
 
 def inspect(settings: Settings, engine: Engine, all_datasets: bool = False, desired: Definitions | None = None) -> list[Table]:
     """The live tables of the datasets the definitions name (or every dataset), as the model."""
-    from bqmanage.model.names import is_own
-    from bqmanage.model.rest import table_from_api
+    from bqmanage.introspect import not_own, read_live
 
     defined = (desired or validate(settings)).all_datasets
     names = engine.list_datasets() if all_datasets else [d.name for d in defined()]
-    wanted = [
-        (dataset, name)
-        for dataset, resource in engine.read_datasets_exact(names).items()
-        if resource is not None
-        for name in engine.list_tables(dataset)
-        if all_datasets or not is_own(name)
-    ]
-    # One bulk read: each engine reads many tables its own fastest way.
-    return [table_from_api(resource) for resource in engine.get_tables(wanted).values() if resource is not None]
+    # Every table of those datasets, in the order listed (every dataset: bqmanage's own too).
+    read = read_live(engine, None, names, undefined=(lambda *_: True) if all_datasets else not_own)
+    for why in read.unreadable.values():
+        raise ValueError(why)  # no table of the model can say it
+    return list(read.actual.tables.values())
 
 
 @dataclass
@@ -239,12 +234,13 @@ def check(
     from bqmanage.check.findings import findings_from_changes
     from bqmanage.check.legacy import audit_warehouse, extra_table_findings
     from bqmanage.check.owed import owed_backfills
-    from bqmanage.introspect import read_for_check
+    from bqmanage.introspect import read_live
     from bqmanage.plan import place_datasets
     from bqmanage.tenants.templates import templated
 
     desired = place_datasets(desired or validate(settings), settings.location)
-    actual, listed, changes = read_for_check(engine, desired, on_progress)
+    read = read_live(engine, desired, confirm=True, on_progress=on_progress)
+    actual, listed, changes = read.actual, read.listing, read.changes
     # Tenants' datasets are the templates' (no legacy names there): the audit leaves them to the
     # per-tenant check, so that one unreadable tenant dataset does not fail the whole check.
     skip = partial(templated, desired) if desired.templates else None

@@ -1,7 +1,7 @@
 """plan, apply and check over many tenants against one read of the live catalog.
 
 Each tenant's datasets are its own, so every tenant can be planned against one bulk read of all of
-them (one ``read_actual`` and one ledger read for the whole fleet) instead of reading the catalog
+them (one ``read_live`` and one ledger read for the whole fleet) instead of reading the catalog
 again per tenant: on the embedded engine each read enumerates the whole catalog, which made
 ``apply --all-tenants`` quadratic in the number of tenants (5 DuckDB catalog statements a tenant).
 After the read, a tenant's work is its own diff and plan, proportional to its own datasets.
@@ -38,7 +38,7 @@ P = TypeVar("P")
 def read_parts(engine: Engine, whole: Definitions, tenants: list[str], history: bool) -> dict[str, Part] | None:
     """Every tenant's part of one bulk read (None when it failed: read tenant by tenant)."""
     from bqmanage.apply import latest_entries
-    from bqmanage.introspect import read_actual
+    from bqmanage.introspect import read_live
     from bqmanage.ledger import ledger_datasets
 
     mine = {t: for_tenants(whole, [t]) for t in tenants}
@@ -48,7 +48,7 @@ def read_parts(engine: Engine, whole: Definitions, tenants: list[str], history: 
         digest=whole.digest,
     )
     try:
-        actual = read_actual(engine, everyone)
+        actual = read_live(engine, everyone).actual
         ledger = latest_entries(engine, ledger_datasets(everyone, actual, history))
     except BqmanageError:
         return None

@@ -153,16 +153,16 @@ def check_tenants(
     ``whole``: all the tenants in one read first, and in batches only if that read fails."""
     from bqmanage.check.legacy import extra_table_findings
     from bqmanage.diff import compare
-    from bqmanage.introspect import read_actual, read_for_check
+    from bqmanage.introspect import none, read_live
 
     def read(group: list[str], bulk: bool) -> list[TenantOutcome[list[Finding]]]:
         part = for_tenants(desired, group)
         if bulk:
-            _, listed, changes = read_for_check(engine, part)
+            live = read_live(engine, part, confirm=True)
+            listed, changes = live.listing, live.changes
         else:
-            actual = read_actual(engine, part)
-            listed = {dataset: engine.list_table_types(dataset) for dataset in sorted(actual.datasets)}
-            changes = compare(part, actual, engine.capabilities.unobservable)
+            live = read_live(engine, part, undefined=none)  # each dataset listed, only the defined tables read
+            listed, changes = live.listing, compare(part, live.actual, engine.capabilities.unobservable)
         owner = tenant_datasets(desired, group)
         found: dict[str, list[Finding]] = {t: [] for t in group}
         # A template has no legacy names: every undefined table of a tenant's dataset is extra.

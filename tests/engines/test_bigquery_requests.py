@@ -196,3 +196,18 @@ def test_requests_in_flight_stay_within_bqmanage_concurrency(
     proxy.reset()
     api.make_plan(settings, BigQueryEngine(settings, "test"), desired=desired)
     assert proxy.max_in_flight == limit
+
+
+def test_inspect_and_import_read_each_dataset_and_table_once(proxy: FaultProxy, workdir: Path) -> None:
+    """inspect and import read the live warehouse as plan does (one datasets.get and one tables.list
+    per dataset, one tables.get per table), and run no query: they share plan's exact reader."""
+    from bqmanage.importer.live import import_live
+
+    settings, desired = _applied("read-project", workdir / "defs", 3)
+    engine = BigQueryEngine(settings, "test")
+    inspect = _cost(proxy, lambda: api.inspect(settings, engine, desired=desired))
+    assert inspect == ({"datasets.get": 3, "tables.list": 3, "tables.get": 6}, 0)
+    assert len(api.inspect(settings, engine, desired=desired)) == 6  # the ledgers are not shown
+    names = ["tenant_00", "tenant_01"]
+    imported = _cost(proxy, lambda: import_live(settings, engine, names, out=workdir / "imported").staged.discard())
+    assert imported == ({"datasets.list": 1, "datasets.get": 2, "tables.list": 2, "tables.get": 4}, 0)
