@@ -31,7 +31,7 @@ def not_own(dataset: str, table: str, kind: str) -> bool:
     return not is_own(table)
 
 
-def none(dataset: str, table: str, kind: str) -> bool:
+def list_only(dataset: str, table: str, kind: str) -> bool:
     """Nothing besides the defined tables (the listing alone is wanted)."""
     return False
 
@@ -68,7 +68,7 @@ def read_live(
     left out) and of the tables ``desired`` names in them.
 
     :param undefined: also list each dataset and read the objects this selects, the ones no
-        definition names too (inspect, import; ``none`` for the listing alone). Exact reads only.
+        definition names too (inspect, import; ``list_only`` for the listing alone). Exact reads only.
     :param confirm: read in bulk (INFORMATION_SCHEMA on BigQuery), as check does over many datasets,
         then confirm with exact reads whatever the bulk read shows drifting or undefined, and
         compare: ``changes``. Without it every dataset and table is read exactly (datasets.get,

@@ -153,7 +153,7 @@ def check_tenants(
     ``whole``: all the tenants in one read first, and in batches only if that read fails."""
     from bqmanage.check.legacy import extra_table_findings
     from bqmanage.diff import compare
-    from bqmanage.introspect import none, read_live
+    from bqmanage.introspect import list_only, read_live
 
     def read(group: list[str], bulk: bool) -> list[TenantOutcome[list[Finding]]]:
         part = for_tenants(desired, group)
@@ -161,7 +161,7 @@ def check_tenants(
             live = read_live(engine, part, confirm=True)
             listed, changes = live.listing, live.changes
         else:
-            live = read_live(engine, part, undefined=none)  # each dataset listed, only the defined tables read
+            live = read_live(engine, part, undefined=list_only)  # each dataset listed, only the defined tables read
             listed, changes = live.listing, compare(part, live.actual, engine.capabilities.unobservable)
         owner = tenant_datasets(desired, group)
         found: dict[str, list[Finding]] = {t: [] for t in group}
