@@ -151,9 +151,9 @@ def _approaches(proxy: faultproxy.FaultProxy, project: str, desired: Any, n: int
         def plan_as_before() -> None:
             # What plan read before: every resource in turn, then each dataset's ledger with a
             # tables.list and a query of its own.
-            from bqmanage.introspect import read_actual
+            from bqmanage.introspect import read_live
 
-            read_actual(serial, desired)
+            read_live(serial, desired)
             for name in names:
                 if "_bqmanage_migrations" in serial.list_tables(name):
                     serial.query(latest_entry_sql(name), label="plan")

@@ -85,18 +85,19 @@ def _commands(proxy: faultproxy.FaultProxy, project: str, views: int, n: int) ->
     from bqmanage import api
     from bqmanage.engines.bigquery import BigQueryEngine
     from bqmanage.settings import resolve_settings
+    from bqmanage.tenants.scope import TenantScope
 
     settings = resolve_settings(target="bigquery", project=project, schemas=str(ROOT / "schemas"))
     region = settings.model_copy(update={"region_qualified_information_schema": True})
     engine = BigQueryEngine(settings, "bench")
     engine.rpc_timeout = 900.0
     return {
-        "check --all-tenants (batches of 50)": _measure(proxy, lambda: api.check(settings, engine, all_tenants=True)),
+        "check --all-tenants (batches of 50)": _measure(proxy, lambda: api.check(settings, engine, scope=TenantScope.all())),
         "check --all-tenants, region-qualified": _measure(
-            proxy, lambda: api.check(region, BigQueryEngine(region, "bench"), all_tenants=True)
+            proxy, lambda: api.check(region, BigQueryEngine(region, "bench"), scope=TenantScope.all())
         ),
         "naive check: a query per view and dataset": _naive_check(views, n),
-        "apply --all-tenants (no change)": _measure(proxy, lambda: api.apply(settings, engine, all_tenants=True)),
+        "apply --all-tenants (no change)": _measure(proxy, lambda: api.apply(settings, engine, scope=TenantScope.all())),
         "tenant add, new tenant": _measure(proxy, lambda: api.tenant_add(settings, engine, "newcomer")),
         "tenant add, repeated": _measure(proxy, lambda: api.tenant_add(settings, engine, "newcomer")),
     }

@@ -174,7 +174,7 @@ first and last tenant of each window. One run of each: the 5,000-tenant creation
         headers=HEADERS,
         rows=table,
         notes="""
-Each command reads the tenants' part of the catalog once (`tenants/fanout.py`: one `read_actual`
+Each command reads the tenants' part of the catalog once (`tenants/fanout.py`: one `read_live`
 and one ledger read for all of them; `check` one bulk read) and plans each tenant against its part,
 so a tenant costs its own datasets' diff and plan; the read itself is linear in the catalog. While
 creating, the engine keeps its catalog names up to date instead of re-reading them after each

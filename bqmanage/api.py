@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from bqmanage.definitions.load import load_definitions
 from bqmanage.model.schema import Definitions, Table
 from bqmanage.settings import Settings
-from bqmanage.tenants.scope import Limits
+from bqmanage.tenants.scope import NO_LIMITS, NO_TENANTS, Limits, TenantScope
 
 if TYPE_CHECKING:
     from bqmanage.apply import ApplyResult
@@ -68,28 +68,27 @@ def make_plan(
     desired: Definitions | None = None,
     history: bool = True,
     *,
-    tenants: list[str] | None = None,
-    all_tenants: bool = False,
+    scope: TenantScope = NO_TENANTS,
     on_tenant: OnTenant[PlanResult] | None = None,
 ) -> PlanResult:
     """Load, introspect, diff and plan: what ``apply`` would do, without doing it. ``history`` reads
     every dataset's latest ledger entry (plan shows them); without it, only the ledgers that can owe
     a backfill are read: those of datasets with a column that has a default.
 
-    ``tenants`` (or ``all_tenants``, the registry's active tenants) also plans the dataset
-    templates for those tenants, one plan per tenant; None leaves templates alone.
+    ``scope`` (some tenants, or the registry's active tenants) also plans the dataset templates
+    for those tenants, one plan per tenant; the default leaves templates alone.
     """
     from bqmanage.plan import place_datasets
 
     desired = place_datasets(desired or validate(settings), settings.location)
     planned = plan_against(settings, engine, backfill, history, desired, None)
-    if tenants is not None or all_tenants:
+    if scope.engaged:
         from bqmanage.tenants import fanout, fleet
 
-        scope = fleet.scope(settings, engine, desired, tenants, all_tenants)
-        planned.registry = scope.registry
-        one = fanout.plan_each(engine, desired, scope.tenants, True, partial(plan_against, settings, engine, backfill, True))
-        planned.tenants = scope.failed + fleet.run_per_tenant(scope.tenants, one, fleet.workers(settings, engine), on_tenant)
+        chosen = fleet.resolve(engine, desired, scope)
+        planned.registry = chosen.registry
+        one = fanout.plan_each(engine, desired, chosen.tenants, True, partial(plan_against, settings, engine, backfill, True))
+        planned.tenants = chosen.failed + fleet.run_per_tenant(chosen.tenants, one, fleet.workers(settings, engine), on_tenant)
     return planned
 
 
@@ -101,11 +100,11 @@ def plan_against(
     the cost estimate are here, so that each tenant's plan of a fleet gets them too."""
     from bqmanage.apply import latest_entries
     from bqmanage.diff import compare
-    from bqmanage.introspect import read_actual
+    from bqmanage.introspect import read_live
     from bqmanage.ledger import ledger_datasets
     from bqmanage.plan import build_plan, estimate_bytes, refuse_unplaced
 
-    actual, ledger = read if read is not None else (read_actual(engine, desired), None)
+    actual, ledger = read if read is not None else (read_live(engine, desired).actual, None)
     changes = compare(desired, actual, engine.capabilities.unobservable)
     if ledger is None:
         ledger = latest_entries(engine, ledger_datasets(desired, actual, history))
@@ -138,33 +137,32 @@ def apply(
     on_step: Callable[[int, int, Step], None] | None = None,
     desired: Definitions | None = None,
     *,
-    tenants: list[str] | None = None,
-    all_tenants: bool = False,
+    scope: TenantScope = NO_TENANTS,
     keep_going: bool = False,
     on_tenant: OnTenant[ApplyOutcome] | None = None,
 ) -> ApplyOutcome:
     """Bring the warehouse to the definitions. Refused changes stop everything before any statement.
 
-    ``tenants`` (or ``all_tenants``: the registry's active tenants, read after the fixed datasets
-    are applied, so that a new warehouse gets its registry first) then applies the dataset
+    ``scope`` (some tenants, or the registry's active tenants, read after the fixed datasets are
+    applied, so that a new warehouse gets its registry first) then applies the dataset
     templates, tenant by tenant in a bounded pool: each planned against one read of them all, then
     applied on its own; one tenant's failure does not stop the others. Afterwards the failures raise TenantsFailedError
     (worst exit code), unless ``keep_going``: then they are in ``tenants`` for the caller to report.
     """
     planned = make_plan(settings, engine, backfill, desired, history=dry_run)  # a dry run prints the plan
     outcome = apply_planned(settings, engine, planned, dry_run, on_step)
-    if tenants is not None or all_tenants:
+    if scope.engaged:
         from bqmanage.tenants import fanout, fleet
 
         whole = planned.desired
-        scope = fleet.scope(settings, engine, whole, tenants, all_tenants)
-        outcome.registry = scope.registry
+        chosen = fleet.resolve(engine, whole, scope)
+        outcome.registry = chosen.registry
         # Planned against one read of every tenant's datasets, then applied tenant by tenant.
-        one = fanout.plan_each(engine, whole, scope.tenants, dry_run, partial(plan_against, settings, engine, backfill, dry_run))
+        one = fanout.plan_each(engine, whole, chosen.tenants, dry_run, partial(plan_against, settings, engine, backfill, dry_run))
         done = fleet.run_per_tenant(
-            scope.tenants, lambda t: apply_planned(settings, engine, one(t), dry_run), fleet.workers(settings, engine), on_tenant
+            chosen.tenants, lambda t: apply_planned(settings, engine, one(t), dry_run), fleet.workers(settings, engine), on_tenant
         )
-        outcome.tenants = scope.failed + done
+        outcome.tenants = chosen.failed + done
         failed = [o for o in outcome.tenants if o.error is not None]
         if failed and not keep_going:
             raise fleet.TenantsFailedError(failed)
@@ -191,20 +189,15 @@ def apply_planned(
 
 def inspect(settings: Settings, engine: Engine, all_datasets: bool = False, desired: Definitions | None = None) -> list[Table]:
     """The live tables of the datasets the definitions name (or every dataset), as the model."""
-    from bqmanage.model.names import is_own
-    from bqmanage.model.rest import table_from_api
+    from bqmanage.introspect import not_own, read_live
 
     defined = (desired or validate(settings)).all_datasets
     names = engine.list_datasets() if all_datasets else [d.name for d in defined()]
-    wanted = [
-        (dataset, name)
-        for dataset, resource in engine.get_datasets(names).items()
-        if resource is not None
-        for name in engine.list_tables(dataset)
-        if all_datasets or not is_own(name)
-    ]
-    # One bulk read: each engine reads many tables its own fastest way.
-    return [table_from_api(resource) for resource in engine.get_tables(wanted).values() if resource is not None]
+    # Every table of those datasets, in the order listed (every dataset: bqmanage's own too).
+    read = read_live(engine, None, names, undefined=(lambda *_: True) if all_datasets else not_own)
+    for why in read.unreadable.values():
+        raise ValueError(why)  # no table of the model can say it
+    return list(read.actual.tables.values())
 
 
 @dataclass
@@ -230,24 +223,24 @@ def check(
     desired: Definitions | None = None,
     on_progress: Callable[[int, int], None] | None = None,
     *,
-    tenants: list[str] | None = None,
-    all_tenants: bool = False,
+    scope: TenantScope = NO_TENANTS,
     on_tenant: OnTenant[list[Finding]] | None = None,
 ) -> CheckResult:
     """Drift of the live warehouse against the definitions, work an interrupted apply still owes, and the
-    legacy-name audit. Read-only. ``tenants`` (or ``all_tenants``) also checks those tenants' templated
+    legacy-name audit. Read-only. ``scope`` also checks those tenants' templated
     datasets, read in bulk; each finding names its tenant, and a tenant whose datasets cannot be read is a
-    failure of its own (the others are still checked). ``all_tenants`` also reports live datasets that
+    failure of its own (the others are still checked). ``TenantScope.all()`` also reports live datasets that
     match a template but belong to no tenant of the registry (``orphan_dataset``)."""
     from bqmanage.check.findings import findings_from_changes
     from bqmanage.check.legacy import audit_warehouse, extra_table_findings
     from bqmanage.check.owed import owed_backfills
-    from bqmanage.introspect import read_for_check
+    from bqmanage.introspect import read_live
     from bqmanage.plan import place_datasets
     from bqmanage.tenants.templates import templated
 
     desired = place_datasets(desired or validate(settings), settings.location)
-    actual, listed, changes = read_for_check(engine, desired, on_progress)
+    read = read_live(engine, desired, confirm=True, on_progress=on_progress)
+    actual, listed, changes = read.actual, read.listing, read.changes
     # Tenants' datasets are the templates' (no legacy names there): the audit leaves them to the
     # per-tenant check, so that one unreadable tenant dataset does not fail the whole check.
     skip = partial(templated, desired) if desired.templates else None
@@ -255,16 +248,16 @@ def check(
     findings += extra_table_findings(desired, listed, settings.legacy)
     findings += audit_warehouse(engine, desired, settings.legacy, listed, skip)
     result = CheckResult(findings=findings, desired=desired)
-    if tenants is not None or all_tenants:
+    if scope.engaged:
         from bqmanage.tenants import fanout, fleet
         from bqmanage.tenants.templates import orphan_findings
 
-        scope = fleet.scope(settings, engine, desired, tenants, all_tenants)
-        result.registry = scope.registry
-        result.tenants = fanout.check_tenants(settings, engine, desired, scope, on_tenant)
+        chosen = fleet.resolve(engine, desired, scope)
+        result.registry = chosen.registry
+        result.tenants = fanout.check_tenants(settings, engine, desired, chosen, on_tenant)
         result.findings += [f for o in result.tenants for f in o.value or []]
-        if scope.registry is not None and not scope.registry.missing:
-            result.findings += orphan_findings(engine.list_datasets(), desired, scope.registry)
+        if chosen.registry is not None and not chosen.registry.missing:
+            result.findings += orphan_findings(engine.list_datasets(), desired, chosen.registry)
     return result
 
 
@@ -298,9 +291,7 @@ def tenant_add(
     engine: Engine,
     tenant_id: str,
     name: str | None = None,
-    daily_limit: int | None = None,
-    monthly_limit: int | None = None,
-    concurrent_limit: int | None = None,
+    limits: Limits = NO_LIMITS,
     *,
     run_date: date | None = None,
     desired: Definitions | None = None,
@@ -314,7 +305,6 @@ def tenant_add(
     from bqmanage.tenants import commands as tenants
     from bqmanage.tenants import onboard
 
-    limits = Limits(daily_limit, monthly_limit, concurrent_limit)
     job = job or tenants.job(settings, "tenant_add", tenant_id, desired, run_date, limits, name)
     # Only what belongs to the tenant: shared datasets that need a migration are apply's (onboard).
     onboard.refuse_pending_migration(settings, engine, job)
@@ -378,9 +368,7 @@ def tenant_set_limits(
     settings: Settings,
     engine: Engine,
     tenant_id: str,
-    daily_limit: int | None = None,
-    monthly_limit: int | None = None,
-    concurrent_limit: int | None = None,
+    limits: Limits,
     *,
     run_date: date | None = None,
     desired: Definitions | None = None,
@@ -391,7 +379,6 @@ def tenant_set_limits(
     from bqmanage.tenants import commands as tenants
     from bqmanage.tenants import onboard
 
-    limits = Limits(daily_limit, monthly_limit, concurrent_limit)
     job = job or tenants.job(settings, "tenant_set_limits", tenant_id, desired, run_date, limits)
     tenants.set_limits(engine, job.tables, job.report, job.wanted, settings.target)
     if job.report.changes:  # today's row too, made first for an active tenant the reset has not reached yet

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bqmanage.errors import UsageError
-from bqmanage.tenants.scope import Limits, TenantScope
+from bqmanage.tenants.scope import NO_LIMITS, NO_TENANTS, Limits, TenantScope
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -39,9 +39,6 @@ if TYPE_CHECKING:
     from bqmanage.tenants.commands import TenantJob, TenantListing, TenantReport
     from bqmanage.tenants.fleet import OnTenant
     from bqmanage.tenants.reset import ResetReport
-
-NO_TENANTS = TenantScope()
-NO_LIMITS = Limits()
 
 
 def _choice(flag: str, value: str, allowed: tuple[str, ...]) -> str:
@@ -187,8 +184,7 @@ class Project:
                 engine,
                 backfill,
                 self.definitions,
-                tenants=scope.tenant_list,
-                all_tenants=scope.every_active,
+                scope=scope,
                 on_tenant=on_tenant,
             )
 
@@ -214,8 +210,7 @@ class Project:
                 backfill,
                 on_step,
                 self.definitions,
-                tenants=scope.tenant_list,
-                all_tenants=scope.every_active,
+                scope=scope,
                 keep_going=keep_going,
                 on_tenant=on_tenant,
             )
@@ -246,8 +241,7 @@ class Project:
                 engine,
                 self.definitions,
                 on_progress,
-                tenants=scope.tenant_list,
-                all_tenants=scope.every_active,
+                scope=scope,
                 on_tenant=on_tenant,
             )
         if code:
@@ -299,9 +293,7 @@ class Project:
 
         job = self._job("tenant_add", tenant_id, run_date, limits, name)
         with self._session("tenant", read_only=False) as engine:
-            return api.tenant_add(
-                self.settings, engine, tenant_id, name, limits.daily, limits.monthly, limits.concurrent, job=job
-            )
+            return api.tenant_add(self.settings, engine, tenant_id, name, limits, job=job)
 
     def tenant_list(self, *, run_date: dt.date | None = None) -> TenantListing:
         """Every tenant of the registry: status, limits and usage on ``run_date``. Read-only."""
@@ -334,6 +326,4 @@ class Project:
 
         job = self._job("tenant_set_limits", tenant_id, run_date, limits)
         with self._session("tenant", read_only=False) as engine:
-            return api.tenant_set_limits(
-                self.settings, engine, tenant_id, limits.daily, limits.monthly, limits.concurrent, run_date=run_date, job=job
-            )
+            return api.tenant_set_limits(self.settings, engine, tenant_id, limits, run_date=run_date, job=job)

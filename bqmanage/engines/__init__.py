@@ -26,9 +26,6 @@ class Engine(Protocol):
     def list_datasets(self) -> list[str]:
         """Names of the live datasets."""
 
-    def get_dataset(self, dataset: str) -> dict[str, Any] | None:
-        """The REST Dataset resource (description, labels, location), or None when absent."""
-
     def list_tables(self, dataset: str) -> list[str]:
         """Names of the tables of one dataset."""
 
@@ -40,9 +37,10 @@ class Engine(Protocol):
     def get_table(self, dataset: str, table: str) -> dict[str, Any] | None:
         """The REST Table resource (schema, partitioning, clustering, options), or None."""
 
-    def get_datasets(self, datasets: list[str]) -> dict[str, dict[str, Any] | None]:
-        """REST Dataset resources of several datasets (None where absent), read the way the engine
-        reads many at once: plan and apply go through here, so this is where batching pays."""
+    def read_datasets_exact(self, datasets: list[str]) -> dict[str, dict[str, Any] | None]:
+        """The REST Dataset resource (description, labels, location) of each named dataset, None
+        where absent, exactly as it is now: one datasets.get each on BigQuery, side by side. Plan,
+        apply and import read through here, and check confirms what its bulk read shows drifting."""
 
     def get_tables(self, tables: list[tuple[str, str]]) -> dict[str, dict[str, Any] | None]:
         """REST Table resources keyed "dataset.table" (None where absent), read the way the engine
@@ -52,9 +50,11 @@ class Engine(Protocol):
         """The newest row of the apply ledger of each of ``datasets`` (name -> location) that has
         one (the columns ``ledger.ENTRY_COLUMNS``), read the way the engine reads many at once."""
 
-    def read_datasets(self, datasets: list[str]) -> dict[str, dict[str, Any] | None]:
-        """Like get_datasets, in the fewest requests the engine has (check's bulk read). It may lag
-        behind recent changes, as INFORMATION_SCHEMA does: whatever drifts is re-read with get_datasets."""
+    def read_datasets_bulk(self, datasets: list[str]) -> dict[str, dict[str, Any] | None]:
+        """Like read_datasets_exact, in the fewest requests the engine has however many datasets
+        (check's bulk read: one datasets.list and one catalog query per location on BigQuery). It may
+        lag behind recent changes, as INFORMATION_SCHEMA does: whatever drifts is confirmed with
+        read_datasets_exact."""
 
     def read_catalog(self, datasets: dict[str, str | None], on_progress: Any = None) -> dict[str, dict[str, Any]]:
         """REST Table resources of every table of ``datasets``, keyed "dataset.table", in bulk."""

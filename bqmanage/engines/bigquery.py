@@ -113,7 +113,7 @@ class BigQueryEngine:
         )
         return sorted(d.dataset_id for d in found)
 
-    def get_dataset(self, dataset: str) -> dict[str, Any] | None:
+    def _get_dataset(self, dataset: str) -> dict[str, Any] | None:
         try:
             resource: dict[str, Any] = self._call(
                 "datasets.get", lambda: self.client.get_dataset(dataset, retry=self.rpc_retry, timeout=self.rpc_timeout)
@@ -168,15 +168,15 @@ class BigQueryEngine:
             fields.append(api)
         return fields
 
-    def get_datasets(self, datasets: list[str]) -> dict[str, dict[str, Any] | None]:
-        return dict(zip(datasets, each(self.concurrency, self.get_dataset, datasets), strict=True))
+    def read_datasets_exact(self, datasets: list[str]) -> dict[str, dict[str, Any] | None]:
+        return dict(zip(datasets, each(self.concurrency, self._get_dataset, datasets), strict=True))
 
     def get_tables(self, tables: list[tuple[str, str]]) -> dict[str, dict[str, Any] | None]:
         found = each(self.concurrency, lambda t: self.get_table(*t), tables)
         return {f"{dataset}.{table}": resource for (dataset, table), resource in zip(tables, found, strict=True)}
 
-    def read_datasets(self, datasets: list[str]) -> dict[str, dict[str, Any] | None]:
-        return bq_catalog.read_datasets(self, datasets)
+    def read_datasets_bulk(self, datasets: list[str]) -> dict[str, dict[str, Any] | None]:
+        return bq_catalog.read_datasets_bulk(self, datasets)
 
     def read_catalog(self, datasets: dict[str, str | None], on_progress: Any = None) -> dict[str, dict[str, Any]]:
         return bq_catalog.read_catalog(self, datasets, on_progress)

@@ -49,7 +49,7 @@ class BigQueryEngine(Protocol):
         self, sql: str, params: dict[str, Any] | None, label: str | None = None, location: str | None = None
     ) -> tuple[list[Any], Any]: ...
 
-    def get_datasets(self, datasets: list[str]) -> dict[str, dict[str, Any] | None]: ...
+    def read_datasets_exact(self, datasets: list[str]) -> dict[str, dict[str, Any] | None]: ...
 
     def get_tables(self, tables: list[tuple[str, str]]) -> dict[str, dict[str, Any] | None]: ...
 
@@ -106,7 +106,7 @@ def location_batches(
     ]
 
 
-def read_datasets(engine: BigQueryEngine, names: list[str]) -> dict[str, dict[str, Any] | None]:
+def read_datasets_bulk(engine: BigQueryEngine, names: list[str]) -> dict[str, dict[str, Any] | None]:
     """REST Dataset resources of ``names`` (None where absent) without a datasets.get each.
 
     datasets.list gives every dataset with its location and labels in one request per page, in
@@ -143,7 +143,7 @@ def read_datasets(engine: BigQueryEngine, names: list[str]) -> dict[str, dict[st
             # with grants on the datasets alone, read them one by one as before.
             if not isinstance(exc.__cause__, gexc.Forbidden):
                 raise
-            fallback = engine.get_datasets(members)
+            fallback = engine.read_datasets_exact(members)
             return {n: {"description": r.get("description")} for n, r in fallback.items() if r is not None}
         return infoschema.dataset_options([dict(r.items()) for r in rows])
 

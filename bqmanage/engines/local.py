@@ -146,10 +146,7 @@ class LocalEngine(DuckQueries):
     def list_datasets(self) -> list[str]:
         return list(self._catalog_names().datasets)
 
-    def get_dataset(self, dataset: str) -> dict[str, Any] | None:
-        return self.get_datasets([dataset])[dataset]
-
-    def get_datasets(self, datasets: list[str]) -> dict[str, dict[str, Any] | None]:
+    def read_datasets_exact(self, datasets: list[str]) -> dict[str, dict[str, Any] | None]:
         live = set(self._catalog_names().datasets)
         if self._dataset_meta is None:
             self._dataset_meta = read_dataset_meta(self._rows, self._has_meta)
@@ -218,8 +215,8 @@ class LocalEngine(DuckQueries):
             self._same_value[(physical, converted)] = bool(row and row[0])
         return defined if self._same_value[(physical, converted)] else physical
 
-    def read_datasets(self, datasets: list[str]) -> dict[str, dict[str, Any] | None]:
-        return self.get_datasets(datasets)  # the local catalog never lags
+    def read_datasets_bulk(self, datasets: list[str]) -> dict[str, dict[str, Any] | None]:
+        return self.read_datasets_exact(datasets)  # the local catalog never lags
 
     # ---- execution ----
 

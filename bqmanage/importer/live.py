@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 from bqmanage.errors import UsageError
 from bqmanage.importer.emit import LiveDataset, Unexpressible, dataset_yaml, default_value, table_yaml
 from bqmanage.model.names import dataset_name_problem, is_own, table_name_problem
-from bqmanage.model.rest import dataset_from_api, table_from_api
 from bqmanage.model.schema import Column, Table
 from bqmanage.terminal import printable
 
@@ -117,13 +116,13 @@ def choose_datasets(
 
 
 def read_live(engine: Engine, dataset: str, skipped: list[str], notes: list[str]) -> LiveDataset:
-    """One live dataset and its tables, as the model, the way plan reads them (tables.get)."""
-    resource = engine.get_dataset(dataset)
-    if resource is None:
-        raise UsageError(f"--dataset: {dataset} disappeared while import was reading it")
-    live = LiveDataset(dataset_from_api(resource))
-    wanted = []
-    for name, kind in engine.list_table_types(dataset).items():
+    """One live dataset and its tables, as the model, read as plan reads them (tables.get), with
+    what cannot be imported said in ``skipped`` and ``notes``."""
+    from bqmanage.introspect import read_live as read_warehouse
+
+    selected: list[str] = []
+
+    def importable(_: str, name: str, kind: str) -> bool:
         if (why := table_name_problem(name) or _file_name_problem(name)) is not None:
             # The name becomes a file name: only what BigQuery allows is written (no '/').
             skipped.append(f"{dataset}.{printable(name)}: {printable(why)}; no definition can name it")
@@ -132,19 +131,23 @@ def read_live(engine: Engine, dataset: str, skipped: list[str], notes: list[str]
         elif kind != "TABLE":
             skipped.append(f"{dataset}.{name}: {NOT_A_TABLE.get(kind, f'a {kind.lower()} is not a table')}")
         else:
-            wanted.append((dataset, name))
-    for key, table_resource in engine.get_tables(wanted).items():
-        if table_resource is None:
+            selected.append(f"{dataset}.{name}")
+            return True
+        return False
+
+    read = read_warehouse(engine, None, [dataset], undefined=importable)
+    if dataset not in read.actual.datasets:
+        raise UsageError(f"--dataset: {dataset} disappeared while import was reading it")
+    live = LiveDataset(read.actual.datasets[dataset])
+    for key in selected:
+        if key in read.unreadable:
+            skipped.append(f"{key}: {read.unreadable[key]}; no definition can say it")
+        elif key not in read.actual.tables:
             skipped.append(f"{key}: disappeared while import was reading it")
-            continue
-        try:
-            table = table_from_api(table_resource)
-        except ValueError as exc:
-            skipped.append(f"{key}: {exc}; no definition can say it")
-            continue
-        if unexpressed := _unexpressed(table_resource):
-            notes.append(f"{key}: not expressible in a definition, left as it is live: {', '.join(unexpressed)}")
-        live.tables.append(_without_unexpressible_defaults(table, notes))
+        else:
+            if unexpressed := _unexpressed(read.resources[key]):
+                notes.append(f"{key}: not expressible in a definition, left as it is live: {', '.join(unexpressed)}")
+            live.tables.append(_without_unexpressible_defaults(read.actual.tables[key], notes))
     return live
 
 

@@ -1,7 +1,7 @@
 """plan, apply and check over many tenants against one read of the live catalog.
 
 Each tenant's datasets are its own, so every tenant can be planned against one bulk read of all of
-them (one ``read_actual`` and one ledger read for the whole fleet) instead of reading the catalog
+them (one ``read_live`` and one ledger read for the whole fleet) instead of reading the catalog
 again per tenant: on the embedded engine each read enumerates the whole catalog, which made
 ``apply --all-tenants`` quadratic in the number of tenants (5 DuckDB catalog statements a tenant).
 After the read, a tenant's work is its own diff and plan, proportional to its own datasets.
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from bqmanage.engines import Engine
     from bqmanage.ledger import LedgerEntry
     from bqmanage.settings import Settings
-    from bqmanage.tenants.fleet import OnTenant, Scope, TenantOutcome
+    from bqmanage.tenants.fleet import Fleet, OnTenant, TenantOutcome
 
 # A tenant's part of the bulk read: its definitions, its live datasets and tables, its ledger rows.
 Part = tuple[Definitions, Warehouse, list["LedgerEntry"]]
@@ -38,7 +38,7 @@ P = TypeVar("P")
 def read_parts(engine: Engine, whole: Definitions, tenants: list[str], history: bool) -> dict[str, Part] | None:
     """Every tenant's part of one bulk read (None when it failed: read tenant by tenant)."""
     from bqmanage.apply import latest_entries
-    from bqmanage.introspect import read_actual
+    from bqmanage.introspect import read_live
     from bqmanage.ledger import ledger_datasets
 
     mine = {t: for_tenants(whole, [t]) for t in tenants}
@@ -48,7 +48,7 @@ def read_parts(engine: Engine, whole: Definitions, tenants: list[str], history: 
         digest=whole.digest,
     )
     try:
-        actual = read_actual(engine, everyone)
+        actual = read_live(engine, everyone).actual
         ledger = latest_entries(engine, ledger_datasets(everyone, actual, history))
     except BqmanageError:
         return None
@@ -82,11 +82,11 @@ def plan_each(
 
 
 def check_tenants(
-    settings: Settings, engine: Engine, desired: Definitions, scope: Scope, on_done: OnTenant[list[Finding]] | None = None
+    settings: Settings, engine: Engine, desired: Definitions, chosen: Fleet, on_done: OnTenant[list[Finding]] | None = None
 ) -> list[TenantOutcome[list[Finding]]]:
     """check's tenants: in one bulk read where the engine reads its catalog whole (the embedded
     engine) or a region's INFORMATION_SCHEMA in one query, else (or if that read fails)
     ``info_schema_batch`` tenants at a time."""
     whole = engine.capabilities.one_catalog_read or settings.region_qualified_information_schema
     size = fleet.workers(settings, engine)
-    return scope.failed + fleet.check_tenants(engine, desired, scope.tenants, settings.info_schema_batch, size, on_done, whole)
+    return chosen.failed + fleet.check_tenants(engine, desired, chosen.tenants, settings.info_schema_batch, size, on_done, whole)

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from bqmanage.engines import Engine
     from bqmanage.model.schema import Definitions
     from bqmanage.settings import Settings
+    from bqmanage.tenants.scope import TenantScope
 
 T = TypeVar("T")
 U = TypeVar("U")
@@ -57,25 +58,27 @@ def worst_exit(outcomes: list[TenantOutcome[T]]) -> int:
 
 
 @dataclass
-class Scope:
-    """The tenants a command runs for: valid ids, and the failures known before any work (an id in
-    the registry that cannot name a dataset). ``registry`` is set for --all-tenants."""
+class Fleet:
+    """The tenants a command runs for, resolved from its ``TenantScope``: valid ids, and the
+    failures known before any work (an id in the registry that cannot name a dataset).
+    ``registry`` is set for ``TenantScope.all()``."""
 
     tenants: list[str]
     failed: list[TenantOutcome[Any]]
     registry: Registry | None = None
 
 
-def scope(settings: Settings, engine: Engine, desired: Definitions, tenants: list[str] | None, all_tenants: bool) -> Scope:
-    if all_tenants and tenants:
+def resolve(engine: Engine, desired: Definitions, scope: TenantScope) -> Fleet:
+    """The tenants of ``scope``; every active one is read from the registry only now."""
+    if scope.every_active and scope.ids:
         raise UsageError("--tenant and --all-tenants: give one or the other")
     if not desired.templates:
-        return Scope([], [])
-    if not all_tenants:
-        return Scope(check_tenant_list(tenants or []), [])
+        return Fleet([], [])
+    if not scope.every_active:
+        return Fleet(check_tenant_list(scope.ids or ()), [])
     registry = read_registry(engine, desired)
     failed: list[TenantOutcome[Any]] = [TenantOutcome(t, error=UsageError(why)) for t, why in registry.invalid.items()]
-    return Scope(registry.active, failed, registry)
+    return Fleet(registry.active, failed, registry)
 
 
 def workers(settings: Settings, engine: Engine) -> int:
@@ -150,16 +153,16 @@ def check_tenants(
     ``whole``: all the tenants in one read first, and in batches only if that read fails."""
     from bqmanage.check.legacy import extra_table_findings
     from bqmanage.diff import compare
-    from bqmanage.introspect import read_actual, read_for_check
+    from bqmanage.introspect import list_only, read_live
 
     def read(group: list[str], bulk: bool) -> list[TenantOutcome[list[Finding]]]:
         part = for_tenants(desired, group)
         if bulk:
-            _, listed, changes = read_for_check(engine, part)
+            live = read_live(engine, part, confirm=True)
+            listed, changes = live.listing, live.changes
         else:
-            actual = read_actual(engine, part)
-            listed = {dataset: engine.list_table_types(dataset) for dataset in sorted(actual.datasets)}
-            changes = compare(part, actual, engine.capabilities.unobservable)
+            live = read_live(engine, part, undefined=list_only)  # each dataset listed, only the defined tables read
+            listed, changes = live.listing, compare(part, live.actual, engine.capabilities.unobservable)
         owner = tenant_datasets(desired, group)
         found: dict[str, list[Finding]] = {t: [] for t in group}
         # A template has no legacy names: every undefined table of a tenant's dataset is extra.

@@ -27,7 +27,7 @@ from bqmanage.apply import apply_plan, ledger_params
 from bqmanage.changes import CreateDataset, CreateTable
 from bqmanage.diff import compare
 from bqmanage.errors import NotAppliedError, RefusedChangeError, UsageError, WarehouseError, capped
-from bqmanage.introspect import read_actual
+from bqmanage.introspect import read_live
 from bqmanage.ledger import LEDGER, ledger_insert_sql, ledger_table
 from bqmanage.model.schema import Definitions
 from bqmanage.plan import Plan, Step, build_plan, place_datasets, refusals_text, refuse_unplaced, step_of
@@ -48,7 +48,7 @@ _CREATES = ("create_dataset", "create_table")
 
 def _plan(engine: Engine, desired: Definitions, project: str | None) -> Plan:
     """What ``apply`` would change in ``desired``'s datasets, without reading any ledger."""
-    changes = compare(desired, read_actual(engine, desired), engine.capabilities.unobservable)
+    changes = compare(desired, read_live(engine, desired).actual, engine.capabilities.unobservable)
     return build_plan(changes, project, {}, desired, True)
 
 

@@ -48,6 +48,8 @@ class TenantScope:
         return list(self.ids) if self.ids is not None else None
 
 
+NO_TENANTS = TenantScope()  # the default scope: dataset templates left alone
+
 # The largest limit a registry's INT64 column holds.
 INT64_MAX = 2**63 - 1
 
@@ -71,3 +73,6 @@ class Limits:
 
     def given(self) -> dict[str, int]:
         return {column: value for column, value in self.columns().items() if value is not None}
+
+
+NO_LIMITS = Limits()  # every limit the registry's default (or as it is)

@@ -1,7 +1,7 @@
 """Three sample tenants, so that `./dev demo` leaves something for `reset` and `tenant list` to show.
 
 The quick tour (docs/getting-started.md) starts from here. It onboards them as `bqmanage tenant add`
-does, through the library API (the registry row, the tenant's dataset from the template, today's
+does, through the public library API (the registry row, the tenant's dataset from the template, today's
 quota row), and suspends one as `tenant suspend` does: a suspended tenant keeps its dataset and
 rows, and `--all-tenants` leaves it out. Like those commands it is idempotent: run again, it
 changes nothing.
@@ -9,9 +9,7 @@ changes nothing.
 
 from __future__ import annotations
 
-from bqmanage import api
-from bqmanage.engines import engine_session
-from bqmanage.settings import resolve_settings
+from bqmanage import Limits, Project
 
 # (id, name, daily limit, suspended); the other limits are the registry's defaults.
 TENANTS = (
@@ -22,13 +20,11 @@ TENANTS = (
 
 
 def seed_tenants() -> None:
-    settings = resolve_settings()
-    desired = api.validate(settings)
-    with engine_session(settings, "demo") as engine:
-        for tenant_id, name, daily_limit, suspended in TENANTS:
-            api.tenant_add(settings, engine, tenant_id, name, daily_limit, desired=desired)
-            if suspended:
-                api.tenant_suspend(settings, engine, tenant_id, desired=desired)
+    project = Project.load()  # each command below opens the warehouse for itself
+    for tenant_id, name, daily_limit, suspended in TENANTS:
+        project.tenant_add(tenant_id, name=name, limits=Limits(daily=daily_limit))
+        if suspended:
+            project.tenant_suspend(tenant_id)
 
 
 if __name__ == "__main__":

@@ -43,7 +43,7 @@ columns:
 
 def create(engine: Engine, table: Table) -> None:
     """Create a live table exactly as the model says, through the engine's own create path."""
-    if engine.get_dataset(table.dataset) is None:
+    if engine.read_datasets_exact([table.dataset])[table.dataset] is None:
         ds = Dataset(name=table.dataset)
         engine.execute(
             Step(

@@ -17,6 +17,7 @@ from bqmanage import api
 from bqmanage.engines import local
 from bqmanage.engines.local import LocalEngine
 from bqmanage.settings import resolve_settings
+from bqmanage.tenants.scope import TenantScope
 
 
 def _register(engine: LocalEngine, tenants: list[str]) -> None:
@@ -58,10 +59,10 @@ def _reads_per_command(workdir: Path, tenants: int) -> dict[str, int]:
         _register(engine, [f"t{i:03d}" for i in range(tenants)])
         reads: dict[str, int] = {}
         for name, run in (
-            ("create", lambda: api.apply(settings, engine, all_tenants=True)),
-            ("no-op apply", lambda: api.apply(settings, engine, all_tenants=True)),
-            ("plan", lambda: api.make_plan(settings, engine, all_tenants=True)),
-            ("check", lambda: api.check(settings, engine, all_tenants=True)),
+            ("create", lambda: api.apply(settings, engine, scope=TenantScope.all())),
+            ("no-op apply", lambda: api.apply(settings, engine, scope=TenantScope.all())),
+            ("plan", lambda: api.make_plan(settings, engine, scope=TenantScope.all())),
+            ("check", lambda: api.check(settings, engine, scope=TenantScope.all())),
         ):
             engine._forget()  # each command starts as a new process would, with nothing kept
             with _statements(engine) as sent:
@@ -108,9 +109,9 @@ def test_creating_many_tables_checkpoints_so_that_memory_stays_evictable(workdir
         api.apply(settings, engine)
         _register(engine, [f"t{i:03d}" for i in range(6)])
         with _statements(engine) as sent:
-            api.apply(settings, engine, all_tenants=True)  # 6 tenants: 12 tables with their ledgers
+            api.apply(settings, engine, scope=TenantScope.all())  # 6 tenants: 12 tables with their ledgers
         # 3 tables from the fixed apply, then 12: a checkpoint at the 4th, 8th and 12th.
         assert sent.count("CHECKPOINT") == 3
-        assert api.check(settings, engine, all_tenants=True).clean
+        assert api.check(settings, engine, scope=TenantScope.all()).clean
     finally:
         engine.close()

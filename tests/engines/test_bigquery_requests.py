@@ -95,9 +95,9 @@ def test_check_reads_datasets_as_datasets_get_does(proxy: FaultProxy, workdir: P
         engine.client.create_dataset(dataset)
     names = ["eu_data", "us_data", "west_data", "absent"]
     proxy.reset()
-    bulk = engine.read_datasets(names)
+    bulk = engine.read_datasets_bulk(names)
     assert proxy.counts == {"datasets.list": 1}
-    one_by_one = engine.get_datasets(names)
+    one_by_one = engine.read_datasets_exact(names)
     assert bulk["absent"] is None and one_by_one["absent"] is None
     for name in names[:3]:
         got, each = bulk[name], one_by_one[name]
@@ -125,7 +125,7 @@ def test_without_project_wide_metadata_access_the_descriptions_come_from_dataset
     engine.client.create_dataset(dataset)
     denied = (403, "accessDenied", "Access Denied: Project denied-project: User does not have bigquery.datasets.get permission")
     proxy.faults.append(Fault("POST", re.compile(r"/jobs(\?|$)"), 1, denied, body=re.compile("SCHEMATA_OPTIONS")))
-    found = engine.read_datasets(["tenant_a"])["tenant_a"]
+    found = engine.read_datasets_bulk(["tenant_a"])["tenant_a"]
     assert proxy.injected == 1
     assert found is not None and (found["description"], found["labels"]) == ("Tenant A", {"tier": "gold"})
 
@@ -196,3 +196,18 @@ def test_requests_in_flight_stay_within_bqmanage_concurrency(
     proxy.reset()
     api.make_plan(settings, BigQueryEngine(settings, "test"), desired=desired)
     assert proxy.max_in_flight == limit
+
+
+def test_inspect_and_import_read_each_dataset_and_table_once(proxy: FaultProxy, workdir: Path) -> None:
+    """inspect and import read the live warehouse as plan does (one datasets.get and one tables.list
+    per dataset, one tables.get per table), and run no query: they share plan's exact reader."""
+    from bqmanage.importer.live import import_live
+
+    settings, desired = _applied("read-project", workdir / "defs", 3)
+    engine = BigQueryEngine(settings, "test")
+    inspect = _cost(proxy, lambda: api.inspect(settings, engine, desired=desired))
+    assert inspect == ({"datasets.get": 3, "tables.list": 3, "tables.get": 6}, 0)
+    assert len(api.inspect(settings, engine, desired=desired)) == 6  # the ledgers are not shown
+    names = ["tenant_00", "tenant_01"]
+    imported = _cost(proxy, lambda: import_live(settings, engine, names, out=workdir / "imported").staged.discard())
+    assert imported == ({"datasets.list": 1, "datasets.get": 2, "tables.list": 2, "tables.get": 4}, 0)

@@ -80,7 +80,7 @@ def dump(engine: Engine) -> dict[str, Any]:
     datasets: dict[str, Any] = {}
     tables: dict[str, Any] = {}
     for dataset in [*engine.list_datasets(), "no_such_dataset"]:
-        datasets[dataset] = engine.get_dataset(dataset)
+        datasets[dataset] = engine.read_datasets_exact([dataset])[dataset]
         for table in [*engine.list_tables(dataset), "no_such_table"]:
             tables[f"{dataset}.{table}"] = _stable(engine.get_table(dataset, table))
     return {"datasets": datasets, "tables": tables}
@@ -101,7 +101,7 @@ def test_resources_are_those_of_the_per_table_reads(warehouse: Path) -> None:
     keys = [tuple(k.split(".", 1)) for k in golden["tables"]]
     bulk = fresh.get_tables([(d, t) for d, t in keys])
     assert {k: _stable(v) for k, v in bulk.items()} == golden["tables"]
-    assert fresh.get_datasets(list(golden["datasets"])) == golden["datasets"]
+    assert fresh.read_datasets_exact(list(golden["datasets"])) == golden["datasets"]
     # check's bulk read: every table of the datasets but bqmanage's own ledger.
     catalog = engine_for(None).read_catalog({"kitchen": None, "tenants": None, "customers": None})
     expected = {

@@ -143,7 +143,7 @@ def test_an_add_with_a_shared_migration_pending_refuses_and_writes_nothing(
         api.tenant_add(settings, BigQueryEngine(settings, "test"), "acme", run_date=DAY)
     assert refused.value.exit_code == 2 and "tenants.tenant_profiles" in str(refused.value)
     assert proxy.counts["jobs.insert"] == 0 and proxy.counts["tables.patch"] == 0 and proxy.counts["datasets.insert"] == 0
-    assert BigQueryEngine(settings, "test").get_dataset("tenant_acme") is None
+    assert BigQueryEngine(settings, "test").read_datasets_exact(["tenant_acme"]) == {"tenant_acme": None}
 
 
 def test_a_new_tenant_costs_at_most_six_jobs_and_a_repeated_add_two(emulator: str, proxy: FaultProxy) -> None:

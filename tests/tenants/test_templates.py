@@ -14,6 +14,7 @@ import pytest
 
 from bqmanage.definitions.load import load_definitions
 from bqmanage.model.names import dataset_name_problem
+from bqmanage.tenants.scope import TenantScope
 from bqmanage.tenants.templates import dataset_name, for_tenants, template_name_problem, tenant_part
 from tests.helpers import engine_for, record, run_cli, target_args, write
 
@@ -162,7 +163,8 @@ def test_apply_tenant_then_all_tenants_then_nothing(project: str | None) -> None
     from bqmanage.settings import resolve_settings
 
     sent = record(engine)
-    outcome = api.apply(resolve_settings(target="bigquery" if project else "local", project=project), engine, all_tenants=True)
+    settings = resolve_settings(target="bigquery" if project else "local", project=project)
+    outcome = api.apply(settings, engine, scope=TenantScope.all())
     assert [o.tenant for o in outcome.tenants] == ["acme", "globex"] and all(o.error is None for o in outcome.tenants)
     writes = [s for s in sent if not s.lstrip().upper().startswith(("SELECT", "WITH"))]
     assert writes == []
@@ -298,11 +300,11 @@ def test_one_tenant_failing_apply_does_not_stop_the_others(workdir: Path) -> Non
         inner(step)
 
     engine.execute = flaky  # type: ignore[method-assign]
-    outcome = api.apply(resolve_settings(), engine, all_tenants=True, keep_going=True)
+    outcome = api.apply(resolve_settings(), engine, scope=TenantScope.all(), keep_going=True)
     assert [(o.tenant, o.exit_code) for o in outcome.tenants] == [("acme", 0), ("globex", 3), ("hooli", 0)]
     assert "injected failure" in str(outcome.tenants[1].error)
     # The library's default for a deploy script: the failure raises, with its exit code, after the others ran.
     with pytest.raises(TenantsFailedError) as info:
-        api.apply(resolve_settings(), engine, tenants=["globex", "initech"])
+        api.apply(resolve_settings(), engine, scope=TenantScope.of(["globex", "initech"]))
     assert info.value.exit_code == 3 and str(info.value).startswith("tenant globex: ")
     assert engine.get_table("tenant_initech", "pipeline_runs") is not None

@@ -17,6 +17,7 @@ from bqmanage import api
 from bqmanage.engines import Engine
 from bqmanage.errors import UsageError
 from bqmanage.settings import Settings, resolve_settings
+from bqmanage.tenants.scope import Limits
 from tests.helpers import engine_for, record, run_cli, target_args
 
 REGISTRY = "`tenants`.`tenant_profiles`"
@@ -82,7 +83,7 @@ def test_add_creates_the_registry_row_and_todays_row_and_again_changes_nothing(p
     before = warehouse(engine)
 
     sent = record(again := engine_for(project))
-    report = api.tenant_add(_settings(project), again, "acme", "Acme Corp", 200)
+    report = api.tenant_add(_settings(project), again, "acme", "Acme Corp", Limits(200))
     assert not report.changed and report.quota_row == "unchanged"
     assert sent, "the repeated add reads the registry and the quota table"
     assert [s for s in sent if WRITES.search(s)] == []  # no DDL, no DML: reads only
@@ -98,7 +99,7 @@ def test_add_creates_the_registry_row_and_todays_row_and_again_changes_nothing(p
 
 def test_add_with_other_limits_updates_the_registry_and_todays_row_and_says_what_changed(project: str | None) -> None:
     engine = _applied(project)
-    api.tenant_add(_settings(project), engine, "acme", daily_limit=200)
+    api.tenant_add(_settings(project), engine, "acme", limits=Limits(daily=200))
     changed = run_cli(*target_args(project), "tenant", "add", "acme", "--daily-limit", "250", "--concurrent-limit", "5")
     assert changed.exit_code == 0, changed.stderr
     assert changed.stdout.splitlines() == [
@@ -123,7 +124,7 @@ def test_four_concurrent_adds_of_one_id_leave_one_registry_row_and_one_quota_row
         try:
             engine = engine_for(project)
             barrier.wait()
-            api.tenant_add(_settings(project), engine, "acme", "Acme Corp", 200)
+            api.tenant_add(_settings(project), engine, "acme", "Acme Corp", Limits(200))
         except BaseException as exc:
             errors.append(exc)
 
@@ -137,17 +138,17 @@ def test_four_concurrent_adds_of_one_id_leave_one_registry_row_and_one_quota_row
     engine = engine_for(project)
     assert len(registry_rows(engine, "acme")) == 1
     assert [r["usage_date"] for r in quota_rows(engine, "acme")] == [_today()]
-    assert not api.tenant_add(_settings(project), engine, "acme", "Acme Corp", 200).changed
+    assert not api.tenant_add(_settings(project), engine, "acme", "Acme Corp", Limits(200)).changed
 
 
 def test_copies_left_in_the_registry_are_collapsed_by_the_next_add(project: str | None) -> None:
     """What the last of several concurrent adds finds: two identical rows (as two insert-only
     MERGEs leave them, same values, which no DELETE can tell apart). The add collapses them."""
     engine = _applied(project)
-    api.tenant_add(_settings(project), engine, "acme", daily_limit=200)
+    api.tenant_add(_settings(project), engine, "acme", limits=Limits(daily=200))
     engine.query(f"INSERT INTO {REGISTRY} SELECT * FROM {REGISTRY} WHERE tenant_id = 'acme'")
     assert len(registry_rows(engine, "acme")) == 2
-    api.tenant_add(_settings(project), engine, "acme", daily_limit=200)
+    api.tenant_add(_settings(project), engine, "acme", limits=Limits(daily=200))
     assert len(registry_rows(engine, "acme")) == 1
 
 
@@ -172,7 +173,7 @@ def test_hostile_ids_exit_2_with_the_broken_rule_and_nothing_is_written(project:
     for tenant_id, broken in HOSTILE:
         sent = record(watched := engine_for(project))
         with pytest.raises(UsageError) as refused:
-            api.tenant_add(_settings(project), watched, tenant_id, daily_limit=5)
+            api.tenant_add(_settings(project), watched, tenant_id, limits=Limits(daily=5))
         assert broken in str(refused.value) and RULE in str(refused.value)
         assert sent == []  # refused before the first statement
         for command in (
@@ -260,8 +261,8 @@ def test_add_before_apply_says_to_run_apply(workdir: Path) -> None:
 def test_list_shows_status_limits_and_todays_usage(project: str | None) -> None:
     engine = _applied(project)
     settings = _settings(project)
-    api.tenant_add(settings, engine, "acme", "Acme Corp", 100)
-    api.tenant_add(settings, engine, "globex", "Globex", 250, concurrent_limit=5)
+    api.tenant_add(settings, engine, "acme", "Acme Corp", Limits(100))
+    api.tenant_add(settings, engine, "globex", "Globex", Limits(250, concurrent=5))
     api.tenant_suspend(settings, engine, "globex")
     engine.query(
         f"UPDATE {QUOTAS} SET pipelines_run_today = 7, pipelines_run_month = 40, concurrent_pipelines_running = 2 "
@@ -306,7 +307,7 @@ def test_suspend_then_reset_creates_no_row_and_resume_60_days_later_carries_limi
     engine = _applied(project)
     settings = _settings(project)
     start = dt.date(2026, 7, 1)
-    api.tenant_add(settings, engine, "acme", daily_limit=70, monthly_limit=900, run_date=start)
+    api.tenant_add(settings, engine, "acme", limits=Limits(daily=70, monthly=900), run_date=start)
     api.tenant_add(settings, engine, "globex", run_date=start)
     engine.query(
         f"UPDATE {QUOTAS} SET total_storage_used_gb = 12.5, pipelines_run_today = 9 WHERE tenant_id = 'acme' AND usage_date = @d",
@@ -340,9 +341,9 @@ def test_limits_set_while_suspended_hold_after_resume(project: str | None) -> No
     engine = _applied(project)
     settings = _settings(project)
     start = dt.date(2026, 10, 1)
-    api.tenant_add(settings, engine, "acme", daily_limit=70, run_date=start)
+    api.tenant_add(settings, engine, "acme", limits=Limits(daily=70), run_date=start)
     api.tenant_suspend(settings, engine, "acme")
-    changed = api.tenant_set_limits(settings, engine, "acme", daily_limit=80, run_date=start + dt.timedelta(days=3))
+    changed = api.tenant_set_limits(settings, engine, "acme", Limits(daily=80), run_date=start + dt.timedelta(days=3))
     assert (changed.changes, changed.quota_row) == ({"daily_limit": [70, 80]}, "none")
     resumed = api.tenant_resume(settings, engine, "acme", run_date=start + dt.timedelta(days=5))
     assert resumed.row_updates == {"daily_limit": 80}
