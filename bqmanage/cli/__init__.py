@@ -1,12 +1,13 @@
 """The ``bqmanage`` entry point: every command line goes to the one typer app (bqmanage/cli/main.py),
 whose error funnel (cli/common.py) answers every expected failure.
 
-What typer costs on top of the command, measured (CPU, typer 0.29, Python 3.11): its import,
-about 30 ms; building the click command of every command, about 8 ms; a pydantic TypeAdapter for
-each parameter of the invoked command, about 0.1 ms each once pydantic's schema machinery is
+What typer costs on top of the command, measured (CPU, typer 0.29, Python 3.11): its import, 16-30
+ms; building the click commands of every command, about 7 ms; parsing, with a pydantic
+TypeAdapter per parameter of the invoked command, about 3 ms once pydantic's schema machinery is
 loaded, which validate and audit-code load anyway for their own models. A --help imports no
-pydantic at all. Plain click would save about 20 ms of the import and nothing else, so one parser
-is typer (bench/RESULTS.md has the start-up criteria it meets).
+pydantic at all. Plain click would save some 20-30 ms of that (a lighter import, no conversion of
+the commands) for a rewrite of every command, so the one parser is typer; bench/RESULTS.md has the
+start-up criteria it is held to.
 """
 
 from __future__ import annotations
