@@ -102,6 +102,22 @@ def test_audit_code_options_repeat_and_take_both_spellings(tree: Path) -> None:
     assert "daily_usage.sql" not in (tree / "r2.json").read_text()
 
 
+@pytest.mark.parametrize(
+    ("options", "report"),
+    [
+        (["-or.json"], "r.json"),  # a short option with its value attached
+        (["--format", "json", "--format", "sarif", "-o", "r.sarif"], "r.sarif"),  # the last of a repeated option
+        (["--output", "r.sarif", "--format=sarif"], "r.sarif"),
+    ],
+)
+def test_audit_code_writes_its_report_where_each_spelling_says(options: list[str], report: str, tree: Path) -> None:
+    done = console("--schemas", SCHEMAS, "audit-code", "app", *options, cwd=tree)
+    assert (done.returncode, done.stdout) == (1, ""), done.stderr
+    text = (tree / report).read_text()
+    assert ('"version": "2.1.0"' in text) == report.endswith(".sarif")  # SARIF, else the text report
+    assert "legacy" in text
+
+
 def test_audit_code_takes_a_path_that_starts_with_a_dash_after_the_separator(tree: Path) -> None:
     write(tree / "-weird.sql", "SELECT * FROM customers.customer_usage_quotas\n")
     done = console("--schemas", SCHEMAS, "audit-code", "--", "-weird.sql", cwd=tree)
@@ -123,6 +139,11 @@ def test_audit_code_takes_a_path_that_starts_with_a_dash_after_the_separator(tre
         (["audit-code", "app", "--dry-run", "-o", "r.json"], "--dry-run"),
         (["audit-code", "app", "--analyzer", "zeta", "-o", "r.json"], "--analyzer"),
         (["audit-code", "app", "--bogus"], "--bogus"),
+        (["validate", "--format"], "--format"),
+        (["audit-code", "app", "-o"], "-o"),
+        (["audit-code", "app", "--include"], "--include"),
+        (["audit-code", "app", "--format", "xml", "-o", "r.json"], "--format"),
+        (["--target", "nowhere", "validate"], "--target"),
     ],
 )
 def test_a_malformed_command_line_is_one_usage_error(argv: list[str], named: str, tree: Path) -> None:
