@@ -9,7 +9,6 @@ import typer
 
 from bqmanage.cli.common import FORMAT
 from bqmanage.errors import EXIT_BAD_INPUT, UsageError
-from bqmanage.report.json_docs import compact, import_doc
 from bqmanage.terminal import log
 
 
@@ -38,6 +37,7 @@ def import_command(
     from bqmanage.cli.common import check_text_or_json, settings_of
     from bqmanage.engines import engine_session
     from bqmanage.importer.live import import_live
+    from bqmanage.report.json_docs import compact, import_doc
 
     check_text_or_json(fmt)
     if yes and not overwrite:

@@ -1,8 +1,8 @@
-"""The bqmanage command line (typer): parse flags, call one api function, print through report.
+"""The bqmanage command line (typer), the one parser of every command: parse flags, call the
+Project, print through report. ``tenant``, ``import`` and ``audit-code`` live in modules of their own.
 
-Heavy libraries (pydantic, duckdb, the BigQuery client) are imported inside the commands
-that need them, so ``bqmanage --help`` stays fast. ``validate`` and ``audit-code`` are written in
-cli/direct.py, which also runs them without typer (bqmanage/cli/__init__.py says why).
+Heavy libraries (pydantic, duckdb, the BigQuery client, sqlglot) are imported inside the commands
+that need them, so ``bqmanage --help`` stays fast (bqmanage/cli/__init__.py has the numbers).
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from pathlib import Path
 
 import typer
 
-from bqmanage.cli import direct as cli_direct
 from bqmanage.cli import pipeline as cli_templates
-from bqmanage.cli.common import FORMAT, check_text_or_json, funnel, project_of
+from bqmanage.cli.audit_code import audit_code_command
+from bqmanage.cli.common import FORMAT, check_text_or_json, funnel, one_shot, project_of, protected
 from bqmanage.cli.imports import import_command
 from bqmanage.cli.tenant import tenant_app
 from bqmanage.environment import ENVIRONMENT
@@ -83,6 +83,7 @@ def main(
 
 @app.command()
 @funnel
+@one_shot
 def validate(ctx: typer.Context, fmt: str = FORMAT) -> None:
     """Load and validate the definitions; no warehouse access.
 
@@ -92,7 +93,18 @@ def validate(ctx: typer.Context, fmt: str = FORMAT) -> None:
 
     Example: bqmanage --schemas ./schemas validate
     """
-    cli_direct.validate(ctx.obj, fmt)
+    check_text_or_json(fmt)
+    desired = project_of(ctx).definitions
+    if fmt == "json":
+        from bqmanage.report.json_docs import compact, validate_doc
+
+        typer.echo(compact(validate_doc(desired)))
+        return
+    # Count the datasets apply would create, including an empty one that has only a _dataset.yaml.
+    templates = (
+        f", and {len(desired.template_tables)} in {len(desired.templates)} dataset template(s)" if desired.templates else ""
+    )
+    typer.echo(f"OK: {len(desired.tables)} table(s) in {len(desired.all_datasets())} dataset(s){templates} are valid.")
 
 
 @app.command()
@@ -226,7 +238,7 @@ def check(
     # it opens the warehouse); a report never replaces a file --code audits.
     project = project_of(ctx)
     audited = tuple(Path(p) for p in code or ())
-    report_path = writable(output, cli_direct.protected(ctx.obj, project.settings), audited) if output is not None else None
+    report_path = writable(output, protected(ctx.obj, project.settings), audited) if output is not None else None
     scope = TenantScope.from_flags(tenant, all_tenants)
     result = cli_templates.run_check(project, fmt, scope, [Path(p) for p in code or []])
     note = cli_templates.left_alone(project.definitions, scope, "check")
@@ -309,40 +321,4 @@ def reset(
 
 app.add_typer(tenant_app, name="tenant")
 app.command("import")(funnel(import_command))
-
-
-@app.command("audit-code")
-@funnel
-def audit_code(
-    ctx: typer.Context,
-    paths: list[str] = typer.Argument(..., metavar="PATH", help="Files or directories to audit."),
-    fix: bool = typer.Option(
-        False, "--fix", help="Rewrite legacy references in place (keeping quoting and qualification); print the diff."
-    ),
-    dry_run: bool = typer.Option(False, "--dry-run", help="With --fix: print the diff, write nothing."),
-    fmt: str = typer.Option("text", "--format", help="text, json (one object: clean + findings + summary) or sarif."),
-    output: str = typer.Option(None, "--output", "-o", help="Write the report to this file instead of stdout."),
-    include: list[str] = typer.Option(
-        None,
-        "--include",
-        metavar="GLOB",
-        help="Only files matching this gitignore-style pattern (repeatable; replaces the default types).",
-    ),
-    exclude: list[str] = typer.Option(
-        None, "--exclude", metavar="GLOB", help="Skip files and directories matching this gitignore-style pattern (repeatable)."
-    ),
-    analyzer: str = typer.Option(
-        None, "--analyzer", help="SQL analyzer: sqlglot (default) or googlesql (Google's, pip install 'bqmanage[googlesql]')."
-    ),
-) -> None:
-    """Find legacy table names and unknown table/column references in source files.
-
-    Reads Python, SQL, YAML, JSON, JS/TS and shell files, honouring .gitignore. Comments and
-    prose are never references. SQL in .sql files and Python strings that touches a managed
-    table is checked against the definitions. A line with `bqmanage: ignore[KIND]` in a comment
-    is suppressed. Exit 0 clean, 1 findings (after --fix: findings that remain), 2 bad input.
-
-    Example: bqmanage audit-code src/ --fix --dry-run
-    """
-    code = cli_direct.audit_code(ctx.obj, paths, fix, dry_run, fmt, output, include, exclude, analyzer)
-    raise typer.Exit(code)
+app.command("audit-code")(funnel(one_shot(audit_code_command)))

@@ -13,9 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
-import pytest
 
-from bqmanage.cli import direct as cli_direct
 from tests.helpers import run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,14 +40,14 @@ def _log_lines(stderr: str) -> list[dict[str, Any]]:
     return entries
 
 
-def test_validate_json_counts_the_definitions(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    typer_run = run_cli("validate", "--format", "json")
-    assert typer_run.exit_code == 0, typer_run.stderr
-    document = _document(typer_run.stdout, "validate")
+def test_validate_json_counts_the_definitions(workdir: Path) -> None:
+    result = run_cli("validate", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    document = _document(result.stdout, "validate")
     assert document == {"valid": True, "tables": 2, "datasets": 1, "templates": 1, "template_tables": 1}
-    # The direct path (no typer) prints the same document.
-    assert cli_direct.direct(["validate", "--format=json"]) == 0
-    assert json.loads(capsys.readouterr().out) == document
+    # The installed console script, with the option's other spelling, prints the same document.
+    done = subprocess.run([BQMANAGE, "validate", "--format=json"], capture_output=True, text=True, check=False)
+    assert (done.returncode, json.loads(done.stdout)) == (0, document)
 
 
 def test_plan_json_lists_pending_steps_with_their_sql_and_exits_1(workdir: Path) -> None:
@@ -152,17 +150,16 @@ def test_log_format_json_makes_every_stderr_line_one_entry(workdir: Path) -> Non
     _document(result.stdout, "apply")
 
 
-def test_log_format_json_errors_keep_their_exit_code(
-    workdir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    typer_run = run_cli("--log-format", "json", "--schemas", "nowhere", "plan")
-    assert typer_run.exit_code == 2
-    (entry,) = _log_lines(typer_run.stderr)
+def test_log_format_json_errors_keep_their_exit_code(workdir: Path) -> None:
+    result = run_cli("--log-format", "json", "--schemas", "nowhere", "plan")
+    assert result.exit_code == 2
+    (entry,) = _log_lines(result.stderr)
     assert entry["severity"] == "ERROR" and "nowhere" in entry["message"]
-    # The direct path, with the variable instead of the flag.
-    monkeypatch.setenv("BQMANAGE_LOG_FORMAT", "json")
-    assert cli_direct.direct(["--schemas", "nowhere", "validate"]) == 2
-    (entry,) = _log_lines(capsys.readouterr().err)
+    # The console script, with the variable instead of the flag.
+    env = {**os.environ, "BQMANAGE_LOG_FORMAT": "json"}
+    done = subprocess.run([BQMANAGE, "--schemas", "nowhere", "validate"], capture_output=True, text=True, env=env, check=False)
+    assert (done.returncode, done.stdout) == (2, "")
+    (entry,) = _log_lines(done.stderr)
     assert entry["severity"] == "ERROR" and "nowhere" in entry["message"]
 
 

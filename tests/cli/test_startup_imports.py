@@ -1,26 +1,71 @@
-"""A read-only check loads what it needs: not sqlglot (its transpiler and DuckDB dialect cost 0.2 to
-0.3 s of start-up), which only a statement the local engine runs needs."""
+"""What start-up loads: a command imports what it needs and no more. `--help` imports no pydantic
+and no database client; `validate` and `audit-code` (run on every push) none of the SQL parser,
+the engines or the change kinds they do not use; a read-only check not sqlglot (its transpiler and
+DuckDB dialect cost 0.2 to 0.3 s of start-up), which only a statement the local engine runs needs.
+And the cyclic garbage collector: off for the console script's one-shot reading commands, on for
+the others and for a process that is not the console script's."""
 
 from __future__ import annotations
 
+import gc
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from tests.helpers import run_cli
+
+ROOT = Path(__file__).resolve().parents[2]
+SCHEMAS = str(ROOT / "schemas")
+APP = Path(__file__).parents[1] / "fixtures" / "app"
+HEAVY = {"pydantic", "sqlglot", "duckdb", "google.cloud.bigquery", "bqmanage.changes", "bqmanage.project"}
 PROBE = (
-    "import sys\nfrom bqmanage.cli import run\ntry:\n    run()\nexcept SystemExit as exc:\n    code = exc.code\n"
-    "print('EXIT', code, 'SQLGLOT', any(m == 'sqlglot' or m.startswith('sqlglot.') for m in sys.modules))"
+    "import gc, sys\nfrom bqmanage.cli import run\ntry:\n    run()\nexcept SystemExit as exc:\n    code = exc.code\n"
+    "print('EXIT', code, 'GC', gc.isenabled())\nprint('MODULES', ','.join(sorted(sys.modules)))"
 )
 
 
-def _run(workdir: Path, *args: str) -> str:
-    env = {**os.environ, "BQMANAGE_LOCAL_PATH": str(workdir / "demo.duckdb")}
+def _run(workdir: Path, *args: str) -> tuple[str, set[str]]:
+    """The exit code and whether the collector was on, as one line, and the modules imported."""
+    env = {**os.environ, "BQMANAGE_LOCAL_PATH": str(workdir / "demo.duckdb"), "PYTHONPATH": str(ROOT)}
     done = subprocess.run([sys.executable, "-c", PROBE, *args], cwd=workdir, env=env, capture_output=True, text=True)
-    return done.stdout.strip().splitlines()[-1]
+    *_, outcome, modules = done.stdout.strip().splitlines()
+    return outcome, set(modules.removeprefix("MODULES ").split(","))
+
+
+def _has(modules: set[str], package: str) -> bool:
+    return any(m == package or m.startswith(package + ".") for m in modules)
 
 
 def test_check_and_plan_on_the_demo_do_not_import_sqlglot(workdir: Path) -> None:
-    assert _run(workdir, "apply") == "EXIT 0 SQLGLOT True"  # creating tables transpiles their defaults
-    assert _run(workdir, "check") == "EXIT 0 SQLGLOT False"
-    assert _run(workdir, "plan") == "EXIT 0 SQLGLOT False"
+    outcome, modules = _run(workdir, "apply")
+    assert outcome == "EXIT 0 GC True" and _has(modules, "sqlglot")  # creating tables transpiles their defaults
+    for command in ("check", "plan"):
+        outcome, modules = _run(workdir, command)
+        assert outcome == "EXIT 0 GC True" and not _has(modules, "sqlglot"), command
+
+
+def test_help_imports_no_pydantic_and_no_database_client(tmp_path: Path) -> None:
+    outcome, modules = _run(tmp_path, "--help")
+    assert outcome == "EXIT 0 GC False"  # ended before any command ran
+    assert not {m for m in HEAVY if _has(modules, m)}
+
+
+def test_validate_and_audit_code_import_only_what_they_use(tmp_path: Path) -> None:
+    shutil.copytree(APP, tmp_path / "app")
+    outcome, modules = _run(tmp_path, "--schemas", SCHEMAS, "validate")
+    assert outcome == "EXIT 0 GC False"  # a one-shot reading command: the collector stays off
+    assert not {m for m in HEAVY - {"pydantic", "bqmanage.project"} if _has(modules, m)}
+    outcome, modules = _run(tmp_path, "--schemas", SCHEMAS, "audit-code", "app/config")  # YAML only: no SQL to parse
+    assert outcome == "EXIT 1 GC False"
+    assert not {m for m in HEAVY - {"pydantic", "bqmanage.project"} | {"bqmanage.codeaudit.fix"} if _has(modules, m)}
+
+
+def test_the_app_in_another_process_keeps_its_garbage_collector(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert gc.isenabled()
+    assert run_cli("--schemas", SCHEMAS, "validate").exit_code == 0
+    assert gc.isenabled()
