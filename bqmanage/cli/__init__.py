@@ -12,7 +12,10 @@ start-up criteria it is held to.
 
 from __future__ import annotations
 
-from typing import Any
+TYPE_CHECKING = False  # not typing's: bqmanage/__init__.py says why
+
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def run() -> None:
@@ -20,6 +23,10 @@ def run() -> None:
     import signal
     import sys
 
+    # A stop signal during the imports below would surface as a traceback from whichever module
+    # was loading: answer it before importing anything (signal and sys are built in).
+    signal.signal(signal.SIGTERM, _stop_during_start_up)
+    signal.signal(signal.SIGINT, _stop_during_start_up)
     from bqmanage.cli.signals import start_up, terminate
 
     # Ctrl-C too: between commands (start-up, exit) it must not become a traceback either.
@@ -52,6 +59,19 @@ def run() -> None:
         _log_error(shown.getvalue().rstrip("\n"))
         sys.exit(exit_code)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _stop_during_start_up(signum: int, frame: object) -> None:
+    """signals.terminate's answer while nothing has started, with nothing but built-in modules
+    (os is loaded before any user code)."""
+    import os
+    import sys
+
+    message = "interrupted while no command was running; nothing was started or left half-done"
+    if _json_logs(sys.argv[1:]):
+        message = f'{{"severity": "ERROR", "message": "{message}"}}'
+    os.write(2, message.encode() + b"\n")
+    os._exit(130)
 
 
 def _json_logs(argv: list[str]) -> bool:
