@@ -59,6 +59,28 @@ def test_a_report_never_replaces_the_warehouse_or_its_log(command: list[str], ta
     assert run_cli("check").exit_code == 0  # the warehouse still opens, clean
 
 
+@pytest.mark.parametrize("command", [["check"], ["audit-code", "src"]], ids=["check", "audit-code"])
+@pytest.mark.parametrize(
+    "target",
+    [".bqmanage/local.duckdb.tmp", ".bqmanage/local.duckdb.lock", ".bqmanage/local.duckdb.tmp/spill", ".bqmanage/report.txt"],
+    ids=["tmp", "lock", "in-tmp", "state-dir"],
+)
+def test_a_report_never_lands_among_the_warehouse_side_files(command: list[str], target: str, applied: Path) -> None:
+    """Not only the file and its log: anything DuckDB keeps beside it, and bqmanage's state directory."""
+    write(Path("src/app.py"), 'q = "select * from tenants.tenant_profiles"\n')
+    Path(".bqmanage/local.duckdb.tmp").mkdir(exist_ok=True)
+    before = sorted(p.name for p in Path(".bqmanage").rglob("*"))
+    _one_error(run_cli(*command, "-o", target), target)
+    assert sorted(p.name for p in Path(".bqmanage").rglob("*")) == before  # nothing written
+
+
+def test_a_report_may_sit_beside_a_configured_warehouse_under_another_name(workdir: Path) -> None:
+    write(Path("bqmanage.yaml"), "targets:\n  mine: {engine: local, local_path: wh.duckdb}\ndefault_target: mine\n")
+    assert run_cli("apply").exit_code == 0
+    _one_error(run_cli("check", "-o", "wh.duckdb.tmp"), "wh.duckdb.tmp")
+    assert run_cli("check", "-o", "report.txt").exit_code == 0 and Path("report.txt").exists()
+
+
 def test_a_report_never_replaces_the_configured_warehouse(workdir: Path) -> None:
     write(Path("bqmanage.yaml"), "targets:\n  mine: {engine: local, local_path: data/wh.duckdb}\ndefault_target: mine\n")
     assert run_cli("apply").exit_code == 0
