@@ -200,7 +200,20 @@ def _read_config(path: Path | None) -> ConfigFile:
     except ValidationError as exc:
         first = exc.errors()[0]
         message = str(first["ctx"]["error"]) if first["type"] == "value_error" else first["msg"]  # our own words
+        if first["type"] == "extra_forbidden":  # as the definitions say it; Problem escapes the key
+            message = _unknown_key(str(first["loc"][-1]))
         raise ConfigError(str(lines.problem(tuple(first["loc"]), message))) from None
+
+
+def _unknown_key(key: str) -> str:
+    import difflib
+
+    from bqmanage.codeaudit.config import AllowList
+
+    known = {*ConfigFile.model_fields, *TargetConfig.model_fields, *LegacyConfig.model_fields}
+    known |= {*AuditCodeConfig.model_fields, *AllowList.model_fields}
+    hint = difflib.get_close_matches(key, sorted(known), n=1)
+    return f"unknown key {key!r}" + (f"; did you mean {hint[0]!r}?" if hint else "")
 
 
 def resolve_settings(

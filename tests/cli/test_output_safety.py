@@ -14,6 +14,7 @@ import duckdb
 import pytest
 
 from tests.helpers import Result, run_cli, write
+from tests.runtime import run
 
 DB = Path(".bqmanage/local.duckdb")
 FORGED = "x\n::error file=x::forged"
@@ -307,3 +308,31 @@ def test_registry_ids_statuses_and_live_columns_are_printed_on_their_own_line(ar
     _no_raw_controls(result.stderr)
     shown = result.stdout + result.stderr
     assert "evil\\n::error::id" in shown or "y\\n::error::col" in shown or "weird\\n::warning::status" in shown
+
+
+# ---- the config file: every error path quotes it escaped ----
+
+HOSTILE_KEY = "evil\x1b[31mRED\x1b]0;title\x07\n::error::forged"
+CONFIGS = {
+    "unknown-key": f'default_target: local\n"{HOSTILE_KEY}": 1\n',
+    "unknown-target-key": f'targets:\n  prod: {{engine: bigquery, "{HOSTILE_KEY}": 1}}\n',
+    "unknown-audit-key": f'audit_code: {{"{HOSTILE_KEY}": []}}\n',
+    "bad-legacy-value": f'legacy: {{datasets: {{"{HOSTILE_KEY}": [1]}}}}\n',
+    "bad-default-target": f'default_target: "{HOSTILE_KEY}"\n',
+}
+
+
+@pytest.mark.parametrize("command", [["validate"], ["check"], ["audit-code", "."]], ids=["validate", "check", "audit-code"])
+@pytest.mark.parametrize("config", list(CONFIGS))
+def test_a_config_file_is_quoted_escaped_on_every_error_path(config: str, command: list[str], workdir: Path) -> None:
+    """The config's own words (a key, a value) reach the error line escaped, through the direct
+    parser (validate, audit-code) and typer's (check) alike; nothing is created."""
+    Path("bqmanage.yaml").write_text(CONFIGS[config].replace("\n::", "\\n::").replace("\x1b", "\\e").replace("\x07", "\\a"))
+    done = run(*command, cwd=workdir)  # a real process: validate and audit-code take the direct parser
+    result = Result(done.returncode, done.stdout, done.stderr)
+    line = _one_error(result, "bqmanage.yaml")
+    _no_raw_controls(result.stderr)
+    assert "\\x1b[31m" in line and "\\n::error::forged" in line  # shown, escaped, never sent
+    if config.startswith("unknown"):
+        assert "unknown key 'evil" in line  # our words, as the definitions say it
+    assert not Path(".bqmanage").exists()
