@@ -76,6 +76,21 @@ class ConfigFile(BaseModel):
     legacy: LegacyConfig = Field(default_factory=LegacyConfig)
     audit_code: AuditCodeConfig = Field(default_factory=AuditCodeConfig)
 
+    @field_validator("targets")
+    @classmethod
+    def _target_names_are_plain(cls, targets: dict[str, TargetConfig]) -> dict[str, TargetConfig]:
+        # A target's name is printed in every report ("Applied 3 step(s) to target prod"): one that
+        # holds a line break or an escape sequence would forge lines there, so it is refused here.
+        for name in targets:
+            if not _TARGET_NAME.fullmatch(str(name)):
+                raise ValueError(
+                    f"target name {name!r}: 1 to 63 letters, digits, '_', '-' or '.', starting with a letter or a digit"
+                )
+        return targets
+
+
+_TARGET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
+
 
 class Settings(BaseModel):
     """Everything a command needs to know about where it runs."""

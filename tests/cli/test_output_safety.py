@@ -319,6 +319,8 @@ CONFIGS = {
     "unknown-audit-key": f'audit_code: {{"{HOSTILE_KEY}": []}}\n',
     "bad-legacy-value": f'legacy: {{datasets: {{"{HOSTILE_KEY}": [1]}}}}\n',
     "bad-default-target": f'default_target: "{HOSTILE_KEY}"\n',
+    # A target's name is printed in every report ("Applied 3 step(s) to target ..."): refused.
+    "target-name": f'targets:\n  "{HOSTILE_KEY}": {{engine: local}}\ndefault_target: "{HOSTILE_KEY}"\n',
 }
 
 
