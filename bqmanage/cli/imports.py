@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from bqmanage.cli import signals
 from bqmanage.cli.common import FORMAT
 from bqmanage.errors import EXIT_BAD_INPUT, UsageError
 from bqmanage.terminal import log
@@ -76,6 +77,7 @@ def import_command(
             if not yes and not _confirmed(len(changed)):
                 raise typer.Exit(EXIT_BAD_INPUT)
         written = staged.commit()
+        signals.done()  # written: a late interrupt no longer turns that into "interrupted"
         if fmt == "json":
             typer.echo(compact(import_doc(result, written)))
             return

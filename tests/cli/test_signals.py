@@ -8,6 +8,7 @@ from __future__ import annotations
 import signal
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -99,3 +100,25 @@ def test_sigint_at_any_moment_of_a_reset_exits_130_or_0_without_a_traceback(work
             assert out.strip(), (delay, err)  # a reset that completed says what it did
         outcomes.add(proc.returncode)
     assert 130 in outcomes
+
+
+def test_an_interrupt_after_import_wrote_its_files_prints_what_it_wrote(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A real SIGINT once the files are in place, as the summary is being written."""
+    from bqmanage.cli import imports
+
+    assert run_cli("apply").exit_code == 0
+    summary = imports._summary
+
+    def interrupt_then_summarise(*args: Any) -> str:
+        signal.raise_signal(signal.SIGINT)
+        return summary(*args)
+
+    previous = signal.signal(signal.SIGINT, signals.terminate)
+    monkeypatch.setattr(imports, "_summary", interrupt_then_summarise)
+    try:
+        result = run_cli("import", "--dataset", "tenants", "--out", "imported")
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert result.exit_code == 0, (result.stdout, result.stderr)
+    assert "wrote imported/tenants/tenant_profiles.yaml" in result.stdout and "Imported 2 table(s)" in result.stdout
+    assert result.stderr.splitlines()[-1] == signals.DONE_NOTE
