@@ -29,8 +29,18 @@ if TYPE_CHECKING:
 
 def latest_entries(engine: Engine, datasets: dict[str, str | None]) -> list[LedgerEntry]:
     """The newest ledger row of every live dataset that has a ledger (name -> location), read the
-    way the engine reads many at once (Engine.latest_ledger_rows). No ledger, no query."""
-    return [entry_from_row(dataset, row) for dataset, row in sorted(engine.latest_ledger_rows(datasets).items())]
+    way the engine reads many at once (Engine.latest_ledger_rows). No ledger, no query.
+
+    A "running" row is a start whose end was never written. Where holding the warehouse proves
+    that no other apply runs (Capabilities.one_writer), that run was killed (kill -9, a lost
+    machine), and every reader (plan, check, apply, inspect) sees it as "interrupted"; elsewhere
+    it may still be running, and says so."""
+    entries = [entry_from_row(dataset, row) for dataset, row in sorted(engine.latest_ledger_rows(datasets).items())]
+    if engine.capabilities.one_writer:
+        for entry in entries:
+            if entry.outcome == "running":
+                entry.outcome = "interrupted"
+    return entries
 
 
 @dataclass

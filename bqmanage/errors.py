@@ -33,16 +33,22 @@ class BqmanageError(Exception):
     # A message of several lines by design (each problem, each step on its own); any other is one
     # line, and a line break in it came from a quoted value, which the CLI then prints escaped.
     multiline: bool = False
+    headline: int = 0  # of a message of several lines, the one that says what failed
 
     def printed(self) -> str:
-        """How it is printed: one line starting with where ("error: ..."), or the lines of a
-        message made of several (every definition problem). Whatever it quotes is printed
+        """How it is printed: one line, "error: " and where, or the lines of a message made of
+        several (every definition problem), its headline with that prefix. Whatever it quotes is printed
         escaped (terminal.py), so that a quoted value can start no line of its own."""
         from bqmanage.terminal import printable, printable_lines
 
         message = str(self)
         if self.multiline and "\n" in message:
-            return printable_lines(message)
+            # One prefix for every error, whatever its shape: the line that says what failed
+            # carries it (the located problem lines of a DefinitionError stay "path:line: ...",
+            # as editors and CI problem matchers read them).
+            lines = printable_lines(message).split("\n")
+            lines[self.headline] = f"error: {lines[self.headline]}"
+            return "\n".join(lines)
         return f"error: {printable(message)}"
 
 
@@ -68,6 +74,7 @@ class DefinitionError(BqmanageError):
     """The definitions under schemas/ are invalid; carries every problem found."""
 
     multiline = True
+    headline = -1  # "N problems in the definitions.", after the problems
 
     def __init__(self, problems: list[Problem]) -> None:
         self.problems = problems

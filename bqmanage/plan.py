@@ -45,6 +45,9 @@ class Capabilities:
     # Whether its whole catalog is one read whatever its size (a local file): check --all-tenants
     # then reads every tenant at once instead of in batches.
     one_catalog_read: bool = False
+    # Whether holding the warehouse open proves that no apply is running elsewhere (the local file
+    # admits one writer, or readers, never both): a ledger's "running" row is then a killed run.
+    one_writer: bool = False
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from bqmanage.errors import UsageError
 from bqmanage.tenants.scope import NO_LIMITS, NO_TENANTS, Limits, TenantScope
@@ -39,6 +39,8 @@ if TYPE_CHECKING:
     from bqmanage.tenants.commands import TenantJob, TenantListing, TenantReport
     from bqmanage.tenants.fleet import OnTenant
     from bqmanage.tenants.reset import ResetReport
+
+T = TypeVar("T")
 
 
 def _choice(flag: str, value: str, allowed: tuple[str, ...]) -> str:
@@ -64,6 +66,10 @@ class Project:
         # The outcome of the last apply, kept as soon as it is known: an interrupt that lands while
         # the warehouse closes must not hide what was done.
         self.last_apply: ApplyOutcome | None = None
+        # Called as soon as a command that writes has completed its work, before the warehouse is
+        # closed and the result printed: the command line then lets a stop signal no longer stop
+        # it (cli/signals.py), so that a late Ctrl-C cannot turn a success into "interrupted".
+        self.on_done: Callable[[], None] | None = None
 
     @classmethod
     def load(
@@ -97,6 +103,12 @@ class Project:
         with engine_session(self.settings, command, read_only) as engine:
             self.runs_as = engine.capabilities.runs_as
             yield engine
+
+    def _done(self, result: T) -> T:
+        """``result`` of a command whose work is complete and recorded."""
+        if self.on_done is not None:
+            self.on_done()
+        return result
 
     # ---- no warehouse ----
 
@@ -214,7 +226,7 @@ class Project:
                 keep_going=keep_going,
                 on_tenant=on_tenant,
             )
-            return self.last_apply
+            return self._done(self.last_apply) if not dry_run else self.last_apply
 
     def inspect(self, all_datasets: bool = False) -> list[Table]:
         """The live tables of the defined datasets (or of every dataset), as the model. Read-only."""
@@ -267,7 +279,8 @@ class Project:
         # No local warehouse yet: nothing to reset, and the refusal must not leave an empty file behind.
         absent = self.settings.engine == "local" and not self.settings.local_path.exists()
         with self._session("reset", read_only=dry_run or absent) as engine:
-            return api.reset(self.settings, engine, table, run_date, dry_run, self.definitions, allow_future_date)
+            report = api.reset(self.settings, engine, table, run_date, dry_run, self.definitions, allow_future_date)
+            return report if dry_run else self._done(report)
 
     # ---- tenants ----
 
@@ -293,7 +306,7 @@ class Project:
 
         job = self._job("tenant_add", tenant_id, run_date, limits, name)
         with self._session("tenant", read_only=False) as engine:
-            return api.tenant_add(self.settings, engine, tenant_id, name, limits, job=job)
+            return self._done(api.tenant_add(self.settings, engine, tenant_id, name, limits, job=job))
 
     def tenant_list(self, *, run_date: dt.date | None = None) -> TenantListing:
         """Every tenant of the registry: status, limits and usage on ``run_date``. Read-only."""
@@ -310,7 +323,7 @@ class Project:
 
         job = self._job("tenant_suspend", tenant_id)
         with self._session("tenant", read_only=False) as engine:
-            return api.tenant_suspend(self.settings, engine, tenant_id, job=job)
+            return self._done(api.tenant_suspend(self.settings, engine, tenant_id, job=job))
 
     def tenant_resume(self, tenant_id: str, *, run_date: dt.date | None = None) -> TenantReport:
         """Make a suspended tenant active again, with today's row carried from its latest."""
@@ -318,7 +331,7 @@ class Project:
 
         job = self._job("tenant_resume", tenant_id, run_date)
         with self._session("tenant", read_only=False) as engine:
-            return api.tenant_resume(self.settings, engine, tenant_id, run_date=run_date, job=job)
+            return self._done(api.tenant_resume(self.settings, engine, tenant_id, run_date=run_date, job=job))
 
     def tenant_set_limits(self, tenant_id: str, limits: Limits, *, run_date: dt.date | None = None) -> TenantReport:
         """Change a tenant's limits in the registry and in today's row."""
@@ -326,4 +339,4 @@ class Project:
 
         job = self._job("tenant_set_limits", tenant_id, run_date, limits)
         with self._session("tenant", read_only=False) as engine:
-            return api.tenant_set_limits(self.settings, engine, tenant_id, limits, run_date=run_date, job=job)
+            return self._done(api.tenant_set_limits(self.settings, engine, tenant_id, limits, run_date=run_date, job=job))

@@ -76,6 +76,21 @@ class ConfigFile(BaseModel):
     legacy: LegacyConfig = Field(default_factory=LegacyConfig)
     audit_code: AuditCodeConfig = Field(default_factory=AuditCodeConfig)
 
+    @field_validator("targets")
+    @classmethod
+    def _target_names_are_plain(cls, targets: dict[str, TargetConfig]) -> dict[str, TargetConfig]:
+        # A target's name is printed in every report ("Applied 3 step(s) to target prod"): one that
+        # holds a line break or an escape sequence would forge lines there, so it is refused here.
+        for name in targets:
+            if not _TARGET_NAME.fullmatch(str(name)):
+                raise ValueError(
+                    f"target name {name!r}: 1 to 63 letters, digits, '_', '-' or '.', starting with a letter or a digit"
+                )
+        return targets
+
+
+_TARGET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
+
 
 class Settings(BaseModel):
     """Everything a command needs to know about where it runs."""
@@ -200,7 +215,20 @@ def _read_config(path: Path | None) -> ConfigFile:
     except ValidationError as exc:
         first = exc.errors()[0]
         message = str(first["ctx"]["error"]) if first["type"] == "value_error" else first["msg"]  # our own words
+        if first["type"] == "extra_forbidden":  # as the definitions say it; Problem escapes the key
+            message = _unknown_key(str(first["loc"][-1]))
         raise ConfigError(str(lines.problem(tuple(first["loc"]), message))) from None
+
+
+def _unknown_key(key: str) -> str:
+    import difflib
+
+    from bqmanage.codeaudit.config import AllowList
+
+    known = {*ConfigFile.model_fields, *TargetConfig.model_fields, *LegacyConfig.model_fields}
+    known |= {*AuditCodeConfig.model_fields, *AllowList.model_fields}
+    hint = difflib.get_close_matches(key, sorted(known), n=1)
+    return f"unknown key {key!r}" + (f"; did you mean {hint[0]!r}?" if hint else "")
 
 
 def resolve_settings(

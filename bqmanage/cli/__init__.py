@@ -12,7 +12,10 @@ start-up criteria it is held to.
 
 from __future__ import annotations
 
-from typing import Any
+TYPE_CHECKING = False  # not typing's: bqmanage/__init__.py says why
+
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def run() -> None:
@@ -20,38 +23,66 @@ def run() -> None:
     import signal
     import sys
 
+    # A stop signal during the imports below would surface as a traceback from whichever module
+    # was loading: answer it before importing anything (signal and sys are built in).
+    signal.signal(signal.SIGTERM, _stop_during_start_up)
+    signal.signal(signal.SIGINT, _stop_during_start_up)
     from bqmanage.cli.signals import start_up, terminate
 
     # Ctrl-C too: between commands (start-up, exit) it must not become a traceback either.
     signal.signal(signal.SIGTERM, terminate)
     signal.signal(signal.SIGINT, terminate)
     start_up()
-    from bqmanage.cli.main import app
-
-    if not _json_logs(sys.argv[1:]):
-        app()
-        return
-    # click prints its own usage errors; with --log-format json they become one entry each too.
-    import io
-
+    # click prints its own usage errors ("Error: No such option"), quoting the command line as
+    # typed: they are printed here instead, as every other error line is ("error: ...", the value
+    # escaped), and with --log-format json as one entry each.
     import typer
+
+    from bqmanage.cli.main import app
 
     try:
         code = app(standalone_mode=False)
     except typer.Abort:
-        _log_error("Aborted!")
+        _log_error("error: aborted; nothing was changed")
         sys.exit(1)
     except Exception as exc:
         # click's usage errors (ClickException: typer vendors click, so it is matched by what it
         # does, as its standalone mode prints it: show() and exit_code).
-        show, exit_code = getattr(exc, "show", None), getattr(exc, "exit_code", None)
-        if show is None or not isinstance(exit_code, int):
+        if getattr(exc, "show", None) is None or not isinstance(getattr(exc, "exit_code", None), int):
             raise
-        shown = io.StringIO()
-        show(file=shown)
-        _log_error(shown.getvalue().rstrip("\n"))
-        sys.exit(exit_code)
+        _log_error(_usage_error(exc))
+        sys.exit(exc.exit_code)  # type: ignore[attr-defined]
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _usage_error(exc: Any) -> str:
+    """What click's ``show()`` prints (the usage and a hint, then "Error: message"), with the one
+    prefix every error line of bqmanage has, and the message escaped: it quotes the command line."""
+    import io
+
+    from bqmanage.terminal import printable
+
+    shown = io.StringIO()
+    exc.show(file=shown)
+    text = shown.getvalue().rstrip("\n")
+    message = exc.format_message()
+    tail = f"Error: {message}"
+    if not text.endswith(tail):
+        return text  # no error line: the help that a group without its command shows
+    return f"{text[: -len(tail)]}error: {printable(message)}"
+
+
+def _stop_during_start_up(signum: int, frame: object) -> None:
+    """signals.terminate's answer while nothing has started, with nothing but built-in modules
+    (os is loaded before any user code)."""
+    import os
+    import sys
+
+    message = "interrupted while no command was running; nothing was started or left half-done"
+    if _json_logs(sys.argv[1:]):
+        message = f'{{"severity": "ERROR", "message": "{message}"}}'
+    os.write(2, message.encode() + b"\n")
+    os._exit(130)
 
 
 def _json_logs(argv: list[str]) -> bool:
@@ -71,9 +102,12 @@ def _json_logs(argv: list[str]) -> bool:
 
 
 def _log_error(message: str) -> None:
+    import sys
+
     from bqmanage.terminal import log, set_log_format
 
-    set_log_format("json")
+    if _json_logs(sys.argv[1:]):  # a usage error can come before the callback that sets it
+        set_log_format("json")
     log(message, "ERROR")
 
 

@@ -59,7 +59,7 @@ def audit_code_command(
     settings = settings_of(ctx)
     # Fails before any file is read; a report never replaces a file it audits.
     audited = tuple(Path(p) for p in paths)
-    report_path = writable(output, protected(ctx.obj, settings), audited) if output is not None else None
+    report_path = writable(output, protected(ctx.obj, settings), audited, settings.local_path) if output is not None else None
     project = Project.load(settings)
     result = project.audit_code(
         list(audited),

@@ -87,6 +87,9 @@ def settings_of(ctx: typer.Context) -> Settings:
 def project_of(ctx: typer.Context) -> Project:
     """The command's settings and its definitions, loaded and validated: bad definitions fail here,
     before any command opens the warehouse."""
+    from bqmanage.cli import signals
     from bqmanage.project import Project
 
-    return Project.load(settings_of(ctx))
+    project = Project.load(settings_of(ctx))
+    project.on_done = signals.done  # a stop signal after its work completed no longer stops the command
+    return project

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
+from bqmanage.cli import signals
 from bqmanage.cli.common import FORMAT
 from bqmanage.errors import EXIT_BAD_INPUT, UsageError
 from bqmanage.terminal import log
+
+if TYPE_CHECKING:
+    from bqmanage.importer.files import GeneratedFile
+    from bqmanage.importer.live import ImportResult
 
 
 def import_command(
@@ -71,6 +77,7 @@ def import_command(
             if not yes and not _confirmed(len(changed)):
                 raise typer.Exit(EXIT_BAD_INPUT)
         written = staged.commit()
+        signals.done()  # written: a late interrupt no longer turns that into "interrupted"
         if fmt == "json":
             typer.echo(compact(import_doc(result, written)))
             return
@@ -80,14 +87,24 @@ def import_command(
             typer.echo(f"note: {line}")
         for line in result.template_report:
             typer.echo(line)
-        same = sum(1 for f in staged.files if f.status == "unchanged")
-        tail = f"; {same} file(s) already matched" if same else ""
-        typer.echo(
-            f"Imported {result.tables} table(s) of {len(result.datasets)} dataset(s) from target {result.target} "
-            f"into {staged.out.as_posix()}/{tail}. Next: bqmanage check"
-        )
+        typer.echo(_summary(result, written))
     finally:
         staged.discard()
+
+
+def _summary(result: ImportResult, written: list[GeneratedFile]) -> str:
+    """The last line: what was written, and "nothing to write" when that is so (never "Imported"
+    for files that were all already there)."""
+    staged = result.staged
+    same = sum(1 for f in staged.files if f.status == "unchanged")
+    what = f"{result.tables} table(s) of {len(result.datasets)} dataset(s)"
+    into = f"{staged.out.as_posix()}/"
+    if not staged.files:
+        return f"Nothing to write: target {result.target} has no table to import."
+    if not written:
+        return f"Nothing to write: {same} file(s) already matched {what} of target {result.target} in {into}."
+    tail = f"; wrote {len(written)} file(s), {same} file(s) already matched" if same else ""
+    return f"Imported {what} from target {result.target} into {into}{tail}. Next: bqmanage check"
 
 
 def _confirmed(count: int) -> bool:

@@ -238,7 +238,11 @@ def check(
     # it opens the warehouse); a report never replaces a file --code audits.
     project = project_of(ctx)
     audited = tuple(Path(p) for p in code or ())
-    report_path = writable(output, protected(ctx.obj, project.settings), audited) if output is not None else None
+    report_path = (
+        writable(output, protected(ctx.obj, project.settings), audited, project.settings.local_path)
+        if output is not None
+        else None
+    )
     scope = TenantScope.from_flags(tenant, all_tenants)
     result = cli_templates.run_check(project, fmt, scope, [Path(p) for p in code or []])
     note = cli_templates.left_alone(project.definitions, scope, "check")

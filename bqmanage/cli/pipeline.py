@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from bqmanage.errors import EXIT_BAD_INPUT, EXIT_FINDINGS, EXIT_INTERRUPTED, EXIT_OK
+from bqmanage.errors import EXIT_BAD_INPUT, EXIT_FINDINGS, EXIT_OK
 from bqmanage.terminal import json_logs, log, printable, printable_lines
 
 if TYPE_CHECKING:
@@ -170,19 +170,12 @@ def run_apply(project: Project, dry_run: bool, backfill: bool, scope: TenantScop
 
     # Each tenant's value is its ApplyOutcome; a dry run says what its plan would do.
     describe: Callable[[ApplyOutcome], str] = (lambda o: planned_steps(o.planned)) if dry_run else applied
-    try:
-        with progress("applying", describe) as watch:
-            outcome = project.apply(
-                dry_run=dry_run, backfill=backfill, scope=scope, keep_going=True, on_step=on_step, on_tenant=watch.tenant
-            )
-    except KeyboardInterrupt:
-        if project.last_apply is None:
-            raise
-        # The interrupt landed after apply had finished (closing the warehouse): what it did is
-        # done and recorded, so say what that was, then that the interrupt came too late to stop it.
-        apply_report(project.last_apply, project.settings.target, project.runs_as, dry_run, fmt)
-        log("interrupted after apply had completed; nothing was left undone", "ERROR")
-        return EXIT_INTERRUPTED
+    # An interrupt that lands once apply has completed does not stop it (cli/signals.py): what it
+    # did is printed below and the exit code is apply's own.
+    with progress("applying", describe) as watch:
+        outcome = project.apply(
+            dry_run=dry_run, backfill=backfill, scope=scope, keep_going=True, on_step=on_step, on_tenant=watch.tenant
+        )
     return apply_report(outcome, project.settings.target, project.runs_as, dry_run, fmt)
 
 

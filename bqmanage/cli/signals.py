@@ -1,4 +1,17 @@
-"""Stopping on Ctrl-C or SIGTERM without a traceback, wherever the signal lands.
+"""How the command line answers a stop signal (Ctrl-C's SIGINT, or the SIGTERM Kubernetes, systemd
+and CI runners send), wherever it lands.
+
+A command goes through three phases, and the signal means something different in each:
+
+- ``idle`` (start-up: imports, parsing; and after the command ended): there is nothing to unwind,
+  and a KeyboardInterrupt would surface as a traceback or click's "Aborted!" (exit 1). Exit 130
+  at once with one line.
+- ``running``: unwind the command (KeyboardInterrupt): apply records the stop in its ledger, the
+  error funnel says how to resume, exit 130.
+- ``done``: the command's work is complete and recorded (``Project`` says so through
+  ``on_done``); what is left is closing the warehouse and printing what was done. Stopping now
+  would hide a success behind "interrupted", so the command finishes, prints its result and exits
+  with its own code, after a note that the interrupt came too late to stop anything.
 
 Free of typer on purpose: run() installs the handler before it imports the command line, so a
 signal during those imports is answered like one in the command.
@@ -10,30 +23,70 @@ import contextlib
 import os
 import sys
 from collections.abc import Iterator
+from types import FrameType
 
 from bqmanage.errors import EXIT_INTERRUPTED
-from bqmanage.terminal import log_text
+from bqmanage.terminal import log, log_text
 
 INTERRUPTED = "interrupted; re-run to resume (every step is idempotent)"
+IDLE_NOTE = "interrupted while no command was running; nothing was started or left half-done"
+DONE_NOTE = "interrupted after the command had completed its work; finishing (nothing was left undone)"
 
-# Whether a command is running (inside the error funnel), where an interrupt must unwind it; and
-# whether the console script owns the process (run()), rather than a test or an application that
+PHASE = {"now": "idle"}
+# Whether the console script owns the process (run()), rather than a test or an application that
 # calls the typer app in its own process.
-RUNNING = {"command": False, "console": False}
+RUNNING = {"console": False}
 
 
-def terminate(signum: int, frame: object) -> None:
-    # Kubernetes, systemd and CI runners stop a job with SIGTERM: stop as cleanly as on Ctrl-C
-    # (apply records the failure in its ledger, the CLI says how to resume, exit 130).
-    if RUNNING["command"]:
+def terminate(signum: int, frame: FrameType | None) -> None:
+    phase = PHASE["now"]
+    if phase == "running":
+        if _in_finalizer(frame):
+            # Raised here it would be "ignored" and printed as a traceback: send it again in a moment.
+            import threading
+
+            timer = threading.Timer(0.05, os.kill, (os.getpid(), signum))
+            timer.daemon = True
+            timer.start()
+            return
         raise KeyboardInterrupt
-    # Before the command started (imports, parsing) or after it ended there is nothing to unwind,
-    # and a KeyboardInterrupt there would surface as a traceback or click's "Aborted!" (exit 1).
+    if phase == "done":
+        PHASE["now"] = "done, noted"  # one note however many signals arrive
+        try:
+            log(DONE_NOTE, "WARNING")
+        except RuntimeError:  # the signal landed inside a write to stderr, which refuses a reentrant call
+            _write_stderr(log_text(DONE_NOTE, "WARNING"))
+        return
+    if phase != "idle":
+        return  # stopping already: the funnel is saying so
     with contextlib.suppress(OSError, RuntimeError, ValueError):  # a write the signal cut, a closed pipe
         sys.stdout.flush()
-    line = log_text("interrupted while no command was running; nothing was started or left half-done", "ERROR")
-    os.write(2, line.encode() + b"\n")
+    _write_stderr(log_text(IDLE_NOTE, "ERROR"))
     os._exit(EXIT_INTERRUPTED)
+
+
+def _in_finalizer(frame: FrameType | None) -> bool:
+    """Whether the signal landed in code whose exceptions Python ignores (printing a traceback
+    as it does): a ``__del__``, or the weak-reference callback import runs as it drops a module's lock."""
+    while frame is not None:
+        name = frame.f_code.co_name
+        if name == "__del__" or (name == "cb" and frame.f_globals.get("__name__") == "importlib._bootstrap"):
+            return True
+        frame = frame.f_back
+    return False
+
+
+def _write_stderr(line: str) -> None:
+    # os.write, not sys.stderr: the process ends with os._exit, which flushes nothing, or the
+    # signal landed inside a write to sys.stderr.
+    with contextlib.suppress(OSError):
+        os.write(2, line.encode() + b"\n")
+
+
+def done() -> None:
+    """The command's work is complete: from now on a stop signal no longer stops it."""
+    if PHASE["now"] == "running":
+        PHASE["now"] = "done"
 
 
 def start_up() -> None:
@@ -59,9 +112,14 @@ def collect_garbage(one_shot: bool) -> None:
 
 @contextlib.contextmanager
 def running() -> Iterator[None]:
-    """Mark the command as running: an interrupt now unwinds it (KeyboardInterrupt)."""
-    RUNNING["command"] = True
+    """Mark the command as running: an interrupt now unwinds it (KeyboardInterrupt). Once it
+    ends, a signal finds it idle again, unless its work had completed."""
+    PHASE["now"] = "running"
     try:
         yield
+    except KeyboardInterrupt:
+        PHASE["now"] = "stopping"  # a second signal must not cut the line that says how to resume
+        raise
     finally:
-        RUNNING["command"] = False
+        if PHASE["now"] == "running":
+            PHASE["now"] = "idle"

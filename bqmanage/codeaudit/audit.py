@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING
 from bqmanage.check.findings import SEVERITY, Finding
 from bqmanage.codeaudit.config import AuditCodeConfig
 from bqmanage.codeaudit.lex import Lines, Piece, pieces
+from bqmanage.codeaudit.read import Prefilter
 from bqmanage.codeaudit.refs import Edit, LegacyIndex
-from bqmanage.codeaudit.scan import Prefilter, Scanner, ScanStats
+from bqmanage.codeaudit.scan import Scanner, ScanStats
 from bqmanage.codeaudit.sql import (
     Analyzer,
     names_managed_dataset,
@@ -128,6 +129,11 @@ def audit_code(
                 kept = [f for f in kept if not f.edits]  # every edit was made: those are fixed
         result.findings += [f.finding for f in kept]
     result.findings += _unaudited(scanner.stats)
+    if notice is not None:
+        from bqmanage.terminal import printable
+
+        for path in scanner.stats.special:  # not source, so no finding; but never skipped unsaid
+            notice(f"skipped {printable(path)}: not a regular file (a FIFO, socket or device); not audited")
     result.findings.sort(key=lambda f: (f.path or "", f.line or 0, f.col or 0, f.kind))
     result.fixes.sort(key=lambda f: f.display)
     return result

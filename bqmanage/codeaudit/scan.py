@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bqmanage.codeaudit.read import Prefilter, read_all
 from bqmanage.errors import UsageError
 
 if TYPE_CHECKING:
@@ -43,9 +44,7 @@ LEXERS = {
     ".zsh": "shell",
     ".ksh": "shell",
 }
-_SHEBANGS = {b"python": "python", b"bash": "shell", b"sh": "shell", b"zsh": "shell", b"dash": "shell", b"ksh": "shell"}
 _VCS_DIRS = frozenset({".git", ".hg", ".svn"})
-_CHUNK = 65536  # the first read; most source files are smaller, and a 1 MiB buffer per file costs page faults
 
 
 @dataclass
@@ -58,6 +57,9 @@ class ScanStats:
     # audited tree (display path, target), which are reported instead of followed.
     unreadable: list[tuple[str, str]] = field(default_factory=list)
     links: list[tuple[str, str]] = field(default_factory=list)
+    # FIFOs, sockets and devices in an audited directory: never read (a FIFO's read blocks until
+    # a writer comes), and said so rather than skipped in silence.
+    special: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -66,29 +68,6 @@ class SourceFile:
     display: str  # as reported: relative to the working directory when under it, POSIX separators
     kind: str  # python, sql, yaml, json, js, shell or text
     data: bytes
-
-
-class Prefilter:
-    """Does a file's raw text contain any candidate name? ``bytes.__contains__`` of a few literals.
-
-    Python's ``re`` scans an alternation of names at well under 100 MB/s; a substring test runs at
-    memory speed. Names sharing a prefix of 6+ characters are covered by that prefix
-    (customer_usage_quotas, customer_profiles and customers by ``customer``), so the test stays a
-    handful of passes however many names there are. Exact matching happens after, on hits only.
-    """
-
-    def __init__(self, names: Iterable[str]) -> None:
-        literals: list[str] = []
-        for name in sorted(set(names)):
-            # Names sorted, so a shared prefix is a shared leading string (character by character is meant).
-            if literals and len(common := os.path.commonprefix([literals[-1], name])) >= 6:  # noqa: RUF071
-                literals[-1] = common
-            else:
-                literals.append(name)
-        self.literals = tuple(dict.fromkeys(lit.encode() for lit in literals))
-
-    def __call__(self, data: bytes) -> bool:
-        return any(literal in data for literal in self.literals)
 
 
 def display_path(path: Path) -> str:
@@ -259,7 +238,7 @@ class Scanner:
             return found + self._part(theirs, [])
         theirs_found: list[SourceFile]
         theirs_found, stats = pickle.loads(payload)  # our own forked child's answer, never outside data
-        for name in ("read", "parsed", "skipped_binary", "skipped_large", "unreadable", "links"):
+        for name in ("read", "parsed", "skipped_binary", "skipped_large", "unreadable", "links", "special"):
             setattr(self.stats, name, getattr(self.stats, name) + getattr(stats, name))
         return found + theirs_found
 
@@ -269,7 +248,7 @@ class Scanner:
         for directory, ignores in units:
             self._walk(directory, ignores, candidates, None)
         out = []
-        read = _read_all(candidates, self.prefilter, self.max_bytes)
+        read = read_all(candidates, self.prefilter, self.max_bytes)
         for (path, _kind, file_ignores), (verdict, data) in zip(candidates, read, strict=False):
             if verdict is None:
                 continue  # unreadable, or a script without a shebang this audits
@@ -335,7 +314,10 @@ class Scanner:
                 else:
                     self._walk(entry.path, ignores.entering(entry.path), out, None)
             elif not entry.is_file():
-                continue  # a FIFO, socket or device: reading it could block forever
+                # A FIFO, socket or device: reading it could block forever. Said, unless excluded.
+                display = self._rel(entry.path)
+                if not (self._excluded(display, False) or ignores.ignored(entry.path, False)):
+                    self.stats.special.append(display)
             elif not filtered:
                 dot = entry.name.rfind(".")
                 kind = LEXERS.get(entry.name[dot:]) if dot > 0 else "shebang"
@@ -360,49 +342,3 @@ class Scanner:
             return
         if is_dir or self._kind(entry.name, display) not in (None, "shebang"):
             self.stats.links.append((display + ("/" if is_dir else ""), target))
-
-
-def _read_all(files: list[Candidate], prefilter: Prefilter, max_bytes: int) -> list[tuple[str | None, bytes]]:
-    """(verdict, data) of each file: its kind when it may hold a name (with its bytes), else
-    "miss", "large", "binary", "unreadable" (the reason as its bytes), or None when it is no script.
-
-    Each file is read into one reused buffer and tested there; bytes are copied out only for the
-    few that may hold a name."""
-    out: list[tuple[str | None, bytes]] = []
-    append, literals = out.append, prefilter.literals
-    buffer = bytearray(_CHUNK)
-    open_, readv, read, close, flags = os.open, os.readv, os.read, os.close, os.O_RDONLY
-    for path, kind, _ in files:
-        rest = b""
-        try:
-            fd = open_(path, flags)
-            try:
-                n = readv(fd, [buffer])
-                if n == _CHUNK:
-                    rest = read(fd, max_bytes + 1 - _CHUNK)
-            finally:
-                close(fd)
-        except OSError as exc:
-            append(("unreadable", (exc.strerror or str(exc)).encode()))
-            continue
-        if kind == "shebang":
-            first = bytes(buffer[: min(n, 128)]).split(b"\n", 1)[0].rstrip()
-            kind = next((k for word, k in _SHEBANGS.items() if first.startswith(b"#!") and first.endswith(word)), "")
-            if not kind:
-                append((None, b""))
-                continue
-        if n + len(rest) > max_bytes:
-            append(("large", b""))
-        elif buffer.find(b"\0", 0, min(n, 8192)) != -1:
-            append(("binary", b""))
-        elif rest:  # over 64 KiB: test the whole file
-            data = bytes(buffer) + rest
-            append((kind, data) if prefilter(data) else ("miss", b""))
-        else:
-            for literal in literals:
-                if buffer.find(literal, 0, n) != -1:
-                    append((kind, bytes(buffer[:n])))
-                    break
-            else:
-                append(("miss", b""))
-    return out

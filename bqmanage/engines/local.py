@@ -68,6 +68,7 @@ class LocalEngine(DuckQueries):
         "descriptions, a side table for BigQuery-only options; DML is transpiled by sqlglot)",
         thread_safe=False,  # one DuckDB connection: statements from several threads would interleave
         one_catalog_read=True,
+        one_writer=True,  # DuckDB's file lock: one read-write process, or read-only ones, not both
     )
 
     def __init__(

@@ -33,6 +33,8 @@ def summary_text(result: CodeAuditResult) -> str:
     parts = [f"Read {s['files_read']} file(s), parsed {s['files_parsed']} that name a candidate table or dataset"]
     if s["skipped_binary"] or s["skipped_large"]:
         parts.append(f"skipped {s['skipped_binary']} binary and {s['skipped_large']} over the size limit")
+    if result.stats.special:
+        parts.append(f"skipped {len(result.stats.special)} that are not regular files (FIFO, socket or device)")
     if s["suppressed"]:
         parts.append(f"{s['suppressed']} finding(s) suppressed")
     if s["sql_statements"] or s["sql_unparsable"]:

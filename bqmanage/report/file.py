@@ -53,13 +53,16 @@ def findings_document(
     return text()
 
 
-def writable(output: str, protected: tuple[Path, ...] = (), audited: tuple[Path, ...] = ()) -> Path:
+def writable(
+    output: str, protected: tuple[Path, ...] = (), audited: tuple[Path, ...] = (), warehouse: Path | None = None
+) -> Path:
     """The report file, if it can be written: refused up front, never after the warehouse was read.
 
     A report replaces only what it can afford to lose: nothing at all, an empty file, or an earlier
     report of bqmanage's. Anything else that exists (the warehouse, a source file, a document) is
     refused, as is any path under ``protected`` (the definitions, the config, the warehouse file
-    and its WAL, which must not come into being as a report either). Under ``audited`` (the
+    and its WAL, which must not come into being as a report either), and anything of the local
+    ``warehouse``'s state (``warehouse_state``). Under ``audited`` (the
     paths audit-code reads) even an empty file is left alone: it is a source file.
 
     A symlink is followed only within its own directory: one that leads elsewhere would let a
@@ -83,6 +86,8 @@ def writable(output: str, protected: tuple[Path, ...] = (), audited: tuple[Path,
         real = Path(os.path.realpath(place))
         if path == real or real in path.parents:
             raise UsageError(f"{output}: cannot write the report over {place}, which bqmanage reads")
+    if warehouse is not None and warehouse_state(path, warehouse):
+        raise UsageError(f"{output}: cannot write the report among the files of the local warehouse {warehouse}")
     if path.exists() and not _replaceable(path, inside=any(_under(path, p) for p in audited)):
         raise UsageError(
             f"{output}: cannot write the report: the file exists and is not an earlier bqmanage report; "
@@ -93,6 +98,19 @@ def writable(output: str, protected: tuple[Path, ...] = (), audited: tuple[Path,
     if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
         raise UsageError(f"{output}: cannot write the report: permission denied")
     return path
+
+
+def warehouse_state(path: Path, warehouse: Path) -> bool:
+    """Whether ``path`` (resolved) is part of the local warehouse's state: the DuckDB file, or a
+    file beside it whose name starts with its name (DuckDB's write-ahead log ``.wal``, its ``.tmp``
+    spill directory, and whatever side files a later release or a lock adds), or anything in the
+    state directory bqmanage keeps it in by default (``.bqmanage/``). Replacing any of them can
+    lose the warehouse, and a name list would miss the next one."""
+    real = Path(os.path.realpath(warehouse))
+    for part in (path, *path.parents):
+        if part.parent == real.parent and part.name.startswith(real.name):
+            return True
+    return real.parent.name == ".bqmanage" and _under(path, real.parent)
 
 
 def _under(path: Path, place: Path) -> bool:

@@ -33,11 +33,20 @@ def plan_text(planned: PlanResult, target: str, runs_as: str | None = None) -> s
     for entry in planned.ledger:
         when = entry.applied_at.isoformat(timespec="seconds") if hasattr(entry.applied_at, "isoformat") else entry.applied_at
         # A "running" row is a start whose end was never written: a killed run, or one still going.
-        outcome = "started, no end recorded (killed, or still running)" if entry.outcome == "running" else entry.outcome
+        outcome = {
+            "running": "started, no end recorded (killed, or still running)",
+            "interrupted": "interrupted: started, killed before it recorded its end",
+        }.get(entry.outcome, entry.outcome)
+        # A run that recorded no end recorded no progress either: its count is not "0 done".
+        steps = (
+            f"{entry.total_steps} step(s) planned, how many ran is not recorded"
+            if entry.outcome in ("running", "interrupted")
+            else f"{entry.applied_steps}/{entry.total_steps} steps"
+        )
         lines.append(  # a ledger row is the warehouse's to say: anyone who can write it could forge a line
             printable(
                 f"Last apply on {entry.dataset}: {when} by {entry.principal or 'unknown'}, "
-                f"{outcome} ({entry.applied_steps}/{entry.total_steps} steps), definitions {entry.definitions_digest}"
+                f"{outcome} ({steps}), definitions {entry.definitions_digest}"
             )
         )
     if not planned.ledger:

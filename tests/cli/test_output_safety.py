@@ -14,6 +14,7 @@ import duckdb
 import pytest
 
 from tests.helpers import Result, run_cli, write
+from tests.runtime import run
 
 DB = Path(".bqmanage/local.duckdb")
 FORGED = "x\n::error file=x::forged"
@@ -57,6 +58,28 @@ def test_a_report_never_replaces_the_warehouse_or_its_log(command: list[str], ta
     _one_error(run_cli(*command, "-o", target), target)
     assert _state(DB) == before and not Path(".bqmanage/local.duckdb.wal").exists()
     assert run_cli("check").exit_code == 0  # the warehouse still opens, clean
+
+
+@pytest.mark.parametrize("command", [["check"], ["audit-code", "src"]], ids=["check", "audit-code"])
+@pytest.mark.parametrize(
+    "target",
+    [".bqmanage/local.duckdb.tmp", ".bqmanage/local.duckdb.lock", ".bqmanage/local.duckdb.tmp/spill", ".bqmanage/report.txt"],
+    ids=["tmp", "lock", "in-tmp", "state-dir"],
+)
+def test_a_report_never_lands_among_the_warehouse_side_files(command: list[str], target: str, applied: Path) -> None:
+    """Not only the file and its log: anything DuckDB keeps beside it, and bqmanage's state directory."""
+    write(Path("src/app.py"), 'q = "select * from tenants.tenant_profiles"\n')
+    Path(".bqmanage/local.duckdb.tmp").mkdir(exist_ok=True)
+    before = sorted(p.name for p in Path(".bqmanage").rglob("*"))
+    _one_error(run_cli(*command, "-o", target), target)
+    assert sorted(p.name for p in Path(".bqmanage").rglob("*")) == before  # nothing written
+
+
+def test_a_report_may_sit_beside_a_configured_warehouse_under_another_name(workdir: Path) -> None:
+    write(Path("bqmanage.yaml"), "targets:\n  mine: {engine: local, local_path: wh.duckdb}\ndefault_target: mine\n")
+    assert run_cli("apply").exit_code == 0
+    _one_error(run_cli("check", "-o", "wh.duckdb.tmp"), "wh.duckdb.tmp")
+    assert run_cli("check", "-o", "report.txt").exit_code == 0 and Path("report.txt").exists()
 
 
 def test_a_report_never_replaces_the_configured_warehouse(workdir: Path) -> None:
@@ -285,3 +308,33 @@ def test_registry_ids_statuses_and_live_columns_are_printed_on_their_own_line(ar
     _no_raw_controls(result.stderr)
     shown = result.stdout + result.stderr
     assert "evil\\n::error::id" in shown or "y\\n::error::col" in shown or "weird\\n::warning::status" in shown
+
+
+# ---- the config file: every error path quotes it escaped ----
+
+HOSTILE_KEY = "evil\x1b[31mRED\x1b]0;title\x07\n::error::forged"
+CONFIGS = {
+    "unknown-key": f'default_target: local\n"{HOSTILE_KEY}": 1\n',
+    "unknown-target-key": f'targets:\n  prod: {{engine: bigquery, "{HOSTILE_KEY}": 1}}\n',
+    "unknown-audit-key": f'audit_code: {{"{HOSTILE_KEY}": []}}\n',
+    "bad-legacy-value": f'legacy: {{datasets: {{"{HOSTILE_KEY}": [1]}}}}\n',
+    "bad-default-target": f'default_target: "{HOSTILE_KEY}"\n',
+    # A target's name is printed in every report ("Applied 3 step(s) to target ..."): refused.
+    "target-name": f'targets:\n  "{HOSTILE_KEY}": {{engine: local}}\ndefault_target: "{HOSTILE_KEY}"\n',
+}
+
+
+@pytest.mark.parametrize("command", [["validate"], ["check"], ["audit-code", "."]], ids=["validate", "check", "audit-code"])
+@pytest.mark.parametrize("config", list(CONFIGS))
+def test_a_config_file_is_quoted_escaped_on_every_error_path(config: str, command: list[str], workdir: Path) -> None:
+    """The config's own words (a key, a value) reach the error line escaped, through the direct
+    parser (validate, audit-code) and typer's (check) alike; nothing is created."""
+    Path("bqmanage.yaml").write_text(CONFIGS[config].replace("\n::", "\\n::").replace("\x1b", "\\e").replace("\x07", "\\a"))
+    done = run(*command, cwd=workdir)  # a real process: validate and audit-code take the direct parser
+    result = Result(done.returncode, done.stdout, done.stderr)
+    line = _one_error(result, "bqmanage.yaml")
+    _no_raw_controls(result.stderr)
+    assert "\\x1b[31m" in line and "\\n::error::forged" in line  # shown, escaped, never sent
+    if config.startswith("unknown"):
+        assert "unknown key 'evil" in line  # our words, as the definitions say it
+    assert not Path(".bqmanage").exists()

@@ -295,7 +295,10 @@ def test_check_code_adds_the_code_findings_to_the_drift_report(workdir: Path) ->
         (["audit-code", ".", "--dry-run"], "error: --dry-run: only with --fix"),
         (["audit-code", ".", "--analyzer", "zeta"], "error: --analyzer: expected sqlglot or googlesql, got 'zeta'"),
         (["audit-code", ".", "--exclude", "!"], "error: --exclude or audit_code.exclude: invalid pattern '!'"),
-        (["--config", "bad.yaml", "audit-code", "."], "error: bad.yaml:2: audit_code.exclud: Extra inputs are not permitted"),
+        (
+            ["--config", "bad.yaml", "audit-code", "."],
+            "error: bad.yaml:2: audit_code.exclud: unknown key 'exclud'; did you mean 'exclude'?",
+        ),
         (["--schemas", "nowhere", "audit-code", "."], "nowhere: schemas directory not found"),
     ],
 )

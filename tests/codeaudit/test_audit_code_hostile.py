@@ -182,3 +182,35 @@ def test_links_leading_out_of_the_tree_are_reported_and_links_inside_it_are_audi
         "--schemas", SCHEMAS, "audit-code", "--format", "json", "src", "--exclude", "vendored", "--exclude", "*.py"
     )
     assert {f["kind"] for f in json.loads(excluded.stdout)["findings"]} == set()
+
+
+def test_a_named_file_whose_size_lies_is_read_to_its_end(tree: Path) -> None:
+    """procfs reports size 0 and answers a page per read: the name at the end of /proc/self/maps
+    is found only if the file is read to its end, and a named file without a known suffix is
+    audited as text, never dropped."""
+    from bqmanage.codeaudit.read import Prefilter
+    from bqmanage.codeaudit.scan import Scanner
+
+    maps = Path("/proc/self/maps")
+    if not maps.exists():
+        pytest.skip("no procfs here")
+    scanner = Scanner([maps], Prefilter(["[vsyscall]", "[stack]"]))
+    (found,) = scanner.files()
+    assert found.kind == "text" and len(found.data) > 4096 and b"[stack]" in found.data
+    result = run_cli("--schemas", SCHEMAS, "audit-code", "/proc/version")
+    assert result.exit_code == 0, result.stderr
+    assert "Read 1 file(s)" in result.stdout  # read, not skipped as "no script" and called clean
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+def test_a_fifo_in_an_audited_directory_is_said_and_a_named_one_refused(tree: Path) -> None:
+    (tree / "src").mkdir()
+    (tree / "src" / "app.py").write_text("X = 1\n")
+    os.mkfifo(tree / "src" / "pipe.py")
+    result = run_cli("--schemas", SCHEMAS, "audit-code", "src")
+    assert result.exit_code == 0, result.stderr  # never read: a FIFO's read waits for a writer
+    assert result.stderr.splitlines() == ["skipped src/pipe.py: not a regular file (a FIFO, socket or device); not audited"]
+    assert "skipped 1 that are not regular files" in result.stdout
+    named = run_cli("--schemas", SCHEMAS, "audit-code", "src/pipe.py")
+    assert named.exit_code == 2 and named.stdout == ""
+    assert named.stderr.splitlines() == ["error: src/pipe.py: not a file or directory"]

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from bqmanage.codeaudit.lex import Lines, pieces
+from bqmanage.codeaudit.read import Prefilter
 from bqmanage.codeaudit.refs import LegacyIndex
-from bqmanage.codeaudit.scan import Prefilter, Scanner, ScanStats
+from bqmanage.codeaudit.scan import Scanner, ScanStats
 from bqmanage.definitions.load import load_definitions
 from bqmanage.settings import LegacyConfig
 from tests.helpers import write

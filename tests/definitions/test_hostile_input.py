@@ -325,7 +325,11 @@ def test_unreadable_definition_file(unchanged: Path) -> None:
         (_bomb().encode(), "bqmanage.yaml:", "expands to more than 250,000 YAML nodes"),
         (b"schemas: " + b"[" * 5000 + b"\n", "bqmanage.yaml:1:", "nesting is deeper than 100 levels"),
         (b"targets: {prod: !vault x}\n", "bqmanage.yaml:1:", "unsupported tag '!vault'"),
-        (b"targets:\n  prod:\n    engine: bigquery\n    projekt: x\n", "bqmanage.yaml:4:", "targets.prod.projekt: Extra inputs"),
+        (
+            b"targets:\n  prod:\n    engine: bigquery\n    projekt: x\n",
+            "bqmanage.yaml:4:",
+            "targets.prod.projekt: unknown key 'projekt'; did you mean 'project'?",
+        ),
         (b"schemas: [\n", "bqmanage.yaml:2:", "invalid YAML"),
     ],
     ids=["not_utf8", "list", "scalar", "bomb", "deep", "custom_tag", "unknown_key", "syntax"],

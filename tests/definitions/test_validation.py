@@ -164,7 +164,7 @@ def test_every_problem_is_reported_not_just_the_first(workdir: Path) -> None:
     assert result.exit_code == 2
     lines = [ln for ln in result.stderr.splitlines() if ln.startswith("schemas/ds/t.yaml")]
     assert len(lines) >= 4
-    assert re.search(r"^\d+ problems in the definitions\.$", result.stderr, re.M)
+    assert re.search(r"^error: \d+ problems in the definitions\.$", result.stderr, re.M)
 
 
 @pytest.mark.parametrize("command", ["apply", "plan"])

@@ -179,6 +179,7 @@ def test_files_that_differ_are_replaced_only_with_overwrite_a_diff_and_confirmat
     assert run_cli("import", "--dataset", "tenants", "--out", "imported").exit_code == 0
     again = run_cli("import", "--dataset", "tenants", "--out", "imported")
     assert again.exit_code == 0 and "3 file(s) already matched" in again.stdout
+    assert again.stdout.splitlines()[-1].startswith("Nothing to write: ")
 
     edited = Path("imported/tenants/tenant_profiles.yaml")
     edited.write_text(edited.read_text().replace("Display name.", "Shown name."))

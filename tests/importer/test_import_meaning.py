@@ -19,6 +19,9 @@ def test_import_all_over_the_freshly_applied_shipped_definitions_changes_nothing
     assert result.exit_code == 0, result.stderr
     assert "already matched" in result.stdout and "Traceback" not in result.stderr
     assert _tree(workdir / "schemas") == before  # not one file rewritten
+    # The summary says what was written: nothing, not "Imported N table(s)".
+    assert result.stdout.splitlines()[-1].startswith("Nothing to write: ") and "Imported" not in result.stdout
+    assert "wrote " not in result.stdout
 
 
 def test_a_file_written_in_another_style_still_matches_and_is_kept(workdir: Path) -> None:

@@ -203,7 +203,13 @@ def test_a_dataset_finished_before_the_kill_is_recorded_as_finished(
     killed = subprocess.run(_cli("plan"), env=_env(), capture_output=True, text=True, timeout=300)
     assert "Last apply on audit_log:" in killed.stdout
     assert "succeeded (2/2 steps)" in killed.stdout.split("Last apply on audit_log:")[1].splitlines()[0]
-    assert "started, no end recorded (killed, or still running) (0/" in killed.stdout  # tenants: the truth
+    # tenants: the truth. The local warehouse admits one writer, and plan holds it: no apply runs,
+    # so the start without an end is a killed run, and its progress is unknown, not "0 done".
+    tenants = killed.stdout.split("Last apply on tenants:")[1].splitlines()[0]
+    assert "interrupted: started, killed before it recorded its end" in tenants, killed.stdout
+    assert "how many ran is not recorded" in tenants and "running" not in killed.stdout
+    as_json = subprocess.run(_cli("plan", "--format", "json"), env=_env(), capture_output=True, text=True, timeout=300)
+    assert {e["dataset"]: e["outcome"] for e in json.loads(as_json.stdout)["ledger"]}["tenants"] == "interrupted"
 
     assert subprocess.run(_cli("apply"), env=_env(), capture_output=True, text=True, timeout=300).returncode == 0
     plan = subprocess.run(_cli("plan"), env=_env(), capture_output=True, text=True, timeout=300)
