@@ -20,13 +20,16 @@ if TYPE_CHECKING:
 
 def run() -> None:
     """Console-script entry point."""
+    # A stop signal during the imports below would surface as a traceback from whichever module
+    # was loading: answer it before importing anything. _signal is built into the interpreter;
+    # the signal module is not (it imports enum, long enough for a Ctrl-C to land in it).
+    import _signal  # type: ignore[import-not-found]  # typeshed has no stub for the built-in module
+
+    _signal.signal(_signal.SIGTERM, _stop_during_start_up)
+    _signal.signal(_signal.SIGINT, _stop_during_start_up)
     import signal
     import sys
 
-    # A stop signal during the imports below would surface as a traceback from whichever module
-    # was loading: answer it before importing anything (signal and sys are built in).
-    signal.signal(signal.SIGTERM, _stop_during_start_up)
-    signal.signal(signal.SIGINT, _stop_during_start_up)
     from bqmanage.cli.signals import start_up, terminate
 
     # Ctrl-C too: between commands (start-up, exit) it must not become a traceback either.
