@@ -98,7 +98,7 @@ def plan_against(
     """make_plan of ``desired`` (placed) against what was read of it: its live part and newest ledger
     entries (None: read here; ``ledger_datasets`` says which ledgers). The location guardrail and
     the cost estimate are here, so that each tenant's plan of a fleet gets them too."""
-    from bqmanage.apply import latest_entries
+    from bqmanage.apply import cut_backfills, latest_entries
     from bqmanage.diff import compare
     from bqmanage.introspect import read_live
     from bqmanage.ledger import ledger_datasets
@@ -116,7 +116,10 @@ def plan_against(
     plan = build_plan(changes, settings.project, resume, desired, backfill)
     refuse_unplaced(plan, engine.capabilities, settings.target)
     resumed = [f"{d}.{t}" for d, t in resume]
-    estimates = estimate_bytes(engine.estimate_bytes, plan)
+    bound = settings.backfill_max_bytes_per_job  # a larger backfill runs partition by partition
+    plan, estimates = cut_backfills(
+        engine, plan, estimate_bytes(engine.estimate_bytes, plan), actual, bound, ledger, settings.project
+    )
     return PlanResult(plan=plan, desired=desired, ledger=ledger, resumed=resumed, estimates=estimates)
 
 
@@ -176,13 +179,13 @@ def apply_planned(
     than the target's cap, stop it before any statement."""
     from bqmanage.apply import apply_plan
     from bqmanage.errors import RefusedChangeError
-    from bqmanage.plan import refusals_text, refuse_over_cap, total_bytes
+    from bqmanage.plan import refusals_text, refuse_over_cap
 
     if planned.plan.has_refused:
         raise RefusedChangeError(refusals_text(planned.plan))
     if dry_run:
         return ApplyOutcome(planned=planned, result=None)
-    refuse_over_cap(settings.target, settings.maximum_bytes_billed, total_bytes(planned.estimates))
+    refuse_over_cap(settings.target, settings.maximum_bytes_billed, planned.estimates)
     result = apply_plan(engine, planned.plan, planned.desired.digest, on_step, settings.project)
     return ApplyOutcome(planned=planned, result=result)
 

@@ -20,7 +20,7 @@ from google.cloud import bigquery
 
 from bqmanage.changes import CreateDataset, TablePatch
 from bqmanage.changes.patch import strip_governance, unapplied
-from bqmanage.engines import bq_catalog
+from bqmanage.engines import bq_catalog, bq_partitions
 from bqmanage.engines.bq_catalog import each
 from bqmanage.engines.bq_credentials import credentials, emulator_endpoint, redacted
 from bqmanage.engines.bq_errors import NETWORK, api_message, error_class, is_retryable, network_reason
@@ -30,6 +30,8 @@ from bqmanage.errors import ConfigError, DefaultsRejected, WarehouseError
 from bqmanage.plan import Capabilities, Step
 
 if TYPE_CHECKING:
+    from bqmanage.changes.partitions import Partition
+    from bqmanage.model.schema import Table
     from bqmanage.settings import Settings
 
 # Real BigQuery: one multi-action ALTER per table, 5 metadata updates per 10 s per table.
@@ -45,17 +47,8 @@ BQEMULATOR = Capabilities(
     # SCHEMATA_OPTIONS answers with SCHEMATA's rows and columns (measured).
     info_schema_missing=frozenset({"COLUMN_FIELD_PATHS", "COLUMNS.column_default", "TABLES.ddl", "SCHEMATA_OPTIONS"}),
     unobservable=frozenset(
-        {
-            "default",
-            "description",
-            "clustering",
-            "labels",
-            "require_partition_filter",
-            "type_params",
-            "dataset_options",
-            "friendly_name",
-            "location",
-        }
+        {"default", "description", "clustering", "labels", "require_partition_filter", "type_params", "dataset_options"}
+        | {"friendly_name", "location"}
     ),
 )
 T = TypeVar("T")
@@ -180,6 +173,9 @@ class BigQueryEngine:
 
     def read_catalog(self, datasets: dict[str, str | None], on_progress: Any = None) -> dict[str, dict[str, Any]]:
         return bq_catalog.read_catalog(self, datasets, on_progress)
+
+    def partitions(self, table: Table) -> list[Partition]:
+        return bq_partitions.partitions(self, table)
 
     # ---- execution ----
 
