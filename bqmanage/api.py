@@ -236,18 +236,22 @@ def check(
     match a template but belong to no tenant of the registry (``orphan_dataset``)."""
     from bqmanage.check.findings import findings_from_changes
     from bqmanage.check.legacy import audit_warehouse, extra_table_findings
-    from bqmanage.check.owed import owed_backfills
-    from bqmanage.introspect import read_live
+    from bqmanage.check.owed import owed_backfills, read_ledgers, recently_applied
+    from bqmanage.introspect import confirm_recent, read_live
     from bqmanage.plan import place_datasets
     from bqmanage.tenants.templates import templated
 
     desired = place_datasets(desired or validate(settings), settings.location)
     read = read_live(engine, desired, confirm=True, on_progress=on_progress)
     actual, listed, changes = read.actual, read.listing, read.changes
+    # The ledgers say what bqmanage changed lately: INFORMATION_SCHEMA may not show that yet.
+    ledger = read_ledgers(engine, desired, actual, listed)
+    if engine.capabilities.catalog_lags:
+        actual, changes = confirm_recent(engine, desired, actual, changes, recently_applied(ledger))
     # Tenants' datasets are the templates' (no legacy names there): the audit leaves them to the
     # per-tenant check, so that one unreadable tenant dataset does not fail the whole check.
     skip = partial(templated, desired) if desired.templates else None
-    findings = findings_from_changes(changes, desired) + owed_backfills(engine, desired, actual)
+    findings = findings_from_changes(changes, desired) + owed_backfills(desired, ledger)
     findings += extra_table_findings(desired, listed, settings.legacy)
     findings += audit_warehouse(engine, desired, settings.legacy, listed, skip)
     result = CheckResult(findings=findings, desired=desired)

@@ -49,6 +49,9 @@ class Capabilities:
     # Whether holding the warehouse open proves that no apply is running elsewhere (the local file
     # admits one writer, or readers, never both): a ledger's "running" row is then a killed run.
     one_writer: bool = False
+    # Whether its bulk catalog (INFORMATION_SCHEMA) may lag behind a change: check then confirms
+    # the tables of a recent apply with tables.get.
+    catalog_lags: bool = False
 
 
 @dataclass(frozen=True)

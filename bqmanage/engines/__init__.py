@@ -48,9 +48,12 @@ class Engine(Protocol):
         """REST Table resources keyed "dataset.table" (None where absent), read the way the engine
         reads many at once."""
 
-    def latest_ledger_rows(self, datasets: dict[str, str | None]) -> dict[str, dict[str, Any]]:
+    def latest_ledger_rows(
+        self, datasets: dict[str, str | None], listed: frozenset[str] = frozenset()
+    ) -> dict[str, dict[str, Any]]:
         """The newest row of the apply ledger of each of ``datasets`` (name -> location) that has
-        one (the columns ``ledger.ENTRY_COLUMNS``), read the way the engine reads many at once."""
+        one (the columns ``ledger.ENTRY_COLUMNS``), read the way the engine reads many at once.
+        ``listed``: datasets a catalog read just showed holding a ledger (no need to look again)."""
 
     def read_datasets_bulk(self, datasets: list[str]) -> dict[str, dict[str, Any] | None]:
         """Like read_datasets_exact, in the fewest requests the engine has however many datasets

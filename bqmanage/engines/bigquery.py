@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from bqmanage.settings import Settings
 
 # Real BigQuery: one multi-action ALTER per table, 5 metadata updates per 10 s per table.
-BIGQUERY = Capabilities(multi_action_alter=True, metadata_updates_per_10s=5, scripts=True, requires_location=True)
+BIGQUERY = Capabilities(metadata_updates_per_10s=5, scripts=True, requires_location=True, catalog_lags=True)
 # bqemulator 1.4.0 (measured; docs/architecture.md lists the gaps): rejects multi-action ALTER,
 # drops defaults, descriptions, labels, clustering, require_partition_filter, type parameters
 # and CREATE SCHEMA options, and its catalog does not follow ALTER (read physical columns instead).
@@ -43,6 +43,7 @@ BQEMULATOR = Capabilities(
     multi_action_alter=False,
     catalog_follows_alter=False,
     scripts=True,
+    catalog_lags=True,
     runs_as="bqemulator gets a multi-action ALTER as one script job of one-action ALTERs",
     # SCHEMATA_OPTIONS answers with SCHEMATA's rows and columns (measured).
     info_schema_missing=frozenset({"COLUMN_FIELD_PATHS", "COLUMNS.column_default", "TABLES.ddl", "SCHEMATA_OPTIONS"}),
@@ -124,8 +125,10 @@ class BigQueryEngine:
         )
         return sorted(t.table_id for t in found)
 
-    def latest_ledger_rows(self, datasets: dict[str, str | None]) -> dict[str, dict[str, Any]]:
-        return bq_catalog.latest_ledger_rows(self, datasets)
+    def latest_ledger_rows(
+        self, datasets: dict[str, str | None], listed: frozenset[str] = frozenset()
+    ) -> dict[str, dict[str, Any]]:
+        return bq_catalog.latest_ledger_rows(self, datasets, listed)
 
     def list_table_types(self, dataset: str) -> dict[str, str]:
         found = self._call(
