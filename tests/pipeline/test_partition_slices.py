@@ -136,3 +136,33 @@ def test_on_the_local_engine_the_buffer_job_alone_fills_an_ingestion_time_table(
         assert engine.query("SELECT COUNT(*) AS n FROM `d`.`t` WHERE flag IS NULL")[0]["n"] == 0
     finally:
         engine.close()
+
+
+@pytest.mark.parametrize(
+    ("partitioning", "kind", "value", "expected"),
+    [
+        (Partitioning(column="at", granularity="HOUR"), "TIMESTAMP", "TIMESTAMP '2026-11-01 23:30:00+00'", "2026110123"),
+        (Partitioning(column="at", granularity="MONTH"), "DATETIME", "DATETIME '2026-12-05 10:00:00'", "202612"),
+        (Partitioning(column="at", range=RangePartitioning(start=0, end=100, interval=10)), "INT64", "42", "40"),
+        (Partitioning(column="at", range=RangePartitioning(start=0, end=100, interval=10)), "INT64", "420", UNPARTITIONED),
+        (Partitioning(column="at", granularity="DAY"), "DATE", "NULL", NULL_PARTITION),
+    ],
+)
+def test_the_local_engine_lists_partitions_with_bigquerys_ids(
+    partitioning: Partitioning, kind: str, value: str, expected: str, workdir: Path
+) -> None:
+    from bqmanage.changes import CreateDataset, CreateTable
+    from bqmanage.model.schema import Dataset
+    from tests.helpers import engine_for
+
+    table = _table(partitioning, kind)
+    engine = engine_for(None)
+    try:
+        engine.execute(step_of(CreateDataset(dataset="d", table=None, desired=Dataset(name="d"))))
+        engine.execute(step_of(CreateTable(dataset="d", table="t", desired=table)))
+        engine.query(f"INSERT INTO `d`.`t` (id, n, at) VALUES ('a', 1, {value}), ('b', NULL, {value})")
+        (listed,) = engine.partitions(table)
+        # Two rows: "a" (3 bytes) and "b", n 8 bytes where set, the partitioning value's own size.
+        assert listed.id == expected and listed.rows == 2 and listed.bytes is not None and listed.bytes >= 3 + 3 + 8
+    finally:
+        engine.close()
