@@ -10,6 +10,7 @@ and tests/bqservice.py bills each DML statement for the days it touches, and ans
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -20,8 +21,9 @@ from pathlib import Path
 
 import pytest
 
+from bqmanage.changes.partitions import UNPARTITIONED
 from tests import seed
-from tests.faultproxy import FaultProxy
+from tests.faultproxy import Fault, FaultProxy
 from tests.helpers import engine_for, run_cli, write
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -218,3 +220,47 @@ def test_a_bad_backfill_bound_is_refused_where_it_is_written(value: str, workdir
     assert result.exit_code == 2 and "Traceback" not in result.stderr
     assert "bqmanage.yaml" in result.stderr and "targets.t.backfill_max_bytes_per_job" in result.stderr
     assert not (workdir / ".bqmanage").exists()
+
+
+def _with_unpartitioned(method: str, path: str, data: bytes) -> bytes:
+    """BigQuery lists rows outside the dated partitions (out of range, or still in the streaming
+    buffer) as __UNPARTITIONED__; bqemulator never does: add it to the PARTITIONS answer."""
+    if method != "GET" or b'"partition_id"' not in data or b'"rows"' not in data:
+        return data
+    answer = json.loads(data)
+    answer["rows"].append({"f": [{"v": UNPARTITIONED}, {"v": "1"}, {"v": "0"}]})
+    answer["totalRows"] = str(len(answer["rows"]))
+    return json.dumps(answer).encode()
+
+
+_BUFFER = (
+    400,
+    "invalidQuery",
+    "UPDATE or DELETE statement over table p.tenants.tenant_usage_quotas would affect rows in the streaming buffer, "
+    "which is not supported",
+)
+
+
+def test_the_rows_outside_the_partitions_go_last_and_alone_stay_owed(modelled: FaultProxy, workdir: Path) -> None:
+    project = "backfill-buffer"
+    _old_table_with_rows(project)
+    args = _config(workdir, project, 2 * DAY_BYTES)
+    modelled.edit_answer = _with_unpartitioned
+    plan = run_cli(*args, "plan").stdout
+    assert _jobs(plan)[-1] == f"partition {UNPARTITIONED}"
+    assert "AND (`usage_date` < DATE '2026-11-01' OR `usage_date` >= DATE '2026-11-07');" in plan
+    # BigQuery refuses the last job while its rows sit in the streaming buffer.
+    only_last = re.compile(r'^(?!.*"dryRun": true).*"query": "UPDATE (?:[^"\\]|\\.)*\(`usage_date` < DATE', re.S)
+    modelled.faults.append(Fault("POST", re.compile(r"/jobs(\?|$)"), 1, _BUFFER, body=only_last))
+    modelled.billing.per_job.clear()
+    result = run_cli(*args, "apply")
+    assert result.exit_code == 3 and modelled.injected == 1 and "Traceback" not in result.stderr
+    assert [line for line in result.stderr.splitlines() if line.startswith("error:")] == [
+        line for line in result.stderr.splitlines() if not line.startswith("[")
+    ]
+    assert "rows in the streaming buffer; re-run in up to 90 minutes" in result.stderr
+    assert len(_backfills(modelled)) == 3  # the three dated jobs ran (the refused one never billed)
+    # Owed: only the last job is planned again, and it runs once the buffer has drained.
+    assert _jobs(run_cli(*args, "plan").stdout) == [f"partition {UNPARTITIONED}"]
+    assert run_cli(*args, "apply").exit_code == 0
+    assert _count(project, _NULLS) == 0
