@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from bqmanage.changes import Backfill
 from bqmanage.check.findings import Finding
 from bqmanage.errors import LIST_LIMIT
 from bqmanage.ledger import LEDGER
@@ -91,6 +90,8 @@ def plan_text(planned: PlanResult, target: str, runs_as: str | None = None) -> s
 def _estimated_by(step: Step) -> str:
     """Where a step's estimate comes from: a dry run, or for one job of a backfill cut by
     partitions, the size of its partitions (what an UPDATE of them bills)."""
+    from bqmanage.changes import Backfill  # only where a plan is printed: audit-code never loads the kinds
+
     change = step.changes[0] if step.changes else None
     return "size of its partitions" if isinstance(change, Backfill) and change.part is not None else "dry run"
 
