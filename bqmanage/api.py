@@ -98,7 +98,7 @@ def plan_against(
     """make_plan of ``desired`` (placed) against what was read of it: its live part and newest ledger
     entries (None: read here; ``ledger_datasets`` says which ledgers). The location guardrail and
     the cost estimate are here, so that each tenant's plan of a fleet gets them too."""
-    from bqmanage.apply import latest_entries
+    from bqmanage.apply import cut_backfills, latest_entries
     from bqmanage.diff import compare
     from bqmanage.introspect import read_live
     from bqmanage.ledger import ledger_datasets
@@ -116,7 +116,10 @@ def plan_against(
     plan = build_plan(changes, settings.project, resume, desired, backfill)
     refuse_unplaced(plan, engine.capabilities, settings.target)
     resumed = [f"{d}.{t}" for d, t in resume]
-    estimates = estimate_bytes(engine.estimate_bytes, plan)
+    bound = settings.backfill_max_bytes_per_job  # a larger backfill runs partition by partition
+    plan, estimates = cut_backfills(
+        engine, plan, estimate_bytes(engine.estimate_bytes, plan), actual, bound, ledger, settings.project
+    )
     return PlanResult(plan=plan, desired=desired, ledger=ledger, resumed=resumed, estimates=estimates)
 
 
@@ -176,13 +179,13 @@ def apply_planned(
     than the target's cap, stop it before any statement."""
     from bqmanage.apply import apply_plan
     from bqmanage.errors import RefusedChangeError
-    from bqmanage.plan import refusals_text, refuse_over_cap, total_bytes
+    from bqmanage.plan import refusals_text, refuse_over_cap
 
     if planned.plan.has_refused:
         raise RefusedChangeError(refusals_text(planned.plan))
     if dry_run:
         return ApplyOutcome(planned=planned, result=None)
-    refuse_over_cap(settings.target, settings.maximum_bytes_billed, total_bytes(planned.estimates))
+    refuse_over_cap(settings.target, settings.maximum_bytes_billed, planned.estimates)
     result = apply_plan(engine, planned.plan, planned.desired.digest, on_step, settings.project)
     return ApplyOutcome(planned=planned, result=result)
 
@@ -233,18 +236,22 @@ def check(
     match a template but belong to no tenant of the registry (``orphan_dataset``)."""
     from bqmanage.check.findings import findings_from_changes
     from bqmanage.check.legacy import audit_warehouse, extra_table_findings
-    from bqmanage.check.owed import owed_backfills
-    from bqmanage.introspect import read_live
+    from bqmanage.check.owed import owed_backfills, read_ledgers, recently_applied
+    from bqmanage.introspect import confirm_recent, read_live
     from bqmanage.plan import place_datasets
     from bqmanage.tenants.templates import templated
 
     desired = place_datasets(desired or validate(settings), settings.location)
     read = read_live(engine, desired, confirm=True, on_progress=on_progress)
     actual, listed, changes = read.actual, read.listing, read.changes
+    # The ledgers say what bqmanage changed lately: INFORMATION_SCHEMA may not show that yet.
+    ledger = read_ledgers(engine, desired, actual, listed)
+    if engine.capabilities.catalog_lags:
+        actual, changes = confirm_recent(engine, desired, actual, changes, recently_applied(ledger))
     # Tenants' datasets are the templates' (no legacy names there): the audit leaves them to the
     # per-tenant check, so that one unreadable tenant dataset does not fail the whole check.
     skip = partial(templated, desired) if desired.templates else None
-    findings = findings_from_changes(changes, desired) + owed_backfills(engine, desired, actual)
+    findings = findings_from_changes(changes, desired) + owed_backfills(desired, ledger)
     findings += extra_table_findings(desired, listed, settings.legacy)
     findings += audit_warehouse(engine, desired, settings.legacy, listed, skip)
     result = CheckResult(findings=findings, desired=desired)

@@ -18,29 +18,75 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from bqmanage import __version__
-from bqmanage.changes import CreateTable
+from bqmanage.changes import Backfill, CreateTable
+from bqmanage.changes.partitions import UNPARTITIONED, slices
 from bqmanage.errors import ApplyError, BqmanageError, DefaultsRejected, StreamingBufferError, capped
 from bqmanage.ledger import LEDGER, LedgerEntry, entry_from_row, ledger_insert_sql, ledger_table
-from bqmanage.plan import Plan, Step, fallback_steps, step_of
+from bqmanage.plan import Plan, Step, cut_backfill, fallback_steps, step_of
 
 if TYPE_CHECKING:
     from bqmanage.engines import Engine
+    from bqmanage.model.schema import Warehouse
 
 
-def latest_entries(engine: Engine, datasets: dict[str, str | None]) -> list[LedgerEntry]:
+def latest_entries(engine: Engine, datasets: dict[str, str | None], listed: frozenset[str] = frozenset()) -> list[LedgerEntry]:
     """The newest ledger row of every live dataset that has a ledger (name -> location), read the
-    way the engine reads many at once (Engine.latest_ledger_rows). No ledger, no query.
+    way the engine reads many at once (Engine.latest_ledger_rows; ``listed``: known to have one).
+    No ledger, no query.
 
     A "running" row is a start whose end was never written. Where holding the warehouse proves
     that no other apply runs (Capabilities.one_writer), that run was killed (kill -9, a lost
     machine), and every reader (plan, check, apply, inspect) sees it as "interrupted"; elsewhere
     it may still be running, and says so."""
-    entries = [entry_from_row(dataset, row) for dataset, row in sorted(engine.latest_ledger_rows(datasets).items())]
+    rows = engine.latest_ledger_rows(datasets, listed) if listed else engine.latest_ledger_rows(datasets)
+    entries = [entry_from_row(dataset, row) for dataset, row in sorted(rows.items())]
     if engine.capabilities.one_writer:
         for entry in entries:
             if entry.outcome == "running":
                 entry.outcome = "interrupted"
     return entries
+
+
+def cut_backfills(
+    engine: Engine,
+    plan: Plan,
+    estimates: list[int | None],
+    actual: Warehouse,
+    bound: int,
+    ledger: list[LedgerEntry],
+    project: str | None,
+) -> tuple[Plan, list[int | None]]:
+    """Each backfill of a partitioned table run as one UPDATE per range of partitions
+    (changes/partitions.py) when it would bill more than ``bound`` (its dry-run estimate; the
+    local engine's modelled sizes), when an earlier run did part of it (the ledger says which
+    partitions: they are skipped), or when an ingestion-time table has rows in the streaming
+    buffer (they go last, in a job of their own: the others need not wait for the buffer)."""
+    # Partitions done count only for the same columns: a column added since needs them all.
+    finished = {
+        (e.dataset, t, tuple(sorted(c.lower() for c in columns))): e.done.get(t, [])
+        for e in ledger
+        if e.outcome != "succeeded"
+        for t, columns in e.backfill
+    }
+    for index in reversed(range(len(plan.steps))):
+        change = plan.steps[index].changes[0] if plan.steps[index].changes else None
+        live = actual.table(change.dataset, change.table or "") if isinstance(change, Backfill) else None
+        if not isinstance(change, Backfill) or change.part or live is None or live.partitioning is None:
+            continue
+        key = (change.dataset, change.table or "", tuple(sorted(c.key for c in change.columns)))
+        estimate, done = estimates[index], frozenset(finished.get(key, ()))
+        ingestion = live.partitioning.column is None
+        if estimate is not None and estimate <= bound and not done and not ingestion:
+            continue
+        listed = engine.partitions(live)
+        total = estimate if estimate is not None else sum(p.bytes or 0 for p in listed)
+        if total <= bound and not done and not (ingestion and any(p.id == UNPARTITIONED for p in listed)):
+            continue
+        column = live.column(live.partitioning.column) if live.partitioning.column else None
+        parts = slices(live.partitioning, column.type if column else "TIMESTAMP", listed, bound, estimate, done)
+        if len(parts) > 1 or (done and parts):  # else one job over everything: the whole UPDATE is that
+            plan, estimates = cut_backfill(plan, estimates, index, parts, tuple(sorted(done)), project)
+    return plan, estimates
 
 
 @dataclass
@@ -89,10 +135,14 @@ def apply_plan(
     mine = {d: sum(1 for s in plan.steps if s.dataset == d) for d in {s.dataset for s in plan.steps}}
     last = {s.dataset: i for i, s in enumerate(plan.steps)}
     done = dict.fromkeys(mine, 0)
+    # The partitions each backfill cut by partitions has done: earlier runs' and this one's.
+    progress = {(d, t): list(ids) for d, t, ids in plan.backfill_done}
     for index, step in enumerate(plan.steps):
         try:
             if step.kind != "create_dataset" and step.dataset not in started:
-                _ledger_start(engine, step.dataset, run_id, principal, digest, statements, plan, mine[step.dataset], project)
+                _ledger_start(
+                    engine, step.dataset, run_id, principal, digest, statements, plan, mine[step.dataset], project, progress
+                )
                 started.add(step.dataset)
             if on_step:
                 on_step(index, total, step)
@@ -116,6 +166,7 @@ def apply_plan(
                     plan,
                     reason,
                     quiet=True,
+                    progress=progress,
                 )
             if isinstance(exc, KeyboardInterrupt):
                 raise
@@ -129,6 +180,25 @@ def apply_plan(
             ) from None
         result.executed.append(step)
         done[step.dataset] += 1
+        part = step.changes[0].part if step.changes and isinstance(step.changes[0], Backfill) else None
+        if part is not None and last[step.dataset] != index:
+            # One range of partitions done: recorded at once, so that a run killed now resumes
+            # at the next range (every statement is idempotent, but each one bills).
+            progress.setdefault((step.dataset, step.table or ""), []).extend(part.ids)
+            _ledger_write(
+                engine,
+                step.dataset,
+                run_id,
+                principal,
+                digest,
+                "running",
+                done[step.dataset],
+                mine[step.dataset],
+                statements,
+                plan,
+                None,
+                progress=progress,
+            )
         if last[step.dataset] == index and step.dataset in started:
             _ledger_write(
                 engine,
@@ -142,6 +212,7 @@ def apply_plan(
                 statements,
                 plan,
                 None,
+                progress=progress,
             )
             finished.add(step.dataset)
     result.datasets = sorted(started)
@@ -176,10 +247,11 @@ def _ledger_start(
     plan: Plan,
     total: int,
     project: str | None,
+    progress: dict[tuple[str, str], list[str]],
 ) -> None:
     if LEDGER not in engine.list_tables(dataset):
         engine.execute(step_of(CreateTable(dataset=dataset, table=LEDGER, desired=ledger_table(dataset)), project))
-    _ledger_write(engine, dataset, run_id, principal, digest, "running", 0, total, statements, plan, None)
+    _ledger_write(engine, dataset, run_id, principal, digest, "running", 0, total, statements, plan, None, progress=progress)
 
 
 def _ledger_write(
@@ -195,9 +267,10 @@ def _ledger_write(
     plan: Plan,
     error: str | None,
     quiet: bool = False,
+    progress: dict[tuple[str, str], list[str]] | None = None,
 ) -> None:
     # INSERT only, never UPDATE: inserts never conflict with concurrent DML.
-    params = ledger_params(dataset, run_id, principal, digest, outcome, applied, total, statements, plan, error)
+    params = ledger_params(dataset, run_id, principal, digest, outcome, applied, total, statements, plan, error, progress)
     try:
         engine.query(ledger_insert_sql(dataset), params, label="apply")
     except BqmanageError:
@@ -216,9 +289,12 @@ def ledger_params(
     statements: list[str],
     plan: Plan,
     error: str | None,
+    progress: dict[tuple[str, str], list[str]] | None = None,
 ) -> dict[str, Any]:
-    """The query parameters of one ledger row (``ledger_insert_sql``)."""
-    backfill = [[t, list(c)] for d, t, c in plan.backfill if d == dataset]
+    """The query parameters of one ledger row (``ledger_insert_sql``). A backfill cut by
+    partitions names the partitions done so far (``progress``), which a re-run skips."""
+    progress = progress or {}
+    backfill = [[t, list(c), *([progress[(d, t)]] if progress.get((d, t)) else [])] for d, t, c in plan.backfill if d == dataset]
     return {
         "run_id": run_id,
         "applied_at": dt.datetime.now(dt.UTC),

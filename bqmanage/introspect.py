@@ -153,3 +153,29 @@ def _read_confirmed(
         by_place.update(compare_by_place(desired, actual, unobservable, only=reread))
     changes = [c for part in by_place.values() for c in part]
     return LiveRead(actual, listing, {k: v for k, v in resources.items() if k in tables}, changes=changes)
+
+
+def confirm_recent(
+    engine: Engine, desired: Definitions, actual: Warehouse, changes: list[Change], recent: set[str]
+) -> tuple[Warehouse, list[Change]]:
+    """``check``'s bulk read, confirmed with tables.get where it may be stale.
+
+    A schema change may not show in INFORMATION_SCHEMA at once; tables.get is the immediate truth
+    (https://cloud.google.com/bigquery/docs/managing-table-schemas). read_live(confirm=True) re-reads what the
+    view shows drifting, but a view that still shows a table as it was before an apply can agree
+    with the definitions (they were reverted since, or the apply went wrong) and say "clean". The
+    defined tables of the ``recent`` datasets, which the ledger says bqmanage changed within the
+    staleness window, are read with tables.get and compared again; the others are trusted."""
+    wanted = sorted((t.dataset, t.name) for t in desired.tables if t.dataset in recent and t.dataset in actual.datasets)
+    if not wanted:
+        return actual, changes
+    tables = dict(actual.tables)
+    for key, resource in engine.get_tables(wanted).items():
+        if resource is None:
+            tables.pop(key, None)
+        else:
+            tables[key] = table_from_api(resource)
+    confirmed = Warehouse(datasets=actual.datasets, tables=tables)
+    places: set[Place] = set(wanted)
+    fresh = compare_by_place(desired, confirmed, engine.capabilities.unobservable, only=places)
+    return confirmed, [c for c in changes if (c.dataset, c.table) not in places] + [c for part in fresh.values() for c in part]

@@ -9,7 +9,7 @@ show it: they all take its name, columns and statements from here.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from bqmanage.model.names import RESERVED_PREFIX, quote, string_literal
@@ -27,6 +27,7 @@ COLUMNS = (
     Column(name="applied_steps", type="INT64"),
     Column(name="total_steps", type="INT64"),
     Column(name="statements", type="STRING", description="JSON array of the statements of the run"),
+    # A backfill cut by partitions adds the partitions done so far: [table, [columns], [ids]].
     Column(name="backfill", type="STRING", description="JSON array of [table, [columns]] to backfill"),
     Column(name="error", type="STRING"),
 )
@@ -58,10 +59,13 @@ class LedgerEntry:
     applied_steps: int | None
     total_steps: int | None
     backfill: list[tuple[str, list[str]]]
+    # table -> the partitions of its backfill done so far (a backfill cut by partitions).
+    done: dict[str, list[str]] = field(default_factory=dict)
 
 
 def entry_from_row(dataset: str, row: dict[str, Any]) -> LedgerEntry:
     """A ledger row as an engine returns it (the ENTRY_COLUMNS) -> the entry plan and inspect read."""
+    owed = json.loads(row["backfill"] or "[]")
     return LedgerEntry(
         dataset=dataset,
         applied_at=row["applied_at"],
@@ -70,7 +74,8 @@ def entry_from_row(dataset: str, row: dict[str, Any]) -> LedgerEntry:
         outcome=row["outcome"],
         applied_steps=row["applied_steps"],
         total_steps=row["total_steps"],
-        backfill=[(t, list(c)) for t, c in json.loads(row["backfill"] or "[]")],
+        backfill=[(entry[0], list(entry[1])) for entry in owed],
+        done={entry[0]: [str(p) for p in entry[2]] for entry in owed if len(entry) > 2},
     )
 
 

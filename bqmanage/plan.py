@@ -8,10 +8,11 @@ engine quirks arrive as data (``Capabilities``), never as ``if engine == ...``.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bqmanage.changes import Backfill, Change, CreateDataset, without_defaults
+from bqmanage.changes.partitions import Slice
 from bqmanage.errors import RefusedChangeError, UsageError
 from bqmanage.model.schema import Column, Definitions, Partitioning, TableRef
 from bqmanage.terminal import printable
@@ -48,6 +49,9 @@ class Capabilities:
     # Whether holding the warehouse open proves that no apply is running elsewhere (the local file
     # admits one writer, or readers, never both): a ledger's "running" row is then a killed run.
     one_writer: bool = False
+    # Whether its bulk catalog (INFORMATION_SCHEMA) may lag behind a change: check then confirms
+    # the tables of a recent apply with tables.get.
+    catalog_lags: bool = False
 
 
 @dataclass(frozen=True)
@@ -84,6 +88,8 @@ class Plan:
     steps: tuple[Step, ...]
     refused: tuple[Change, ...]
     backfill: tuple[tuple[str, str, tuple[str, ...]], ...] = field(default=())  # (dataset, table, columns)
+    # (dataset, table, partition ids) a backfill cut by partitions had done before this plan.
+    backfill_done: tuple[tuple[str, str, tuple[str, ...]], ...] = field(default=())
 
     @property
     def has_refused(self) -> bool:
@@ -215,6 +221,23 @@ def _backfills(
     return {k: tuple(v) for k, v in out.items()}
 
 
+def cut_backfill(
+    plan: Plan, estimates: list[int | None], index: int, parts: list[Slice], done: tuple[str, ...], project: str | None
+) -> tuple[Plan, list[int | None]]:
+    """The plan with its backfill step ``index`` replaced by one job per slice of partitions, each
+    with its bytes as its estimate; ``done``: the partitions an earlier run finished."""
+    step = plan.steps[index]
+    whole = step.changes[0]
+    assert isinstance(whole, Backfill)
+    jobs = [
+        step_of(replace(whole, part=part, of=(i, len(parts)), partition_filter=None), project) for i, part in enumerate(parts, 1)
+    ]
+    steps = plan.steps[:index] + tuple(jobs) + plan.steps[index + 1 :]
+    out = estimates[:index] + [p.bytes for p in parts] + estimates[index + 1 :]
+    record = ((whole.dataset, whole.table or "", done),) if done else ()
+    return replace(plan, steps=steps, backfill_done=plan.backfill_done + record), out
+
+
 def place_datasets(desired: Definitions, location: str | None) -> Definitions:
     """Datasets whose definition names no location take the target's (when it has one): that is
     where CREATE SCHEMA puts them, and where ``check`` expects them."""
@@ -252,12 +275,15 @@ def total_bytes(estimates: list[int | None]) -> int | None:
     return sum(known) if known else None
 
 
-def refuse_over_cap(target: str, cap: int | None, estimate: int | None) -> None:
-    """Refuse (exit 2) a plan whose data steps would bill more than the target's cap: checked
-    before any change, since BigQuery would fail the backfill half-way, after the ALTERs."""
+def refuse_over_cap(target: str, cap: int | None, estimates: list[int | None]) -> None:
+    """Refuse (exit 2) a plan with a data job that would bill more than the target's cap: checked
+    before any change, since BigQuery would fail that job half-way, after the ALTERs. The cap is
+    per job (maximum_bytes_billed is a job's setting), so a backfill cut by partitions is held to
+    it job by job."""
+    estimate = max((e for e in estimates if e is not None), default=None)
     if cap is not None and estimate is not None and estimate > cap:
         raise RefusedChangeError(
-            f"target {target}: the plan's data steps would bill about {estimate:,} bytes, above its "
-            f"maximum_bytes_billed of {cap:,}; nothing was run. Raise the limit, or apply with --no-backfill "
-            "and backfill in smaller steps."
+            f"target {target}: a data step of the plan would bill about {estimate:,} bytes, above its "
+            f"maximum_bytes_billed of {cap:,}; nothing was run. Raise the limit, lower backfill_max_bytes_per_job "
+            "(a partitioned table's backfill then runs in smaller jobs), or apply with --no-backfill."
         )

@@ -20,6 +20,7 @@ from bqmanage.errors import ConfigError
 from bqmanage.model.names import label_problem, project_problem
 
 CONFIG_FILE = "bqmanage.yaml"
+BACKFILL_MAX_BYTES = 10 * 1024**3  # TargetConfig.backfill_max_bytes_per_job's default
 
 
 class TargetConfig(BaseModel):
@@ -50,6 +51,11 @@ class TargetConfig(BaseModel):
     # more, https://cloud.google.com/bigquery/docs/best-practices-costs#limit_query_costs_by_restricting_the_number_of_bytes_billed),
     # and apply refuses up front when a data step's dry-run estimate is above it.
     maximum_bytes_billed: int | None = Field(default=None, gt=0)
+    # A partitioned table's backfill whose estimate is above this runs as one UPDATE per range of
+    # partitions, each billing at most this where one partition allows (changes/partitions.py).
+    # 10 GiB: about 6 US cents on demand per job, and a job short enough that a concurrent writer
+    # or an error costs little; each job done is recorded in the ledger.
+    backfill_max_bytes_per_job: int = Field(default=BACKFILL_MAX_BYTES, gt=0)
 
 
 class LegacyConfig(BaseModel):
@@ -109,6 +115,7 @@ class Settings(BaseModel):
     legacy: LegacyConfig = Field(default_factory=LegacyConfig)
     region_qualified_information_schema: bool = True
     maximum_bytes_billed: int | None = None  # TargetConfig.maximum_bytes_billed
+    backfill_max_bytes_per_job: int = BACKFILL_MAX_BYTES  # TargetConfig.backfill_max_bytes_per_job
     # Tuning read from the environment (bqmanage/environment.py lists it), in one place.
     retry_deadline: float = 120.0
     job_timeout: float = 3600.0
@@ -277,6 +284,7 @@ def resolve_settings(
         legacy=cfg.legacy,
         region_qualified_information_schema=tcfg.region_qualified_information_schema,
         maximum_bytes_billed=tcfg.maximum_bytes_billed,
+        backfill_max_bytes_per_job=tcfg.backfill_max_bytes_per_job,
         retry_deadline=env_seconds("BQMANAGE_RETRY_DEADLINE", 120, positive=True),
         job_timeout=env_seconds("BQMANAGE_JOB_TIMEOUT", 3600, positive=True),
         lock_timeout=env_seconds("BQMANAGE_LOCK_TIMEOUT", 60),

@@ -24,7 +24,11 @@ processes, at least 10 MB per table referenced and per query; DDL and dry runs b
 INFORMATION_SCHEMA query bills at least 10 MB (information-schema-intro#pricing), here per view
 referenced (a third party's observation, Canner/wren-engine#51, kept as the pessimistic case). A
 DML statement bills the whole partitions it touches: bqemulator reports no bytes, so the model
-bills ``table_bytes`` of each table a DML statement writes when the test sets it.
+bills ``table_bytes`` of each table a DML statement writes when the test sets it, or, for a table
+given ``partition_bytes`` (day -> bytes), the days its WHERE keeps to with a constant range on the
+partitioning column (``col >= DATE 'a' AND col < DATE 'b'``; anything else touches them all:
+pruning needs constant filters, querying-partitioned-tables#best_practices_for_partition_pruning).
+With ``dry_runs``, the proxy answers dry runs with these bytes, as BigQuery's estimate.
 """
 
 from __future__ import annotations
@@ -138,6 +142,10 @@ class Billing:
     billed: int = 0
     jobs: int = 0
     capped: list[int | None] = field(default_factory=list)  # each job's maximumBytesBilled (None: none)
+    # dataset.table -> {"YYYY-MM-DD": bytes}: a day-partitioned table, billed by the days touched.
+    partition_bytes: dict[str, dict[str, int]] = field(default_factory=dict)
+    dry_runs: bool = False  # answer dry runs with bytes_of (bqemulator estimates 0)
+    per_job: list[tuple[str, int]] = field(default_factory=list)  # (sql, bytes) of each job billed
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def bill(self, body: bytes) -> None:
@@ -153,7 +161,9 @@ class Billing:
             if dry_run:
                 return
             self.jobs += 1
-            self.billed += self.bytes_of(sql)
+            billed = self.bytes_of(sql)
+            self.billed += billed
+            self.per_job.append((sql, billed))
 
     def bytes_of(self, sql: str) -> int:
         head = sql.lstrip().split(None, 1)[0].upper() if sql.strip() else ""
@@ -165,7 +175,18 @@ class Billing:
         target = dml_target(sql)
         if target is not None and target[0] == "mutating":
             billed = max(billed, self.table_bytes.get(target[1], 0))
+            if (days := self.partition_bytes.get(target[1])) is not None:
+                billed = max(10 * MB, sum(size for day, size in days.items() if _in_range(sql, day)))
         return billed
+
+
+_RANGE = re.compile(r"`?(\w+)`?\s*>=\s*DATE\s*'([\d-]+)'\s+AND\s+`?\1`?\s*<\s*DATE\s*'([\d-]+)'", re.I)
+
+
+def _in_range(sql: str, day: str) -> bool:
+    """Whether a statement's WHERE may touch ``day``: inside its constant DATE range, if it has one."""
+    match = _RANGE.search(sql)
+    return match is None or match.group(2) <= day < match.group(3)
 
 
 _TABLE_PATH = re.compile(r"/datasets/([^/]+)/tables/([^/?]+)(?:\?|$)")

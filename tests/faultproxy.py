@@ -259,6 +259,8 @@ class FaultProxy:
                     if place is not None and proxy.dml is not None:
                         proxy.dml.release(place)  # the statement ran: its place in the queue is free
                 data = proxy._as_running(self.command, self.path, body, payload)
+                if proxy.billing.dry_runs:
+                    data = proxy._dry_run_bytes(body, data)
                 if proxy.edit_answer is not None:
                     data = proxy.edit_answer(self.command, self.path, data)
                 self.send_response(response.status)
@@ -363,6 +365,18 @@ class FaultProxy:
         job = json.loads(data)
         job["status"] = {"state": "RUNNING"}
         job.get("statistics", {}).pop("endTime", None)
+        return json.dumps(job).encode()
+
+    def _dry_run_bytes(self, body: bytes, data: bytes) -> bytes:
+        """A dry run answered with the bytes the billing model says its job would bill."""
+        sql, dry_run = job_sql(body)
+        if not dry_run or not sql:
+            return data
+        job = json.loads(data)
+        billed = str(self.billing.bytes_of(sql))
+        statistics = job.setdefault("statistics", {})
+        statistics["totalBytesProcessed"] = billed
+        statistics.setdefault("query", {})["totalBytesProcessed"] = billed
         return json.dumps(job).encode()
 
     def close(self) -> None:

@@ -19,6 +19,7 @@ from bqmanage.changes.base import (
     option_diff,
     options_drifts,
 )
+from bqmanage.changes.partitions import Slice
 from bqmanage.model.defaults import default_expression
 from bqmanage.model.names import quote
 from bqmanage.model.schema import Column, Partitioning, Table
@@ -188,10 +189,18 @@ class Backfill(Change):
     # statement without a predicate on it
     # (https://cloud.google.com/bigquery/docs/managing-partitioned-tables#require-filter).
     partition_filter: Partitioning | None = None
+    # One job of a backfill cut by partitions (changes.partitions): its WHERE keeps to them.
+    part: Slice | None = None
+    # Of how many jobs this is one (the plan's reason says "job 2 of 7").
+    of: tuple[int, int] | None = None
 
     def describe(self) -> str:
         names = ", ".join(c.name for c in self.columns)
-        return f"existing rows of {self.ref} get the default of {names} (they read NULL)"
+        what = f"existing rows of {self.ref} get the default of {names} (they read NULL)"
+        if self.part is None:
+            return what
+        job = f"job {self.of[0]} of {self.of[1]}, " if self.of else ""
+        return f"{what}; {job}{self.part.label}"
 
     def render(self, project: str | None) -> str:
         """One UPDATE per table; with a partition filter, its WHERE also holds a predicate on the
@@ -200,7 +209,9 @@ class Backfill(Change):
             f"{quote(c.name)} = IFNULL({quote(c.name)}, {default_expression(c.type, c.default or 'NULL')})" for c in self.columns
         )
         where = " OR ".join(f"{quote(c.name)} IS NULL" for c in self.columns)
-        if self.partition_filter is not None:
+        if self.part is not None:  # a predicate on the partitioning column alone: the filter too
+            where = f"({where})\n  AND {self.part.where}"
+        elif self.partition_filter is not None:
             where = f"({where})\n  AND {every_partition_sql(self.partition_filter)}"
         return f"UPDATE {self.ref.sql(project)}\nSET\n  {sets}\nWHERE {where}"
 

@@ -11,7 +11,9 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from bqmanage.changes.partitions import Partition
     from bqmanage.engines.dml import DmlStats
+    from bqmanage.model.schema import Table
     from bqmanage.plan import Capabilities, Step
     from bqmanage.settings import Settings
 
@@ -46,9 +48,12 @@ class Engine(Protocol):
         """REST Table resources keyed "dataset.table" (None where absent), read the way the engine
         reads many at once."""
 
-    def latest_ledger_rows(self, datasets: dict[str, str | None]) -> dict[str, dict[str, Any]]:
+    def latest_ledger_rows(
+        self, datasets: dict[str, str | None], listed: frozenset[str] = frozenset()
+    ) -> dict[str, dict[str, Any]]:
         """The newest row of the apply ledger of each of ``datasets`` (name -> location) that has
-        one (the columns ``ledger.ENTRY_COLUMNS``), read the way the engine reads many at once."""
+        one (the columns ``ledger.ENTRY_COLUMNS``), read the way the engine reads many at once.
+        ``listed``: datasets a catalog read just showed holding a ledger (no need to look again)."""
 
     def read_datasets_bulk(self, datasets: list[str]) -> dict[str, dict[str, Any] | None]:
         """Like read_datasets_exact, in the fewest requests the engine has however many datasets
@@ -73,6 +78,10 @@ class Engine(Protocol):
     def read_rows(self, dataset: str, table: str, fields: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Every row of a table, only the given columns (REST TableFieldSchema), read without a
         query job where the engine can (BigQuery's tabledata.list is free)."""
+
+    def partitions(self, table: Table) -> list[Partition]:
+        """The partitions of a live partitioned table that hold rows: id, rows and logical bytes
+        (BigQuery's INFORMATION_SCHEMA.PARTITIONS; the local engine models them)."""
 
     def estimate_bytes(self, sql: str, params: dict[str, Any] | None = None) -> int | None:
         """Bytes a query would process (a free dry run), or None when the engine cannot tell."""

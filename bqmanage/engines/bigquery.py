@@ -20,7 +20,7 @@ from google.cloud import bigquery
 
 from bqmanage.changes import CreateDataset, TablePatch
 from bqmanage.changes.patch import strip_governance, unapplied
-from bqmanage.engines import bq_catalog
+from bqmanage.engines import bq_catalog, bq_partitions
 from bqmanage.engines.bq_catalog import each
 from bqmanage.engines.bq_credentials import credentials, emulator_endpoint, redacted
 from bqmanage.engines.bq_errors import NETWORK, api_message, error_class, is_retryable, network_reason
@@ -30,10 +30,12 @@ from bqmanage.errors import ConfigError, DefaultsRejected, WarehouseError
 from bqmanage.plan import Capabilities, Step
 
 if TYPE_CHECKING:
+    from bqmanage.changes.partitions import Partition
+    from bqmanage.model.schema import Table
     from bqmanage.settings import Settings
 
 # Real BigQuery: one multi-action ALTER per table, 5 metadata updates per 10 s per table.
-BIGQUERY = Capabilities(multi_action_alter=True, metadata_updates_per_10s=5, scripts=True, requires_location=True)
+BIGQUERY = Capabilities(metadata_updates_per_10s=5, scripts=True, requires_location=True, catalog_lags=True)
 # bqemulator 1.4.0 (measured; docs/architecture.md lists the gaps): rejects multi-action ALTER,
 # drops defaults, descriptions, labels, clustering, require_partition_filter, type parameters
 # and CREATE SCHEMA options, and its catalog does not follow ALTER (read physical columns instead).
@@ -41,21 +43,13 @@ BQEMULATOR = Capabilities(
     multi_action_alter=False,
     catalog_follows_alter=False,
     scripts=True,
+    catalog_lags=True,
     runs_as="bqemulator gets a multi-action ALTER as one script job of one-action ALTERs",
     # SCHEMATA_OPTIONS answers with SCHEMATA's rows and columns (measured).
     info_schema_missing=frozenset({"COLUMN_FIELD_PATHS", "COLUMNS.column_default", "TABLES.ddl", "SCHEMATA_OPTIONS"}),
     unobservable=frozenset(
-        {
-            "default",
-            "description",
-            "clustering",
-            "labels",
-            "require_partition_filter",
-            "type_params",
-            "dataset_options",
-            "friendly_name",
-            "location",
-        }
+        {"default", "description", "clustering", "labels", "require_partition_filter", "type_params", "dataset_options"}
+        | {"friendly_name", "location"}
     ),
 )
 T = TypeVar("T")
@@ -131,8 +125,10 @@ class BigQueryEngine:
         )
         return sorted(t.table_id for t in found)
 
-    def latest_ledger_rows(self, datasets: dict[str, str | None]) -> dict[str, dict[str, Any]]:
-        return bq_catalog.latest_ledger_rows(self, datasets)
+    def latest_ledger_rows(
+        self, datasets: dict[str, str | None], listed: frozenset[str] = frozenset()
+    ) -> dict[str, dict[str, Any]]:
+        return bq_catalog.latest_ledger_rows(self, datasets, listed)
 
     def list_table_types(self, dataset: str) -> dict[str, str]:
         found = self._call(
@@ -180,6 +176,9 @@ class BigQueryEngine:
 
     def read_catalog(self, datasets: dict[str, str | None], on_progress: Any = None) -> dict[str, dict[str, Any]]:
         return bq_catalog.read_catalog(self, datasets, on_progress)
+
+    def partitions(self, table: Table) -> list[Partition]:
+        return bq_partitions.partitions(self, table)
 
     # ---- execution ----
 

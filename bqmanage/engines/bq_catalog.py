@@ -208,19 +208,22 @@ def _catalog_job(engine: BigQueryEngine, group: tuple[str, list[str]], region_qu
     return infoschema.to_resources(engine.project, infoschema.split_rows([dict(r.items()) for r in result]))
 
 
-def latest_ledger_rows(engine: BigQueryEngine, datasets: dict[str, str | None]) -> dict[str, dict[str, Any]]:
+def latest_ledger_rows(
+    engine: BigQueryEngine, datasets: dict[str, str | None], listed: frozenset[str] = frozenset()
+) -> dict[str, dict[str, Any]]:
     """The newest ledger row of every dataset of ``datasets`` (name -> location) that has a ledger.
 
     Which datasets have one comes from tables.get, read side by side (INFORMATION_SCHEMA could miss a
     ledger that an apply interrupted a minute ago created, and that is the ledger that matters);
     then one query per location (and per BATCH ledgers) reads them all. No ledger, no query.
+    Datasets in ``listed`` just showed a ledger in a catalog read: they are not looked at again.
     """
     from bqmanage.ledger import BATCH, LEDGER, latest_entries_sql
 
-    found = engine.get_tables([(name, LEDGER) for name in sorted(datasets)])
+    found = engine.get_tables([(name, LEDGER) for name in sorted(datasets) if name not in listed])
     by_location: dict[str, list[str]] = {}
     for name in sorted(datasets):
-        if found.get(f"{name}.{LEDGER}") is not None:
+        if name in listed or found.get(f"{name}.{LEDGER}") is not None:
             location = datasets[name]
             by_location.setdefault((canonical_location(location) or location) if location else "", []).append(name)
     rows: list[dict[str, Any]] = []

@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
@@ -15,6 +15,10 @@ from bqmanage.engines.dml import DmlStats
 from bqmanage.engines.duck_file import refused_commit
 from bqmanage.engines.duck_types import qi
 from bqmanage.errors import WarehouseError
+
+if TYPE_CHECKING:
+    from bqmanage.changes.partitions import Partition
+    from bqmanage.model.schema import Table
 
 
 class DuckQueries:
@@ -71,6 +75,14 @@ class DuckQueries:
         except duckdb.Error as exc:
             raise WarehouseError(f"local: reading {dataset}.{table} failed: {exc}") from None
         return [dict(zip([f["name"] for f in fields], row, strict=True)) for row in result.fetchall()]
+
+    def partitions(self, table: Table) -> list[Partition]:
+        from bqmanage.engines.duck_partitions import partitions
+
+        try:
+            return partitions(lambda sql, params: self._x(sql, params).fetchall(), table)
+        except duckdb.Error as exc:
+            raise WarehouseError(f"local: reading the partitions of {table.ref} failed: {exc}") from None
 
     def estimate_bytes(self, sql: str, params: dict[str, Any] | None = None) -> int | None:
         return None  # DuckDB has no notion of billed bytes

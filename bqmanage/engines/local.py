@@ -178,7 +178,9 @@ class LocalEngine(DuckQueries):
             )
         return {f"{d}.{t}": self._resources[f"{d}.{t}"] for d, t in tables}
 
-    def latest_ledger_rows(self, datasets: dict[str, str | None]) -> dict[str, dict[str, Any]]:
+    def latest_ledger_rows(
+        self, datasets: dict[str, str | None], listed: frozenset[str] = frozenset()
+    ) -> dict[str, dict[str, Any]]:
         return read_ledgers(self._rows, self._catalog_names(), list(datasets))
 
     def read_catalog(self, datasets: dict[str, str | None], on_progress: Any = None) -> dict[str, dict[str, Any]]:

@@ -14,6 +14,7 @@ from bqmanage.terminal import printable, printable_lines
 
 if TYPE_CHECKING:
     from bqmanage.api import PlanResult
+    from bqmanage.plan import Step
     from bqmanage.tenants.commands import TenantListing, TenantReport
     from bqmanage.tenants.reset import ResetReport
 
@@ -69,7 +70,7 @@ def plan_text(planned: PlanResult, target: str, runs_as: str | None = None) -> s
         # as GoogleSQL reads them too (string_literal already escapes line breaks).
         lines.append(printable(f"-- [{i}] {step.kind}: {step.reason}"))
         if estimate is not None:
-            lines.append(f"-- estimated bytes billed: {estimate:,} (dry run)")
+            lines.append(f"-- estimated bytes billed: {estimate:,} ({_estimated_by(step)})")
         lines.append(printable_lines(step.text()))
     if known := [e for e in estimates if e is not None]:
         lines.append("")
@@ -84,6 +85,15 @@ def plan_text(planned: PlanResult, target: str, runs_as: str | None = None) -> s
         "(CREATE TABLE IF NOT EXISTS on first use, then one INSERT at the start and one at the end)."
     )
     return "\n".join(lines)
+
+
+def _estimated_by(step: Step) -> str:
+    """Where a step's estimate comes from: a dry run, or for one job of a backfill cut by
+    partitions, the size of its partitions (what an UPDATE of them bills)."""
+    from bqmanage.changes import Backfill  # only where a plan is printed: audit-code never loads the kinds
+
+    change = step.changes[0] if step.changes else None
+    return "size of its partitions" if isinstance(change, Backfill) and change.part is not None else "dry run"
 
 
 def tables_text(tables: list[Table]) -> str:
