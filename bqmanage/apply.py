@@ -27,15 +27,17 @@ if TYPE_CHECKING:
     from bqmanage.engines import Engine
 
 
-def latest_entries(engine: Engine, datasets: dict[str, str | None]) -> list[LedgerEntry]:
+def latest_entries(engine: Engine, datasets: dict[str, str | None], unfinished_only: bool = False) -> list[LedgerEntry]:
     """The newest ledger row of every live dataset that has a ledger (name -> location), read the
-    way the engine reads many at once (Engine.latest_ledger_rows). No ledger, no query.
+    way the engine reads many at once (Engine.latest_ledger_rows); ``unfinished_only``: only those
+    whose outcome is not "succeeded". No ledger, no query.
 
     A "running" row is a start whose end was never written. Where holding the warehouse proves
     that no other apply runs (Capabilities.one_writer), that run was killed (kill -9, a lost
     machine), and every reader (plan, check, apply, inspect) sees it as "interrupted"; elsewhere
     it may still be running, and says so."""
-    entries = [entry_from_row(dataset, row) for dataset, row in sorted(engine.latest_ledger_rows(datasets).items())]
+    rows = engine.latest_ledger_rows(datasets, unfinished_only=unfinished_only)
+    entries = [entry_from_row(dataset, row) for dataset, row in sorted(rows.items())]
     if engine.capabilities.one_writer:
         for entry in entries:
             if entry.outcome == "running":

@@ -26,7 +26,8 @@ def owed_backfills(engine: Engine, desired: Definitions, actual: Warehouse) -> l
     resumable = {t.dataset for t in desired.tables if any(c.default is not None for c in t.columns)}
     datasets = {name: d.location for name, d in actual.datasets.items() if name in resumable}
     out = []
-    for entry in latest_entries(engine, datasets) if datasets else []:
+    # Only unfinished entries owe anything: the engine need not read whole rows of the others.
+    for entry in latest_entries(engine, datasets, unfinished_only=True) if datasets else []:
         if entry.outcome == "succeeded":
             continue
         for table, columns in entry.backfill:

@@ -46,9 +46,11 @@ class Engine(Protocol):
         """REST Table resources keyed "dataset.table" (None where absent), read the way the engine
         reads many at once."""
 
-    def latest_ledger_rows(self, datasets: dict[str, str | None]) -> dict[str, dict[str, Any]]:
+    def latest_ledger_rows(self, datasets: dict[str, str | None], unfinished_only: bool = False) -> dict[str, dict[str, Any]]:
         """The newest row of the apply ledger of each of ``datasets`` (name -> location) that has
-        one (the columns ``ledger.ENTRY_COLUMNS``), read the way the engine reads many at once."""
+        one (the columns ``ledger.ENTRY_COLUMNS``), read the way the engine reads many at once;
+        ``unfinished_only``: only the rows whose outcome is not "succeeded" (check's owed work),
+        which an engine may read more cheaply."""
 
     def read_datasets_bulk(self, datasets: list[str]) -> dict[str, dict[str, Any] | None]:
         """Like read_datasets_exact, in the fewest requests the engine has however many datasets

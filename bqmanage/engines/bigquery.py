@@ -131,8 +131,8 @@ class BigQueryEngine:
         )
         return sorted(t.table_id for t in found)
 
-    def latest_ledger_rows(self, datasets: dict[str, str | None]) -> dict[str, dict[str, Any]]:
-        return bq_catalog.latest_ledger_rows(self, datasets)
+    def latest_ledger_rows(self, datasets: dict[str, str | None], unfinished_only: bool = False) -> dict[str, dict[str, Any]]:
+        return bq_catalog.latest_ledger_rows(self, datasets, unfinished_only)
 
     def list_table_types(self, dataset: str) -> dict[str, str]:
         found = self._call(
