@@ -19,8 +19,9 @@ from typing import Any
 import pytest
 
 from bqmanage import api
-from bqmanage.engines import Engine
+from bqmanage.engines import Engine, duck_types
 from bqmanage.engines.local import LocalEngine
+from bqmanage.model import rest
 from bqmanage.model.names import RESERVED_PREFIX
 from bqmanage.settings import resolve_settings
 from tests import seed
@@ -185,6 +186,31 @@ def test_catalog_reads_per_command_do_not_grow_with_the_warehouse(workdir: Path)
     assert len([s for s in counts[("plan", 12)] if "_migrations" in s]) == 1
     # check counts no rows: a count(*) per table was a sixth of its reading, and nothing compares it.
     assert not [s for s in counts[("check", 12)] if "count(*)" in s]
+
+
+def test_columns_read_back_are_built_once_per_distinct_column(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tenants repeat the same columns: check builds each distinct one once, whatever the number
+    of datasets (building a Column per column read cost more than comparing it)."""
+    built: dict[int, int] = {}
+    real = rest._column_from_api
+
+    def counted(field: dict[str, Any]) -> Any:
+        built[size] = built.get(size, 0) + 1
+        return real(field)
+
+    monkeypatch.setattr(rest, "_column_from_api", counted)
+    for size in (2, 12):
+        _tenants(size)
+        assert api.apply(resolve_settings(), engine_for(None)).result is not None
+        monkeypatch.setattr(rest, "_COLUMNS", {})  # what apply read is not check's
+        duck_types._spelled_duck_type.cache_clear()  # nor the side spellings it checked
+        built[size] = 0
+        engine = engine_for(None)
+        try:
+            assert api.check(resolve_settings(), engine).clean
+        finally:
+            engine.close()
+    assert built[12] == built[2] > 0
 
 
 def test_writes_are_seen_by_the_next_read(workdir: Path) -> None:
