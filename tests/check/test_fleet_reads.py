@@ -130,9 +130,9 @@ def test_checkpoints_grow_apart_as_the_catalog_grows(workdir: Path, monkeypatch:
         api.apply(settings, engine)
         _register(engine, [f"t{i:03d}" for i in range(12)])
         with _statements(engine) as sent:
-            api.apply(settings, engine, all_tenants=True)  # 12 tenants: 24 tables with their ledgers
+            api.apply(settings, engine, scope=TenantScope.all())  # 12 tenants: 24 tables with their ledgers
         # Every 2nd table would be 12 checkpoints; half the catalog apart, they thin out as it grows.
         assert 2 <= sent.count("CHECKPOINT") <= 12 // 2
-        assert api.check(settings, engine, all_tenants=True).clean
+        assert api.check(settings, engine, scope=TenantScope.all()).clean
     finally:
         engine.close()
