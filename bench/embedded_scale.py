@@ -251,9 +251,10 @@ every table, in-process.
         rows=table,
         notes="""
 Per command the engine reads `duckdb_schemas()`, `duckdb_tables()`, `duckdb_columns()` and each
-side table once, filtered to the datasets in question, then row counts and (plan, apply) the newest
-ledger row of every dataset in one UNION ALL per 100 tables; `check` reads no ledger. What grows
-with the warehouse beyond that is validation and the pure diff of every table.
+side table once, filtered to the datasets in question, then (plan, apply) row counts and the newest
+ledger row of every dataset in one UNION ALL per 100 tables; `check` counts no rows and reads only
+the newest outcome of each ledger (whole rows of unfinished ones). Each distinct column read back is
+built once. What grows with the warehouse beyond that is validation and the pure diff of every table.
 """,
         plot=plot,
         criteria=criteria,

@@ -29,16 +29,18 @@ if TYPE_CHECKING:
     from bqmanage.model.schema import Warehouse
 
 
-def latest_entries(engine: Engine, datasets: dict[str, str | None], listed: frozenset[str] = frozenset()) -> list[LedgerEntry]:
+def latest_entries(
+    engine: Engine, datasets: dict[str, str | None], listed: frozenset[str] = frozenset(), unfinished_only: bool = False
+) -> list[LedgerEntry]:
     """The newest ledger row of every live dataset that has a ledger (name -> location), read the
-    way the engine reads many at once (Engine.latest_ledger_rows; ``listed``: known to have one).
-    No ledger, no query.
+    way the engine reads many at once (Engine.latest_ledger_rows; ``listed``: known to have one;
+    ``unfinished_only``: only those whose outcome is not "succeeded"). No ledger, no query.
 
     A "running" row is a start whose end was never written. Where holding the warehouse proves
     that no other apply runs (Capabilities.one_writer), that run was killed (kill -9, a lost
     machine), and every reader (plan, check, apply, inspect) sees it as "interrupted"; elsewhere
     it may still be running, and says so."""
-    rows = engine.latest_ledger_rows(datasets, listed) if listed else engine.latest_ledger_rows(datasets)
+    rows = engine.latest_ledger_rows(datasets, listed, unfinished_only=unfinished_only)
     entries = [entry_from_row(dataset, row) for dataset, row in sorted(rows.items())]
     if engine.capabilities.one_writer:
         for entry in entries:

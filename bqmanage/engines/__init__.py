@@ -49,11 +49,13 @@ class Engine(Protocol):
         reads many at once."""
 
     def latest_ledger_rows(
-        self, datasets: dict[str, str | None], listed: frozenset[str] = frozenset()
+        self, datasets: dict[str, str | None], listed: frozenset[str] = frozenset(), unfinished_only: bool = False
     ) -> dict[str, dict[str, Any]]:
         """The newest row of the apply ledger of each of ``datasets`` (name -> location) that has
         one (the columns ``ledger.ENTRY_COLUMNS``), read the way the engine reads many at once.
-        ``listed``: datasets a catalog read just showed holding a ledger (no need to look again)."""
+        ``listed``: datasets a catalog read just showed holding a ledger (no need to look again);
+        ``unfinished_only``: only the rows whose outcome is not "succeeded" (check's owed work),
+        which an engine may read more cheaply."""
 
     def read_datasets_bulk(self, datasets: list[str]) -> dict[str, dict[str, Any] | None]:
         """Like read_datasets_exact, in the fewest requests the engine has however many datasets

@@ -126,9 +126,9 @@ class BigQueryEngine:
         return sorted(t.table_id for t in found)
 
     def latest_ledger_rows(
-        self, datasets: dict[str, str | None], listed: frozenset[str] = frozenset()
+        self, datasets: dict[str, str | None], listed: frozenset[str] = frozenset(), unfinished_only: bool = False
     ) -> dict[str, dict[str, Any]]:
-        return bq_catalog.latest_ledger_rows(self, datasets, listed)
+        return bq_catalog.latest_ledger_rows(self, datasets, listed, unfinished_only)
 
     def list_table_types(self, dataset: str) -> dict[str, str]:
         found = self._call(

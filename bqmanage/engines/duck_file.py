@@ -149,3 +149,22 @@ def damage_as_failure(path: Path) -> Iterator[None]:
         if damaged(exc):
             raise failure(path, exc) from None
         raise
+
+
+# A CHECKPOINT after this many tables created. Until a checkpoint, DuckDB keeps what each new table
+# holds in memory it cannot evict (about 300 KB a tenant dataset with its ledger), and the WAL of
+# one new dataset is about 10 KB: creating thousands never reached the 16 MB auto-checkpoint, and
+# apply --all-tenants ran out of the memory limit at about 800 tenants. After a checkpoint the
+# same data is on disk, in blocks the buffer pool can evict. A checkpoint writes the whole catalog
+# (0.03 s at 150 tables, 0.3 s at 8,000), so a fixed cadence made each tenant dearer as tenants
+# grew: the cadence grows with the catalog, to a share of it, up to a cap that keeps what waits
+# for a checkpoint well under the memory limit.
+CHECKPOINT_TABLES = 200
+CHECKPOINT_SHARE = 10  # tables created between checkpoints: at least the catalog's tables / this
+CHECKPOINT_TABLES_MAX = 800
+
+
+def checkpoint_cadence(tables: int) -> int:
+    """Tables to create before the next checkpoint, in a catalog of ``tables``: each checkpoint
+    then costs a bounded amount per table created, whatever the size of the catalog (until the cap)."""
+    return min(CHECKPOINT_TABLES_MAX, max(CHECKPOINT_TABLES, tables // CHECKPOINT_SHARE))

@@ -18,7 +18,13 @@ from typing import Any
 import duckdb
 
 from bqmanage.engines.duck_catalog import META_DDL, Names, read_dataset_meta, read_ledgers, read_names, read_tables
-from bqmanage.engines.duck_file import connect, damage_as_failure, file_lock, interrupts_as_keyboard
+from bqmanage.engines.duck_file import (
+    checkpoint_cadence,
+    connect,
+    damage_as_failure,
+    file_lock,
+    interrupts_as_keyboard,
+)
 from bqmanage.engines.duck_query import DuckQueries
 from bqmanage.engines.duck_types import WRITTEN_DEFAULT, duck_str, duck_type, qi
 from bqmanage.errors import WarehouseError
@@ -33,12 +39,6 @@ META = RESERVED_PREFIX  # the side schema
 # rowid ranges prune row groups, so the chunks cost no more time than one UPDATE.
 BACKFILL_ROWS = 500_000
 MEMORY_LIMIT = "256MB"
-# A CHECKPOINT after this many tables created. Until a checkpoint, DuckDB keeps what each new table
-# holds in memory it cannot evict (about 300 KB a tenant dataset with its ledger), and the WAL of
-# one new dataset is about 10 KB: creating thousands never reached the 16 MB auto-checkpoint, and
-# apply --all-tenants ran out of the memory limit at about 800 tenants. After a checkpoint the
-# same data is on disk, in blocks the buffer pool can evict.
-CHECKPOINT_TABLES = 200
 
 
 def _ref(ref: TableRef) -> str:
@@ -91,6 +91,7 @@ class LocalEngine(DuckQueries):
         self._resources: dict[str, dict[str, Any] | None] = {}
         self._same_value: dict[tuple[str, str], bool] = {}
         self._created = 0  # tables created since the last checkpoint
+        self._checkpoint_at = checkpoint_cadence(0)  # ... and how many make the next one
 
     def _x(self, sql: str, params: Any = None, names: Callable[[Names], None] | None = None) -> duckdb.DuckDBPyConnection:
         """Every DuckDB statement goes through here: Ctrl-C interrupts it cleanly, and what it may
@@ -179,17 +180,19 @@ class LocalEngine(DuckQueries):
         return {f"{d}.{t}": self._resources[f"{d}.{t}"] for d, t in tables}
 
     def latest_ledger_rows(
-        self, datasets: dict[str, str | None], listed: frozenset[str] = frozenset()
+        self, datasets: dict[str, str | None], listed: frozenset[str] = frozenset(), unfinished_only: bool = False
     ) -> dict[str, dict[str, Any]]:
-        return read_ledgers(self._rows, self._catalog_names(), list(datasets))
+        return read_ledgers(self._rows, self._catalog_names(), list(datasets), unfinished_only)
 
     def read_catalog(self, datasets: dict[str, str | None], on_progress: Any = None) -> dict[str, dict[str, Any]]:
         """Every table of ``datasets`` but bqmanage's own (the ledger), which no caller compares.
 
-        DuckDB's catalog is local and exact: no lag, no batching to do; one read serves all."""
-        names = self._catalog_names().tables
-        wanted = [(d, t) for d in datasets for t in names.get(d, []) if not is_own(t)]
-        found = self.get_tables(wanted)
+        DuckDB's catalog is local and exact: no lag, no batching to do; one read serves all. Like
+        BigQuery's INFORMATION_SCHEMA read it has no row counts (``numRows``), so it is not kept
+        for get_table, which has them."""
+        catalog = self._catalog_names()
+        wanted = [(d, t) for d in datasets for t in catalog.tables.get(d, []) if not is_own(t)]
+        found = read_tables(self._rows, self._has_meta, catalog, wanted, self.con.type, self._believed_default, counts=False)
         if on_progress:
             on_progress(len(datasets), len(datasets))
         return {key: resource for key, resource in found.items() if resource is not None}
@@ -242,8 +245,9 @@ class LocalEngine(DuckQueries):
                 if isinstance(exc, duckdb.Error):
                     raise WarehouseError(f"{step.dataset}.{step.table or ''}: {step.kind} failed: {exc}") from None
                 raise
-            if self._created >= CHECKPOINT_TABLES:
+            if self._created >= self._checkpoint_at:
                 self._created = 0
+                self._checkpoint_at = checkpoint_cadence(sum(len(t) for t in self._catalog_names().tables.values()))
                 with contextlib.suppress(duckdb.Error):  # the step is committed: a later checkpoint will do
                     self._x("CHECKPOINT")
 

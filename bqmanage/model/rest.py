@@ -17,9 +17,25 @@ from bqmanage.model.types import LEGACY, canonical_name
 
 _MS_PER_DAY = 86_400_000
 
+# Columns read back, by the text of their REST field: a fleet of tenants repeats the same few
+# columns thousands of times, and building each Column (pydantic, normalised) cost more than the
+# comparison it serves. A Column is frozen, so tables can share one. Bounded like the YAML reader's.
+_COLUMNS: dict[str, Column] = {}
+_COLUMN_ENTRIES = 20_000
+
 
 def column_from_api(field: dict[str, Any]) -> Column:
     """A REST TableFieldSchema -> Column, normalised."""
+    key = repr(field)
+    column = _COLUMNS.get(key)
+    if column is None:
+        if len(_COLUMNS) >= _COLUMN_ENTRIES:
+            _COLUMNS.clear()
+        column = _COLUMNS[key] = _column_from_api(field)
+    return column
+
+
+def _column_from_api(field: dict[str, Any]) -> Column:
     type_name = canonical_name(str(field.get("type", "STRING")))
     if type_name is None:
         raise ValueError(f"unknown type {field.get('type')!r}")

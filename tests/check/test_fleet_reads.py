@@ -14,7 +14,7 @@ import pytest
 import bqmanage.diff
 import bqmanage.introspect
 from bqmanage import api
-from bqmanage.engines import local
+from bqmanage.engines import duck_file
 from bqmanage.engines.local import LocalEngine
 from bqmanage.settings import resolve_settings
 from bqmanage.tenants.scope import TenantScope
@@ -102,7 +102,8 @@ def test_check_compares_the_warehouse_once(workdir: Path, monkeypatch: pytest.Mo
 
 
 def test_creating_many_tables_checkpoints_so_that_memory_stays_evictable(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(local, "CHECKPOINT_TABLES", 4)
+    monkeypatch.setattr(duck_file, "CHECKPOINT_TABLES", 4)
+    monkeypatch.setattr(duck_file, "CHECKPOINT_SHARE", 1000)  # a fixed cadence here
     settings = resolve_settings(schemas=str(workdir / "schemas"))
     engine = LocalEngine(workdir / "ckpt.duckdb")
     try:
@@ -112,6 +113,26 @@ def test_creating_many_tables_checkpoints_so_that_memory_stays_evictable(workdir
             api.apply(settings, engine, scope=TenantScope.all())  # 6 tenants: 12 tables with their ledgers
         # 3 tables from the fixed apply, then 12: a checkpoint at the 4th, 8th and 12th.
         assert sent.count("CHECKPOINT") == 3
+        assert api.check(settings, engine, scope=TenantScope.all()).clean
+    finally:
+        engine.close()
+
+
+def test_checkpoints_grow_apart_as_the_catalog_grows(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A checkpoint writes the whole catalog: at a fixed cadence each tenant created cost more
+    than the one before. The cadence follows the catalog (a share of its tables), up to a cap."""
+    monkeypatch.setattr(duck_file, "CHECKPOINT_TABLES", 2)
+    monkeypatch.setattr(duck_file, "CHECKPOINT_SHARE", 2)
+    monkeypatch.setattr(duck_file, "CHECKPOINT_TABLES_MAX", 1000)
+    settings = resolve_settings(schemas=str(workdir / "schemas"))
+    engine = LocalEngine(workdir / "ckpt.duckdb")
+    try:
+        api.apply(settings, engine)
+        _register(engine, [f"t{i:03d}" for i in range(12)])
+        with _statements(engine) as sent:
+            api.apply(settings, engine, scope=TenantScope.all())  # 12 tenants: 24 tables with their ledgers
+        # Every 2nd table would be 12 checkpoints; half the catalog apart, they thin out as it grows.
+        assert 2 <= sent.count("CHECKPOINT") <= 12 // 2
         assert api.check(settings, engine, scope=TenantScope.all()).clean
     finally:
         engine.close()

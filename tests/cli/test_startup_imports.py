@@ -69,3 +69,27 @@ def test_the_app_in_another_process_keeps_its_garbage_collector(tmp_path: Path, 
     assert gc.isenabled()
     assert run_cli("--schemas", SCHEMAS, "validate").exit_code == 0
     assert gc.isenabled()
+
+
+# Notes each search of the installed packages' entry points (pydantic's plugin search is one).
+SEARCH_PROBE = (
+    "import importlib.metadata as m, sys\nsearched = []\nreal = m.entry_points\n"
+    "def noted(**kw):\n    searched.append(kw.get('group'))\n    return real(**kw)\n"
+    "m.entry_points = noted\nfrom bqmanage.cli import run\ntry:\n    run()\nexcept SystemExit as exc:\n    code = exc.code\n"
+    "print('EXIT', code, 'SEARCHED', 'pydantic' in searched)"
+)
+
+
+def test_check_does_not_search_installed_packages_for_pydantic_plugins(workdir: Path) -> None:
+    env = {**os.environ, "BQMANAGE_LOCAL_PATH": str(workdir / "demo.duckdb"), "PYTHONPATH": str(ROOT)}
+    env.pop("PYDANTIC_DISABLE_PLUGINS", None)
+
+    def probe(extra: dict[str, str]) -> str:
+        command = [sys.executable, "-c", SEARCH_PROBE, "check"]
+        done = subprocess.run(command, cwd=workdir, env={**env, **extra}, capture_output=True, text=True)
+        return done.stdout.strip().splitlines()[-1]
+
+    assert _run(workdir, "apply")[0].startswith("EXIT 0")
+    assert probe({}) == "EXIT 0 SEARCHED False"
+    # A choice of the user's stands: naming plugins to leave out still searches for the others.
+    assert probe({"PYDANTIC_DISABLE_PLUGINS": "some_plugin"}) == "EXIT 0 SEARCHED True"

@@ -19,8 +19,9 @@ from typing import Any
 import pytest
 
 from bqmanage import api
-from bqmanage.engines import Engine
+from bqmanage.engines import Engine, duck_types
 from bqmanage.engines.local import LocalEngine
+from bqmanage.model import rest
 from bqmanage.model.names import RESERVED_PREFIX
 from bqmanage.settings import resolve_settings
 from tests import seed
@@ -102,14 +103,18 @@ def test_resources_are_those_of_the_per_table_reads(warehouse: Path) -> None:
     bulk = fresh.get_tables([(d, t) for d, t in keys])
     assert {k: _stable(v) for k, v in bulk.items()} == golden["tables"]
     assert fresh.read_datasets_exact(list(golden["datasets"])) == golden["datasets"]
-    # check's bulk read: every table of the datasets but bqmanage's own ledger.
-    catalog = engine_for(None).read_catalog({"kitchen": None, "tenants": None, "customers": None})
+    # check's bulk read: every table of the datasets but bqmanage's own ledger, without row
+    # counts (as BigQuery's INFORMATION_SCHEMA read has none)...
+    reader = engine_for(None)
+    catalog = reader.read_catalog({"kitchen": None, "tenants": None, "customers": None})
     expected = {
-        k: v
+        k: {name: value for name, value in v.items() if name != "numRows"}
         for k, v in golden["tables"].items()
         if v is not None and k.split(".")[0] in ("kitchen", "tenants", "customers") and RESERVED_PREFIX not in k
     }
     assert {k: _stable(v) for k, v in catalog.items()} == expected
+    # ...and what get_table hands out afterwards still has them.
+    assert _stable(reader.get_table("tenants", "tenant_profiles")) == golden["tables"]["tenants.tenant_profiles"]
 
 
 class _Counting:
@@ -179,6 +184,33 @@ def test_catalog_reads_per_command_do_not_grow_with_the_warehouse(workdir: Path)
     assert len(counts[("plan", 12)]) == len(counts[("plan", 2)])
     assert len([s for s in counts[("check", 12)] if "_migrations" in s]) == 1
     assert len([s for s in counts[("plan", 12)] if "_migrations" in s]) == 1
+    # check counts no rows: a count(*) per table was a sixth of its reading, and nothing compares it.
+    assert not [s for s in counts[("check", 12)] if "count(*)" in s]
+
+
+def test_columns_read_back_are_built_once_per_distinct_column(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tenants repeat the same columns: check builds each distinct one once, whatever the number
+    of datasets (building a Column per column read cost more than comparing it)."""
+    built: dict[int, int] = {}
+    real = rest._column_from_api
+
+    def counted(field: dict[str, Any]) -> Any:
+        built[size] = built.get(size, 0) + 1
+        return real(field)
+
+    monkeypatch.setattr(rest, "_column_from_api", counted)
+    for size in (2, 12):
+        _tenants(size)
+        assert api.apply(resolve_settings(), engine_for(None)).result is not None
+        monkeypatch.setattr(rest, "_COLUMNS", {})  # what apply read is not check's
+        duck_types._spelled_duck_type.cache_clear()  # nor the side spellings it checked
+        built[size] = 0
+        engine = engine_for(None)
+        try:
+            assert api.check(resolve_settings(), engine).clean
+        finally:
+            engine.close()
+    assert built[12] == built[2] > 0
 
 
 def test_writes_are_seen_by_the_next_read(workdir: Path) -> None:
