@@ -19,7 +19,7 @@ from google.api_core import exceptions as gexc
 from google.cloud import bigquery
 
 from bqmanage.changes import CreateDataset, TablePatch
-from bqmanage.changes.patch import strip_governance, unapplied
+from bqmanage.changes.patch import strip_governance, tagged_paths, unapplied
 from bqmanage.engines import bq_catalog
 from bqmanage.engines.bq_catalog import each
 from bqmanage.engines.bq_credentials import credentials, emulator_endpoint, redacted
@@ -224,7 +224,7 @@ class BigQueryEngine:
             if resource is None:
                 raise self._failure("tables.get", f"table {step.dataset}.{step.table} does not exist")
             fields = {change.patch(resource) for change in step.changes if isinstance(change, TablePatch)}
-            strip_governance((resource.get("schema") or {}).get("fields") or [])
+            strip_governance((resource.get("schema") or {}).get("fields") or [], tagged_paths(step.changes))
             try:
                 self._update(bigquery.Table.from_api_repr(resource), sorted(fields))
                 return self._verify(step)

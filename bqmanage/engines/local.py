@@ -20,6 +20,7 @@ import duckdb
 from bqmanage.engines.duck_catalog import META_DDL, Names, read_dataset_meta, read_ledgers, read_names, read_tables
 from bqmanage.engines.duck_file import connect, damage_as_failure, file_lock, interrupts_as_keyboard
 from bqmanage.engines.duck_query import DuckQueries
+from bqmanage.engines.duck_rowsec import DuckRowSecurity
 from bqmanage.engines.duck_types import WRITTEN_DEFAULT, duck_str, duck_type, qi
 from bqmanage.errors import WarehouseError
 from bqmanage.model.names import RESERVED_PREFIX, is_own
@@ -59,7 +60,7 @@ def _stderr(message: str) -> None:
     log(message, "WARNING")
 
 
-class LocalEngine(DuckQueries):
+class LocalEngine(DuckQueries, DuckRowSecurity):
     name = "local"
     # DuckDB adds one column per ALTER; it can observe everything bqmanage stores.
     capabilities = Capabilities(
