@@ -17,6 +17,7 @@ from typing import Any
 import duckdb
 
 from bqmanage.model.names import RESERVED_PREFIX
+from bqmanage.model.rest import ROW_ACCESS_KEY
 from bqmanage.model.row_access import RowAccessPolicy
 from bqmanage.model.schema import TableRef
 
@@ -54,6 +55,13 @@ class DuckRowSecurity:
 
     def _set_column_meta(self, ref: TableRef, path: str, update: dict[str, Any]) -> None:
         raise NotImplementedError  # LocalEngine's
+
+    def get_tables(self, tables: list[tuple[str, str]]) -> dict[str, dict[str, Any] | None]:
+        raise NotImplementedError  # LocalEngine's
+
+    def row_access_policies(self, tables: list[tuple[str, str]]) -> dict[str, list[dict[str, Any]]]:
+        """The policies the catalog read holds beside each table's resource (engines.Engine)."""
+        return {key: list((resource or {}).get(ROW_ACCESS_KEY) or []) for key, resource in self.get_tables(tables).items()}
 
     def set_row_access_policy(self, ref: TableRef, policy: RowAccessPolicy) -> None:
         # A file made before policies existed has the side schema without this table.
