@@ -100,6 +100,12 @@ def _tenant_drift(path: Path) -> None:
     )
 
 
+def _widened_policy(path: Path) -> None:
+    """The demo, with its isolation policy's filter widened to TRUE by hand (docs/isolation.md)."""
+    _demo(path)
+    _sql(path, "UPDATE _bqmanage.row_access_policies SET filter = 'TRUE' WHERE name = 'bqmanage_tenant_isolation'")
+
+
 def _extra_table(path: Path) -> None:
     _demo(path)
     _sql(path, "CREATE TABLE tenants.scratch_copy AS SELECT * FROM tenants.tenant_profiles")
@@ -126,6 +132,7 @@ SETUPS: dict[str, Callable[[Path], None]] = {
     "broken-definitions": _broken_definitions,
     "tenant-drift": _tenant_drift,
     "extra-table": _extra_table,
+    "widened-policy": _widened_policy,
     "adopt": _adopt,
 }
 # Setups whose blocks another test runs, because they need more than a sandbox directory.
