@@ -9,7 +9,7 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from bqmanage.definitions.load import load_definitions
-from bqmanage.definitions.row_access import with_writer
+from bqmanage.definitions.row_access import placed
 from bqmanage.model.schema import Definitions, Table
 from bqmanage.settings import Settings
 from bqmanage.tenants.scope import NO_LIMITS, NO_TENANTS, Limits, TenantScope
@@ -32,11 +32,6 @@ if TYPE_CHECKING:
 def validate(settings: Settings) -> Definitions:
     """Load and validate the definitions; raises DefinitionError listing every problem."""
     return load_definitions(settings.schemas_dir)
-
-
-def placed(settings: Settings, desired: Definitions) -> Definitions:
-    """The definitions with what the target adds to them: the writer of isolated tables."""
-    return with_writer(desired, settings.writer_principal, settings.warehouse_project)
 
 
 def render_ddl(
@@ -86,7 +81,7 @@ def make_plan(
     """
     from bqmanage.plan import place_datasets
 
-    desired = placed(settings, place_datasets(desired or validate(settings), settings.location))
+    desired = placed(settings, place_datasets(desired or validate(settings), settings.location), engine)
     planned = plan_against(settings, engine, backfill, history, desired, None)
     if scope.engaged:
         from bqmanage.tenants import fanout, fleet
@@ -245,7 +240,7 @@ def check(
     from bqmanage.plan import place_datasets
     from bqmanage.tenants.templates import templated
 
-    desired = placed(settings, place_datasets(desired or validate(settings), settings.location))
+    desired = placed(settings, place_datasets(desired or validate(settings), settings.location), engine)
     read = read_live(engine, desired, confirm=True, on_progress=on_progress)
     actual, listed, changes = read.actual, read.listing, read.changes
     # Tenants' datasets are the templates' (no legacy names there): the audit leaves them to the

@@ -69,7 +69,7 @@ class SetRowAccessPolicy(Change):
             f"{self.target} isolates tenants by row access policy, and the target names no writer: DML on it "
             "(backfills, resets, tenant rows) needs a TRUE-filter policy for the principal bqmanage runs as",
             "set `writer: serviceAccount:NAME@PROJECT.iam.gserviceaccount.com` on the target in bqmanage.yaml "
-            "(or `impersonate_service_account`, which it defaults to)",
+            "(it defaults to `impersonate_service_account`, else to the account the credentials are)",
         )
 
     def describe(self) -> str:

@@ -4,7 +4,7 @@ a ``row_access`` names must be defined, with the columns the filter reads)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 
@@ -22,6 +22,10 @@ from bqmanage.model.row_access import (
     policy_tag_problem,
 )
 from bqmanage.model.schema import Column, Definitions, Table
+
+if TYPE_CHECKING:
+    from bqmanage.engines import Engine
+    from bqmanage.settings import Settings
 
 # Types a tenant column may have: compared with IN against the mapping table's tenant_id.
 _TENANT_TYPES = ("STRING", "INT64")
@@ -137,20 +141,34 @@ def mapping_problems(definitions: Definitions) -> list[Problem]:
     return problems
 
 
+def placed(settings: Settings, desired: Definitions, engine: Engine | None = None) -> Definitions:
+    """The definitions with what the target adds to them: the writer of isolated tables (the
+    configured one, else who the engine's credentials are, when that is an account)."""
+    return with_writer(desired, settings.writer_principal or grantee_of(engine), settings.warehouse_project)
+
+
+def grantee_of(engine: Engine | None) -> str | None:
+    """The bigquery engine's principal as GRANT TO names it, or None (ADC that names no account)."""
+    who = engine.principal() if engine is not None and engine.name == "bigquery" else ""
+    if "@" not in who:
+        return None
+    return f"{'serviceAccount' if who.endswith('.gserviceaccount.com') else 'user'}:{who}"
+
+
 def with_writer(definitions: Definitions, writer: str | None, project: str | None) -> Definitions:
     """The definitions with each isolated table's row access given the target's writer principal
     and project (settings, not definitions: the same files serve every target)."""
     if not any(t.row_access for t in (*definitions.tables, *definitions.template_tables)):
         return definitions
 
-    def placed(table: Table) -> Table:
+    def with_it(table: Table) -> Table:
         if table.row_access is None:
             return table
         return table.model_copy(update={"row_access": table.row_access.model_copy(update={"writer": writer, "project": project})})
 
     return definitions.model_copy(
         update={
-            "tables": tuple(placed(t) for t in definitions.tables),
-            "template_tables": tuple(placed(t) for t in definitions.template_tables),
+            "tables": tuple(with_it(t) for t in definitions.tables),
+            "template_tables": tuple(with_it(t) for t in definitions.template_tables),
         }
     )

@@ -63,9 +63,10 @@ class TestWarehouse:
         sample of all) that reads another tenant's rows of an isolated table, through the live
         row access policies."""
         from bqmanage.check.isolation import probe
+        from bqmanage.definitions.row_access import placed
         from bqmanage.introspect import read_actual
 
-        desired = api.placed(self.settings, self.desired)
+        desired = placed(self.settings, self.desired, self.engine)
         return probe(self.engine, desired, read_actual(self.engine, desired), tenants)
 
     def close(self) -> None:
