@@ -20,10 +20,11 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from bqmanage.changes.row_access import ROW_ACCESS_GRANTEES
 from bqmanage.check.findings import SEVERITY, Finding
 from bqmanage.errors import UsageError
 from bqmanage.model.names import quote
-from bqmanage.model.row_access import MEMBER_COLUMN, TENANT_COLUMN, RowAccessPolicy
+from bqmanage.model.row_access import MEMBER_COLUMN, TENANT_COLUMN, RowAccessPolicy, declared_policies
 from bqmanage.model.schema import Definitions, Table, TableRef, Warehouse
 
 if TYPE_CHECKING:
@@ -72,17 +73,18 @@ def probe(engine: Engine, desired: Definitions, actual: Warehouse, tenants: Sequ
             continue  # reported as missing_table
         if live.row_access_policies is None:
             raise UsageError(
-                f"check --isolation: target {engine.name} does not report the row access policies of {table.ref}; "
-                "on BigQuery, prove isolation by impersonating a member (docs/isolation.md)"
+                f"check --isolation: target {engine.name} does not report the row access policies of {table.ref} "
+                "(bqemulator holds none; docs/isolation.md)"
             )
         access = table.row_access
         assert access is not None
         if access.members not in members_of:
             members_of[access.members] = _members(engine, access.members, actual)
         members = members_of[access.members]
+        policies = _with_grantees(live, table, ROW_ACCESS_GRANTEES not in engine.capabilities.unobservable)
         for tenant in sample(list(tenants) if tenants is not None else list(members)):
             for member in members.get(tenant, []):
-                seen = _visible_tenants(engine, live, access.tenant_column, member)
+                seen = _visible_tenants(engine, live.ref, policies, access.tenant_column, member)
                 others = sorted(str(s) for s in seen if str(s) != tenant)
                 if others:
                     findings.append(_leak(table, tenant, member, others))
@@ -103,12 +105,25 @@ def _members(engine: Engine, members: str, actual: Warehouse) -> dict[str, list[
     return out
 
 
-def _visible_tenants(engine: Engine, live: Table, tenant_column: str, member: str) -> list[object]:
-    """The tenants whose rows ``member`` sees in ``live``: none when no policy applies to it."""
-    filters = [f"({as_member(p.filter)})" for p in live.row_access_policies or () if applies(p, member)]
+def _with_grantees(live: Table, table: Table, known: bool) -> list[RowAccessPolicy]:
+    """The live policies with grantees. Where the engine cannot read them (BigQuery's API returns
+    none), bqmanage's own policies have the declared grantees and any other counts as granted to
+    everyone: the probe may then report a leak that is not one, never miss one."""
+    if known:
+        return list(live.row_access_policies or ())
+    declared = {p.name.lower(): p.grantees for p in declared_policies(table.row_access)} if table.row_access else {}
+    everyone = ("allAuthenticatedUsers",)
+    return [p.model_copy(update={"grantees": declared.get(p.name.lower(), everyone)}) for p in live.row_access_policies or ()]
+
+
+def _visible_tenants(
+    engine: Engine, ref: TableRef, policies: list[RowAccessPolicy], tenant_column: str, member: str
+) -> list[object]:
+    """The tenants whose rows ``member`` sees in the table: none when no policy applies to it."""
+    filters = [f"({as_member(p.filter)})" for p in policies if applies(p, member)]
     if not filters:
         return []
-    sql = f"SELECT DISTINCT {quote(tenant_column)} AS seen FROM {live.ref.sql()} WHERE " + " OR ".join(filters)
+    sql = f"SELECT DISTINCT {quote(tenant_column)} AS seen FROM {ref.sql()} WHERE " + " OR ".join(filters)
     return [row["seen"] for row in engine.query(sql, {"member": member}, label="isolation_probe")]
 
 
