@@ -4,6 +4,7 @@ the isolation probe (``check --isolation``), which finds a policy widened by han
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -187,3 +188,35 @@ def test_on_bqemulator_isolation_is_a_declared_gap_and_nothing_is_sent(project: 
         return
     assert policies == [] and "row_access" in engine.capabilities.unobservable
     pytest.skip("bqemulator has no row access policies and keeps no policy tags: check cannot compare them there")
+
+
+def test_where_grantees_cannot_be_read_an_unknown_policy_counts_as_everyones(isolated: Path) -> None:
+    """As on BigQuery, whose API returns no grantees: bqmanage's policies keep their declared
+    grantees (the declared setup passes), a policy of someone else's is taken as granted to every
+    member, so the probe reports what it may expose rather than miss it."""
+    from bqmanage.check.isolation import probe
+    from bqmanage.definitions.load import load_definitions
+    from bqmanage.definitions.row_access import placed
+    from bqmanage.engines.local import LocalEngine
+    from bqmanage.introspect import read_actual
+
+    _by_hand(
+        "INSERT INTO _bqmanage.row_access_policies VALUES ('tenants', 'tenant_usage_quotas', 'auditors', 'TRUE', ?)",
+        [json.dumps(["group:auditors@example.com"])],
+    )
+    _by_hand("UPDATE _bqmanage.row_access_policies SET grantees = '[]'")  # what rowAccessPolicies.list shows
+    settings = resolve_settings()
+
+    def leaks() -> set[str | None]:
+        engine = LocalEngine(settings.local_path, read_only=True)
+        try:
+            desired = placed(settings, load_definitions(Path("schemas")), engine)
+            hidden = engine.capabilities.unobservable | {"row_access_grantees"}
+            engine.capabilities = dataclasses.replace(engine.capabilities, unobservable=hidden)
+            return {f.tenant for f in probe(engine, desired, read_actual(engine, desired))}
+        finally:
+            engine.close()
+
+    assert leaks() == {"acme", "globex"}
+    _by_hand("DELETE FROM _bqmanage.row_access_policies WHERE name = 'auditors'")
+    assert leaks() == set()
