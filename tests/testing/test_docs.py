@@ -121,6 +121,8 @@ def _adopt(path: Path) -> None:
     for tenant in ("acme", "globex", "initech"):
         note = ", note VARCHAR" if tenant == "globex" else ""
         statements += [f"CREATE SCHEMA tenant_{tenant}", f"CREATE TABLE tenant_{tenant}.events (id VARCHAR NOT NULL{note})"]
+    # bqmanage's row access (the members table, the policies) is not there before bqmanage is.
+    statements += ["DROP TABLE tenants.tenant_members", "DELETE FROM _bqmanage.row_access_policies"]
     _sql(path, *statements)
     shutil.rmtree(path / "schemas")
 
