@@ -252,7 +252,7 @@ def check(
     if isolation:  # the probe: isolation proved on the live data (check/isolation.py)
         from bqmanage.check.isolation import probe
 
-        findings += probe(engine, desired, actual, tenants)
+        findings += probe(engine, desired, actual, list(scope.ids) if scope.ids else None)
     result = CheckResult(findings=findings, desired=desired)
     if scope.engaged:
         from bqmanage.tenants import fanout, fleet

@@ -64,10 +64,10 @@ class TestWarehouse:
         row access policies."""
         from bqmanage.check.isolation import probe
         from bqmanage.definitions.row_access import placed
-        from bqmanage.introspect import read_actual
+        from bqmanage.introspect import read_live
 
         desired = placed(self.settings, self.desired, self.engine)
-        return probe(self.engine, desired, read_actual(self.engine, desired), tenants)
+        return probe(self.engine, desired, read_live(self.engine, desired).actual, tenants)
 
     def close(self) -> None:
         self.engine.close()

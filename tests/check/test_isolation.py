@@ -198,7 +198,7 @@ def test_where_grantees_cannot_be_read_an_unknown_policy_counts_as_everyones(iso
     from bqmanage.definitions.load import load_definitions
     from bqmanage.definitions.row_access import placed
     from bqmanage.engines.local import LocalEngine
-    from bqmanage.introspect import read_actual
+    from bqmanage.introspect import read_live
 
     _by_hand(
         "INSERT INTO _bqmanage.row_access_policies VALUES ('tenants', 'tenant_usage_quotas', 'auditors', 'TRUE', ?)",
@@ -213,7 +213,7 @@ def test_where_grantees_cannot_be_read_an_unknown_policy_counts_as_everyones(iso
             desired = placed(settings, load_definitions(Path("schemas")), engine)
             hidden = engine.capabilities.unobservable | {"row_access_grantees"}
             engine.capabilities = dataclasses.replace(engine.capabilities, unobservable=hidden)
-            return {f.tenant for f in probe(engine, desired, read_actual(engine, desired))}
+            return {f.tenant for f in probe(engine, desired, read_live(engine, desired).actual)}
         finally:
             engine.close()
 

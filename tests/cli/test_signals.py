@@ -41,7 +41,7 @@ def test_sigterm_during_start_up_exits_without_a_traceback(workdir: Path) -> Non
 
 # Each command that writes, with a word of its success line; the tenant commands after `tenant add acme`.
 LATE = [
-    (("apply",), "Applied 3 step(s) to target local"),
+    (("apply",), "Applied 6 step(s) to target local"),
     (("tenant", "add", "globex", "--daily-limit", "7"), "globex"),
     (("tenant", "set-limits", "acme", "--daily-limit", "9"), "acme"),
     (("tenant", "suspend", "acme"), "acme"),
