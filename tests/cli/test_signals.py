@@ -130,5 +130,5 @@ def test_an_interrupt_after_import_wrote_its_files_prints_what_it_wrote(workdir:
     finally:
         signal.signal(signal.SIGINT, previous)
     assert result.exit_code == 0, (result.stdout, result.stderr)
-    assert "wrote imported/tenants/tenant_profiles.yaml" in result.stdout and "Imported 2 table(s)" in result.stdout
+    assert "wrote imported/tenants/tenant_profiles.yaml" in result.stdout and "Imported 3 table(s)" in result.stdout
     assert result.stderr.splitlines()[-1] == signals.DONE_NOTE
