@@ -9,6 +9,7 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from bqmanage.definitions.load import load_definitions
+from bqmanage.definitions.row_access import placed
 from bqmanage.model.schema import Definitions, Table
 from bqmanage.settings import Settings
 from bqmanage.tenants.scope import NO_LIMITS, NO_TENANTS, Limits, TenantScope
@@ -80,7 +81,7 @@ def make_plan(
     """
     from bqmanage.plan import place_datasets
 
-    desired = place_datasets(desired or validate(settings), settings.location)
+    desired = placed(settings, place_datasets(desired or validate(settings), settings.location), engine)
     planned = plan_against(settings, engine, backfill, history, desired, None)
     if scope.engaged:
         from bqmanage.tenants import fanout, fleet
@@ -228,6 +229,7 @@ def check(
     *,
     scope: TenantScope = NO_TENANTS,
     on_tenant: OnTenant[list[Finding]] | None = None,
+    isolation: bool = False,
 ) -> CheckResult:
     """Drift of the live warehouse against the definitions, work an interrupted apply still owes, and the
     legacy-name audit. Read-only. ``scope`` also checks those tenants' templated
@@ -241,7 +243,7 @@ def check(
     from bqmanage.plan import place_datasets
     from bqmanage.tenants.templates import templated
 
-    desired = place_datasets(desired or validate(settings), settings.location)
+    desired = placed(settings, place_datasets(desired or validate(settings), settings.location), engine)
     read = read_live(engine, desired, confirm=True, on_progress=on_progress)
     actual, listed, changes = read.actual, read.listing, read.changes
     # The ledgers say what bqmanage changed lately: INFORMATION_SCHEMA may not show that yet.
@@ -254,6 +256,10 @@ def check(
     findings = findings_from_changes(changes, desired) + owed_backfills(desired, ledger)
     findings += extra_table_findings(desired, listed, settings.legacy)
     findings += audit_warehouse(engine, desired, settings.legacy, listed, skip)
+    if isolation:  # the probe: isolation proved on the live data (check/isolation.py)
+        from bqmanage.check.isolation import probe
+
+        findings += probe(engine, desired, actual, list(scope.ids) if scope.ids else None)
     result = CheckResult(findings=findings, desired=desired)
     if scope.engaged:
         from bqmanage.tenants import fanout, fleet
@@ -310,7 +316,7 @@ def tenant_add(
     other limits it updates the registry and today's row. A bad id is refused (UsageError, exit 2)
     before anything is read or written."""
     from bqmanage.tenants import commands as tenants
-    from bqmanage.tenants import onboard
+    from bqmanage.tenants import members, onboard
 
     job = job or tenants.job(settings, "tenant_add", tenant_id, desired, run_date, limits, name)
     # Only what belongs to the tenant: shared datasets that need a migration are apply's (onboard).
@@ -322,6 +328,7 @@ def tenant_add(
     if not job.report.registered:
         onboard.quota_row(settings, engine, job)
     tenants.update_changed_limits(engine, job)
+    members.sync(engine, job, settings.warehouse_project, job.report.status in ("", job.tables.quota.active_status))
     return job.report
 
 
@@ -343,10 +350,12 @@ def tenant_suspend(
 ) -> TenantReport:
     """Suspend a tenant: resets give it no row from now on; its rows so far are kept."""
     from bqmanage.tenants import commands as tenants
+    from bqmanage.tenants import members
     from bqmanage.tenants.sql import SUSPENDED
 
     job = job or tenants.job(settings, "tenant_suspend", tenant_id, desired)
     tenants.set_status(engine, job.tables, job.report, SUSPENDED, settings.target)
+    members.sync(engine, job, settings.warehouse_project, active=False)
     return job.report
 
 
@@ -362,12 +371,13 @@ def tenant_resume(
     """Make a suspended tenant active again, with its row for today carried from its latest row
     however old (limits, storage and the other carried values), as the next reset would."""
     from bqmanage.tenants import commands as tenants
-    from bqmanage.tenants import onboard
+    from bqmanage.tenants import members, onboard
 
     job = job or tenants.job(settings, "tenant_resume", tenant_id, desired, run_date)
     tenants.set_status(engine, job.tables, job.report, job.tables.quota.active_status, settings.target)
     onboard.quota_row(settings, engine, job)
     tenants.align_quota_row(engine, job.tables, job.report, job.day)
+    members.sync(engine, job, settings.warehouse_project, active=True)
     return job.report
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from bqmanage.check.legacy import undefined_tables
+from bqmanage.check.policies import attach_policies
 from bqmanage.diff import Place, compare_by_place
 from bqmanage.model.names import is_own
 from bqmanage.model.rest import dataset_from_api, table_from_api
@@ -99,6 +100,8 @@ def read_live(
             if key in strict:  # a defined table: the comparison cannot go on without it
                 raise
             unreadable[key] = str(exc)
+    if desired is not None:
+        tables = attach_policies(engine, desired, tables)
     return LiveRead(Warehouse(datasets=live, tables=tables), listing, resources, unreadable)
 
 
@@ -119,6 +122,7 @@ def _read_confirmed(
         listing.setdefault(dataset, {})[table] = resources[key].get("type", "TABLE")
     wanted = {f"{t.dataset}.{t.name}" for t in desired.tables}
     tables = {k: table_from_api(v) for k, v in resources.items() if k in wanted and v.get("type", "TABLE") == "TABLE"}
+    tables = attach_policies(engine, desired, tables)
     unobservable = engine.capabilities.unobservable
     by_place = compare_by_place(desired, Warehouse(datasets=datasets, tables=tables), unobservable)
     drift = [c for part in by_place.values() for c in part]
@@ -144,7 +148,7 @@ def _read_confirmed(
             resources.pop(key, None)
             listing[dataset].pop(table, None)
         else:
-            tables[key] = table_from_api(resource)
+            tables[key] = attach_policies(engine, desired, {key: table_from_api(resource)})[key]
             resources[key] = resource
             listing[dataset].setdefault(table, resource.get("type", "TABLE"))
     tables = {k: v for k, v in tables.items() if k.split(".", 1)[0] in datasets}

@@ -242,9 +242,10 @@ class Project:
         code: Sequence[Path] = (),
         on_progress: Callable[[int, int], None] | None = None,
         on_tenant: OnTenant[list[Finding]] | None = None,
+        isolation: bool = False,
     ) -> CheckResult:
         """Drift and legacy names in the warehouse, plus (``code``) what audit-code finds in those
-        source paths. Read-only."""
+        source paths, and (``isolation``) the isolation probe's leaks. Read-only."""
         from bqmanage import api
 
         with self._session("check", read_only=True) as engine:
@@ -255,6 +256,7 @@ class Project:
                 on_progress,
                 scope=scope,
                 on_tenant=on_tenant,
+                isolation=isolation,
             )
         if code:
             result.findings += self.audit_code(code).findings

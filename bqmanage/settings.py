@@ -18,6 +18,7 @@ from bqmanage.definitions.source_text import SourceError, leaves, read_text
 from bqmanage.definitions.yaml_source import parse_yaml
 from bqmanage.errors import ConfigError
 from bqmanage.model.names import label_problem, project_problem
+from bqmanage.model.row_access import LOCAL_WRITER, grantee_problem
 
 CONFIG_FILE = "bqmanage.yaml"
 BACKFILL_MAX_BYTES = 10 * 1024**3  # TargetConfig.backfill_max_bytes_per_job's default
@@ -33,6 +34,16 @@ class TargetConfig(BaseModel):
     impersonate_service_account: str | None = None
     labels: dict[str, str] = Field(default_factory=dict)
     local_path: str | None = None
+    # The principal bqmanage runs as, granted the TRUE-filter row access policy of every isolated
+    # table (docs/isolation.md); by default the impersonated service account.
+    writer: str | None = None
+
+    @field_validator("writer")
+    @classmethod
+    def _writer_is_a_grantee(cls, writer: str | None) -> str | None:
+        if writer is not None and (why := grantee_problem(writer)) is not None:
+            raise ValueError(why)
+        return writer
 
     @field_validator("labels")
     @classmethod
@@ -111,6 +122,7 @@ class Settings(BaseModel):
     local_path: Path
     credentials_file: str | None = None
     impersonate_service_account: str | None = None
+    writer: str | None = None  # TargetConfig.writer
     labels: dict[str, str] = Field(default_factory=dict)
     legacy: LegacyConfig = Field(default_factory=LegacyConfig)
     region_qualified_information_schema: bool = True
@@ -134,6 +146,16 @@ class Settings(BaseModel):
         bigquery engine (design §4); the local engine has none, so --project and BQMANAGE_PROJECT,
         which render and plan still print, never qualify what runs locally."""
         return self.project if self.engine == "bigquery" else None
+
+    @property
+    def writer_principal(self) -> str | None:
+        """The grantee of the TRUE-filter row access policy: the configured writer, else the
+        impersonated service account; on the local engine, a stand-in that names no real account."""
+        if self.writer:
+            return self.writer
+        if self.impersonate_service_account:
+            return f"serviceAccount:{self.impersonate_service_account}"
+        return LOCAL_WRITER if self.engine == "local" else None
 
 
 # Longer than any BigQuery job may run (6 h) by far; what exceeds it is a typo, and ``inf`` would
@@ -280,6 +302,7 @@ def resolve_settings(
         local_path=Path(tcfg.local_path or os.environ.get("BQMANAGE_LOCAL_PATH") or ".bqmanage/local.duckdb"),
         credentials_file=tcfg.credentials_file,
         impersonate_service_account=tcfg.impersonate_service_account,
+        writer=tcfg.writer,
         labels=tcfg.labels,
         legacy=cfg.legacy,
         region_qualified_information_schema=tcfg.region_qualified_information_schema,

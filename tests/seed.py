@@ -56,7 +56,8 @@ def old_deploy_table(schemas: Path = Path("schemas")) -> Table:
         if c.name not in MISSING
     )
     assert len(columns) == 13
-    return desired.model_copy(update={"columns": columns})
+    # The old deploy script made no row access policies: isolation is one of the migration's steps.
+    return desired.model_copy(update={"columns": columns, "row_access": None})
 
 
 def create_old_table(engine: Engine, schemas: Path = Path("schemas")) -> Table:

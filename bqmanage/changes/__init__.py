@@ -41,6 +41,7 @@ from bqmanage.changes.patch import (
     SetFieldDescription,
     without_defaults,
 )
+from bqmanage.changes.row_access import RemoveRowAccess, SetPolicyTags, SetRowAccessPolicy
 from bqmanage.changes.tables import Backfill, ChangePartitioning, CreateTable, SetClustering, SetTableOptions
 
 __all__ = [
@@ -66,12 +67,15 @@ __all__ = [
     "Refusal",
     "Refused",
     "RelaxColumn",
+    "RemoveRowAccess",
     "Rendered",
     "SetClustering",
     "SetColumnDescription",
     "SetDatasetOptions",
     "SetDefault",
     "SetFieldDescription",
+    "SetPolicyTags",
+    "SetRowAccessPolicy",
     "SetTableOptions",
     "TablePatch",
     "WidenType",

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol, Self
 
+from bqmanage.model.row_access import RowAccessPolicy
 from bqmanage.model.schema import Column, Dataset, Table, TableRef
 
 # Every concrete kind, in definition order. diff asks each what it detects, so adding a kind
@@ -100,6 +101,12 @@ class LocalTarget(Protocol):
 
     def set_description(self, ref: TableRef, path: str, text: str | None) -> None:
         """Describe a column, or a field at a dotted path; None removes the description."""
+
+    def set_policy_tags(self, ref: TableRef, path: str, names: tuple[str, ...]) -> None:
+        """Set a column's (or field's) policy tags to exactly ``names``."""
+
+    def set_row_access_policy(self, ref: TableRef, policy: RowAccessPolicy) -> None:
+        """Create or replace a row access policy on a table."""
 
 
 @dataclass(frozen=True)

@@ -92,12 +92,20 @@ class ColumnPatch(ColumnChange, TablePatch):
 GOVERNANCE = ("policyTags", "dataPolicies")
 
 
-def strip_governance(fields: list[dict[str, Any]]) -> None:
-    """Remove ``GOVERNANCE`` keys from REST fields, nested ones too, in place."""
+def strip_governance(fields: list[dict[str, Any]], keep: frozenset[str] = frozenset(), prefix: str = "") -> None:
+    """Remove ``GOVERNANCE`` keys from REST fields, nested ones too, in place; the policy tags of
+    ``keep`` (dotted paths, lower case: the fields whose tags the patch sets) stay, exactly as set."""
     for field in fields:
+        path = f"{prefix}{str(field.get('name', '')).lower()}"
         for key in GOVERNANCE:
-            field.pop(key, None)
-        strip_governance(field.get("fields") or [])
+            if not (key == "policyTags" and path in keep):
+                field.pop(key, None)
+        strip_governance(field.get("fields") or [], keep, f"{path}.")
+
+
+def tagged_paths(changes: Sequence[Change]) -> frozenset[str]:
+    """The fields whose policy tags a patch sets (``strip_governance`` keeps those)."""
+    return frozenset(c.path.lower() for c in changes if isinstance(c, ColumnPatch) and c.observed == "policy_tags")
 
 
 def unapplied(changes: Sequence[Change], table: dict[str, Any], unobservable: frozenset[str]) -> list[ColumnPatch]:
@@ -115,11 +123,14 @@ def patch_columns_step(changes: Sequence[ColumnPatch], project: str | None) -> R
     what = "; ".join(f"{verb} {', '.join(paths)}" for verb, paths in groups.items())
     api: dict[str, Any] = {"method": "tables.patch"}
     defaults = {c.path: c.column.default for c in changes if c.is_default}
-    descriptions = {c.path: c.column.description for c in changes if not c.is_default}
+    descriptions = {c.path: c.column.description for c in changes if isinstance(c, _DescriptionPatch)}
+    tags = {c.path: list(c.column.policy_tags or ()) for c in changes if c.observed == "policy_tags"}
     if defaults:
         api["defaults"] = defaults
     if descriptions:
         api["descriptions"] = descriptions
+    if tags:
+        api["policyTags"] = tags
     return Rendered(
         f"{what} in one tables.patch with the table's etag (one metadata update)",
         api=api,

@@ -37,8 +37,18 @@ FINDING_KINDS = (
     "unreadable_path",
     "skipped_link",
     "location_mismatch",
+    "row_access_policy_missing",
+    "row_access_policy_differs",
+    "policy_tags_differ",
+    "isolation_leak",
 )
 SEVERITY = {
+    # Isolation is security: a policy missing or altered, a tag removed, or a tenant reading
+    # another's rows is an error, whatever else still works.
+    "row_access_policy_missing": "error",
+    "row_access_policy_differs": "error",
+    "policy_tags_differ": "error",
+    "isolation_leak": "error",
     "missing_dataset": "error",
     "missing_table": "error",
     "missing_column": "error",

@@ -221,6 +221,12 @@ def check(
     ),
     tenant: list[str] = cli_templates.TENANT,
     all_tenants: bool = cli_templates.ALL_TENANTS,
+    isolation: bool = typer.Option(
+        False,
+        "--isolation",
+        help="Also read every isolated table as each sampled tenant's members would (the live row access "
+        "policies' filters) and report any other tenant's row they see (isolation_leak).",
+    ),
 ) -> None:
     """Report drift of the live warehouse against the definitions, and legacy names.
 
@@ -244,7 +250,7 @@ def check(
         else None
     )
     scope = TenantScope.from_flags(tenant, all_tenants)
-    result = cli_templates.run_check(project, fmt, scope, [Path(p) for p in code or []])
+    result = cli_templates.run_check(project, fmt, scope, [Path(p) for p in code or []], isolation)
     note = cli_templates.left_alone(project.definitions, scope, "check")
     text, exit_code = cli_templates.check_document(fmt, result, project.settings.target, note)
     if report_path:

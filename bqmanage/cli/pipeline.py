@@ -268,10 +268,10 @@ def plan_exit(planned: PlanResult) -> int:
     return max(*codes, worst_exit(planned.tenants))
 
 
-def run_check(project: Project, fmt: str, scope: TenantScope, code: list[Path]) -> CheckResult:
+def run_check(project: Project, fmt: str, scope: TenantScope, code: list[Path], isolation: bool = False) -> CheckResult:
     """check, with a bar on a terminal for the text format (JSON and SARIF runs stay quiet there)."""
     with progress("checking", checked, bar=fmt == "text") as watch:
-        return project.check(scope=scope, code=code, on_progress=watch.catalog, on_tenant=watch.tenant)
+        return project.check(scope=scope, code=code, on_progress=watch.catalog, on_tenant=watch.tenant, isolation=isolation)
 
 
 def check_document(fmt: str, result: CheckResult, target: str, note: str | None) -> tuple[str, int]:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, cast
 
+from bqmanage.definitions.row_access import policy_tags_from_spec
 from bqmanage.definitions.specs import ColumnSpec, shown, structure
 from bqmanage.definitions.yaml_source import KeyPath, LineMap, format_key_path
 from bqmanage.errors import Problem
@@ -192,6 +193,9 @@ def _convert(name: str, parsed: TypeSpec, spec: ColumnSpec | None, where: Where,
     default = None if spec is None else _default(spec, parsed.base, column_mode, precision, scale, max_length, where, out, depth)
     if spec is not None and spec.description is not None and len(spec.description) > 1024:
         out.add(where, "description", "column description is longer than 1,024 characters")
+    tags = None
+    if spec is not None:
+        tags = policy_tags_from_spec(spec.policy_tags, spec.policyTags, parsed.base == "STRUCT", partial(out.add, where))
     return Column(
         name=name,
         type=parsed.base,
@@ -204,6 +208,7 @@ def _convert(name: str, parsed: TypeSpec, spec: ColumnSpec | None, where: Where,
         default=default,
         description=None if spec is None else spec.description,
         reset=None if spec is None else spec.reset,
+        policy_tags=tags,
         line=None if spec is None else out.lines.line(where.path),
     )
 

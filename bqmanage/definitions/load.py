@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bqmanage.definitions.forked import map_in_two, may_fork
+from bqmanage.definitions.row_access import mapping_problems
 from bqmanage.definitions.source_text import SourceError, leaves, os_reason, read_text
 from bqmanage.definitions.tree import DatasetDir, TableFile, cross_file_problems, forget_resolved
 from bqmanage.definitions.tree import display_of as _display
@@ -57,13 +58,16 @@ def load_definitions(schemas_dir: Path) -> Definitions:
         raise DefinitionError(
             [Problem(str(schemas_dir), None, "", "no table definitions found (expected schemas/<dataset>/<table>.yaml)")]
         )
-    return Definitions(
+    definitions = Definitions(
         datasets=tuple(d for d in datasets if not is_template(d.name)),
         tables=tuple(t for t in tables if not is_template(t.dataset)),
         digest=digest_of(texts),
         templates=tuple(d for d in datasets if is_template(d.name)),
         template_tables=tuple(t for t in tables if is_template(t.dataset)),
     )
+    if mapping := mapping_problems(definitions):
+        raise DefinitionError(mapping)
+    return definitions
 
 
 PARALLEL_FROM = 64  # dataset directories; below that a second process costs more than it saves

@@ -50,7 +50,8 @@ class ColumnSpec(Spec):
     precision: Any = None
     scale: Any = None
     maxLength: Any = None
-    policyTags: Any = None
+    policyTags: Any = None  # as `bq show --schema` prints it: {names: [...]}
+    policy_tags: list[str] | None = None
 
 
 class PartitioningSpec(Spec):
@@ -70,6 +71,7 @@ class TableSpec(Spec):
     partition_expiration_days: Days | None = None
     require_partition_filter: StrictBool | None = None
     quota: Any = None  # the model's QuotaSpec, checked on its own
+    row_access: Any = None  # a RowAccessSpec, checked on its own (definitions/row_access.py)
     columns: list[Any]  # each one a ColumnSpec, checked on its own
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from bqmanage.definitions.columns import column_count_problem, columns_from_specs
 from bqmanage.definitions.quota import quota_problems
+from bqmanage.definitions.row_access import row_access_from_spec
 from bqmanage.definitions.specs import DatasetSpec, PartitioningSpec, TableSpec, structure
 from bqmanage.definitions.yaml_source import KeyPath, LineMap
 from bqmanage.errors import Problem
@@ -100,6 +101,9 @@ def validate_table(data: Any, lines: LineMap, dataset: str, stem: str) -> tuple[
     quota = None
     if spec.quota is not None and (quota := structure(QuotaSpec, spec.quota, ("quota",), lines, problems)) is not None:
         problems += quota_problems(quota, spec.columns, by_key, broken, lines)
+    row_access = None
+    if spec.row_access is not None:
+        row_access = row_access_from_spec(spec.row_access, by_key, lines, problems)
     if problems:
         return None, sorted(problems, key=_line)
     return Table(
@@ -115,6 +119,7 @@ def validate_table(data: Any, lines: LineMap, dataset: str, stem: str) -> tuple[
         columns=tuple(columns),
         legacy_names=tuple(spec.legacy_names),
         quota=quota,
+        row_access=row_access,
         source=lines.path,
         line=lines.line(()),
     ), []

@@ -66,6 +66,10 @@ class Engine(Protocol):
     def read_catalog(self, datasets: dict[str, str | None], on_progress: Any = None) -> dict[str, dict[str, Any]]:
         """REST Table resources of every table of ``datasets``, keyed "dataset.table", in bulk."""
 
+    def row_access_policies(self, tables: list[tuple[str, str]]) -> dict[str, list[dict[str, Any]]]:
+        """The live row access policies of each table (``{"policyId", "filterPredicate"}``, and
+        ``"grantees"`` where the engine can read them), keyed "dataset.table"."""
+
     def execute(self, step: Step) -> None:
         """Run one rendered step: its SQL, or its API call."""
 

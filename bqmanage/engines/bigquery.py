@@ -19,8 +19,8 @@ from google.api_core import exceptions as gexc
 from google.cloud import bigquery
 
 from bqmanage.changes import CreateDataset, TablePatch
-from bqmanage.changes.patch import strip_governance, unapplied
-from bqmanage.engines import bq_catalog, bq_partitions
+from bqmanage.changes.patch import strip_governance, tagged_paths, unapplied
+from bqmanage.engines import bq_catalog, bq_partitions, bq_rowsec
 from bqmanage.engines.bq_catalog import each
 from bqmanage.engines.bq_credentials import credentials, emulator_endpoint, redacted
 from bqmanage.engines.bq_errors import NETWORK, api_message, error_class, is_retryable, network_reason
@@ -58,7 +58,7 @@ T = TypeVar("T")
 _PATCH_ATTEMPTS = 5
 
 
-class BigQueryEngine:
+class BigQueryEngine(bq_rowsec.BqRowSecurity):
     name = "bigquery"
 
     def __init__(self, settings: Settings, command: str = "bqmanage") -> None:
@@ -67,7 +67,7 @@ class BigQueryEngine:
         emulator, shown = emulator_endpoint()
         if not settings.project:
             raise ConfigError("--project: the bigquery target needs a project (flag, BQMANAGE_PROJECT or GOOGLE_CLOUD_PROJECT)")
-        self.capabilities = BQEMULATOR if emulator else BIGQUERY
+        self.capabilities = bq_rowsec.row_security(BQEMULATOR if emulator else BIGQUERY, bool(emulator))
         self.deadline = settings.retry_deadline
         # How long one query job may run before bqmanage cancels it (BigQuery's own limit is 6 h).
         self.job_timeout = settings.job_timeout
@@ -223,7 +223,7 @@ class BigQueryEngine:
             if resource is None:
                 raise self._failure("tables.get", f"table {step.dataset}.{step.table} does not exist")
             fields = {change.patch(resource) for change in step.changes if isinstance(change, TablePatch)}
-            strip_governance((resource.get("schema") or {}).get("fields") or [])
+            strip_governance((resource.get("schema") or {}).get("fields") or [], tagged_paths(step.changes))
             try:
                 self._update(bigquery.Table.from_api_repr(resource), sorted(fields))
                 return self._verify(step)

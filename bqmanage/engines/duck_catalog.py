@@ -16,9 +16,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from bqmanage.engines.duck_rowsec import POLICIES, POLICIES_DDL, read_policies
 from bqmanage.engines.duck_types import WRITTEN_DEFAULT, duck_str, field_from_duck, qi
 from bqmanage.ledger import ENTRY_COLUMNS, LEDGER
 from bqmanage.model.names import RESERVED_PREFIX
+from bqmanage.model.rest import ROW_ACCESS_KEY
 
 META = RESERVED_PREFIX  # the side schema
 # What DuckDB cannot hold (BigQuery type spelling, partitioning, options...), created on the first write.
@@ -29,6 +31,7 @@ META_DDL = (
     "(dataset VARCHAR, tbl VARCHAR, meta JSON, modified TIMESTAMPTZ, PRIMARY KEY (dataset, tbl))",
     f"CREATE TABLE IF NOT EXISTS {META}.columns "
     "(dataset VARCHAR, tbl VARCHAR, path VARCHAR, meta JSON, PRIMARY KEY (dataset, tbl, path))",
+    POLICIES_DDL,
 )
 
 # Runs one DuckDB statement (through LocalEngine._x, so that Ctrl-C interrupts it) -> its rows.
@@ -140,6 +143,7 @@ def read_tables(
                     value = parsed[meta] = json.loads(meta)
                 side[(s, t)][path] = value
     row_counts = _row_counts(rows, list(comments)) if counts else {}
+    policies = read_policies(rows, has_meta and POLICIES in names.tables.get(META, []), comments)
     types: dict[str, Any] = {}  # a few distinct type spellings serve the whole warehouse
     for (s, t), comment in comments.items():
         meta, modified = table_meta.get((s, t), ({}, None))
@@ -164,6 +168,7 @@ def read_tables(
         resource: dict[str, Any] = {
             "tableReference": {"datasetId": s, "tableId": t},
             "schema": {"fields": fields},
+            ROW_ACCESS_KEY: policies[(s, t)],
             **meta,
         }
         if counts:

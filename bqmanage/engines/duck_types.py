@@ -128,3 +128,9 @@ def _column_from_meta(name: str, meta: dict[str, Any]) -> Column | None:
         return column_from_api({**meta, "name": name, "mode": "NULLABLE"})
     except (KeyError, ValueError):
         return None
+
+
+def same_spelling(written: str, physical: str) -> bool:
+    """Whether DuckDB reports a default as bqmanage wrote it: exactly, or but for the case of its
+    keywords (it lowercases FALSE), which only a quoted literal or identifier makes matter."""
+    return written == physical or ("'" not in written and '"' not in written and written.lower() == physical.lower())

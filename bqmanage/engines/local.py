@@ -26,7 +26,8 @@ from bqmanage.engines.duck_file import (
     interrupts_as_keyboard,
 )
 from bqmanage.engines.duck_query import DuckQueries
-from bqmanage.engines.duck_types import WRITTEN_DEFAULT, duck_str, duck_type, qi
+from bqmanage.engines.duck_rowsec import DuckRowSecurity
+from bqmanage.engines.duck_types import WRITTEN_DEFAULT, duck_str, duck_type, qi, same_spelling
 from bqmanage.errors import WarehouseError
 from bqmanage.model.names import RESERVED_PREFIX, is_own
 from bqmanage.model.rest import column_to_api, expiration_ms, table_to_api
@@ -45,12 +46,6 @@ def _ref(ref: TableRef) -> str:
     return f"{qi(ref.dataset)}.{qi(ref.table)}"
 
 
-def _same_spelling(written: str, physical: str) -> bool:
-    """Whether DuckDB reports a default as bqmanage wrote it: exactly, or but for the case of its
-    keywords (it lowercases FALSE), which only a quoted literal or identifier makes matter."""
-    return written == physical or ("'" not in written and '"' not in written and written.lower() == physical.lower())
-
-
 def _same(names: Names) -> None:
     """A column's comment: nothing the kept names hold."""
 
@@ -59,7 +54,7 @@ def _stderr(message: str) -> None:
     log(message, "WARNING")
 
 
-class LocalEngine(DuckQueries):
+class LocalEngine(DuckQueries, DuckRowSecurity):
     name = "local"
     # DuckDB adds one column per ALTER; it can observe everything bqmanage stores.
     capabilities = Capabilities(
@@ -204,7 +199,7 @@ class LocalEngine(DuckQueries):
         exactly that, no transpiling is needed (and a read-only command never loads sqlglot)."""
         if defined is None:
             return physical
-        if written is not None and _same_spelling(written, physical):
+        if written is not None and same_spelling(written, physical):
             return defined
         from bqmanage.engines.duck_sql import bq_default_to_duck, same_expression
 

@@ -19,6 +19,7 @@ from decimal import Decimal, InvalidOperation
 import yaml
 
 from bqmanage.model.defaults import DefaultProblem, _unquote, default_sql, normalize_default
+from bqmanage.model.row_access import DEFAULT_GRANTEES
 from bqmanage.model.schema import Column, Dataset, Partitioning, Table
 
 # Lines up to this width (the project's own line length) stay one flow mapping; longer ones become blocks.
@@ -145,6 +146,8 @@ def column_items(column: Column) -> list[tuple[str, str]]:
         items.append(("reset", column.reset))
     if column.description:
         items.append(("description", scalar(column.description)))
+    if column.policy_tags:
+        items.append(("policy_tags", "[" + ", ".join(scalar(t) for t in column.policy_tags) + "]"))
     return items
 
 
@@ -212,6 +215,11 @@ def table_yaml(
     if quota:
         lines.append("quota:")
         lines += [f"  {scalar(k)}: {scalar(v)}" for k, v in quota.items()]
+    if (access := table.row_access) is not None and access.member:  # no member: import said why
+        lines += ["row_access:", f"  tenant_column: {scalar(access.tenant_column)}", f"  members: {scalar(access.members)}"]
+        lines.append(f"  member: {scalar(access.member)}")
+        if access.grant_to != DEFAULT_GRANTEES:
+            lines.append(f"  grant_to: [{', '.join(scalar(g) for g in access.grant_to)}]")
     lines.append("columns:")
     for column in table.columns:
         lines += column_lines(column, "  ")

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from bqmanage.errors import UsageError
 from bqmanage.importer.emit import LiveDataset, Unexpressible, dataset_yaml, default_value, table_yaml
+from bqmanage.importer.row_access import kept_access, with_row_access
 from bqmanage.model.names import dataset_name_problem, is_own, table_name_problem
 from bqmanage.model.schema import Column, Table
 from bqmanage.terminal import printable
@@ -43,6 +44,9 @@ GAPS = {
     "type_params": "type parameters (STRING(L), NUMERIC(P, S))",
     "dataset_options": "dataset description, labels and location",
     "friendly_name": "friendly names",
+    "row_access": "row access policies",
+    "row_access_grantees": "row access policy grantees",
+    "policy_tags": "policy tags",
 }
 # REST properties a live table may have that no definition expresses: import leaves them as they are.
 UNEXPRESSED = {
@@ -54,7 +58,8 @@ UNEXPRESSED = {
     "maxStaleness": "max staleness",
     "resourceTags": "tags",
 }
-_FIELD_UNEXPRESSED = {"policyTags": "policy tags", "collation": "collation", "roundingMode": "rounding mode"}
+# Policy tags are expressed (``policy_tags``); data policies are not yet.
+_FIELD_UNEXPRESSED = {"dataPolicies": "data policies", "collation": "collation", "roundingMode": "rounding mode"}
 
 
 @dataclass
@@ -148,6 +153,7 @@ def read_live(engine: Engine, dataset: str, skipped: list[str], notes: list[str]
             if unexpressed := _unexpressed(read.resources[key]):
                 notes.append(f"{key}: not expressible in a definition, left as it is live: {', '.join(unexpressed)}")
             live.tables.append(_without_unexpressible_defaults(read.actual.tables[key], notes))
+    live.tables = with_row_access(engine, live.tables, notes)
     return live
 
 
@@ -235,7 +241,9 @@ def keep_own_keys(table: Table, directory: Path) -> tuple[Table, dict[str, Any] 
     resets = {c.key: c.reset for c in old.columns}
     columns = tuple(c.model_copy(update={"reset": resets.get(c.key)}) for c in table.columns)
     quota = data.get("quota") if isinstance(data.get("quota"), dict) else None
-    kept = table.model_copy(update={"columns": columns, "legacy_names": old.legacy_names, "quota": old.quota})
+    kept = table.model_copy(
+        update={"columns": columns, "legacy_names": old.legacy_names, "quota": old.quota, "row_access": kept_access(table, old)}
+    )
     return kept, quota, comments
 
 

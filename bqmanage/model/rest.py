@@ -12,6 +12,7 @@ import math
 from typing import Any
 
 from bqmanage.model.defaults import default_expression, normalize_default
+from bqmanage.model.row_access import RowAccessPolicy
 from bqmanage.model.schema import Column, Dataset, Partitioning, RangePartitioning, Table
 from bqmanage.model.types import LEGACY, canonical_name
 
@@ -53,6 +54,8 @@ def _column_from_api(field: dict[str, Any]) -> Column:
         fields=tuple(column_from_api(f) for f in field.get("fields") or ()),
         default=normalize_default(field.get("defaultValueExpression")),
         description=field.get("description") or None,
+        # None for a column without tags, as a definition that names none: a round trip is exact.
+        policy_tags=tuple(names) if (names := (field.get("policyTags") or {}).get("names")) else None,
     )
 
 
@@ -70,6 +73,8 @@ def column_to_api(column: Column) -> dict[str, Any]:
         field["rangeElementType"] = {"type": column.range_element}
     if column.default is not None:
         field["defaultValueExpression"] = default_expression(column.type, column.default)
+    if column.policy_tags:
+        field["policyTags"] = {"names": list(column.policy_tags)}
     if column.fields:
         field["fields"] = schema_to_api(column.fields)
     return field
@@ -104,6 +109,22 @@ def table_from_api(resource: dict[str, Any]) -> Table:
         partition_expiration_days=expiration,
         require_partition_filter=resource.get("requirePartitionFilter") or None,
         columns=tuple(column_from_api(f) for f in (resource.get("schema") or {}).get("fields") or ()),
+        row_access_policies=policies_from_api(resource.get(ROW_ACCESS_KEY)),
+    )
+
+
+# Where an engine hands over a table's live row access policies beside its REST Table resource
+# (they are a resource of their own in BigQuery: rowAccessPolicies.list, INFORMATION_SCHEMA).
+ROW_ACCESS_KEY = "bqmanage:rowAccessPolicies"
+
+
+def policies_from_api(items: list[dict[str, Any]] | None) -> tuple[RowAccessPolicy, ...] | None:
+    """``[{"policyId", "filterPredicate", "grantees"}]`` -> policies; None when the engine read none."""
+    if items is None:
+        return None
+    return tuple(
+        RowAccessPolicy(name=i["policyId"], filter=i.get("filterPredicate") or "", grantees=tuple(i.get("grantees") or ()))
+        for i in items
     )
 
 

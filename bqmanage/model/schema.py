@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from bqmanage.model.names import quote
+from bqmanage.model.row_access import RowAccess, RowAccessPolicy
 from bqmanage.model.types import TypeSpec, type_params
 
 Mode = Literal["NULLABLE", "REQUIRED", "REPEATED"]
@@ -37,6 +38,8 @@ class Column(Frozen):
     default: str | None = None
     description: str | None = None
     reset: ResetPolicy | None = None
+    # Policy tag resource names (column-level security); None: not managed here, left as live.
+    policy_tags: tuple[str, ...] | None = None
     line: int | None = Field(default=None, repr=False)
 
     @property
@@ -155,6 +158,9 @@ class Table(Frozen):
     columns: tuple[Column, ...] = ()
     legacy_names: tuple[str, ...] = ()
     quota: QuotaSpec | None = None
+    # Tenant isolation by row access policy (declared), and the live policies (None: not read).
+    row_access: RowAccess | None = None
+    row_access_policies: tuple[RowAccessPolicy, ...] | None = None
     source: str | None = Field(default=None, repr=False)
     line: int | None = Field(default=None, repr=False)
 

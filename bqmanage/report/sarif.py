@@ -36,6 +36,10 @@ _HELP = {
     "unreadable_path": "audit-code could not read a file or directory, so its contents were not audited.",
     "skipped_link": "A link inside an audited directory leads out of it, so its target was not audited.",
     "location_mismatch": "A live dataset is in another location than its definition says.",
+    "row_access_policy_missing": "An isolated table lacks a row access policy its definition implies.",
+    "row_access_policy_differs": "A live row access policy's filter or grantees differ from the definition (altered by hand).",
+    "policy_tags_differ": "A column's live policy tags differ from its definition (a tag removed or changed by hand).",
+    "isolation_leak": "The isolation probe: a tenant's member can read another tenant's rows.",
 }
 
 

@@ -227,6 +227,7 @@ def tenant_text(report: TenantReport) -> str:
     elif report.changes:
         lines.append(f"Updated {who} in {report.registry}: {changes}.")
     lines += [f"From the dataset templates: {step}." for step in report.datasets]
+    lines += [_members_line(table, before, after) for table, (before, after) in report.members.items()]
     updates = _values(report.row_updates)
     if report.quota_row == "created":
         then = f"; then set {updates}" if updates else ""
@@ -238,6 +239,13 @@ def tenant_text(report: TenantReport) -> str:
     elif report.quota_row == "none" and verb != "suspend":
         lines.append(f"No row for today in {report.quota_table}: the tenant is {report.status}, and only active tenants get one.")
     return "\n".join(lines)
+
+
+def _members_line(table: str, before: list[str], after: list[str]) -> str:
+    """The row access mapping rows a tenant command wrote or deleted (members are the registry's)."""
+    if after:
+        return printable(f"Row access: {', '.join(sorted(set(after) - set(before)))} may read its rows ({table}).")
+    return printable(f"Row access revoked: {', '.join(before)} can no longer read its rows ({table}).")
 
 
 def tenants_text(listing: TenantListing) -> str:

@@ -46,10 +46,11 @@ class TenantReport:
     row_source: str | None = None  # where a created row's values came from: registry, latest row, older row
     row_updates: dict[str, Any] = field(default_factory=dict)  # limits written into today's row
     datasets: list[str] = field(default_factory=list)  # what creating the templated datasets did
+    members: dict[str, list[Any]] = field(default_factory=dict)  # row access mapping table: [before, after]
 
     @property
     def changed(self) -> bool:
-        return bool(self.registered or self.changes or self.quota_row in ("created", "updated") or self.datasets)
+        return bool(self.registered or self.changes or self.quota_row in ("created", "updated") or self.datasets or self.members)
 
     def to_json(self) -> dict[str, object]:
         return {**self.__dict__, "changed": self.changed}

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 from bqmanage.apply import apply_plan, ledger_params
 from bqmanage.changes import CreateDataset, CreateTable
+from bqmanage.definitions.row_access import placed
 from bqmanage.diff import compare
 from bqmanage.errors import NotAppliedError, RefusedChangeError, UsageError, WarehouseError, capped
 from bqmanage.introspect import read_live
@@ -74,6 +75,7 @@ def tenant_datasets(settings: Settings, engine: Engine, desired: Definitions, te
     if not desired.templates:
         return []
     part = place_datasets(for_tenants(desired, [tenant]), settings.location)
+    part = placed(settings, part, engine)
     plan = _plan(engine, part, settings.project)
     refuse_unplaced(plan, engine.capabilities, settings.target)
     if plan.has_refused:

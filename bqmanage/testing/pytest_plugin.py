@@ -6,7 +6,9 @@ Installed with ``pip install 'bqmanage[pytest]'`` (entry point ``pytest11``, nam
   (``.connection``, ``.query(sql, params)`` in GoogleSQL, ``.add_tenant(...)``, ``.reset(day)``);
 - ``bqmanage_bigquery``: bqemulator, started once per session from an environment of its own,
   the definitions applied in a fresh project per test (``.client`` is a ``bigquery.Client``
-  bound to it, and the same helpers); ``bqmanage_bigquery_client`` is that client alone.
+  bound to it, and the same helpers); ``bqmanage_bigquery_client`` is that client alone;
+- ``bqmanage_isolated``: a function that fails the test when a member of a tenant reads another
+  tenant's rows of an isolated table of ``bqmanage_warehouse`` (``check --isolation``'s probe).
 
 The definitions directory is the ``bqmanage_schemas`` ini option, else ``BQMANAGE_SCHEMAS`` or
 bqmanage.yaml's ``schemas``, else ``schemas`` under the rootdir. This module imports nothing
@@ -18,7 +20,7 @@ from __future__ import annotations
 
 import itertools
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -86,6 +88,21 @@ def bqmanage_warehouse(bqmanage_schemas: Path, _bqmanage_local_template: Path, t
         yield warehouse
     finally:
         warehouse.close()
+
+
+@pytest.fixture
+def bqmanage_isolated(bqmanage_warehouse: LocalWarehouse) -> Callable[..., None]:
+    """``bqmanage_isolated(tenants=None)``: fail the test, naming each leak, when a member of a
+    tenant (of ``tenants``, default all: a sample of 20 when more) reads another tenant's rows
+    through the live row access policies of ``bqmanage_warehouse``; pass otherwise."""
+
+    def assert_isolated(tenants: list[str] | None = None) -> None:
+        with _failing_on_bad_input():
+            leaks = bqmanage_warehouse.isolation_leaks(tenants)
+        if leaks:
+            pytest.fail("bqmanage: isolation leak:\n" + "\n".join(f.message for f in leaks), pytrace=False)
+
+    return assert_isolated
 
 
 @pytest.fixture(scope="session")

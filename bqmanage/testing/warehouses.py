@@ -19,6 +19,7 @@ from bqmanage.model.schema import Definitions
 from bqmanage.settings import Settings, resolve_settings
 
 if TYPE_CHECKING:
+    from bqmanage.check.findings import Finding
     from bqmanage.engines.bigquery import BigQueryEngine
     from bqmanage.engines.local import LocalEngine
     from bqmanage.tenants.commands import TenantReport
@@ -56,6 +57,17 @@ class TestWarehouse:
         """Run the daily quota reset for ``day``, as ``bqmanage reset --date`` does."""
         run_date = dt.date.fromisoformat(day) if isinstance(day, str) else day
         return api.reset(self.settings, self.engine, run_date=run_date, desired=self.desired, allow_future_date=True)
+
+    def isolation_leaks(self, tenants: list[str] | None = None) -> list[Finding]:
+        """What ``check --isolation`` finds: each member of a tenant (of ``tenants``, default a
+        sample of all) that reads another tenant's rows of an isolated table, through the live
+        row access policies."""
+        from bqmanage.check.isolation import probe
+        from bqmanage.definitions.row_access import placed
+        from bqmanage.introspect import read_live
+
+        desired = placed(self.settings, self.desired, self.engine)
+        return probe(self.engine, desired, read_live(self.engine, desired).actual, tenants)
 
     def close(self) -> None:
         self.engine.close()

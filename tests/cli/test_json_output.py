@@ -44,7 +44,7 @@ def test_validate_json_counts_the_definitions(workdir: Path) -> None:
     result = run_cli("validate", "--format", "json")
     assert result.exit_code == 0, result.stderr
     document = _document(result.stdout, "validate")
-    assert document == {"valid": True, "tables": 2, "datasets": 1, "templates": 1, "template_tables": 1}
+    assert document == {"valid": True, "tables": 3, "datasets": 1, "templates": 1, "template_tables": 1}
     # The installed console script, with the option's other spelling, prints the same document.
     done = subprocess.run([BQMANAGE, "validate", "--format=json"], capture_output=True, text=True, check=False)
     assert (done.returncode, json.loads(done.stdout)) == (0, document)

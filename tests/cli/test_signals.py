@@ -41,7 +41,7 @@ def test_sigterm_during_start_up_exits_without_a_traceback(workdir: Path) -> Non
 
 # Each command that writes, with a word of its success line; the tenant commands after `tenant add acme`.
 LATE = [
-    (("apply",), "Applied 3 step(s) to target local"),
+    (("apply",), "Applied 6 step(s) to target local"),
     (("tenant", "add", "globex", "--daily-limit", "7"), "globex"),
     (("tenant", "set-limits", "acme", "--daily-limit", "9"), "acme"),
     (("tenant", "suspend", "acme"), "acme"),
@@ -130,5 +130,5 @@ def test_an_interrupt_after_import_wrote_its_files_prints_what_it_wrote(workdir:
     finally:
         signal.signal(signal.SIGINT, previous)
     assert result.exit_code == 0, (result.stdout, result.stderr)
-    assert "wrote imported/tenants/tenant_profiles.yaml" in result.stdout and "Imported 2 table(s)" in result.stdout
+    assert "wrote imported/tenants/tenant_profiles.yaml" in result.stdout and "Imported 3 table(s)" in result.stdout
     assert result.stderr.splitlines()[-1] == signals.DONE_NOTE

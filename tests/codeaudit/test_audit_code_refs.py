@@ -129,7 +129,7 @@ def test_where_each_language_is_read(kind: str, text: str, expected: list[str]) 
 
 def test_the_prefilter_covers_names_by_shared_prefixes() -> None:
     prefilter = Prefilter(INDEX.candidates())
-    assert INDEX.candidates() == ["customer_profiles", "customer_usage_quotas", "customers", "tenants"]
+    assert INDEX.candidates() == ["customer_members", "customer_profiles", "customer_usage_quotas", "customers", "tenants"]
     assert prefilter.literals == (b"customer", b"tenants")
     assert prefilter(b"x tenants y") and not prefilter(b"tenant_id only")
 

@@ -182,7 +182,7 @@ def test_bad_definitions_make_no_warehouse_call(command: str, workdir: Path, mon
 def test_production_definitions_are_valid(workdir: Path) -> None:
     result = run_cli("validate")
     assert result.exit_code == 0, result.stderr
-    assert "2 table(s) in 1 dataset(s)" in result.stdout
+    assert "3 table(s) in 1 dataset(s)" in result.stdout
 
 
 def test_missing_schemas_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -373,7 +373,7 @@ def test_a_dataset_file_alone_is_an_intended_empty_dataset(workdir: Path) -> Non
     write(Path("schemas/staging/_dataset.yaml"), "description: Filled by a loader, not by bqmanage.\n")
     result = run_cli("validate")
     assert result.exit_code == 0, result.stderr
-    assert "2 table(s) in 2 dataset(s)" in result.stdout
+    assert "3 table(s) in 2 dataset(s)" in result.stdout
     applied = run_cli("apply")
     assert applied.exit_code == 0, applied.stderr
     assert "create_dataset: create dataset staging" in applied.stderr  # progress goes to stderr

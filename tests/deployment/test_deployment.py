@@ -113,7 +113,7 @@ def test_reset_cronjob_mounts_definitions_where_bqmanage_finds_them(tmp_path: Pa
         monkeypatch.setenv(name, str(tmp_path / value.strip("/")) if name == "BQMANAGE_SCHEMAS" else value)
     validated = run_cli(*global_flags, "validate")
     assert validated.exit_code == 0, validated.stderr
-    assert "OK: 2 table(s) in 1 dataset(s)" in validated.stdout
+    assert "OK: 3 table(s) in 1 dataset(s)" in validated.stdout
     printed = run_cli(*argv, "--print-sql")
     assert printed.exit_code == 0, printed.stderr
     assert "MERGE `my-project`.`tenants`.`tenant_usage_quotas`" in printed.stdout

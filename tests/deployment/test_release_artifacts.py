@@ -138,7 +138,7 @@ def test_the_wheel_in_a_clean_venv_runs_from_outside_the_repository(dist: Path, 
     assert helped.returncode == 0 and "Usage: bqmanage" in helped.stdout, helped.stderr
     validated = _run([str(venv / "bin" / "bqmanage"), "validate"], work, env)
     assert validated.returncode == 0, validated.stderr
-    assert validated.stdout.startswith("OK: 2 table(s) in 1 dataset(s)")
+    assert validated.stdout.startswith("OK: 3 table(s) in 1 dataset(s)")
     assert not (work / ".bqmanage").exists()  # validate touches no warehouse
 
 

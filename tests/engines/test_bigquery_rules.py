@@ -69,7 +69,15 @@ def test_backfill_of_a_table_without_the_requirement_has_no_extra_predicate() ->
     assert quotas is not None and not quotas.require_partition_filter
     actual = quotas.model_copy(update={"columns": quotas.columns[:8]})
     plan = build_plan(
-        compare(desired, Warehouse(tables={"tenants.tenant_usage_quotas": actual, "tenants.tenant_profiles": desired.tables[0]})),
+        compare(
+            desired,
+            Warehouse(
+                tables={
+                    "tenants.tenant_usage_quotas": actual,
+                    "tenants.tenant_profiles": desired.table("tenants", "tenant_profiles"),
+                }
+            ),
+        ),
         desired=desired,
     )
     (backfill,) = [s.sql or "" for s in plan.steps if s.kind == "backfill"]

@@ -22,6 +22,7 @@ def _tree(root: Path, datasets: int) -> Path:
         shutil.copytree(ROOT / "schemas" / "tenants", target)
         for path in target.glob("*.yaml"):
             text = path.read_text().replace("tenants.tenant_profiles", f"tenant_{i:03d}.tenant_profiles")
+            text = text.replace("tenants.tenant_members", f"tenant_{i:03d}.tenant_members")
             path.write_text(text.replace("customers.customer_", f"legacy_{i:03d}.customer_"))
     return root
 

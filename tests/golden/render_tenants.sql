@@ -1,6 +1,13 @@
 CREATE SCHEMA IF NOT EXISTS `tenants`
 OPTIONS (description = "Tenant registry and per-tenant quota state.", labels = [("owner", "platform")]);
 
+CREATE TABLE IF NOT EXISTS `tenants`.`tenant_members` (
+  `tenant_id` STRING NOT NULL,
+  `member` STRING NOT NULL OPTIONS (description = "Email address of a principal that reads the tenant's rows.")
+)
+CLUSTER BY `tenant_id`
+OPTIONS (description = "Row access mapping, tenant to member; kept by bqmanage tenant add, suspend and resume.");
+
 CREATE TABLE IF NOT EXISTS `tenants`.`tenant_profiles` (
   `tenant_id` STRING NOT NULL OPTIONS (description = "Stable tenant identifier."),
   `tenant_name` STRING OPTIONS (description = "Display name."),

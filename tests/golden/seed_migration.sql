@@ -26,6 +26,16 @@ ALTER TABLE `tenants`.`tenant_usage_quotas`
 -- ALTER TABLE `tenants`.`tenant_usage_quotas` ALTER COLUMN `total_api_calls_today` SET DEFAULT 0;
 -- ALTER TABLE `tenants`.`tenant_usage_quotas` ALTER COLUMN `total_storage_used_gb` SET DEFAULT NUMERIC "0";
 
+CREATE OR REPLACE ROW ACCESS POLICY `bqmanage_writer`
+  ON `tenants`.`tenant_usage_quotas`
+  GRANT TO ("serviceAccount:bqmanage@local.invalid")
+  FILTER USING (TRUE);
+
+CREATE OR REPLACE ROW ACCESS POLICY `bqmanage_tenant_isolation`
+  ON `tenants`.`tenant_usage_quotas`
+  GRANT TO ("allAuthenticatedUsers")
+  FILTER USING (`tenant_id` IN (SELECT `tenant_id` FROM `tenants`.`tenant_members` WHERE `member` = SESSION_USER()));
+
 UPDATE `tenants`.`tenant_usage_quotas`
 SET
   `pipelines_cancelled_today` = IFNULL(`pipelines_cancelled_today`, 0),

@@ -46,6 +46,7 @@ def _bare_table(table: Table, drops: tuple[str, ...] = ()) -> Table:
         "line": None,
         "quota": None,
         "legacy_names": (),
+        "row_access_policies": None,  # live only: a definition never holds them
         "columns": tuple(_bare(c, drops) for c in table.columns),
     }
     for key, empty in (("description", None), ("labels", {}), ("clustering", ()), ("friendly_name", None)):
@@ -116,9 +117,10 @@ def test_round_trip_of_the_seed_table_and_every_type(project: str | None, workdi
 
 
 def _normal(data: Any, drops: tuple[str, ...]) -> Any:
-    """A definition file's data with bqmanage's own keys (quota, reset, legacy_names) and what the
-    target drops taken out, as (key, value) lists: key order counts, formatting does not."""
-    own = ("quota", "reset", "legacy_names")
+    """A definition file's data with bqmanage's own keys (quota, reset, legacy_names; row_access,
+    whose member no warehouse without tenants holds: tests/importer/test_import_row_access.py) and
+    what the target drops taken out, as (key, value) lists: key order counts, formatting does not."""
+    own = ("quota", "reset", "legacy_names", "row_access")
     if isinstance(data, dict):
         if drops and isinstance(data.get("type"), str):  # and type parameters: NUMERIC(10, 2) is NUMERIC there
             data = {**data, "type": re.sub(r"\(.*\)", "", data["type"])}
@@ -165,6 +167,7 @@ def test_views_and_the_ledger_are_skipped_and_named(project: str | None, workdir
     assert "skipped tenants.active_tenants: a view is not a table; bqmanage defines tables only" in result.stdout
     assert sorted(p.name for p in Path("imported/tenants").iterdir()) == [
         "_dataset.yaml",
+        "tenant_members.yaml",
         "tenant_profiles.yaml",
         "tenant_usage_quotas.yaml",
     ]
@@ -178,7 +181,7 @@ def test_files_that_differ_are_replaced_only_with_overwrite_a_diff_and_confirmat
     assert run_cli("apply").exit_code == 0
     assert run_cli("import", "--dataset", "tenants", "--out", "imported").exit_code == 0
     again = run_cli("import", "--dataset", "tenants", "--out", "imported")
-    assert again.exit_code == 0 and "3 file(s) already matched" in again.stdout
+    assert again.exit_code == 0 and "4 file(s) already matched" in again.stdout
     assert again.stdout.splitlines()[-1].startswith("Nothing to write: ")
 
     edited = Path("imported/tenants/tenant_profiles.yaml")
@@ -304,7 +307,7 @@ def test_the_definitions_are_a_fixed_point(workdir: Path) -> None:
     assert run_cli(*fresh, "import", "--dataset", "tenants", "--out", "second").exit_code == 0
     assert _tree(Path("first")) == _tree(Path("second"))
     desired: Definitions = load_definitions(Path("first"))
-    assert {t.name for t in desired.tables} == {"tenant_profiles", "tenant_usage_quotas"}
+    assert {t.name for t in desired.tables} == {"tenant_members", "tenant_profiles", "tenant_usage_quotas"}
 
 
 def _tenant_datasets(workdir: Path) -> None:

@@ -57,6 +57,7 @@ def test_live_names_that_would_leave_out_are_skipped_and_nothing_is_written_outs
     assert not (applied / "victim").exists() and not (applied / "victim2").exists()
     assert sorted(p.name for p in (applied / "box/schemas/tenants").iterdir()) == [
         "_dataset.yaml",
+        "tenant_members.yaml",
         "tenant_profiles.yaml",
         "tenant_usage_quotas.yaml",
     ]

@@ -9,6 +9,7 @@ import pytest
 from bqmanage.changes import CHANGE_KINDS, Backfill, Change, TablePatch
 from bqmanage.diff import compare, compare_table
 from bqmanage.model.rest import table_from_api, table_to_api
+from bqmanage.model.row_access import RowAccess, RowAccessPolicy
 from bqmanage.model.schema import Column, Dataset, Definitions, Partitioning, Table, Warehouse
 from bqmanage.plan import build_plan, fallback_steps
 
@@ -27,9 +28,66 @@ def table(*columns: Column, **kw: Any) -> Table:
 
 BASE = (col("id", "STRING", "REQUIRED"), col("n"))
 DAY = Partitioning(column="day")
+# A table isolated by its own tenant_id and member columns (the analyzer's catalog then holds the
+# mapping table the filter reads), and its live policies as the declaration makes them.
+TENANTED = (col("tenant_id", "STRING", "REQUIRED"), col("member", "STRING"))
+ACCESS = RowAccess(
+    tenant_column="tenant_id", members="ds.t", member="{tenant}@example.com", writer="serviceAccount:w@example.com"
+)
+WRITER = RowAccessPolicy(name="bqmanage_writer", filter="TRUE", grantees=("serviceAccount:w@example.com",))
+ISOLATION = RowAccessPolicy(
+    name="bqmanage_tenant_isolation",
+    filter="`tenant_id` IN (SELECT `tenant_id` FROM `ds`.`t` WHERE `member` = SESSION_USER())",
+    grantees=("allAuthenticatedUsers",),
+)
+TAG = "projects/p/locations/eu/taxonomies/1/policyTags/2"
 
 # (id, desired, actual, expected change kinds, expected refusal codes); actual None: not live
 CASES: list[tuple[str, Table, Table | None, list[str], list[str]]] = [
+    (
+        "isolated table is up to date",
+        table(*TENANTED, row_access=ACCESS),
+        table(*TENANTED, row_access_policies=(WRITER, ISOLATION)),
+        [],
+        [],
+    ),
+    (
+        "row access policies missing",
+        table(*TENANTED, row_access=ACCESS),
+        table(*TENANTED, row_access_policies=()),
+        ["set_row_access_policy", "set_row_access_policy"],
+        [],
+    ),
+    (
+        "row access policy widened by hand",
+        table(*TENANTED, row_access=ACCESS),
+        table(*TENANTED, row_access_policies=(WRITER, ISOLATION.model_copy(update={"filter": "TRUE"}))),
+        ["set_row_access_policy"],
+        [],
+    ),
+    (
+        "isolation lifted in the definition refused",
+        table(*TENANTED),
+        table(*TENANTED, row_access_policies=(WRITER, ISOLATION)),
+        ["remove_row_access"],
+        ["BQM121"],
+    ),
+    (
+        "isolation without a writer refused",
+        table(*TENANTED, row_access=ACCESS.model_copy(update={"writer": None})),
+        table(*TENANTED, row_access_policies=(ISOLATION,)),
+        ["set_row_access_policy"],
+        ["BQM120"],
+    ),
+    ("policy tag removed by hand", table(*BASE[:1], col("n", policy_tags=(TAG,))), table(*BASE), ["set_policy_tags"], []),
+    ("policy tags left to their owner", table(*BASE), table(*BASE[:1], col("n", policy_tags=(TAG,))), [], []),
+    (
+        "policy tags cleared as declared",
+        table(*BASE[:1], col("n", policy_tags=())),
+        table(*BASE[:1], col("n", policy_tags=(TAG,))),
+        ["set_policy_tags"],
+        [],
+    ),
     ("missing table", table(*BASE, partitioning=None, clustering=("id",)), None, ["create_table"], []),
     ("identical", table(*BASE), table(*BASE), [], []),
     ("column order is not drift", table(col("n"), col("id", "STRING", "REQUIRED")), table(*BASE), [], []),
@@ -232,6 +290,8 @@ STEPS = {
     "change default": ["patch_columns"],
     "drop default": ["patch_columns"],
     "column description": ["patch_columns"],
+    "policy tag removed by hand": ["patch_columns"],
+    "policy tags cleared as declared": ["patch_columns"],
 }
 
 

@@ -52,7 +52,7 @@ def test_render_a_tenants_templated_datasets(workdir: Path) -> None:
     statements = [s for s in sqlglot.parse(result.stdout, read="bigquery") if s]
     created = [s.this.sql("bigquery") for s in statements if isinstance(s, exp.Create)]
     assert "`tenant_acme_eu`" in created and "`tenant_globex`.`pipeline_runs`" in " ".join(created)
-    assert len(statements) == 3 + 2 * 2  # the fixed datasets', then each tenant's dataset and table
+    assert len(statements) == 4 + 2 * 2  # the fixed datasets', then each tenant's dataset and table
     one = run_cli("render", "--tenant", "globex", "--format", "json-schema", "--table", "tenant_globex.pipeline_runs")
     assert one.exit_code == 0 and json.loads(one.stdout)[0]["name"] == "run_id"
 
@@ -60,15 +60,17 @@ def test_render_a_tenants_templated_datasets(workdir: Path) -> None:
 def test_render_bad_table_or_tenant_is_one_message(workdir: Path) -> None:
     unknown = run_cli("render", "--table", "tenants.nope")
     assert unknown.exit_code == 2 and unknown.stdout == ""
-    assert unknown.stderr.startswith("error: --table: no definition of 'tenants.nope'; defined tables: tenants.tenant_profiles")
+    assert unknown.stderr.startswith(
+        "error: --table: no definition of 'tenants.nope'; defined tables: tenants.tenant_members, tenants.tenant_profiles"
+    )
     hostile = run_cli("render", "--tenant", "x`; DROP SCHEMA tenants; --")
     assert hostile.exit_code == 2 and hostile.stdout == "" and "invalid tenant id" in hostile.stderr
 
 
 def test_golden_ddl_parses_as_bigquery() -> None:
     statements = [s for s in sqlglot.parse((GOLDEN / "render_tenants.sql").read_text(), read="bigquery") if s]
-    assert len(statements) == 3
-    quotas = statements[2]
+    assert len(statements) == 4
+    quotas = statements[3]
     assert isinstance(quotas, exp.Create) and quotas.args.get("exists")
     columns = [c for c in quotas.find_all(exp.ColumnDef)]
     assert len(columns) == 22

@@ -8,7 +8,9 @@ import sqlglot
 
 from bqmanage import api
 from bqmanage.definitions.load import load_definitions
+from bqmanage.definitions.row_access import with_writer
 from bqmanage.diff import compare
+from bqmanage.model.row_access import LOCAL_WRITER
 from bqmanage.model.schema import Dataset, Warehouse
 from bqmanage.plan import build_plan
 from bqmanage.settings import resolve_settings
@@ -38,6 +40,8 @@ def test_seed_scenario_end_to_end(project: str | None) -> None:
     assert [s.split(None, 3)[:3] for s in quota] == [
         ["ALTER", "TABLE", f"`{project}`.`tenants`.`tenant_usage_quotas`" if project else "`tenants`.`tenant_usage_quotas`"],
         ["--", "API", "tables.patch:"],
+        # The isolation the old table lacked; bqemulator holds no row access policies (docs/isolation.md).
+        *([] if project else [["CREATE", "OR", "REPLACE"]] * 2),
         ["UPDATE", f"`{project}`.`tenants`.`tenant_usage_quotas`" if project else "`tenants`.`tenant_usage_quotas`", "SET"],
     ]
     first.close()
@@ -81,14 +85,17 @@ def test_seed_scenario_end_to_end(project: str | None) -> None:
 
 
 def _seed_plan():  # type: ignore[no-untyped-def]
-    desired = load_definitions(Path(__file__).parents[2] / "schemas")
-    old = seed.old_deploy_table(Path(__file__).parents[2] / "schemas")
+    # With the local engine's writer, as the local target's plan has it.
+    desired = with_writer(load_definitions(Path(__file__).parents[2] / "schemas"), LOCAL_WRITER, None)
+    # Read as an engine reads it: no row access policies yet.
+    old = seed.old_deploy_table(Path(__file__).parents[2] / "schemas").model_copy(update={"row_access_policies": ()})
     profiles = desired.table("tenants", "tenant_profiles")
+    members = desired.table("tenants", "tenant_members")
     actual = Warehouse(
         datasets={
             "tenants": Dataset(name="tenants", description=desired.datasets[0].description, labels=desired.datasets[0].labels)
         },
-        tables={"tenants.tenant_usage_quotas": old, "tenants.tenant_profiles": profiles},
+        tables={"tenants.tenant_usage_quotas": old, "tenants.tenant_profiles": profiles, "tenants.tenant_members": members},
     )
     return build_plan(compare(desired, actual))
 
@@ -98,9 +105,10 @@ def test_seed_migration_golden_sql() -> None:
     text = "\n\n".join(s.text() for s in plan.steps) + "\n"
     assert text == (GOLDEN / "seed_migration.sql").read_text()
     kinds = [s.kind for s in plan.steps]
-    # Two metadata updates (one ALTER, one tables.patch for all 7 defaults), then the backfill DML.
-    assert kinds == ["add_column", "patch_columns", "backfill"]
-    assert [s.is_metadata for s in plan.steps] == [True, True, False]
+    # Two metadata updates (one ALTER, one tables.patch for all 7 defaults), the row access policies
+    # the old table lacked (the writer's TRUE filter first: the backfill is DML), then the backfill.
+    assert kinds == ["add_column", "patch_columns", "set_row_access_policy", "set_row_access_policy", "backfill"]
+    assert [s.is_metadata for s in plan.steps] == [True, True, False, False, False]
     alter = plan.steps[0].sql or ""
     assert alter.count("ADD COLUMN IF NOT EXISTS") == 9 and "DEFAULT" not in alter
     patch = plan.steps[1]
@@ -157,5 +165,7 @@ def test_plan_prints_the_golden_bigquery_statements_on_every_target(project: str
             for step in golden
         ]
         golden = [step.replace("set the default of concurrent_limit, ", "set the default of ") for step in golden]
+        # bqemulator holds no row access policies, so it is sent none (docs/isolation.md).
+        golden = [step for step in golden if "ROW ACCESS POLICY" not in step]
     assert printed == golden
     assert "These are the BigQuery statements" in result.stdout

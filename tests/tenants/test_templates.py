@@ -106,7 +106,7 @@ def test_what_a_template_table_cannot_have_and_a_fixed_dataset_a_template_names(
 
 def test_validate_counts_templates_apart(workdir: Path) -> None:
     result = run_cli("validate")
-    assert result.stdout == "OK: 2 table(s) in 1 dataset(s), and 1 in 1 dataset template(s) are valid.\n"
+    assert result.stdout == "OK: 3 table(s) in 1 dataset(s), and 1 in 1 dataset template(s) are valid.\n"
 
 
 def test_bad_tenant_flags_exit_2_before_the_warehouse(workdir: Path) -> None:

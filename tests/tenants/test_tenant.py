@@ -65,6 +65,7 @@ def test_add_creates_the_registry_row_and_todays_row_and_again_changes_nothing(p
         "tenant_name 'Acme Corp', daily_limit 200, monthly_limit 3000, concurrent_limit 3.",
         "From the dataset templates: create dataset tenant_acme.",
         "From the dataset templates: create table tenant_acme.pipeline_runs (8 columns).",
+        "Row access: acme-reader@example.com may read its rows (tenants.tenant_members).",
         "Created its row for today in tenants.tenant_usage_quotas, with the registry's values (no earlier row).",
     ]
     # The tenant's datasets from the shipped template schemas/tenant_{tenant}/.
@@ -316,7 +317,10 @@ def test_suspend_then_reset_creates_no_row_and_resume_60_days_later_carries_limi
     last = start + dt.timedelta(days=1)
     api.reset(settings, engine, run_date=last)  # acme's last row before the suspension
     suspended = run_cli(*target_args(project), "tenant", "suspend", "acme")
-    assert suspended.stdout.strip() == "Suspended tenant acme: resets give it no row from now on; its rows so far are kept."
+    assert suspended.stdout.splitlines() == [
+        "Suspended tenant acme: resets give it no row from now on; its rows so far are kept.",
+        "Row access revoked: acme-reader@example.com can no longer read its rows (tenants.tenant_members).",
+    ]
     history = quota_rows(engine, "acme")
 
     for day in (last + dt.timedelta(days=1), last + dt.timedelta(days=30)):

@@ -100,6 +100,12 @@ def _tenant_drift(path: Path) -> None:
     )
 
 
+def _widened_policy(path: Path) -> None:
+    """The demo, with its isolation policy's filter widened to TRUE by hand (docs/isolation.md)."""
+    _demo(path)
+    _sql(path, "UPDATE _bqmanage.row_access_policies SET filter = 'TRUE' WHERE name = 'bqmanage_tenant_isolation'")
+
+
 def _extra_table(path: Path) -> None:
     _demo(path)
     _sql(path, "CREATE TABLE tenants.scratch_copy AS SELECT * FROM tenants.tenant_profiles")
@@ -115,6 +121,8 @@ def _adopt(path: Path) -> None:
     for tenant in ("acme", "globex", "initech"):
         note = ", note VARCHAR" if tenant == "globex" else ""
         statements += [f"CREATE SCHEMA tenant_{tenant}", f"CREATE TABLE tenant_{tenant}.events (id VARCHAR NOT NULL{note})"]
+    # bqmanage's row access (the members table, the policies) is not there before bqmanage is.
+    statements += ["DROP TABLE tenants.tenant_members", "DELETE FROM _bqmanage.row_access_policies"]
     _sql(path, *statements)
     shutil.rmtree(path / "schemas")
 
@@ -126,6 +134,7 @@ SETUPS: dict[str, Callable[[Path], None]] = {
     "broken-definitions": _broken_definitions,
     "tenant-drift": _tenant_drift,
     "extra-table": _extra_table,
+    "widened-policy": _widened_policy,
     "adopt": _adopt,
 }
 # Setups whose blocks another test runs, because they need more than a sandbox directory.
