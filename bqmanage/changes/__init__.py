@@ -29,6 +29,7 @@ from bqmanage.changes.base import (
     Rendered,
     TablePatch,
 )
+from bqmanage.changes.access import SetDatasetAccess, UnmanagedGrants
 from bqmanage.changes.columns import AddColumn, ChangeMode, ChangeType, DropColumn, RelaxColumn, WidenType, is_widening
 from bqmanage.changes.datasets import CreateDataset, LocationMismatch, SetDatasetOptions
 from bqmanage.changes.fields import AddField
@@ -69,11 +70,13 @@ __all__ = [
     "Rendered",
     "SetClustering",
     "SetColumnDescription",
+    "SetDatasetAccess",
     "SetDatasetOptions",
     "SetDefault",
     "SetFieldDescription",
     "SetTableOptions",
     "TablePatch",
+    "UnmanagedGrants",
     "WidenType",
     "is_widening",
     "without_defaults",

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol, Self
 
+from bqmanage.model.access import AccessEntry
 from bqmanage.model.schema import Column, Dataset, Table, TableRef
 
 # Every concrete kind, in definition order. diff asks each what it detects, so adding a kind
@@ -101,6 +102,9 @@ class LocalTarget(Protocol):
     def set_description(self, ref: TableRef, path: str, text: str | None) -> None:
         """Describe a column, or a field at a dotted path; None removes the description."""
 
+    def set_access(self, dataset: str, grant: tuple[AccessEntry, ...], revoke: tuple[AccessEntry, ...]) -> None:
+        """Add ``grant`` to a dataset's access list and remove ``revoke``; other entries stay."""
+
 
 @dataclass(frozen=True)
 class ColumnAt:
@@ -153,6 +157,8 @@ class Change(ABC):
     is_metadata: ClassVar[bool] = True
     per_table: ClassVar[bool] = False
     step_kind: ClassVar[str | None] = None
+    # Reported by check, never planned: what bqmanage leaves alone on purpose (undeclared grants).
+    report_only: ClassVar[bool] = False
 
     dataset: str
     table: str | None

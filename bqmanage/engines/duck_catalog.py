@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from bqmanage.engines.duck_access import read_access
 from bqmanage.engines.duck_types import WRITTEN_DEFAULT, duck_str, field_from_duck, qi
 from bqmanage.ledger import ENTRY_COLUMNS, LEDGER
 from bqmanage.model.names import RESERVED_PREFIX
@@ -84,7 +85,9 @@ def read_dataset_meta(rows: Rows, has_meta: bool) -> dict[str, dict[str, Any]]:
     """The side table's options (description, labels, location) of every dataset."""
     if not has_meta:
         return {}
-    return {dataset: json.loads(meta) for dataset, meta in rows(f"SELECT dataset, meta FROM {META}.datasets", None)}
+    access = read_access(rows, has_meta)
+    found = rows(f"SELECT dataset, meta FROM {META}.datasets", None)
+    return {dataset: {**json.loads(meta), "access": access.get(dataset, [])} for dataset, meta in found}
 
 
 def read_tables(

@@ -17,6 +17,7 @@ from typing import Any
 
 import duckdb
 
+from bqmanage.engines.duck_access import DuckAccess
 from bqmanage.engines.duck_catalog import META_DDL, Names, read_dataset_meta, read_ledgers, read_names, read_tables
 from bqmanage.engines.duck_file import connect, damage_as_failure, file_lock, interrupts_as_keyboard
 from bqmanage.engines.duck_query import DuckQueries
@@ -59,7 +60,7 @@ def _stderr(message: str) -> None:
     log(message, "WARNING")
 
 
-class LocalEngine(DuckQueries):
+class LocalEngine(DuckQueries, DuckAccess):
     name = "local"
     # DuckDB adds one column per ALTER; it can observe everything bqmanage stores.
     capabilities = Capabilities(

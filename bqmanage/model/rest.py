@@ -12,6 +12,7 @@ import math
 from typing import Any
 
 from bqmanage.model.defaults import default_expression, normalize_default
+from bqmanage.model.access import access_from_api
 from bqmanage.model.schema import Column, Dataset, Partitioning, RangePartitioning, Table
 from bqmanage.model.types import LEGACY, canonical_name
 
@@ -158,6 +159,7 @@ def dataset_from_api(resource: dict[str, Any]) -> Dataset:
         description=resource.get("description") or None,
         location=resource.get("location") or None,
         labels=resource.get("labels") or {},
+        access=access_from_api(resource),
     )
 
 

@@ -36,6 +36,8 @@ _HELP = {
     "unreadable_path": "audit-code could not read a file or directory, so its contents were not audited.",
     "skipped_link": "A link inside an audited directory leads out of it, so its target was not audited.",
     "location_mismatch": "A live dataset is in another location than its definition says.",
+    "missing_grant": "A dataset access entry the definitions declare is not granted.",
+    "unexpected_grant": "A dataset access entry is granted that the definitions do not declare.",
 }
 
 
