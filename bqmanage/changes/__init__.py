@@ -17,6 +17,7 @@ Adding a kind is one class in one of these modules (plus its tests): its abstrac
 what mypy will ask for.
 """
 
+from bqmanage.changes.access import SetDatasetAccess, UnmanagedGrants
 from bqmanage.changes.base import (
     CHANGE_KINDS,
     Change,
@@ -29,7 +30,6 @@ from bqmanage.changes.base import (
     Rendered,
     TablePatch,
 )
-from bqmanage.changes.access import SetDatasetAccess, UnmanagedGrants
 from bqmanage.changes.columns import AddColumn, ChangeMode, ChangeType, DropColumn, RelaxColumn, WidenType, is_widening
 from bqmanage.changes.datasets import CreateDataset, LocationMismatch, SetDatasetOptions
 from bqmanage.changes.fields import AddField

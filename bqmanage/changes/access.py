@@ -21,7 +21,10 @@ from bqmanage.model.schema import Dataset
 DATASETS_PATCH = "datasets.patch"
 
 
-def access_delta(desired: Dataset, actual: tuple[AccessEntry, ...]) -> tuple[list[AccessEntry], list[AccessEntry], list[AccessEntry]]:
+Entries = list[AccessEntry]
+
+
+def access_delta(desired: Dataset, actual: tuple[AccessEntry, ...]) -> tuple[Entries, Entries, Entries]:
     """(to grant, to revoke, left alone) between a dataset's declared entries and its live list.
     A ``members_from`` entry whose registry value is not known (yet, or NULL) declares nothing."""
     declared = [e for e in desired.access or () if e.member]
@@ -61,7 +64,8 @@ class SetDatasetAccess(Change):
 
     def describe(self) -> str:
         parts = [f"grant {len(self.grant)}" if self.grant else "", f"revoke {len(self.revoke)}" if self.revoke else ""]
-        return f"{' and '.join(p for p in parts if p)} access entr{'y' if len(self.grant) + len(self.revoke) == 1 else 'ies'} on {self.dataset}"
+        noun = "entry" if len(self.grant) + len(self.revoke) == 1 else "entries"
+        return f"{' and '.join(p for p in parts if p)} access {noun} on {self.dataset}"
 
     def render(self, project: str | None) -> dict[str, Any]:
         return {
@@ -80,12 +84,13 @@ class SetDatasetAccess(Change):
     def drifts(self) -> list[Drift]:
         if self.created:
             return []
+        subject = f"{self.dataset} access"
         out = [
-            Drift("missing_grant", f"{self.dataset} access", f"{e.text()} is not granted", "grants it", expected=e.text(), line=e.line)
+            Drift("missing_grant", subject, f"{e.text()} is not granted", "grants it", expected=e.text(), line=e.line)
             for e in self.grant
         ]
         out += [
-            Drift("unexpected_grant", f"{self.dataset} access", f"{e.text()} is granted but not declared", "revokes it", actual=e.text())
+            Drift("unexpected_grant", subject, f"{e.text()} is granted but not declared", "revokes it", actual=e.text())
             for e in self.revoke
         ]
         return out

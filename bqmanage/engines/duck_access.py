@@ -19,7 +19,10 @@ from bqmanage.model.names import RESERVED_PREFIX
 META = RESERVED_PREFIX  # the side schema (engines/duck_catalog.py)
 Rows = Callable[[str, list[Any] | None], list[tuple[Any, ...]]]
 ACCESS_TABLE = f"{META}.dataset_access"
-ACCESS_DDL = f"CREATE TABLE IF NOT EXISTS {ACCESS_TABLE} (dataset VARCHAR, role VARCHAR, member VARCHAR, PRIMARY KEY (dataset, role, member))"
+ACCESS_DDL = (
+    f"CREATE TABLE IF NOT EXISTS {ACCESS_TABLE} "
+    "(dataset VARCHAR, role VARCHAR, member VARCHAR, PRIMARY KEY (dataset, role, member))"
+)
 
 
 def read_access(rows: Rows, has_meta: bool) -> dict[str, list[dict[str, Any]]]:

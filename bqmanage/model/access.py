@@ -136,7 +136,8 @@ def entry_from_api(item: dict[str, Any]) -> AccessEntry:
     if email := item.get("userByEmail"):
         kind = "serviceAccount" if str(email).lower().endswith(".gserviceaccount.com") else "user"
         return AccessEntry(role=role, member=f"{kind}:{email}")
-    for field, kind in (("groupByEmail", "group"), ("domain", "domain"), ("specialGroup", "specialGroup"), ("iamMember", "iamMember")):
+    pairs = (("groupByEmail", "group"), ("domain", "domain"), ("specialGroup", "specialGroup"), ("iamMember", "iamMember"))
+    for field, kind in pairs:
         if value := item.get(field):
             return AccessEntry(role=role, member=f"{kind}:{value}")
     return AccessEntry(role=role, member="unknown:" + ",".join(sorted(k for k in item if k != "role")))

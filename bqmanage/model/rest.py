@@ -11,8 +11,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from bqmanage.model.defaults import default_expression, normalize_default
 from bqmanage.model.access import access_from_api
+from bqmanage.model.defaults import default_expression, normalize_default
 from bqmanage.model.schema import Column, Dataset, Partitioning, RangePartitioning, Table
 from bqmanage.model.types import LEGACY, canonical_name
 

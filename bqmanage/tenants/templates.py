@@ -111,7 +111,9 @@ def for_tenants(desired: Definitions, tenants: Iterable[str]) -> Definitions:
     their source file and lines, so that findings point at the template."""
     ids = list(tenants)
     datasets = tuple(
-        d.model_copy(update={"name": dataset_name(d.name, t), "access": expand(d.access, t)}) for t in ids for d in desired.templates
+        d.model_copy(update={"name": dataset_name(d.name, t), "access": expand(d.access, t)})
+        for t in ids
+        for d in desired.templates
     )
     tables = tuple(tb.model_copy(update={"dataset": dataset_name(tb.dataset, t)}) for t in ids for tb in desired.template_tables)
     return Definitions(datasets=datasets, tables=tables, digest=desired.digest)
