@@ -336,10 +336,12 @@ def tenant_suspend(
 ) -> TenantReport:
     """Suspend a tenant: resets give it no row from now on; its rows so far are kept."""
     from bqmanage.tenants import commands as tenants
+    from bqmanage.tenants.access import tenant_access
     from bqmanage.tenants.sql import SUSPENDED
 
     job = job or tenants.job(settings, "tenant_suspend", tenant_id, desired)
     tenants.set_status(engine, job.tables, job.report, SUSPENDED, settings.target)
+    job.report.datasets = tenant_access(settings, engine, job.desired, tenant_id, granted=False)  # its data stays
     return job.report
 
 
@@ -356,9 +358,11 @@ def tenant_resume(
     however old (limits, storage and the other carried values), as the next reset would."""
     from bqmanage.tenants import commands as tenants
     from bqmanage.tenants import onboard
+    from bqmanage.tenants.access import tenant_access
 
     job = job or tenants.job(settings, "tenant_resume", tenant_id, desired, run_date)
     tenants.set_status(engine, job.tables, job.report, job.tables.quota.active_status, settings.target)
+    job.report.datasets = tenant_access(settings, engine, job.desired, tenant_id, granted=True)
     onboard.quota_row(settings, engine, job)
     tenants.align_quota_row(engine, job.tables, job.report, job.day)
     return job.report

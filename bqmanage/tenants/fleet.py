@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from bqmanage.check.findings import Finding, findings_from_changes
 from bqmanage.errors import EXIT_OK, BqmanageError, UsageError
+from bqmanage.tenants.access import resolve_members
 from bqmanage.tenants.templates import Registry, check_tenant_list, for_tenants, read_registry, tenant_datasets
 
 if TYPE_CHECKING:
@@ -156,7 +157,7 @@ def check_tenants(
     from bqmanage.introspect import list_only, read_live
 
     def read(group: list[str], bulk: bool) -> list[TenantOutcome[list[Finding]]]:
-        part = for_tenants(desired, group)
+        part = resolve_members(engine, desired, for_tenants(desired, group), None)
         if bulk:
             live = read_live(engine, part, confirm=True)
             listed, changes = live.listing, live.changes

@@ -24,7 +24,7 @@ import uuid
 from typing import TYPE_CHECKING
 
 from bqmanage.apply import apply_plan, ledger_params
-from bqmanage.changes import CreateDataset, CreateTable
+from bqmanage.changes import CreateDataset, CreateTable, SetDatasetAccess
 from bqmanage.diff import compare
 from bqmanage.errors import NotAppliedError, RefusedChangeError, UsageError, WarehouseError, capped
 from bqmanage.introspect import read_live
@@ -36,6 +36,7 @@ from bqmanage.tenants.commands import LABEL, note_quota_row, refuse_collision, s
 from bqmanage.tenants.ids import dataset_part
 from bqmanage.tenants.reset import merge_params, run_reset
 from bqmanage.tenants.reset_sql import not_applied_message, render_reset
+from bqmanage.tenants.access import resolve_members
 from bqmanage.tenants.templates import for_tenants
 
 if TYPE_CHECKING:
@@ -73,7 +74,7 @@ def tenant_datasets(settings: Settings, engine: Engine, desired: Definitions, te
     """Create or bring up to date the tenant's templated datasets; what each step did."""
     if not desired.templates:
         return []
-    part = place_datasets(for_tenants(desired, [tenant]), settings.location)
+    part = place_datasets(resolve_members(engine, desired, for_tenants(desired, [tenant]), settings.project), settings.location)
     plan = _plan(engine, part, settings.project)
     refuse_unplaced(plan, engine.capabilities, settings.target)
     if plan.has_refused:
@@ -83,8 +84,11 @@ def tenant_datasets(settings: Settings, engine: Engine, desired: Definitions, te
         by_dataset.setdefault(step.dataset, []).append(step)
     rest = []
     for dataset, steps in by_dataset.items():
-        if engine.capabilities.scripts and all(s.kind in _CREATES and s.sql and not s.actions for s in steps):
-            _create_in_one_job(settings, engine, dataset, steps, plan, desired.digest)
+        creates = [s for s in steps if s.kind != SetDatasetAccess.kind]
+        if engine.capabilities.scripts and all(s.kind in _CREATES and s.sql and not s.actions for s in creates):
+            # The new dataset's grants follow its CREATEs: datasets.patch is no statement of a script.
+            _create_in_one_job(settings, engine, dataset, creates, plan, desired.digest)
+            rest += [s for s in steps if s.kind == SetDatasetAccess.kind]
         else:
             rest += steps
     if rest:

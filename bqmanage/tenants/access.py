@@ -1,0 +1,97 @@
+"""A tenant's dataset access, from its template and its registry row.
+
+A template entry with ``members_from: tenant_profiles.reader_group`` grants each tenant the member
+its registry row holds in that column (one query for all the tenants at hand); a NULL grants
+nothing. ``tenant suspend`` revokes what the templates grant the tenant (its data stays) and
+``tenant resume`` grants it again: both are one ``set_dataset_access`` step per dataset, made
+with the dataset's etag, idempotent, so that a run killed half-way is finished by running it again.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from bqmanage.apply import apply_plan
+from bqmanage.changes import SetDatasetAccess
+from bqmanage.errors import UsageError
+from bqmanage.introspect import read_actual
+from bqmanage.model.access import AccessEntry, member_problem
+from bqmanage.model.names import quote
+from bqmanage.model.schema import Dataset, Definitions
+from bqmanage.plan import Plan, step_of
+from bqmanage.tenants.sql import TenantTables, tenant_tables
+from bqmanage.tenants.templates import for_tenants
+
+if TYPE_CHECKING:
+    from bqmanage.engines import Engine
+    from bqmanage.settings import Settings
+
+LABEL = "tenant"
+
+
+def members_sql(t: TenantTables, columns: list[str]) -> str:
+    """Each tenant's registry values of ``columns`` (validated names, quoted), for @tenants."""
+    picked = ", ".join(f"r.{quote(c)}" for c in columns)
+    return f"SELECT r.{t.tenant} AS tenant, {picked}\nFROM {t.reg_ref} AS r\nWHERE r.{t.tenant} IN UNNEST(@tenants)"
+
+
+def resolve_members(engine: Engine, whole: Definitions, part: Definitions, project: str | None) -> Definitions:
+    """``part`` (templates expanded for some tenants) with every ``members_from`` entry filled in
+    from the registry; an entry whose value is NULL is left out. A value that cannot be a member
+    is refused (exit 2), naming the registry row: granting half of what is declared is worse."""
+    pending = [e for d in part.datasets for e in d.access or () if e.members_from and e.tenant]
+    if not pending:
+        return part
+    t = tenant_tables(whole, project)
+    columns = sorted({e.members_from.partition(".")[2] for e in pending if e.members_from})
+    tenants = sorted({e.tenant for e in pending if e.tenant})
+    rows = engine.query(members_sql(t, columns), {"tenants": tenants}, label=LABEL)
+    values: dict[tuple[str, str], Any] = {}
+    for row in rows:
+        for column in columns:
+            values[(row["tenant"], column.lower())] = row[column]
+    return part.model_copy(update={"datasets": tuple(_resolved(d, values, t) for d in part.datasets)})
+
+
+def _resolved(dataset: Dataset, values: dict[tuple[str, str], Any], t: TenantTables) -> Dataset:
+    if not any(e.members_from for e in dataset.access or ()):
+        return dataset
+    entries: list[AccessEntry] = []
+    for entry in dataset.access or ():
+        if not (entry.members_from and entry.tenant):
+            entries.append(entry)
+            continue
+        column = entry.members_from.partition(".")[2]
+        value = values.get((entry.tenant, column.lower()))
+        if value is None:
+            continue
+        if (why := member_problem(str(value))) is not None:
+            raise UsageError(
+                f"{t.registry.ref}: tenant {entry.tenant!r}: {column} = {str(value)!r} cannot be granted "
+                f"({dataset.source}: access members_from {entry.members_from}): {why}"
+            )
+        entries.append(AccessEntry(role=entry.role, member=str(value), line=entry.line))
+    return dataset.model_copy(update={"access": tuple(entries)})
+
+
+def tenant_access(settings: Settings, engine: Engine, desired: Definitions, tenant: str, granted: bool) -> list[str]:
+    """Grant (``granted``) or revoke what the templates declare for ``tenant`` on its live datasets;
+    what each step did. Entries nobody declared are never touched."""
+    part = resolve_members(engine, desired, for_tenants(desired, [tenant]), settings.project)
+    actual = read_actual(engine, part)
+    steps = []
+    for dataset in part.datasets:
+        live = actual.datasets.get(dataset.name)
+        if live is None or live.access is None:
+            continue  # no dataset, nothing to revoke; resume creates it (onboard.tenant_datasets)
+        have = {e.key for e in live.access}
+        declared = [e for e in dataset.access or () if e.member]
+        if granted:
+            change = SetDatasetAccess(dataset=dataset.name, table=None, grant=tuple(e for e in declared if e.key not in have))
+        else:
+            change = SetDatasetAccess(dataset=dataset.name, table=None, revoke=tuple(e for e in declared if e.key in have))
+        if change.grant or change.revoke:
+            steps.append(step_of(change, settings.project))
+    if steps:
+        apply_plan(engine, Plan(steps=tuple(steps), refused=()), desired.digest, None, settings.project)
+    return [s.reason for s in steps]
