@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bqmanage.errors import UsageError
+from bqmanage.importer.access import access_notes
 from bqmanage.importer.emit import LiveDataset, Unexpressible, dataset_yaml, default_value, table_yaml
 from bqmanage.model.names import dataset_name_problem, is_own, table_name_problem
 from bqmanage.model.schema import Column, Table
@@ -139,6 +140,7 @@ def read_live(engine: Engine, dataset: str, skipped: list[str], notes: list[str]
     if dataset not in read.actual.datasets:
         raise UsageError(f"--dataset: {dataset} disappeared while import was reading it")
     live = LiveDataset(read.actual.datasets[dataset])
+    notes += access_notes(live.dataset)
     for key in selected:
         if key in read.unreadable:
             skipped.append(f"{key}: {read.unreadable[key]}; no definition can say it")

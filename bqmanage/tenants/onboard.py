@@ -32,11 +32,11 @@ from bqmanage.ledger import LEDGER, ledger_insert_sql, ledger_table
 from bqmanage.model.schema import Definitions
 from bqmanage.plan import Plan, Step, build_plan, place_datasets, refusals_text, refuse_unplaced, step_of
 from bqmanage.tenants import sql as tsql
+from bqmanage.tenants.access import resolve_members
 from bqmanage.tenants.commands import LABEL, note_quota_row, refuse_collision, shown
 from bqmanage.tenants.ids import dataset_part
 from bqmanage.tenants.reset import merge_params, run_reset
 from bqmanage.tenants.reset_sql import not_applied_message, render_reset
-from bqmanage.tenants.access import resolve_members
 from bqmanage.tenants.templates import for_tenants
 
 if TYPE_CHECKING:
