@@ -145,6 +145,9 @@ def entry_from_api(item: dict[str, Any]) -> AccessEntry:
 
 def access_from_api(resource: dict[str, Any]) -> tuple[AccessEntry, ...] | None:
     """A Dataset resource's access list; None when the resource was read without it
-    (datasets.list, INFORMATION_SCHEMA), which is not the same as an empty list."""
+    (datasets.list, INFORMATION_SCHEMA), which is not the same as an empty list. A whole resource
+    (datasets.get: it has an etag) leaves ``access`` out when the list is empty (bqemulator does)."""
     items = resource.get("access")
-    return None if items is None else tuple(entry_from_api(i) for i in items)
+    if items is None:
+        return () if resource.get("etag") else None
+    return tuple(entry_from_api(i) for i in items)
