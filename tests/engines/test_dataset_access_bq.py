@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import itertools
 import json
-import re
 import os
-import threading
+import re
 from pathlib import Path
 
 import pytest
