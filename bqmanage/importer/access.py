@@ -20,9 +20,14 @@ def declarable(entry: AccessEntry) -> bool:
     return member_problem(member) is None and role_problem(entry.role, member) is None
 
 
+def written(dataset: Dataset) -> list[AccessEntry]:
+    """The entries import writes: all but BigQuery's project groups and undeclarable kinds."""
+    return [e for e in dataset.access or () if e.member not in PROJECT_GROUPS and declarable(e)]
+
+
 def access_lines(dataset: Dataset, scalar: Callable[[object], str]) -> list[str]:
     """The ``access:`` block (empty when there is nothing to declare). ``scalar`` is emit's quoting."""
-    entries = [e for e in dataset.access or () if e.member not in PROJECT_GROUPS and declarable(e)]
+    entries = written(dataset)
     if not entries:
         return []
     lines = ["access:"]
@@ -39,3 +44,11 @@ def access_notes(dataset: Dataset) -> list[str]:
         for e in dataset.access or ()
         if e.member not in PROJECT_GROUPS and not declarable(e)
     ]
+
+
+def template_access_note(dataset: Dataset) -> str:
+    """Why a template imported from one tenant's dataset has no ``access:``."""
+    return (
+        f"{dataset.name}: its {len(written(dataset))} access entries are not written into the template: they name "
+        "this tenant's members; declare them with {tenant} or members_from (docs/isolation.md)"
+    )

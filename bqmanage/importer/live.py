@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bqmanage.errors import UsageError
-from bqmanage.importer.access import access_notes
+from bqmanage.importer.access import access_notes, template_access_note, written
 from bqmanage.importer.emit import LiveDataset, Unexpressible, dataset_yaml, default_value, table_yaml
 from bqmanage.model.names import dataset_name_problem, is_own, table_name_problem
 from bqmanage.model.schema import Column, Table
@@ -298,6 +298,9 @@ def import_live(
             dir_name = template_dir(template, live.dataset.name)
             renames[live.dataset.name] = dir_name
             template_report = compare_tenants(engine, template, live, lambda name: read_live(engine, name, [], []))
+            if written(live.dataset):  # one tenant's members would be every tenant's: never copied
+                notes.append(template_access_note(live.dataset))
+                live.dataset = live.dataset.model_copy(update={"access": None})
         files.update(files_of(live, live.dataset.name, header, out / dir_name))
     notes += legacy_suggestions(lives, settings, out, set(files))
     if gaps:
