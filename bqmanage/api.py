@@ -308,10 +308,10 @@ def tenant_add(
     job = job or tenants.job(settings, "tenant_add", tenant_id, desired, run_date, limits, name)
     # Only what belongs to the tenant: shared datasets that need a migration are apply's (onboard).
     onboard.refuse_pending_migration(settings, engine, job)
-    tenants.register(engine, job.tables, job.report, job.wanted, job.tables.quota.active_status, settings.target)
+    row = tenants.register(engine, job.tables, job.report, job.wanted, job.tables.quota.active_status, settings.target)
     if job.report.registered:  # its quota row first: one read then confirms both rows
         onboard.confirm_new(settings, engine, job)
-    job.report.datasets = onboard.tenant_datasets(settings, engine, job.desired, tenant_id)
+    job.report.datasets = onboard.tenant_datasets(settings, engine, job.desired, tenant_id, row)
     if not job.report.registered:
         onboard.quota_row(settings, engine, job)
     tenants.update_changed_limits(engine, job)

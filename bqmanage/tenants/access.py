@@ -35,21 +35,31 @@ def members_sql(t: TenantTables, columns: list[str]) -> str:
     return f"SELECT r.{t.tenant} AS tenant, {picked}\nFROM {t.reg_ref} AS r\nWHERE r.{t.tenant} IN UNNEST(@tenants)"
 
 
-def resolve_members(engine: Engine, whole: Definitions, part: Definitions, project: str | None) -> Definitions:
+def resolve_members(
+    engine: Engine, whole: Definitions, part: Definitions, project: str | None, known: dict[str, Any] | None = None
+) -> Definitions:
     """``part`` (templates expanded for some tenants) with every ``members_from`` entry filled in
     from the registry; an entry whose value is NULL is left out. A value that cannot be a member
-    is refused (exit 2), naming the registry row: granting half of what is declared is worse."""
+    is refused (exit 2), naming the registry row: granting half of what is declared is worse.
+
+    :param known: tenant -> its registry row as the caller just read it, or {} for a row it just
+        inserted (NULL in the member columns unless they have a default): no query for those."""
     pending = [e for d in part.datasets for e in d.access or () if e.members_from and e.tenant]
     if not pending:
         return part
     t = tenant_tables(whole, project)
     columns = sorted({e.members_from.partition(".")[2] for e in pending if e.members_from})
     tenants = sorted({e.tenant for e in pending if e.tenant})
-    rows = engine.query(members_sql(t, columns), {"tenants": tenants}, label=LABEL)
     values: dict[tuple[str, str], Any] = {}
-    for row in rows:
+    defaults = any((c := t.registry.column(name)) is not None and c.default is not None for name in columns)
+    settled = {tenant: row for tenant, row in (known or {}).items() if row or not defaults}  # {}: all NULL
+    for tenant, row in settled.items():
         for column in columns:
-            values[(row["tenant"], column.lower())] = row[column]
+            values[(tenant, column.lower())] = next((v for k, v in row.items() if k.lower() == column.lower()), None)
+    if asked := [x for x in tenants if x not in settled]:
+        for row in engine.query(members_sql(t, columns), {"tenants": asked}, label=LABEL):
+            for column in columns:
+                values[(row["tenant"], column.lower())] = row[column]
     return part.model_copy(update={"datasets": tuple(_resolved(d, values, t) for d in part.datasets)})
 
 

@@ -21,7 +21,7 @@ reset's status read).
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bqmanage.apply import apply_plan, ledger_params
 from bqmanage.changes import CreateDataset, CreateTable, SetDatasetAccess
@@ -70,11 +70,16 @@ def refuse_pending_migration(settings: Settings, engine: Engine, job: TenantJob)
         )
 
 
-def tenant_datasets(settings: Settings, engine: Engine, desired: Definitions, tenant: str) -> list[str]:
-    """Create or bring up to date the tenant's templated datasets; what each step did."""
+def tenant_datasets(
+    settings: Settings, engine: Engine, desired: Definitions, tenant: str, row: dict[str, Any] | None = None
+) -> list[str]:
+    """Create or bring up to date the tenant's templated datasets, their grants included; what each
+    step did. ``row``: the tenant's registry row as register returned it (no second read)."""
     if not desired.templates:
         return []
-    part = place_datasets(resolve_members(engine, desired, for_tenants(desired, [tenant]), settings.project), settings.location)
+    known = None if row is None else {tenant: row}
+    part = resolve_members(engine, desired, for_tenants(desired, [tenant]), settings.project, known)
+    part = place_datasets(part, settings.location)
     plan = _plan(engine, part, settings.project)
     refuse_unplaced(plan, engine.capabilities, settings.target)
     if plan.has_refused:
