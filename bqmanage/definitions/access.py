@@ -113,6 +113,8 @@ def members_from_problems(templates: list[Dataset], tables: list[Table]) -> list
     """A ``members_from`` must name a STRING column of the tenant registry (the quota table's
     ``quota.registry``): ``<table>.<column>`` of a table in the registry's dataset."""
     registries = {q.registry for t in tables if (q := t.quota) is not None and q.registry}
+    if not registries:  # no tenants to expand a template for: --all-tenants says so on its own
+        return []
     problems = []
     for dataset in templates:
         for i, entry in enumerate(dataset.access or ()):
@@ -124,7 +126,7 @@ def members_from_problems(templates: list[Dataset], tables: list[Table]) -> list
             column = table.column(column_name) if table is not None and column_name else None
             why = None
             if table is None:
-                found = ", ".join(sorted(r.partition(".")[2] for r in registries)) or "none is defined"
+                found = ", ".join(sorted(r.partition(".")[2] for r in registries))
                 why = f"members_from {entry.members_from!r}: {table_name!r} is not the tenant registry ({found})"
             elif column is None:
                 why = f"members_from {entry.members_from!r}: the registry {registry} has no column {column_name!r}"

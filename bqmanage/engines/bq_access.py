@@ -13,17 +13,35 @@ https://cloud.google.com/bigquery/docs/error-messages).
 from __future__ import annotations
 
 import random
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
 
 from google.api_core import exceptions as gexc
+from google.api_core.retry import Retry
+from google.cloud import bigquery
 
 from bqmanage.changes.access import DATASETS_PATCH
 from bqmanage.errors import WarehouseError
 from bqmanage.model.access import entry_from_api
 from bqmanage.plan import Step
 
-if TYPE_CHECKING:
-    from bqmanage.engines.bigquery import BigQueryEngine
+R = TypeVar("R")
+
+
+class BigQueryEngine(Protocol):
+    """What this module uses of engines.bigquery.BigQueryEngine (a Protocol: no import cycle)."""
+
+    client: bigquery.Client
+    rpc_retry: Retry
+    rpc_timeout: float
+
+    @property
+    def sleep(self) -> Callable[[float], None]: ...
+
+    def _call(self, operation: str, func: Callable[[], R]) -> R: ...
+
+    def _retrying(self, func: Callable[[], R]) -> R: ...
+
 
 __all__ = ["DATASETS_PATCH", "merged", "patch_access"]
 

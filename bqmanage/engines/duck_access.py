@@ -25,12 +25,10 @@ ACCESS_DDL = (
 )
 
 
-def read_access(rows: Rows, has_meta: bool) -> dict[str, list[dict[str, Any]]]:
-    """Every dataset's access entries, as the REST ``access`` list (datasets without any: absent)."""
-    if not has_meta or not rows(
-        "SELECT 1 FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = ? AND table_name = ?",
-        [META, ACCESS_TABLE.partition(".")[2]],
-    ):
+def read_access(rows: Rows, exists: bool) -> dict[str, list[dict[str, Any]]]:
+    """Every dataset's access entries, as the REST ``access`` list (datasets without any: absent).
+    ``exists``: whether the table is there (the catalog's names say, without another read)."""
+    if not exists:
         return {}
     out: dict[str, list[dict[str, Any]]] = {}
     for dataset, role, member in rows(f"SELECT dataset, role, member FROM {ACCESS_TABLE} ORDER BY 1, 2, 3", None):

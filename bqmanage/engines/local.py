@@ -150,7 +150,7 @@ class LocalEngine(DuckQueries, DuckAccess):
     def read_datasets_exact(self, datasets: list[str]) -> dict[str, dict[str, Any] | None]:
         live = set(self._catalog_names().datasets)
         if self._dataset_meta is None:
-            self._dataset_meta = read_dataset_meta(self._rows, self._has_meta)
+            self._dataset_meta = read_dataset_meta(self._rows, self._has_meta, self._catalog_names())
         meta = self._dataset_meta
         return {
             name: {"datasetReference": {"datasetId": name}, **meta.get(name, {})} if name in live else None for name in datasets
