@@ -9,6 +9,7 @@ with the dataset's etag, idempotent, so that a run killed half-way is finished b
 
 from __future__ import annotations
 
+import contextlib
 from typing import TYPE_CHECKING, Any
 
 from bqmanage.apply import apply_plan
@@ -16,7 +17,7 @@ from bqmanage.changes import SetDatasetAccess
 from bqmanage.errors import UsageError
 from bqmanage.introspect import read_actual
 from bqmanage.model.access import AccessEntry, member_problem
-from bqmanage.model.names import quote
+from bqmanage.model.rest import column_to_api
 from bqmanage.model.schema import Dataset, Definitions
 from bqmanage.plan import Plan, step_of
 from bqmanage.tenants.sql import TenantTables, tenant_tables
@@ -26,41 +27,41 @@ if TYPE_CHECKING:
     from bqmanage.engines import Engine
     from bqmanage.settings import Settings
 
-LABEL = "tenant"
 
-
-def members_sql(t: TenantTables, columns: list[str]) -> str:
-    """Each tenant's registry values of ``columns`` (validated names, quoted), for @tenants."""
-    picked = ", ".join(f"r.{quote(c)}" for c in columns)
-    return f"SELECT r.{t.tenant} AS tenant, {picked}\nFROM {t.reg_ref} AS r\nWHERE r.{t.tenant} IN UNNEST(@tenants)"
-
-
-def resolve_members(
-    engine: Engine, whole: Definitions, part: Definitions, project: str | None, known: dict[str, Any] | None = None
-) -> Definitions:
+def resolve_members(engine: Engine, whole: Definitions, part: Definitions, known: dict[str, Any] | None = None) -> Definitions:
     """``part`` (templates expanded for some tenants) with every ``members_from`` entry filled in
     from the registry; an entry whose value is NULL is left out. A value that cannot be a member
     is refused (exit 2), naming the registry row: granting half of what is declared is worse.
 
+    The registry is read as the statuses are (``registry.read_statuses``): its rows through
+    tabledata.list on BigQuery, free and no query job, once for all the tenants at hand.
+
     :param known: tenant -> its registry row as the caller just read it, or {} for a row it just
-        inserted (NULL in the member columns unless they have a default): no query for those."""
+        inserted (NULL in the member columns unless they have a default): not read again."""
     pending = [e for d in part.datasets for e in d.access or () if e.members_from and e.tenant]
     if not pending:
         return part
-    t = tenant_tables(whole, project)
-    columns = sorted({e.members_from.partition(".")[2] for e in pending if e.members_from})
-    tenants = sorted({e.tenant for e in pending if e.tenant})
-    values: dict[tuple[str, str], Any] = {}
+    t = tenant_tables(whole, None)
+    columns = sorted({e.members_from.partition(".")[2].lower() for e in pending if e.members_from})
+    tenants = {e.tenant for e in pending if e.tenant}
     defaults = any((c := t.registry.column(name)) is not None and c.default is not None for name in columns)
-    settled = {tenant: row for tenant, row in (known or {}).items() if row or not defaults}  # {}: all NULL
-    for tenant, row in settled.items():
-        for column in columns:
-            values[(tenant, column.lower())] = next((v for k, v in row.items() if k.lower() == column.lower()), None)
-    if asked := [x for x in tenants if x not in settled]:
-        for row in engine.query(members_sql(t, columns), {"tenants": asked}, label=LABEL):
-            for column in columns:
-                values[(row["tenant"], column.lower())] = row[column]
+    rows = {tenant: row for tenant, row in (known or {}).items() if row or not defaults}  # {}: all NULL
+    if tenants - set(rows):
+        tenant_column = t.registry.column(t.quota.tenant_column)
+        wanted = [c for c in (tenant_column, *(t.registry.column(n) for n in columns)) if c is not None]
+        for row in _registry_rows(engine, t, [column_to_api(c) for c in wanted]):
+            if (tenant := row[wanted[0].name]) in tenants and tenant not in rows:
+                rows[tenant] = row
+    values = {(tenant, k.lower()): v for tenant, row in rows.items() for k, v in row.items() if k.lower() in columns}
     return part.model_copy(update={"datasets": tuple(_resolved(d, values, t) for d in part.datasets)})
+
+
+def _registry_rows(engine: Engine, t: TenantTables, fields: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    # bqemulator can answer tabledata.list with a row short of a cell while another job writes the
+    # table (registry.read_statuses): the read is free and idempotent, so it is made again once.
+    with contextlib.suppress(IndexError):
+        return engine.read_rows(t.registry.dataset, t.registry.name, fields)
+    return engine.read_rows(t.registry.dataset, t.registry.name, fields)
 
 
 def _resolved(dataset: Dataset, values: dict[tuple[str, str], Any], t: TenantTables) -> Dataset:
@@ -87,7 +88,7 @@ def _resolved(dataset: Dataset, values: dict[tuple[str, str], Any], t: TenantTab
 def tenant_access(settings: Settings, engine: Engine, desired: Definitions, tenant: str, granted: bool) -> list[str]:
     """Grant (``granted``) or revoke what the templates declare for ``tenant`` on its live datasets;
     what each step did. Entries nobody declared are never touched."""
-    part = resolve_members(engine, desired, for_tenants(desired, [tenant]), settings.project)
+    part = resolve_members(engine, desired, for_tenants(desired, [tenant]))
     actual = read_actual(engine, part)
     steps = []
     for dataset in part.datasets:

@@ -43,7 +43,7 @@ def read_parts(engine: Engine, whole: Definitions, tenants: list[str], history: 
     from bqmanage.ledger import ledger_datasets
 
     try:  # each tenant's members_from values, in one registry read
-        granted = {d.name: d for d in resolve_members(engine, whole, for_tenants(whole, tenants), None).datasets}
+        granted = {d.name: d for d in resolve_members(engine, whole, for_tenants(whole, tenants)).datasets}
     except BqmanageError:
         return None
     mine = {t: _granted(for_tenants(whole, [t]), granted) for t in tenants}
@@ -77,7 +77,7 @@ def plan_each(
     read its own); every tenant's part comes from one read here, or, where that read fails, from its own."""
     parts = read_parts(engine, whole, tenants, history) if tenants else {}
     if parts is None:  # which tenant's dataset failed the read? Each reads its own to find out.
-        return lambda t: plan(resolve_members(engine, whole, for_tenants(whole, [t]), None), None)
+        return lambda t: plan(resolve_members(engine, whole, for_tenants(whole, [t])), None)
 
     def one(tenant: str) -> P:
         desired, actual, ledger = parts.pop(tenant)  # let go of each part once planned

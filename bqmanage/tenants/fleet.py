@@ -157,7 +157,7 @@ def check_tenants(
     from bqmanage.introspect import list_only, read_live
 
     def read(group: list[str], bulk: bool) -> list[TenantOutcome[list[Finding]]]:
-        part = resolve_members(engine, desired, for_tenants(desired, group), None)
+        part = resolve_members(engine, desired, for_tenants(desired, group))
         if bulk:
             live = read_live(engine, part, confirm=True)
             listed, changes = live.listing, live.changes

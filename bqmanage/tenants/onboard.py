@@ -78,7 +78,7 @@ def tenant_datasets(
     if not desired.templates:
         return []
     known = None if row is None else {tenant: row}
-    part = resolve_members(engine, desired, for_tenants(desired, [tenant]), settings.project, known)
+    part = resolve_members(engine, desired, for_tenants(desired, [tenant]), known)
     part = place_datasets(part, settings.location)
     plan = _plan(engine, part, settings.project)
     refuse_unplaced(plan, engine.capabilities, settings.target)

@@ -86,11 +86,3 @@ def test_reset_statements_restricted_to_one_tenant(strategy: str) -> None:
         if statement is not None:
             assert "@tenant" in statement or statement is reset.older
             _analyze(statement, definitions, params)
-
-
-def test_the_registry_read_of_members_for_dataset_access() -> None:
-    from bqmanage.tenants.access import members_sql
-
-    definitions = _definitions()
-    t = sql.tenant_tables(definitions, "my-project")
-    _analyze(members_sql(t, ["reader_group"]), definitions, {"tenants": ["acme", "globex"]})
