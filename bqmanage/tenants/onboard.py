@@ -90,7 +90,7 @@ def tenant_datasets(
     rest = []
     for dataset, steps in by_dataset.items():
         creates = [s for s in steps if s.kind != SetDatasetAccess.kind]
-        if engine.capabilities.scripts and all(s.kind in _CREATES and s.sql and not s.actions for s in creates):
+        if creates and engine.capabilities.scripts and all(s.kind in _CREATES and s.sql and not s.actions for s in creates):
             # The new dataset's grants follow its CREATEs: datasets.patch is no statement of a script.
             _create_in_one_job(settings, engine, dataset, creates, plan, desired.digest)
             rest += [s for s in steps if s.kind == SetDatasetAccess.kind]

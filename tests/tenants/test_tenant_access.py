@@ -121,6 +121,10 @@ def test_the_lifecycle_sends_one_etag_patch_per_change_on_bigquery(proxy: FaultP
     proxy.reset()
     proxy.headers.clear()
     _tenant(project, "add", "acme")
+    created = len(proxy.bodies)
+    _set_reader_group(project, "acme", "group:acme-readers@example.com")
+    _tenant(project, "add", "acme")  # only the new grant: no dataset script again
+    assert not [b for _, _, b in proxy.bodies[created:] if b"CREATE" in b]
     _tenant(project, "suspend", "acme")
     _tenant(project, "resume", "acme")
     _tenant(project, "resume", "acme")
@@ -129,5 +133,7 @@ def test_the_lifecycle_sends_one_etag_patch_per_change_on_bigquery(proxy: FaultP
         for (method, path, body), headers in zip(proxy.bodies, proxy.headers, strict=True)
         if method == "PATCH" and "/datasets/tenant_acme?" in path
     ]
-    assert [body for body, _ in patches] == [{"access": [PIPELINES]}, {"access": []}, {"access": [PIPELINES]}]
+    # Granted in the template's order: the group (members_from) first, once the registry has it.
+    expected = [[PIPELINES], [PIPELINES, READERS], [], [READERS, PIPELINES]]
+    assert [body for body, _ in patches] == [{"access": a} for a in expected]
     assert all(etag for _, etag in patches)
