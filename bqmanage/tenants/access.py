@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from bqmanage.apply import apply_plan
 from bqmanage.changes import SetDatasetAccess
-from bqmanage.errors import UsageError
+from bqmanage.errors import UsageError, WarehouseError
 from bqmanage.introspect import read_actual
 from bqmanage.model.access import AccessEntry, member_problem
 from bqmanage.model.rest import column_to_api
@@ -57,11 +57,18 @@ def resolve_members(engine: Engine, whole: Definitions, part: Definitions, known
 
 
 def _registry_rows(engine: Engine, t: TenantTables, fields: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    # bqemulator can answer tabledata.list with a row short of a cell while another job writes the
-    # table (registry.read_statuses): the read is free and idempotent, so it is made again once.
-    with contextlib.suppress(IndexError):
+    """The registry's rows; none while it does not exist (a warehouse apply has not run on: plan
+    --tenant shows the tenant's datasets all the same, and nobody is granted yet)."""
+    try:
+        # bqemulator can answer tabledata.list with a row short of a cell while another job writes
+        # the table (registry.read_statuses): the read is free and idempotent, so it is made again.
+        with contextlib.suppress(IndexError):
+            return engine.read_rows(t.registry.dataset, t.registry.name, fields)
         return engine.read_rows(t.registry.dataset, t.registry.name, fields)
-    return engine.read_rows(t.registry.dataset, t.registry.name, fields)
+    except WarehouseError:
+        if engine.get_table(t.registry.dataset, t.registry.name) is not None:
+            raise
+        return []
 
 
 def _resolved(dataset: Dataset, values: dict[tuple[str, str], Any], t: TenantTables) -> Dataset:
