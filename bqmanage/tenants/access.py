@@ -58,7 +58,8 @@ def resolve_members(engine: Engine, whole: Definitions, part: Definitions, known
 
 def _registry_rows(engine: Engine, t: TenantTables, fields: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The registry's rows; none while it does not exist (a warehouse apply has not run on: plan
-    --tenant shows the tenant's datasets all the same, and nobody is granted yet)."""
+    --tenant shows the tenant's datasets all the same, and nobody is granted yet), and without the
+    columns it does not have yet."""
     try:
         # bqemulator can answer tabledata.list with a row short of a cell while another job writes
         # the table (registry.read_statuses): the read is free and idempotent, so it is made again.
@@ -66,9 +67,14 @@ def _registry_rows(engine: Engine, t: TenantTables, fields: list[dict[str, Any]]
             return engine.read_rows(t.registry.dataset, t.registry.name, fields)
         return engine.read_rows(t.registry.dataset, t.registry.name, fields)
     except WarehouseError:
-        if engine.get_table(t.registry.dataset, t.registry.name) is not None:
+        resource = engine.get_table(t.registry.dataset, t.registry.name)
+        if resource is None:
+            return []
+        # A member column apply has not added yet (check before apply): NULL for every tenant.
+        live = {f["name"].lower() for f in (resource.get("schema") or {}).get("fields") or []}
+        if (there := [f for f in fields if f["name"].lower() in live]) == fields:
             raise
-        return []
+        return engine.read_rows(t.registry.dataset, t.registry.name, there)
 
 
 def _resolved(dataset: Dataset, values: dict[tuple[str, str], Any], t: TenantTables) -> Dataset:

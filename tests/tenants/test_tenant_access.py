@@ -137,3 +137,22 @@ def test_the_lifecycle_sends_one_etag_patch_per_change_on_bigquery(proxy: FaultP
     expected = [[PIPELINES], [PIPELINES, READERS], [], [READERS, PIPELINES]]
     assert [body for body, _ in patches] == [{"access": a} for a in expected]
     assert all(etag for _, etag in patches)
+
+
+def test_a_registry_without_the_member_column_yet_grants_nothing_and_fails_no_tenant(workdir: Path) -> None:
+    """Definitions that gained the registry column before apply added it (check in CI first)."""
+    profiles = workdir / "schemas" / "tenants" / "tenant_profiles.yaml"
+    shipped = profiles.read_text()
+    without = shipped[: shipped.index("  - name: reader_group")]
+    profiles.write_text(without)
+    write(workdir / TEMPLATE, "description: One tenant's pipeline data.\n")
+    assert run_cli("apply").exit_code == 0
+    _tenant(None, "add", "acme")
+    profiles.write_text(shipped)
+    write(workdir / TEMPLATE, ACCESS)
+    checked = run_cli("check", "--all-tenants", "--format", "json")
+    assert checked.exit_code == 1, checked.stderr
+    report = json.loads(checked.stdout)
+    kinds = sorted(f["kind"] for f in report["findings"])
+    assert kinds == ["missing_column", "missing_grant"]  # the column, and the pattern's grant
+    assert all(o["status"] != "failed" for o in report.get("tenants", {}).get("outcomes", []))
