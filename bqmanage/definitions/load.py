@@ -52,7 +52,8 @@ def load_definitions(schemas_dir: Path) -> Definitions:
     layout_problems, registry_problems = cross_file_problems(layout, DATASET_FILE)
     problems = layout_problems + problems + registry_problems
     tables = [f.table for d in layout for f in d.files if f.table is not None]
-    problems += members_from_problems([d for d in datasets if is_template(d.name)], tables)
+    if not problems:  # against the registry's definition: only once it is valid, or this repeats its problem
+        problems += members_from_problems([d for d in datasets if is_template(d.name)], tables)
     if problems:
         raise DefinitionError(problems)
     if not tables and not datasets:
