@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from bqmanage.apply import apply_plan
 from bqmanage.changes import SetDatasetAccess
 from bqmanage.errors import UsageError, WarehouseError
-from bqmanage.introspect import read_actual
+from bqmanage.introspect import read_live
 from bqmanage.model.access import AccessEntry, member_problem
 from bqmanage.model.rest import column_to_api
 from bqmanage.model.schema import Dataset, Definitions
@@ -102,7 +102,7 @@ def tenant_access(settings: Settings, engine: Engine, desired: Definitions, tena
     """Grant (``granted``) or revoke what the templates declare for ``tenant`` on its live datasets;
     what each step did. Entries nobody declared are never touched."""
     part = resolve_members(engine, desired, for_tenants(desired, [tenant]))
-    actual = read_actual(engine, part)
+    actual = read_live(engine, part).actual
     steps = []
     for dataset in part.datasets:
         live = actual.datasets.get(dataset.name)

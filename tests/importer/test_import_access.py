@@ -50,7 +50,7 @@ def test_hand_made_grants_import_to_definitions_that_check_finds_clean(project: 
     assert "projectOwners" not in text
     checked = run_cli(*args, "--schemas", "imported", "check")
     assert checked.exit_code == 0, checked.stdout
-    before = engine_for(project).get_dataset("sales")
+    before = engine_for(project).read_datasets_exact(["sales"])["sales"]
     assert run_cli(*args, "--schemas", "imported", "apply").exit_code == 0
-    after = engine_for(project).get_dataset("sales")
+    after = engine_for(project).read_datasets_exact(["sales"])["sales"]
     assert before is not None and after is not None and before["access"] == after["access"]

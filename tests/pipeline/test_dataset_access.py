@@ -32,7 +32,7 @@ def _sales(workdir: Path, extra: str = "") -> None:
 
 
 def _live(project: str | None) -> list[dict[str, Any]]:
-    resource = engine_for(project).get_dataset("sales")
+    resource = engine_for(project).read_datasets_exact(["sales"])["sales"]
     assert resource is not None
     return list(resource.get("access") or [])
 

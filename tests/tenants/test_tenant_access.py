@@ -27,7 +27,7 @@ READERS = {"role": "READER", "groupByEmail": "acme-readers@example.com"}
 
 
 def _access(project: str | None, dataset: str = "tenant_acme") -> list[dict[str, Any]]:
-    resource = engine_for(project).get_dataset(dataset)
+    resource = engine_for(project).read_datasets_exact([dataset])[dataset]
     assert resource is not None
     return list(resource.get("access") or [])
 
