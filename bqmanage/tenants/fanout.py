@@ -36,17 +36,15 @@ Read = tuple[Warehouse, list["LedgerEntry"]]
 P = TypeVar("P")
 
 
-def read_parts(engine: Engine, whole: Definitions, tenants: list[str], history: bool) -> dict[str, Part] | None:
+def read_parts(
+    engine: Engine, whole: Definitions, tenants: list[str], history: bool, granted: dict[str, Dataset] | None = None
+) -> dict[str, Part] | None:
     """Every tenant's part of one bulk read (None when it failed: read tenant by tenant)."""
     from bqmanage.apply import latest_entries
     from bqmanage.introspect import read_live
     from bqmanage.ledger import ledger_datasets
 
-    try:  # each tenant's members_from values, in one registry read
-        granted = {d.name: d for d in resolve_members(engine, whole, for_tenants(whole, tenants)).datasets}
-    except BqmanageError:
-        return None
-    mine = {t: _granted(for_tenants(whole, [t]), granted) for t in tenants}
+    mine = {t: _granted(for_tenants(whole, [t]), granted or {}) for t in tenants}
     everyone = Definitions(
         datasets=tuple(d for p in mine.values() for d in p.datasets),
         tables=tuple(tb for p in mine.values() for tb in p.tables),
@@ -75,9 +73,11 @@ def plan_each(
 ) -> Callable[[str], P]:
     """A tenant -> its plan (``plan``: the API's, given the tenant's part of the read, or None to
     read its own); every tenant's part comes from one read here, or, where that read fails, from its own."""
-    parts = read_parts(engine, whole, tenants, history) if tenants else {}
+    # Every tenant's members_from values in one registry read, whichever way the datasets are read.
+    granted = {d.name: d for d in resolve_members(engine, whole, for_tenants(whole, tenants)).datasets} if tenants else {}
+    parts = read_parts(engine, whole, tenants, history, granted) if tenants else {}
     if parts is None:  # which tenant's dataset failed the read? Each reads its own to find out.
-        return lambda t: plan(resolve_members(engine, whole, for_tenants(whole, [t])), None)
+        return lambda t: plan(_granted(for_tenants(whole, [t]), granted), None)
 
     def one(tenant: str) -> P:
         desired, actual, ledger = parts.pop(tenant)  # let go of each part once planned
