@@ -321,10 +321,10 @@ def tenant_add(
     job = job or tenants.job(settings, "tenant_add", tenant_id, desired, run_date, limits, name)
     # Only what belongs to the tenant: shared datasets that need a migration are apply's (onboard).
     onboard.refuse_pending_migration(settings, engine, job)
-    tenants.register(engine, job.tables, job.report, job.wanted, job.tables.quota.active_status, settings.target)
+    row = tenants.register(engine, job.tables, job.report, job.wanted, job.tables.quota.active_status, settings.target)
     if job.report.registered:  # its quota row first: one read then confirms both rows
         onboard.confirm_new(settings, engine, job)
-    job.report.datasets = onboard.tenant_datasets(settings, engine, job.desired, tenant_id)
+    job.report.datasets = onboard.tenant_datasets(settings, engine, job.desired, tenant_id, row)
     if not job.report.registered:
         onboard.quota_row(settings, engine, job)
     tenants.update_changed_limits(engine, job)
@@ -351,10 +351,12 @@ def tenant_suspend(
     """Suspend a tenant: resets give it no row from now on; its rows so far are kept."""
     from bqmanage.tenants import commands as tenants
     from bqmanage.tenants import members
+    from bqmanage.tenants.access import tenant_access
     from bqmanage.tenants.sql import SUSPENDED
 
     job = job or tenants.job(settings, "tenant_suspend", tenant_id, desired)
     tenants.set_status(engine, job.tables, job.report, SUSPENDED, settings.target)
+    job.report.datasets = tenant_access(settings, engine, job.desired, tenant_id, granted=False)  # its data stays
     members.sync(engine, job, settings.warehouse_project, active=False)
     return job.report
 
@@ -372,9 +374,11 @@ def tenant_resume(
     however old (limits, storage and the other carried values), as the next reset would."""
     from bqmanage.tenants import commands as tenants
     from bqmanage.tenants import members, onboard
+    from bqmanage.tenants.access import tenant_access
 
     job = job or tenants.job(settings, "tenant_resume", tenant_id, desired, run_date)
     tenants.set_status(engine, job.tables, job.report, job.tables.quota.active_status, settings.target)
+    job.report.datasets = tenant_access(settings, engine, job.desired, tenant_id, granted=True)
     onboard.quota_row(settings, engine, job)
     tenants.align_quota_row(engine, job.tables, job.report, job.day)
     members.sync(engine, job, settings.warehouse_project, active=True)

@@ -127,9 +127,12 @@ def _read_confirmed(
     by_place = compare_by_place(desired, Warehouse(datasets=datasets, tables=tables), unobservable)
     drift = [c for part in by_place.values() for c in part]
     reread: set[Place] = set()
-    for name, resource in engine.read_datasets_exact(
-        sorted({c.dataset for c in drift if c.table is None and c.dataset in datasets})
-    ).items():
+    drifting = {c.dataset for c in drift if c.table is None and c.dataset in datasets}
+    # A bulk read has no access lists (datasets.list, SCHEMATA): datasets.get reads those declaring one.
+    drifting |= {
+        d.name for d in desired.all_datasets() if d.access is not None and d.name in datasets and datasets[d.name].access is None
+    }
+    for name, resource in engine.read_datasets_exact(sorted(drifting)).items():
         reread.add((name, None))
         if resource is None:
             datasets.pop(name)

@@ -123,7 +123,7 @@ def build_plan(
     :param backfill: False plans no backfill steps (they are still recorded as owed).
     """
     refused = tuple(c for c in changes if c.refusal() is not None)
-    planned = [c for c in changes if c.refusal() is None]
+    planned = [c for c in changes if c.refusal() is None and not c.report_only]
     planned += [f for c in list(planned) for f in c.follow_ups()]
     backfills = _backfills(planned, resume_backfill or {}, desired)
     if backfill:

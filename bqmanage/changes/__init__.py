@@ -17,6 +17,7 @@ Adding a kind is one class in one of these modules (plus its tests): its abstrac
 what mypy will ask for.
 """
 
+from bqmanage.changes.access import SetDatasetAccess, UnmanagedGrants
 from bqmanage.changes.base import (
     CHANGE_KINDS,
     Change,
@@ -71,6 +72,7 @@ __all__ = [
     "Rendered",
     "SetClustering",
     "SetColumnDescription",
+    "SetDatasetAccess",
     "SetDatasetOptions",
     "SetDefault",
     "SetFieldDescription",
@@ -78,6 +80,7 @@ __all__ = [
     "SetRowAccessPolicy",
     "SetTableOptions",
     "TablePatch",
+    "UnmanagedGrants",
     "WidenType",
     "is_widening",
     "without_defaults",

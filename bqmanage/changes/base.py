@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol, Self
 
+from bqmanage.model.access import AccessEntry
 from bqmanage.model.row_access import RowAccessPolicy
 from bqmanage.model.schema import Column, Dataset, Table, TableRef
 
@@ -108,6 +109,9 @@ class LocalTarget(Protocol):
     def set_row_access_policy(self, ref: TableRef, policy: RowAccessPolicy) -> None:
         """Create or replace a row access policy on a table."""
 
+    def set_access(self, dataset: str, grant: tuple[AccessEntry, ...], revoke: tuple[AccessEntry, ...]) -> None:
+        """Add ``grant`` to a dataset's access list and remove ``revoke``; other entries stay."""
+
 
 @dataclass(frozen=True)
 class ColumnAt:
@@ -160,6 +164,8 @@ class Change(ABC):
     is_metadata: ClassVar[bool] = True
     per_table: ClassVar[bool] = False
     step_kind: ClassVar[str | None] = None
+    # Reported by check, never planned: what bqmanage leaves alone on purpose (undeclared grants).
+    report_only: ClassVar[bool] = False
 
     dataset: str
     table: str | None

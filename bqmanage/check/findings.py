@@ -41,6 +41,8 @@ FINDING_KINDS = (
     "row_access_policy_differs",
     "policy_tags_differ",
     "isolation_leak",
+    "missing_grant",
+    "unexpected_grant",
 )
 SEVERITY = {
     # Isolation is security: a policy missing or altered, a tag removed, or a tenant reading
@@ -79,6 +81,10 @@ SEVERITY = {
     "skipped_link": "warning",
     # Its jobs run in the live location; data and queries are not where they were meant to be.
     "location_mismatch": "error",
+    # Somebody who should read a dataset cannot (a tenant's readers, after a grant was removed).
+    "missing_grant": "error",
+    # Somebody not declared can read or write a dataset: a grant made by hand, or by another tool.
+    "unexpected_grant": "error",
 }
 
 
@@ -127,6 +133,8 @@ def findings_from_changes(changes: list[Change], desired: Definitions) -> list[F
     for change in changes:
         table = desired.table(change.dataset, change.table) if change.table else None
         for drift in change.drifts():
+            # A dataset's own finding with a line (an access entry) points at its _dataset.yaml.
+            source = table.source if table else _dataset_source(desired, change.dataset) if drift.line else None
             out.append(
                 Finding(
                     drift.kind,
@@ -137,11 +145,15 @@ def findings_from_changes(changes: list[Change], desired: Definitions) -> list[F
                     column=drift.column,
                     expected=drift.expected,
                     actual=drift.actual,
-                    definition=table.source if table else None,
+                    definition=source,
                     definition_line=drift.line or (table.line if table else None),
                 )
             )
     return out
+
+
+def _dataset_source(desired: Definitions, name: str) -> str | None:
+    return next((d.source for d in desired.datasets if d.name == name), None)
 
 
 def _apply_would(change: Change, drift: Drift) -> str:
@@ -149,6 +161,8 @@ def _apply_would(change: Change, drift: Drift) -> str:
     prints, so that check never describes SQL that render does not produce."""
     from bqmanage.changes import Backfill
 
+    if change.report_only:
+        return f"apply {drift.fix}"
     refusal = change.refusal()
     if refusal is not None:
         return f"apply cannot fix this ({refusal.code}): {refusal.reason}; manual path: {refusal.suggestion}"

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bqmanage.definitions.access import members_from_problems
 from bqmanage.definitions.forked import map_in_two, may_fork
 from bqmanage.definitions.row_access import mapping_problems
 from bqmanage.definitions.source_text import SourceError, leaves, os_reason, read_text
@@ -51,9 +52,11 @@ def load_definitions(schemas_dir: Path) -> Definitions:
     # The cross-file checks also run on the files that are valid when others are not.
     layout_problems, registry_problems = cross_file_problems(layout, DATASET_FILE)
     problems = layout_problems + problems + registry_problems
+    tables = [f.table for d in layout for f in d.files if f.table is not None]
+    if not problems:  # against the registry's definition: only once it is valid, or this repeats its problem
+        problems += members_from_problems([d for d in datasets if is_template(d.name)], tables)
     if problems:
         raise DefinitionError(problems)
-    tables = [f.table for d in layout for f in d.files if f.table is not None]
     if not tables and not datasets:
         raise DefinitionError(
             [Problem(str(schemas_dir), None, "", "no table definitions found (expected schemas/<dataset>/<table>.yaml)")]

@@ -80,6 +80,8 @@ class DatasetSpec(Spec):
     description: str | None = None
     location: str | None = None
     labels: dict[str, str] = {}
+    access: list[Any] | None = None  # each one an AccessSpec (definitions/access.py), checked on its own
+    access_exclusive: StrictBool = False
 
 
 def structure(spec: type[S], data: Any, at: KeyPath, lines: LineMap, problems: list[Problem], partial: bool = False) -> S | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import PurePosixPath
 from typing import Any
 
+from bqmanage.definitions.access import access_entries
 from bqmanage.definitions.columns import column_count_problem, columns_from_specs
 from bqmanage.definitions.quota import quota_problems
 from bqmanage.definitions.row_access import row_access_from_spec
@@ -42,10 +43,20 @@ def validate_dataset(data: Any, lines: LineMap, dir_name: str) -> tuple[Dataset 
     if spec.location is not None and (why := location_problem(spec.location)) is not None:
         problems.append(lines.problem(("location",), why))
     problems += _label_problems(spec.labels, lines)
+    access = access_entries(spec.access, is_template(name), lines, problems)
     if problems:
         return None, sorted(problems, key=_line)
     location = canonical_location(spec.location) if spec.location is not None else None
-    return Dataset(name=name, description=spec.description, location=location, labels=spec.labels, source=lines.path, line=1), []
+    return Dataset(
+        name=name,
+        description=spec.description,
+        location=location,
+        labels=spec.labels,
+        access=access,
+        access_exclusive=spec.access_exclusive,
+        source=lines.path,
+        line=1,
+    ), []
 
 
 def _dataset_problem(lines: LineMap, key: KeyPath, message: str) -> Problem:

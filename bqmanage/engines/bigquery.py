@@ -20,7 +20,7 @@ from google.cloud import bigquery
 
 from bqmanage.changes import CreateDataset, TablePatch
 from bqmanage.changes.patch import strip_governance, tagged_paths, unapplied
-from bqmanage.engines import bq_catalog, bq_partitions, bq_rowsec
+from bqmanage.engines import bq_access, bq_catalog, bq_partitions, bq_rowsec
 from bqmanage.engines.bq_catalog import each
 from bqmanage.engines.bq_credentials import credentials, emulator_endpoint, redacted
 from bqmanage.engines.bq_errors import NETWORK, api_message, error_class, is_retryable, network_reason
@@ -192,7 +192,7 @@ class BigQueryEngine(bq_rowsec.BqRowSecurity):
         if sql is not None:
             self._run(sql, None, location=self._step_location(step))
         if step.api is not None:
-            self._patch(step)
+            bq_access.patch_access(self, step) if step.api["method"] == bq_access.DATASETS_PATCH else self._patch(step)
 
     def _step_location(self, step: Step) -> str | None:
         """The location a step's job runs in: its dataset's. CREATE SCHEMA creates the dataset in

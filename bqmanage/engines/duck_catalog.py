@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from bqmanage.engines.duck_access import ACCESS_TABLE, read_access
 from bqmanage.engines.duck_rowsec import POLICIES, POLICIES_DDL, read_policies
 from bqmanage.engines.duck_types import WRITTEN_DEFAULT, duck_str, field_from_duck, qi
 from bqmanage.ledger import ENTRY_COLUMNS, LEDGER
@@ -83,11 +84,13 @@ def read_names(rows: Rows) -> Names:
     return Names(datasets=[r[0] for r in schemas], tables=dict(tables), comments=comments)
 
 
-def read_dataset_meta(rows: Rows, has_meta: bool) -> dict[str, dict[str, Any]]:
-    """The side table's options (description, labels, location) of every dataset."""
+def read_dataset_meta(rows: Rows, has_meta: bool, names: Names) -> dict[str, dict[str, Any]]:
+    """The side table's options (description, labels, location) and access list of every dataset."""
     if not has_meta:
         return {}
-    return {dataset: json.loads(meta) for dataset, meta in rows(f"SELECT dataset, meta FROM {META}.datasets", None)}
+    access = read_access(rows, ACCESS_TABLE.partition(".")[2] in names.tables.get(META, []))
+    found = rows(f"SELECT dataset, meta FROM {META}.datasets", None)
+    return {dataset: {**json.loads(meta), "access": access.get(dataset, [])} for dataset, meta in found}
 
 
 def read_tables(

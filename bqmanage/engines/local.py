@@ -17,6 +17,7 @@ from typing import Any
 
 import duckdb
 
+from bqmanage.engines.duck_access import DuckAccess
 from bqmanage.engines.duck_catalog import META_DDL, Names, read_dataset_meta, read_ledgers, read_names, read_tables
 from bqmanage.engines.duck_file import (
     checkpoint_cadence,
@@ -54,7 +55,7 @@ def _stderr(message: str) -> None:
     log(message, "WARNING")
 
 
-class LocalEngine(DuckQueries, DuckRowSecurity):
+class LocalEngine(DuckQueries, DuckRowSecurity, DuckAccess):
     name = "local"
     # DuckDB adds one column per ALTER; it can observe everything bqmanage stores.
     capabilities = Capabilities(
@@ -146,7 +147,7 @@ class LocalEngine(DuckQueries, DuckRowSecurity):
     def read_datasets_exact(self, datasets: list[str]) -> dict[str, dict[str, Any] | None]:
         live = set(self._catalog_names().datasets)
         if self._dataset_meta is None:
-            self._dataset_meta = read_dataset_meta(self._rows, self._has_meta)
+            self._dataset_meta = read_dataset_meta(self._rows, self._has_meta, self._catalog_names())
         meta = self._dataset_meta
         return {
             name: {"datasetReference": {"datasetId": name}, **meta.get(name, {})} if name in live else None for name in datasets

@@ -18,6 +18,7 @@ from decimal import Decimal, InvalidOperation
 
 import yaml
 
+from bqmanage.importer.access import access_lines
 from bqmanage.model.defaults import DefaultProblem, _unquote, default_sql, normalize_default
 from bqmanage.model.row_access import DEFAULT_GRANTEES
 from bqmanage.model.schema import Column, Dataset, Partitioning, Table
@@ -237,6 +238,7 @@ def dataset_yaml(dataset: Dataset, header: list[str] | None = None, *, name_it: 
         body.append(f"location: {scalar(dataset.location)}")
     if dataset.labels:
         body.append(f"labels: {_flow(dict(dataset.labels))}")
+    body += access_lines(dataset, scalar)
     if not body and not name_it:
         return None
     if not body:

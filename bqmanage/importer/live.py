@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bqmanage.errors import UsageError
+from bqmanage.importer.access import access_notes, template_access_note, written
 from bqmanage.importer.emit import LiveDataset, Unexpressible, dataset_yaml, default_value, table_yaml
 from bqmanage.importer.row_access import kept_access, with_row_access
 from bqmanage.model.names import dataset_name_problem, is_own, table_name_problem
@@ -144,6 +145,7 @@ def read_live(engine: Engine, dataset: str, skipped: list[str], notes: list[str]
     if dataset not in read.actual.datasets:
         raise UsageError(f"--dataset: {dataset} disappeared while import was reading it")
     live = LiveDataset(read.actual.datasets[dataset])
+    notes += access_notes(live.dataset)
     for key in selected:
         if key in read.unreadable:
             skipped.append(f"{key}: {read.unreadable[key]}; no definition can say it")
@@ -304,6 +306,9 @@ def import_live(
             dir_name = template_dir(template, live.dataset.name)
             renames[live.dataset.name] = dir_name
             template_report = compare_tenants(engine, template, live, lambda name: read_live(engine, name, [], []))
+            if written(live.dataset):  # one tenant's members would be every tenant's: never copied
+                notes.append(template_access_note(live.dataset))
+                live.dataset = live.dataset.model_copy(update={"access": None})
         files.update(files_of(live, live.dataset.name, header, out / dir_name))
     notes += legacy_suggestions(lives, settings, out, set(files))
     if gaps:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from bqmanage.model.access import access_from_api
 from bqmanage.model.defaults import default_expression, normalize_default
 from bqmanage.model.row_access import RowAccessPolicy
 from bqmanage.model.schema import Column, Dataset, Partitioning, RangePartitioning, Table
@@ -195,6 +196,7 @@ def dataset_from_api(resource: dict[str, Any]) -> Dataset:
         description=resource.get("description") or None,
         location=resource.get("location") or None,
         labels=resource.get("labels") or {},
+        access=access_from_api(resource),
     )
 
 

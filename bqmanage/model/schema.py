@@ -11,6 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from bqmanage.model.access import AccessEntry
 from bqmanage.model.names import quote
 from bqmanage.model.row_access import RowAccess, RowAccessPolicy
 from bqmanage.model.types import TypeSpec, type_params
@@ -178,6 +179,10 @@ class Dataset(Frozen):
     description: str | None = None
     location: str | None = None
     labels: dict[str, str] = Field(default_factory=dict)
+    # Declared: None when the definition says nothing of access; live: None when it was not read.
+    access: tuple[AccessEntry, ...] | None = None
+    # Entries bqmanage does not declare are revoked (True) or left alone and reported (False).
+    access_exclusive: bool = False
     source: str | None = Field(default=None, repr=False)
     line: int | None = Field(default=None, repr=False)
 

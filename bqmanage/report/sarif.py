@@ -40,6 +40,8 @@ _HELP = {
     "row_access_policy_differs": "A live row access policy's filter or grantees differ from the definition (altered by hand).",
     "policy_tags_differ": "A column's live policy tags differ from its definition (a tag removed or changed by hand).",
     "isolation_leak": "The isolation probe: a tenant's member can read another tenant's rows.",
+    "missing_grant": "A dataset access entry the definitions declare is not granted.",
+    "unexpected_grant": "A dataset access entry is granted that the definitions do not declare.",
 }
 
 

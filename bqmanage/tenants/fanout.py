@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, TypeVar
 from bqmanage.errors import BqmanageError
 from bqmanage.model.schema import Dataset, Definitions, Table, Warehouse
 from bqmanage.tenants import fleet
+from bqmanage.tenants.access import resolve_members
 from bqmanage.tenants.templates import for_tenants
 
 if TYPE_CHECKING:
@@ -35,13 +36,15 @@ Read = tuple[Warehouse, list["LedgerEntry"]]
 P = TypeVar("P")
 
 
-def read_parts(engine: Engine, whole: Definitions, tenants: list[str], history: bool) -> dict[str, Part] | None:
+def read_parts(
+    engine: Engine, whole: Definitions, tenants: list[str], history: bool, granted: dict[str, Dataset] | None = None
+) -> dict[str, Part] | None:
     """Every tenant's part of one bulk read (None when it failed: read tenant by tenant)."""
     from bqmanage.apply import latest_entries
     from bqmanage.introspect import read_live
     from bqmanage.ledger import ledger_datasets
 
-    mine = {t: for_tenants(whole, [t]) for t in tenants}
+    mine = {t: _granted(for_tenants(whole, [t]), granted or {}) for t in tenants}
     everyone = Definitions(
         datasets=tuple(d for p in mine.values() for d in p.datasets),
         tables=tuple(tb for p in mine.values() for tb in p.tables),
@@ -70,9 +73,11 @@ def plan_each(
 ) -> Callable[[str], P]:
     """A tenant -> its plan (``plan``: the API's, given the tenant's part of the read, or None to
     read its own); every tenant's part comes from one read here, or, where that read fails, from its own."""
-    parts = read_parts(engine, whole, tenants, history) if tenants else {}
+    # Every tenant's members_from values in one registry read, whichever way the datasets are read.
+    granted = {d.name: d for d in resolve_members(engine, whole, for_tenants(whole, tenants)).datasets} if tenants else {}
+    parts = read_parts(engine, whole, tenants, history, granted) if tenants else {}
     if parts is None:  # which tenant's dataset failed the read? Each reads its own to find out.
-        return lambda t: plan(for_tenants(whole, [t]), None)
+        return lambda t: plan(_granted(for_tenants(whole, [t]), granted), None)
 
     def one(tenant: str) -> P:
         desired, actual, ledger = parts.pop(tenant)  # let go of each part once planned
@@ -90,3 +95,8 @@ def check_tenants(
     whole = engine.capabilities.one_catalog_read or settings.region_qualified_information_schema
     size = fleet.workers(settings, engine)
     return chosen.failed + fleet.check_tenants(engine, desired, chosen.tenants, settings.info_schema_batch, size, on_done, whole)
+
+
+def _granted(part: Definitions, datasets: dict[str, Dataset]) -> Definitions:
+    """``part`` with its datasets as resolved for all the tenants at once (resolve_members)."""
+    return part.model_copy(update={"datasets": tuple(datasets.get(d.name, d) for d in part.datasets)})

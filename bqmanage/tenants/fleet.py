@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from bqmanage.check.findings import Finding, findings_from_changes
 from bqmanage.errors import EXIT_OK, BqmanageError, UsageError
+from bqmanage.tenants.access import resolve_members
 from bqmanage.tenants.templates import Registry, check_tenant_list, for_tenants, read_registry, tenant_datasets
 
 if TYPE_CHECKING:
@@ -155,8 +156,12 @@ def check_tenants(
     from bqmanage.diff import compare
     from bqmanage.introspect import list_only, read_live
 
+    # Every tenant's members_from values in one registry read, not one per batch or per tenant.
+    resolved = {d.name: d for d in resolve_members(engine, desired, for_tenants(desired, tenants)).datasets}
+
     def read(group: list[str], bulk: bool) -> list[TenantOutcome[list[Finding]]]:
         part = for_tenants(desired, group)
+        part = part.model_copy(update={"datasets": tuple(resolved.get(d.name, d) for d in part.datasets)})
         if bulk:
             live = read_live(engine, part, confirm=True)
             listed, changes = live.listing, live.changes

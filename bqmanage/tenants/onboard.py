@@ -21,10 +21,10 @@ reset's status read).
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bqmanage.apply import apply_plan, ledger_params
-from bqmanage.changes import CreateDataset, CreateTable
+from bqmanage.changes import CreateDataset, CreateTable, SetDatasetAccess
 from bqmanage.definitions.row_access import placed
 from bqmanage.diff import compare
 from bqmanage.errors import NotAppliedError, RefusedChangeError, UsageError, WarehouseError, capped
@@ -33,6 +33,7 @@ from bqmanage.ledger import LEDGER, ledger_insert_sql, ledger_table
 from bqmanage.model.schema import Definitions
 from bqmanage.plan import Plan, Step, build_plan, place_datasets, refusals_text, refuse_unplaced, step_of
 from bqmanage.tenants import sql as tsql
+from bqmanage.tenants.access import resolve_members
 from bqmanage.tenants.commands import LABEL, note_quota_row, refuse_collision, shown
 from bqmanage.tenants.ids import dataset_part
 from bqmanage.tenants.reset import merge_params, run_reset
@@ -70,11 +71,16 @@ def refuse_pending_migration(settings: Settings, engine: Engine, job: TenantJob)
         )
 
 
-def tenant_datasets(settings: Settings, engine: Engine, desired: Definitions, tenant: str) -> list[str]:
-    """Create or bring up to date the tenant's templated datasets; what each step did."""
+def tenant_datasets(
+    settings: Settings, engine: Engine, desired: Definitions, tenant: str, row: dict[str, Any] | None = None
+) -> list[str]:
+    """Create or bring up to date the tenant's templated datasets, their grants included; what each
+    step did. ``row``: the tenant's registry row as register returned it (no second read)."""
     if not desired.templates:
         return []
-    part = place_datasets(for_tenants(desired, [tenant]), settings.location)
+    known = None if row is None else {tenant: row}
+    part = resolve_members(engine, desired, for_tenants(desired, [tenant]), known)
+    part = place_datasets(part, settings.location)
     part = placed(settings, part, engine)
     plan = _plan(engine, part, settings.project)
     refuse_unplaced(plan, engine.capabilities, settings.target)
@@ -85,8 +91,11 @@ def tenant_datasets(settings: Settings, engine: Engine, desired: Definitions, te
         by_dataset.setdefault(step.dataset, []).append(step)
     rest = []
     for dataset, steps in by_dataset.items():
-        if engine.capabilities.scripts and all(s.kind in _CREATES and s.sql and not s.actions for s in steps):
-            _create_in_one_job(settings, engine, dataset, steps, plan, desired.digest)
+        creates = [s for s in steps if s.kind != SetDatasetAccess.kind]
+        if creates and engine.capabilities.scripts and all(s.kind in _CREATES and s.sql and not s.actions for s in creates):
+            # The new dataset's grants follow its CREATEs: datasets.patch is no statement of a script.
+            _create_in_one_job(settings, engine, dataset, creates, plan, desired.digest)
+            rest += [s for s in steps if s.kind == SetDatasetAccess.kind]
         else:
             rest += steps
     if rest:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from bqmanage.check.findings import SEVERITY, Finding
+from bqmanage.definitions.access import expand
 from bqmanage.definitions.yaml_source import LineMap
 from bqmanage.errors import Problem, UsageError, WarehouseError
 from bqmanage.model.schema import Definitions, Table
@@ -109,7 +110,11 @@ def for_tenants(desired: Definitions, tenants: Iterable[str]) -> Definitions:
     """The templates as ordinary definitions of the tenants' datasets (and nothing else). Tables keep
     their source file and lines, so that findings point at the template."""
     ids = list(tenants)
-    datasets = tuple(d.model_copy(update={"name": dataset_name(d.name, t)}) for t in ids for d in desired.templates)
+    datasets = tuple(
+        d.model_copy(update={"name": dataset_name(d.name, t), "access": expand(d.access, t)})
+        for t in ids
+        for d in desired.templates
+    )
     tables = tuple(tb.model_copy(update={"dataset": dataset_name(tb.dataset, t)}) for t in ids for tb in desired.template_tables)
     return Definitions(datasets=datasets, tables=tables, digest=desired.digest)
 

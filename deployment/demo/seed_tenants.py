@@ -10,6 +10,7 @@ changes nothing.
 from __future__ import annotations
 
 from bqmanage import Limits, Project
+from bqmanage.engines import engine_session
 
 # (id, name, daily limit, suspended); the other limits are the registry's defaults.
 TENANTS = (
@@ -17,12 +18,17 @@ TENANTS = (
     ("globex", "Globex", 250, False),
     ("initech", "Initech", 100, True),
 )
+# Each tenant's reader group goes in its registry row; the tenant template grants it READER on the
+# tenant's dataset (`apply --all-tenants` below, `tenant add` once the row has it).
+READER_GROUP = "UPDATE `tenants`.`tenant_profiles` SET reader_group = @group WHERE tenant_id = @tenant AND reader_group IS NULL"
 
 
 def seed_tenants() -> None:
     project = Project.load()  # each command below opens the warehouse for itself
     for tenant_id, name, daily_limit, suspended in TENANTS:
         project.tenant_add(tenant_id, name=name, limits=Limits(daily=daily_limit))
+        with engine_session(project.settings, "demo") as engine:  # what an onboarding service writes
+            engine.query(READER_GROUP, {"group": f"group:{tenant_id}-readers@example.com", "tenant": tenant_id}, label="demo")
         if suspended:
             project.tenant_suspend(tenant_id)
 

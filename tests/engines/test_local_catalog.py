@@ -4,7 +4,9 @@ The resources it hands out are exactly those of the per-table reads it replaced:
 ``tests/golden/local_resources.json`` was written by that implementation (main at 6cd2959, with
 ``PYTHONPATH=<checkout> python tests/engines/test_local_catalog.py OUT``) on the warehouse ``build_warehouse`` makes, which
 holds every type and option of the kitchen fixture, drift made behind bqmanage's back, rows,
-deleted rows and a table the side tables do not know. ``lastModifiedTime`` is a clock reading,
+deleted rows and a table the side tables do not know. Rewritten once since, when datasets gained
+their ``access`` list and the registry its ``reader_group`` column: those were the only differences.
+``lastModifiedTime`` is a clock reading,
 so only its presence is compared.
 """
 

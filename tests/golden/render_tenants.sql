@@ -16,7 +16,8 @@ CREATE TABLE IF NOT EXISTS `tenants`.`tenant_profiles` (
   `monthly_limit` INT64 DEFAULT 3000 OPTIONS (description = "Default monthly pipeline limit."),
   `concurrent_limit` INT64 DEFAULT 3 NOT NULL OPTIONS (description = "Default concurrent pipeline limit."),
   `created_at` TIMESTAMP DEFAULT CURRENT_TIMESTAMP() NOT NULL,
-  `updated_at` TIMESTAMP
+  `updated_at` TIMESTAMP,
+  `reader_group` STRING OPTIONS (description = "Who may read the tenant's dataset, as group:<email>; NULL grants nothing (schemas/tenant_{tenant}/_dataset.yaml).")
 )
 CLUSTER BY `tenant_id`
 OPTIONS (description = "The tenant registry, one row per tenant, with its status and default limits.");

@@ -8,6 +8,7 @@ import pytest
 
 from bqmanage.changes import CHANGE_KINDS, Backfill, Change, TablePatch
 from bqmanage.diff import compare, compare_table
+from bqmanage.model.access import AccessEntry
 from bqmanage.model.rest import table_from_api, table_to_api
 from bqmanage.model.row_access import RowAccess, RowAccessPolicy
 from bqmanage.model.schema import Column, Dataset, Definitions, Partitioning, Table, Warehouse
@@ -296,6 +297,8 @@ STEPS = {
 
 
 # (id, desired, actual, expected change kinds): the dataset-level cases, through compare().
+READERS = AccessEntry(role="READER", member="group:readers@example.com")
+EVE = AccessEntry(role="WRITER", member="user:eve@example.com")
 DATASET_CASES: list[tuple[str, Dataset, Dataset | None, list[str]]] = [
     ("missing dataset", Dataset(name="ds", description="d", location="EU", labels={"a": "b"}), None, ["create_dataset"]),
     (
@@ -308,6 +311,23 @@ DATASET_CASES: list[tuple[str, Dataset, Dataset | None, list[str]]] = [
     ("same location, other spelling", Dataset(name="ds", location="eu"), Dataset(name="ds", location="EU"), []),
     # Refused (BigQuery fixes a dataset's location at creation): no step, a refusal.
     ("location differs refused", Dataset(name="ds", location="EU"), Dataset(name="ds", location="US"), ["location_mismatch"]),
+    # Access: declared entries granted; undeclared ones reported (never a step) unless exclusive.
+    (
+        "access granted, the other entry reported",
+        Dataset(name="ds", access=(READERS,)),
+        Dataset(name="ds", access=(EVE,)),
+        ["set_dataset_access", "unmanaged_grants"],
+    ),
+    ("access granted with the dataset", Dataset(name="ds", access=(READERS,)), None, ["create_dataset", "set_dataset_access"]),
+    ("undeclared access reported", Dataset(name="ds", access=()), Dataset(name="ds", access=(EVE,)), ["unmanaged_grants"]),
+    (
+        "exclusive access revokes",
+        Dataset(name="ds", access=(READERS,), access_exclusive=True),
+        Dataset(name="ds", access=(READERS, EVE)),
+        ["set_dataset_access"],
+    ),
+    ("access not read is not compared", Dataset(name="ds", access=(READERS,)), Dataset(name="ds"), []),
+    ("access not declared", Dataset(name="ds"), Dataset(name="ds", access=(EVE,)), []),
 ]
 
 
@@ -317,8 +337,10 @@ def compare_datasets(desired: Dataset, actual: Dataset | None) -> list[Change]:
 
 @pytest.mark.parametrize("case_id,desired,actual,kinds", DATASET_CASES, ids=[c[0] for c in DATASET_CASES])
 def test_dataset_case(case_id: str, desired: Dataset, actual: Dataset | None, kinds: list[str]) -> None:
-    plan = build_plan(compare_datasets(desired, actual))
-    assert [s.kind for s in plan.steps] + [c.kind for c in plan.refused] == kinds
+    changes = compare_datasets(desired, actual)
+    plan = build_plan(changes)
+    reported = [c.kind for c in changes if c.report_only]  # check's findings, never a step
+    assert [s.kind for s in plan.steps] + [c.kind for c in plan.refused] + reported == kinds
     assert plan.has_refused == case_id.endswith("refused")
     assert [c.refusal().code for c in plan.refused] == (["BQM106"] if plan.has_refused else [])  # type: ignore[union-attr]
 

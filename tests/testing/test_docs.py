@@ -106,6 +106,16 @@ def _widened_policy(path: Path) -> None:
     _sql(path, "UPDATE _bqmanage.row_access_policies SET filter = 'TRUE' WHERE name = 'bqmanage_tenant_isolation'")
 
 
+def _access_drift(path: Path) -> None:
+    """The demo's warehouse with a grant added and one removed by hand (docs/isolation.md)."""
+    _demo(path)
+    _sql(
+        path,
+        "INSERT INTO _bqmanage.dataset_access VALUES ('tenant_acme', 'WRITER', 'user:eve@example.com')",
+        "DELETE FROM _bqmanage.dataset_access WHERE dataset = 'tenant_globex'",
+    )
+
+
 def _extra_table(path: Path) -> None:
     _demo(path)
     _sql(path, "CREATE TABLE tenants.scratch_copy AS SELECT * FROM tenants.tenant_profiles")
@@ -135,6 +145,7 @@ SETUPS: dict[str, Callable[[Path], None]] = {
     "tenant-drift": _tenant_drift,
     "extra-table": _extra_table,
     "widened-policy": _widened_policy,
+    "access-drift": _access_drift,
     "adopt": _adopt,
 }
 # Setups whose blocks another test runs, because they need more than a sandbox directory.

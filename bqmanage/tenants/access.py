@@ -1,0 +1,121 @@
+"""A tenant's dataset access, from its template and its registry row.
+
+A template entry with ``members_from: tenant_profiles.reader_group`` grants each tenant the member
+its registry row holds in that column (one query for all the tenants at hand); a NULL grants
+nothing. ``tenant suspend`` revokes what the templates grant the tenant (its data stays) and
+``tenant resume`` grants it again: both are one ``set_dataset_access`` step per dataset, made
+with the dataset's etag, idempotent, so that a run killed half-way is finished by running it again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import TYPE_CHECKING, Any
+
+from bqmanage.apply import apply_plan
+from bqmanage.changes import SetDatasetAccess
+from bqmanage.errors import UsageError, WarehouseError
+from bqmanage.introspect import read_live
+from bqmanage.model.access import AccessEntry, member_problem
+from bqmanage.model.rest import column_to_api
+from bqmanage.model.schema import Dataset, Definitions
+from bqmanage.plan import Plan, step_of
+from bqmanage.tenants.sql import TenantTables, tenant_tables
+from bqmanage.tenants.templates import for_tenants
+
+if TYPE_CHECKING:
+    from bqmanage.engines import Engine
+    from bqmanage.settings import Settings
+
+
+def resolve_members(engine: Engine, whole: Definitions, part: Definitions, known: dict[str, Any] | None = None) -> Definitions:
+    """``part`` (templates expanded for some tenants) with every ``members_from`` entry filled in
+    from the registry; an entry whose value is NULL is left out. A value that cannot be a member
+    is refused (exit 2), naming the registry row: granting half of what is declared is worse.
+
+    The registry is read as the statuses are (``registry.read_statuses``): its rows through
+    tabledata.list on BigQuery, free and no query job, once for all the tenants at hand.
+
+    :param known: tenant -> its registry row as the caller just read it, or {} for a row it just
+        inserted (NULL in the member columns unless they have a default): not read again."""
+    pending = [e for d in part.datasets for e in d.access or () if e.members_from and e.tenant]
+    if not pending:
+        return part
+    t = tenant_tables(whole, None)
+    columns = sorted({e.members_from.partition(".")[2].lower() for e in pending if e.members_from})
+    tenants = {e.tenant for e in pending if e.tenant}
+    defaults = any((c := t.registry.column(name)) is not None and c.default is not None for name in columns)
+    rows = {tenant: row for tenant, row in (known or {}).items() if row or not defaults}  # {}: all NULL
+    if tenants - set(rows):
+        tenant_column = t.registry.column(t.quota.tenant_column)
+        wanted = [c for c in (tenant_column, *(t.registry.column(n) for n in columns)) if c is not None]
+        for row in _registry_rows(engine, t, [column_to_api(c) for c in wanted]):
+            if (tenant := row[wanted[0].name]) in tenants and tenant not in rows:
+                rows[tenant] = row
+    values = {(tenant, k.lower()): v for tenant, row in rows.items() for k, v in row.items() if k.lower() in columns}
+    return part.model_copy(update={"datasets": tuple(_resolved(d, values, t) for d in part.datasets)})
+
+
+def _registry_rows(engine: Engine, t: TenantTables, fields: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The registry's rows; none while it does not exist (a warehouse apply has not run on: plan
+    --tenant shows the tenant's datasets all the same, and nobody is granted yet), and without the
+    columns it does not have yet."""
+    try:
+        # bqemulator can answer tabledata.list with a row short of a cell while another job writes
+        # the table (registry.read_statuses): the read is free and idempotent, so it is made again.
+        with contextlib.suppress(IndexError):
+            return engine.read_rows(t.registry.dataset, t.registry.name, fields)
+        return engine.read_rows(t.registry.dataset, t.registry.name, fields)
+    except WarehouseError:
+        resource = engine.get_table(t.registry.dataset, t.registry.name)
+        if resource is None:
+            return []
+        # A member column apply has not added yet (check before apply): NULL for every tenant.
+        live = {f["name"].lower() for f in (resource.get("schema") or {}).get("fields") or []}
+        if (there := [f for f in fields if f["name"].lower() in live]) == fields:
+            raise
+        return engine.read_rows(t.registry.dataset, t.registry.name, there)
+
+
+def _resolved(dataset: Dataset, values: dict[tuple[str, str], Any], t: TenantTables) -> Dataset:
+    if not any(e.members_from for e in dataset.access or ()):
+        return dataset
+    entries: list[AccessEntry] = []
+    for entry in dataset.access or ():
+        if not (entry.members_from and entry.tenant):
+            entries.append(entry)
+            continue
+        column = entry.members_from.partition(".")[2]
+        value = values.get((entry.tenant, column.lower()))
+        if value is None:
+            continue
+        if (why := member_problem(str(value))) is not None:
+            raise UsageError(
+                f"{t.registry.ref}: tenant {entry.tenant!r}: {column} = {str(value)!r} cannot be granted "
+                f"({dataset.source}: access members_from {entry.members_from}): {why}"
+            )
+        entries.append(AccessEntry(role=entry.role, member=str(value), line=entry.line))
+    return dataset.model_copy(update={"access": tuple(entries)})
+
+
+def tenant_access(settings: Settings, engine: Engine, desired: Definitions, tenant: str, granted: bool) -> list[str]:
+    """Grant (``granted``) or revoke what the templates declare for ``tenant`` on its live datasets;
+    what each step did. Entries nobody declared are never touched."""
+    part = resolve_members(engine, desired, for_tenants(desired, [tenant]))
+    actual = read_live(engine, part).actual
+    steps = []
+    for dataset in part.datasets:
+        live = actual.datasets.get(dataset.name)
+        if live is None or live.access is None:
+            continue  # no dataset, nothing to revoke; resume creates it (onboard.tenant_datasets)
+        have = {e.key for e in live.access}
+        declared = [e for e in dataset.access or () if e.member]
+        if granted:
+            change = SetDatasetAccess(dataset=dataset.name, table=None, grant=tuple(e for e in declared if e.key not in have))
+        else:
+            change = SetDatasetAccess(dataset=dataset.name, table=None, revoke=tuple(e for e in declared if e.key in have))
+        if change.grant or change.revoke:
+            steps.append(step_of(change, settings.project))
+    if steps:
+        apply_plan(engine, Plan(steps=tuple(steps), refused=()), desired.digest, None, settings.project)
+    return [s.reason for s in steps]
