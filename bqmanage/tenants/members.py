@@ -9,7 +9,8 @@ Values are query parameters; the table names are validated definitions, quoted.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import contextlib
+from typing import TYPE_CHECKING, Any
 
 from bqmanage.model.row_access import MEMBER_COLUMN, TENANT_COLUMN
 from bqmanage.model.schema import TableRef
@@ -31,14 +32,28 @@ def _members(desired: Definitions, tenant: str) -> dict[TableRef, set[str]]:
     return out
 
 
+def _rows(engine: Engine, ref: TableRef) -> list[dict[str, Any]]:
+    """The members table's rows, read without a query job where the engine can (BigQuery's
+    tabledata.list is free): a repeated ``tenant add`` then runs no job here at all. bqemulator can
+    answer a row short of a cell while another job writes the table (the client's Row raises
+    IndexError); the read is free and idempotent, so it is read again."""
+    fields = [
+        {"name": TENANT_COLUMN, "type": "STRING", "mode": "NULLABLE"},
+        {"name": MEMBER_COLUMN, "type": "STRING", "mode": "NULLABLE"},
+    ]
+    for _ in range(2):
+        with contextlib.suppress(IndexError):
+            return engine.read_rows(ref.dataset, ref.table, fields)
+    return engine.read_rows(ref.dataset, ref.table, fields)
+
+
 def sync(engine: Engine, job: TenantJob, project: str | None, active: bool) -> None:
     """Make ``job``'s tenant have exactly its declared member rows (``active``) or none."""
     tenant = job.report.tenant
     for ref, wanted in sorted(_members(job.desired, tenant).items(), key=lambda kv: str(kv[0])):
         table = ref.sql(project)
         tenant_col, member_col = f"`{TENANT_COLUMN}`", f"`{MEMBER_COLUMN}`"
-        rows = engine.query(f"SELECT {member_col} FROM {table} WHERE {tenant_col} = @tenant", {"tenant": tenant}, label=LABEL)
-        have = {r[MEMBER_COLUMN] for r in rows}
+        have = {r[MEMBER_COLUMN] for r in _rows(engine, ref) if r[TENANT_COLUMN] == tenant}
         if not active:
             if have:
                 engine.query(f"DELETE FROM {table} WHERE {tenant_col} = @tenant", {"tenant": tenant}, label=LABEL)
