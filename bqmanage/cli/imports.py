@@ -11,7 +11,7 @@ import typer
 from bqmanage.cli import signals
 from bqmanage.cli.common import FORMAT
 from bqmanage.errors import EXIT_BAD_INPUT, UsageError
-from bqmanage.terminal import log
+from bqmanage.terminal import is_terminal, log
 
 if TYPE_CHECKING:
     from bqmanage.importer.files import GeneratedFile
@@ -108,7 +108,7 @@ def _summary(result: ImportResult, written: list[GeneratedFile]) -> str:
 
 
 def _confirmed(count: int) -> bool:
-    if not sys.stdin.isatty():
+    if not is_terminal(sys.stdin):
         log("error: --overwrite without a terminal to confirm on: pass --yes to replace; nothing written.", "ERROR")
         return False
     if typer.confirm(f"Replace {count} file(s)?", default=False):

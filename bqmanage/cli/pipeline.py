@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from bqmanage.errors import EXIT_BAD_INPUT, EXIT_FINDINGS, EXIT_OK
-from bqmanage.terminal import json_logs, log, printable, printable_lines
+from bqmanage.terminal import is_terminal, json_logs, log, printable, printable_lines
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -65,7 +65,7 @@ class Watch:
 def progress(verb: str, describe: Callable[[Any], str], bar: bool = True) -> Iterator[Watch]:
     """A progress bar on a terminal (unless ``bar`` is False), else one line per tenant: a CI log
     keeps every line, and a bar would be noise there."""
-    if not sys.stderr.isatty() or json_logs():
+    if not is_terminal(sys.stderr) or json_logs():
 
         def line(outcome: TenantOutcome[Any], done: int, total: int) -> None:
             log(printable(f"[{done}/{total}] tenant {outcome.tenant}: {_state(outcome, describe)}"))
