@@ -121,6 +121,28 @@ def test_an_earlier_report_or_an_empty_file_is_replaced(fmt: str, applied: Path)
     assert Path("out").read_text() == first
 
 
+@pytest.mark.parametrize("command", [["check"], ["audit-code", "src"]], ids=["check", "audit-code"])
+@pytest.mark.parametrize("output", ["reports/new.json", "reports/old.json", "reports/../new.json"])
+def test_a_report_through_a_directory_link_out_of_the_tree_is_refused(
+    command: list[str], output: str, applied: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    write(Path("src/app.py"), 'q = "select * from tenants.tenant_profiles"\n')
+    elsewhere = tmp_path_factory.mktemp("elsewhere") / "sub"
+    elsewhere.mkdir()
+    (elsewhere / "old.json").write_text("")  # an empty file, which a report may replace in its own tree
+    Path("reports").symlink_to(elsewhere)
+    _one_error(run_cli(*command, "-o", output), f"{output}: cannot write the report: its directory is reached through")
+    assert sorted(p.name for p in elsewhere.parent.rglob("*")) == ["old.json", "sub"]
+    assert (elsewhere / "old.json").read_text() == ""
+
+
+def test_a_report_through_a_directory_link_within_the_tree_is_written(applied: Path) -> None:
+    Path("real").mkdir()
+    Path("reports").symlink_to("real")
+    assert run_cli("check", "--format", "json", "-o", "reports/new.json").exit_code == 0
+    assert json.loads(Path("real/new.json").read_text())["clean"] is True
+
+
 def test_a_report_link_out_of_its_directory_is_refused(applied: Path) -> None:
     victim = write(Path("elsewhere/victim.json"), '{"clean": true}\n')  # even a report, elsewhere
     Path("reports").mkdir()
