@@ -136,7 +136,13 @@ def render(
     if project.definitions.templates and not tenant:  # on stderr: stdout is the DDL or JSON a script redirects
         names = ", ".join(d.name for d in project.definitions.templates)
         log(f"Note: dataset template(s) {names} not rendered; add --tenant ID to render a tenant's datasets.", "WARNING")
-    typer.echo(text, nl=False)
+    # Written as it is: click's echo strips what looks like a colour code when stdout is no terminal,
+    # and `render > ddl.sql` must hold the very text plan and apply send.
+    import sys
+
+    if sys.stdout is not None:  # started with stdout closed: nowhere to write
+        sys.stdout.write(text)
+        sys.stdout.flush()
 
 
 @app.command()

@@ -216,6 +216,29 @@ def test_plan_and_apply_escape_control_sequences_of_a_definition(applied: Path) 
     assert run_cli("plan").exit_code == 0  # what apply set is what the definition says: no drift left
 
 
+def test_render_writes_the_ddl_plan_sends_with_no_raw_control_character(workdir: Path) -> None:
+    """String literals (descriptions, defaults) are GoogleSQL escapes in the SQL text itself, and
+    render writes that text as it is, piped too: `render > ddl.sql` is what plan and apply send."""
+    from tests.runtime import run
+
+    write(Path("schemas/evil/_dataset.yaml"), "location: US\n")
+    write(
+        Path("schemas/evil/t.yaml"),
+        'table: t\ndescription: "desc\\e]0;pwned\\a\\e[2J\\nApplied 3 step(s)\\x9b\\t"\n'
+        "columns:\n  - name: a\n    type: STRING\n    default: \"'x\\e[31m'\"\n",
+    )
+    rendered = run("render", "--table", "evil.t", cwd=workdir)  # a pipe, not a terminal
+    assert rendered.returncode == 0, rendered.stderr
+    ddl = rendered.stdout
+    assert all(c == "\n" or (c.isprintable() and c not in "\u2028\u2029") for c in ddl), repr(ddl)
+    assert '"desc\\x1b]0;pwned\\x07\\x1b[2J\\nApplied 3 step(s)\\u009b\\t"' in ddl, ddl
+    assert "\\x1b[31m" in ddl
+    planned = run_cli("plan")
+    assert planned.exit_code == 1 and ddl.rstrip("\n") in planned.stdout, (ddl, planned.stdout)
+    assert run_cli("apply").exit_code == 0
+    assert run_cli("check").exit_code == 0  # the escapes mean the same value: no drift
+
+
 def test_plan_and_inspect_escape_live_names(applied: Path) -> None:
     _forge_live()
     for command in ("plan", "inspect"):
