@@ -256,7 +256,7 @@ def check(
         else None
     )
     scope = TenantScope.from_flags(tenant, all_tenants)
-    result = cli_templates.run_check(project, fmt, scope, [Path(p) for p in code or []], isolation)
+    result = cli_templates.run_check(project, fmt, scope, [Path(p) for p in code or []], isolation, report_path)
     note = cli_templates.left_alone(project.definitions, scope, "check")
     text, exit_code = cli_templates.check_document(fmt, result, project.settings.target, note)
     if report_path:

@@ -268,10 +268,20 @@ def plan_exit(planned: PlanResult) -> int:
     return max(*codes, worst_exit(planned.tenants))
 
 
-def run_check(project: Project, fmt: str, scope: TenantScope, code: list[Path], isolation: bool = False) -> CheckResult:
-    """check, with a bar on a terminal for the text format (JSON and SARIF runs stay quiet there)."""
+def run_check(
+    project: Project, fmt: str, scope: TenantScope, code: list[Path], isolation: bool = False, report: Path | None = None
+) -> CheckResult:
+    """check, with a bar on a terminal for the text format (JSON and SARIF runs stay quiet there);
+    the ``report`` file it writes is not audited (--code)."""
     with progress("checking", checked, bar=fmt == "text") as watch:
-        return project.check(scope=scope, code=code, on_progress=watch.catalog, on_tenant=watch.tenant, isolation=isolation)
+        return project.check(
+            scope=scope,
+            code=code,
+            on_progress=watch.catalog,
+            on_tenant=watch.tenant,
+            isolation=isolation,
+            not_audited=(report,) if report else (),
+        )
 
 
 def check_document(fmt: str, result: CheckResult, target: str, note: str | None) -> tuple[str, int]:

@@ -143,6 +143,20 @@ def test_a_report_through_a_directory_link_within_the_tree_is_written(applied: P
     assert json.loads(Path("real/new.json").read_text())["clean"] is True
 
 
+@pytest.mark.parametrize("command", [["check", "--code", "src"], ["audit-code", "src"]], ids=["check", "audit-code"])
+@pytest.mark.parametrize("fmt", ["text", "json", "sarif"])
+def test_a_report_written_into_the_audited_tree_is_not_audited_by_the_next_run(
+    command: list[str], fmt: str, applied: Path
+) -> None:
+    write(Path("src/app.py"), 'q = "select * from customers.customer_usage_quotas"\n')
+    reports = []
+    for _ in range(3):
+        assert run_cli(*command, "--format", fmt, "-o", "src/report.json").exit_code == 1
+        reports.append(Path("src/report.json").read_text())
+    assert reports[0] == reports[1] == reports[2]
+    assert "src/app.py" in reports[0] and "src/report.json" not in reports[0]
+
+
 def test_a_report_link_out_of_its_directory_is_refused(applied: Path) -> None:
     victim = write(Path("elsewhere/victim.json"), '{"clean": true}\n')  # even a report, elsewhere
     Path("reports").mkdir()
