@@ -76,6 +76,7 @@ def test_an_unknown_target_location_is_exit_2_before_any_warehouse_call(
     from tests.helpers import run_cli
 
     monkeypatch.setenv("BIGQUERY_EMULATOR_HOST", "http://127.0.0.1:9")  # a call would be exit 3
+    monkeypatch.setenv("BQMANAGE_RETRY_DEADLINE", "2")
     args = ["--target", "bigquery", "--project", "demo-project"]
     where = "--location: "
     if source == "flag":
