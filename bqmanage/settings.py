@@ -305,14 +305,20 @@ def resolve_settings(
         # typer merged the flag with its variable: name the one that was set.
         given = "BQMANAGE_LOCATION" if os.environ.get("BQMANAGE_LOCATION") == location else "--location"
         raise ConfigError(f"{given}: {why}")
+    local_path = Path(tcfg.local_path or os.environ.get("BQMANAGE_LOCAL_PATH") or ".bqmanage/local.duckdb")
+    schemas_dir = Path(schemas or cfg.schemas or "schemas")
+    if schemas_dir.resolve() in (local_path.resolve(), *local_path.resolve().parents):
+        # The warehouse file would be read as a definition, and a definition replaced by a warehouse.
+        given = f"{config or CONFIG_FILE}: targets.{name}.local_path" if tcfg.local_path else "BQMANAGE_LOCAL_PATH"
+        raise ConfigError(f"{given}: {local_path} is inside the definitions directory {schemas_dir}; keep the warehouse apart")
     check_process_variables()
     return Settings(
         target=name,
         engine=tcfg.engine,
         project=resolved_project,
         location=location or tcfg.location,
-        schemas_dir=Path(schemas or cfg.schemas or "schemas"),
-        local_path=Path(tcfg.local_path or os.environ.get("BQMANAGE_LOCAL_PATH") or ".bqmanage/local.duckdb"),
+        schemas_dir=schemas_dir,
+        local_path=local_path,
         credentials_file=tcfg.credentials_file,
         impersonate_service_account=tcfg.impersonate_service_account,
         writer=tcfg.writer,
