@@ -76,7 +76,9 @@ def main(
     from bqmanage.terminal import LOG_FORMATS, set_log_format
 
     if log_format not in LOG_FORMATS:
-        raise typer.BadParameter(f"expected text or json, got {log_format!r}", param_hint="--log-format")
+        source = ctx.get_parameter_source("log_format")  # name the one that was set: the flag or its variable
+        given = "BQMANAGE_LOG_FORMAT" if source is not None and source.name == "ENVIRONMENT" else "--log-format"
+        raise typer.BadParameter(f"expected text or json, got {log_format!r}", param_hint=given)
     set_log_format(log_format)
     ctx.obj = {"target": target, "project": project, "location": location, "schemas": schemas, "config": config}
 
