@@ -23,6 +23,7 @@ from bqmanage.changes.partitions import UNPARTITIONED, slices
 from bqmanage.errors import ApplyError, BqmanageError, DefaultsRejected, StreamingBufferError, capped
 from bqmanage.ledger import LEDGER, LedgerEntry, entry_from_row, ledger_insert_sql, ledger_table
 from bqmanage.plan import Plan, Step, cut_backfill, fallback_steps, step_of
+from bqmanage.terminal import printable
 
 if TYPE_CHECKING:
     from bqmanage.engines import Engine
@@ -172,12 +173,14 @@ def apply_plan(
                 )
             if isinstance(exc, KeyboardInterrupt):
                 raise
+            # The failure is quoted on its headline's one line, whatever a server put in its text.
+            why = printable(exc)
             if isinstance(exc, StreamingBufferError):  # one line: the cause is known, the cure is to wait
-                raise ApplyError(f"{step.dataset}.{step.table or ''}: {step.kind} not run: {exc}") from None
-            ran = "\n".join(capped([f"  done     {s.kind} {s.dataset}.{s.table or ''}" for s in result.executed]))
-            left = "\n".join(capped([f"  not run  {s.kind} {s.dataset}.{s.table or ''}" for s in plan.steps[index:]]))
+                raise ApplyError(f"{_where(step)}: {step.kind} not run: {why}") from None
+            ran = "\n".join(capped([f"  done     {s.kind} {_where(s)}" for s in result.executed]))
+            left = "\n".join(capped([f"  not run  {s.kind} {_where(s)}" for s in plan.steps[index:]]))
             raise ApplyError(
-                f"{step.dataset}.{step.table or ''}: step {index + 1} of {total} ({step.kind}) failed: {exc}\n"
+                f"{_where(step)}: step {index + 1} of {total} ({step.kind}) failed: {why}\n"
                 f"{ran}\n{left}\nRe-run `bqmanage apply` to resume: every step is idempotent.".replace("\n\n", "\n")
             ) from None
         result.executed.append(step)
@@ -219,6 +222,11 @@ def apply_plan(
             finished.add(step.dataset)
     result.datasets = sorted(started)
     return result
+
+
+def _where(step: Step) -> str:
+    """What a step works on: dataset.table, or the dataset of a dataset's step."""
+    return f"{step.dataset}.{step.table}" if step.table else step.dataset
 
 
 def _announce(on_step: Callable[[int, int, Step], None] | None, index: int, total: int, step: Step) -> None:

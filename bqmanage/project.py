@@ -129,11 +129,13 @@ class Project:
         exclude: list[str] | None = None,
         analyzer: str | None = None,
         notice: Callable[[str], None] | None = None,
+        not_audited: Sequence[Path] = (),
     ) -> CodeAuditResult:
         """Legacy names and unknown table/column references in source files; ``fix`` rewrites the
         legacy names (``dry_run``: computes the diffs, writes nothing). Flags add to the config's
         ``audit_code`` include and exclude patterns. Never audits the definitions or the config
-        file, which name legacy tables on purpose."""
+        file, which name legacy tables on purpose, nor ``not_audited`` (the report file a run writes:
+        audited, the next run would count its findings again)."""
         from bqmanage.codeaudit.audit import audit_code
 
         if analyzer is not None:
@@ -148,6 +150,7 @@ class Project:
             }
         )
         skip = {settings.schemas_dir.resolve()} | ({settings.config_file.resolve()} if settings.config_file else set())
+        skip |= {Path(p).resolve() for p in not_audited}
         return audit_code(
             list(paths),
             self.definitions,
@@ -243,9 +246,11 @@ class Project:
         on_progress: Callable[[int, int], None] | None = None,
         on_tenant: OnTenant[list[Finding]] | None = None,
         isolation: bool = False,
+        not_audited: Sequence[Path] = (),
     ) -> CheckResult:
         """Drift and legacy names in the warehouse, plus (``code``) what audit-code finds in those
-        source paths, and (``isolation``) the isolation probe's leaks. Read-only."""
+        source paths but ``not_audited`` (the report file), and (``isolation``) the isolation
+        probe's leaks. Read-only."""
         from bqmanage import api
 
         with self._session("check", read_only=True) as engine:
@@ -259,7 +264,7 @@ class Project:
                 isolation=isolation,
             )
         if code:
-            result.findings += self.audit_code(code).findings
+            result.findings += self.audit_code(code, not_audited=not_audited).findings
         return result
 
     def reset(

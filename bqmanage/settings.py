@@ -17,6 +17,7 @@ from bqmanage.codeaudit.config import AuditCodeConfig
 from bqmanage.definitions.source_text import SourceError, leaves, read_text
 from bqmanage.definitions.yaml_source import parse_yaml
 from bqmanage.errors import ConfigError
+from bqmanage.model.locations import location_problem
 from bqmanage.model.names import label_problem, project_problem
 from bqmanage.model.row_access import LOCAL_WRITER, grantee_problem
 
@@ -44,6 +45,14 @@ class TargetConfig(BaseModel):
         if writer is not None and (why := grantee_problem(writer)) is not None:
             raise ValueError(why)
         return writer
+
+    @field_validator("location")
+    @classmethod
+    def _location_is_bigquery_s(cls, location: str | None) -> str | None:
+        # As a dataset's location in _dataset.yaml is checked: BigQuery's list, case-insensitive.
+        if location is not None and (why := location_problem(location)) is not None:
+            raise ValueError(why)
+        return location
 
     @field_validator("labels")
     @classmethod
@@ -292,14 +301,24 @@ def resolve_settings(
             resolved_project, source = os.environ["GOOGLE_CLOUD_PROJECT"], "GOOGLE_CLOUD_PROJECT"
         if resolved_project and (why := project_problem(resolved_project)):
             raise ConfigError(f"{source}: {why}")
+    if location is not None and (why := location_problem(location)) is not None:
+        # typer merged the flag with its variable: name the one that was set.
+        given = "BQMANAGE_LOCATION" if os.environ.get("BQMANAGE_LOCATION") == location else "--location"
+        raise ConfigError(f"{given}: {why}")
+    local_path = Path(tcfg.local_path or os.environ.get("BQMANAGE_LOCAL_PATH") or ".bqmanage/local.duckdb")
+    schemas_dir = Path(schemas or cfg.schemas or "schemas")
+    if schemas_dir.resolve() in (local_path.resolve(), *local_path.resolve().parents):
+        # The warehouse file would be read as a definition, and a definition replaced by a warehouse.
+        given = f"{config or CONFIG_FILE}: targets.{name}.local_path" if tcfg.local_path else "BQMANAGE_LOCAL_PATH"
+        raise ConfigError(f"{given}: {local_path} is inside the definitions directory {schemas_dir}; keep the warehouse apart")
     check_process_variables()
     return Settings(
         target=name,
         engine=tcfg.engine,
         project=resolved_project,
         location=location or tcfg.location,
-        schemas_dir=Path(schemas or cfg.schemas or "schemas"),
-        local_path=Path(tcfg.local_path or os.environ.get("BQMANAGE_LOCAL_PATH") or ".bqmanage/local.duckdb"),
+        schemas_dir=schemas_dir,
+        local_path=local_path,
         credentials_file=tcfg.credentials_file,
         impersonate_service_account=tcfg.impersonate_service_account,
         writer=tcfg.writer,

@@ -68,5 +68,15 @@ def log(message: str, severity: str = "INFO") -> None:
     (ERROR). The stream is looked up when called, as tests swap it."""
     import sys
 
-    sys.stderr.write(log_text(message, severity) + "\n")
-    sys.stderr.flush()
+    stream = sys.stderr
+    if stream is None:  # started with stderr closed (`2>&-`): there is nowhere to say it
+        return
+    stream.write(log_text(message, severity) + "\n")
+    stream.flush()
+
+
+def is_terminal(stream: object) -> bool:
+    """Whether ``stream`` (sys.stderr or sys.stdout, looked up by the caller) is a terminal. A
+    stream the process was started without (`2>&-`: Python then has None) is not one."""
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty is not None and isatty())

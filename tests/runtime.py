@@ -9,8 +9,9 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -92,3 +93,42 @@ def broken_endpoint(mode: str) -> Iterator[str]:
         server.close()
         for conn in held:
             conn.close()
+
+
+# What an endpoint answers a request (method, path): status, content type (None: no header) and body.
+Answer = Callable[[str, str], tuple[int, str | None, bytes]]
+
+
+@contextmanager
+def answering_endpoint(answer: Answer) -> Iterator[str]:
+    """An HTTP server on loopback that answers every request as ``answer`` says: the endpoint that
+    is not BigQuery's API (an HTML page, a bare 404) or a BigQuery whose errors quote hostile text.
+    Yields its URL."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:  # quiet
+            pass
+
+        def _handle(self) -> None:
+            length = int(self.headers.get("content-length") or 0)
+            if length:
+                self.rfile.read(length)
+            status, content_type, body = answer(self.command, self.path)
+            self.send_response(status)
+            if content_type:
+                self.send_header("content-type", content_type)
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _handle
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -69,6 +69,7 @@ def audit_code_command(
         exclude=exclude or None,
         analyzer=analyzer,
         notice=lambda message: log(message, "INFO"),
+        not_audited=(report_path,) if report_path else (),
     )
     if fix:  # the diff goes with the text report, or to stderr beside a machine-readable one
         diff = code_report.fix_text(result, dry_run)

@@ -11,7 +11,7 @@ import typer
 from bqmanage.cli import signals
 from bqmanage.cli.common import FORMAT
 from bqmanage.errors import EXIT_BAD_INPUT, UsageError
-from bqmanage.terminal import log
+from bqmanage.terminal import is_terminal, log
 
 if TYPE_CHECKING:
     from bqmanage.importer.files import GeneratedFile
@@ -55,6 +55,7 @@ def import_command(
     from bqmanage.importer.files import check_out
 
     check_out(out_dir or settings.schemas_dir)  # before the warehouse is read
+    _refuse_out(out, out_dir or settings.schemas_dir, settings.local_path)
     with engine_session(settings, "import", read_only=True) as engine:
         result = import_live(settings, engine, dataset or [], all_datasets, out=out_dir, template=as_template)
     staged = result.staged
@@ -107,8 +108,21 @@ def _summary(result: ImportResult, written: list[GeneratedFile]) -> str:
     return f"Imported {what} from target {result.target} into {into}{tail}. Next: bqmanage check"
 
 
+def _refuse_out(given: str | None, out: Path, warehouse: Path) -> None:
+    """No --out through a symbolic link out of the working directory, and none among the local
+    warehouse's files or in its state directory (the predicates of a report's -o)."""
+    import os
+
+    from bqmanage.report.file import leaves_tree, warehouse_state
+
+    if given is not None and leaves_tree(given):
+        raise UsageError(f"--out {given}: it is reached through a symbolic link out of {Path.cwd()}; nothing written")
+    if warehouse_state(Path(os.path.realpath(out)), warehouse):
+        raise UsageError(f"--out {out}: cannot write definitions among the files of the local warehouse {warehouse}")
+
+
 def _confirmed(count: int) -> bool:
-    if not sys.stdin.isatty():
+    if not is_terminal(sys.stdin):
         log("error: --overwrite without a terminal to confirm on: pass --yes to replace; nothing written.", "ERROR")
         return False
     if typer.confirm(f"Replace {count} file(s)?", default=False):

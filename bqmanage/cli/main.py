@@ -76,7 +76,9 @@ def main(
     from bqmanage.terminal import LOG_FORMATS, set_log_format
 
     if log_format not in LOG_FORMATS:
-        raise typer.BadParameter(f"expected text or json, got {log_format!r}", param_hint="--log-format")
+        source = ctx.get_parameter_source("log_format")  # name the one that was set: the flag or its variable
+        given = "BQMANAGE_LOG_FORMAT" if source is not None and source.name == "ENVIRONMENT" else "--log-format"
+        raise typer.BadParameter(f"expected text or json, got {log_format!r}", param_hint=given)
     set_log_format(log_format)
     ctx.obj = {"target": target, "project": project, "location": location, "schemas": schemas, "config": config}
 
@@ -136,7 +138,13 @@ def render(
     if project.definitions.templates and not tenant:  # on stderr: stdout is the DDL or JSON a script redirects
         names = ", ".join(d.name for d in project.definitions.templates)
         log(f"Note: dataset template(s) {names} not rendered; add --tenant ID to render a tenant's datasets.", "WARNING")
-    typer.echo(text, nl=False)
+    # Written as it is: click's echo strips what looks like a colour code when stdout is no terminal,
+    # and `render > ddl.sql` must hold the very text plan and apply send.
+    import sys
+
+    if sys.stdout is not None:  # started with stdout closed: nowhere to write
+        sys.stdout.write(text)
+        sys.stdout.flush()
 
 
 @app.command()
@@ -250,7 +258,7 @@ def check(
         else None
     )
     scope = TenantScope.from_flags(tenant, all_tenants)
-    result = cli_templates.run_check(project, fmt, scope, [Path(p) for p in code or []], isolation)
+    result = cli_templates.run_check(project, fmt, scope, [Path(p) for p in code or []], isolation, report_path)
     note = cli_templates.left_alone(project.definitions, scope, "check")
     text, exit_code = cli_templates.check_document(fmt, result, project.settings.target, note)
     if report_path:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from bqmanage.errors import EXIT_BAD_INPUT, EXIT_FINDINGS, EXIT_OK
-from bqmanage.terminal import json_logs, log, printable, printable_lines
+from bqmanage.terminal import is_terminal, json_logs, log, printable, printable_lines
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -65,7 +65,7 @@ class Watch:
 def progress(verb: str, describe: Callable[[Any], str], bar: bool = True) -> Iterator[Watch]:
     """A progress bar on a terminal (unless ``bar`` is False), else one line per tenant: a CI log
     keeps every line, and a bar would be noise there."""
-    if not sys.stderr.isatty() or json_logs():
+    if not is_terminal(sys.stderr) or json_logs():
 
         def line(outcome: TenantOutcome[Any], done: int, total: int) -> None:
             log(printable(f"[{done}/{total}] tenant {outcome.tenant}: {_state(outcome, describe)}"))
@@ -268,10 +268,20 @@ def plan_exit(planned: PlanResult) -> int:
     return max(*codes, worst_exit(planned.tenants))
 
 
-def run_check(project: Project, fmt: str, scope: TenantScope, code: list[Path], isolation: bool = False) -> CheckResult:
-    """check, with a bar on a terminal for the text format (JSON and SARIF runs stay quiet there)."""
+def run_check(
+    project: Project, fmt: str, scope: TenantScope, code: list[Path], isolation: bool = False, report: Path | None = None
+) -> CheckResult:
+    """check, with a bar on a terminal for the text format (JSON and SARIF runs stay quiet there);
+    the ``report`` file it writes is not audited (--code)."""
     with progress("checking", checked, bar=fmt == "text") as watch:
-        return project.check(scope=scope, code=code, on_progress=watch.catalog, on_tenant=watch.tenant, isolation=isolation)
+        return project.check(
+            scope=scope,
+            code=code,
+            on_progress=watch.catalog,
+            on_tenant=watch.tenant,
+            isolation=isolation,
+            not_audited=(report,) if report else (),
+        )
 
 
 def check_document(fmt: str, result: CheckResult, target: str, note: str | None) -> tuple[str, int]:

@@ -33,8 +33,12 @@ class FileFix:
     encoding: str = "utf-8"
 
     def diff(self) -> str:
+        from bqmanage.terminal import printable
+
+        # The headers name the file on their own line, whatever its name holds (a line break, an escape).
+        shown = printable(self.display)
         lines = difflib.unified_diff(
-            self.before.splitlines(keepends=True), self.after.splitlines(keepends=True), f"a/{self.display}", f"b/{self.display}"
+            self.before.splitlines(keepends=True), self.after.splitlines(keepends=True), f"a/{shown}", f"b/{shown}"
         )
         return "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines)
 

@@ -36,7 +36,8 @@ def load_definitions(schemas_dir: Path) -> Definitions:
     except OSError as exc:  # is_dir lets a permission error through
         raise DefinitionError([Problem(str(schemas_dir), None, "", f"cannot read: {os_reason(exc, schemas_dir)}")]) from None
     if not found:
-        raise DefinitionError([Problem(str(schemas_dir), None, "", "schemas directory not found")])
+        why = "is not a directory; give the schemas directory" if schemas_dir.exists() else "schemas directory not found"
+        raise DefinitionError([Problem(str(schemas_dir), None, "", why)])
     forget_resolved()
     problems: list[Problem] = []
     dirs = _dataset_dirs(schemas_dir, problems)

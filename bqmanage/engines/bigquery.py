@@ -23,7 +23,7 @@ from bqmanage.changes.patch import strip_governance, tagged_paths, unapplied
 from bqmanage.engines import bq_access, bq_catalog, bq_partitions, bq_rowsec
 from bqmanage.engines.bq_catalog import each
 from bqmanage.engines.bq_credentials import credentials, emulator_endpoint, redacted
-from bqmanage.engines.bq_errors import NETWORK, api_message, error_class, is_retryable, network_reason
+from bqmanage.engines.bq_errors import NETWORK, api_message, error_class, is_retryable, missing, network_reason, one_line
 from bqmanage.engines.bq_params import query_parameter, same_base_type
 from bqmanage.engines.dml import DmlStats
 from bqmanage.errors import ConfigError, DefaultsRejected, WarehouseError
@@ -115,9 +115,8 @@ class BigQueryEngine(bq_rowsec.BqRowSecurity):
             self._locations[dataset] = resource.get("location") or ""
             return resource
         except WarehouseError as exc:
-            if isinstance(exc.__cause__, gexc.NotFound):
-                return None
-            raise
+            missing(exc, f"{self.where}: datasets.get")
+            return None
 
     def list_tables(self, dataset: str) -> list[str]:
         found = self._call(
@@ -140,9 +139,8 @@ class BigQueryEngine(bq_rowsec.BqRowSecurity):
         try:
             resource = self._table(dataset, table).to_api_repr()
         except WarehouseError as exc:
-            if isinstance(exc.__cause__, gexc.NotFound):
-                return None
-            raise
+            missing(exc, f"{self.where}: tables.get")
+            return None
         if not self.capabilities.catalog_follows_alter:
             resource["schema"] = {"fields": self._physical_fields(dataset, table, resource)}
         return resource
@@ -393,6 +391,8 @@ class BigQueryEngine(bq_rowsec.BqRowSecurity):
             raise
         except gexc.GoogleAPICallError as exc:
             raise error_class(exc)(f"{self.where}: {operation} failed: {api_message(exc)}") from exc
+        except requests.exceptions.JSONDecodeError:  # a 200 with an HTML page: not BigQuery's API
+            raise self._failure(operation, "the endpoint did not answer with JSON") from None
         except NETWORK as exc:
             cause = exc.cause if isinstance(exc, gexc.RetryError) else exc
             if isinstance(cause, gexc.GoogleAPICallError):
@@ -410,7 +410,7 @@ class BigQueryEngine(bq_rowsec.BqRowSecurity):
 
     def _failure(self, operation: str, message: str) -> WarehouseError:
         # A transport error's text may carry the endpoint URL, and with it a user:password.
-        return WarehouseError(redacted(f"{self.where}: {operation} failed: {message}"))
+        return WarehouseError(redacted(f"{self.where}: {operation} failed: {one_line(message)}"))
 
     def principal(self) -> str:
         return self._principal

@@ -35,6 +35,10 @@ def file_lock(path: Path) -> threading.RLock:
         return _FILE_LOCKS.setdefault(str(path.resolve()), threading.RLock())
 
 
+# What a bad local warehouse path says to do about it.
+_MOVE = "(point BQMANAGE_LOCAL_PATH, or the target's local_path, at a warehouse file or where one may be created)"
+
+
 def connect(path: Path, read_only: bool, lock_timeout: float, on_wait: Callable[[str], None]) -> duckdb.DuckDBPyConnection:
     """A connection to the warehouse file, waiting up to ``lock_timeout`` s for another process."""
     if read_only and not path.exists():
@@ -49,6 +53,8 @@ def connect(path: Path, read_only: bool, lock_timeout: float, on_wait: Callable[
                 f"{path}: cannot create the local warehouse's directory {path.parent}: "
                 f"{exc.strerror or exc} (set BQMANAGE_LOCAL_PATH to move it)"
             ) from None
+    if path.exists() and not path.is_file():  # a directory, /dev/null: configuration, not a warehouse failure
+        raise ConfigError(f"{path}: the local warehouse must be a file, and this is not a regular file {_MOVE}")
     deadline = time.monotonic() + lock_timeout
     delay, told = 0.05, False
     while True:
@@ -61,6 +67,8 @@ def connect(path: Path, read_only: bool, lock_timeout: float, on_wait: Callable[
                 return duckdb.connect(str(path))
             raise WarehouseError(f"{path}: cannot open the local warehouse: {_first_line(exc)}") from None
         except duckdb.IOException as exc:
+            if "not a valid DuckDB database file" in str(exc):
+                raise ConfigError(f"{path}: not a DuckDB database file, so not a local warehouse {_MOVE}") from None
             if "lock" not in str(exc).lower():
                 raise WarehouseError(f"{path}: cannot open the local warehouse: {_first_line(exc)}") from None
             match = _HOLDER.search(str(exc))

@@ -239,7 +239,8 @@ class LocalEngine(DuckQueries, DuckRowSecurity, DuckAccess):
                 self._has_meta = had_meta
                 self._rollback()
                 if isinstance(exc, duckdb.Error):
-                    raise WarehouseError(f"{step.dataset}.{step.table or ''}: {step.kind} failed: {exc}") from None
+                    where = f"{step.dataset}.{step.table}" if step.table else step.dataset
+                    raise WarehouseError(f"{where}: {step.kind} failed: {exc}") from None
                 raise
             if self._created >= self._checkpoint_at:
                 self._created = 0

@@ -175,6 +175,17 @@ def normalize_default(text: str | None) -> str | None:
     return text
 
 
+# GoogleSQL's escape sequences (lexical#escape_sequences): hex, Unicode, octal, the named ones.
+_ESCAPE = re.compile(r"\\([xX][0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|[0-7]{3}|.)", re.S)
+_NAMED_ESCAPES = {"n": "\n", "r": "\r", "t": "\t", "a": "\a", "b": "\b", "f": "\f", "v": "\v"}
+
+
+def _unescaped(match: re.Match[str]) -> str:
+    sequence = match.group(1)
+    if len(sequence) > 1:
+        return chr(int(sequence, 8)) if sequence.isdigit() else chr(int(sequence[1:], 16))
+    return _NAMED_ESCAPES.get(sequence, sequence)
+
+
 def _unquote(literal: str) -> str:
-    body = literal[1:-1]
-    return re.sub(r"\\(.)", lambda m: {"n": "\n", "r": "\r", "t": "\t"}.get(m.group(1), m.group(1)), body)
+    return _ESCAPE.sub(_unescaped, literal[1:-1])

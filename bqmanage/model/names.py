@@ -119,7 +119,22 @@ def quote(identifier: str) -> str:
     return "`" + identifier.replace("\\", "\\\\").replace("`", "\\`") + "`"
 
 
+# Characters a string literal writes as an escape, so that the SQL text holds none raw: C0
+# controls, DEL, C1 controls, the line and paragraph separators, bidirectional overrides and the
+# BOM (as terminal.printable escapes them), besides the backslash and the quote.
+_LITERAL_ESCAPED = re.compile('[\\\\"\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]')
+_LITERAL_NAMED = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _literal_escape(match: re.Match[str]) -> str:
+    char = match.group()
+    # GoogleSQL's \xHH is a byte: beyond ASCII a character is written \uHHHH.
+    return _LITERAL_NAMED.get(char) or (f"\\x{ord(char):02x}" if ord(char) < 0x80 else f"\\u{ord(char):04x}")
+
+
 def string_literal(value: str) -> str:
-    """A GoogleSQL double-quoted string literal with escapes."""
-    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
-    return f'"{escaped}"'
+    """A GoogleSQL double-quoted string literal with escapes
+    (https://cloud.google.com/bigquery/docs/reference/standard-sql/lexical#escape_sequences): the
+    same value, and no raw control character in the SQL text, so that the DDL render prints is the
+    text plan and apply send, byte for byte, and a terminal shows it as it is."""
+    return f'"{_LITERAL_ESCAPED.sub(_literal_escape, value)}"'

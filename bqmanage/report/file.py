@@ -77,6 +77,10 @@ def writable(
         raise UsageError(f"{output}: cannot write the report: it is a directory")
     if os.path.islink(output) and path.parent != Path(os.path.realpath(os.path.dirname(output) or ".")):
         raise UsageError(f"{output}: cannot write the report: it is a symbolic link out of its directory")
+    if leaves_tree(os.path.dirname(output) or "."):
+        raise UsageError(
+            f"{output}: cannot write the report: its directory is reached through a symbolic link out of {Path.cwd()}"
+        )
     if path.exists() and not path.is_file():
         raise UsageError(
             f"{output}: cannot write the report: it is not a regular file (a device, FIFO or socket); "
@@ -98,6 +102,19 @@ def writable(
     if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
         raise UsageError(f"{output}: cannot write the report: permission denied")
     return path
+
+
+def leaves_tree(directory: str) -> bool:
+    """Whether ``directory``, a path inside the working directory as written, leads out of it
+    through a symbolic link in any of its components (``reports -> /elsewhere``, or ``reports/..``
+    past one): a checked-out link must not let a report or an import write anywhere the user can.
+    A path written outside the working directory is the user's own choice, links and all."""
+    cwd = Path.cwd()
+    written = Path(os.path.abspath(directory))
+    if written != cwd and cwd not in written.parents:
+        return False
+    real, real_cwd = Path(os.path.realpath(directory)), Path(os.path.realpath(cwd))
+    return real != real_cwd and real_cwd not in real.parents
 
 
 def warehouse_state(path: Path, warehouse: Path) -> bool:

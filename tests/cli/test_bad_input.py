@@ -94,3 +94,19 @@ def test_config_problems_name_the_config_not_a_flag(config: str, args: list[str]
     write(workdir / "bqmanage.yaml", config)
     result = run_cli(*args)
     assert result.exit_code == 2 and fragment in result.stderr, result.stderr
+
+
+def test_a_schemas_path_that_is_a_file_is_said_to_be_no_directory(workdir: Path) -> None:
+    write(Path("defs.txt"), "not a directory\n")
+    result = run_cli("--schemas", "defs.txt", "validate")
+    assert result.exit_code == 2
+    assert "defs.txt: is not a directory" in result.stderr and "not found" not in result.stderr
+
+
+def test_a_bad_log_format_variable_is_named_as_the_variable(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BQMANAGE_LOG_FORMAT", "xml")
+    result = run_cli("plan")
+    assert result.exit_code == 2
+    assert "BQMANAGE_LOG_FORMAT" in result.stderr and "--log-format" not in result.stderr
+    monkeypatch.delenv("BQMANAGE_LOG_FORMAT")
+    assert "Invalid value for --log-format" in run_cli("--log-format", "xml", "plan").stderr

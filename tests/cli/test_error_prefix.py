@@ -21,7 +21,7 @@ def _setup(case: str, workdir: Path) -> None:
         write(workdir / "bqmanage.yaml", "default_target: local\nunknown_setting: 1\n")
     elif case in ("definitions", "definitions-direct"):
         write(workdir / "schemas/tenants/broken.yaml", SCHEMAS_BROKEN)
-    elif case == "warehouse":
+    elif case == "local-path":  # a warehouse path that holds no DuckDB file: bad configuration
         write(workdir / ".bqmanage/local.duckdb", "not a duckdb file, only bytes that say so\n" * 100)
 
 
@@ -36,8 +36,11 @@ CASES = {
     "definitions-direct": (["validate"], 2),
     "not-applied": (["reset", "--date", "2026-12-01"], 2),
     "bad-tenant-id": (["tenant", "add", "Bad Id"], 2),
-    "warehouse": (["check"], 3),
+    "local-path": (["check"], 2),
+    "warehouse": (["--target", "bigquery", "--project", "demo-project", "check"], 3),
 }
+# The warehouse case: an endpoint that refuses every connection, given up on at once.
+UNREACHABLE = {"BIGQUERY_EMULATOR_HOST": "http://127.0.0.1:9", "BQMANAGE_RETRY_DEADLINE": "1"}
 
 
 @pytest.mark.parametrize("log_format", ["text", "json"])
@@ -45,7 +48,7 @@ CASES = {
 def test_every_error_line_has_the_one_prefix(case: str, log_format: str, workdir: Path) -> None:
     args, code = CASES[case]
     _setup(case, workdir)
-    done = run("--log-format", log_format, *args, cwd=workdir)
+    done = run("--log-format", log_format, *args, cwd=workdir, **(UNREACHABLE if case == "warehouse" else {}))
     assert done.returncode == code, (done.stdout, done.stderr)
     assert "Traceback" not in done.stderr
     if log_format == "json":

@@ -121,6 +121,42 @@ def test_an_earlier_report_or_an_empty_file_is_replaced(fmt: str, applied: Path)
     assert Path("out").read_text() == first
 
 
+@pytest.mark.parametrize("command", [["check"], ["audit-code", "src"]], ids=["check", "audit-code"])
+@pytest.mark.parametrize("output", ["reports/new.json", "reports/old.json", "reports/../new.json"])
+def test_a_report_through_a_directory_link_out_of_the_tree_is_refused(
+    command: list[str], output: str, applied: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    write(Path("src/app.py"), 'q = "select * from tenants.tenant_profiles"\n')
+    elsewhere = tmp_path_factory.mktemp("elsewhere") / "sub"
+    elsewhere.mkdir()
+    (elsewhere / "old.json").write_text("")  # an empty file, which a report may replace in its own tree
+    Path("reports").symlink_to(elsewhere)
+    _one_error(run_cli(*command, "-o", output), f"{output}: cannot write the report: its directory is reached through")
+    assert sorted(p.name for p in elsewhere.parent.rglob("*")) == ["old.json", "sub"]
+    assert (elsewhere / "old.json").read_text() == ""
+
+
+def test_a_report_through_a_directory_link_within_the_tree_is_written(applied: Path) -> None:
+    Path("real").mkdir()
+    Path("reports").symlink_to("real")
+    assert run_cli("check", "--format", "json", "-o", "reports/new.json").exit_code == 0
+    assert json.loads(Path("real/new.json").read_text())["clean"] is True
+
+
+@pytest.mark.parametrize("command", [["check", "--code", "src"], ["audit-code", "src"]], ids=["check", "audit-code"])
+@pytest.mark.parametrize("fmt", ["text", "json", "sarif"])
+def test_a_report_written_into_the_audited_tree_is_not_audited_by_the_next_run(
+    command: list[str], fmt: str, applied: Path
+) -> None:
+    write(Path("src/app.py"), 'q = "select * from customers.customer_usage_quotas"\n')
+    reports = []
+    for _ in range(3):
+        assert run_cli(*command, "--format", fmt, "-o", "src/report.json").exit_code == 1
+        reports.append(Path("src/report.json").read_text())
+    assert reports[0] == reports[1] == reports[2]
+    assert "src/app.py" in reports[0] and "src/report.json" not in reports[0]
+
+
 def test_a_report_link_out_of_its_directory_is_refused(applied: Path) -> None:
     victim = write(Path("elsewhere/victim.json"), '{"clean": true}\n')  # even a report, elsewhere
     Path("reports").mkdir()
@@ -192,6 +228,29 @@ def test_plan_and_apply_escape_control_sequences_of_a_definition(applied: Path) 
         assert result.exit_code in (0, 1), result.stderr
         _no_raw_controls(result.stdout + result.stderr)
     assert run_cli("plan").exit_code == 0  # what apply set is what the definition says: no drift left
+
+
+def test_render_writes_the_ddl_plan_sends_with_no_raw_control_character(workdir: Path) -> None:
+    """String literals (descriptions, defaults) are GoogleSQL escapes in the SQL text itself, and
+    render writes that text as it is, piped too: `render > ddl.sql` is what plan and apply send."""
+    from tests.runtime import run
+
+    write(Path("schemas/evil/_dataset.yaml"), "location: US\n")
+    write(
+        Path("schemas/evil/t.yaml"),
+        'table: t\ndescription: "desc\\e]0;pwned\\a\\e[2J\\nApplied 3 step(s)\\x9b\\t"\n'
+        "columns:\n  - name: a\n    type: STRING\n    default: \"'x\\e[31m'\"\n",
+    )
+    rendered = run("render", "--table", "evil.t", cwd=workdir)  # a pipe, not a terminal
+    assert rendered.returncode == 0, rendered.stderr
+    ddl = rendered.stdout
+    assert all(c == "\n" or (c.isprintable() and c not in "\u2028\u2029") for c in ddl), repr(ddl)
+    assert '"desc\\x1b]0;pwned\\x07\\x1b[2J\\nApplied 3 step(s)\\u009b\\t"' in ddl, ddl
+    assert "\\x1b[31m" in ddl
+    planned = run_cli("plan")
+    assert planned.exit_code == 1 and ddl.rstrip("\n") in planned.stdout, (ddl, planned.stdout)
+    assert run_cli("apply").exit_code == 0
+    assert run_cli("check").exit_code == 0  # the escapes mean the same value: no drift
 
 
 def test_plan_and_inspect_escape_live_names(applied: Path) -> None:

@@ -365,3 +365,33 @@ def test_every_allowed_default_function_works_on_the_local_engine(workdir: Path)
     engine.close()
     assert all(row[f"c_{name.lower()}"] is not None for name in FUNCTIONS)
     assert run_cli("check").exit_code == 0
+
+
+# ---- standard streams the process was started without ----
+
+
+def test_apply_with_stderr_closed_applies_and_exits_0(workdir: Path) -> None:
+    """`bqmanage apply 2>&-`: Python has no sys.stderr; progress and notes have nowhere to go, the
+    apply still runs to its end."""
+    import subprocess
+    import sys
+
+    from tests.runtime import cli_env
+
+    def closed(*fds: int) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "bqmanage", "apply"],
+            cwd=workdir,
+            env=cli_env(),
+            stdout=subprocess.PIPE,
+            text=True,
+            timeout=120,
+            check=False,
+            preexec_fn=lambda: [os.close(fd) for fd in fds],  # type: ignore[func-returns-value]
+        )
+
+    result = closed(2)
+    assert result.returncode == 0, result.stdout
+    assert re.search(r"^Applied \d+ step\(s\) to target local", result.stdout, re.M), result.stdout
+    assert closed(1, 2).returncode == 0  # neither stream: nothing left to do, and no crash either
+    assert run_cli("plan").exit_code == 0

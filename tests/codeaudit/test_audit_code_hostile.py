@@ -214,3 +214,18 @@ def test_a_fifo_in_an_audited_directory_is_said_and_a_named_one_refused(tree: Pa
     named = run_cli("--schemas", SCHEMAS, "audit-code", "src/pipe.py")
     assert named.exit_code == 2 and named.stdout == ""
     assert named.stderr.splitlines() == ["error: src/pipe.py: not a file or directory"]
+
+
+def test_fix_diff_headers_name_a_hostile_file_on_their_own_line(workdir: Path) -> None:
+    """A file name with a line break and an escape sequence: the diff's headers print it escaped,
+    so it cannot forge the summary line or colour the terminal."""
+    name = "w\x1b[31mx\nFixed 9.py"
+    (workdir / "src").mkdir()
+    (workdir / "src" / name).write_text(f"q = {REF}\n")
+    result = run_cli("audit-code", "src", "--fix", "--dry-run")
+    assert result.exit_code == 1, result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    assert not any(line.startswith("Fixed 9") for line in result.stdout.splitlines()), result.stdout
+    assert all(c == "\n" or c.isprintable() for c in result.stdout), repr(result.stdout)
+    assert "--- a/src/w\\x1b[31mx\\nFixed 9.py\n+++ b/src/w\\x1b[31mx\\nFixed 9.py\n" in result.stdout, result.stdout
+    assert (workdir / "src" / name).read_text() == f"q = {REF}\n"  # a dry run

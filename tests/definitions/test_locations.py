@@ -66,3 +66,39 @@ def test_check_reads_each_location_in_a_job_of_its_own() -> None:
         ("EU", ["a"]),
         ("US", ["b"]),
     ]
+
+
+@pytest.mark.parametrize("value", ["EU\x1b[2J\nApplied 3 step(s)", "mars-central1"], ids=["hostile", "unknown"])
+@pytest.mark.parametrize("source", ["flag", "variable", "config"])
+def test_an_unknown_target_location_is_exit_2_before_any_warehouse_call(
+    source: str, value: str, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.helpers import run_cli
+
+    monkeypatch.setenv("BIGQUERY_EMULATOR_HOST", "http://127.0.0.1:9")  # a call would be exit 3
+    monkeypatch.setenv("BQMANAGE_RETRY_DEADLINE", "2")
+    args = ["--target", "bigquery", "--project", "demo-project"]
+    where = "--location: "
+    if source == "flag":
+        args += ["--location", value]
+    elif source == "variable":
+        monkeypatch.setenv("BQMANAGE_LOCATION", value)
+        where = "BQMANAGE_LOCATION: "
+    else:
+        write(
+            Path("bqmanage.yaml"),
+            "targets:\n  prod:\n    engine: bigquery\n    project: demo-project\n    location: " + json.dumps(value) + "\n",
+        )
+        args = ["--target", "prod"]
+        where = "bqmanage.yaml:5: targets.prod.location: "
+    result = run_cli(*args, "plan")
+    assert result.exit_code == 2, (result.stdout, result.stderr)
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: {where}unknown BigQuery location"), result.stderr
+    assert all(c.isprintable() for c in lines[0]) and result.stdout == ""
+
+
+def test_a_target_location_is_case_insensitive_like_a_dataset_s(workdir: Path) -> None:
+    from tests.helpers import run_cli
+
+    assert run_cli("--location", "eu", "apply").exit_code == 0

@@ -109,3 +109,30 @@ def test_a_full_disk_is_said_and_exit_3(command: str, full_disk: Path) -> None:
     before = _digest(DB)
     _failed(run_cli(*WRITES[command]()), "No space left on device")
     assert _digest(DB) == before
+
+
+@pytest.mark.parametrize("kind", ["directory", "text-file", "dev-null"])
+@pytest.mark.parametrize("command", ["plan", "apply", "check"])
+def test_a_local_path_that_is_no_warehouse_file_is_bad_configuration_exit_2(
+    kind: str, command: str, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = {"directory": "box", "text-file": "notes.txt", "dev-null": os.devnull}[kind]
+    Path("box").mkdir()
+    Path("notes.txt").write_text("keep\n")
+    monkeypatch.setenv("BQMANAGE_LOCAL_PATH", path)
+    result = run_cli(command)
+    assert result.exit_code == 2, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: {path}: ") and "BQMANAGE_LOCAL_PATH" in lines[0], result.stderr
+    assert Path("notes.txt").read_text() == "keep\n" and list(Path("box").iterdir()) == []
+
+
+def test_a_local_path_inside_the_definitions_is_refused(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BQMANAGE_LOCAL_PATH", "schemas/local.duckdb")
+    before = sorted(p.name for p in Path("schemas").iterdir())
+    result = run_cli("apply")
+    assert result.exit_code == 2, (result.stdout, result.stderr)
+    assert result.stderr.startswith("error: BQMANAGE_LOCAL_PATH: schemas/local.duckdb is inside the definitions directory")
+    assert len(result.stderr.splitlines()) == 1
+    assert sorted(p.name for p in Path("schemas").iterdir()) == before

@@ -141,3 +141,30 @@ def test_out_as_the_working_directory_stages_beside_it_not_inside_it(applied: Pa
     assert result.stderr.rstrip().endswith("nothing was written.")
     assert _sums(applied) == before
     assert not [p for p in os.listdir(applied.parent) if p.startswith(".bqmanage-import")]
+
+
+@pytest.mark.parametrize("out", ["linked", "linked/schemas", "linked/../schemas2"])
+def test_an_out_through_a_directory_link_out_of_the_tree_is_refused(
+    out: str, applied: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    elsewhere = tmp_path_factory.mktemp("elsewhere") / "sub"
+    elsewhere.mkdir()
+    Path("linked").symlink_to(elsewhere)
+    before = _tree(applied)
+    _one_error(run_cli("import", "--all", "--out", out), f"--out {out}: it is reached through a symbolic link out of")
+    assert _tree(applied) == before and _tree(elsewhere.parent) == {"sub"}
+
+
+def test_an_out_through_a_directory_link_within_the_tree_is_written(applied: Path) -> None:
+    Path("real").mkdir()
+    Path("linked").symlink_to("real")
+    result = run_cli("import", "--all", "--out", "linked/schemas")
+    assert result.exit_code == 0, result.stderr
+    assert (applied / "real/schemas/tenants/tenant_profiles.yaml").is_file()
+
+
+@pytest.mark.parametrize("out", [".bqmanage", ".bqmanage/local.duckdb.tmp", ".bqmanage/defs"])
+def test_an_out_among_the_local_warehouse_files_is_refused(out: str, applied: Path) -> None:
+    before = _tree(applied)
+    _one_error(run_cli("import", "--all", "--out", out), f"--out {out}: cannot write definitions among the files of")
+    assert _tree(applied) == before
