@@ -322,10 +322,11 @@ def tenant_add(
     # Only what belongs to the tenant: shared datasets that need a migration are apply's (onboard).
     onboard.refuse_pending_migration(settings, engine, job)
     row = tenants.register(engine, job.tables, job.report, job.wanted, job.tables.quota.active_status, settings.target)
-    if job.report.registered:  # its quota row first: one read then confirms both rows
+    inserting = job.report.registered
+    if inserting:  # its quota row first: one read then confirms both rows
         onboard.confirm_new(settings, engine, job)
     job.report.datasets = onboard.tenant_datasets(settings, engine, job.desired, tenant_id, row)
-    if not job.report.registered:
+    if not inserting:
         onboard.quota_row(settings, engine, job)
     tenants.update_changed_limits(engine, job)
     members.sync(engine, job, settings.warehouse_project, job.report.status in ("", job.tables.quota.active_status))

@@ -208,7 +208,7 @@ _ROW_SOURCE = {
 def tenant_text(report: TenantReport) -> str:
     """What ``tenant add|suspend|resume|set-limits`` print: what changed, or that nothing did."""
     who, verb = f"tenant {report.tenant}", report.operation.removeprefix("tenant_")
-    if not report.changed:
+    if not report.changed and not report.registered_by_another:
         state = "has its row for today" if report.quota_row == "unchanged" else "has no row for today"
         if verb == "add":
             hint = f" (`bqmanage tenant resume {report.tenant}` makes it active)" if report.status == "suspended" else ""
@@ -220,6 +220,11 @@ def tenant_text(report: TenantReport) -> str:
     changes = printable(", ".join(f"{k} {before} -> {after}" for k, (before, after) in report.changes.items()))
     if report.registered:
         lines.append(f"Added {who} to {report.registry} ({report.status}): {_values(report.values)}.")
+    elif report.registered_by_another:
+        lines.append(
+            f"Another add of {who} registered it in {report.registry} at the same time ({report.status}); its values "
+            f"stand: {_values(report.values)} (`bqmanage tenant set-limits {report.tenant}` changes them)."
+        )
     elif verb == "suspend" and report.changes:
         lines.append(f"Suspended {who}: resets give it no row from now on; its rows so far are kept.")
     elif verb == "resume" and report.changes:

@@ -39,7 +39,10 @@ class TenantReport:
     quota_table: str
     run_date: str
     status: str = ""
-    registered: bool = False  # a new registry row
+    registered: bool = False  # a new registry row, with this run's values
+    # Another add of this id registered it at the same time, and its values stand (``values``),
+    # not this run's: concurrent adds of one id with different limits, one wins.
+    registered_by_another: bool = False
     changes: dict[str, list[Any]] = field(default_factory=dict)  # column: [before, after]
     values: dict[str, Any] = field(default_factory=dict)  # name and limits as registered now
     quota_row: str = "unchanged"  # created, updated, unchanged, or none (no row for the run date)
@@ -173,8 +176,10 @@ def register(
         # Confirmed by onboard.confirm_new after the quota row is made: one read for both.
         status = t.quota.status_column
         params = {**params, sql.param(status): active, **lookup}
-        engine.query(sql.registry_insert_sql(t, list(wanted)), params, label=LABEL)
-        report.registered = True
+        inserted = engine.dml(sql.registry_insert_sql(t, list(wanted)), params, label=LABEL).affected
+        # Nothing inserted: another add of this id (or a colliding one) got in between the lookup
+        # and the insert; confirm_new reads which, and whose values stand.
+        report.registered, report.registered_by_another = True, not inserted
         return {}
     if len(own) > 1:  # a concurrent add inserted too (see tenant_sql), or a hand-written copy
         engine.query(sql.registry_dedup_sql(t), {"tenant": tenant}, label=LABEL)

@@ -141,12 +141,19 @@ def confirm_new(settings: Settings, engine: Engine, job: TenantJob) -> None:
     own = [r for r in rows if r[key] == report.tenant]
     if not own:
         raise WarehouseError(f"tenant {report.tenant!r}: its registry row in {t.registry.ref} was removed while it was added")
-    if own[0]["_bqm_copies"] > 1:
+    survivor = own[0]
+    if survivor["_bqm_copies"] > 1:
         engine.query(tsql.registry_dedup_sql(t), {"tenant": report.tenant}, label=LABEL)
+        # The copy the collapse kept, which may be another add's: read it, not the first copy.
+        survivor = {**survivor, **(engine.query(tsql.registry_row_sql(t), {"tenant": report.tenant}, label=LABEL) or [{}])[0]}
     if own[0]["_bqm_rows_today"] > 1:
         engine.query(sql.dedup, params, label=LABEL)
-    report.status = own[0][t.quota.status_column]
-    report.values = shown(t, own[0])
+    # This run registered the tenant when its insert wrote a row and the row that stands has the
+    # values it was given; else another add of the id did, and its values are the ones reported.
+    won = not report.registered_by_another and all(survivor.get(c) == v for c, v in job.wanted.items())
+    report.registered, report.registered_by_another = won, not won
+    report.status = survivor[t.quota.status_column]
+    report.values = shown(t, survivor)
     report.quota_row = "created" if own[0]["_bqm_rows_today"] else "none"
     report.row_source = "registry" if own[0]["_bqm_rows_today"] else None
 
