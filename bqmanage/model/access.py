@@ -13,6 +13,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from bqmanage.terminal import printable
+
 # The basic roles BigQuery stores for the predefined dataset roles: setting
 # roles/bigquery.dataViewer reads back as READER (https://cloud.google.com/bigquery/docs/reference/rest/v2/datasets#Dataset,
 # access[].role).
@@ -66,7 +68,9 @@ class AccessEntry(BaseModel):
         return (self.role, f"{kind}:{ident.lower()}" if kind in (*EMAIL_KINDS, "domain") else self.member or "")
 
     def text(self) -> str:
-        return f"{self.role} {self.member}" if self.role else f"authorized {self.member}"
+        """The entry on one line: a live entry's text is the warehouse's, escaped (``printable``)."""
+        member = printable(self.member)
+        return f"{printable(self.role)} {member}" if self.role else f"authorized {member}"
 
 
 def canonical_role(role: str) -> str:
