@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from bqmanage.errors import WarehouseError
 from bqmanage.terminal import printable
 
 # The basic roles BigQuery stores for the predefined dataset roles: setting
@@ -154,4 +155,12 @@ def access_from_api(resource: dict[str, Any]) -> tuple[AccessEntry, ...] | None:
     items = resource.get("access")
     if items is None:
         return () if resource.get("etag") else None
-    return tuple(entry_from_api(i) for i in items)
+    try:
+        if not isinstance(items, list):
+            raise TypeError(type(items).__name__)
+        return tuple(entry_from_api(i) for i in items)
+    except (KeyError, TypeError, AttributeError) as exc:  # a list of entries of other types
+        raise WarehouseError(
+            f"dataset {printable(resource.get('id'))}: its access list is malformed ({printable(exc)}): "
+            "the endpoint does not answer as the BigQuery API"
+        ) from None
