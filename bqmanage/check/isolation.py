@@ -20,6 +20,8 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from sqlglot.errors import SqlglotError
+
 from bqmanage.changes.row_access import ROW_ACCESS_GRANTEES
 from bqmanage.check.findings import SEVERITY, Finding
 from bqmanage.errors import UsageError
@@ -84,7 +86,11 @@ def probe(engine: Engine, desired: Definitions, actual: Warehouse, tenants: Sequ
         policies = _with_grantees(live, table, ROW_ACCESS_GRANTEES not in engine.capabilities.unobservable)
         for tenant in sample(list(tenants) if tenants is not None else list(members)):
             for member in members.get(tenant, []):
-                seen = _visible_tenants(engine, live.ref, policies, access.tenant_column, member)
+                try:
+                    seen = _visible_tenants(engine, live.ref, policies, access.tenant_column, member)
+                except SqlglotError:  # a live filter edited by hand (local side table) that is no SQL
+                    findings.append(_leak(table, tenant, member, ["(unknown: a live filter cannot be evaluated)"]))
+                    break
                 others = sorted(str(s) for s in seen if str(s) != tenant)
                 if others:
                     findings.append(_leak(table, tenant, member, others))
@@ -120,7 +126,10 @@ def _visible_tenants(
     engine: Engine, ref: TableRef, policies: list[RowAccessPolicy], tenant_column: str, member: str
 ) -> list[object]:
     """The tenants whose rows ``member`` sees in the table: none when no policy applies to it."""
-    filters = [f"({as_member(p.filter)})" for p in policies if applies(p, member)]
+    applying = [p for p in policies if applies(p, member)]
+    if any(not p.filter.strip() for p in applying):
+        raise SqlglotError("a live policy has no filter")  # a NULL written by hand: what does it admit?
+    filters = [f"({as_member(p.filter)})" for p in applying]
     if not filters:
         return []
     sql = f"SELECT DISTINCT {quote(tenant_column)} AS seen FROM {ref.sql()} WHERE " + " OR ".join(filters)

@@ -60,7 +60,11 @@ def run() -> None:
             raise
         _log_error(_usage_error(exc))
         sys.exit(exc.exit_code)  # type: ignore[attr-defined]
-    sys.exit(code if isinstance(code, int) else 0)
+    code = code if isinstance(code, int) else 0
+    from bqmanage.cli.signals import finished
+
+    finished(code)  # a command whose work completed ends here, before the interpreter's finalization
+    sys.exit(code)
 
 
 def _usage_error(exc: Any) -> str:

@@ -23,7 +23,7 @@ def audit_code_command(
     ),
     dry_run: bool = typer.Option(False, "--dry-run", help="With --fix: print the diff, write nothing."),
     fmt: str = typer.Option("text", "--format", help="text, json (one object: clean + findings + summary) or sarif."),
-    output: str = typer.Option(None, "--output", "-o", help="Write the report to this file instead of stdout."),
+    output: str = typer.Option(None, "--output", "-o", help="Write the report to this file instead of stdout ('-': stdout)."),
     include: list[str] = typer.Option(
         None,
         "--include",
@@ -59,7 +59,9 @@ def audit_code_command(
     settings = settings_of(ctx)
     # Fails before any file is read; a report never replaces a file it audits.
     audited = tuple(Path(p) for p in paths)
-    report_path = writable(output, protected(ctx.obj, settings), audited, settings.local_path) if output is not None else None
+    report_path = (
+        writable(output, protected(ctx.obj, settings), audited, settings.local_path) if output not in (None, "-") else None
+    )
     project = Project.load(settings)
     result = project.audit_code(
         list(audited),

@@ -11,7 +11,7 @@ import typer
 from bqmanage.cli import signals
 from bqmanage.cli.common import FORMAT
 from bqmanage.errors import EXIT_BAD_INPUT, UsageError
-from bqmanage.terminal import is_terminal, log
+from bqmanage.terminal import is_terminal, log, printable
 
 if TYPE_CHECKING:
     from bqmanage.importer.files import GeneratedFile
@@ -63,7 +63,7 @@ def import_command(
     try:
         if fmt == "text":
             for line in result.skipped:
-                typer.echo(f"skipped {line}")
+                typer.echo(f"skipped {printable(line)}")
         changed = staged.changed()
         if changed and not overwrite:
             names = ", ".join(f.path.as_posix() for f in changed)
@@ -85,9 +85,9 @@ def import_command(
         for file in written:
             typer.echo(f"{'replaced' if file.old is not None else 'wrote'} {file.path.as_posix()}")
         for line in result.notes:
-            typer.echo(f"note: {line}")
+            typer.echo(f"note: {printable(line)}")
         for line in result.template_report:
-            typer.echo(line)
+            typer.echo(printable(line))
         typer.echo(_summary(result, written))
     finally:
         staged.discard()

@@ -223,7 +223,7 @@ def check(
     fmt: str = typer.Option(
         "text", "--format", help="text, json (one object: clean + findings) or sarif (GitHub code scanning)."
     ),
-    output: str = typer.Option(None, "--output", "-o", help="Write the report to this file instead of stdout."),
+    output: str = typer.Option(None, "--output", "-o", help="Write the report to this file instead of stdout ('-': stdout)."),
     code: list[str] = typer.Option(
         None, "--code", metavar="PATH", help="Also audit these source paths (as audit-code does) into the report."
     ),
@@ -254,7 +254,7 @@ def check(
     audited = tuple(Path(p) for p in code or ())
     report_path = (
         writable(output, protected(ctx.obj, project.settings), audited, project.settings.local_path)
-        if output is not None
+        if output not in (None, "-")  # -o -: stdout, as the option's absence
         else None
     )
     scope = TenantScope.from_flags(tenant, all_tenants)

@@ -89,6 +89,30 @@ def done() -> None:
         PHASE["now"] = "done"
 
 
+def finished(code: int) -> None:
+    """End the console script's process now when its command completed its work (``done``): the
+    interpreter's finalization restores the default handlers, and a stop signal arriving then
+    (tenants, apply, reset: the engine's modules take a while to tear down) would kill the process
+    with 130 and no line after a success it has printed. What is written is flushed; nothing else
+    is left to do (the warehouse is closed)."""
+    if not (RUNNING["console"] and PHASE["now"].startswith("done") and _own_process()):
+        return
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError, RuntimeError):
+            stream.flush()
+    os._exit(code)
+
+
+def _own_process() -> bool:
+    """Whether the process is bqmanage's own (its console script, or ``python -m bqmanage``), not
+    one that calls run() among other work (the docs' examples run it inside pytest)."""
+    main = sys.modules.get("__main__")
+    spec = getattr(main, "__spec__", None)
+    return (
+        getattr(spec, "name", None) == "bqmanage.__main__" or os.path.basename(getattr(main, "__file__", "") or "") == "bqmanage"
+    )
+
+
 def start_up() -> None:
     """The console script's start (run()): this process is the command's alone, so the cyclic
     garbage collector stays off through the imports and the parsing, which allocate what lives to

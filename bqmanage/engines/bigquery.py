@@ -20,7 +20,7 @@ from google.cloud import bigquery
 
 from bqmanage.changes import CreateDataset, TablePatch
 from bqmanage.changes.patch import strip_governance, tagged_paths, unapplied
-from bqmanage.engines import bq_access, bq_catalog, bq_partitions, bq_rowsec
+from bqmanage.engines import bq_access, bq_catalog, bq_errors, bq_partitions, bq_rowsec
 from bqmanage.engines.bq_catalog import each
 from bqmanage.engines.bq_credentials import credentials, emulator_endpoint, redacted
 from bqmanage.engines.bq_errors import NETWORK, api_message, error_class, is_retryable, missing, network_reason, one_line
@@ -391,8 +391,8 @@ class BigQueryEngine(bq_rowsec.BqRowSecurity):
             raise
         except gexc.GoogleAPICallError as exc:
             raise error_class(exc)(f"{self.where}: {operation} failed: {api_message(exc)}") from exc
-        except requests.exceptions.JSONDecodeError:  # a 200 with an HTML page: not BigQuery's API
-            raise self._failure(operation, "the endpoint did not answer with JSON") from None
+        except (requests.exceptions.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:  # a 200 of another API
+            raise self._failure(operation, bq_errors.not_the_api(exc)) from None
         except NETWORK as exc:
             cause = exc.cause if isinstance(exc, gexc.RetryError) else exc
             if isinstance(cause, gexc.GoogleAPICallError):
@@ -409,8 +409,7 @@ class BigQueryEngine(bq_rowsec.BqRowSecurity):
             raise self._failure(operation, f"authentication failed: {exc}") from None
 
     def _failure(self, operation: str, message: str) -> WarehouseError:
-        # A transport error's text may carry the endpoint URL, and with it a user:password.
-        return WarehouseError(redacted(f"{self.where}: {operation} failed: {one_line(message)}"))
+        return WarehouseError(redacted(f"{self.where}: {operation} failed: {one_line(message)}"))  # URL's user:password
 
     def principal(self) -> str:
         return self._principal

@@ -112,3 +112,11 @@ def missing(exc: WarehouseError, where: str) -> None:
             f"{where} failed: 404 without BigQuery's JSON notFound error: the endpoint does not answer as the BigQuery API"
         ) from None
     raise exc
+
+
+def not_the_api(exc: BaseException) -> str:
+    """Why a 200 answer failed to decode: a page that is no JSON (an HTML page), or JSON that lacks
+    or mistypes what BigQuery's API answers (KeyError, TypeError, AttributeError in the client)."""
+    if isinstance(exc, ValueError):
+        return "the endpoint did not answer with JSON"
+    return "the endpoint does not answer as the BigQuery API"

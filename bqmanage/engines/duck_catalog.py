@@ -143,7 +143,7 @@ def read_tables(
             if (s, t) in comments:
                 value = parsed.get(meta)
                 if value is None:
-                    value = parsed[meta] = json.loads(meta)
+                    value = parsed[meta] = _sane(json.loads(meta))
                 side[(s, t)][path] = value
     row_counts = _row_counts(rows, list(comments)) if counts else {}
     policies = read_policies(rows, has_meta and POLICIES in names.tables.get(META, []), comments)
@@ -226,3 +226,16 @@ def _newest(rows: Rows, datasets: list[str], wanted: Iterable[str]) -> dict[str,
             row = dict(zip(columns, values, strict=True))
             out[dataset] = {name: row[name] for name in wanted}
     return out
+
+
+def _sane(meta: Any) -> dict[str, Any]:
+    """A column's side-table properties as written by hand may be malformed: a value of another
+    shape is left out (a ``policyTags`` that is no object of names reads as no tags), so that it
+    shows as drift that apply repairs, never as a traceback."""
+    if not isinstance(meta, dict):
+        return {}
+    tags = meta.get("policyTags")
+    names = tags.get("names") if isinstance(tags, dict) else None
+    if tags is not None and not (isinstance(names, list) and all(isinstance(n, str) for n in names)):
+        return {k: v for k, v in meta.items() if k != "policyTags"}
+    return dict(meta)

@@ -43,8 +43,18 @@ def read_policies(rows: Rows, exists: bool, tables: Iterable[tuple[str, str]]) -
         "WHERE dataset IN (SELECT unnest(?)) ORDER BY dataset, tbl, name",
         [sorted({d for d, _ in wanted})],
     ):
-        found[(dataset, table)].append({"policyId": name, "filterPredicate": text, "grantees": json.loads(grantees)})
+        found[(dataset, table)].append({"policyId": name, "filterPredicate": text, "grantees": _grantees(grantees)})
     return {pair: found.get(pair, []) for pair in wanted}
+
+
+def _grantees(text: str | None) -> list[str]:
+    """The grantees as written; a value edited by hand to no JSON list (NULL, text) reads as none:
+    drift from the declared grantees, which apply writes again."""
+    try:
+        value = json.loads(text) if text is not None else []
+    except ValueError:
+        return []
+    return [str(g) for g in value] if isinstance(value, list) else []
 
 
 class DuckRowSecurity:

@@ -10,6 +10,7 @@ import json
 from functools import lru_cache
 from typing import Any
 
+from bqmanage.errors import WarehouseError
 from bqmanage.model.rest import column_from_api
 from bqmanage.model.schema import Column
 
@@ -126,7 +127,7 @@ def _spelled_duck_type(name: str, meta: str) -> str | None:
 def _column_from_meta(name: str, meta: dict[str, Any]) -> Column | None:
     try:
         return column_from_api({**meta, "name": name, "mode": "NULLABLE"})
-    except (KeyError, ValueError):
+    except (KeyError, ValueError, WarehouseError):  # hand-edited side values: as if none
         return None
 
 

@@ -13,6 +13,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from bqmanage.errors import WarehouseError
+from bqmanage.terminal import printable
+
 # The basic roles BigQuery stores for the predefined dataset roles: setting
 # roles/bigquery.dataViewer reads back as READER (https://cloud.google.com/bigquery/docs/reference/rest/v2/datasets#Dataset,
 # access[].role).
@@ -66,7 +69,9 @@ class AccessEntry(BaseModel):
         return (self.role, f"{kind}:{ident.lower()}" if kind in (*EMAIL_KINDS, "domain") else self.member or "")
 
     def text(self) -> str:
-        return f"{self.role} {self.member}" if self.role else f"authorized {self.member}"
+        """The entry on one line: a live entry's text is the warehouse's, escaped (``printable``)."""
+        member = printable(self.member)
+        return f"{printable(self.role)} {member}" if self.role else f"authorized {member}"
 
 
 def canonical_role(role: str) -> str:
@@ -150,4 +155,12 @@ def access_from_api(resource: dict[str, Any]) -> tuple[AccessEntry, ...] | None:
     items = resource.get("access")
     if items is None:
         return () if resource.get("etag") else None
-    return tuple(entry_from_api(i) for i in items)
+    try:
+        if not isinstance(items, list):
+            raise TypeError(type(items).__name__)
+        return tuple(entry_from_api(i) for i in items)
+    except (KeyError, TypeError, AttributeError) as exc:  # a list of entries of other types
+        raise WarehouseError(
+            f"dataset {printable(resource.get('id'))}: its access list is malformed ({printable(exc)}): "
+            "the endpoint does not answer as the BigQuery API"
+        ) from None

@@ -8,14 +8,17 @@ engines and the pipeline stages, so that both can use it without importing each 
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
+from bqmanage.errors import WarehouseError
 from bqmanage.model.access import access_from_api
 from bqmanage.model.defaults import default_expression, normalize_default
 from bqmanage.model.row_access import RowAccessPolicy
 from bqmanage.model.schema import Column, Dataset, Partitioning, RangePartitioning, Table
 from bqmanage.model.types import LEGACY, canonical_name
+from bqmanage.terminal import printable
 
 _MS_PER_DAY = 86_400_000
 
@@ -56,8 +59,20 @@ def _column_from_api(field: dict[str, Any]) -> Column:
         default=normalize_default(field.get("defaultValueExpression")),
         description=field.get("description") or None,
         # None for a column without tags, as a definition that names none: a round trip is exact.
-        policy_tags=tuple(names) if (names := (field.get("policyTags") or {}).get("names")) else None,
+        policy_tags=_policy_tags(field),
     )
+
+
+def _policy_tags(field: dict[str, Any]) -> tuple[str, ...] | None:
+    """A column's policy tag names; a ``policyTags`` of another shape is a malformed answer."""
+    tags = field.get("policyTags") or {}
+    names = tags.get("names") if isinstance(tags, dict) else None
+    if not isinstance(tags, dict) or not (names is None or (isinstance(names, list) and all(isinstance(n, str) for n in names))):
+        raise WarehouseError(
+            f"column {printable(field.get('name'))}: policyTags {printable(json.dumps(tags))[:200]} is malformed: "
+            "the endpoint does not answer as the BigQuery API"
+        )
+    return tuple(names) if names else None
 
 
 def column_to_api(column: Column) -> dict[str, Any]:

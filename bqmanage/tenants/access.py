@@ -10,6 +10,7 @@ with the dataset's etag, idempotent, so that a run killed half-way is finished b
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from bqmanage.apply import apply_plan
@@ -21,39 +22,62 @@ from bqmanage.model.rest import column_to_api
 from bqmanage.model.schema import Dataset, Definitions
 from bqmanage.plan import Plan, step_of
 from bqmanage.tenants.sql import TenantTables, tenant_tables
-from bqmanage.tenants.templates import for_tenants
+from bqmanage.tenants.templates import for_tenants, tenant_datasets
 
 if TYPE_CHECKING:
     from bqmanage.engines import Engine
     from bqmanage.settings import Settings
 
 
-def resolve_members(engine: Engine, whole: Definitions, part: Definitions, known: dict[str, Any] | None = None) -> Definitions:
+def resolve_members(
+    engine: Engine,
+    whole: Definitions,
+    part: Definitions,
+    known: dict[str, Any] | None = None,
+    tenants: Iterable[str] = (),
+    *,
+    withhold_inactive: bool = True,
+) -> Definitions:
     """``part`` (templates expanded for some tenants) with every ``members_from`` entry filled in
     from the registry; an entry whose value is NULL is left out. A value that cannot be a member
     is refused (exit 2), naming the registry row: granting half of what is declared is worse.
+
+    A tenant of ``tenants`` whose registry status is not the active one (a suspended tenant) is
+    declared no grant at all on its datasets (``withhold_inactive``): add, apply and check then
+    neither grant nor expect what suspend revoked. Only suspend itself resolves them as declared
+    (``withhold_inactive=False``), to know what to revoke.
 
     The registry is read as the statuses are (``registry.read_statuses``): its rows through
     tabledata.list on BigQuery, free and no query job, once for all the tenants at hand.
 
     :param known: tenant -> its registry row as the caller just read it, or {} for a row it just
         inserted (NULL in the member columns unless they have a default): not read again."""
+    owner = tenant_datasets(whole, tenants) if withhold_inactive else {}
+    owned = {owner[d.name] for d in part.datasets if d.access and d.name in owner}
     pending = [e for d in part.datasets for e in d.access or () if e.members_from and e.tenant]
-    if not pending:
+    if not pending and not owned:
         return part
     t = tenant_tables(whole, None)
     columns = sorted({e.members_from.partition(".")[2].lower() for e in pending if e.members_from})
-    tenants = {e.tenant for e in pending if e.tenant}
+    status = t.quota.status_column.lower()
+    wanted_tenants = {e.tenant for e in pending if e.tenant} | owned
     defaults = any((c := t.registry.column(name)) is not None and c.default is not None for name in columns)
     rows = {tenant: row for tenant, row in (known or {}).items() if row or not defaults}  # {}: all NULL
-    if tenants - set(rows):
+    if wanted_tenants - set(rows):
         tenant_column = t.registry.column(t.quota.tenant_column)
-        wanted = [c for c in (tenant_column, *(t.registry.column(n) for n in columns)) if c is not None]
+        names = [*columns, status] if owned else columns
+        wanted = [c for c in (tenant_column, *(t.registry.column(n) for n in names)) if c is not None]
         for row in _registry_rows(engine, t, [column_to_api(c) for c in wanted]):
-            if (tenant := row[wanted[0].name]) in tenants and tenant not in rows:
+            if (tenant := row[wanted[0].name]) in wanted_tenants and tenant not in rows:
                 rows[tenant] = row
-    values = {(tenant, k.lower()): v for tenant, row in rows.items() for k, v in row.items() if k.lower() in columns}
-    return part.model_copy(update={"datasets": tuple(_resolved(d, values, t) for d in part.datasets)})
+    values = {(tenant, k.lower()): v for tenant, row in rows.items() for k, v in row.items()}
+    active = t.quota.active_status
+    inactive = {tenant for tenant in owned if values.get((tenant, status), active) not in (None, active)}
+    datasets = tuple(
+        d.model_copy(update={"access": ()}) if owner.get(d.name) in inactive and d.access is not None else _resolved(d, values, t)
+        for d in part.datasets
+    )
+    return part.model_copy(update={"datasets": datasets})
 
 
 def _registry_rows(engine: Engine, t: TenantTables, fields: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -101,7 +125,7 @@ def _resolved(dataset: Dataset, values: dict[tuple[str, str], Any], t: TenantTab
 def tenant_access(settings: Settings, engine: Engine, desired: Definitions, tenant: str, granted: bool) -> list[str]:
     """Grant (``granted``) or revoke what the templates declare for ``tenant`` on its live datasets;
     what each step did. Entries nobody declared are never touched."""
-    part = resolve_members(engine, desired, for_tenants(desired, [tenant]))
+    part = resolve_members(engine, desired, for_tenants(desired, [tenant]), withhold_inactive=False)
     actual = read_live(engine, part).actual
     steps = []
     for dataset in part.datasets:

@@ -74,7 +74,11 @@ def plan_each(
     """A tenant -> its plan (``plan``: the API's, given the tenant's part of the read, or None to
     read its own); every tenant's part comes from one read here, or, where that read fails, from its own."""
     # Every tenant's members_from values in one registry read, whichever way the datasets are read.
-    granted = {d.name: d for d in resolve_members(engine, whole, for_tenants(whole, tenants)).datasets} if tenants else {}
+    granted = (
+        {d.name: d for d in resolve_members(engine, whole, for_tenants(whole, tenants), None, tenants).datasets}
+        if tenants
+        else {}
+    )
     parts = read_parts(engine, whole, tenants, history, granted) if tenants else {}
     if parts is None:  # which tenant's dataset failed the read? Each reads its own to find out.
         return lambda t: plan(_granted(for_tenants(whole, [t]), granted), None)

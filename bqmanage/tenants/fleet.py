@@ -157,7 +157,7 @@ def check_tenants(
     from bqmanage.introspect import list_only, read_live
 
     # Every tenant's members_from values in one registry read, not one per batch or per tenant.
-    resolved = {d.name: d for d in resolve_members(engine, desired, for_tenants(desired, tenants)).datasets}
+    resolved = {d.name: d for d in resolve_members(engine, desired, for_tenants(desired, tenants), None, tenants).datasets}
 
     def read(group: list[str], bulk: bool) -> list[TenantOutcome[list[Finding]]]:
         part = for_tenants(desired, group)

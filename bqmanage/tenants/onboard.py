@@ -79,7 +79,7 @@ def tenant_datasets(
     if not desired.templates:
         return []
     known = None if row is None else {tenant: row}
-    part = resolve_members(engine, desired, for_tenants(desired, [tenant]), known)
+    part = resolve_members(engine, desired, for_tenants(desired, [tenant]), known, [tenant])
     part = place_datasets(part, settings.location)
     part = placed(settings, part, engine)
     plan = _plan(engine, part, settings.project)
