@@ -98,6 +98,8 @@ def finished(code: int) -> None:
     if not (RUNNING["console"] and PHASE["now"].startswith("done") and _own_process()):
         return
     for stream in (sys.stdout, sys.stderr):
+        if stream is None:
+            continue  # closed when the process started (`2>&-`): nothing to flush
         with contextlib.suppress(OSError, ValueError, RuntimeError):
             stream.flush()
     os._exit(code)
