@@ -42,7 +42,8 @@ def terminate(signum: int, frame: FrameType | None) -> None:
     phase = PHASE["now"]
     if phase == "running":
         if _in_finalizer(frame):
-            # Raised here it would be "ignored" and printed as a traceback: send it again in a moment.
+            # Raised here it would be "ignored" and printed as a traceback, or become an import
+            # error: send it again in a moment, once the finalizer or the import is over.
             import threading
 
             timer = threading.Timer(0.05, os.kill, (os.getpid(), signum))
@@ -66,11 +67,12 @@ def terminate(signum: int, frame: FrameType | None) -> None:
 
 
 def _in_finalizer(frame: FrameType | None) -> bool:
-    """Whether the signal landed in code whose exceptions Python ignores (printing a traceback
-    as it does): a ``__del__``, or the weak-reference callback import runs as it drops a module's lock."""
+    """Whether the signal landed where a KeyboardInterrupt would not unwind the command: code whose
+    exceptions Python ignores (printing a traceback as it does: a ``__del__``, the weak-reference
+    callback import runs as it drops a module's lock), or a module being imported (the command's
+    lazy imports: a C extension's initialisation, duckdb's, turns it into an ImportError)."""
     while frame is not None:
-        name = frame.f_code.co_name
-        if name == "__del__" or (name == "cb" and frame.f_globals.get("__name__") == "importlib._bootstrap"):
+        if frame.f_code.co_name == "__del__" or frame.f_globals.get("__name__") == "importlib._bootstrap":
             return True
         frame = frame.f_back
     return False

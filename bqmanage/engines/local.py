@@ -75,7 +75,8 @@ class LocalEngine(DuckQueries, DuckRowSecurity, DuckAccess):
         # DuckDB's default (80% of RAM) lets its buffer pool grow with the table an ALTER or a
         # backfill walks: 5 million rows took 1.27 GB. Past this limit it evicts (or spills to
         # <file>.tmp), so a command's memory stays about this much above Python's own.
-        self.con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+        with interrupts_as_keyboard():  # a Ctrl-C here is a stop, not DuckDB's "Query interrupted"
+            self.con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
         self._lock = file_lock(path)
         # Sees each statement bqmanage sends, in GoogleSQL as on BigQuery (not the DuckDB it becomes).
         self.on_statement: Callable[[str], None] = lambda statement: None
