@@ -140,6 +140,25 @@ def apply_plan(
     done = dict.fromkeys(mine, 0)
     # The partitions each backfill cut by partitions has done: earlier runs' and this one's.
     progress = {(d, t): list(ids) for d, t, ids in plan.backfill_done}
+
+    def record(dataset: str, outcome: str, error: str | None = None, quiet: bool = False) -> None:
+        """This run's ledger row in ``dataset``: its outcome and how many of its steps are done."""
+        _ledger_write(
+            engine,
+            dataset,
+            run_id,
+            principal,
+            digest,
+            outcome,
+            done[dataset],
+            mine[dataset],
+            statements,
+            plan,
+            error,
+            quiet=quiet,
+            progress=progress,
+        )
+
     for index, step in enumerate(plan.steps):
         try:
             if step.kind != "create_dataset" and step.dataset not in started:
@@ -156,21 +175,7 @@ def apply_plan(
             # next plan resumes its backfill; then the interrupt goes on to the CLI (exit 130).
             reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else str(exc)
             for dataset in started - finished:
-                _ledger_write(
-                    engine,
-                    dataset,
-                    run_id,
-                    principal,
-                    digest,
-                    "failed",
-                    done[dataset],
-                    mine[dataset],
-                    statements,
-                    plan,
-                    reason,
-                    quiet=True,
-                    progress=progress,
-                )
+                record(dataset, "failed", reason, quiet=True)
             if isinstance(exc, KeyboardInterrupt):
                 raise
             # The failure is quoted on its headline's one line, whatever a server put in its text.
@@ -190,35 +195,9 @@ def apply_plan(
             # One range of partitions done: recorded at once, so that a run killed now resumes
             # at the next range (every statement is idempotent, but each one bills).
             progress.setdefault((step.dataset, step.table or ""), []).extend(part.ids)
-            _ledger_write(
-                engine,
-                step.dataset,
-                run_id,
-                principal,
-                digest,
-                "running",
-                done[step.dataset],
-                mine[step.dataset],
-                statements,
-                plan,
-                None,
-                progress=progress,
-            )
+            record(step.dataset, "running")
         if last[step.dataset] == index and step.dataset in started:
-            _ledger_write(
-                engine,
-                step.dataset,
-                run_id,
-                principal,
-                digest,
-                "succeeded",
-                done[step.dataset],
-                mine[step.dataset],
-                statements,
-                plan,
-                None,
-                progress=progress,
-            )
+            record(step.dataset, "succeeded")
             finished.add(step.dataset)
     result.datasets = sorted(started)
     return result
