@@ -64,7 +64,7 @@ def generate(root: Path, datasets: int) -> int:
         directory = root / name
         directory.mkdir(parents=True)
         for path in sorted(source.glob("*.yaml")):
-            text = path.read_text().replace("tenants.tenant_profiles", f"{name}.tenant_profiles")
+            text = path.read_text().replace("tenants.tenant_", f"{name}.tenant_")
             (directory / path.name).write_text(text.replace("customers.customer_", f"legacy_{i:04d}.customer_"))
             tables += path.name != "_dataset.yaml"
         (directory / "pipeline_runs.yaml").write_text(RUNS_TABLE)
