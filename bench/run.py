@@ -1,9 +1,11 @@
-"""Run every benchmark under bench/ and write what they measured: bench/RESULTS.md and bench/results.png.
+"""Run the benchmarks under bench/ and record what they measured: bench/results/NAME.json per
+benchmark, and bench/RESULTS.md and bench/results.png made from all of them (bench/record.py).
 
-    ./dev bench                  every benchmark, full sizes; rewrites RESULTS.md and results.png
-    ./dev bench --quick          smallest sizes only, printed (a smoke run); writes nothing
-    ./dev bench --only NAME,...  some benchmarks, printed; writes nothing
-    --out DIR                    write RESULTS.md and results.png into DIR instead (any mode)
+    ./dev bench                           every benchmark, full sizes; records each
+    ./dev bench --only NAME,... --record  some benchmarks, full sizes; records those, keeps the rest
+    ./dev bench --only NAME,...           some benchmarks, printed; records nothing
+    ./dev bench --quick                   smallest sizes only, printed (a smoke run); records nothing
+    --out DIR                             write RESULTS.md and results.png into DIR instead
 
 A benchmark is a module here with ``bench(quick) -> harness.Result`` (see bench/harness.py).
 """
@@ -12,7 +14,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -25,12 +29,37 @@ BUDGET_SECONDS = 40 * 60
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 import harness  # noqa: E402
+import record  # noqa: E402
+
+
+class LoadSampler:
+    """The machine's one-minute load average every few seconds while a benchmark runs: on a shared
+    machine the load during the run, not at its end, is what explains a wall time."""
+
+    def __init__(self, every: float = 5.0) -> None:
+        self.samples: list[float] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(every,), daemon=True)
+
+    def _run(self, every: float) -> None:
+        while True:
+            self.samples.append(os.getloadavg()[0])
+            if self._stop.wait(every):
+                return
+
+    def __enter__(self) -> LoadSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 def benchmarks() -> list[str]:
     names = []
     for script in sorted(HERE.glob("*.py")):
-        if script.stem in ("run", "harness") or script.stem.startswith("_"):
+        if script.stem in ("run", "harness", "record") or script.stem.startswith("_"):
             continue
         if "def bench(" in script.read_text(encoding="utf-8"):
             names.append(script.stem)
@@ -41,9 +70,10 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="./dev bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--quick", action="store_true", help="smallest sizes only; writes nothing unless --out")
-    parser.add_argument("--only", default="", help="comma-separated benchmark names; writes nothing unless --out")
-    parser.add_argument("--out", type=Path, default=None, help="directory for RESULTS.md and results.png")
+    parser.add_argument("--quick", action="store_true", help="smallest sizes only, printed; records nothing")
+    parser.add_argument("--only", default="", help="comma-separated benchmark names; printed, recorded only with --record")
+    parser.add_argument("--record", action="store_true", help="with --only: record those benchmarks' results")
+    parser.add_argument("--out", type=Path, default=None, help="record into DIR instead of bench/")
     args = parser.parse_args(argv)
     names = benchmarks()
     if args.only:
@@ -53,42 +83,34 @@ def main(argv: list[str]) -> int:
             print(f"unknown benchmark(s): {', '.join(unknown)}; there are: {', '.join(names)}", file=sys.stderr)
             return 2
         names = wanted
-    out = args.out if args.out is not None else (None if args.quick or args.only else HERE)
-    results: list[harness.Result] = []
+    if args.quick and args.record:
+        print("--quick runs the smallest sizes only: it records nothing", file=sys.stderr)
+        return 2
+    recording = not args.quick and (args.record or not args.only)
+    out = args.out if args.out is not None else HERE
     start = time.perf_counter()
     for name in names:
         print(f"== {name}", flush=True)
         began = time.perf_counter()
-        result: harness.Result = importlib.import_module(name).bench(quick=args.quick)
+        with LoadSampler() as load:
+            result: harness.Result = importlib.import_module(name).bench(quick=args.quick)
         result.seconds = time.perf_counter() - began
-        results.append(result)
         print(harness.section(result), flush=True)
+        if recording:
+            record.save(result, record.stamp(result, load.samples), out / "results")
     total = time.perf_counter() - start
     print(f"all benchmarks: {total:.0f} s")
-    if out is not None:
-        write(results, out, total, full=not args.quick and not args.only)
-    return 0
-
-
-def write(results: list[harness.Result], out: Path, total: float, full: bool) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    plotted = harness.plot_all(results, out / "results.png")
-    parts = [
-        "# Benchmark results",
-        "Written by `./dev bench` (`bench/run.py`); do not edit by hand. Measured on this machine: "
-        f"{harness.machine()}. The whole run took {total / 60:.1f} minutes. Every ratio is against the "
-        "naive approach, measured in the same run.",
-        "## Acceptance\n\n" + harness.criteria_markdown(results),
-        (
-            f"The whole run is {'within' if total < BUDGET_SECONDS else '**over**'} its budget of {BUDGET_SECONDS // 60} minutes."
+    if recording:
+        full = not args.only
+        note = (
+            f"The last full run took {total / 60:.1f} minutes, "
+            + ("within" if total < BUDGET_SECONDS else "**over**")
+            + f" its budget of {BUDGET_SECONDS // 60} minutes."
             if full
-            else "A partial run (--quick or --only): not a record of the full benchmarks."
-        ),
-        "![cost against scale](results.png)" if plotted else "(No plot: `pip install -e '.[bench]'` for matplotlib.)",
-    ]
-    parts += [harness.section(r) for r in results]
-    (out / "RESULTS.md").write_text("\n\n".join(parts) + "\n", encoding="utf-8")
-    print(f"wrote {out / 'RESULTS.md'}" + (f" and {out / 'results.png'}" if plotted else ""))
+            else f"The budget of a full run is {BUDGET_SECONDS // 60} minutes; each section gives its own time."
+        )
+        record.write(benchmarks(), out, note)
+    return 0
 
 
 if __name__ == "__main__":
