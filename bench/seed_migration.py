@@ -62,16 +62,17 @@ def _engine(url: str, project: str, schemas: Path | None = None) -> BigQueryEngi
 
 
 def _definitions(root: Path, names: list[str]) -> Path:
-    """The shipped quota table in every tenant dataset, without its quota section (the reset and
-    its registry are not what this measures, and the registry would be one more table to set up)."""
+    """The shipped quota table in every tenant dataset, without its quota and row access sections
+    (the reset, its registry and the members table are not what this measures, and each would be
+    one more table to set up)."""
     source = ROOT / "schemas" / "tenants"
     for name in names:
         (root / name).mkdir(parents=True)
         (root / name / "_dataset.yaml").write_text((source / "_dataset.yaml").read_text())
-        lines, in_quota = [], False
+        lines, skipping = [], False
         for line in (source / "tenant_usage_quotas.yaml").read_text().splitlines():
-            in_quota = line.startswith("quota:") or (in_quota and line.startswith("  "))
-            if not in_quota and not line.startswith("legacy_names:"):
+            skipping = line.startswith(("quota:", "row_access:")) or (skipping and line.startswith("  "))
+            if not skipping and not line.startswith("legacy_names:"):
                 lines.append(line)
         (root / name / "tenant_usage_quotas.yaml").write_text("\n".join(lines) + "\n")
     return root
