@@ -28,7 +28,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 import harness  # noqa: E402
 
-HEAVY = ("typer", "pydantic", "sqlglot", "duckdb", "google.cloud.bigquery")
+HEAVY = ("typer", "pydantic", "sqlglot", "duckdb", "_duckdb", "google.cloud.bigquery")
 NAIVE_HELP = "import duckdb, google.cloud.bigquery, sqlglot, pydantic; import bqmanage.cli; bqmanage.cli.app(['--help'])"
 # The naive validate: the same command, with the YAML reader's parser swapped for PyYAML's pure-Python
 # one, reading the definitions in one process (as before issue 11).

@@ -34,7 +34,9 @@ def run() -> None:
     # pydantic looks for plugins in every installed package's entry points before it builds the
     # first model (0.07 s of CPU, an eighth of a `check`); the command line uses none. A value the
     # user set (plugins to leave out, or none) is theirs.
-    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+    if "PYDANTIC_DISABLE_PLUGINS" not in os.environ:
+        os.environ["PYDANTIC_DISABLE_PLUGINS"] = "__all__"
+        _no_plugin_loader()
     from bqmanage.cli.signals import start_up, terminate
 
     # Ctrl-C too: between commands (start-up, exit) it must not become a traceback either.
@@ -65,6 +67,25 @@ def run() -> None:
 
     finished(code)  # a command whose work completed ends here, before the interpreter's finalization
     sys.exit(code)
+
+
+def _no_plugin_loader() -> None:
+    """pydantic's plugin loader, as it answers with every plugin disabled: no plugins.
+
+    The real one (pydantic/plugin/_loader.py) imports importlib.metadata at its top, and with it
+    email, zipfile, csv and tempfile (about 12 ms of CPU, 4% of a `check` on the demo), even when
+    PYDANTIC_DISABLE_PLUGINS=__all__ means it never searches. pydantic asks it for one thing,
+    get_plugins(), when it builds a validator; this module answers as the real one would, and is
+    installed only when the console script disabled every plugin itself.
+    tests/cli/test_startup_imports.py checks both halves: no search and no import of
+    importlib.metadata by default, the real loader when the user names plugins to leave out.
+    """
+    import sys
+    import types
+
+    loader = types.ModuleType("pydantic.plugin._loader", "bqmanage: pydantic plugins disabled for this process")
+    loader.get_plugins = tuple  # type: ignore[attr-defined]  # get_plugins() -> (): no plugins
+    sys.modules.setdefault("pydantic.plugin._loader", loader)
 
 
 def _usage_error(exc: Any) -> str:
