@@ -49,8 +49,9 @@ def _has(modules: set[str], package: str) -> bool:
 # sqlglot, which only a statement the local engine runs needs (0.2 to 0.3 s); duckdb's Python
 # package, whose relational API the engine never calls (its C extension, _duckdb, is the client:
 # engines/duck_client.py); importlib.metadata, which pydantic's plugin loader imports though
-# plugins are disabled (cli/__init__.py); the tenant fleet's thread pool, for no tenants.
-NOT_FOR_A_READ = ("sqlglot", "duckdb", "importlib.metadata", "bqmanage.tenants.fleet", "concurrent.futures")
+# plugins are disabled (cli/__init__.py); the tenant fleet's thread pool, for no tenants; pickle,
+# which only reading the definitions in two processes needs (from 64 datasets).
+NOT_FOR_A_READ = ("sqlglot", "duckdb", "importlib.metadata", "bqmanage.tenants.fleet", "concurrent.futures", "pickle")
 
 
 def test_check_and_plan_on_the_demo_import_only_what_they_use(workdir: Path) -> None:
