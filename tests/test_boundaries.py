@@ -10,7 +10,7 @@ import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "bqmanage"
-CLIENTS = ("google.cloud.bigquery", "duckdb", "google.cloud", "google.api_core", "google.auth", "google.oauth2")
+CLIENTS = ("google.cloud.bigquery", "duckdb", "_duckdb", "google.cloud", "google.api_core", "google.auth", "google.oauth2")
 
 # The layers, top first. A module may import its own layer and the layers below it, never one above.
 # Longest prefix wins, so a leaf of a wing that sits lower than its wing is named on its own line.

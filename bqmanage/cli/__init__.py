@@ -34,7 +34,9 @@ def run() -> None:
     # pydantic looks for plugins in every installed package's entry points before it builds the
     # first model (0.07 s of CPU, an eighth of a `check`); the command line uses none. A value the
     # user set (plugins to leave out, or none) is theirs.
-    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+    if "PYDANTIC_DISABLE_PLUGINS" not in os.environ:
+        os.environ["PYDANTIC_DISABLE_PLUGINS"] = "__all__"
+        _no_plugin_loader()
     from bqmanage.cli.signals import start_up, terminate
 
     # Ctrl-C too: between commands (start-up, exit) it must not become a traceback either.
@@ -49,7 +51,7 @@ def run() -> None:
     from bqmanage.cli.main import app
 
     try:
-        code = app(standalone_mode=False)
+        code = for_the_command(app, sys.argv[1:])(standalone_mode=False)
     except typer.Abort:
         _log_error("error: aborted; nothing was changed")
         sys.exit(1)
@@ -65,6 +67,65 @@ def run() -> None:
 
     finished(code)  # a command whose work completed ends here, before the interpreter's finalization
     sys.exit(code)
+
+
+# The main callback's options that take a value (cli/main.py): the command is the first word
+# after the global flags, as click reads it.
+_VALUED = ("--target", "--project", "--location", "--schemas", "--config", "--log-format")
+
+
+def invoked(argv: list[str]) -> str | None:
+    """The command the command line names, or None where that is not plain (a flag of the group
+    itself such as --help or --version, a flag typer does not know, no command)."""
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg in _VALUED:
+            i += 2
+        elif arg.startswith(tuple(f"{option}=" for option in _VALUED)):
+            i += 1
+        else:
+            return None if arg.startswith("-") else arg
+    return None
+
+
+def for_the_command(app: Any, argv: list[str]) -> Any:
+    """``app`` with the invoked command alone (or the invoked group, such as tenant), when the
+    command line names one: typer builds a click command of every registered one before parsing,
+    reading each function's signature and evaluating its annotations (5-8 ms of CPU for the
+    fourteen). The command's help, its usage errors and what it does are its own, so they do not
+    change; anything else (``--help``, an unknown command and its suggestion) gets the whole app."""
+    import copy
+
+    from typer.main import get_command_name
+
+    name = invoked(argv)
+    commands = [c for c in app.registered_commands if (c.name or get_command_name(c.callback.__name__)) == name]
+    groups = [g for g in app.registered_groups if g.name == name]
+    if not commands and not groups:
+        return app
+    only = copy.copy(app)  # the app itself stays whole: another caller of it sees every command
+    only.registered_commands, only.registered_groups = commands, groups
+    return only
+
+
+def _no_plugin_loader() -> None:
+    """pydantic's plugin loader, as it answers with every plugin disabled: no plugins.
+
+    The real one (pydantic/plugin/_loader.py) imports importlib.metadata at its top, and with it
+    email, zipfile, csv and tempfile (about 12 ms of CPU, 4% of a `check` on the demo), even when
+    PYDANTIC_DISABLE_PLUGINS=__all__ means it never searches. pydantic asks it for one thing,
+    get_plugins(), when it builds a validator; this module answers as the real one would, and is
+    installed only when the console script disabled every plugin itself.
+    tests/cli/test_startup_imports.py checks both halves: no search and no import of
+    importlib.metadata by default, the real loader when the user names plugins to leave out.
+    """
+    import sys
+    import types
+
+    loader = types.ModuleType("pydantic.plugin._loader", "bqmanage: pydantic plugins disabled for this process")
+    loader.get_plugins = tuple  # type: ignore[attr-defined]  # get_plugins() -> (): no plugins
+    sys.modules.setdefault("pydantic.plugin._loader", loader)
 
 
 def _usage_error(exc: Any) -> str:

@@ -118,6 +118,23 @@ def checked(findings: list[Any]) -> str:
     return f"{len(findings)} finding(s)" if findings else "clean"
 
 
+def worst_exit(outcomes: list[TenantOutcome[Any]]) -> int:
+    """The worst tenant's exit code (0 without tenants). tenants.fleet, with its thread pool, is
+    imported only where tenants ran: a plain check, plan or apply does not load it."""
+    if not outcomes:
+        return EXIT_OK
+    from bqmanage.tenants import fleet
+
+    return fleet.worst_exit(outcomes)
+
+
+def _planned(outcome: TenantOutcome[ApplyOutcome]) -> TenantOutcome[PlanResult]:
+    """A tenant's dry-run apply as the plan it printed."""
+    from bqmanage.tenants.fleet import TenantOutcome
+
+    return TenantOutcome(outcome.tenant, outcome.value.planned if outcome.value else None, outcome.error)
+
+
 def _failures(outcomes: list[TenantOutcome[Any]]) -> list[TenantOutcome[Any]]:
     return [o for o in outcomes if o.error is not None]
 
@@ -182,14 +199,11 @@ def run_apply(project: Project, dry_run: bool, backfill: bool, scope: TenantScop
 def apply_report(outcome: ApplyOutcome, target: str, runs_as: str | None, dry_run: bool, fmt: str = "text") -> int:
     """Print what apply did (or, in a dry run, would do); return the exit code."""
     from bqmanage.report import text as report
-    from bqmanage.tenants.fleet import TenantOutcome, worst_exit
 
     steps = outcome.planned.plan.steps
     if dry_run:
         outcome.planned.registry = outcome.registry
-        outcome.planned.tenants = [
-            TenantOutcome(o.tenant, o.value.planned if o.value else None, o.error) for o in outcome.tenants
-        ]
+        outcome.planned.tenants = [_planned(o) for o in outcome.tenants]
     if fmt == "json":
         from bqmanage.report.json_docs import apply_doc, compact
 
@@ -215,8 +229,6 @@ def apply_report(outcome: ApplyOutcome, target: str, runs_as: str | None, dry_ru
 
 def apply_summary(outcome: ApplyOutcome) -> tuple[str, int]:
     """The tenants' line after apply's own, and the exit code: the worst tenant's."""
-    from bqmanage.tenants.fleet import worst_exit
-
     done = [o.value for o in outcome.tenants if o.value is not None]
     changed = [o for o in done if o.planned.plan.steps]
     steps = sum(len(o.planned.plan.steps) for o in changed)
@@ -259,7 +271,6 @@ def _pending(planned: PlanResult) -> list[TenantOutcome[PlanResult]]:
 
 def plan_exit(planned: PlanResult) -> int:
     """plan's exit code, the worst of all: 1 pending, 2 refused, 3 a tenant that could not be read."""
-    from bqmanage.tenants.fleet import worst_exit
 
     def own(result: PlanResult) -> int:
         return EXIT_BAD_INPUT if result.plan.has_refused else EXIT_FINDINGS if result.plan.steps else EXIT_OK
@@ -290,7 +301,6 @@ def check_document(fmt: str, result: CheckResult, target: str, note: str | None)
     findings, or the worst failed tenant's."""
     from bqmanage.report import text as report
     from bqmanage.report.file import findings_document
-    from bqmanage.tenants.fleet import worst_exit
 
     with_tenants = bool(result.tenants) or result.registry is not None
     failed = result.failed

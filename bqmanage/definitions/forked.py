@@ -9,7 +9,6 @@ of the results is the order of the items, so the outcome is the one a single pro
 from __future__ import annotations
 
 import os
-import pickle
 import signal
 import threading
 from collections.abc import Callable, Sequence
@@ -36,6 +35,8 @@ def map_in_two(func: Callable[[T], R], items: Sequence[T]) -> list[R]:
     answering (or ``func`` raised there), its part is computed here: an exception is then raised
     where a single process would raise it.
     """
+    import pickle  # here: the definitions of most warehouses are read in one process, without it
+
     cut = int(len(items) * PARENT_SHARE)
     read_end, write_end = os.pipe()
     pid = os.fork()

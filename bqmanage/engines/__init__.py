@@ -112,8 +112,7 @@ def engine_session(settings: Settings, command: str = "bqmanage", read_only: boo
     except Exception as exc:
         if settings.engine == "local":
             # What no caller turned into a message (a damaged block met while fetching rows): one line, exit 3.
-            import duckdb
-
+            from bqmanage.engines.duck_client import duckdb
             from bqmanage.engines.duck_file import failure
 
             if isinstance(exc, duckdb.Error):

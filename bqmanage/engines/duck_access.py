@@ -11,8 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import duckdb
-
+from bqmanage.engines.duck_client import duckdb
 from bqmanage.model.access import AccessEntry, entry_to_api
 from bqmanage.model.names import RESERVED_PREFIX
 

@@ -15,8 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import duckdb
-
+from bqmanage.engines.duck_client import duckdb
 from bqmanage.errors import ConfigError, WarehouseError
 
 _HOLDER = re.compile(r"\(PID (\d+)\)")

@@ -9,9 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import duckdb
-
 from bqmanage.engines.dml import DmlStats
+from bqmanage.engines.duck_client import duckdb
 from bqmanage.engines.duck_file import refused_commit
 from bqmanage.engines.duck_types import qi
 from bqmanage.errors import WarehouseError

@@ -14,8 +14,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from typing import Any
 
-import duckdb
-
+from bqmanage.engines.duck_client import duckdb
 from bqmanage.model.names import RESERVED_PREFIX
 from bqmanage.model.rest import ROW_ACCESS_KEY
 from bqmanage.model.row_access import RowAccessPolicy

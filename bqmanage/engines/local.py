@@ -15,10 +15,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import duckdb
-
 from bqmanage.engines.duck_access import DuckAccess
 from bqmanage.engines.duck_catalog import META_DDL, Names, read_dataset_meta, read_ledgers, read_names, read_tables
+from bqmanage.engines.duck_client import duckdb
 from bqmanage.engines.duck_file import (
     checkpoint_cadence,
     connect,
