@@ -211,6 +211,8 @@ class CheckResult:
     # With tenants: one outcome per tenant (its findings are in ``findings`` too), or its failure.
     tenants: list[TenantOutcome[list[Finding]]] = field(default_factory=list)
     registry: Registry | None = None
+    # --all-tenants: the registry's suspended tenants, whose grants only are checked (none may be left).
+    suspended: list[TenantOutcome[list[Finding]]] = field(default_factory=list)
 
     @property
     def clean(self) -> bool:
@@ -218,7 +220,7 @@ class CheckResult:
 
     @property
     def failed(self) -> list[TenantOutcome[list[Finding]]]:
-        return [o for o in self.tenants if o.error is not None]
+        return [o for o in self.tenants + self.suspended if o.error is not None]
 
 
 def check(
@@ -269,6 +271,9 @@ def check(
         result.registry = chosen.registry
         result.tenants = fanout.check_tenants(settings, engine, desired, chosen, on_tenant)
         result.findings += [f for o in result.tenants for f in o.value or []]
+        if chosen.registry is not None:  # a suspended tenant that still has access is drift too
+            result.suspended = fanout.suspended_grants(settings, engine, desired, chosen.registry.inactive)
+            result.findings += [f for o in result.suspended for f in o.value or []]
         if chosen.registry is not None and not chosen.registry.missing:
             result.findings += orphan_findings(engine.list_datasets(), desired, chosen.registry)
     return result
