@@ -81,7 +81,7 @@ def make_plan(
     """
     from bqmanage.plan import place_datasets
 
-    desired = placed(settings, place_datasets(desired or validate(settings), settings.location), engine)
+    desired = placed(settings, place_datasets(scope.refused_unfit(desired or validate(settings)), settings.location), engine)
     planned = plan_against(settings, engine, backfill, history, desired, None)
     if scope.engaged:
         from bqmanage.tenants import fanout, fleet
@@ -153,6 +153,7 @@ def apply(
     applied on its own; one tenant's failure does not stop the others. Afterwards the failures raise TenantsFailedError
     (worst exit code), unless ``keep_going``: then they are in ``tenants`` for the caller to report.
     """
+    desired = scope.refused_unfit(desired or validate(settings))  # before the fixed datasets are applied
     planned = make_plan(settings, engine, backfill, desired, history=dry_run)  # a dry run prints the plan
     outcome = apply_planned(settings, engine, planned, dry_run, on_step)
     if scope.engaged:
@@ -245,7 +246,7 @@ def check(
     from bqmanage.plan import place_datasets
     from bqmanage.tenants.templates import templated
 
-    desired = placed(settings, place_datasets(desired or validate(settings), settings.location), engine)
+    desired = placed(settings, place_datasets(scope.refused_unfit(desired or validate(settings)), settings.location), engine)
     read = read_live(engine, desired, confirm=True, on_progress=on_progress)
     actual, listed, changes = read.actual, read.listing, read.changes
     # The ledgers say what bqmanage changed lately: INFORMATION_SCHEMA may not show that yet.
