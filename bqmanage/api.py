@@ -81,7 +81,7 @@ def make_plan(
     """
     from bqmanage.plan import place_datasets
 
-    desired = placed(settings, place_datasets(desired or validate(settings), settings.location), engine)
+    desired = placed(settings, place_datasets(scope.refused_unfit(desired or validate(settings)), settings.location), engine)
     planned = plan_against(settings, engine, backfill, history, desired, None)
     if scope.engaged:
         from bqmanage.tenants import fanout, fleet
@@ -153,6 +153,7 @@ def apply(
     applied on its own; one tenant's failure does not stop the others. Afterwards the failures raise TenantsFailedError
     (worst exit code), unless ``keep_going``: then they are in ``tenants`` for the caller to report.
     """
+    desired = scope.refused_unfit(desired or validate(settings))  # before the fixed datasets are applied
     planned = make_plan(settings, engine, backfill, desired, history=dry_run)  # a dry run prints the plan
     outcome = apply_planned(settings, engine, planned, dry_run, on_step)
     if scope.engaged:
@@ -211,6 +212,8 @@ class CheckResult:
     # With tenants: one outcome per tenant (its findings are in ``findings`` too), or its failure.
     tenants: list[TenantOutcome[list[Finding]]] = field(default_factory=list)
     registry: Registry | None = None
+    # --all-tenants: the registry's suspended tenants, whose grants only are checked (none may be left).
+    suspended: list[TenantOutcome[list[Finding]]] = field(default_factory=list)
 
     @property
     def clean(self) -> bool:
@@ -218,7 +221,7 @@ class CheckResult:
 
     @property
     def failed(self) -> list[TenantOutcome[list[Finding]]]:
-        return [o for o in self.tenants if o.error is not None]
+        return [o for o in self.tenants + self.suspended if o.error is not None]
 
 
 def check(
@@ -243,7 +246,7 @@ def check(
     from bqmanage.plan import place_datasets
     from bqmanage.tenants.templates import templated
 
-    desired = placed(settings, place_datasets(desired or validate(settings), settings.location), engine)
+    desired = placed(settings, place_datasets(scope.refused_unfit(desired or validate(settings)), settings.location), engine)
     read = read_live(engine, desired, confirm=True, on_progress=on_progress)
     actual, listed, changes = read.actual, read.listing, read.changes
     # The ledgers say what bqmanage changed lately: INFORMATION_SCHEMA may not show that yet.
@@ -269,6 +272,9 @@ def check(
         result.registry = chosen.registry
         result.tenants = fanout.check_tenants(settings, engine, desired, chosen, on_tenant)
         result.findings += [f for o in result.tenants for f in o.value or []]
+        if chosen.registry is not None:  # a suspended tenant that still has access is drift too
+            result.suspended = fanout.suspended_grants(settings, engine, desired, chosen.registry.inactive)
+            result.findings += [f for o in result.suspended for f in o.value or []]
         if chosen.registry is not None and not chosen.registry.missing:
             result.findings += orphan_findings(engine.list_datasets(), desired, chosen.registry)
     return result

@@ -217,6 +217,7 @@ class Project:
         from bqmanage import api
 
         self.last_apply = None
+        scope.refused_unfit(self.definitions)  # before the warehouse is opened (created, on the local engine)
         with self._session("apply", read_only=dry_run) as engine:
             self.last_apply = api.apply(
                 self.settings,

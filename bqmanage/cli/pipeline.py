@@ -304,13 +304,15 @@ def check_document(fmt: str, result: CheckResult, target: str, note: str | None)
 
     with_tenants = bool(result.tenants) or result.registry is not None
     failed = result.failed
-    ok = len(result.tenants) - len(failed)
+    ok = len(result.tenants) - len(_failures(result.tenants))
     line = f"Tenants ({_whose(result.registry, len(result.tenants))}): {ok} checked, {failed_line(result.tenants)}.\n"
+    if _failures(result.suspended):
+        line += f"Suspended tenants' grants: {failed_line(result.suspended)}.\n"
     tenants = {
         "checked": ok,
         "failed": [{"tenant": o.tenant, "exit_code": o.exit_code, "message": str(o.error)} for o in failed],
     }
-    report_failures(result.tenants)
+    report_failures(result.tenants + result.suspended)
     if note is not None:
         line = f"{note}\n"
         if fmt != "text":
@@ -323,4 +325,4 @@ def check_document(fmt: str, result: CheckResult, target: str, note: str | None)
         extra={"tenants": tenants} if with_tenants else None,
         notifications=[f"tenant {o.tenant}: {o.error}" for o in failed],
     )
-    return text, max(EXIT_FINDINGS if result.findings else EXIT_OK, worst_exit(result.tenants))
+    return text, max(EXIT_FINDINGS if result.findings else EXIT_OK, worst_exit(result.failed))

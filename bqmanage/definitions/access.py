@@ -8,18 +8,29 @@ definition once every file is read (``members_from_problems``).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from bqmanage.definitions.specs import Spec, structure
 from bqmanage.definitions.yaml_source import KeyPath, LineMap
-from bqmanage.errors import Problem
-from bqmanage.model.access import AUTHORIZED_KINDS, MAX_AUTHORIZED, AccessEntry, canonical_role, member_problem, role_problem
-from bqmanage.model.schema import Dataset, Table
+from bqmanage.errors import Problem, UsageError
+from bqmanage.model.access import (
+    AUTHORIZED_KINDS,
+    MAX_AUTHORIZED,
+    SPECIAL_GROUPS,
+    AccessEntry,
+    canonical_role,
+    member_problem,
+    role_problem,
+)
+from bqmanage.model.schema import Dataset, Definitions, Table
+from bqmanage.tenants.ids import MAX_LENGTH
 
 MARK = "{tenant}"
-# Tenant ids a pattern must give a valid member for: the shortest, and each character an id may
-# hold that an address or a domain might not (bqmanage/tenants/ids.py).
-_SAMPLE_IDS = ("a", "0", "a-b", "a_b")
+# Whether some valid tenant id makes a pattern a valid member: a member's rules (model/access.py)
+# allow a lowercase letter wherever they allow an id's other characters (a digit, '-', '_'), so when
+# an id of some length fits, the id of as many 'a's fits too; one of each length is enough.
+_PROBES = tuple("a" * n for n in range(1, MAX_LENGTH + 1))
 
 
 class AccessSpec(Spec):
@@ -87,13 +98,52 @@ def _entry(spec: AccessSpec, template: bool, at: KeyPath, lines: LineMap, proble
 
 
 def _pattern_problem(member: str) -> str | None:
-    """Why a ``{tenant}`` pattern does not give a valid member for every tenant id, or None."""
+    """Why no valid tenant id makes a ``{tenant}`` pattern a valid member, or None. A pattern that
+    some ids fit and others do not (a service account's name is 6 to 30 characters) is valid:
+    each tenant's id is checked when a command acts for it (``tenant_member_problems``)."""
     if member.replace(MARK, "").count("{") or member.replace(MARK, "").count("}"):
         return f"member {member!r}: the only placeholder is {MARK}"
-    for tenant in _SAMPLE_IDS:
-        if (why := member_problem(member.replace(MARK, tenant))) is not None:
-            return f"member {member!r} is not valid for tenant id {tenant!r}: {why}"
+    kind, colon, _ = member.partition(":")
+    if not colon or MARK in kind:
+        return f"member {member!r}: {MARK} goes after the kind (<kind>:<id>)"
+    if kind == "specialGroup":
+        return f"member {member!r}: a special group is one of {', '.join(SPECIAL_GROUPS)}, for every tenant alike"
+    whys = [member_problem(member.replace(MARK, tenant)) for tenant in _PROBES]
+    if all(whys):
+        return f"member {member!r} is valid for no tenant id: with tenant id 'a', {whys[0]}"
     return None
+
+
+def tenant_member_problems(desired: Definitions, tenant: str) -> list[Problem]:
+    """The ``{tenant}`` patterns of the dataset templates that ``tenant`` (a valid id) does not
+    make a valid member, each located at its entry: a command acting for the tenant refuses it
+    before it writes anything."""
+    problems = []
+    for dataset in desired.templates:
+        for i, entry in enumerate(dataset.access or ()):
+            pattern = entry.member or ""
+            if MARK in pattern and (why := member_problem(pattern.replace(MARK, tenant))) is not None:
+                where = f"access[{i}].member"
+                message = f"member {pattern!r} is not valid for tenant id {tenant!r}: {why}"
+                problems.append(Problem(dataset.source or dataset.name, entry.line, where, message))
+    return problems
+
+
+class TenantMemberError(UsageError):
+    """A tenant id the dataset templates' member patterns cannot serve (exit 2); nothing was written."""
+
+    multiline = True
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+def refuse_tenant_members(desired: Definitions, tenants: Iterable[str]) -> None:
+    """TenantMemberError for the first of ``tenants`` that a member pattern does not fit."""
+    for tenant in tenants:
+        if problems := tenant_member_problems(desired, tenant):
+            raise TenantMemberError(problems)
 
 
 def expand(entries: tuple[AccessEntry, ...] | None, tenant: str) -> tuple[AccessEntry, ...] | None:

@@ -67,7 +67,13 @@ def connect(path: Path, read_only: bool, lock_timeout: float, on_wait: Callable[
             raise WarehouseError(f"{path}: cannot open the local warehouse: {_first_line(exc)}") from None
         except duckdb.IOException as exc:
             if "not a valid DuckDB database file" in str(exc):
-                raise ConfigError(f"{path}: not a DuckDB database file, so not a local warehouse {_MOVE}") from None
+                # A file is there, as a warehouse would be, and it cannot be used: a warehouse
+                # failure (exit 3), like a damaged one. DuckDB refuses it (an empty file too) and
+                # writes nothing to it; neither does bqmanage.
+                raise WarehouseError(
+                    f"{path}: the file there is not a DuckDB database, so the local warehouse cannot be opened; "
+                    f"it was left as it is (restore the warehouse from a copy, or {_MOVE[1:-1]})"
+                ) from None
             if "lock" not in str(exc).lower():
                 raise WarehouseError(f"{path}: cannot open the local warehouse: {_first_line(exc)}") from None
             match = _HOLDER.search(str(exc))

@@ -26,8 +26,24 @@ _ROLE_ALIASES = {
     "roles/bigquery.dataviewer": "READER",
 }
 _IAM_ROLE = re.compile(r"(roles/[A-Za-z0-9_.]+|projects/[a-z][a-z0-9-]{4,28}[a-z0-9]/roles/[A-Za-z0-9_.]+)")
-_EMAIL = re.compile(r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
-_DOMAIN = re.compile(r"[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+# An email address and a domain name, as the standards define them: the local part is dot-atom
+# text (RFC 5322 3.4.1: no leading, trailing or doubled dot) of at most 64 characters (RFC 5321
+# 4.5.3.1.1); a domain is labels of 1 to 63 letters, digits and inner hyphens (RFC 1123 2.1),
+# 253 characters at most, ending in a top-level domain of letters.
+_LOCAL = re.compile(r"[A-Za-z0-9_%+'-]+(\.[A-Za-z0-9_%+'-]+)*")
+_MAX_LOCAL = 64
+_LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_DOMAIN = re.compile(rf"({_LABEL}\.)+[A-Za-z]{{2,63}}")
+_MAX_DOMAIN = 253
+# A service account's name (the part before @) in its project, NAME@PROJECT.iam.gserviceaccount.com:
+# "must be 6-30 characters long, and match the regular expression [a-z]([-a-z0-9]*[a-z0-9])"
+# (https://cloud.google.com/iam/docs/reference/rest/v1/projects.serviceAccounts/create, accountId).
+# Google's own accounts are named otherwise: service agents (service-NUMBER@gcp-sa-*.iam...,
+# https://cloud.google.com/iam/docs/service-agents) and the default accounts of
+# @developer/@appspot/@cloudservices.gserviceaccount.com, so the rule holds for the others only.
+_SA_NAME = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")
+_SA_LENGTH = (6, 30)
+_SA_IN_PROJECT = ".iam.gserviceaccount.com"
 _PROJECT = r"[a-z][a-z0-9-]{4,28}[a-z0-9]|[a-z0-9.-]+:[a-z][a-z0-9-]{4,28}[a-z0-9]"  # domain-scoped too
 _NAME = r"[A-Za-z0-9_]{1,1024}"
 _VIEW = re.compile(rf"(?P<p>{_PROJECT})\.(?P<d>{_NAME})\.(?P<t>[^.]{{1,1024}})")
@@ -97,11 +113,11 @@ def member_problem(member: str) -> str | None:
     kind, colon, ident = member.partition(":")
     if not colon or kind not in KINDS:
         return f"member {member!r} must be <kind>:<id> with kind one of {', '.join(KINDS)}"
-    if kind in EMAIL_KINDS and not _EMAIL.fullmatch(ident):
-        return f"member {member!r}: {ident!r} is not an email address"
-    if kind == "serviceAccount" and not ident.lower().endswith(".gserviceaccount.com"):
-        return f"member {member!r}: a service account's email ends in .gserviceaccount.com"
-    if kind == "domain" and not _DOMAIN.fullmatch(ident):
+    if kind in EMAIL_KINDS and (why := _email_problem(ident)) is not None:
+        return f"member {member!r}: {ident!r} is not an email address ({why})"
+    if kind == "serviceAccount" and (why := _service_account_problem(ident)) is not None:
+        return f"member {member!r}: {why}"
+    if kind == "domain" and not _is_domain(ident):
         return f"member {member!r}: {ident!r} is not a domain name"
     if kind == "specialGroup" and ident not in SPECIAL_GROUPS:
         return f"member {member!r}: special groups are {', '.join(SPECIAL_GROUPS)}"
@@ -109,6 +125,41 @@ def member_problem(member: str) -> str | None:
         return f"member {member!r}: an authorized view is named project.dataset.view"
     if kind == "dataset" and not _DATASET.fullmatch(ident):
         return f"member {member!r}: an authorized dataset is named project.dataset"
+    return None
+
+
+def _is_domain(text: str) -> bool:
+    return len(text) <= _MAX_DOMAIN and _DOMAIN.fullmatch(text) is not None
+
+
+def _email_problem(address: str) -> str | None:
+    local, at, domain = address.rpartition("@")
+    if not at or not local:
+        return "an address is name@domain"
+    if len(local) > _MAX_LOCAL:
+        return f"the part before @ is {len(local)} characters long, more than {_MAX_LOCAL}"
+    if not _LOCAL.fullmatch(local):
+        return "the part before @ holds a character an address may not, or a dot at its start, its end or twice in a row"
+    if not _is_domain(domain):
+        return f"{domain!r} is not a domain name"
+    return None
+
+
+def _service_account_problem(address: str) -> str | None:
+    name, _, domain = address.rpartition("@")
+    domain = domain.lower()
+    if not domain.endswith(".gserviceaccount.com"):
+        return "a service account's email ends in .gserviceaccount.com"
+    if not domain.endswith(_SA_IN_PROJECT) or domain.startswith("gcp-sa-"):
+        return None  # one of Google's own accounts, named by Google
+    low, high = _SA_LENGTH
+    if not low <= len(name) <= high:
+        return f"a service account's name (before @) is {low} to {high} characters; {name!r} has {len(name)}"
+    if not _SA_NAME.fullmatch(name):
+        return (
+            f"a service account's name (before @) is lowercase letters, digits and hyphens, starting with a letter "
+            f"and not ending with a hyphen; {name!r} is not"
+        )
     return None
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from bqmanage.definitions.access import refuse_tenant_members
 from bqmanage.definitions.load import load_definitions
 from bqmanage.errors import NotAppliedError, UsageError, WarehouseError
 from bqmanage.tenants import sql
@@ -132,6 +133,8 @@ def job(
     if operation == "tenant_set_limits" and not wanted:
         raise UsageError("tenant set-limits: give at least one of --daily-limit, --monthly-limit, --concurrent-limit")
     desired = desired or load_definitions(settings.schemas_dir)
+    if operation in ("tenant_add", "tenant_resume"):  # they grant the tenant its members: each must be valid
+        refuse_tenant_members(desired, [tenant_id])
     t = sql.tenant_tables(desired, settings.warehouse_project)
     for column in wanted:
         t.registry_column(column, f"--{column.replace('_', '-')}")

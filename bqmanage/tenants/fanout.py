@@ -12,6 +12,7 @@ so that the failure is that tenant's outcome and the others go on.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
@@ -99,6 +100,41 @@ def check_tenants(
     whole = engine.capabilities.one_catalog_read or settings.region_qualified_information_schema
     size = fleet.workers(settings, engine)
     return chosen.failed + fleet.check_tenants(engine, desired, chosen.tenants, settings.info_schema_batch, size, on_done, whole)
+
+
+def suspended_grants(
+    settings: Settings, engine: Engine, desired: Definitions, suspended: list[str]
+) -> list[TenantOutcome[list[Finding]]]:
+    """check --all-tenants of the tenants that are not active: a suspended tenant is declared no
+    grant (tenants/access.py), so every entry still live on a dataset whose template declares
+    ``access:`` is an ``unexpected_grant``; the rest of its datasets is left alone, as apply
+    --all-tenants leaves it. Read in bulk as the active tenants are; a tenant whose datasets
+    cannot be read is a failure of its own."""
+    templates = tuple(d.model_copy(update={"access": ()}) for d in desired.templates if d.access is not None)
+    if not suspended or not templates:
+        return []
+    grants_only = Definitions(datasets=(), tables=(), digest=desired.digest, templates=templates)
+    whole = engine.capabilities.one_catalog_read or settings.region_qualified_information_schema
+    size = fleet.workers(settings, engine)
+    outcomes = fleet.check_tenants(engine, grants_only, suspended, settings.info_schema_batch, size, None, whole)
+    return [
+        dataclasses.replace(o, value=[_still_granted(f) for f in o.value if f.kind == "unexpected_grant"])
+        if o.value is not None
+        else o
+        for o in outcomes
+    ]
+
+
+def _still_granted(finding: Finding) -> Finding:
+    tenant = finding.tenant
+    return dataclasses.replace(
+        finding,
+        message=(
+            f"tenant {tenant} (suspended): {finding.dataset} access: {finding.actual} is still granted; a suspended "
+            f"tenant has no access (`bqmanage tenant suspend {tenant}` revokes what the definitions declare; revoke "
+            "any other entry by hand)"
+        ),
+    )
 
 
 def _granted(part: Definitions, datasets: dict[str, Dataset]) -> Definitions:

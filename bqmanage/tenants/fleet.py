@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from bqmanage.check.findings import Finding, findings_from_changes
+from bqmanage.definitions.access import TenantMemberError, tenant_member_problems
 from bqmanage.errors import EXIT_OK, BqmanageError, UsageError
 from bqmanage.tenants.access import resolve_members
 from bqmanage.tenants.templates import Registry, check_tenant_list, for_tenants, read_registry, tenant_datasets
@@ -79,7 +80,10 @@ def resolve(engine: Engine, desired: Definitions, scope: TenantScope) -> Fleet:
         return Fleet(check_tenant_list(scope.ids or ()), [])
     registry = read_registry(engine, desired)
     failed: list[TenantOutcome[Any]] = [TenantOutcome(t, error=UsageError(why)) for t, why in registry.invalid.items()]
-    return Fleet(registry.active, failed, registry)
+    # A tenant whose id a {tenant} member pattern cannot serve: its own failure, the others go on.
+    unfit = {t: problems for t in registry.active if (problems := tenant_member_problems(desired, t))}
+    failed += [TenantOutcome(t, error=TenantMemberError(problems)) for t, problems in unfit.items()]
+    return Fleet([t for t in registry.active if t not in unfit], failed, registry)
 
 
 def workers(settings: Settings, engine: Engine) -> int:

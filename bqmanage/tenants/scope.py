@@ -5,8 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from bqmanage.errors import UsageError
+
+if TYPE_CHECKING:
+    from bqmanage.model.schema import Definitions
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,16 @@ class TenantScope:
         if ids and all_tenants:
             raise UsageError("--tenant and --all-tenants: give one or the other")
         return cls.all() if all_tenants else cls.of(ids) if ids else cls()
+
+    def refused_unfit(self, desired: Definitions) -> Definitions:
+        """``desired``, unless a tenant named here makes a ``{tenant}`` member pattern of the
+        templates an invalid member: then TenantMemberError (exit 2), before anything is read or
+        written. With ``all()``, such a tenant fails on its own (``fleet.resolve``)."""
+        if self.ids and desired.templates:
+            from bqmanage.definitions.access import refuse_tenant_members
+
+            refuse_tenant_members(desired, self.ids)
+        return desired
 
     @property
     def engaged(self) -> bool:

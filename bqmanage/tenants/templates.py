@@ -152,6 +152,7 @@ class Registry:
     active: list[str] = field(default_factory=list)  # valid ids with the active status, sorted
     known_parts: set[str] = field(default_factory=set)  # dataset parts of every listed tenant, any status
     invalid: dict[str, str] = field(default_factory=dict)  # active id -> why it cannot name a dataset
+    inactive: list[str] = field(default_factory=list)  # valid ids with no active row (suspended), sorted
     missing: bool = False  # the registry table does not exist yet (apply creates it)
 
 
@@ -173,7 +174,11 @@ def read_registry(engine: Engine, desired: Definitions) -> Registry:
     owners: dict[str, str] = {}
     for tenant, active in sorted(rows, key=lambda r: (r[0], not r[1])):
         registry.known_parts.add(dataset_part(tenant))
-        if not active or tenant in registry.active or tenant in registry.invalid:
+        if not active:
+            if tenant not in registry.active and tenant not in registry.inactive and tenant_id_problem(tenant) is None:
+                registry.inactive.append(tenant)  # rows sort active first: this id has no active row
+            continue
+        if tenant in registry.active or tenant in registry.invalid:
             continue
         problem = tenant_id_problem(tenant)
         if problem is None and (owner := owners.setdefault(dataset_part(tenant), tenant)) != tenant:

@@ -21,7 +21,7 @@ def _setup(case: str, workdir: Path) -> None:
         write(workdir / "bqmanage.yaml", "default_target: local\nunknown_setting: 1\n")
     elif case in ("definitions", "definitions-direct"):
         write(workdir / "schemas/tenants/broken.yaml", SCHEMAS_BROKEN)
-    elif case == "local-path":  # a warehouse path that holds no DuckDB file: bad configuration
+    elif case == "local-path":  # a warehouse path that holds no DuckDB file: a warehouse failure
         write(workdir / ".bqmanage/local.duckdb", "not a duckdb file, only bytes that say so\n" * 100)
 
 
@@ -36,7 +36,7 @@ CASES = {
     "definitions-direct": (["validate"], 2),
     "not-applied": (["reset", "--date", "2026-12-01"], 2),
     "bad-tenant-id": (["tenant", "add", "Bad Id"], 2),
-    "local-path": (["check"], 2),
+    "local-path": (["check"], 3),
     "warehouse": (["--target", "bigquery", "--project", "demo-project", "check"], 3),
 }
 # The warehouse case: an endpoint that refuses every connection, given up on at once.

@@ -1,5 +1,6 @@
 """When the local warehouse file cannot do its part, the command says what happened in one line and
-exits 3: a file with damaged blocks, a directory that cannot be written, a full disk. Nothing is
+exits 3: a file with damaged blocks, a file that is no DuckDB database at all, a directory that
+cannot be written, a full disk. Nothing is
 half-written, and a refused write is not reported as a conflict with another writer."""
 
 from __future__ import annotations
@@ -111,12 +112,44 @@ def test_a_full_disk_is_said_and_exit_3(command: str, full_disk: Path) -> None:
     assert _digest(DB) == before
 
 
-@pytest.mark.parametrize("kind", ["directory", "text-file", "dev-null"])
+# What a user's file at the warehouse path may hold instead of a warehouse.
+NOT_A_WAREHOUSE = {
+    "text": b"hello\n",
+    "zip": b"PK\x03\x04\x14\x00\x00\x00\x08\x00" + bytes(range(256)) * 4,
+    "empty": b"",  # DuckDB refuses an empty file too, and writes nothing to it
+}
+EVERY_COMMAND = {
+    "check": ["check"],
+    "plan": ["plan"],
+    "apply": ["apply"],
+    "tenant-list": ["tenant", "list"],
+    "tenant-add": ["tenant", "add", "beta"],
+    "reset": ["reset"],
+    "inspect": ["inspect"],
+    "import": ["import", "--all", "--out", "imported"],
+}
+
+
+@pytest.mark.parametrize("command", list(EVERY_COMMAND))
+@pytest.mark.parametrize("content", list(NOT_A_WAREHOUSE))
+def test_a_file_at_the_warehouse_path_that_is_no_duckdb_database_is_a_warehouse_failure_exit_3(
+    content: str, command: str, workdir: Path
+) -> None:
+    DB.parent.mkdir()
+    DB.write_bytes(NOT_A_WAREHOUSE[content])
+    error = _failed(run_cli(*EVERY_COMMAND[command]), "not a DuckDB database")
+    assert "BQMANAGE_LOCAL_PATH" in error
+    assert DB.read_bytes() == NOT_A_WAREHOUSE[content]  # untouched, even the empty one
+    assert sorted(p.name for p in DB.parent.iterdir()) == [DB.name]  # no WAL beside it
+    assert not Path("imported").exists()
+
+
+@pytest.mark.parametrize("kind", ["directory", "dev-null"])
 @pytest.mark.parametrize("command", ["plan", "apply", "check"])
-def test_a_local_path_that_is_no_warehouse_file_is_bad_configuration_exit_2(
+def test_a_local_path_that_is_no_regular_file_is_bad_configuration_exit_2(
     kind: str, command: str, workdir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    path = {"directory": "box", "text-file": "notes.txt", "dev-null": os.devnull}[kind]
+    path = {"directory": "box", "dev-null": os.devnull}[kind]
     Path("box").mkdir()
     Path("notes.txt").write_text("keep\n")
     monkeypatch.setenv("BQMANAGE_LOCAL_PATH", path)

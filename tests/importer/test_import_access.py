@@ -13,7 +13,7 @@ from tests.helpers import engine_for, run_cli, target_args, write
 
 BY_HAND = (
     AccessEntry(role="READER", member="group:analysts@example.com"),
-    AccessEntry(role="WRITER", member="serviceAccount:etl@my-project.iam.gserviceaccount.com"),
+    AccessEntry(role="WRITER", member="serviceAccount:etl-loader@my-project.iam.gserviceaccount.com"),
     AccessEntry(role="READER", member="domain:example.org"),
     AccessEntry(role="OWNER", member="user:Owner@Example.com"),
     AccessEntry(member="view:other-project.shared.orders_v"),

@@ -22,7 +22,7 @@ TABLE = "columns:\n  - {name: id, type: STRING}\n"
 DECLARED = (
     "access:\n"
     "  - {role: READER, member: group:analysts@example.com}\n"
-    "  - {role: WRITER, member: serviceAccount:etl@my-project.iam.gserviceaccount.com}\n"
+    "  - {role: WRITER, member: serviceAccount:etl-loader@my-project.iam.gserviceaccount.com}\n"
 )
 
 
@@ -69,7 +69,7 @@ def test_apply_grants_the_declared_entries_and_a_second_apply_does_nothing(proje
     assert run_cli(*target_args(project), "apply").exit_code == 0
     live = _live(project)
     assert {"role": "READER", "groupByEmail": "analysts@example.com"} in live
-    assert {"role": "WRITER", "userByEmail": "etl@my-project.iam.gserviceaccount.com"} in live
+    assert {"role": "WRITER", "userByEmail": "etl-loader@my-project.iam.gserviceaccount.com"} in live
     again = run_cli(*target_args(project), "plan")
     assert again.exit_code == 0 and "set_dataset_access" not in again.stdout
     assert run_cli(*target_args(project), "check").exit_code == 0
