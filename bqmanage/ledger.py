@@ -102,6 +102,41 @@ def ledger_insert_sql(dataset: str) -> str:
     )
 
 
+# ledger_insert_sql's parameters, by the column each one fills.
+_PARAMS = {
+    "run_id": "run_id",
+    "applied_at": "applied_at",
+    "principal": "principal",
+    "definitions_digest": "digest",
+    "bqmanage_version": "version",
+    "outcome": "outcome",
+    "applied_steps": "applied",
+    "total_steps": "total",
+    "statements": "statements",
+    "backfill": "backfill",
+    "error": "error",
+}
+
+
+def ledger_row_sql(dataset: str, params: dict[str, Any]) -> str:
+    """``ledger_insert_sql`` with its parameters written as literals, for a statement of a script
+    (bqemulator passes no query parameter to a script's statements). Strings through
+    ``string_literal``; a timestamp as a TIMESTAMP literal in UTC; NULL typed as its column."""
+    values = []
+    for column in COLUMNS:
+        value = params[_PARAMS[column.name]]
+        if value is None:
+            values.append(f"CAST(NULL AS {column.type})")
+        elif column.type == "TIMESTAMP":
+            values.append(f"TIMESTAMP {string_literal(value.isoformat())}")
+        elif column.type == "INT64":
+            values.append(str(int(value)))
+        else:
+            values.append(string_literal(str(value)))
+    names = ", ".join(c.name for c in COLUMNS)
+    return f"INSERT INTO {quote(dataset)}.{quote(LEDGER)} ({names}) VALUES ({', '.join(values)})"
+
+
 def ledger_datasets(desired: Definitions, actual: Warehouse, history: bool) -> dict[str, str | None]:
     """The datasets whose newest ledger entry a plan reads (name -> location): every live one with
     ``history``, else those that can owe a backfill (a table with a column that has a default).

@@ -8,14 +8,14 @@ be cheap and must not contend on the shared tables more than it has to:
   anything: N parallel adds must not run N concurrent ALTERs, etag races and full-table backfills.
 - The tenant's templated datasets are planned on their own, without reading a ledger (an owed
   backfill is ``apply``'s to resume). A new tenant's datasets are CREATEs only: on BigQuery they go
-  as one script job per dataset, with the ledger's table, instead of a job each.
+  as one script job per dataset, with the ledger's table and its row, instead of a job each.
 - A tenant this add registered gets its quota row from the reset's one-tenant MERGE, then one read
   confirms both rows (``confirm_new``): copies or a colliding id left by concurrent adds show there.
   A tenant registered before gets it from the reset restricted to it (``quota_row``).
 
-So a new tenant costs at most 6 query jobs (registry lookup and INSERT; the quota MERGE and the
-confirming read; the dataset script and its ledger row) and a repeated add 2 (lookup and the
-reset's status read).
+So a new tenant with one templated dataset costs at most 6 query jobs (registry lookup and INSERT;
+the quota MERGE and the confirming read; the dataset script; the row access members insert) and a
+repeated add 2 (lookup and the reset's status read; the members table is read free).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from bqmanage.definitions.row_access import placed
 from bqmanage.diff import compare
 from bqmanage.errors import NotAppliedError, RefusedChangeError, UsageError, WarehouseError, capped
 from bqmanage.introspect import read_live
-from bqmanage.ledger import LEDGER, ledger_insert_sql, ledger_table
+from bqmanage.ledger import LEDGER, ledger_row_sql, ledger_table
 from bqmanage.model.schema import Definitions
 from bqmanage.plan import Plan, Step, build_plan, place_datasets, refusals_text, refuse_unplaced, step_of
 from bqmanage.tenants import sql as tsql
@@ -104,21 +104,22 @@ def tenant_datasets(
 
 
 def _create_in_one_job(settings: Settings, engine: Engine, dataset: str, steps: list[Step], plan: Plan, digest: str) -> None:
-    """A new dataset's CREATEs and its ledger table as one script job in the dataset's location,
-    then the ledger's row. Every statement is IF NOT EXISTS: a script stopped half-way is made whole
+    """A new dataset's CREATEs, its ledger table and the ledger's row as one script job in the
+    dataset's location. Every statement is IF NOT EXISTS: a script stopped half-way is made whole
     by the next add, and a CREATE owes no backfill, so no "running" row is needed first."""
     ledger = step_of(CreateTable(dataset=dataset, table=LEDGER, desired=ledger_table(dataset)), settings.project)
     assert ledger.sql is not None
     statements = [s.sql for s in steps if s.sql is not None]
     created = next((c.desired.location for s in steps for c in s.changes if isinstance(c, CreateDataset)), None)
-    engine.query(";\n".join([*statements, ledger.sql]), None, label="tenant", location=created or settings.location)
-    # The ledger's row is a job of its own: its values are query parameters, which bqemulator does
-    # not pass to the statements of a script.
+    # The ledger's row is the script's last statement, its values written as literals (bqemulator
+    # passes no query parameter to a script's statements): one job for the dataset, not two, and
+    # the row is written only when every CREATE before it has run.
     total = len(steps)
     params = ledger_params(
         dataset, uuid.uuid4().hex, engine.principal(), digest, "succeeded", total, total, [s.text() for s in steps], plan, None
     )
-    engine.query(ledger_insert_sql(dataset), params, label="tenant")
+    script = ";\n".join([*statements, ledger.sql, ledger_row_sql(dataset, params)])
+    engine.query(script, None, label="tenant", location=created or settings.location)
 
 
 def confirm_new(settings: Settings, engine: Engine, job: TenantJob) -> None:

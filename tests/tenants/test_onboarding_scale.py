@@ -6,6 +6,7 @@ ids are refused; an add never runs a shared dataset's migration; and an add cost
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import threading
 from collections.abc import Iterator
@@ -146,13 +147,19 @@ def test_an_add_with_a_shared_migration_pending_refuses_and_writes_nothing(
     assert BigQueryEngine(settings, "test").read_datasets_exact(["tenant_acme"]) == {"tenant_acme": None}
 
 
-def test_a_new_tenant_costs_at_most_seven_jobs_and_a_repeated_add_two(emulator: str, proxy: FaultProxy) -> None:
-    # Six for the registry, its datasets and quota row; one for the row access members table's
-    # insert (it is read with tabledata.list, free); a repeated add runs no job for it.
+def test_a_new_tenant_costs_at_most_six_jobs_and_a_repeated_add_two(emulator: str, proxy: FaultProxy) -> None:
+    # Registry lookup and INSERT, the quota MERGE and its confirming read, one script for the
+    # tenant's dataset with its ledger table and row, the row access members insert; a repeated
+    # add reads the registry and the reset's status (the members table is read free).
     settings = resolve_settings(target="bigquery", project=emulator)
     proxy.reset()
     api.tenant_add(settings, BigQueryEngine(settings, "test"), "acme", run_date=DAY)
-    assert proxy.jobs() <= 7
+    assert proxy.jobs() <= 6
+    # The ledger's row went with the dataset's CREATEs, and reads back as apply's own rows do.
+    engine = BigQueryEngine(settings, "test")
+    (row,) = engine.query("SELECT * FROM `tenant_acme`.`_bqmanage_migrations`")
+    assert row["outcome"] == "succeeded" and row["applied_steps"] == row["total_steps"] > 0 and row["error"] is None
+    assert "CREATE TABLE" in json.loads(row["statements"])[-1] and json.loads(row["backfill"]) == []
     proxy.reset()
     again = api.tenant_add(settings, BigQueryEngine(settings, "test"), "acme", run_date=DAY)
     assert proxy.jobs() <= 2 and not again.changed
