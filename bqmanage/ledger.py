@@ -8,6 +8,7 @@ show it: they all take its name, columns and statements from here.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -119,16 +120,24 @@ _PARAMS = {
 
 
 def ledger_row_sql(dataset: str, params: dict[str, Any]) -> str:
-    """``ledger_insert_sql`` with its parameters written as literals, for a statement of a script
-    (bqemulator passes no query parameter to a script's statements). Strings through
-    ``string_literal``; a timestamp as a TIMESTAMP literal in UTC; NULL typed as its column."""
+    """``ledger_insert_sql`` with its parameters written as literals, for the last statement of a
+    new tenant dataset's script (tenants/onboard.py). Why literals: BigQuery passes a job's query
+    parameters to a script's statements, but bqemulator passes none ("Values were not provided
+    for the following prepared statement parameters", measured), and the row must be in the
+    script to keep a new tenant within its jobs. How: strings (ids, the principal, the JSON of the
+    statements, an error) through ``string_literal``, which escapes every quote, backslash and
+    control character; a timestamp as a TIMESTAMP literal of its UTC time in the canonical
+    format; an integer through ``int``; NULL cast to its column's type. The values are typed by
+    the ledger's columns, never spliced as SQL (tests/pipeline/test_googlesql.py analyzes one with
+    hostile strings; tests/tenants/test_onboarding_scale.py reads one back)."""
     values = []
     for column in COLUMNS:
         value = params[_PARAMS[column.name]]
         if value is None:
             values.append(f"CAST(NULL AS {column.type})")
         elif column.type == "TIMESTAMP":
-            values.append(f"TIMESTAMP {string_literal(value.isoformat())}")
+            utc = value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f+00")
+            values.append(f"TIMESTAMP {string_literal(utc)}")
         elif column.type == "INT64":
             values.append(str(int(value)))
         else:

@@ -17,6 +17,8 @@ import pytest
 from bqmanage import api
 from bqmanage.engines.bigquery import BigQueryEngine
 from bqmanage.errors import NotAppliedError, UsageError
+from bqmanage.ledger import LEDGER, ledger_row_sql, ledger_table
+from bqmanage.render import create_table_sql
 from bqmanage.settings import Settings, resolve_settings
 from tests.bqservice import TOO_MANY_DML, DmlRules
 from tests.faultproxy import Fault, FaultProxy
@@ -105,12 +107,19 @@ def test_fifty_concurrent_adds_of_distinct_tenants_all_succeed_with_one_row_of_e
     assert sum(rules.rejected.values()) > 0
 
 
-def test_concurrent_adds_of_one_tenant_leave_one_registry_row_and_one_quota_row(emulator: str, proxy: FaultProxy) -> None:
+def test_concurrent_adds_of_one_tenant_leave_one_row_of_each(emulator: str, proxy: FaultProxy) -> None:
+    # One registry row, one quota row, one member row and one ledger row in the tenant's dataset:
+    # the four adds race through every step, and the dataset was created once.
     proxy.dml = DmlRules(clock=proxy.clock.now)
     settings = resolve_settings(target="bigquery", project=emulator)
     outcomes = _concurrently(settings, proxy, ["acme"] * 4)
     assert outcomes == [None] * 4
     assert _rows(settings) == ({"acme": 1}, {"acme": 1})
+    engine = BigQueryEngine(settings, "test")
+    members = engine.query("SELECT tenant_id, member FROM `tenants`.`tenant_members`")
+    assert [m["tenant_id"] for m in members] == ["acme"]
+    ledger = engine.query("SELECT outcome, applied_steps, total_steps FROM `tenant_acme`.`_bqmanage_migrations`")
+    assert len(ledger) == 1 and ledger[0]["outcome"] == "succeeded"
 
 
 def test_colliding_ids_are_refused_and_never_both_registered(emulator: str, proxy: FaultProxy) -> None:
@@ -177,3 +186,43 @@ def test_a_full_mutating_queue_is_answered_as_bigquery_does_and_retried(emulator
     assert report.quota_row == "created" and proxy.injected == 2
     # Jittered: each wait is within the upper half of its exponential step, and not all the same.
     assert len(waits) == 2 and 0.5 <= waits[0] <= 1.0 and 1.0 <= waits[1] <= 2.0
+
+
+def test_the_ledger_row_written_as_literals_reads_back_as_given(emulator: str) -> None:
+    # The row a new tenant's script carries (ledger.ledger_row_sql), with values that a literal
+    # could break: each reads back exactly, as a query parameter would. (A control character or
+    # U+2028 is written \xHH or \uHHHH, which BigQuery decodes (lexical#escape_sequences) and
+    # bqemulator keeps as text: the GoogleSQL tier analyzes those, tests/pipeline/test_googlesql.py.)
+    settings = resolve_settings(target="bigquery", project=emulator)
+    engine = BigQueryEngine(settings, "test")
+    given = {
+        "run_id": "r1",
+        "applied_at": dt.datetime(2026, 12, 7, 23, 1, 2, 345678, tzinfo=dt.timezone(dt.timedelta(hours=2))),
+        "principal": "a\"b\\c\nd`e'f\tg\r",
+        "digest": "d" * 64,
+        "version": "0.1.0",
+        "outcome": "succeeded",
+        "applied": 2,
+        "total": 2,
+        "statements": json.dumps(['CREATE TABLE `x` (y STRING OPTIONS(description="a \\"b\\""))']),
+        "backfill": "[]",
+        "error": None,
+    }
+    script = ";\n".join(
+        ["CREATE SCHEMA IF NOT EXISTS `t_lit`", create_table_sql(ledger_table("t_lit")), ledger_row_sql("t_lit", given)]
+    )
+    engine.query(script)
+    (row,) = engine.query(f"SELECT * FROM `t_lit`.`{LEDGER}`")
+    assert row == {
+        "run_id": "r1",
+        "applied_at": dt.datetime(2026, 12, 7, 21, 1, 2, 345678, tzinfo=dt.UTC),
+        "principal": given["principal"],
+        "definitions_digest": given["digest"],
+        "bqmanage_version": "0.1.0",
+        "outcome": "succeeded",
+        "applied_steps": 2,
+        "total_steps": 2,
+        "statements": given["statements"],
+        "backfill": "[]",
+        "error": None,
+    }
