@@ -8,6 +8,7 @@ show it: they all take its name, columns and statements from here.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -100,6 +101,49 @@ def ledger_insert_sql(dataset: str) -> str:
         "bqmanage_version, outcome, applied_steps, total_steps, statements, backfill, error) VALUES "
         "(@run_id, @applied_at, @principal, @digest, @version, @outcome, @applied, @total, @statements, @backfill, @error)"
     )
+
+
+# ledger_insert_sql's parameters, by the column each one fills.
+_PARAMS = {
+    "run_id": "run_id",
+    "applied_at": "applied_at",
+    "principal": "principal",
+    "definitions_digest": "digest",
+    "bqmanage_version": "version",
+    "outcome": "outcome",
+    "applied_steps": "applied",
+    "total_steps": "total",
+    "statements": "statements",
+    "backfill": "backfill",
+    "error": "error",
+}
+
+
+def ledger_row_sql(dataset: str, params: dict[str, Any]) -> str:
+    """``ledger_insert_sql`` with its parameters written as literals, for the last statement of a
+    new tenant dataset's script (tenants/onboard.py). Why literals: BigQuery passes a job's query
+    parameters to a script's statements, but bqemulator passes none ("Values were not provided
+    for the following prepared statement parameters", measured), and the row must be in the
+    script to keep a new tenant within its jobs. How: strings (ids, the principal, the JSON of the
+    statements, an error) through ``string_literal``, which escapes every quote, backslash and
+    control character; a timestamp as a TIMESTAMP literal of its UTC time in the canonical
+    format; an integer through ``int``; NULL cast to its column's type. The values are typed by
+    the ledger's columns, never spliced as SQL (tests/pipeline/test_googlesql.py analyzes one with
+    hostile strings; tests/tenants/test_onboarding_scale.py reads one back)."""
+    values = []
+    for column in COLUMNS:
+        value = params[_PARAMS[column.name]]
+        if value is None:
+            values.append(f"CAST(NULL AS {column.type})")
+        elif column.type == "TIMESTAMP":
+            utc = value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f+00")
+            values.append(f"TIMESTAMP {string_literal(utc)}")
+        elif column.type == "INT64":
+            values.append(str(int(value)))
+        else:
+            values.append(string_literal(str(value)))
+    names = ", ".join(c.name for c in COLUMNS)
+    return f"INSERT INTO {quote(dataset)}.{quote(LEDGER)} ({names}) VALUES ({', '.join(values)})"
 
 
 def ledger_datasets(desired: Definitions, actual: Warehouse, history: bool) -> dict[str, str | None]:

@@ -111,8 +111,10 @@ def table_options(table: Table) -> list[tuple[str, Any]]:
     ]
 
 
-def create_table_sql(table: Table, project: str | None = None) -> str:
-    lines = [f"CREATE TABLE IF NOT EXISTS {table.ref.sql(project)} ("]
+def create_table_sql(table: Table, project: str | None = None, if_not_exists: bool = True) -> str:
+    """The table's CREATE; ``if_not_exists=False`` fails on a table that exists ("Already Exists",
+    reason duplicate): of several at once, exactly one creates it (tenants/onboard.py)."""
+    lines = [f"CREATE TABLE {'IF NOT EXISTS ' if if_not_exists else ''}{table.ref.sql(project)} ("]
     lines += [f"  {column_sql(c)}," for c in table.columns]
     lines[-1] = lines[-1].rstrip(",")
     lines.append(")")

@@ -9,7 +9,6 @@ with the dataset's etag, idempotent, so that a run killed half-way is finished b
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -85,10 +84,6 @@ def _registry_rows(engine: Engine, t: TenantTables, fields: list[dict[str, Any]]
     --tenant shows the tenant's datasets all the same, and nobody is granted yet), and without the
     columns it does not have yet."""
     try:
-        # bqemulator can answer tabledata.list with a row short of a cell while another job writes
-        # the table (registry.read_statuses): the read is free and idempotent, so it is made again.
-        with contextlib.suppress(IndexError):
-            return engine.read_rows(t.registry.dataset, t.registry.name, fields)
         return engine.read_rows(t.registry.dataset, t.registry.name, fields)
     except WarehouseError:
         resource = engine.get_table(t.registry.dataset, t.registry.name)

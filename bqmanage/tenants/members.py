@@ -9,7 +9,6 @@ Values are query parameters; the table names are validated definitions, quoted.
 
 from __future__ import annotations
 
-import contextlib
 from typing import TYPE_CHECKING, Any
 
 from bqmanage.model.row_access import MEMBER_COLUMN, TENANT_COLUMN
@@ -34,16 +33,11 @@ def _members(desired: Definitions, tenant: str) -> dict[TableRef, set[str]]:
 
 def _rows(engine: Engine, ref: TableRef) -> list[dict[str, Any]]:
     """The members table's rows, read without a query job where the engine can (BigQuery's
-    tabledata.list is free): a repeated ``tenant add`` then runs no job here at all. bqemulator can
-    answer a row short of a cell while another job writes the table (the client's Row raises
-    IndexError); the read is free and idempotent, so it is read again."""
+    tabledata.list is free): a repeated ``tenant add`` then runs no job here at all."""
     fields = [
         {"name": TENANT_COLUMN, "type": "STRING", "mode": "NULLABLE"},
         {"name": MEMBER_COLUMN, "type": "STRING", "mode": "NULLABLE"},
     ]
-    for _ in range(2):
-        with contextlib.suppress(IndexError):
-            return engine.read_rows(ref.dataset, ref.table, fields)
     return engine.read_rows(ref.dataset, ref.table, fields)
 
 

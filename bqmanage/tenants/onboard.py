@@ -8,30 +8,33 @@ be cheap and must not contend on the shared tables more than it has to:
   anything: N parallel adds must not run N concurrent ALTERs, etag races and full-table backfills.
 - The tenant's templated datasets are planned on their own, without reading a ledger (an owed
   backfill is ``apply``'s to resume). A new tenant's datasets are CREATEs only: on BigQuery they go
-  as one script job per dataset, with the ledger's table, instead of a job each.
+  as one script job per dataset, with the ledger's table and its row, instead of a job each; of
+  concurrent adds, the one that creates the ledger table writes the row (``_create_in_one_job``).
 - A tenant this add registered gets its quota row from the reset's one-tenant MERGE, then one read
   confirms both rows (``confirm_new``): copies or a colliding id left by concurrent adds show there.
   A tenant registered before gets it from the reset restricted to it (``quota_row``).
 
-So a new tenant costs at most 6 query jobs (registry lookup and INSERT; the quota MERGE and the
-confirming read; the dataset script and its ledger row) and a repeated add 2 (lookup and the
-reset's status read).
+So a new tenant with one templated dataset costs at most 6 query jobs (registry lookup and INSERT;
+the quota MERGE and the confirming read; the dataset script; the row access members insert) and a
+repeated add 2 (lookup and the reset's status read; the members table is read free).
 """
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import TYPE_CHECKING, Any
 
 from bqmanage.apply import apply_plan, ledger_params
-from bqmanage.changes import CreateDataset, CreateTable, SetDatasetAccess
+from bqmanage.changes import CreateDataset, SetDatasetAccess
 from bqmanage.definitions.row_access import placed
 from bqmanage.diff import compare
 from bqmanage.errors import NotAppliedError, RefusedChangeError, UsageError, WarehouseError, capped
 from bqmanage.introspect import read_live
-from bqmanage.ledger import LEDGER, ledger_insert_sql, ledger_table
+from bqmanage.ledger import LEDGER, ledger_row_sql, ledger_table
 from bqmanage.model.schema import Definitions
-from bqmanage.plan import Plan, Step, build_plan, place_datasets, refusals_text, refuse_unplaced, step_of
+from bqmanage.plan import Plan, Step, build_plan, place_datasets, refusals_text, refuse_unplaced
+from bqmanage.render import create_table_sql
 from bqmanage.tenants import sql as tsql
 from bqmanage.tenants.access import resolve_members
 from bqmanage.tenants.commands import LABEL, note_quota_row, refuse_collision, shown
@@ -104,21 +107,42 @@ def tenant_datasets(
 
 
 def _create_in_one_job(settings: Settings, engine: Engine, dataset: str, steps: list[Step], plan: Plan, digest: str) -> None:
-    """A new dataset's CREATEs and its ledger table as one script job in the dataset's location,
-    then the ledger's row. Every statement is IF NOT EXISTS: a script stopped half-way is made whole
-    by the next add, and a CREATE owes no backfill, so no "running" row is needed first."""
-    ledger = step_of(CreateTable(dataset=dataset, table=LEDGER, desired=ledger_table(dataset)), settings.project)
-    assert ledger.sql is not None
+    """A new dataset's CREATEs, its ledger table and the ledger's row as one script job in the
+    dataset's location. The CREATEs are IF NOT EXISTS: a script stopped half-way is made whole by
+    the next add, and a CREATE owes no backfill, so no "running" row is needed first.
+
+    The add that creates the ledger table writes the row. When the script creates the dataset,
+    the ledger's CREATE is the last CREATE and has no IF NOT EXISTS, so of concurrent adds of one
+    tenant exactly one creates it (BigQuery creates a table once; the others' CREATE fails with
+    "Already Exists", reason duplicate, and their scripts stop there, after their own IF NOT
+    EXISTS CREATEs, so the dataset is whole for each of them): one ledger row, from the add that
+    made the dataset, not one per add that raced to it."""
+    creates_dataset = any(isinstance(c, CreateDataset) for s in steps for c in s.changes)
+    ledger_sql = create_table_sql(ledger_table(dataset), settings.project, if_not_exists=not creates_dataset)
     statements = [s.sql for s in steps if s.sql is not None]
     created = next((c.desired.location for s in steps for c in s.changes if isinstance(c, CreateDataset)), None)
-    engine.query(";\n".join([*statements, ledger.sql]), None, label="tenant", location=created or settings.location)
-    # The ledger's row is a job of its own: its values are query parameters, which bqemulator does
-    # not pass to the statements of a script.
+    # The ledger's row is the script's last statement, its values written as literals (bqemulator
+    # passes no query parameter to a script's statements; ledger_row_sql says how each is
+    # escaped): one job for the dataset, not two, and the row is written only when every CREATE
+    # before it has run.
     total = len(steps)
     params = ledger_params(
         dataset, uuid.uuid4().hex, engine.principal(), digest, "succeeded", total, total, [s.text() for s in steps], plan, None
     )
-    engine.query(ledger_insert_sql(dataset), params, label="tenant")
+    script = ";\n".join([*statements, ledger_sql, ledger_row_sql(dataset, params)])
+    try:
+        engine.query(script, None, label="tenant", location=created or settings.location)
+    except WarehouseError as exc:
+        if not (creates_dataset and _ledger_exists_error(str(exc), dataset)):
+            raise
+        # Another add of this tenant created the ledger table (and so the dataset) meanwhile: its
+        # row records the creation; this add's own CREATEs before the ledger's have run.
+
+
+def _ledger_exists_error(message: str, dataset: str) -> bool:
+    """``message`` is BigQuery's answer to a CREATE TABLE of ``dataset``'s ledger table that exists
+    already: "Already Exists: Table PROJECT:DATASET.TABLE" (bqemulator: PROJECT.DATASET.TABLE)."""
+    return re.search(rf"Already Exists: Table [^\s:]+[:.]{re.escape(dataset)}\.{re.escape(LEDGER)}\b", message) is not None
 
 
 def confirm_new(settings: Settings, engine: Engine, job: TenantJob) -> None:

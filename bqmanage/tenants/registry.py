@@ -9,7 +9,6 @@ tenants and their status here too (``read_statuses``).
 
 from __future__ import annotations
 
-import contextlib
 from typing import TYPE_CHECKING, Any
 
 from bqmanage.errors import UsageError
@@ -84,12 +83,5 @@ def read_statuses(engine: Engine, registry: Table, quota: QuotaSpec) -> list[tup
     tenant, status = registry.column(quota.tenant_column), registry.column(quota.status_column)
     assert tenant is not None and status is not None  # registry_of checked them
     fields = [column_to_api(tenant), column_to_api(status)]
-    # bqemulator can answer tabledata.list with a row short of a cell while another job writes the
-    # table; the client's Row then raises IndexError. The read is free and idempotent: read again.
-    for _ in range(2):
-        with contextlib.suppress(IndexError):
-            rows = engine.read_rows(registry.dataset, registry.name, fields)
-            break
-    else:
-        rows = engine.read_rows(registry.dataset, registry.name, fields)
+    rows = engine.read_rows(registry.dataset, registry.name, fields)
     return [(row[tenant.name], row[status.name] == quota.active_status) for row in rows]

@@ -93,6 +93,40 @@ shutil.copy(source, target / source.name)
 """
 
 
+# Run inside the emulator's environment, as the emulator's entry point: bqemulator 1.4.0 keeps one
+# DuckDB connection for the process and serves tabledata.list (and the other plain ``def`` routes)
+# from FastAPI's worker threads, on that same connection, while query jobs run on the event loop.
+# A DuckDB connection is not thread-safe (DuckDB's Python guide, "Multiple Python Threads": each
+# thread takes a ``cursor()``); a tabledata.list landing between a job's execute and its fetch
+# hands the job the list's COUNT(*) ("count_star()" columns) or no result at all ("'NoneType'
+# object has no attribute 'schema'"), and the list a row short of a cell. BigQuery has no such
+# interference: tabledata.list is a read that never touches a job's result. So a statement run
+# outside the event loop's thread gets a cursor of its own (with the connection's UTC time zone);
+# the loop's statements keep the connection (tests/testing/test_emulator_threads.py).
+_LAUNCH = """
+import sys, threading
+from bqemulator.cli import main
+from bqemulator.storage.engine import DuckDBEngine
+
+_start, _execute = DuckDBEngine.start, DuckDBEngine.execute
+
+async def start(self):
+    self._bqmanage_loop_thread = threading.get_ident()
+    await _start(self)
+
+def execute(self, sql, parameters=None):
+    if threading.get_ident() == getattr(self, "_bqmanage_loop_thread", None):
+        return _execute(self, sql, parameters)
+    cursor = self.connection.cursor()
+    cursor.execute("SET TimeZone = 'UTC'")
+    return cursor.execute(sql, parameters) if parameters is not None else cursor.execute(sql)
+
+DuckDBEngine.start, DuckDBEngine.execute = start, execute
+sys.argv[0] = "bqemulator"
+sys.exit(main())
+"""
+
+
 @contextlib.contextmanager
 def running_emulator(home: Path | None = None, port: int | None = None) -> Iterator[str]:
     """Yield the REST URL of a fresh ephemeral bqemulator (on ``port``, else a free one); stop it afterwards."""
@@ -102,11 +136,12 @@ def running_emulator(home: Path | None = None, port: int | None = None) -> Itera
     port, grpc = port or _free_port(), _free_port()
     env = {**os.environ, "HOME": str(home), "BQEMU_ENABLE_FORMAT_EXTENSIONS": "false"}
     env.pop("PYTHONPATH", None)  # the emulator must not import the product's packages
-    exe = python.parent / "bqemulator"
     with open(home / "emulator.log", "w") as log:
         proc = subprocess.Popen(
             [
-                str(exe),
+                str(python),
+                "-c",
+                _LAUNCH,
                 "start",
                 "--rest-port",
                 str(port),

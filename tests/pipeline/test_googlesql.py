@@ -16,7 +16,7 @@ import pytest
 from bqmanage.definitions.load import load_definitions
 from bqmanage.diff import compare, compare_table
 from bqmanage.engines import infoschema
-from bqmanage.ledger import LEDGER, latest_entries_sql, latest_entry_sql, ledger_insert_sql, ledger_table
+from bqmanage.ledger import LEDGER, latest_entries_sql, latest_entry_sql, ledger_insert_sql, ledger_row_sql, ledger_table
 from bqmanage.model.schema import Dataset, Definitions, Table, Warehouse
 from bqmanage.plan import Step, build_plan
 from bqmanage.render import create_schema_sql, create_table_sql
@@ -184,6 +184,11 @@ def test_ledger_statements() -> None:
         "error": "e",
     }
     oracle().analyze(ledger_insert_sql("tenants"), [ledger], params)
+    # A new tenant dataset's script: the ledger's CREATE without IF NOT EXISTS, and the row with
+    # its values as literals, hostile strings and a NULL among them.
+    oracle().analyze(create_table_sql(ledger, if_not_exists=False))
+    hostile = {**params, "principal": "a\"b\\c\n\x00d`e'", "statements": '["CREATE TABLE `x` (\\"y\\")"]', "error": None}
+    oracle().analyze(ledger_row_sql("tenants", hostile), [ledger])
     oracle().analyze(latest_entry_sql("tenants"), [ledger])
     assert LEDGER in latest_entry_sql("tenants")
     # plan reads every dataset's latest entry in one query

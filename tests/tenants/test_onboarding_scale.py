@@ -6,6 +6,7 @@ ids are refused; an add never runs a shared dataset's migration; and an add cost
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import threading
 from collections.abc import Iterator
@@ -16,6 +17,8 @@ import pytest
 from bqmanage import api
 from bqmanage.engines.bigquery import BigQueryEngine
 from bqmanage.errors import NotAppliedError, UsageError
+from bqmanage.ledger import LEDGER, ledger_row_sql, ledger_table
+from bqmanage.render import create_table_sql
 from bqmanage.settings import Settings, resolve_settings
 from tests.bqservice import TOO_MANY_DML, DmlRules
 from tests.faultproxy import Fault, FaultProxy
@@ -104,12 +107,19 @@ def test_fifty_concurrent_adds_of_distinct_tenants_all_succeed_with_one_row_of_e
     assert sum(rules.rejected.values()) > 0
 
 
-def test_concurrent_adds_of_one_tenant_leave_one_registry_row_and_one_quota_row(emulator: str, proxy: FaultProxy) -> None:
+def test_concurrent_adds_of_one_tenant_leave_one_row_of_each(emulator: str, proxy: FaultProxy) -> None:
+    # One registry row, one quota row, one member row and one ledger row in the tenant's dataset:
+    # the four adds race through every step, and the dataset was created once.
     proxy.dml = DmlRules(clock=proxy.clock.now)
     settings = resolve_settings(target="bigquery", project=emulator)
     outcomes = _concurrently(settings, proxy, ["acme"] * 4)
     assert outcomes == [None] * 4
     assert _rows(settings) == ({"acme": 1}, {"acme": 1})
+    engine = BigQueryEngine(settings, "test")
+    members = engine.query("SELECT tenant_id, member FROM `tenants`.`tenant_members`")
+    assert [m["tenant_id"] for m in members] == ["acme"]
+    ledger = engine.query("SELECT outcome, applied_steps, total_steps FROM `tenant_acme`.`_bqmanage_migrations`")
+    assert len(ledger) == 1 and ledger[0]["outcome"] == "succeeded"
 
 
 def test_colliding_ids_are_refused_and_never_both_registered(emulator: str, proxy: FaultProxy) -> None:
@@ -146,13 +156,19 @@ def test_an_add_with_a_shared_migration_pending_refuses_and_writes_nothing(
     assert BigQueryEngine(settings, "test").read_datasets_exact(["tenant_acme"]) == {"tenant_acme": None}
 
 
-def test_a_new_tenant_costs_at_most_seven_jobs_and_a_repeated_add_two(emulator: str, proxy: FaultProxy) -> None:
-    # Six for the registry, its datasets and quota row; one for the row access members table's
-    # insert (it is read with tabledata.list, free); a repeated add runs no job for it.
+def test_a_new_tenant_costs_at_most_six_jobs_and_a_repeated_add_two(emulator: str, proxy: FaultProxy) -> None:
+    # Registry lookup and INSERT, the quota MERGE and its confirming read, one script for the
+    # tenant's dataset with its ledger table and row, the row access members insert; a repeated
+    # add reads the registry and the reset's status (the members table is read free).
     settings = resolve_settings(target="bigquery", project=emulator)
     proxy.reset()
     api.tenant_add(settings, BigQueryEngine(settings, "test"), "acme", run_date=DAY)
-    assert proxy.jobs() <= 7
+    assert proxy.jobs() <= 6
+    # The ledger's row went with the dataset's CREATEs, and reads back as apply's own rows do.
+    engine = BigQueryEngine(settings, "test")
+    (row,) = engine.query("SELECT * FROM `tenant_acme`.`_bqmanage_migrations`")
+    assert row["outcome"] == "succeeded" and row["applied_steps"] == row["total_steps"] > 0 and row["error"] is None
+    assert "CREATE TABLE" in json.loads(row["statements"])[-1] and json.loads(row["backfill"]) == []
     proxy.reset()
     again = api.tenant_add(settings, BigQueryEngine(settings, "test"), "acme", run_date=DAY)
     assert proxy.jobs() <= 2 and not again.changed
@@ -170,3 +186,43 @@ def test_a_full_mutating_queue_is_answered_as_bigquery_does_and_retried(emulator
     assert report.quota_row == "created" and proxy.injected == 2
     # Jittered: each wait is within the upper half of its exponential step, and not all the same.
     assert len(waits) == 2 and 0.5 <= waits[0] <= 1.0 and 1.0 <= waits[1] <= 2.0
+
+
+def test_the_ledger_row_written_as_literals_reads_back_as_given(emulator: str) -> None:
+    # The row a new tenant's script carries (ledger.ledger_row_sql), with values that a literal
+    # could break: each reads back exactly, as a query parameter would. (A control character or
+    # U+2028 is written \xHH or \uHHHH, which BigQuery decodes (lexical#escape_sequences) and
+    # bqemulator keeps as text: the GoogleSQL tier analyzes those, tests/pipeline/test_googlesql.py.)
+    settings = resolve_settings(target="bigquery", project=emulator)
+    engine = BigQueryEngine(settings, "test")
+    given = {
+        "run_id": "r1",
+        "applied_at": dt.datetime(2026, 12, 7, 23, 1, 2, 345678, tzinfo=dt.timezone(dt.timedelta(hours=2))),
+        "principal": "a\"b\\c\nd`e'f\tg\r",
+        "digest": "d" * 64,
+        "version": "0.1.0",
+        "outcome": "succeeded",
+        "applied": 2,
+        "total": 2,
+        "statements": json.dumps(['CREATE TABLE `x` (y STRING OPTIONS(description="a \\"b\\""))']),
+        "backfill": "[]",
+        "error": None,
+    }
+    script = ";\n".join(
+        ["CREATE SCHEMA IF NOT EXISTS `t_lit`", create_table_sql(ledger_table("t_lit")), ledger_row_sql("t_lit", given)]
+    )
+    engine.query(script)
+    (row,) = engine.query(f"SELECT * FROM `t_lit`.`{LEDGER}`")
+    assert row == {
+        "run_id": "r1",
+        "applied_at": dt.datetime(2026, 12, 7, 21, 1, 2, 345678, tzinfo=dt.UTC),
+        "principal": given["principal"],
+        "definitions_digest": given["digest"],
+        "bqmanage_version": "0.1.0",
+        "outcome": "succeeded",
+        "applied_steps": 2,
+        "total_steps": 2,
+        "statements": given["statements"],
+        "backfill": "[]",
+        "error": None,
+    }

@@ -75,3 +75,31 @@ def test_an_add_whose_copy_loses_the_collapse_reports_the_copy_that_stands(proje
     assert row["daily_limit"] == 5 and report.values["daily_limit"] == 5
     assert report.registered_by_another and not report.registered
     assert tenant_text(report).startswith("Another add of tenant same1 registered it")
+
+
+def test_adds_that_each_create_the_dataset_leave_one_ledger_row(emulator: str) -> None:
+    # All four adds have planned the tenant's new dataset before any runs its script: each script
+    # runs, and only the one that creates the ledger table records the creation (onboard.py).
+    assert run_cli(*target_args(emulator), "apply").exit_code == 0
+    scripts = threading.Barrier(4)
+    errors: list[BaseException] = []
+
+    def add() -> None:
+        engine = engine_for(emulator)
+        engine.on_statement = lambda sql: scripts.wait(60) if sql.startswith("CREATE SCHEMA") else None  # type: ignore[method-assign]
+        try:
+            api.tenant_add(_settings(emulator), engine, "same1")
+        except BaseException as exc:  # each outcome is asserted
+            errors.append(exc)
+
+    threads = [threading.Thread(target=add) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(180)
+    assert errors == [] and scripts.broken is False
+    engine = engine_for(emulator)
+    [row] = engine.query("SELECT outcome, applied_steps, total_steps FROM `tenant_same1`.`_bqmanage_migrations`")
+    assert row["outcome"] == "succeeded" and row["applied_steps"] == row["total_steps"] == 2
+    tables = engine.query("SELECT table_name FROM `tenant_same1`.INFORMATION_SCHEMA.TABLES ORDER BY 1")
+    assert [t["table_name"] for t in tables] == ["_bqmanage_migrations", "pipeline_runs"]
