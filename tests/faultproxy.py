@@ -163,6 +163,10 @@ class FaultProxy:
     scale: float | None = None
     clock: ModelledClock = field(init=False)
     emulator_only: Counter[str] = field(default_factory=Counter)
+    # How long one upstream answer may take. bqemulator runs one query at a time on its event loop,
+    # so a request queued behind a few slow ones (the INFORMATION_SCHEMA batches of a large fleet)
+    # can wait minutes; past this the proxy drops the connection and the client retries.
+    upstream_timeout: float = 60.0
     in_flight: int = 0
     max_in_flight: int = 0  # the most requests the client had open at once
     _probes: set[str] = field(default_factory=set)
@@ -242,7 +246,7 @@ class FaultProxy:
                     self.end_headers()
                     self.wfile.write(payload)
                     return
-                conn = http.client.HTTPConnection(up.hostname, up.port, timeout=60)
+                conn = http.client.HTTPConnection(up.hostname, up.port, timeout=proxy.upstream_timeout)
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
                 if proxy.edit_request is not None:
                     body = proxy.edit_request(self.command, self.path, body)
