@@ -23,7 +23,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from tests.bqservice import Billing, DmlRules, MetadataRateLimit, job_sql
 
@@ -163,6 +163,10 @@ class FaultProxy:
     scale: float | None = None
     clock: ModelledClock = field(init=False)
     emulator_only: Counter[str] = field(default_factory=Counter)
+    # How long one upstream answer may take. bqemulator runs one query at a time on its event loop,
+    # so a request queued behind a few slow ones (the INFORMATION_SCHEMA batches of a large fleet)
+    # can wait minutes; past this the proxy drops the connection and the client retries.
+    upstream_timeout: float = 60.0
     in_flight: int = 0
     max_in_flight: int = 0  # the most requests the client had open at once
     _probes: set[str] = field(default_factory=set)
@@ -242,7 +246,8 @@ class FaultProxy:
                     self.end_headers()
                     self.wfile.write(payload)
                     return
-                conn = http.client.HTTPConnection(up.hostname, up.port, timeout=60)
+                path, page = _page_request(self.command, self.path)
+                conn = http.client.HTTPConnection(up.hostname, up.port, timeout=proxy.upstream_timeout)
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
                 if proxy.edit_request is not None:
                     body = proxy.edit_request(self.command, self.path, body)
@@ -252,13 +257,15 @@ class FaultProxy:
                 gate = proxy._upstream if proxy.dml is not None else contextlib.nullcontext()
                 try:
                     with gate, proxy.clock.upstream() if proxy.scale is not None else contextlib.nullcontext():
-                        conn.request(self.command, self.path, body=body or None, headers=headers)
+                        conn.request(self.command, path, body=body or None, headers=headers)
                         response = conn.getresponse()
                         payload = response.read()
                 finally:
                     if place is not None and proxy.dml is not None:
                         proxy.dml.release(place)  # the statement ran: its place in the queue is free
                 data = proxy._as_running(self.command, self.path, body, payload)
+                if page is not None and response.status == 200:
+                    data = _paginate(data, *page)
                 if proxy.billing.dry_runs:
                     data = proxy._dry_run_bytes(body, data)
                 if proxy.edit_answer is not None:
@@ -382,6 +389,38 @@ class FaultProxy:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+# bqemulator's datasets.list returns the first ``maxResults`` datasets (1,000 when unset) and never a
+# nextPageToken, so past 1,000 datasets a project seems to lose some. BigQuery pages them
+# (https://cloud.google.com/bigquery/docs/reference/rest/v2/datasets/list: maxResults, pageToken,
+# nextPageToken): the proxy asks bqemulator for all of them and hands the client one page at a time,
+# ``maxResults`` long (all the rest when the client sets none), the token being the next offset.
+_ALL = 1_000_000
+
+
+def _page_request(method: str, path: str) -> tuple[str, tuple[int, int | None] | None]:
+    """The path to send upstream, and (offset, page size) when the proxy pages the answer itself."""
+    if method != "GET" or kind(method, path) != "datasets.list":
+        return path, None
+    parts = urlsplit(path)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in ("maxResults", "pageToken")]
+    asked = dict(parse_qsl(parts.query))
+    size = int(asked["maxResults"]) if asked.get("maxResults", "").isdigit() else None
+    offset = int(asked["pageToken"]) if asked.get("pageToken", "").isdigit() else 0
+    return parts._replace(query=urlencode([*query, ("maxResults", str(_ALL))])).geturl(), (offset, size)
+
+
+def _paginate(data: bytes, offset: int, size: int | None) -> bytes:
+    answer = json.loads(data)
+    items = answer.get("datasets") or []
+    end = len(items) if size is None else offset + size
+    answer.pop("nextPageToken", None)
+    if end < len(items):
+        answer["nextPageToken"] = str(end)
+    if "datasets" in answer:
+        answer["datasets"] = items[offset:end]
+    return json.dumps(answer).encode()
 
 
 def _project(path: str) -> str:
