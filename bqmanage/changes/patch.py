@@ -241,7 +241,9 @@ class _DescriptionPatch(ColumnPatch):
 
     def drifts(self) -> list[Drift]:
         expected, actual = self.column.description, self.actual.description if self.actual else None
-        return [self.drift("description_mismatch", mismatch("description", expected, actual), "sets it", expected, actual)]
+        # Quoted, as a table's description is: a description is free text (spaces, a trailing one).
+        quoted = [repr(text) if text is not None else None for text in (expected, actual)]
+        return [self.drift("description_mismatch", mismatch("description", *quoted), "sets it", expected, actual)]
 
     def run_local(self, db: LocalTarget) -> None:
         db.set_description(self.ref, self.path, self.column.description)

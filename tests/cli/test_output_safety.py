@@ -190,7 +190,7 @@ def test_check_text_prints_live_descriptions_and_table_names_on_their_own_line(a
     result = run_cli("check")
     assert result.exit_code == 1
     _no_raw_controls(result.stdout)
-    assert "description is x\\n::error file=x::forged" in result.stdout
+    assert "description is 'x\\n::error file=x::forged'" in result.stdout  # quoted, as a table's
     assert "tenants.x\\n::error::tbl" in result.stdout
 
 
