@@ -86,7 +86,10 @@ def connect(path: Path, read_only: bool, lock_timeout: float, on_wait: Callable[
     if path.exists() and not path.is_file():  # a directory, /dev/null: configuration, not a warehouse failure
         raise ConfigError(f"{path}: the local warehouse must be a file, and this is not a regular file {_MOVE}")
     if _sqlite(path):  # DuckDB would open it with its sqlite extension: a SQLite file is not a warehouse
-        raise WarehouseError(f"{path}: the file there is a SQLite database, not a DuckDB one; it was left as it is {_MOVE}")
+        raise WarehouseError(
+            f"{path}: the file there is a SQLite database, not a DuckDB one, so the local warehouse cannot be opened; "
+            f"it was left as it is (restore the warehouse from a copy, or {_MOVE[1:-1]})"
+        )
     deadline = time.monotonic() + lock_timeout
     delay, told = 0.05, False
     while True:
