@@ -276,6 +276,9 @@ def check(
             result.suspended = fanout.suspended_grants(settings, engine, desired, chosen.registry.inactive)
             result.findings += [f for o in result.suspended for f in o.value or []]
         if chosen.registry is not None and not chosen.registry.missing:
+            from bqmanage.tenants.registry import registry_findings
+
+            result.findings += registry_findings(chosen.registry.table, chosen.registry.bad_rows)
             result.findings += orphan_findings(engine.list_datasets(), desired, chosen.registry)
     return result
 

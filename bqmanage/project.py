@@ -18,11 +18,13 @@ these same methods, so "refuse bad input before touching the warehouse" holds in
 
 from __future__ import annotations
 
+import datetime as _dt
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from bqmanage.arguments import CALLABLE, Kind, Many, checked
 from bqmanage.errors import UsageError
 from bqmanage.tenants.scope import NO_LIMITS, NO_TENANTS, Limits, TenantScope
 
@@ -41,6 +43,18 @@ if TYPE_CHECKING:
     from bqmanage.tenants.reset import ResetReport
 
 T = TypeVar("T")
+
+
+def _is_settings(value: Any) -> bool:
+    from bqmanage.settings import Settings
+
+    return isinstance(value, Settings)
+
+
+# The specs of arguments several methods take (bqmanage.arguments).
+TEXT = (str, None)
+DATE = (_dt.date, None)
+HOOK = (CALLABLE, None)
 
 
 def _choice(flag: str, value: str, allowed: tuple[str, ...]) -> str:
@@ -72,6 +86,9 @@ class Project:
         self.on_done: Callable[[], None] | None = None
 
     @classmethod
+    @checked(
+        settings=(Kind(_is_settings, "a Settings"), None), target=TEXT, project=TEXT, location=TEXT, schemas=TEXT, config=TEXT
+    )
     def load(
         cls,
         settings: Settings | None = None,
@@ -112,6 +129,7 @@ class Project:
 
     # ---- no warehouse ----
 
+    @checked(fmt=str, table=TEXT, tenants=Many(str))
     def render(self, fmt: str = "sql", table: str | None = None, tenants: Sequence[str] = ()) -> str:
         """The CREATE DDL (or ``bq``'s JSON schemas, or ODCS contracts) of every definition and ``tenants``' templates."""
         from bqmanage import api
@@ -119,6 +137,16 @@ class Project:
         _choice("--format", fmt, ("sql", "json-schema", "odcs"))
         return api.render_ddl(self.settings, fmt, table, list(tenants) or None, self.definitions)
 
+    @checked(
+        paths=Many(Path),
+        fix=bool,
+        dry_run=bool,
+        include=(Many(str), None),
+        exclude=(Many(str), None),
+        analyzer=TEXT,
+        notice=HOOK,
+        not_audited=Many(Path),
+    )
     def audit_code(
         self,
         paths: Sequence[Path],
@@ -163,6 +191,7 @@ class Project:
             notice=notice,
         )
 
+    @checked(table=TEXT)
     def reset_script(self, table: str | None = None) -> str:
         """The reset as a script for a BigQuery scheduled query, on the run date of the quota
         table's time zone (the scheduler's @run_date is UTC's)."""
@@ -172,6 +201,7 @@ class Project:
         quota_table = find_quota_table(self.definitions, table)
         return schedule.scheduled_script(render_reset(self.definitions, quota_table, self.settings.project))
 
+    @checked(table=TEXT)
     def reset_transfer_config(self, table: str | None = None) -> dict[str, Any]:
         """The reset as a BigQuery scheduled query: the transferConfigs.create request (``parent``
         with the project and location, ``transferConfig`` the body). Location: the target's, else
@@ -187,6 +217,7 @@ class Project:
 
     # ---- the warehouse ----
 
+    @checked(backfill=bool, scope=TenantScope, on_tenant=HOOK)
     def plan(
         self, *, backfill: bool = True, scope: TenantScope = NO_TENANTS, on_tenant: OnTenant[PlanResult] | None = None
     ) -> PlanResult:
@@ -203,6 +234,7 @@ class Project:
                 on_tenant=on_tenant,
             )
 
+    @checked(dry_run=bool, backfill=bool, scope=TenantScope, keep_going=bool, on_step=HOOK, on_tenant=HOOK)
     def apply(
         self,
         *,
@@ -232,6 +264,7 @@ class Project:
             )
             return self._done(self.last_apply) if not dry_run else self.last_apply
 
+    @checked(all_datasets=bool)
     def inspect(self, all_datasets: bool = False) -> list[Table]:
         """The live tables of the defined datasets (or of every dataset), as the model. Read-only."""
         from bqmanage import api
@@ -239,6 +272,7 @@ class Project:
         with self._session("inspect", read_only=True) as engine:
             return api.inspect(self.settings, engine, all_datasets, self.definitions)
 
+    @checked(scope=TenantScope, code=Many(Path), on_progress=HOOK, on_tenant=HOOK, isolation=bool, not_audited=Many(Path))
     def check(
         self,
         *,
@@ -268,6 +302,7 @@ class Project:
             result.findings += self.audit_code(code, not_audited=not_audited).findings
         return result
 
+    @checked(table=TEXT, run_date=DATE, dry_run=bool, allow_future_date=bool)
     def reset(
         self,
         *,
@@ -306,6 +341,7 @@ class Project:
 
         return job(self.settings, operation, tenant_id, self.definitions, run_date, limits, name)
 
+    @checked(tenant_id=str, name=TEXT, limits=Limits, run_date=DATE)
     def tenant_add(
         self, tenant_id: str, *, name: str | None = None, limits: Limits = NO_LIMITS, run_date: dt.date | None = None
     ) -> TenantReport:
@@ -316,6 +352,7 @@ class Project:
         with self._session("tenant", read_only=False) as engine:
             return self._done(api.tenant_add(self.settings, engine, tenant_id, name, limits, job=job))
 
+    @checked(run_date=DATE)
     def tenant_list(self, *, run_date: dt.date | None = None) -> TenantListing:
         """Every tenant of the registry: status, limits and usage on ``run_date``. Read-only."""
         from bqmanage import api
@@ -325,6 +362,7 @@ class Project:
         with self._session("tenant", read_only=True) as engine:
             return api.tenant_list(self.settings, engine, run_date=run_date, desired=self.definitions)
 
+    @checked(tenant_id=str)
     def tenant_suspend(self, tenant_id: str) -> TenantReport:
         """Suspend a tenant: resets give it no row from now on; its rows so far are kept."""
         from bqmanage import api
@@ -333,6 +371,7 @@ class Project:
         with self._session("tenant", read_only=False) as engine:
             return self._done(api.tenant_suspend(self.settings, engine, tenant_id, job=job))
 
+    @checked(tenant_id=str, run_date=DATE)
     def tenant_resume(self, tenant_id: str, *, run_date: dt.date | None = None) -> TenantReport:
         """Make a suspended tenant active again, with today's row carried from its latest."""
         from bqmanage import api
@@ -341,6 +380,7 @@ class Project:
         with self._session("tenant", read_only=False) as engine:
             return self._done(api.tenant_resume(self.settings, engine, tenant_id, run_date=run_date, job=job))
 
+    @checked(tenant_id=str, limits=Limits, run_date=DATE)
     def tenant_set_limits(self, tenant_id: str, limits: Limits, *, run_date: dt.date | None = None) -> TenantReport:
         """Change a tenant's limits in the registry and in today's row."""
         from bqmanage import api

@@ -9,14 +9,14 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from bqmanage.codeaudit.config import AuditCodeConfig
 from bqmanage.definitions.source_text import SourceError, leaves, read_text
-from bqmanage.definitions.yaml_source import parse_yaml
-from bqmanage.errors import ConfigError
+from bqmanage.definitions.yaml_source import LineMap, format_key_path, parse_yaml
+from bqmanage.errors import ConfigError, Problem
 from bqmanage.model.locations import location_problem
 from bqmanage.model.names import label_problem, project_problem
 from bqmanage.model.row_access import LOCAL_WRITER, grantee_problem
@@ -245,7 +245,7 @@ def _read_config(path: Path | None) -> ConfigFile:
         raise ConfigError(str(exc.problem)) from None
     data, lines, problems = parse_yaml(text, str(path), allow_empty=True)
     if problems:
-        raise ConfigError(str(problems[0]))
+        raise ConfigError(str(_shown(problems[0])))
     if data is not None and not isinstance(data, dict):
         raise ConfigError(str(lines.problem((), "expected a mapping of settings at the top of the file")))
     try:
@@ -253,20 +253,56 @@ def _read_config(path: Path | None) -> ConfigFile:
     except ValidationError as exc:
         first = exc.errors()[0]
         message = str(first["ctx"]["error"]) if first["type"] == "value_error" else first["msg"]  # our own words
-        if first["type"] == "extra_forbidden":  # as the definitions say it; Problem escapes the key
-            message = _unknown_key(str(first["loc"][-1]))
-        raise ConfigError(str(lines.problem(tuple(first["loc"]), message))) from None
+        loc = tuple(first["loc"])
+        if first["type"] == "extra_forbidden":
+            raise ConfigError(str(_unknown_key(lines, loc))) from None
+        raise ConfigError(str(lines.problem(loc, message))) from None
 
 
-def _unknown_key(key: str) -> str:
+# A key a config may show back: a setting's spelling, not a line of some other file.
+_SHOWN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,63}")
+
+
+def _unknown_key(lines: LineMap, loc: tuple[Any, ...]) -> Problem:
+    """An unknown key, by its line and the keys valid there. The key itself is named only when it
+    reads as a setting's name (a letter or _, then letters, digits, _ or -, up to 64): a file that
+    is not a bqmanage config (--config /etc/shadow) is never quoted, and no value ever is."""
     import difflib
 
-    from bqmanage.codeaudit.config import AllowList
+    key = str(loc[-1])
+    parents = [str(p) for p in loc[:-1]]
+    known = sorted(_model_at(loc[:-1]).model_fields)
+    if all(_SHOWN_KEY.fullmatch(p) for p in (*parents, key)):
+        hint = difflib.get_close_matches(key, known, n=1)
+        message = f"unknown key {key!r}" + (f"; did you mean {hint[0]!r}?" if hint else f" (valid keys: {', '.join(known)})")
+        return lines.problem(loc, message)
+    shown = format_key_path(loc[:-1]) if all(_SHOWN_KEY.fullmatch(p) for p in parents) else ""
+    message = f"unknown key (not shown: not a setting's name; is this a bqmanage config?) (valid keys: {', '.join(known)})"
+    return Problem(lines.path, lines.line(loc), shown, message)
 
-    known = {*ConfigFile.model_fields, *TargetConfig.model_fields, *LegacyConfig.model_fields}
-    known |= {*AuditCodeConfig.model_fields, *AllowList.model_fields}
-    hint = difflib.get_close_matches(key, sorted(known), n=1)
-    return f"unknown key {key!r}" + (f"; did you mean {hint[0]!r}?" if hint else "")
+
+def _shown(problem: Problem) -> Problem:
+    """A problem of reading the config as YAML, without what it would quote of a file that is not a
+    config: a key that is no setting's name (a duplicate key), or a value (a tag it cannot read)."""
+    parts = [p for p in re.split(r"[.\[\]]", problem.key_path) if p and not p.isdigit()]
+    if all(_SHOWN_KEY.fullmatch(p) for p in parts) and not problem.message.startswith("cannot read "):
+        return problem
+    return Problem(problem.path, problem.line, "", "not a valid bqmanage config here (the line is not shown)")
+
+
+def _model_at(loc: tuple[Any, ...]) -> type[BaseModel]:
+    """The settings model that holds the keys at ``loc`` of a config (targets.NAME: a target)."""
+    import typing
+
+    model: Any = ConfigFile
+    for part in loc:
+        if isinstance(model, type) and issubclass(model, BaseModel) and part in model.model_fields:
+            model = model.model_fields[str(part)].annotation
+        elif typing.get_origin(model) is dict:
+            model = typing.get_args(model)[1]
+        else:
+            break
+    return model if isinstance(model, type) and issubclass(model, BaseModel) else ConfigFile
 
 
 def resolve_settings(

@@ -241,7 +241,10 @@ class _DescriptionPatch(ColumnPatch):
 
     def drifts(self) -> list[Drift]:
         expected, actual = self.column.description, self.actual.description if self.actual else None
-        return [self.drift("description_mismatch", mismatch("description", expected, actual), "sets it", expected, actual)]
+        # Quoted, as a table's description is: free text (a trailing space). Not escaped here: the
+        # JSON message carries it exactly, the text report escapes what it prints.
+        quoted = [f"'{text}'" if text is not None else None for text in (expected, actual)]
+        return [self.drift("description_mismatch", mismatch("description", *quoted), "sets it", expected, actual)]
 
     def run_local(self, db: LocalTarget) -> None:
         db.set_description(self.ref, self.path, self.column.description)

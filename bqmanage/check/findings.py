@@ -43,6 +43,7 @@ FINDING_KINDS = (
     "isolation_leak",
     "missing_grant",
     "unexpected_grant",
+    "registry_row_invalid",
 )
 SEVERITY = {
     # Isolation is security: a policy missing or altered, a tag removed, or a tenant reading
@@ -85,6 +86,9 @@ SEVERITY = {
     "missing_grant": "error",
     # Somebody not declared can read or write a dataset: a grant made by hand, or by another tool.
     "unexpected_grant": "error",
+    # A registry row --all-tenants cannot take as written (a status 'active ', a tenant listed twice):
+    # that tenant would be skipped, or covered once, without a word.
+    "registry_row_invalid": "error",
 }
 
 

@@ -78,7 +78,12 @@ def main(
     if log_format not in LOG_FORMATS:
         source = ctx.get_parameter_source("log_format")  # name the one that was set: the flag or its variable
         given = "BQMANAGE_LOG_FORMAT" if source is not None and source.name == "ENVIRONMENT" else "--log-format"
-        raise typer.BadParameter(f"expected text or json, got {log_format!r}", param_hint=given)
+        # One line, as every other bad value of a flag (not click's usage block and blank line).
+        from bqmanage.errors import UsageError
+        from bqmanage.terminal import log
+
+        log(UsageError(f"{given}: expected text or json, got {log_format!r}").printed(), "ERROR")
+        raise typer.Exit(UsageError.exit_code)
     set_log_format(log_format)
     ctx.obj = {"target": target, "project": project, "location": location, "schemas": schemas, "config": config}
 

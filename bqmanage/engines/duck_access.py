@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from bqmanage.engines.duck_client import duckdb
+from bqmanage.engines.duck_query import DuckResult
 from bqmanage.model.access import AccessEntry, entry_to_api
 from bqmanage.model.names import RESERVED_PREFIX
 
@@ -38,7 +38,7 @@ def read_access(rows: Rows, exists: bool) -> dict[str, list[dict[str, Any]]]:
 class DuckAccess:
     """LocalEngine's ``set_access`` (changes.LocalTarget), over its ``_x``."""
 
-    def _x(self, sql: str, params: Any = None) -> duckdb.DuckDBPyConnection:
+    def _x(self, sql: str, params: Any = None) -> DuckResult:
         raise NotImplementedError  # LocalEngine's
 
     def set_access(self, dataset: str, grant: tuple[AccessEntry, ...], revoke: tuple[AccessEntry, ...]) -> None:

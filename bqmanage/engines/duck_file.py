@@ -38,12 +38,43 @@ def file_lock(path: Path) -> threading.RLock:
 _MOVE = "(point BQMANAGE_LOCAL_PATH, or the target's local_path, at a warehouse file or where one may be created)"
 
 
+# DuckDB installs (downloading it, over plain HTTP) and loads an extension by itself when a file or
+# a statement needs one. The local engine never does: what it uses (json, icu) is built into the
+# duckdb wheel and loaded already.
+NO_EXTENSIONS: dict[str, str | bool | int | float | list[str]] = {
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": False,
+}
+
+
+def _open(database: str, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    try:
+        return duckdb.connect(database, read_only=read_only, config=NO_EXTENSIONS)
+    except duckdb.ConnectionException as exc:
+        if "different configuration" not in str(exc):
+            raise
+    # This process has the file open already, with DuckDB's default configuration (a library
+    # caller's own connection): share that instance, and turn the same settings off in it.
+    con = duckdb.connect(database, read_only=read_only)
+    for name in NO_EXTENSIONS:
+        con.execute(f"SET {name} = false")
+    return con
+
+
+def _sqlite(path: Path) -> bool:
+    try:
+        with path.open("rb") as file:
+            return file.read(16) == b"SQLite format 3\x00"
+    except OSError:
+        return False  # no file yet, or unreadable: connect says so
+
+
 def connect(path: Path, read_only: bool, lock_timeout: float, on_wait: Callable[[str], None]) -> duckdb.DuckDBPyConnection:
     """A connection to the warehouse file, waiting up to ``lock_timeout`` s for another process."""
     if read_only and not path.exists():
         # Nothing live yet: an empty in-memory warehouse reads as "every dataset is missing",
         # which is what check and plan should say, and no file or directory is created.
-        return duckdb.connect(":memory:")
+        return _open(":memory:")
     if not read_only:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -54,16 +85,21 @@ def connect(path: Path, read_only: bool, lock_timeout: float, on_wait: Callable[
             ) from None
     if path.exists() and not path.is_file():  # a directory, /dev/null: configuration, not a warehouse failure
         raise ConfigError(f"{path}: the local warehouse must be a file, and this is not a regular file {_MOVE}")
+    if _sqlite(path):  # DuckDB would open it with its sqlite extension: a SQLite file is not a warehouse
+        raise WarehouseError(
+            f"{path}: the file there is a SQLite database, not a DuckDB one, so the local warehouse cannot be opened; "
+            f"it was left as it is (restore the warehouse from a copy, or {_MOVE[1:-1]})"
+        )
     deadline = time.monotonic() + lock_timeout
     delay, told = 0.05, False
     while True:
         try:
-            return duckdb.connect(str(path), read_only=read_only)
+            return _open(str(path), read_only)
         except duckdb.ConnectionException as exc:
             if read_only and "different configuration" in str(exc):
                 # This process already has the file open for writing (a library caller or a test
                 # holding an engine): DuckDB shares one instance per process, so share that one.
-                return duckdb.connect(str(path))
+                return _open(str(path))
             raise WarehouseError(f"{path}: cannot open the local warehouse: {_first_line(exc)}") from None
         except duckdb.IOException as exc:
             if "not a valid DuckDB database file" in str(exc):

@@ -5,19 +5,49 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bqmanage.engines.dml import DmlStats
 from bqmanage.engines.duck_client import duckdb
-from bqmanage.engines.duck_file import refused_commit
+from bqmanage.engines.duck_file import damage_as_failure, interrupts_as_keyboard, refused_commit
 from bqmanage.engines.duck_types import qi
 from bqmanage.errors import WarehouseError
 
 if TYPE_CHECKING:
     from bqmanage.changes.partitions import Partition
     from bqmanage.model.schema import Table
+
+
+@contextmanager
+def guarded(path: Path) -> Iterator[None]:
+    """What every call into DuckDB runs under: its interrupt is a KeyboardInterrupt (the CLI's one
+    line and exit 130), and a damaged file one message."""
+    with interrupts_as_keyboard(), damage_as_failure(path):
+        yield
+
+
+class DuckResult:
+    """A statement's result as LocalEngine._x hands it out. DuckDB runs much of a query while its
+    rows are fetched, so a Ctrl-C often lands in fetchall: fetching is guarded as running is."""
+
+    def __init__(self, result: duckdb.DuckDBPyConnection, path: Path) -> None:
+        self._result = result
+        self._path = path
+
+    @property
+    def description(self) -> Any:
+        return self._result.description
+
+    def fetchall(self) -> list[Any]:
+        with guarded(self._path):
+            return self._result.fetchall()
+
+    def fetchone(self) -> Any:
+        with guarded(self._path):
+            return self._result.fetchone()
 
 
 class DuckQueries:
@@ -27,7 +57,7 @@ class DuckQueries:
     path: Path
     _lock: threading.RLock
 
-    def _x(self, sql: str, params: Any = None) -> duckdb.DuckDBPyConnection:
+    def _x(self, sql: str, params: Any = None) -> DuckResult:
         raise NotImplementedError  # LocalEngine's
 
     def query(

@@ -14,7 +14,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from bqmanage.engines.duck_client import duckdb
+from bqmanage.engines.duck_query import DuckResult
 from bqmanage.model.names import RESERVED_PREFIX
 from bqmanage.model.rest import ROW_ACCESS_KEY
 from bqmanage.model.row_access import RowAccessPolicy
@@ -59,7 +59,7 @@ def _grantees(text: str | None) -> list[str]:
 class DuckRowSecurity:
     """LocalEngine's primitives for the row access and policy tag change kinds (changes.LocalTarget)."""
 
-    def _x(self, sql: str, params: Any = None) -> duckdb.DuckDBPyConnection:
+    def _x(self, sql: str, params: Any = None) -> DuckResult:
         raise NotImplementedError  # LocalEngine's
 
     def _set_column_meta(self, ref: TableRef, path: str, update: dict[str, Any]) -> None:

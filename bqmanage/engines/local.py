@@ -18,14 +18,8 @@ from typing import Any
 from bqmanage.engines.duck_access import DuckAccess
 from bqmanage.engines.duck_catalog import META_DDL, Names, read_dataset_meta, read_ledgers, read_names, read_tables
 from bqmanage.engines.duck_client import duckdb
-from bqmanage.engines.duck_file import (
-    checkpoint_cadence,
-    connect,
-    damage_as_failure,
-    file_lock,
-    interrupts_as_keyboard,
-)
-from bqmanage.engines.duck_query import DuckQueries
+from bqmanage.engines.duck_file import checkpoint_cadence, connect, file_lock
+from bqmanage.engines.duck_query import DuckQueries, DuckResult, guarded
 from bqmanage.engines.duck_rowsec import DuckRowSecurity
 from bqmanage.engines.duck_types import WRITTEN_DEFAULT, duck_str, duck_type, qi, same_spelling
 from bqmanage.errors import WarehouseError
@@ -74,8 +68,7 @@ class LocalEngine(DuckQueries, DuckRowSecurity, DuckAccess):
         # DuckDB's default (80% of RAM) lets its buffer pool grow with the table an ALTER or a
         # backfill walks: 5 million rows took 1.27 GB. Past this limit it evicts (or spills to
         # <file>.tmp), so a command's memory stays about this much above Python's own.
-        with interrupts_as_keyboard():  # a Ctrl-C here is a stop, not DuckDB's "Query interrupted"
-            self.con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+        self._x(f"SET memory_limit = '{MEMORY_LIMIT}'")  # a Ctrl-C here is a stop, not DuckDB's "Query interrupted"
         self._lock = file_lock(path)
         # Sees each statement bqmanage sends, in GoogleSQL as on BigQuery (not the DuckDB it becomes).
         self.on_statement: Callable[[str], None] = lambda statement: None
@@ -89,16 +82,17 @@ class LocalEngine(DuckQueries, DuckRowSecurity, DuckAccess):
         self._created = 0  # tables created since the last checkpoint
         self._checkpoint_at = checkpoint_cadence(0)  # ... and how many make the next one
 
-    def _x(self, sql: str, params: Any = None, names: Callable[[Names], None] | None = None) -> duckdb.DuckDBPyConnection:
-        """Every DuckDB statement goes through here: Ctrl-C interrupts it cleanly, and what it may
+    def _x(self, sql: str, params: Any = None, names: Callable[[Names], None] | None = None) -> DuckResult:
+        """Every DuckDB statement goes through here: Ctrl-C interrupts it cleanly (running it and
+        fetching its rows: the one place that guards DuckDB calls, duck_query.guarded), and what it may
         change in the catalog is forgotten. ``names`` says what a CREATE or COMMENT changes in the
         kept names instead: re-reading them after each dataset made creating thousands quadratic."""
         self._forget(sql, keep_names=names is not None)
-        with interrupts_as_keyboard(), damage_as_failure(self.path):
+        with guarded(self.path):
             result = self.con.execute(sql, params) if params is not None else self.con.execute(sql)
         if names is not None and self._names is not None:
             names(self._names)
-        return result
+        return DuckResult(result, self.path)
 
     def _forget(self, sql: str | None = None, keep_names: bool = False) -> None:
         """Drop the kept catalog a statement may change (all of it when ``sql`` is None).
@@ -249,9 +243,9 @@ class LocalEngine(DuckQueries, DuckRowSecurity, DuckAccess):
                     self._x("CHECKPOINT")
 
     def _rollback(self) -> None:
-        self._forget()  # whatever was read inside the transaction is gone with it
-        with contextlib.suppress(duckdb.Error):  # DuckDB may have ended the transaction itself
-            self.con.execute("ROLLBACK")
+        # Whatever was read inside the transaction is gone with it (_x forgets it all).
+        with contextlib.suppress(duckdb.Error, WarehouseError):  # DuckDB may have ended the transaction itself
+            self._x("ROLLBACK")
 
     def _execute(self, step: Step) -> None:
         # Each kind says what to change through the primitives below (changes.LocalTarget).

@@ -32,6 +32,7 @@ _HELP = {
     "unknown_column_reference": "Code refers to an undefined column.",
     "sql_type_error": "A statement on a managed table has a type error (Google's GoogleSQL analyzer).",
     "orphan_dataset": "A live dataset matches a dataset template but belongs to no tenant of the registry.",
+    "registry_row_invalid": "A registry row --all-tenants cannot take as written (a near-miss status, a tenant listed twice).",
     "pending_backfill": "An interrupted apply left a backfill unfinished: existing rows still lack a column's default.",
     "unreadable_path": "audit-code could not read a file or directory, so its contents were not audited.",
     "skipped_link": "A link inside an audited directory leads out of it, so its target was not audited.",

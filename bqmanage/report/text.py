@@ -253,6 +253,14 @@ def _members_line(table: str, before: list[str], after: list[str]) -> str:
     return printable(f"Row access revoked: {', '.join(before)} can no longer read its rows ({table}).")
 
 
+def _status(status: object) -> str:
+    """A registry status as written: a plain lower-case word as it is, anything else quoted and
+    escaped ('active ' is not active, and must not look it)."""
+    import re
+
+    return status if isinstance(status, str) and re.fullmatch(r"[a-z][a-z0-9_]*", status) else repr(status)
+
+
 def tenants_text(listing: TenantListing) -> str:
     """What ``tenant list`` prints: one line per tenant, today's usage against its limits."""
     limits = list(listing.tenants[0].limits) if listing.tenants else []
@@ -263,13 +271,13 @@ def tenants_text(listing: TenantListing) -> str:
             f"{t.today[k]['used']}/{t.today[k]['limit']}" if t.today and k in t.today else f"-/{t.limits[k]}" for k in limits
         ]
         # Every cell is the registry's: a name with a line break would forge a row.
-        table.append([printable(cell) for cell in (t.tenant, t.status, *usage, t.name or "")])
+        table.append([printable(cell) for cell in (t.tenant, _status(t.status), *usage, t.name or "")])
     widths = [max(len(str(row[i])) for row in table) for i in range(len(header))]
     lines = ["  ".join(str(cell).ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in table]
     statuses: dict[str, int] = {}
     for t in listing.tenants:
         statuses[t.status] = statuses.get(t.status, 0) + 1
-    counts = ", ".join(f"{n} {printable(s)}" for s, n in sorted(statuses.items()))  # the registry's statuses
+    counts = ", ".join(f"{n} {printable(_status(s))}" for s, n in sorted(statuses.items(), key=lambda c: repr(c[0])))
     lines.append(
         f"{len(listing.tenants)} tenant(s) in {listing.registry}" + (f": {counts}" if counts else "") + ". "
         f"Usage today from {listing.quota_table} (used/limit; '-': no row today)."

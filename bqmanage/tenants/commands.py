@@ -95,13 +95,21 @@ MAX_NAME_LENGTH = 1024
 
 def check_display_name(name: str) -> None:
     """A display name is one line of plain text: a control character (a line break, an escape
-    sequence) or a Unicode line separator in it could only forge what a listing shows."""
+    sequence), a Unicode line separator or an invisible format character in it could only forge
+    what a listing shows."""
     from bqmanage.terminal import printable
 
     if len(name) > MAX_NAME_LENGTH:
         raise UsageError(f"--name: {len(name):,} characters long; give at most {MAX_NAME_LENGTH:,}")
     if printable(name) != name:
         raise UsageError(f"--name: '{printable(name)}' holds a control character or line break; give one line of text")
+    import unicodedata
+
+    # Invisible format characters (Unicode Cf: U+200B zero width space, U+FEFF, the joiners): a
+    # name that holds one looks like another; refused alike, whether printable() escapes it or not.
+    hidden = next((c for c in name if unicodedata.category(c) == "Cf"), None)
+    if hidden is not None:
+        raise UsageError(f"--name: holds U+{ord(hidden):04X}, an invisible format character; give visible text only")
 
 
 def report_for(operation: str, t: sql.TenantTables, tenant: str, run_date: str) -> TenantReport:

@@ -15,6 +15,7 @@ from bqmanage.errors import UsageError
 from bqmanage.model.schema import Definitions, QuotaSpec, Table
 
 if TYPE_CHECKING:
+    from bqmanage.check.findings import Finding
     from bqmanage.engines import Engine
 
 DEFAULT_TABLE = "tenant_profiles"
@@ -76,7 +77,12 @@ def the_registry(desired: Definitions, flag: str) -> tuple[Table, QuotaSpec]:
 
 
 def read_statuses(engine: Engine, registry: Table, quota: QuotaSpec) -> list[tuple[Any, bool]]:
-    """Every row of the registry as (tenant id, whether it is active), a tenant listed twice twice.
+    """Every row of the registry as (tenant id, whether it is active), a tenant listed twice twice."""
+    return [(tenant, status == quota.active_status) for tenant, status in read_status_rows(engine, registry, quota)]
+
+
+def read_status_rows(engine: Engine, registry: Table, quota: QuotaSpec) -> list[tuple[Any, Any]]:
+    """Every row of the registry as (tenant id, status) as written, a tenant listed twice twice.
     Read without a query job where the engine can (BigQuery's tabledata.list is free)."""
     from bqmanage.model.rest import column_to_api
 
@@ -84,4 +90,47 @@ def read_statuses(engine: Engine, registry: Table, quota: QuotaSpec) -> list[tup
     assert tenant is not None and status is not None  # registry_of checked them
     fields = [column_to_api(tenant), column_to_api(status)]
     rows = engine.read_rows(registry.dataset, registry.name, fields)
-    return [(row[tenant.name], row[status.name] == quota.active_status) for row in rows]
+    return [(row[tenant.name], row[status.name]) for row in rows]
+
+
+def bad_rows(rows: list[tuple[Any, Any]], active: str, suspended: str) -> list[tuple[Any, Any, str]]:
+    """The registry rows ``--all-tenants`` would pass over without a word, as (tenant, status, why):
+    a tenant listed more than once, a row without a tenant id, and a status that is the active or
+    suspended one but for case or spaces ('Active', 'active '). Any other status (say 'deleted')
+    is a status of the registry's own, not a mistake."""
+    from collections import Counter
+
+    out: list[tuple[Any, Any, str]] = []
+    copies = Counter(tenant for tenant, _ in rows)
+    for tenant, status in rows:
+        if tenant is None:
+            out.append((tenant, status, "the row has no tenant id"))
+            continue
+        near = isinstance(status, str) and status not in (active, suspended) and status.strip().lower() in (active, suspended)
+        if near:
+            meant = active if status.strip().lower() == active else suspended
+            out.append((tenant, status, f"its status {status!r} is not {meant!r} (case or spaces), so --all-tenants skips it"))
+    for tenant, count in sorted(copies.items(), key=lambda c: repr(c[0])):
+        if tenant is not None and count > 1:
+            statuses = [status for t, status in rows if t == tenant]
+            out.append((tenant, statuses, f"it is listed {count} times (the reset refuses such a registry): keep one row"))
+    return out
+
+
+def registry_findings(registry_table: str, rows: list[tuple[Any, Any, str]]) -> list[Finding]:
+    """``registry_row_invalid``: each row bad_rows found, named by its tenant id (escaped)."""
+    from bqmanage.check.findings import SEVERITY, Finding
+
+    dataset, _, table = registry_table.partition(".")
+    return [
+        Finding(
+            "registry_row_invalid",
+            SEVERITY["registry_row_invalid"],
+            f"{registry_table}: tenant {tenant!r}: {why}",
+            dataset=dataset,
+            table=table,
+            tenant=str(tenant) if tenant is not None else None,
+            actual=status if not isinstance(status, list) else None,
+        )
+        for tenant, status, why in rows
+    ]

@@ -26,9 +26,14 @@ class TenantScope:
     every_active: bool = False
 
     @classmethod
-    def of(cls, ids: Iterable[str]) -> TenantScope:
+    def of(cls, ids: Iterable[str] | str) -> TenantScope:
+        """``ids``: tenant ids; one id alone may be given as a str (``TenantScope.of("acme")``
+        is ``TenantScope.of(["acme"])``, never the ids 'a', 'c', 'e', 'm')."""
+        from bqmanage.arguments import Many, check
         from bqmanage.tenants.templates import check_tenant_list
 
+        ids = [ids] if isinstance(ids, str) else list(ids) if isinstance(ids, Iterable) and not isinstance(ids, bytes) else ids
+        check("TenantScope.of", "ids", ids, Many(str))
         return cls(ids=tuple(check_tenant_list(ids)))
 
     @classmethod
@@ -78,8 +83,10 @@ class Limits:
 
     def __post_init__(self) -> None:
         for column, value in self.columns().items():
-            if value is not None and not (isinstance(value, int) and 0 <= value <= INT64_MAX):
-                raise UsageError(f"--{column.replace('_', '-')}: {value} is not a limit (0 to {INT64_MAX})")
+            if value is not None and not (isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= INT64_MAX):
+                # A bool is an int to Python; True is no limit of 1. The value is shown only when a number.
+                shown = value if isinstance(value, int | float) and not isinstance(value, bool) else type(value).__name__
+                raise UsageError(f"--{column.replace('_', '-')}: {shown} is not a limit (0 to {INT64_MAX})")
 
     def columns(self) -> dict[str, int | None]:
         """The registry columns the limits go to, each with its value or None."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bqmanage.check.findings import SEVERITY, Finding
 from bqmanage.definitions.access import expand
@@ -154,23 +154,27 @@ class Registry:
     invalid: dict[str, str] = field(default_factory=dict)  # active id -> why it cannot name a dataset
     inactive: list[str] = field(default_factory=list)  # valid ids with no active row (suspended), sorted
     missing: bool = False  # the registry table does not exist yet (apply creates it)
+    # Rows --all-tenants cannot take as written: (tenant id, its status, why), each a registry_row_invalid finding.
+    bad_rows: list[tuple[Any, Any, str]] = field(default_factory=list)
 
 
 def read_registry(engine: Engine, desired: Definitions) -> Registry:
     """The registry's tenants. An id that breaks the tenant id rule (written by hand, say) cannot
     name a dataset: it is listed in ``invalid``, never expanded."""
-    from bqmanage.tenants.registry import read_statuses, the_registry
+    from bqmanage.tenants.registry import bad_rows, read_status_rows, the_registry
+    from bqmanage.tenants.sql import SUSPENDED
 
     table, quota = the_registry(desired, "--all-tenants")
     registry = Registry(table=f"{table.dataset}.{table.name}")
     try:
-        statuses = read_statuses(engine, table, quota)
+        raw = read_status_rows(engine, table, quota)
     except WarehouseError:
         if engine.get_table(table.dataset, table.name) is not None:
             raise
         registry.missing = True
         return registry
-    rows = [(str(tenant), active) for tenant, active in statuses if tenant is not None]
+    registry.bad_rows = bad_rows(raw, quota.active_status, SUSPENDED)
+    rows = [(str(tenant), status == quota.active_status) for tenant, status in raw if tenant is not None]
     owners: dict[str, str] = {}
     for tenant, active in sorted(rows, key=lambda r: (r[0], not r[1])):
         registry.known_parts.add(dataset_part(tenant))

@@ -108,5 +108,8 @@ def test_a_bad_log_format_variable_is_named_as_the_variable(workdir: Path, monke
     result = run_cli("plan")
     assert result.exit_code == 2
     assert "BQMANAGE_LOG_FORMAT" in result.stderr and "--log-format" not in result.stderr
+    # One line, "error: ...", as every bad flag value: no usage block, no blank line before it.
+    assert result.stderr == "error: BQMANAGE_LOG_FORMAT: expected text or json, got 'xml'\n"
     monkeypatch.delenv("BQMANAGE_LOG_FORMAT")
-    assert "Invalid value for --log-format" in run_cli("--log-format", "xml", "plan").stderr
+    flag = run_cli("--log-format", "xml", "plan")
+    assert flag.exit_code == 2 and flag.stderr == "error: --log-format: expected text or json, got 'xml'\n"
