@@ -161,7 +161,9 @@ def check_tenants(
     from bqmanage.introspect import list_only, read_live
 
     # Every tenant's members_from values in one registry read, not one per batch or per tenant.
-    resolved = {d.name: d for d in resolve_members(engine, desired, for_tenants(desired, tenants), None, tenants).datasets}
+    # A value that cannot be granted declares nothing: a grant it made is reported as not declared.
+    part = resolve_members(engine, desired, for_tenants(desired, tenants), None, tenants, refused={})
+    resolved = {d.name: d for d in part.datasets}
 
     def read(group: list[str], bulk: bool) -> list[TenantOutcome[list[Finding]]]:
         part = for_tenants(desired, group)
