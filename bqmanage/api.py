@@ -131,6 +131,7 @@ class ApplyOutcome:
     # With tenants: each tenant's own apply of its templated datasets, or its failure.
     tenants: list[TenantOutcome[ApplyOutcome]] = field(default_factory=list)
     registry: Registry | None = None
+    members: list[str] = field(default_factory=list)  # rows of the members tables restored or removed
 
 
 def apply(
@@ -155,9 +156,13 @@ def apply(
     """
     desired = scope.refused_unfit(desired or validate(settings))  # before the fixed datasets are applied
     planned = make_plan(settings, engine, backfill, desired, history=dry_run)  # a dry run prints the plan
+    from bqmanage.tenants import fleet, members
+
+    if scope.ids:  # an id the registry does not list is refused before anything is written
+        fleet.refuse_unregistered(engine, planned.desired, list(scope.ids))
     outcome = apply_planned(settings, engine, planned, dry_run, on_step)
     if scope.engaged:
-        from bqmanage.tenants import fanout, fleet
+        from bqmanage.tenants import fanout
 
         whole = planned.desired
         chosen = fleet.resolve(engine, whole, scope)
@@ -168,6 +173,9 @@ def apply(
             chosen.tenants, lambda t: apply_planned(settings, engine, one(t), dry_run), fleet.workers(settings, engine), on_tenant
         )
         outcome.tenants = chosen.failed + done
+    if not dry_run:  # the members tables follow the registry (tenants/members.py)
+        outcome.members = members.restore(engine, planned.desired, settings.warehouse_project, scope.tenant_list)
+    if scope.engaged:
         failed = [o for o in outcome.tenants if o.error is not None]
         if failed and not keep_going:
             raise fleet.TenantsFailedError(failed)
@@ -244,6 +252,7 @@ def check(
     from bqmanage.check.owed import owed_backfills, read_ledgers, recently_applied
     from bqmanage.introspect import confirm_recent, read_live
     from bqmanage.plan import place_datasets
+    from bqmanage.tenants.members import member_drift, member_findings
     from bqmanage.tenants.templates import templated
 
     desired = placed(settings, place_datasets(scope.refused_unfit(desired or validate(settings)), settings.location), engine)
@@ -263,6 +272,7 @@ def check(
         from bqmanage.check.isolation import probe
 
         findings += probe(engine, desired, actual, list(scope.ids) if scope.ids else None)
+    findings += member_findings(*member_drift(engine, desired, scope.tenant_list))  # the members follow the registry
     result = CheckResult(findings=findings, desired=desired)
     if scope.engaged:
         from bqmanage.tenants import fanout, fleet

@@ -18,8 +18,9 @@ class TenantScope:
     """The tenants whose templated datasets a plan, apply or check also covers.
 
     ``TenantScope()`` leaves dataset templates alone; ``TenantScope.of(["acme"])`` covers the
-    tenants named (valid ids, each once; they need not be active); ``TenantScope.all()`` covers every
-    active tenant of the registry, read when the command runs.
+    tenants named (valid ids, each once; registered, fleet.refuse_unregistered; they need not be
+    active); ``TenantScope.all()`` covers every active tenant of the registry, read when the
+    command runs.
     """
 
     ids: tuple[str, ...] | None = None
