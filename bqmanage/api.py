@@ -335,7 +335,8 @@ def tenant_add(
     other limits it updates the registry and today's row. A bad id is refused (UsageError, exit 2)
     before anything is read or written."""
     from bqmanage.tenants import commands as tenants
-    from bqmanage.tenants import members, onboard
+    from bqmanage.tenants import onboard
+    from bqmanage.tenants.access import follow
 
     job = job or tenants.job(settings, "tenant_add", tenant_id, desired, run_date, limits, name)
     # Only what belongs to the tenant: shared datasets that need a migration are apply's (onboard).
@@ -348,7 +349,7 @@ def tenant_add(
     if not inserting:
         onboard.quota_row(settings, engine, job)
     tenants.update_changed_limits(engine, job)
-    members.sync(engine, job, settings.warehouse_project, job.report.status in ("", job.tables.quota.active_status))
+    follow(settings, engine, job, job.report.status in ("", job.tables.quota.active_status))  # and converge
     return job.report
 
 
@@ -370,14 +371,13 @@ def tenant_suspend(
 ) -> TenantReport:
     """Suspend a tenant: resets give it no row from now on; its rows so far are kept."""
     from bqmanage.tenants import commands as tenants
-    from bqmanage.tenants import members
-    from bqmanage.tenants.access import tenant_access
+    from bqmanage.tenants.access import follow, tenant_access
     from bqmanage.tenants.sql import SUSPENDED
 
     job = job or tenants.job(settings, "tenant_suspend", tenant_id, desired)
     tenants.set_status(engine, job.tables, job.report, SUSPENDED, settings.target)
     job.report.datasets = tenant_access(settings, engine, job.desired, tenant_id, granted=False)  # its data stays
-    members.sync(engine, job, settings.warehouse_project, active=False)
+    follow(settings, engine, job, active=False)
     return job.report
 
 
@@ -393,15 +393,15 @@ def tenant_resume(
     """Make a suspended tenant active again, with its row for today carried from its latest row
     however old (limits, storage and the other carried values), as the next reset would."""
     from bqmanage.tenants import commands as tenants
-    from bqmanage.tenants import members, onboard
-    from bqmanage.tenants.access import tenant_access
+    from bqmanage.tenants import onboard
+    from bqmanage.tenants.access import follow, tenant_access
 
     job = job or tenants.job(settings, "tenant_resume", tenant_id, desired, run_date)
     tenants.set_status(engine, job.tables, job.report, job.tables.quota.active_status, settings.target)
     job.report.datasets = tenant_access(settings, engine, job.desired, tenant_id, granted=True)
     onboard.quota_row(settings, engine, job)
     tenants.align_quota_row(engine, job.tables, job.report, job.day)
-    members.sync(engine, job, settings.warehouse_project, active=True)
+    follow(settings, engine, job, active=True)
     return job.report
 
 

@@ -20,13 +20,14 @@ from bqmanage.model.access import AccessEntry, registry_member_problem
 from bqmanage.model.rest import column_to_api
 from bqmanage.model.schema import Dataset, Definitions
 from bqmanage.plan import Plan, step_of
-from bqmanage.tenants.sql import TenantTables, tenant_tables
+from bqmanage.tenants.sql import SUSPENDED, TenantTables, tenant_tables
 from bqmanage.tenants.templates import for_tenants, tenant_datasets
 from bqmanage.terminal import printable
 
 if TYPE_CHECKING:
     from bqmanage.engines import Engine
     from bqmanage.settings import Settings
+    from bqmanage.tenants.commands import TenantJob
 
 
 def resolve_members(
@@ -154,3 +155,41 @@ def tenant_access(settings: Settings, engine: Engine, desired: Definitions, tena
     if steps:
         apply_plan(engine, Plan(steps=tuple(steps), refused=()), desired.digest, None, settings.project)
     return [s.reason for s in steps]
+
+
+# How often a command follows a status another command changed meanwhile before it gives up (exit 3).
+_CONVERGE_ROUNDS = 6
+
+
+def converge(settings: Settings, engine: Engine, job: TenantJob, synced: str) -> None:
+    """After a tenant command made grants and members follow ``synced`` (the status it wrote or
+    read): read the status that stands now, and while it is not ``synced`` (a concurrent add,
+    suspend or resume wrote another: BigQuery has no lock), make grants and members follow it and
+    read again. Each command's last read comes after its last change, so the command to finish
+    last leaves grants and members as the status that stands says. The read is tabledata.list
+    (free, no query job)."""
+    from bqmanage.tenants import members
+    from bqmanage.tenants.registry import read_statuses
+
+    t, tenant = job.tables, job.report.tenant
+    active = t.quota.active_status
+    for _ in range(_CONVERGE_ROUNDS):
+        statuses = [on for who, on in read_statuses(engine, t.registry, t.quota) if who == tenant]
+        if not statuses:
+            return  # withdrawn (a colliding add): nothing of it to follow
+        now = active if any(statuses) else SUSPENDED
+        if now == (synced or active):
+            return
+        synced = job.report.status = job.report.status_by_another = now
+        steps = tenant_access(settings, engine, job.desired, tenant, granted=now == active)
+        job.report.datasets += [s for s in steps if s not in job.report.datasets]
+        members.sync(engine, job, settings.warehouse_project, active=now == active)
+    raise WarehouseError(f"tenant {tenant!r}: its status in {t.registry.ref} kept changing while access followed it; run again")
+
+
+def follow(settings: Settings, engine: Engine, job: TenantJob, active: bool) -> None:
+    """The members as the command's status says (``members.sync``), then ``converge``."""
+    from bqmanage.tenants import members
+
+    members.sync(engine, job, settings.warehouse_project, active)
+    converge(settings, engine, job, job.tables.quota.active_status if active else SUSPENDED)
