@@ -293,7 +293,7 @@ def test_one_tenant_failing_apply_does_not_stop_the_others(workdir: Path) -> Non
     from bqmanage.tenants.fleet import TenantsFailedError
 
     assert run_cli("apply").exit_code == 0
-    register(None, acme="active", globex="active", hooli="active")
+    register(None, acme="active", globex="active", hooli="active", initech="suspended")  # --tenant names registered ids
     engine = engine_for(None)
     inner = engine.execute
 
