@@ -144,6 +144,8 @@ def test_an_unknown_format_is_bad_input(workdir: Path) -> None:
 
 
 def test_log_format_json_makes_every_stderr_line_one_entry(workdir: Path) -> None:
+    assert run_cli("apply").exit_code == 0
+    register(None, acme="active")  # --tenant names a registered tenant
     result = run_cli("--log-format", "json", "apply", "--tenant", "acme", "--format", "json")
     assert result.exit_code == 0, result.stderr
     entries = _log_lines(result.stderr)
