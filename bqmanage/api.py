@@ -12,6 +12,7 @@ from bqmanage.definitions.load import load_definitions
 from bqmanage.definitions.row_access import placed
 from bqmanage.model.schema import Definitions, Table
 from bqmanage.settings import Settings
+from bqmanage.tenants import members
 from bqmanage.tenants.scope import NO_LIMITS, NO_TENANTS, Limits, TenantScope
 
 if TYPE_CHECKING:
@@ -156,13 +157,11 @@ def apply(
     """
     desired = scope.refused_unfit(desired or validate(settings))  # before the fixed datasets are applied
     planned = make_plan(settings, engine, backfill, desired, history=dry_run)  # a dry run prints the plan
-    from bqmanage.tenants import fleet, members
-
-    if scope.ids:  # an id the registry does not list is refused before anything is written
-        fleet.refuse_unregistered(engine, planned.desired, list(scope.ids))
+    scope.refuse_unregistered(engine, planned.desired)  # likewise: an id the registry does not list
     outcome = apply_planned(settings, engine, planned, dry_run, on_step)
+    outcome.members = [] if dry_run else members.restore(engine, planned.desired, settings.warehouse_project, scope.tenant_list)
     if scope.engaged:
-        from bqmanage.tenants import fanout
+        from bqmanage.tenants import fanout, fleet
 
         whole = planned.desired
         chosen = fleet.resolve(engine, whole, scope)
@@ -173,9 +172,6 @@ def apply(
             chosen.tenants, lambda t: apply_planned(settings, engine, one(t), dry_run), fleet.workers(settings, engine), on_tenant
         )
         outcome.tenants = chosen.failed + done
-    if not dry_run:  # the members tables follow the registry (tenants/members.py)
-        outcome.members = members.restore(engine, planned.desired, settings.warehouse_project, scope.tenant_list)
-    if scope.engaged:
         failed = [o for o in outcome.tenants if o.error is not None]
         if failed and not keep_going:
             raise fleet.TenantsFailedError(failed)
@@ -252,7 +248,6 @@ def check(
     from bqmanage.check.owed import owed_backfills, read_ledgers, recently_applied
     from bqmanage.introspect import confirm_recent, read_live
     from bqmanage.plan import place_datasets
-    from bqmanage.tenants.members import member_drift, member_findings
     from bqmanage.tenants.templates import templated
 
     desired = placed(settings, place_datasets(scope.refused_unfit(desired or validate(settings)), settings.location), engine)
@@ -272,7 +267,7 @@ def check(
         from bqmanage.check.isolation import probe
 
         findings += probe(engine, desired, actual, list(scope.ids) if scope.ids else None)
-    findings += member_findings(*member_drift(engine, desired, scope.tenant_list))  # the members follow the registry
+    findings += members.member_findings(*members.member_drift(engine, desired, scope.tenant_list))  # follow the registry
     result = CheckResult(findings=findings, desired=desired)
     if scope.engaged:
         from bqmanage.tenants import fanout, fleet
@@ -334,9 +329,8 @@ def tenant_add(
     SQL, restricted to it). Again with the same arguments it changes nothing and says so; with
     other limits it updates the registry and today's row. A bad id is refused (UsageError, exit 2)
     before anything is read or written."""
+    from bqmanage.tenants import access, onboard
     from bqmanage.tenants import commands as tenants
-    from bqmanage.tenants import onboard
-    from bqmanage.tenants.access import follow
 
     job = job or tenants.job(settings, "tenant_add", tenant_id, desired, run_date, limits, name)
     # Only what belongs to the tenant: shared datasets that need a migration are apply's (onboard).
@@ -349,7 +343,7 @@ def tenant_add(
     if not inserting:
         onboard.quota_row(settings, engine, job)
     tenants.update_changed_limits(engine, job)
-    follow(settings, engine, job, job.report.status in ("", job.tables.quota.active_status))  # and converge
+    access.follow(settings, engine, job, job.report.status in ("", job.tables.quota.active_status))  # and converge
     return job.report
 
 

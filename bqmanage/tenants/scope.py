@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from bqmanage.errors import UsageError
 
 if TYPE_CHECKING:
+    from bqmanage.engines import Engine
     from bqmanage.model.schema import Definitions
 
 
@@ -57,6 +58,14 @@ class TenantScope:
 
             refuse_tenant_members(desired, self.ids)
         return desired
+
+    def refuse_unregistered(self, engine: Engine, desired: Definitions) -> None:
+        """UsageError (exit 2) for a tenant named here that the registry does not list
+        (``fleet.refuse_unregistered``), before apply writes anything."""
+        if self.ids:
+            from bqmanage.tenants.fleet import refuse_unregistered
+
+            refuse_unregistered(engine, desired, list(self.ids))
 
     @property
     def engaged(self) -> bool:
