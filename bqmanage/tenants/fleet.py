@@ -20,7 +20,14 @@ from bqmanage.check.findings import Finding, findings_from_changes
 from bqmanage.definitions.access import TenantMemberError, tenant_member_problems
 from bqmanage.errors import EXIT_OK, BqmanageError, UsageError
 from bqmanage.tenants.access import resolve_members
-from bqmanage.tenants.templates import Registry, check_tenant_list, for_tenants, read_registry, tenant_datasets
+from bqmanage.tenants.templates import (
+    Registry,
+    check_tenant_list,
+    for_tenants,
+    read_registry,
+    refuse_unregistered,
+    tenant_datasets,
+)
 
 if TYPE_CHECKING:
     from bqmanage.engines import Engine
@@ -86,22 +93,6 @@ def resolve(engine: Engine, desired: Definitions, scope: TenantScope) -> Fleet:
     unfit = {t: problems for t in registry.active if (problems := tenant_member_problems(desired, t))}
     failed += [TenantOutcome(t, error=TenantMemberError(problems)) for t, problems in unfit.items()]
     return Fleet([t for t in registry.active if t not in unfit], failed, registry)
-
-
-def refuse_unregistered(engine: Engine, desired: Definitions, ids: list[str]) -> None:
-    """Refuse (exit 2) ids the registry does not list, in any status: ``--tenant`` names tenants,
-    and a typo must not get datasets of its own. While the registry does not exist (a warehouse
-    apply has not run on), there is nothing to check against: plan shows the datasets all the same,
-    and apply checks again once it has made the registry."""
-    if not ids or not desired.templates or not any(t.quota is not None and t.quota.registry for t in desired.tables):
-        return
-    registry = read_registry(engine, desired)
-    if registry.missing:
-        return
-    if unknown := [t for t in ids if t not in registry.known]:
-        raise UsageError(
-            "; ".join(f"tenant {t!r}: not registered in {registry.table}; run `bqmanage tenant add {t}`" for t in unknown)
-        )
 
 
 def workers(settings: Settings, engine: Engine) -> int:

@@ -19,7 +19,7 @@ class TenantScope:
     """The tenants whose templated datasets a plan, apply or check also covers.
 
     ``TenantScope()`` leaves dataset templates alone; ``TenantScope.of(["acme"])`` covers the
-    tenants named (valid ids, each once; registered, fleet.refuse_unregistered; they need not be
+    tenants named (valid ids, each once; registered, templates.refuse_unregistered; they need not be
     active); ``TenantScope.all()`` covers every active tenant of the registry, read when the
     command runs.
     """
@@ -61,9 +61,9 @@ class TenantScope:
 
     def refuse_unregistered(self, engine: Engine, desired: Definitions) -> None:
         """UsageError (exit 2) for a tenant named here that the registry does not list
-        (``fleet.refuse_unregistered``), before apply writes anything."""
+        (``templates.refuse_unregistered``), before apply writes anything."""
         if self.ids:
-            from bqmanage.tenants.fleet import refuse_unregistered
+            from bqmanage.tenants.templates import refuse_unregistered
 
             refuse_unregistered(engine, desired, list(self.ids))
 

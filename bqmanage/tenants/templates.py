@@ -196,6 +196,22 @@ def read_registry(engine: Engine, desired: Definitions) -> Registry:
     return registry
 
 
+def refuse_unregistered(engine: Engine, desired: Definitions, ids: list[str]) -> None:
+    """Refuse (exit 2) ids the registry does not list, in any status: ``--tenant`` names tenants,
+    and a typo must not get datasets of its own. While the registry does not exist (a warehouse
+    apply has not run on), there is nothing to check against: plan shows the datasets all the same,
+    and apply checks again once it has made the registry."""
+    if not ids or not desired.templates or not any(t.quota is not None and t.quota.registry for t in desired.tables):
+        return
+    registry = read_registry(engine, desired)
+    if registry.missing:
+        return
+    if unknown := [t for t in ids if t not in registry.known]:
+        raise UsageError(
+            "; ".join(f"tenant {t!r}: not registered in {registry.table}; run `bqmanage tenant add {t}`" for t in unknown)
+        )
+
+
 def active_tenants(engine: Engine, desired: Definitions) -> list[str]:
     """The active tenants of the registry whose ids can name datasets, sorted."""
     return read_registry(engine, desired).active
