@@ -150,11 +150,10 @@ def apply(
     """Bring the warehouse to the definitions. Refused changes stop everything before any statement.
 
     ``scope`` (some tenants, or the registry's active tenants, read after the fixed datasets are
-    applied, so that a new warehouse gets its registry first) then applies the dataset
-    templates, tenant by tenant in a bounded pool: each planned against one read of them all, then
-    applied on its own; one tenant's failure does not stop the others. Afterwards the failures raise TenantsFailedError
-    (worst exit code), unless ``keep_going``: then they are in ``tenants`` for the caller to report.
-    """
+    applied, so that a new warehouse gets its registry first) then applies the dataset templates,
+    tenant by tenant in a bounded pool, each planned against one read of them all; one tenant's
+    failure does not stop the others: afterwards they raise TenantsFailedError (worst exit code),
+    unless ``keep_going`` (then they are in ``tenants``). The members tables follow the registry."""
     desired = scope.refused_unfit(desired or validate(settings))  # before the fixed datasets are applied
     planned = make_plan(settings, engine, backfill, desired, history=dry_run)  # a dry run prints the plan
     scope.refuse_unregistered(engine, planned.desired)  # likewise: an id the registry does not list
@@ -386,16 +385,15 @@ def tenant_resume(
 ) -> TenantReport:
     """Make a suspended tenant active again, with its row for today carried from its latest row
     however old (limits, storage and the other carried values), as the next reset would."""
+    from bqmanage.tenants import access, onboard
     from bqmanage.tenants import commands as tenants
-    from bqmanage.tenants import onboard
-    from bqmanage.tenants.access import follow, tenant_access
 
     job = job or tenants.job(settings, "tenant_resume", tenant_id, desired, run_date)
     tenants.set_status(engine, job.tables, job.report, job.tables.quota.active_status, settings.target)
-    job.report.datasets = tenant_access(settings, engine, job.desired, tenant_id, granted=True)
+    job.report.datasets = access.tenant_access(settings, engine, job.desired, tenant_id, granted=True)
     onboard.quota_row(settings, engine, job)
     tenants.align_quota_row(engine, job.tables, job.report, job.day)
-    follow(settings, engine, job, active=True)
+    access.follow(settings, engine, job, active=True)
     return job.report
 
 
