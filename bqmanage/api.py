@@ -12,6 +12,7 @@ from bqmanage.definitions.load import load_definitions
 from bqmanage.definitions.row_access import placed
 from bqmanage.model.schema import Definitions, Table
 from bqmanage.settings import Settings
+from bqmanage.tenants import members
 from bqmanage.tenants.scope import NO_LIMITS, NO_TENANTS, Limits, TenantScope
 
 if TYPE_CHECKING:
@@ -131,6 +132,7 @@ class ApplyOutcome:
     # With tenants: each tenant's own apply of its templated datasets, or its failure.
     tenants: list[TenantOutcome[ApplyOutcome]] = field(default_factory=list)
     registry: Registry | None = None
+    members: list[str] = field(default_factory=list)  # rows of the members tables restored or removed
 
 
 def apply(
@@ -148,14 +150,15 @@ def apply(
     """Bring the warehouse to the definitions. Refused changes stop everything before any statement.
 
     ``scope`` (some tenants, or the registry's active tenants, read after the fixed datasets are
-    applied, so that a new warehouse gets its registry first) then applies the dataset
-    templates, tenant by tenant in a bounded pool: each planned against one read of them all, then
-    applied on its own; one tenant's failure does not stop the others. Afterwards the failures raise TenantsFailedError
-    (worst exit code), unless ``keep_going``: then they are in ``tenants`` for the caller to report.
-    """
+    applied, so that a new warehouse gets its registry first) then applies the dataset templates,
+    tenant by tenant in a bounded pool, each planned against one read of them all; one tenant's
+    failure does not stop the others: afterwards they raise TenantsFailedError (worst exit code),
+    unless ``keep_going`` (then they are in ``tenants``). The members tables follow the registry."""
     desired = scope.refused_unfit(desired or validate(settings))  # before the fixed datasets are applied
     planned = make_plan(settings, engine, backfill, desired, history=dry_run)  # a dry run prints the plan
+    scope.refuse_unregistered(engine, planned.desired)  # likewise: an id the registry does not list
     outcome = apply_planned(settings, engine, planned, dry_run, on_step)
+    outcome.members = [] if dry_run else members.restore(engine, planned.desired, settings.warehouse_project, scope.tenant_list)
     if scope.engaged:
         from bqmanage.tenants import fanout, fleet
 
@@ -263,6 +266,7 @@ def check(
         from bqmanage.check.isolation import probe
 
         findings += probe(engine, desired, actual, list(scope.ids) if scope.ids else None)
+    findings += members.member_findings(*members.member_drift(engine, desired, scope.tenant_list))  # follow the registry
     result = CheckResult(findings=findings, desired=desired)
     if scope.engaged:
         from bqmanage.tenants import fanout, fleet
@@ -324,8 +328,8 @@ def tenant_add(
     SQL, restricted to it). Again with the same arguments it changes nothing and says so; with
     other limits it updates the registry and today's row. A bad id is refused (UsageError, exit 2)
     before anything is read or written."""
+    from bqmanage.tenants import access, onboard
     from bqmanage.tenants import commands as tenants
-    from bqmanage.tenants import members, onboard
 
     job = job or tenants.job(settings, "tenant_add", tenant_id, desired, run_date, limits, name)
     # Only what belongs to the tenant: shared datasets that need a migration are apply's (onboard).
@@ -338,7 +342,7 @@ def tenant_add(
     if not inserting:
         onboard.quota_row(settings, engine, job)
     tenants.update_changed_limits(engine, job)
-    members.sync(engine, job, settings.warehouse_project, job.report.status in ("", job.tables.quota.active_status))
+    access.follow(settings, engine, job, job.report.status in ("", job.tables.quota.active_status))  # and converge
     return job.report
 
 
@@ -360,14 +364,13 @@ def tenant_suspend(
 ) -> TenantReport:
     """Suspend a tenant: resets give it no row from now on; its rows so far are kept."""
     from bqmanage.tenants import commands as tenants
-    from bqmanage.tenants import members
-    from bqmanage.tenants.access import tenant_access
+    from bqmanage.tenants.access import follow, tenant_access
     from bqmanage.tenants.sql import SUSPENDED
 
     job = job or tenants.job(settings, "tenant_suspend", tenant_id, desired)
     tenants.set_status(engine, job.tables, job.report, SUSPENDED, settings.target)
     job.report.datasets = tenant_access(settings, engine, job.desired, tenant_id, granted=False)  # its data stays
-    members.sync(engine, job, settings.warehouse_project, active=False)
+    follow(settings, engine, job, active=False)
     return job.report
 
 
@@ -382,16 +385,15 @@ def tenant_resume(
 ) -> TenantReport:
     """Make a suspended tenant active again, with its row for today carried from its latest row
     however old (limits, storage and the other carried values), as the next reset would."""
+    from bqmanage.tenants import access, onboard
     from bqmanage.tenants import commands as tenants
-    from bqmanage.tenants import members, onboard
-    from bqmanage.tenants.access import tenant_access
 
     job = job or tenants.job(settings, "tenant_resume", tenant_id, desired, run_date)
     tenants.set_status(engine, job.tables, job.report, job.tables.quota.active_status, settings.target)
-    job.report.datasets = tenant_access(settings, engine, job.desired, tenant_id, granted=True)
+    job.report.datasets = access.tenant_access(settings, engine, job.desired, tenant_id, granted=True)
     onboard.quota_row(settings, engine, job)
     tenants.align_quota_row(engine, job.tables, job.report, job.day)
-    members.sync(engine, job, settings.warehouse_project, active=True)
+    access.follow(settings, engine, job, active=True)
     return job.report
 
 

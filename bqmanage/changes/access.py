@@ -19,6 +19,7 @@ from bqmanage.model.access import PROJECT_GROUPS, AccessEntry, entry_to_api
 from bqmanage.model.schema import Dataset
 
 DATASETS_PATCH = "datasets.patch"
+_NAMED = 5  # the members a step's one-line description names
 
 
 Entries = list[AccessEntry]
@@ -65,7 +66,10 @@ class SetDatasetAccess(Change):
     def describe(self) -> str:
         parts = [f"grant {len(self.grant)}" if self.grant else "", f"revoke {len(self.revoke)}" if self.revoke else ""]
         noun = "entry" if len(self.grant) + len(self.revoke) == 1 else "entries"
-        return f"{' and '.join(p for p in parts if p)} access {noun} on {self.dataset}"
+        # Which members, escaped (e.text()): a grant's line says whom it opens the dataset to.
+        named = [f"grant {e.text()}" for e in self.grant] + [f"revoke {e.text()}" for e in self.revoke]
+        more = f" and {len(named) - _NAMED} more" if len(named) > _NAMED else ""
+        return f"{' and '.join(p for p in parts if p)} access {noun} on {self.dataset} ({', '.join(named[:_NAMED])}{more})"
 
     def render(self, project: str | None) -> dict[str, Any]:
         return {

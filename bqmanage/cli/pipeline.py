@@ -220,6 +220,8 @@ def apply_report(outcome: ApplyOutcome, target: str, runs_as: str | None, dry_ru
     else:
         ledgers = report.name_list(outcome.result.datasets if outcome.result else [], full=None)
         typer.echo(f"Applied {len(steps)} step(s) to target {target}; recorded in the ledger of {ledgers}.")
+    for done in outcome.members:  # the members tables follow the registry
+        typer.echo(printable(f"Row access: {done}."))
     if not outcome.tenants and outcome.registry is None:
         return EXIT_OK
     line, code = apply_summary(outcome)

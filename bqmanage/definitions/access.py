@@ -17,6 +17,7 @@ from bqmanage.errors import Problem, UsageError
 from bqmanage.model.access import (
     AUTHORIZED_KINDS,
     MAX_AUTHORIZED,
+    PRINCIPAL_KINDS,
     SPECIAL_GROUPS,
     AccessEntry,
     canonical_role,
@@ -37,6 +38,7 @@ class AccessSpec(Spec):
     role: str | None = None
     member: str | None = None
     members_from: str | None = None
+    kinds: list[str] | None = None
 
 
 def access_entries(
@@ -74,6 +76,9 @@ def _entry(spec: AccessSpec, template: bool, at: KeyPath, lines: LineMap, proble
         problems.append(lines.problem(at, "an access entry names exactly one of member or members_from"))
         return None
     line = lines.line(at)
+    if spec.kinds is not None and spec.members_from is None:
+        problems.append(lines.problem((*at, "kinds"), "kinds is for a members_from entry (the kinds its registry values may be)"))
+        return None
     if spec.members_from is not None:
         if not template:
             problems.append(lines.problem((*at, "members_from"), "members_from is for dataset templates (a {tenant} dataset)"))
@@ -82,7 +87,14 @@ def _entry(spec: AccessSpec, template: bool, at: KeyPath, lines: LineMap, proble
         if why is not None or spec.role is None:
             problems.append(lines.problem((*at, "role"), why or ""))
             return None
-        return AccessEntry(role=canonical_role(spec.role), members_from=spec.members_from, line=line)
+        unknown = [k for k in spec.kinds or () if k not in PRINCIPAL_KINDS]
+        if unknown or spec.kinds == []:
+            given = ", ".join(map(repr, unknown)) or "none given"
+            why = f"kinds: {given}; a registry value may be one of {', '.join(PRINCIPAL_KINDS)}"
+            problems.append(lines.problem((*at, "kinds"), why))
+            return None
+        kinds = tuple(dict.fromkeys(spec.kinds or ()))
+        return AccessEntry(role=canonical_role(spec.role), members_from=spec.members_from, kinds=kinds, line=line)
     member = spec.member or ""
     why = _pattern_problem(member) if template and MARK in member else None
     if MARK in member and not template:

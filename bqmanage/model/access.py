@@ -59,6 +59,12 @@ MAX_AUTHORIZED = 2500
 EMAIL_KINDS = ("user", "group", "serviceAccount")
 AUTHORIZED_KINDS = ("view", "dataset")
 KINDS = (*EMAIL_KINDS, "domain", "specialGroup", *AUTHORIZED_KINDS)
+# The kinds a ``members_from`` value may be (``kinds:`` of the entry): principals only. Without
+# ``kinds:`` a registry value must name one account or group by its email address; a domain or a
+# special group (everyone signed in) reaches far more than one tenant's readers, so only a
+# definition that lists the kind lets a registry row grant it.
+PRINCIPAL_KINDS = (*EMAIL_KINDS, "domain", "specialGroup")
+DEFAULT_MEMBERS_FROM_KINDS = EMAIL_KINDS
 
 
 class AccessEntry(BaseModel):
@@ -71,6 +77,8 @@ class AccessEntry(BaseModel):
     role: str | None = None
     member: str | None = None
     members_from: str | None = None
+    # The member kinds a ``members_from`` value may be; () means DEFAULT_MEMBERS_FROM_KINDS.
+    kinds: tuple[str, ...] = ()
     tenant: str | None = Field(default=None, repr=False)
     line: int | None = Field(default=None, repr=False)
 
@@ -159,6 +167,20 @@ def _service_account_problem(address: str) -> str | None:
         return (
             f"a service account's name (before @) is lowercase letters, digits and hyphens, starting with a letter "
             f"and not ending with a hyphen; {name!r} is not"
+        )
+    return None
+
+
+def registry_member_problem(value: str, kinds: tuple[str, ...] = ()) -> str | None:
+    """Why a ``members_from`` registry value cannot be granted, or None: it must be one member of
+    one of ``kinds`` (default: an email principal, DEFAULT_MEMBERS_FROM_KINDS)."""
+    if (why := member_problem(value)) is not None:
+        return why
+    allowed = kinds or DEFAULT_MEMBERS_FROM_KINDS
+    if (kind := value.partition(":")[0]) not in allowed:
+        return (
+            f"a {kind}: member is not one of the kinds the template allows here ({', '.join(allowed)}); "
+            "list it in the entry's kinds: to grant it"
         )
     return None
 

@@ -231,6 +231,12 @@ def tenant_text(report: TenantReport) -> str:
         lines.append(f"Resumed {who} ({report.status}).")
     elif report.changes:
         lines.append(f"Updated {who} in {report.registry}: {changes}.")
+    if report.status_by_another:
+        other = "resume" if report.status_by_another == "suspended" else "suspend"
+        lines.append(
+            f"Another tenant command made {who} {report.status_by_another} meanwhile; its access follows that status "
+            f"(`bqmanage tenant {other} {report.tenant}` changes it)."
+        )
     lines += [f"From the dataset templates: {step}." for step in report.datasets]
     lines += [_members_line(table, before, after) for table, (before, after) in report.members.items()]
     updates = _values(report.row_updates)

@@ -51,10 +51,20 @@ class TenantReport:
     row_updates: dict[str, Any] = field(default_factory=dict)  # limits written into today's row
     datasets: list[str] = field(default_factory=list)  # what creating the templated datasets did
     members: dict[str, list[Any]] = field(default_factory=dict)  # row access mapping table: [before, after]
+    # Another tenant command changed the status meanwhile (BigQuery has no lock): the status that
+    # stands, which grants and members were made to follow (tenants/access.converge).
+    status_by_another: str | None = None
 
     @property
     def changed(self) -> bool:
-        return bool(self.registered or self.changes or self.quota_row in ("created", "updated") or self.datasets or self.members)
+        return bool(
+            self.registered
+            or self.changes
+            or self.quota_row in ("created", "updated")
+            or self.datasets
+            or self.members
+            or self.status_by_another
+        )
 
     def to_json(self) -> dict[str, object]:
         return {**self.__dict__, "changed": self.changed}

@@ -16,7 +16,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
-from bqmanage.errors import BqmanageError
+from bqmanage.errors import BqmanageError, UsageError
 from bqmanage.model.schema import Dataset, Definitions, Table, Warehouse
 from bqmanage.tenants import fleet
 from bqmanage.tenants.access import resolve_members
@@ -75,16 +75,20 @@ def plan_each(
     """A tenant -> its plan (``plan``: the API's, given the tenant's part of the read, or None to
     read its own); every tenant's part comes from one read here, or, where that read fails, from its own."""
     # Every tenant's members_from values in one registry read, whichever way the datasets are read.
+    # A tenant whose registry value cannot be granted fails alone (exit 2), with nothing planned for it.
+    refused: dict[str, str] = {}
     granted = (
-        {d.name: d for d in resolve_members(engine, whole, for_tenants(whole, tenants), None, tenants).datasets}
+        {d.name: d for d in resolve_members(engine, whole, for_tenants(whole, tenants), None, tenants, refused=refused).datasets}
         if tenants
         else {}
     )
     parts = read_parts(engine, whole, tenants, history, granted) if tenants else {}
-    if parts is None:  # which tenant's dataset failed the read? Each reads its own to find out.
-        return lambda t: plan(_granted(for_tenants(whole, [t]), granted), None)
 
     def one(tenant: str) -> P:
+        if tenant in refused:
+            raise UsageError(refused[tenant])
+        if parts is None:  # which tenant's dataset failed the read? Each reads its own to find out.
+            return plan(_granted(for_tenants(whole, [tenant]), granted), None)
         desired, actual, ledger = parts.pop(tenant)  # let go of each part once planned
         return plan(desired, (actual, ledger))
 

@@ -20,7 +20,14 @@ from bqmanage.check.findings import Finding, findings_from_changes
 from bqmanage.definitions.access import TenantMemberError, tenant_member_problems
 from bqmanage.errors import EXIT_OK, BqmanageError, UsageError
 from bqmanage.tenants.access import resolve_members
-from bqmanage.tenants.templates import Registry, check_tenant_list, for_tenants, read_registry, tenant_datasets
+from bqmanage.tenants.templates import (
+    Registry,
+    check_tenant_list,
+    for_tenants,
+    read_registry,
+    refuse_unregistered,
+    tenant_datasets,
+)
 
 if TYPE_CHECKING:
     from bqmanage.engines import Engine
@@ -77,7 +84,9 @@ def resolve(engine: Engine, desired: Definitions, scope: TenantScope) -> Fleet:
     if not desired.templates:
         return Fleet([], [])
     if not scope.every_active:
-        return Fleet(check_tenant_list(scope.ids or ()), [])
+        ids = check_tenant_list(scope.ids or ())
+        refuse_unregistered(engine, desired, ids)
+        return Fleet(ids, [])
     registry = read_registry(engine, desired)
     failed: list[TenantOutcome[Any]] = [TenantOutcome(t, error=UsageError(why)) for t, why in registry.invalid.items()]
     # A tenant whose id a {tenant} member pattern cannot serve: its own failure, the others go on.
@@ -161,7 +170,9 @@ def check_tenants(
     from bqmanage.introspect import list_only, read_live
 
     # Every tenant's members_from values in one registry read, not one per batch or per tenant.
-    resolved = {d.name: d for d in resolve_members(engine, desired, for_tenants(desired, tenants), None, tenants).datasets}
+    # A value that cannot be granted declares nothing: a grant it made is reported as not declared.
+    part = resolve_members(engine, desired, for_tenants(desired, tenants), None, tenants, refused={})
+    resolved = {d.name: d for d in part.datasets}
 
     def read(group: list[str], bulk: bool) -> list[TenantOutcome[list[Finding]]]:
         part = for_tenants(desired, group)

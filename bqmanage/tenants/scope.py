@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from bqmanage.errors import UsageError
 
 if TYPE_CHECKING:
+    from bqmanage.engines import Engine
     from bqmanage.model.schema import Definitions
 
 
@@ -18,8 +19,9 @@ class TenantScope:
     """The tenants whose templated datasets a plan, apply or check also covers.
 
     ``TenantScope()`` leaves dataset templates alone; ``TenantScope.of(["acme"])`` covers the
-    tenants named (valid ids, each once; they need not be active); ``TenantScope.all()`` covers every
-    active tenant of the registry, read when the command runs.
+    tenants named (valid ids, each once; registered, templates.refuse_unregistered; they need not be
+    active); ``TenantScope.all()`` covers every active tenant of the registry, read when the
+    command runs.
     """
 
     ids: tuple[str, ...] | None = None
@@ -56,6 +58,14 @@ class TenantScope:
 
             refuse_tenant_members(desired, self.ids)
         return desired
+
+    def refuse_unregistered(self, engine: Engine, desired: Definitions) -> None:
+        """UsageError (exit 2) for a tenant named here that the registry does not list
+        (``templates.refuse_unregistered``), before apply writes anything."""
+        if self.ids:
+            from bqmanage.tenants.templates import refuse_unregistered
+
+            refuse_unregistered(engine, desired, list(self.ids))
 
     @property
     def engaged(self) -> bool:

@@ -151,6 +151,7 @@ class Registry:
     table: str  # dataset.table
     active: list[str] = field(default_factory=list)  # valid ids with the active status, sorted
     known_parts: set[str] = field(default_factory=set)  # dataset parts of every listed tenant, any status
+    known: set[str] = field(default_factory=set)  # every listed tenant, any status
     invalid: dict[str, str] = field(default_factory=dict)  # active id -> why it cannot name a dataset
     inactive: list[str] = field(default_factory=list)  # valid ids with no active row (suspended), sorted
     missing: bool = False  # the registry table does not exist yet (apply creates it)
@@ -178,6 +179,7 @@ def read_registry(engine: Engine, desired: Definitions) -> Registry:
     owners: dict[str, str] = {}
     for tenant, active in sorted(rows, key=lambda r: (r[0], not r[1])):
         registry.known_parts.add(dataset_part(tenant))
+        registry.known.add(tenant)
         if not active:
             if tenant not in registry.active and tenant not in registry.inactive and tenant_id_problem(tenant) is None:
                 registry.inactive.append(tenant)  # rows sort active first: this id has no active row
@@ -192,6 +194,22 @@ def read_registry(engine: Engine, desired: Definitions) -> Registry:
         else:
             registry.active.append(tenant)
     return registry
+
+
+def refuse_unregistered(engine: Engine, desired: Definitions, ids: list[str]) -> None:
+    """Refuse (exit 2) ids the registry does not list, in any status: ``--tenant`` names tenants,
+    and a typo must not get datasets of its own. While the registry does not exist (a warehouse
+    apply has not run on), there is nothing to check against: plan shows the datasets all the same,
+    and apply checks again once it has made the registry."""
+    if not ids or not desired.templates or not any(t.quota is not None and t.quota.registry for t in desired.tables):
+        return
+    registry = read_registry(engine, desired)
+    if registry.missing:
+        return
+    if unknown := [t for t in ids if t not in registry.known]:
+        raise UsageError(
+            "; ".join(f"tenant {t!r}: not registered in {registry.table}; run `bqmanage tenant add {t}`" for t in unknown)
+        )
 
 
 def active_tenants(engine: Engine, desired: Definitions) -> list[str]:

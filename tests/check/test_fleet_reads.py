@@ -27,6 +27,12 @@ def _register(engine: LocalEngine, tenants: list[str]) -> None:
         {"ids": tenants},
         label="test",
     )
+    engine.query(  # and their members (tenants.tenant_members follows the registry)
+        "INSERT INTO `tenants`.`tenant_members` (tenant_id, member) "
+        "SELECT id, CONCAT(id, '-reader@example.com') FROM UNNEST(@ids) AS id",
+        {"ids": tenants},
+        label="test",
+    )
 
 
 @contextmanager

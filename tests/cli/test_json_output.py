@@ -15,6 +15,7 @@ from typing import Any
 import jsonschema
 
 from tests.helpers import run_cli
+from tests.tenants.test_templates import register
 
 ROOT = Path(__file__).resolve().parents[2]
 BQMANAGE = str(Path(sys.executable).parent / "bqmanage")  # the console script of this environment
@@ -92,6 +93,8 @@ def test_tenant_runs_carry_each_tenants_outcome(workdir: Path) -> None:
     assert "[1/1] tenant acme: " in dry.stderr and "step(s) pending" in dry.stderr  # each tenant's line
     text = run_cli("apply", "--tenant", "acme", "--dry-run")
     assert text.exit_code == 0 and "[1/1] tenant acme: " in text.stderr, text.stderr
+    assert run_cli("apply").exit_code == 0
+    register(None, acme="active")  # --tenant names a registered tenant
     applied = run_cli("apply", "--tenant", "acme", "--format", "json")
     assert applied.exit_code == 0, applied.stderr
     (outcome,) = _document(applied.stdout, "apply")["tenants"]["outcomes"]
@@ -141,6 +144,8 @@ def test_an_unknown_format_is_bad_input(workdir: Path) -> None:
 
 
 def test_log_format_json_makes_every_stderr_line_one_entry(workdir: Path) -> None:
+    assert run_cli("apply").exit_code == 0
+    register(None, acme="active")  # --tenant names a registered tenant
     result = run_cli("--log-format", "json", "apply", "--tenant", "acme", "--format", "json")
     assert result.exit_code == 0, result.stderr
     entries = _log_lines(result.stderr)

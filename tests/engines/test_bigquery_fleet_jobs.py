@@ -40,6 +40,12 @@ def _tenants(project: str, tenants: list[str]) -> None:
         {"ids": tenants},
         label="test",
     )
+    engine.query(  # and their members (tenants.tenant_members follows the registry)
+        "INSERT INTO `tenants`.`tenant_members` (tenant_id, member) "
+        "SELECT id, CONCAT(id, '-reader@example.com') FROM UNNEST(@ids) AS id",
+        {"ids": tenants},
+        label="test",
+    )
     desired = for_tenants(load_definitions(Path("schemas")), tenants)
     statements = [create_schema_sql(d, project) for d in desired.datasets]
     statements += [create_table_sql(t, project) for t in desired.tables]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from bqmanage.engines.local import LocalEngine
 from tests.helpers import engine_for, run_cli
-from tests.tenants.test_tenant_access import PIPELINES, _access, _ready, _set_reader_group, _tenant
+from tests.tenants.test_tenant_access import PIPELINES, R, W, _access, _ready, _set_reader_group, _tenant
 
 
 def test_a_suspended_tenant_gets_no_grant_back_from_add_apply_or_check(workdir: Path) -> None:
@@ -17,7 +17,7 @@ def test_a_suspended_tenant_gets_no_grant_back_from_add_apply_or_check(workdir: 
     _tenant(None, "add", "acme")
     _set_reader_group(None, "acme", "group:acme-readers@example.com")
     _tenant(None, "add", "acme")
-    assert _tenant(None, "suspend", "acme")["datasets"] == ["revoke 2 access entries on tenant_acme"]
+    assert _tenant(None, "suspend", "acme")["datasets"] == [f"revoke 2 access entries on tenant_acme (revoke {R}, revoke {W})"]
     added = _tenant(None, "add", "acme")
     assert added["datasets"] == [] and added["status"] == "suspended"
     assert _access(None) == []
@@ -38,7 +38,7 @@ def test_a_suspended_tenant_gets_no_grant_back_from_add_apply_or_check(workdir: 
     result = run_cli("check", "--tenant", "acme")
     assert result.exit_code == 1 and "Traceback" not in result.stderr
     assert "unexpected_grant" in result.stdout + result.stderr
-    assert _tenant(None, "resume", "acme")["datasets"] == ["grant 1 access entry on tenant_acme"]
+    assert _tenant(None, "resume", "acme")["datasets"] == [f"grant 1 access entry on tenant_acme (grant {R})"]
     assert run_cli("check", "--tenant", "acme").exit_code == 0
 
 

@@ -20,6 +20,7 @@ from tests.helpers import engine_for, record, run_cli, target_args, write
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTE = "left alone; add --tenant ID or --all-tenants"
+MEMBER = "INSERT INTO `tenants`.`tenant_members` (tenant_id, member) VALUES (@tenant_id, @member)"
 REGISTER = """
 MERGE `tenants`.`tenant_profiles` AS t
 USING (SELECT @tenant_id AS tenant_id, @status AS status) AS s
@@ -34,6 +35,8 @@ def register(project: str | None, **tenants: str) -> None:
     try:
         for tenant_id, status in tenants.items():
             engine.query(REGISTER, {"tenant_id": tenant_id, "status": status}, label="test")
+            if status == "active":  # and its member: tenants.tenant_members follows the registry
+                engine.query(MEMBER, {"tenant_id": tenant_id, "member": f"{tenant_id}-reader@example.com"}, label="test")
     finally:
         engine.close()
 
@@ -290,7 +293,7 @@ def test_one_tenant_failing_apply_does_not_stop_the_others(workdir: Path) -> Non
     from bqmanage.tenants.fleet import TenantsFailedError
 
     assert run_cli("apply").exit_code == 0
-    register(None, acme="active", globex="active", hooli="active")
+    register(None, acme="active", globex="active", hooli="active", initech="suspended")  # --tenant names registered ids
     engine = engine_for(None)
     inner = engine.execute
 

@@ -24,6 +24,7 @@ ACCESS = (
 )
 PIPELINES = {"role": "WRITER", "userByEmail": "acme-pipelines@my-project.iam.gserviceaccount.com"}
 READERS = {"role": "READER", "groupByEmail": "acme-readers@example.com"}
+R, W = f"READER group:{READERS['groupByEmail']}", f"WRITER serviceAccount:{PIPELINES['userByEmail']}"
 
 
 def _access(project: str | None, dataset: str = "tenant_acme") -> list[dict[str, Any]]:
@@ -58,16 +59,16 @@ def test_add_grants_in_the_same_run_suspend_revokes_resume_restores(project: str
     _set_reader_group(project, "acme", "group:acme-readers@example.com")
     again = _tenant(project, "add", "acme")  # the registry's group now: granted by the same command
     assert sorted(map(json.dumps, _access(project))) == sorted(map(json.dumps, [PIPELINES, READERS]))
-    assert again["datasets"] == ["grant 1 access entry on tenant_acme"]
+    assert again["datasets"] == ["grant 1 access entry on tenant_acme (grant READER group:acme-readers@example.com)"]
     assert _tenant(project, "add", "acme")["changed"] is False
     suspended = _tenant(project, "suspend", "acme")
-    assert suspended["datasets"] == ["revoke 2 access entries on tenant_acme"]
+    assert suspended["datasets"] == [f"revoke 2 access entries on tenant_acme (revoke {R}, revoke {W})"]
     assert _access(project) == []
     assert engine_for(project).get_table("tenant_acme", "pipeline_runs") is not None  # the data stays
     assert _tenant(project, "suspend", "acme")["datasets"] == []
     assert run_cli(*target_args(project), "check", "--all-tenants").exit_code == 0  # a suspended tenant is not owed grants
     resumed = _tenant(project, "resume", "acme")
-    assert resumed["datasets"] == ["grant 2 access entries on tenant_acme"]
+    assert resumed["datasets"] == [f"grant 2 access entries on tenant_acme (grant {R}, grant {W})"]
     assert _tenant(project, "resume", "acme")["datasets"] == []
     assert run_cli(*target_args(project), "check", "--all-tenants").exit_code == 0
 
@@ -81,14 +82,14 @@ def test_a_suspend_killed_after_its_status_write_revokes_when_run_again(workdir:
     assert isinstance(engine, LocalEngine)
     engine.close()
     assert _access(None) == [PIPELINES]
-    assert _tenant(None, "suspend", "acme")["datasets"] == ["revoke 1 access entry on tenant_acme"]
+    assert _tenant(None, "suspend", "acme")["datasets"] == [f"revoke 1 access entry on tenant_acme (revoke {W})"]
     assert _access(None) == []
     # And a resume killed the same way: active, not granted yet; run again, it grants.
     engine = engine_for(None)
     engine.query("UPDATE `tenants`.`tenant_profiles` SET status = 'active' WHERE tenant_id = 'acme'")
     assert isinstance(engine, LocalEngine)
     engine.close()
-    assert _tenant(None, "resume", "acme")["datasets"] == ["grant 1 access entry on tenant_acme"]
+    assert _tenant(None, "resume", "acme")["datasets"] == [f"grant 1 access entry on tenant_acme (grant {W})"]
     assert _access(None) == [PIPELINES]
 
 
