@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from bqmanage import diff
 from bqmanage.changes import CHANGE_KINDS, Backfill, Change, TablePatch
 from bqmanage.diff import compare, compare_table
 from bqmanage.model.access import AccessEntry
@@ -349,6 +350,19 @@ def test_every_kind_diff_can_detect_has_a_case() -> None:
     """A new change kind needs a planner case (and so a GoogleSQL analysis of its statements)."""
     detected = {k.kind for k in CHANGE_KINDS if k is not Backfill}
     assert detected - {kind for case in [*CASES, *DATASET_CASES] for kind in case[3]} == set()
+
+
+def test_a_kind_defined_after_a_comparison_is_asked_by_the_next(monkeypatch: pytest.MonkeyPatch) -> None:
+    """diff asks only the kinds that detect something, looked up again when one is defined."""
+    assert compare_table(table(*BASE), table(*BASE)) == []  # the detectors are looked up
+
+    class Probe(Change):  # not registered: the list diff reads is replaced for this test alone
+        @classmethod
+        def on_column(cls, desired: Column | None, actual: Column | None, at: Any) -> Any:
+            yield desired.name if desired else None
+
+    monkeypatch.setattr(diff, "CHANGE_KINDS", [*CHANGE_KINDS, Probe])
+    assert compare_table(table(*BASE), table(*BASE)) == ["id", "n"]  # type: ignore[comparison-overlap]
 
 
 def test_nested_additions_are_an_api_patch_not_ddl() -> None:
