@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
 
 from bqmanage import api
@@ -238,6 +239,22 @@ def test_columns_read_back_are_built_once_per_distinct_column(workdir: Path, mon
         finally:
             engine.close()
     assert built[12] == built[2] > 0
+
+
+def test_a_shared_side_value_is_spelled_once_and_another_value_afresh(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The catalog read shares one parsed side value per distinct text: its spelling is looked up by
+    identity, and a value that is not the same object (whatever it holds) is spelled from its text."""
+    types = duckdb.connect().type
+    dumped: list[Any] = []
+    real = json.dumps
+    monkeypatch.setattr(duck_types.json, "dumps", lambda value: dumped.append(value) or real(value))
+    shared = {"type": "NUMERIC", "precision": "10", "scale": "2"}
+    read = [duck_types.field_from_duck("gb", types("DECIMAL(10,2)"), {"gb": shared}, "gb") for _ in range(3)]
+    assert read == [{"type": "NUMERIC", "precision": "10", "scale": "2", "name": "gb", "mode": "NULLABLE"}] * 3
+    assert len(dumped) == 1
+    other = {"type": "NUMERIC", "precision": "12", "scale": "2"}  # now wrong for the physical type
+    assert duck_types.field_from_duck("gb", types("DECIMAL(10,2)"), {"gb": other}, "gb")["precision"] == "10"
+    assert len(dumped) == 2
 
 
 def test_writes_are_seen_by_the_next_read(workdir: Path) -> None:
