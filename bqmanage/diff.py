@@ -59,8 +59,25 @@ def compare_table(desired: Table, actual: Table | None, unobservable: frozenset[
     """Changes that bring one table to its definition (``actual`` None: it is not live)."""
     changes = [c for kind in _detecting("on_table") for c in kind.on_table(desired, actual, unobservable)]
     if actual is not None:
-        changes += _compare_columns(desired.columns, actual.columns, ColumnAt(desired, (), unobservable))
+        # Tenants' tables share their column objects (the loader's copies, the engines' columns read
+        # back once per distinct column): a pair of column lists found in agreement is not compared
+        # again. A column's detectors see only its table's names (ColumnAt), so agreement holds in
+        # any table, for as long as no kind is defined (the detectors' list is in the key). The lists
+        # are kept with the key, so that the ids in it stay theirs.
+        key = (tuple(map(id, desired.columns)), tuple(map(id, actual.columns)), unobservable, id(_detecting("on_column")))
+        if key not in _AGREEING:
+            found = _compare_columns(desired.columns, actual.columns, ColumnAt(desired.dataset, desired.name, (), unobservable))
+            if not found:
+                if len(_AGREEING) >= _AGREEING_ENTRIES:
+                    _AGREEING.clear()
+                _AGREEING[key] = (desired.columns, actual.columns)
+            changes += found
     return changes
+
+
+# (ids of the defined columns, of the live ones, unobservable, id of the detectors) -> those columns.
+_AGREEING: dict[tuple[tuple[int, ...], tuple[int, ...], frozenset[str], int], tuple[tuple[Column, ...], tuple[Column, ...]]] = {}
+_AGREEING_ENTRIES = 10_000
 
 
 def _compare_columns(desired: tuple[Column, ...], actual: tuple[Column, ...], parent: ColumnAt) -> list[Change]:
