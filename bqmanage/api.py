@@ -74,8 +74,8 @@ def make_plan(
     on_tenant: OnTenant[PlanResult] | None = None,
 ) -> PlanResult:
     """Load, introspect, diff and plan: what ``apply`` would do, without doing it. ``history`` reads
-    every dataset's latest ledger entry (plan shows them); without it, only the ledgers that can owe
-    a backfill are read: those of datasets with a column that has a default.
+    every dataset's latest ledger entry (plan shows them); without it, only the unfinished entries
+    of the ledgers that can owe a backfill (those of datasets with a column that has a default).
 
     ``scope`` (some tenants, or the registry's active tenants) also plans the dataset templates
     for those tenants, one plan per tenant; the default leaves templates alone.
@@ -109,7 +109,9 @@ def plan_against(
     actual, ledger = read if read is not None else (read_live(engine, desired).actual, None)
     changes = compare(desired, actual, engine.capabilities.unobservable)
     if ledger is None:
-        ledger = latest_entries(engine, ledger_datasets(desired, actual, history))
+        # Without history only unfinished entries matter (what a plan resumes): the local engine
+        # then reads each ledger's newest outcome alone, and whole rows of the few unfinished.
+        ledger = latest_entries(engine, ledger_datasets(desired, actual, history), unfinished_only=not history)
     resume: dict[tuple[str, str], tuple[str, ...]] = {}
     for entry in ledger:
         if entry.outcome != "succeeded":

@@ -90,7 +90,8 @@ def read_live(
         for name in live:
             listing[name] = engine.list_table_types(name)
             wanted += [(name, t) for t, kind in listing[name].items() if (name, t) not in named and undefined(name, t, kind)]
-    resources = {key: r for key, r in engine.get_tables(wanted).items() if r is not None}
+    # No row counts: the model keeps none, and the local engine reads every table to count them.
+    resources = {key: r for key, r in engine.get_tables(wanted, counts=False).items() if r is not None}
     strict = {f"{d}.{t}" for d, t in defined}
     tables, unreadable = {}, {}
     for key, resource in resources.items():
@@ -144,7 +145,7 @@ def _read_confirmed(
     # A table dropped a moment ago can still be listed: an undefined one is confirmed too.
     suspects |= {(d, t) for d, t in undefined_tables(desired, listing) if d in datasets}
     reread.update(suspects)
-    for key, resource in engine.get_tables(sorted(suspects)).items():
+    for key, resource in engine.get_tables(sorted(suspects), counts=False).items():
         dataset, table = key.split(".", 1)
         if resource is None:
             tables.pop(key, None)
@@ -177,7 +178,7 @@ def confirm_recent(
     if not wanted:
         return actual, changes
     tables = dict(actual.tables)
-    for key, resource in engine.get_tables(wanted).items():
+    for key, resource in engine.get_tables(wanted, counts=False).items():
         if resource is None:
             tables.pop(key, None)
         else:

@@ -115,10 +115,13 @@ class LocalTarget(Protocol):
 
 @dataclass(frozen=True)
 class ColumnAt:
-    """Where diff is comparing a column or a STRUCT field: its (desired) table, its path of
-    names, and the properties the actual engine cannot observe (never compared)."""
+    """Where diff is comparing a column or a STRUCT field: the names of its table (to name the
+    changes: nothing else of the table is a column's business), its path of names, and the
+    properties the actual engine cannot observe (never compared). A column compares the same in
+    every table, so diff compares the same columns once (diff.compare_table)."""
 
-    table: Table
+    dataset: str
+    table: str
     path: tuple[str, ...]
     unobservable: frozenset[str] = frozenset()
 
@@ -132,7 +135,7 @@ class ColumnAt:
         return ".".join(self.path)
 
     def child(self, name: str) -> ColumnAt:
-        return ColumnAt(self.table, (*self.path, name), self.unobservable)
+        return ColumnAt(self.dataset, self.table, (*self.path, name), self.unobservable)
 
     def sees(self, prop: str) -> bool:
         return prop not in self.unobservable

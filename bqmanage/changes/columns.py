@@ -30,7 +30,7 @@ class AddColumn(ColumnChange):
     @classmethod
     def on_column(cls, desired: Column | None, actual: Column | None, at: ColumnAt) -> Iterator[Change]:
         if desired is not None and actual is None and not at.is_field:
-            yield AddColumn(dataset=at.table.dataset, table=at.table.name, column=desired)
+            yield AddColumn(dataset=at.dataset, table=at.table, column=desired)
 
     def refusal(self) -> Refusal | None:
         if self.column.mode == "REQUIRED":
@@ -97,7 +97,7 @@ class RelaxColumn(ColumnChange):
     @classmethod
     def on_column(cls, desired: Column | None, actual: Column | None, at: ColumnAt) -> Iterator[Change]:
         if desired is not None and actual is not None and not at.is_field and _relaxes(desired, actual):
-            yield RelaxColumn(dataset=at.table.dataset, table=at.table.name, column=desired, actual=actual)
+            yield RelaxColumn(dataset=at.dataset, table=at.table, column=desired, actual=actual)
 
     def describe(self) -> str:
         return f"relax {self.target}.{self.path} from REQUIRED to NULLABLE"
@@ -126,7 +126,7 @@ class ChangeMode(ColumnChange, Refused):
             and desired.mode != actual.mode
             and (at.is_field or not _relaxes(desired, actual))
         ):
-            yield ChangeMode(dataset=at.table.dataset, table=at.table.name, column=desired, actual=actual, path=at.dotted)
+            yield ChangeMode(dataset=at.dataset, table=at.table, column=desired, actual=actual, path=at.dotted)
 
     def refusal(self) -> Refusal:
         return Refusal(
@@ -159,7 +159,7 @@ class WidenType(ColumnChange):
             and _retyped(desired, actual, at)
             and is_widening(actual, desired)
         ):
-            yield WidenType(dataset=at.table.dataset, table=at.table.name, column=desired, actual=actual)
+            yield WidenType(dataset=at.dataset, table=at.table, column=desired, actual=actual)
 
     def describe(self) -> str:
         was = self.actual.type_sql() if self.actual else "?"
@@ -193,7 +193,7 @@ class ChangeType(ColumnChange, Refused):
             and _retyped(desired, actual, at)
             and (at.is_field or not is_widening(actual, desired))
         ):
-            yield ChangeType(dataset=at.table.dataset, table=at.table.name, column=desired, actual=actual, path=at.dotted)
+            yield ChangeType(dataset=at.dataset, table=at.table, column=desired, actual=actual, path=at.dotted)
 
     def refusal(self) -> Refusal:
         was = self.actual.type_sql() if self.actual else "?"
@@ -219,7 +219,7 @@ class DropColumn(ColumnChange, Refused):
     @classmethod
     def on_column(cls, desired: Column | None, actual: Column | None, at: ColumnAt) -> Iterator[Change]:
         if desired is None and actual is not None:
-            yield DropColumn(dataset=at.table.dataset, table=at.table.name, column=actual, actual=actual, path=at.dotted)
+            yield DropColumn(dataset=at.dataset, table=at.table, column=actual, actual=actual, path=at.dotted)
 
     def refusal(self) -> Refusal:
         return Refusal(

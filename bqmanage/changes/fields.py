@@ -35,7 +35,7 @@ class AddField(ColumnChange, TablePatch):
     @classmethod
     def on_column(cls, desired: Column | None, actual: Column | None, at: ColumnAt) -> Iterator[Change]:
         if desired is not None and actual is None and at.is_field:
-            yield AddField(dataset=at.table.dataset, table=at.table.name, column=desired, path=at.dotted)
+            yield AddField(dataset=at.dataset, table=at.table, column=desired, path=at.dotted)
 
     def refusal(self) -> Refusal | None:
         if self.column.mode == "REQUIRED":

@@ -156,7 +156,7 @@ class SetDefault(ColumnPatch):
     @classmethod
     def on_column(cls, desired: Column | None, actual: Column | None, at: ColumnAt) -> Iterator[Change]:
         if _default_differs(desired, actual, at) and desired is not None and desired.default is not None:
-            yield SetDefault(dataset=at.table.dataset, table=at.table.name, column=desired, actual=actual)
+            yield SetDefault(dataset=at.dataset, table=at.table, column=desired, actual=actual)
 
     def describe(self) -> str:
         was = (self.actual.default if self.actual else None) or "none"
@@ -196,7 +196,7 @@ class DropDefault(ColumnPatch):
     @classmethod
     def on_column(cls, desired: Column | None, actual: Column | None, at: ColumnAt) -> Iterator[Change]:
         if _default_differs(desired, actual, at) and desired is not None and desired.default is None:
-            yield DropDefault(dataset=at.table.dataset, table=at.table.name, column=desired, actual=actual)
+            yield DropDefault(dataset=at.dataset, table=at.table, column=desired, actual=actual)
 
     def describe(self) -> str:
         return f"drop default {self.actual.default if self.actual else ''} of {self.target}.{self.path}"
@@ -259,7 +259,7 @@ class SetColumnDescription(_DescriptionPatch):
     @classmethod
     def on_column(cls, desired: Column | None, actual: Column | None, at: ColumnAt) -> Iterator[Change]:
         if desired is not None and actual is not None and not at.is_field and _description_differs(desired, actual, at):
-            yield SetColumnDescription(dataset=at.table.dataset, table=at.table.name, column=desired, actual=actual)
+            yield SetColumnDescription(dataset=at.dataset, table=at.table, column=desired, actual=actual)
 
     def describe(self) -> str:
         return f"set description of {self.target}.{self.path}"
@@ -276,9 +276,7 @@ class SetFieldDescription(_DescriptionPatch):
     @classmethod
     def on_column(cls, desired: Column | None, actual: Column | None, at: ColumnAt) -> Iterator[Change]:
         if desired is not None and actual is not None and at.is_field and _description_differs(desired, actual, at):
-            yield SetFieldDescription(
-                dataset=at.table.dataset, table=at.table.name, column=desired, actual=actual, path=at.dotted
-            )
+            yield SetFieldDescription(dataset=at.dataset, table=at.table, column=desired, actual=actual, path=at.dotted)
 
     def describe(self) -> str:
         return f"set description of field {self.target}.{self.path}"

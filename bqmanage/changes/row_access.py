@@ -163,7 +163,7 @@ class SetPolicyTags(ColumnPatch):
         if desired is None or actual is None or desired.policy_tags is None or not at.sees(POLICY_TAGS):
             return
         if sorted(desired.policy_tags) != sorted(actual.policy_tags or ()):
-            yield SetPolicyTags(dataset=at.table.dataset, table=at.table.name, column=desired, actual=actual, path=at.dotted)
+            yield SetPolicyTags(dataset=at.dataset, table=at.table, column=desired, actual=actual, path=at.dotted)
 
     @property
     def names(self) -> list[str]:

@@ -20,9 +20,9 @@ from bqmanage.definitions.source_text import SourceError, leaves, os_reason, rea
 from bqmanage.definitions.tree import DatasetDir, TableFile, cross_file_problems, forget_resolved
 from bqmanage.definitions.tree import display_of as _display
 from bqmanage.definitions.validate import validate_dataset, validate_table
-from bqmanage.definitions.yaml_source import LineMap, parse_yaml
+from bqmanage.definitions.yaml_source import KeyPath, LineMap, parse_yaml
 from bqmanage.errors import DefinitionError, Problem
-from bqmanage.model.schema import Dataset, Definitions, digest_of
+from bqmanage.model.schema import Dataset, Definitions, Table, digest_of
 from bqmanage.tenants.templates import is_template, template_table_problems
 
 DATASET_FILE = "_dataset.yaml"
@@ -41,11 +41,15 @@ def load_definitions(schemas_dir: Path) -> Definitions:
     forget_resolved()
     problems: list[Problem] = []
     dirs = _dataset_dirs(schemas_dir, problems)
-    # Each dataset directory is read on its own; with many, a second process reads part of them.
-    if len(dirs) >= PARALLEL_FROM and may_fork("BQMANAGE_LOAD_PROCESSES"):
-        read = map_in_two(_read_dataset, dirs)
-    else:
-        read = [_read_dataset(d) for d in dirs]
+    _forget_read()
+    try:
+        # Each dataset directory is read on its own; with many, a second process reads part of them.
+        if len(dirs) >= PARALLEL_FROM and may_fork("BQMANAGE_LOAD_PROCESSES"):
+            read = map_in_two(_read_dataset, dirs)
+        else:
+            read = [_read_dataset(d) for d in dirs]
+    finally:
+        _forget_read()
     texts = [(f.relative_to(schemas_dir).as_posix(), text) for r in read for f, text in r.texts]
     layout = [r.directory for r in read]
     problems += [p for r in read for p in r.problems]
@@ -110,21 +114,65 @@ def _read_dataset(dataset_dir: Path) -> _DatasetRead:
             problems.append(exc.problem)
             continue
         texts.append((file, _universal_newlines(text)))
-        data, lines, syntax = parse_yaml(text, display)
-        problems.extend(syntax)
-        if syntax:
-            continue
         if file.name == DATASET_FILE:
-            dataset_data, dataset_lines = data, lines
+            data, lines, syntax = _parsed(text, display)
+            problems.extend(syntax)
+            if not syntax:
+                dataset_data, dataset_lines = data, lines
             continue
-        table_file.lines = lines
-        table_file.table, table_problems = validate_table(data, lines, dataset_dir.name, file.stem)
+        table_file.table, table_file.lines, table_problems = _table(text, display, dataset_dir.name, file.stem)
         problems.extend(table_problems)
-        if table_file.table is not None and is_template(dataset_dir.name):
-            problems.extend(template_table_problems(table_file.table, lines))
     dataset, dataset_problems = validate_dataset(dataset_data, dataset_lines, dataset_dir.name)
     problems.extend(dataset_problems)
     return _DatasetRead(directory, dataset, problems, texts)
+
+
+# Tenants' dataset directories are often copies of one another: a file whose text was read earlier
+# in the same load is not parsed again, nor a table file validated again (parsing and validating
+# were nine tenths of loading 500 copied datasets). Only what had no problem is kept, since a
+# problem names its file; a table's result depends on its text, its file name and whether its
+# dataset is a template, and on nothing else but the dataset's name and the file's path, which are
+# set on the copy. What is kept is only read, never changed (the models are frozen). Each load
+# starts and ends empty: the files may have changed since.
+_PARSED: dict[str, tuple[Any, dict[KeyPath, int]]] = {}
+_TABLES: dict[tuple[str, str, bool], tuple[Table, dict[KeyPath, int]]] = {}
+
+
+def _forget_read() -> None:
+    _PARSED.clear()
+    _TABLES.clear()
+
+
+def _parsed(text: str, display: str) -> tuple[Any, LineMap, list[Problem]]:
+    """parse_yaml, or what it gave for the same text earlier in this load."""
+    if (known := _PARSED.get(text)) is not None:
+        return known[0], _lines(display, known[1]), []
+    data, lines, syntax = parse_yaml(text, display)
+    if not syntax:
+        _PARSED[text] = (data, lines.lines)
+    return data, lines, syntax
+
+
+def _table(text: str, display: str, dataset: str, stem: str) -> tuple[Table | None, LineMap | None, list[Problem]]:
+    """One table file: its table (None: invalid), its lines (None: it did not parse), its problems."""
+    key = (text, stem, is_template(dataset))
+    if (known := _TABLES.get(key)) is not None:
+        return known[0].model_copy(update={"dataset": dataset, "source": display}), _lines(display, known[1]), []
+    data, lines, syntax = parse_yaml(text, display)
+    if syntax:
+        return None, None, syntax
+    table, problems = validate_table(data, lines, dataset, stem)
+    if table is not None and is_template(dataset):
+        problems += template_table_problems(table, lines)
+    if table is not None and not problems:
+        _TABLES[key] = (table, lines.lines)
+    return table, lines, problems
+
+
+def _lines(display: str, known: dict[KeyPath, int]) -> LineMap:
+    lines = LineMap(display)
+    lines.lines = known
+    return lines
 
 
 def _dataset_dirs(schemas_dir: Path, problems: list[Problem]) -> list[Path]:

@@ -44,9 +44,10 @@ class Engine(Protocol):
         where absent, exactly as it is now: one datasets.get each on BigQuery, side by side. Plan,
         apply and import read through here, and check confirms what its bulk read shows drifting."""
 
-    def get_tables(self, tables: list[tuple[str, str]]) -> dict[str, dict[str, Any] | None]:
+    def get_tables(self, tables: list[tuple[str, str]], counts: bool = True) -> dict[str, dict[str, Any] | None]:
         """REST Table resources keyed "dataset.table" (None where absent), read the way the engine
-        reads many at once."""
+        reads many at once. Without ``counts`` a resource need not have ``numRows``: an engine that
+        counts rows by reading every table (the local one) leaves them out; tables.get has them free."""
 
     def latest_ledger_rows(
         self, datasets: dict[str, str | None], listed: frozenset[str] = frozenset(), unfinished_only: bool = False

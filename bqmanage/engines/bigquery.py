@@ -165,7 +165,7 @@ class BigQueryEngine(bq_rowsec.BqRowSecurity):
     def read_datasets_exact(self, datasets: list[str]) -> dict[str, dict[str, Any] | None]:
         return dict(zip(datasets, each(self.concurrency, self._get_dataset, datasets), strict=True))
 
-    def get_tables(self, tables: list[tuple[str, str]]) -> dict[str, dict[str, Any] | None]:
+    def get_tables(self, tables: list[tuple[str, str]], counts: bool = True) -> dict[str, dict[str, Any] | None]:
         found = each(self.concurrency, lambda t: self.get_table(*t), tables)
         return {f"{dataset}.{table}": resource for (dataset, table), resource in zip(tables, found, strict=True)}
 

@@ -65,12 +65,13 @@ class DuckRowSecurity:
     def _set_column_meta(self, ref: TableRef, path: str, update: dict[str, Any]) -> None:
         raise NotImplementedError  # LocalEngine's
 
-    def get_tables(self, tables: list[tuple[str, str]]) -> dict[str, dict[str, Any] | None]:
+    def get_tables(self, tables: list[tuple[str, str]], counts: bool = True) -> dict[str, dict[str, Any] | None]:
         raise NotImplementedError  # LocalEngine's
 
     def row_access_policies(self, tables: list[tuple[str, str]]) -> dict[str, list[dict[str, Any]]]:
         """The policies the catalog read holds beside each table's resource (engines.Engine)."""
-        return {key: list((resource or {}).get(ROW_ACCESS_KEY) or []) for key, resource in self.get_tables(tables).items()}
+        read = self.get_tables(tables, counts=False)
+        return {key: list((resource or {}).get(ROW_ACCESS_KEY) or []) for key, resource in read.items()}
 
     def set_row_access_policy(self, ref: TableRef, policy: RowAccessPolicy) -> None:
         # A file made before policies existed has the side schema without this table.

@@ -113,9 +113,22 @@ def field_from_duck(name: str, physical: Any, side: dict[str, dict[str, Any]], p
 def _spelled(name: str, meta: dict[str, Any]) -> str | None:
     """The DuckDB type the side table's spelling maps to, None if it is not a valid column.
     Tenant datasets repeat the same columns: each spelling is validated once per process."""
-    if WRITTEN_DEFAULT in meta:  # not a REST property: the spelling is the same with or without it
-        meta = {k: v for k, v in meta.items() if k != WRITTEN_DEFAULT}
-    return _spelled_duck_type(name, json.dumps(meta))
+    # The catalog read hands over one parsed side value per distinct text, shared by every table
+    # that has it: looked up by identity first (its JSON text, the key below, was a fifth of
+    # reading a warehouse back). The value is kept with the answer, so its id cannot be reused.
+    known = _BY_IDENTITY.get((name, id(meta)))
+    if known is not None and known[0] is meta:
+        return known[1]
+    spelled = _spelled_duck_type(name, json.dumps({k: v for k, v in meta.items() if k != WRITTEN_DEFAULT}))
+    if len(_BY_IDENTITY) >= _IDENTITIES:
+        _BY_IDENTITY.clear()
+    _BY_IDENTITY[(name, id(meta))] = (meta, spelled)
+    return spelled
+
+
+# (column name, id of a side value) -> (that value, its spelling); side values are never changed.
+_BY_IDENTITY: dict[tuple[str, int], tuple[dict[str, Any], str | None]] = {}
+_IDENTITIES = 8192
 
 
 @lru_cache(maxsize=8192)

@@ -18,10 +18,11 @@ from typing import Any
 from bqmanage.engines.duck_access import DuckAccess
 from bqmanage.engines.duck_catalog import META_DDL, Names, read_dataset_meta, read_ledgers, read_names, read_tables
 from bqmanage.engines.duck_client import duckdb
+from bqmanage.engines.duck_defaults import DuckDefaults
 from bqmanage.engines.duck_file import checkpoint_cadence, connect, file_lock
 from bqmanage.engines.duck_query import DuckQueries, DuckResult, guarded
 from bqmanage.engines.duck_rowsec import DuckRowSecurity
-from bqmanage.engines.duck_types import WRITTEN_DEFAULT, duck_str, duck_type, qi, same_spelling
+from bqmanage.engines.duck_types import WRITTEN_DEFAULT, duck_str, duck_type, qi
 from bqmanage.errors import WarehouseError
 from bqmanage.model.names import RESERVED_PREFIX, is_own
 from bqmanage.model.rest import column_to_api, expiration_ms, table_to_api
@@ -48,7 +49,7 @@ def _stderr(message: str) -> None:
     log(message, "WARNING")
 
 
-class LocalEngine(DuckQueries, DuckRowSecurity, DuckAccess):
+class LocalEngine(DuckQueries, DuckRowSecurity, DuckAccess, DuckDefaults):
     name = "local"
     # DuckDB adds one column per ALTER; it can observe everything bqmanage stores.
     capabilities = Capabilities(
@@ -161,13 +162,22 @@ class LocalEngine(DuckQueries, DuckRowSecurity, DuckAccess):
     def get_table(self, dataset: str, table: str) -> dict[str, Any] | None:
         return self.get_tables([(dataset, table)])[f"{dataset}.{table}"]
 
-    def get_tables(self, tables: list[tuple[str, str]]) -> dict[str, dict[str, Any] | None]:
-        missing = [(d, t) for d, t in tables if f"{d}.{t}" not in self._resources]
+    def get_tables(self, tables: list[tuple[str, str]], counts: bool = True) -> dict[str, dict[str, Any] | None]:
+        # Counting rows reads every table (a third of a no-op plan's catalog read): a resource read
+        # without them is kept, and read again with them only where they are asked for.
+        missing = [(d, t) for d, t in tables if not self._kept(f"{d}.{t}", counts)]
         if missing:
-            self._resources.update(
-                read_tables(self._rows, self._has_meta, self._catalog_names(), missing, self.con.type, self._believed_default)
-            )
+            catalog = self._catalog_names()
+            found = read_tables(self._rows, self._has_meta, catalog, missing, self.con.type, self._believed_default, counts)
+            self._resources.update(found)
         return {f"{d}.{t}": self._resources[f"{d}.{t}"] for d, t in tables}
+
+    def _kept(self, key: str, counts: bool) -> bool:
+        """Whether the resource of ``key`` is kept (None: no such table), with its row count if ``counts``."""
+        if key not in self._resources:
+            return False
+        resource = self._resources[key]
+        return resource is None or not counts or "numRows" in resource
 
     def latest_ledger_rows(
         self, datasets: dict[str, str | None], listed: frozenset[str] = frozenset(), unfinished_only: bool = False
@@ -186,30 +196,6 @@ class LocalEngine(DuckQueries, DuckRowSecurity, DuckAccess):
         if on_progress:
             on_progress(len(datasets), len(datasets))
         return {key: resource for key, resource in found.items() if resource is not None}
-
-    def _believed_default(self, defined: str | None, physical: str, written: str | None = None) -> str:
-        """The BigQuery spelling from the side table while DuckDB's stored default means the same,
-        else DuckDB's own: a default stored altered (or changed behind bqmanage's back) is drift.
-        ``written``, the DuckDB spelling bqmanage stored with ``defined``: when DuckDB still says
-        exactly that, no transpiling is needed (and a read-only command never loads sqlglot)."""
-        if defined is None:
-            return physical
-        if written is not None and same_spelling(written, physical):
-            return defined
-        from bqmanage.engines.duck_sql import bq_default_to_duck, same_expression
-
-        converted = bq_default_to_duck(defined)
-        if same_expression(physical, converted):
-            return defined
-        if defined.rstrip().endswith(")"):
-            return physical  # a function (CURRENT_TIMESTAMP()...): two evaluations need not agree
-        if (physical, converted) not in self._same_value:  # constants: the answer never changes
-            try:
-                row = self._x(f"SELECT ({physical}) IS NOT DISTINCT FROM ({converted})").fetchone()
-            except duckdb.Error:
-                row = None
-            self._same_value[(physical, converted)] = bool(row and row[0])
-        return defined if self._same_value[(physical, converted)] else physical
 
     def read_datasets_bulk(self, datasets: list[str]) -> dict[str, dict[str, Any] | None]:
         return self.read_datasets_exact(datasets)  # the local catalog never lags

@@ -53,7 +53,7 @@ def read_parts(
     )
     try:
         actual = read_live(engine, everyone).actual
-        ledger = latest_entries(engine, ledger_datasets(everyone, actual, history))
+        ledger = latest_entries(engine, ledger_datasets(everyone, actual, history), unfinished_only=not history)
     except BqmanageError:
         return None
     owner = {d.name: t for t, p in mine.items() for d in p.all_datasets()}

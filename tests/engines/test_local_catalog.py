@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
 
 from bqmanage import api
@@ -114,6 +115,15 @@ def test_resources_are_those_of_the_per_table_reads(warehouse: Path) -> None:
     keys = [tuple(k.split(".", 1)) for k in golden["tables"]]
     bulk = fresh.get_tables([(d, t) for d, t in keys])
     assert {k: _stable(v) for k, v in bulk.items()} == golden["tables"]
+    # plan's and apply's read (read_live): the same resources without row counts, which need every
+    # table read; asked for afterwards, they are read.
+    bare = engine_for(None)
+    uncounted = bare.get_tables([(d, t) for d, t in keys], counts=False)
+    assert {k: _stable(v) for k, v in uncounted.items()} == {
+        k: None if v is None else {name: value for name, value in v.items() if name != "numRows"}
+        for k, v in golden["tables"].items()
+    }
+    assert _stable(bare.get_table("kitchen", "by_day")) == golden["tables"]["kitchen.by_day"]
     assert fresh.read_datasets_exact(list(golden["datasets"])) == golden["datasets"]
     # check's bulk read: every table of the datasets but bqmanage's own ledger, without row
     # counts (as BigQuery's INFORMATION_SCHEMA read has none)...
@@ -171,6 +181,8 @@ def _statements(command: str) -> list[str]:
     try:
         if command == "check":
             assert api.check(settings, engine).clean
+        elif command == "apply":
+            assert not api.apply(settings, engine).planned.plan.steps
         else:
             assert not api.make_plan(settings, engine).plan.steps
     finally:
@@ -183,7 +195,7 @@ def test_catalog_reads_per_command_do_not_grow_with_the_warehouse(workdir: Path)
     for size in (2, 12):
         _tenants(size)
         assert api.apply(resolve_settings(), engine_for(None)).result is not None
-        for command in ("check", "plan"):
+        for command in ("check", "plan", "apply"):
             counts[(command, size)] = _statements(command)
     for (command, size), sent in counts.items():
         for view in _CATALOG_READS:
@@ -196,8 +208,12 @@ def test_catalog_reads_per_command_do_not_grow_with_the_warehouse(workdir: Path)
     assert len(counts[("plan", 12)]) == len(counts[("plan", 2)])
     assert len([s for s in counts[("check", 12)] if "_migrations" in s]) == 1
     assert len([s for s in counts[("plan", 12)] if "_migrations" in s]) == 1
-    # check counts no rows: a count(*) per table was a sixth of its reading, and nothing compares it.
-    assert not [s for s in counts[("check", 12)] if "count(*)" in s]
+    # Neither counts rows: a count(*) per table was a sixth of check's reading and a third of
+    # plan's catalog read, and nothing compares it.
+    assert not [s for s in counts[("check", 12)] + counts[("plan", 12)] if "count(*)" in s]
+    # A no-op apply shows no history: of each ledger it reads the newest outcome, no whole row.
+    ledger_reads = [s for s in counts[("apply", 12)] if "_migrations" in s]
+    assert len(ledger_reads) == 1 and "outcome" in ledger_reads[0] and "principal" not in ledger_reads[0]
 
 
 def test_columns_read_back_are_built_once_per_distinct_column(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -223,6 +239,22 @@ def test_columns_read_back_are_built_once_per_distinct_column(workdir: Path, mon
         finally:
             engine.close()
     assert built[12] == built[2] > 0
+
+
+def test_a_shared_side_value_is_spelled_once_and_another_value_afresh(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The catalog read shares one parsed side value per distinct text: its spelling is looked up by
+    identity, and a value that is not the same object (whatever it holds) is spelled from its text."""
+    types = duckdb.connect().type
+    dumped: list[Any] = []
+    real = json.dumps
+    monkeypatch.setattr(duck_types.json, "dumps", lambda value: dumped.append(value) or real(value))
+    shared = {"type": "NUMERIC", "precision": "10", "scale": "2"}
+    read = [duck_types.field_from_duck("gb", types("DECIMAL(10,2)"), {"gb": shared}, "gb") for _ in range(3)]
+    assert read == [{"type": "NUMERIC", "precision": "10", "scale": "2", "name": "gb", "mode": "NULLABLE"}] * 3
+    assert len(dumped) == 1
+    other = {"type": "NUMERIC", "precision": "12", "scale": "2"}  # now wrong for the physical type
+    assert duck_types.field_from_duck("gb", types("DECIMAL(10,2)"), {"gb": other}, "gb")["precision"] == "10"
+    assert len(dumped) == 2
 
 
 def test_writes_are_seen_by_the_next_read(workdir: Path) -> None:

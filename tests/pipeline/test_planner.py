@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from bqmanage import diff
 from bqmanage.changes import CHANGE_KINDS, Backfill, Change, TablePatch
 from bqmanage.diff import compare, compare_table
 from bqmanage.model.access import AccessEntry
@@ -349,6 +350,44 @@ def test_every_kind_diff_can_detect_has_a_case() -> None:
     """A new change kind needs a planner case (and so a GoogleSQL analysis of its statements)."""
     detected = {k.kind for k in CHANGE_KINDS if k is not Backfill}
     assert detected - {kind for case in [*CASES, *DATASET_CASES] for kind in case[3]} == set()
+
+
+def test_a_kind_defined_after_a_comparison_is_asked_by_the_next(monkeypatch: pytest.MonkeyPatch) -> None:
+    """diff asks only the kinds that detect something, looked up again when one is defined."""
+    assert compare_table(table(*BASE), table(*BASE)) == []  # the detectors are looked up
+
+    class Probe(Change):  # not registered: the list diff reads is replaced for this test alone
+        @classmethod
+        def on_column(cls, desired: Column | None, actual: Column | None, at: Any) -> Any:
+            yield desired.name if desired else None
+
+    monkeypatch.setattr(diff, "CHANGE_KINDS", [*CHANGE_KINDS, Probe])
+    assert compare_table(table(*BASE), table(*BASE)) == ["id", "n"]  # type: ignore[comparison-overlap]
+
+
+def test_tables_that_share_their_columns_are_compared_once_and_drift_is_still_found(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Copies share their column objects: a pair of column lists in agreement is compared once,
+    whatever the table; another live list (drift), or other unobservable properties, is compared."""
+    asked: list[str] = []
+    real = diff._compare_columns
+
+    def counted(desired: Any, actual: Any, parent: Any) -> Any:
+        if not parent.path:  # a table's columns, not a STRUCT's fields
+            asked.append(f"{parent.dataset}.{parent.table}")
+        return real(desired, actual, parent)
+
+    monkeypatch.setattr(diff, "_compare_columns", counted)
+    defined = (col("id", "STRING", "REQUIRED"), col("n", default="0"), struct("meta", col("a")))
+    live = (col("id", "STRING", "REQUIRED"), col("n", default="0"), struct("meta", col("a")))
+    drifted = (col("id", "STRING"), col("n", default="0"), struct("meta", col("a"), col("b")))
+    copies = [Table(dataset=f"tenant_{i}", name="t", columns=defined) for i in range(3)]
+    assert [compare_table(t, t.model_copy(update={"columns": live})) for t in copies] == [[], [], []]
+    assert asked == ["tenant_0.t"]
+    changes = compare_table(copies[2], copies[2].model_copy(update={"columns": drifted}))
+    assert sorted((c.kind, c.dataset) for c in changes) == [("change_mode", "tenant_2"), ("drop_column", "tenant_2")]
+    hidden = frozenset({"description"})
+    assert compare_table(copies[1], copies[1].model_copy(update={"columns": live}), hidden) == []
+    assert asked == ["tenant_0.t", "tenant_2.t", "tenant_1.t"]
 
 
 def test_nested_additions_are_an_api_patch_not_ddl() -> None:
