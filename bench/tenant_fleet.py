@@ -51,20 +51,24 @@ def run(root: Path, *args: str) -> dict[str, Any]:
     tenant it prints when stderr is not a terminal), its exit code and its peak RSS."""
     command = [sys.executable, "-c", _PEAK, "-m", "bqmanage", *args]
     start = time.perf_counter()
-    process = subprocess.Popen(command, cwd=root, env=_env(root), stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    assert process.stderr is not None and process.stdout is not None
-    marks: list[float] = []
-    tail: list[str] = []
-    peak = 0
-    for line in process.stderr:
-        if line.startswith("[") and "] tenant " in line:
-            marks.append(time.perf_counter() - start)
-        elif line.startswith("peak_rss_kb="):
-            peak = int(line.split("=", 1)[1])
-        else:
-            tail = [*tail, line][-20:]
-    out = process.stdout.read()
-    code = process.wait()
+    # stdout goes to a file: read only after stderr ends, a pipe would fill (64 KiB: one line per
+    # tenant's steps, thousands of tenants) and block the CLI's writes while this waits on stderr.
+    with tempfile.TemporaryFile(mode="w+", encoding="utf-8") as stdout:
+        process = subprocess.Popen(command, cwd=root, env=_env(root), stderr=subprocess.PIPE, stdout=stdout, text=True)
+        assert process.stderr is not None
+        marks: list[float] = []
+        tail: list[str] = []
+        peak = 0
+        for line in process.stderr:
+            if line.startswith("[") and "] tenant " in line:
+                marks.append(time.perf_counter() - start)
+            elif line.startswith("peak_rss_kb="):
+                peak = int(line.split("=", 1)[1])
+            else:
+                tail = [*tail, line][-20:]
+        code = process.wait()
+        stdout.seek(0)
+        out = stdout.read()
     seconds = time.perf_counter() - start
     return {"seconds": seconds, "marks": marks, "exit": code, "peak_mb": peak / 1024, "tail": "".join(tail), "out": out[-2000:]}
 
