@@ -251,10 +251,12 @@ every table, in-process.
         rows=table,
         notes="""
 Per command the engine reads `duckdb_schemas()`, `duckdb_tables()`, `duckdb_columns()` and each
-side table once, filtered to the datasets in question, then (plan, apply) row counts and the newest
-ledger row of every dataset in one UNION ALL per 100 tables; `check` counts no rows and reads only
-the newest outcome of each ledger (whole rows of unfinished ones). Each distinct column read back is
-built once. What grows with the warehouse beyond that is validation and the pure diff of every table.
+side table once, filtered to the datasets in question, and the ledgers in one UNION ALL per 100
+tables: `plan` their whole rows (it prints the history), a no-op `apply` and `check` only each
+ledger's newest outcome and the rows of unfinished entries. No command counts rows. Each distinct
+column read back is built once; a definition file copied into many datasets is parsed once; diff
+compares a column list shared by many tables once. What grows with the warehouse beyond that is
+validation and the diff of every table.
 """,
         plot=plot,
         criteria=criteria,
