@@ -10,6 +10,7 @@ A spec is a type (``int`` refuses a bool; ``Path`` takes a str too), ``None``, a
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import os
 from collections.abc import Callable
@@ -49,7 +50,21 @@ def fits(value: Any, spec: Any) -> bool:
         return isinstance(value, str | os.PathLike)
     if spec in (int, float):
         return isinstance(value, spec) and not isinstance(value, bool)
+    if spec is dt.date:  # a datetime is a date to isinstance, and cannot be compared with one
+        return isinstance(value, dt.date) and not isinstance(value, dt.datetime)
     return isinstance(value, spec)
+
+
+def as_given(value: Any, spec: Any) -> Any:
+    """The value the function gets: a path given as a str (which ``Path`` admits) becomes a Path,
+    as the code below the API reads paths with Path's methods."""
+    if isinstance(spec, tuple):
+        spec = next((s for s in spec if fits(value, s)), None)
+    if spec is Path:
+        return Path(value)
+    if isinstance(spec, Many) and spec.item is Path:
+        return type(value)(Path(v) for v in value)
+    return value
 
 
 def describe(spec: Any) -> str:
@@ -61,7 +76,8 @@ def describe(spec: Any) -> str:
         return f"a list of ({describe(spec.item)})"
     if isinstance(spec, Kind):
         return spec.name
-    return {str: "a str", bool: "a bool", int: "an int", Path: "a path (str or Path)"}.get(spec, f"a {spec.__name__}")
+    named = {str: "a str", bool: "a bool", int: "an int", Path: "a path (str or Path)", dt.date: "a date (not a datetime)"}
+    return named.get(spec, f"a {spec.__name__}")
 
 
 def check(where: str, name: str, value: Any, spec: Any) -> None:
@@ -89,7 +105,8 @@ def checked(**specs: Any) -> Callable[[F], F]:
             for name, value in bound.arguments.items():
                 if name in specs:
                     check(where, name, value, specs[name])
-            return function(*args, **kwargs)
+                    bound.arguments[name] = as_given(value, specs[name])
+            return function(*bound.args, **bound.kwargs)
 
         return call  # type: ignore[return-value]
 

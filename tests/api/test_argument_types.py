@@ -21,6 +21,7 @@ CALLS: dict[str, tuple[Callable[[Project], Any], str]] = {
     "apply str scope": (lambda p: p.apply(scope="all"), "scope"),  # type: ignore[arg-type]
     "check str scope": (lambda p: p.check(scope="all"), "scope"),  # type: ignore[arg-type]
     "reset str date": (lambda p: p.reset(run_date="2026-12-07"), "run_date"),  # type: ignore[arg-type]
+    "reset datetime date": (lambda p: p.reset(run_date=dt.datetime(2026, 12, 7, 3), dry_run=True), "run_date"),
     "tenant_resume str date": (lambda p: p.tenant_resume("x", run_date="2026-12-07"), "run_date"),  # type: ignore[arg-type]
     "tenant_set_limits int limits": (lambda p: p.tenant_set_limits("x", 5), "limits"),  # type: ignore[arg-type]
     "audit_code str paths": (lambda p: p.audit_code("src"), "paths"),  # type: ignore[arg-type]
@@ -71,3 +72,14 @@ def test_right_types_still_pass(workdir: Path) -> None:
     project.apply()
     assert project.reset(run_date=dt.date(2026, 12, 7), dry_run=True) is not None
     assert project.tenant_add("acme", name="Acme", limits=Limits(daily=5)).tenant == "acme"
+
+
+def test_paths_given_as_str_are_read_as_paths(workdir: Path) -> None:
+    """The API admits a str wherever it takes a path, and the code below it reads it as a Path."""
+    (workdir / "src").mkdir()
+    (workdir / "src" / "q.sql").write_text("SELECT * FROM customers.customer_usage_quotas\n")
+    project = Project.load()
+    audited = project.audit_code([str(workdir / "src" / "q.sql")])
+    assert audited.findings  # the legacy name in the file named by a str
+    checked = project.check(code=[str(workdir / "src")])
+    assert any("customer_usage_quotas" in f.message for f in checked.findings)
