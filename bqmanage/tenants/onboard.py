@@ -67,10 +67,11 @@ def refuse_pending_migration(settings: Settings, engine: Engine, job: TenantJob)
     if missing:  # a warehouse that apply never ran on
         raise NotAppliedError(not_applied_message(missing, settings.target))
     if plan.steps:
-        steps = "\n".join(capped([f"  {s.kind} {s.dataset}.{s.table or ''}".rstrip(".") for s in plan.steps]))
+        # One line: an error is printed as one (its text escaped), so the steps are listed on it.
+        steps = "; ".join(x.strip() for x in capped([f"{s.kind} {s.dataset}.{s.table or ''}".rstrip(".") for s in plan.steps]))
         raise NotAppliedError(
             f"tenant add {tenant}: the shared datasets need a migration first ({len(plan.steps)} step(s) on "
-            f"target {settings.target}); run `bqmanage apply` first, then add the tenant. Nothing was written.\n{steps}"
+            f"target {settings.target}: {steps}); run `bqmanage apply` first, then add the tenant. Nothing was written."
         )
 
 

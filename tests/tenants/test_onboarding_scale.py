@@ -152,6 +152,7 @@ def test_an_add_with_a_shared_migration_pending_refuses_and_writes_nothing(
     with pytest.raises(NotAppliedError, match=r"run `bqmanage apply`") as refused:
         api.tenant_add(settings, BigQueryEngine(settings, "test"), "acme", run_date=DAY)
     assert refused.value.exit_code == 2 and "tenants.tenant_profiles" in str(refused.value)
+    assert "\n" not in str(refused.value)  # one line: the CLI prints an error as one, escaped
     assert proxy.counts["jobs.insert"] == 0 and proxy.counts["tables.patch"] == 0 and proxy.counts["datasets.insert"] == 0
     assert BigQueryEngine(settings, "test").read_datasets_exact(["tenant_acme"]) == {"tenant_acme": None}
 
