@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from bqmanage.definitions.load import load_definitions
 from bqmanage.definitions.row_access import placed
-from bqmanage.model.schema import Definitions, Table
+from bqmanage.model.schema import Definitions, Table, Warehouse
 from bqmanage.settings import Settings
 from bqmanage.tenants import members
 from bqmanage.tenants.scope import NO_LIMITS, NO_TENANTS, Limits, TenantScope
@@ -61,6 +61,7 @@ class PlanResult:
     registry: Registry | None = None  # --all-tenants: what the registry said
     # Per step, the bytes it would bill (a dry run; data steps only, None elsewhere or unknown).
     estimates: list[int | None] = field(default_factory=list)
+    actual: Warehouse | None = None  # the live catalog it was planned against
 
 
 def make_plan(
@@ -76,10 +77,8 @@ def make_plan(
     """Load, introspect, diff and plan: what ``apply`` would do, without doing it. ``history`` reads
     every dataset's latest ledger entry (plan shows them); without it, only the unfinished entries
     of the ledgers that can owe a backfill (those of datasets with a column that has a default).
-
     ``scope`` (some tenants, or the registry's active tenants) also plans the dataset templates
-    for those tenants, one plan per tenant; the default leaves templates alone.
-    """
+    for those tenants, one plan per tenant; the default leaves templates alone."""
     from bqmanage.plan import place_datasets
 
     desired = placed(settings, place_datasets(scope.refused_unfit(desired or validate(settings)), settings.location), engine)
@@ -124,7 +123,7 @@ def plan_against(
     plan, estimates = cut_backfills(
         engine, plan, estimate_bytes(engine.estimate_bytes, plan), actual, bound, ledger, settings.project
     )
-    return PlanResult(plan=plan, desired=desired, ledger=ledger, resumed=resumed, estimates=estimates)
+    return PlanResult(plan=plan, desired=desired, ledger=ledger, resumed=resumed, estimates=estimates, actual=actual)
 
 
 @dataclass
@@ -160,7 +159,8 @@ def apply(
     planned = make_plan(settings, engine, backfill, desired, history=dry_run)  # a dry run prints the plan
     scope.refuse_unregistered(engine, planned.desired)  # likewise: an id the registry does not list
     outcome = apply_planned(settings, engine, planned, dry_run, on_step)
-    outcome.members = [] if dry_run else members.restore(engine, planned.desired, settings.warehouse_project, scope.tenant_list)
+    unchanged = None if planned.plan.steps else planned.actual  # the catalog read still stands: no second read
+    outcome.members = [] if dry_run else members.restore(engine, planned.desired, settings.warehouse_project, scope, unchanged)
     if scope.engaged:
         from bqmanage.tenants import fanout, fleet
 
@@ -268,7 +268,7 @@ def check(
         from bqmanage.check.isolation import probe
 
         findings += probe(engine, desired, actual, list(scope.ids) if scope.ids else None)
-    findings += members.member_findings(*members.member_drift(engine, desired, scope.tenant_list))  # follow the registry
+    findings += members.member_findings(*members.member_drift(engine, desired, scope.tenant_list, actual))  # follow the registry
     result = CheckResult(findings=findings, desired=desired)
     if scope.engaged:
         from bqmanage.tenants import fanout, fleet
@@ -300,10 +300,8 @@ def reset(
     tenant: str | None = None,
 ) -> ResetReport:
     """Run the daily quota reset for ``run_date`` (default: today in the table's time zone).
-
     Two MERGE jobs on a normal day (tenants/reset.py says when more are needed). Reports who got a
-    new row, who was already current, and where the values came from.
-    """
+    new row, who was already current, and where the values came from."""
     from bqmanage.tenants.reset import run_reset
     from bqmanage.tenants.reset_sql import find_quota_table, render_reset, resolve_run_date
 

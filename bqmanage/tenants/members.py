@@ -19,8 +19,9 @@ from bqmanage.model.schema import Table, TableRef
 if TYPE_CHECKING:
     from bqmanage.check.findings import Finding
     from bqmanage.engines import Engine
-    from bqmanage.model.schema import Definitions
+    from bqmanage.model.schema import Definitions, Warehouse
     from bqmanage.tenants.commands import TenantJob
+    from bqmanage.tenants.scope import TenantScope
 
 LABEL = "tenant"
 
@@ -85,10 +86,12 @@ class MemberRow:
 
 
 def member_drift(
-    engine: Engine, desired: Definitions, tenants: Sequence[str] | None = None
+    engine: Engine, desired: Definitions, tenants: Sequence[str] | None = None, actual: Warehouse | None = None
 ) -> tuple[list[MemberRow], list[MemberRow]]:
     """(rows missing, rows not derived) of the members tables, for ``tenants`` (None: every row and
-    every tenant of the registry). Nothing while the registry or a members table is not there yet.
+    every tenant of the registry). Nothing while the registry or a members table is not there yet:
+    ``actual``, the live catalog the caller has read already, says which are there (else one
+    tables.get each; a second catalog read on the local engine).
     The members are read before the registry: a tenant command writes its registry row first, so a
     row read here is never of a tenant the registry read after it does not know."""
     from bqmanage.tenants.registry import read_statuses
@@ -102,8 +105,12 @@ def member_drift(
     if not patterns or not any(t.quota is not None and t.quota.registry for t in desired.tables):
         return [], []
     t = tenant_tables(desired, None)
-    live = {ref: _rows(engine, ref) for ref in patterns if engine.get_table(ref.dataset, ref.table) is not None}
-    if not live or engine.get_table(t.registry.dataset, t.registry.name) is None:
+
+    def there(dataset: str, table: str) -> bool:
+        return (actual.table(dataset, table) if actual is not None else engine.get_table(dataset, table)) is not None
+
+    live = {ref: _rows(engine, ref) for ref in patterns if there(ref.dataset, ref.table)}
+    if not live or not there(t.registry.dataset, t.registry.name):
         return [], []
     statuses = read_statuses(engine, t.registry, t.quota)
     active = {str(tenant) for tenant, on in statuses if on}
@@ -165,11 +172,13 @@ def member_findings(missing: list[MemberRow], extra: list[MemberRow]) -> list[Fi
     return out
 
 
-def restore(engine: Engine, desired: Definitions, project: str | None, tenants: Sequence[str] | None = None) -> list[str]:
-    """Make the members tables exactly what the registry derives for ``tenants`` (None: all); what
-    was done. A row is inserted only where it is still missing, and a row is removed by its exact
-    (tenant, member), so that a run again changes nothing."""
-    missing, extra = member_drift(engine, desired, tenants)
+def restore(
+    engine: Engine, desired: Definitions, project: str | None, scope: TenantScope, actual: Warehouse | None = None
+) -> list[str]:
+    """Make the members tables exactly what the registry derives for ``scope``'s tenants (all
+    without a scope); what was done. A row is inserted only where it is still missing, and a row is
+    removed by its exact (tenant, member), so that a run again changes nothing."""
+    missing, extra = member_drift(engine, desired, scope.tenant_list, actual)
     tenant_col, member_col = f"`{TENANT_COLUMN}`", f"`{MEMBER_COLUMN}`"
     done: list[str] = []
     for row in extra:
