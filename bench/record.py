@@ -21,7 +21,6 @@ from typing import Any
 import harness
 
 HERE = Path(__file__).resolve().parent
-OLD_NOTE = "*Not re-run since this record was assembled by hand; its date is in the text below.*"
 
 
 def stamp(result: harness.Result, loads: list[float]) -> dict[str, Any]:
@@ -92,7 +91,6 @@ def write(names: list[str], out: Path, budget_note: str) -> None:
                 "*Not re-run since the hand-assembled record it comes from: the last full run "
                 "(2026-11-23 UTC) unless the text below gives a later date.*"
             )
-            body = body.replace(f"{OLD_NOTE}\n\n", "")
             sections.append(body if note in body else body.replace("\n\n", f"\n\n{note}\n\n", 1))
             rows += old_rows
         else:
